@@ -1,0 +1,49 @@
+"""The database: one proxy all models use, opened from a URL."""
+import os
+
+from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect
+
+database = DatabaseProxy()
+
+_SQLITE_PRAGMAS = {
+    "journal_mode": "wal",   # readers never wait for the sync's writer
+    "synchronous": "normal",  # with WAL: durable at checkpoints, never corrupt
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+}
+
+
+def open_database(url):
+    """Return a peewee Database for ``url`` and bind the models' proxy to it."""
+    if url.startswith("sqlite"):
+        # sqlite:///relative.db, sqlite:////absolute/path.db, sqlite:///:memory:
+        path = url.split(":///", 1)[1] if ":///" in url else ""
+        if path not in ("", ":memory:"):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        db = SqliteDatabase(path or ":memory:", pragmas=_SQLITE_PRAGMAS, check_same_thread=False)
+    else:
+        db = connect(url)
+    database.initialize(db)
+    return db
+
+
+def is_sqlite(db=None):
+    return isinstance((db or database.obj), SqliteDatabase)
+
+
+def is_postgres(db=None):
+    return isinstance((db or database.obj), PostgresqlDatabase)
+
+
+def write_transaction(db=None):
+    """Return a transaction context that takes the write lock up front.
+
+    On SQLite a deferred transaction that reads and then writes can fail with
+    "database is locked" when another process wrote in between; BEGIN IMMEDIATE
+    waits for the lock (busy_timeout) instead.
+    """
+    db = db or database.obj
+    if is_sqlite(db):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()

@@ -1,0 +1,231 @@
+"""A throwaway Litecoin Core regtest node: for the test suite and ``transient devnet``.
+
+    node = RegtestNode("/tmp/devnet")
+    node.start(); node.setup()
+    txid = node.pay(address, "1.5"); node.mine(1)
+    node.stop()
+"""
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from decimal import Decimal
+
+from transient.errors import NodeError, NodeUnreachable, RPCError
+from transient_backends.rpc import RPCClient
+
+COINBASE_MATURITY = 100
+
+
+class DevnetError(Exception):
+    """The node would not start, stop, or answer."""
+
+
+def litecoind_available(binary="litecoind"):
+    """Return True when the litecoind binary is on PATH (or is an existing path)."""
+    return shutil.which(binary) is not None
+
+
+def find_free_port():
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RegtestNode:
+    """One litecoind -regtest process with its own datadir and RPC credentials."""
+
+    def __init__(self, datadir, rpc_port=None, p2p_port=None, walletnotify=None,
+                 blocknotify=None, binary="litecoind"):
+        self.datadir = os.path.abspath(datadir)
+        self.rpc_port = rpc_port
+        self.p2p_port = p2p_port
+        self.walletnotify = walletnotify
+        self.blocknotify = blocknotify
+        self.binary = binary
+        self.rpc_user = "transient"
+        self.rpc_password = secrets.token_hex(16)
+        self.process = None
+        self._clients = {}
+
+    @property
+    def rpc_url(self):
+        return "http://127.0.0.1:%d" % self.rpc_port
+
+    @property
+    def log_path(self):
+        return os.path.join(self.datadir, "litecoind.log")
+
+    # -- process -------------------------------------------------------------
+
+    def command(self):
+        """Return the argv that starts the node (notify commands passed as single args,
+        so their %s placeholders reach litecoind untouched by any shell)."""
+        args = [
+            self.binary, "-regtest", "-server", "-daemon=0", "-datadir=" + self.datadir,
+            "-rpcuser=" + self.rpc_user, "-rpcpassword=" + self.rpc_password,
+            "-rpcport=%d" % self.rpc_port, "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1",
+            "-fallbackfee=0.0001", "-txindex=0", "-printtoconsole=1", "-shrinkdebugfile=1",
+        ]
+        args += ["-listen=1", "-bind=127.0.0.1:%d" % self.p2p_port] if self.p2p_port else ["-listen=0"]
+        if self.walletnotify:
+            args.append("-walletnotify=" + self.walletnotify)
+        if self.blocknotify:
+            args.append("-blocknotify=" + self.blocknotify)
+        return args
+
+    def start(self, timeout=60):
+        """Start the node and return once its RPC answers; raise DevnetError with the
+        tail of its log when it exits or does not answer in ``timeout`` seconds."""
+        os.makedirs(self.datadir, exist_ok=True)
+        self.rpc_port = self.rpc_port or find_free_port()
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise DevnetError("litecoind exited with %s:\n%s" % (self.process.returncode, self.log_tail()))
+            try:
+                self.rpc("getblockcount")
+                return self
+            except (NodeUnreachable, RPCError):
+                time.sleep(0.1)  # still starting: RPC refuses or answers -28 "Loading..."
+        self.kill()
+        raise DevnetError("litecoind did not answer RPC in %ss:\n%s" % (timeout, self.log_tail()))
+
+    def stop(self, timeout=30):
+        """Stop the node through RPC; kill it if it has not exited after ``timeout`` s."""
+        if not self.running:
+            return
+        try:
+            self.rpc("stop")
+        except NodeError:
+            pass
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._close_clients()
+
+    def _close_clients(self):
+        for client in self._clients.values():
+            client.close()
+        self._clients = {}
+
+    def kill(self):
+        if self.running:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self):
+        self.stop()
+        # Wallets created at run time are not reloaded by default: load them again.
+        wallets = self._wallets_on_disk()
+        self.start()
+        for name in wallets:
+            self.rpc("loadwallet", name)
+        return self
+
+    @property
+    def running(self):
+        return self.process is not None and self.process.poll() is None
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def _wallets_on_disk(self):
+        return [w["name"] for w in self.rpc("listwalletdir")["wallets"] if w["name"]]
+
+    # -- RPC -----------------------------------------------------------------
+
+    def rpc(self, method, *params, wallet=None):
+        """Call ``method`` (on ``wallet`` if given) and return its result; Decimals go
+        out and come back exact. Raises the NodeError subclasses of transient.errors."""
+        client = self._clients.get(wallet)
+        if client is None:
+            client = self._clients[wallet] = RPCClient(
+                self.rpc_url, self.rpc_user, self.rpc_password, wallet=wallet, timeout=120)
+        return client.call(method, *params)
+
+    # -- chain helpers -------------------------------------------------------
+
+    def create_wallet(self, name):
+        """Create and load a wallet called ``name``; return the name."""
+        self.rpc("createwallet", name)
+        return name
+
+    def setup(self, merchant="merchant", payer="payer"):
+        """Create the merchant and payer wallets and mine mature coins to the payer."""
+        loaded = set(self.rpc("listwallets"))
+        for name in (merchant, payer):
+            if name not in loaded:
+                self.create_wallet(name)
+        if self.rpc("getblockcount") <= COINBASE_MATURITY:
+            self.mine(COINBASE_MATURITY + 1, wallet=payer)
+        self.merchant, self.payer = merchant, payer
+        return self
+
+    def mine(self, n=1, wallet="payer"):
+        """Mine ``n`` blocks paying ``wallet``; return their hashes."""
+        address = self.rpc("getnewaddress", "", wallet=wallet)
+        return self.rpc("generatetoaddress", n, address)
+
+    def pay(self, address, amount, wallet="payer", replaceable=True):
+        """Send ``amount`` (Decimal or decimal string) to ``address``; return the txid."""
+        return self.rpc("sendtoaddress", address, Decimal(amount), "", "", False, replaceable, wallet=wallet)
+
+    def sendmany(self, amounts, wallet="payer"):
+        """Send ``{address: amount}`` in one transaction; return the txid."""
+        amounts = {address: Decimal(value) for address, value in amounts.items()}
+        return self.rpc("sendmany", "", amounts, wallet=wallet)
+
+    def tip(self):
+        return self.rpc("getbestblockhash")
+
+    def reorg(self, depth=1):
+        """Invalidate the block ``depth`` below and including the tip (its transactions go
+        back to the mempool); return the invalidated hash, for :meth:`reconsider`."""
+        height = self.rpc("getblockcount") - depth + 1
+        block = self.rpc("getblockhash", height)
+        self.rpc("invalidateblock", block)
+        return block
+
+    def reconsider(self, block):
+        self.rpc("reconsiderblock", block)
+
+    def double_spend(self, txid, wallet="payer"):
+        """Mine a transaction spending ``txid``'s inputs back to ``wallet``; return its txid.
+
+        A mined ``txid`` is first pushed back to the mempool by invalidating its block.
+        The conflict is mined with ``generateblock`` (which does not consult the
+        mempool), so the original needs no RBF signal; the node then reports it with
+        negative confirmations.
+        """
+        tx = self.rpc("gettransaction", txid, wallet=wallet)
+        if tx["confirmations"] > 0:
+            self.rpc("invalidateblock", tx["blockhash"])
+        decoded = self.rpc("decoderawtransaction", tx["hex"])
+        inputs = [{"txid": i["txid"], "vout": i["vout"]} for i in decoded["vin"]]
+        total = sum(self._prevout_value(i, wallet) for i in inputs)
+        fee = total - sum(o["value"] for o in decoded["vout"]) + Decimal("0.001")
+        back = self.rpc("getnewaddress", "", wallet=wallet)
+        raw = self.rpc("createrawtransaction", inputs, {back: total - fee})
+        signed = self.rpc("signrawtransactionwithwallet", raw, wallet=wallet)
+        if not signed["complete"]:
+            raise DevnetError("wallet %s cannot sign the inputs of %s" % (wallet, txid))
+        block_address = self.rpc("getnewaddress", "", wallet=wallet)
+        self.rpc("generateblock", block_address, [signed["hex"]])
+        return self.rpc("decoderawtransaction", signed["hex"])["txid"]
+
+    def _prevout_value(self, outpoint, wallet):
+        # No txindex: the spending wallet knows the transactions it spent from.
+        prev = self.rpc("gettransaction", outpoint["txid"], wallet=wallet)
+        return self.rpc("decoderawtransaction", prev["hex"])["vout"][outpoint["vout"]]["value"]

@@ -1,0 +1,29 @@
+"""Health report: per coin, node reachable, chain tip, cursor lag, last sync."""
+from .errors import NodeError
+from .models import ChainState
+from .payments import iso
+
+
+def report(runtime):
+    """Return ``{"ok": bool, "database": ..., "coins": {CODE: {...}}}``."""
+    out = {"ok": True, "database": "ok", "coins": {}}
+    try:
+        states = {s.currency: s for s in ChainState.select()}
+    except Exception as exc:  # noqa: BLE001 - report, do not crash the health check
+        out["ok"], out["database"], states = False, "error: %s" % exc.__class__.__name__, {}
+    for code, backend in sorted(runtime.backends.items()):
+        coin = {"backend": backend.name}
+        try:
+            info = backend.ping()
+            coin.update(node="ok", chain=info.get("chain"), tip_height=info.get("blocks"))
+        except NodeError as exc:
+            coin.update(node="unreachable", error=str(exc))
+            out["ok"] = False
+        state = states.get(code)
+        coin["cursor_height"] = state.cursor_height if state else None
+        coin["last_sync_at"] = iso(state.last_sync_at) if state else None
+        coin["last_error"] = state.last_error if state else None
+        if coin.get("tip_height") is not None and coin["cursor_height"] is not None:
+            coin["cursor_lag"] = coin["tip_height"] - coin["cursor_height"]
+        out["coins"][code] = coin
+    return out

@@ -1,0 +1,14 @@
+"""Hook specifications: what a Transient plugin can provide."""
+import pluggy
+
+hookspec = pluggy.HookspecMarker("transient")
+
+
+@hookspec
+def transient_register_backends():
+    """Return a list of coin backend classes (subclasses of
+    :class:`transient.backend.CoinBackend`) that this plugin provides.
+
+    Each class's ``name`` is what ``[coins.<CODE>] backend`` refers to in the
+    config. Two plugins registering the same name is a start-up error.
+    """

@@ -1,0 +1,208 @@
+"""The ledger: applies what the node listed to receipts and payments.
+
+Every function here runs inside the sync's write transaction; the caller
+commits the ledger and the new cursor together.
+"""
+from . import outbox, status as st
+from .models import Payment, Receipt
+from .status import Coin, Policy, receipt_state
+
+CHUNK = 500  # keeps IN (...) lists under every database's parameter limit
+
+EVENT_STATUS = "payment.status_changed"
+EVENT_RECEIVED = "payment.received"
+EVENT_CONFIRMED = "payment.confirmed"
+EVENT_REVERTED = "payment.reverted"
+
+
+def confirmations(receipt, tip_height):
+    """Return the receipt's confirmations at ``tip_height`` (negative: conflicted)."""
+    if receipt.state == Receipt.CONFLICTED:
+        return -1
+    if receipt.block_height is None or receipt.state == Receipt.REMOVED:
+        return 0
+    return max(0, tip_height - receipt.block_height + 1)
+
+
+class Ledger:
+    """Applies one listing of a coin's wallet changes at one tip."""
+
+    def __init__(self, currency, default_confirmations, tip, now):
+        self.currency = currency
+        self.default_confirmations = default_confirmations
+        self.tip = tip
+        self.now = now
+        self.touched = {}  # payment id -> cause of the change
+        self.receipt_events = []  # (payment id, event type, data)
+        self._required_cache = {}  # payment id -> confirmations required
+
+    def apply(self, changes):
+        """Upsert listed outputs, apply removals and maturing confirmations.
+
+        Returns the number of receipts written.
+        """
+        listed = {o.key: o for o in changes.outputs}
+        removed = [o for o in changes.removed if o.key not in listed]
+        existing = self._existing([*listed, *(o.key for o in removed)])
+        payments = self._payments({o.address for k, o in listed.items() if k not in existing})
+        written = 0
+        new_rows = []
+        for key, out in listed.items():
+            row = existing.get(key)
+            if row is None:
+                new_rows.append(self._new_receipt(out, payments.get(out.address)))
+            elif self._update_receipt(row, out):
+                row.save()
+                written += 1
+        for out in removed:
+            row = existing.get(out.key)
+            if row is not None and row.state != Receipt.REMOVED:
+                self._transition(row, Receipt.REMOVED, None, None)
+                row.save()
+                written += 1
+        for i in range(0, len(new_rows), CHUNK):
+            Receipt.bulk_create(new_rows[i:i + CHUNK])
+        written += len(new_rows)
+        return written + self._mature(listed)
+
+    def _existing(self, keys):
+        found = {}
+        txids = sorted({txid for txid, _ in keys})
+        for i in range(0, len(txids), CHUNK):
+            query = Receipt.select().where(
+                (Receipt.currency == self.currency) & Receipt.txid.in_(txids[i:i + CHUNK]))
+            found.update({(r.txid, r.output): r for r in query})
+        return found
+
+    def _payments(self, addresses):
+        found = {}
+        addresses = sorted(addresses)
+        for i in range(0, len(addresses), CHUNK):
+            query = Payment.select(Payment.id, Payment.address, Payment.confirmations_required).where(
+                (Payment.currency == self.currency) & Payment.address.in_(addresses[i:i + CHUNK]))
+            found.update({p.address: p for p in query})
+        return found
+
+    def _required(self, payment_id):
+        if payment_id is None:
+            return self.default_confirmations
+        if payment_id not in self._required_cache:
+            self._required_cache[payment_id] = (
+                Payment.select(Payment.confirmations_required).where(Payment.id == payment_id).scalar())
+        return self._required_cache[payment_id]
+
+    def _state_for(self, payment_id, out_confirmations, block_height):
+        if out_confirmations < 0:
+            return Receipt.CONFLICTED
+        confs = 0 if block_height is None else self.tip.height - block_height + 1
+        return receipt_state(confs, self._required(payment_id))
+
+    def _new_receipt(self, out, payment):
+        pid = payment.id if payment else None
+        if payment is not None:
+            self._required_cache[pid] = payment.confirmations_required
+        height = out.block_height if out.confirmations > 0 else None
+        state = self._state_for(pid, out.confirmations, height)
+        row = Receipt(
+            currency=self.currency, txid=out.txid, output=out.output, address=out.address,
+            amount=out.amount, payment=pid, state=state,
+            block_hash=out.block_hash if height is not None else None, block_height=height,
+            first_seen=self.now, last_seen=self.now,
+        )
+        if pid is not None and state in Receipt.COUNTED:
+            self._event(pid, EVENT_RECEIVED, row)
+            if state == Receipt.CONFIRMED:
+                self._event(pid, EVENT_CONFIRMED, row)
+        return row
+
+    def _update_receipt(self, row, out):
+        height = out.block_height if out.confirmations > 0 else None
+        block_hash = out.block_hash if height is not None else None
+        state = self._state_for(row.payment_id, out.confirmations, height)
+        row.last_seen = self.now
+        if (state, height, block_hash) == (row.state, row.block_height, row.block_hash):
+            return False
+        self._transition(row, state, height, block_hash)
+        return True
+
+    def _transition(self, row, state, height, block_hash):
+        before = row.state
+        row.state, row.block_height, row.block_hash = state, height, block_hash
+        pid = row.payment_id
+        if pid is None or before == state:
+            if pid is not None:
+                self.touched.setdefault(pid, "block")
+            return
+        if state == Receipt.CONFIRMED:
+            self._event(pid, EVENT_CONFIRMED, row)
+        elif before not in Receipt.COUNTED and state in Receipt.COUNTED:
+            self._event(pid, EVENT_RECEIVED, row)
+        elif before == Receipt.CONFIRMED or state not in Receipt.COUNTED:
+            cause = "double_spend" if state == Receipt.CONFLICTED else "reorg"
+            self._event(pid, EVENT_REVERTED, row, cause=cause)
+
+    def _mature(self, listed):
+        """Move receipts in blocks that reached their confirmations; return how many."""
+        count = 0
+        query = Receipt.select().where(
+            (Receipt.currency == self.currency) & (Receipt.state == Receipt.PENDING)
+            & Receipt.block_height.is_null(False))
+        for row in query:
+            if (row.txid, row.output) in listed:
+                continue  # already brought up to date by this listing
+            state = receipt_state(self.tip.height - row.block_height + 1, self._required(row.payment_id))
+            if state != row.state:
+                self._transition(row, state, row.block_height, row.block_hash)
+                row.save()
+                count += 1
+        return count
+
+    def _event(self, pid, type, row, cause=None):
+        data = {"txid": row.txid, "vout": row.output, "amount": row.amount, "state": row.state}
+        if cause:
+            data["cause"] = cause
+        self.receipt_events.append((pid, type, data))
+        self.touched[pid] = cause or self.touched.get(pid) or type.split(".")[1]
+
+    def settle(self):
+        """Write receipt events, recompute every touched payment; return their ids."""
+        events = {}
+        for pid, type, data in self.receipt_events:
+            events.setdefault(pid, []).append((type, data))
+        for pid, cause in self.touched.items():
+            payment = Payment.get_by_id(pid)
+            for type, data in events.get(pid, ()):
+                outbox.record(payment, type, data, now=self.now)
+            refresh(payment, self.tip.height, self.now, cause)
+        return list(self.touched)
+
+
+def refresh(payment, tip_height, now, cause):
+    """Recompute ``payment``'s amounts and status from its receipts and store them.
+
+    Records a status-change event when the status moves. Returns the Summary.
+    """
+    receipts = list(Receipt.select().where(Receipt.payment == payment.id))
+    summary = summarize(payment, receipts, tip_height, now)
+    old = payment.status
+    payment.amount_received = summary.received
+    payment.amount_pending = summary.pending
+    payment.status = summary.status
+    if summary.paid and payment.paid_at is None:
+        payment.paid_at = now
+    elif not summary.paid and old in st.PAID_STATUSES:
+        payment.paid_at = None
+    payment.updated_at = now
+    payment.save(only=[Payment.amount_received, Payment.amount_pending, Payment.status,
+                       Payment.paid_at, Payment.updated_at])
+    if old != summary.status:
+        outbox.record(payment, EVENT_STATUS, {"from": old, "to": summary.status, "cause": cause}, now=now)
+    return summary
+
+
+def summarize(payment, receipts, tip_height, now):
+    """Return the status Summary of ``payment`` given its receipts (pure)."""
+    coins = [Coin(r.amount, confirmations(r, tip_height), r.first_seen, r.state != Receipt.REMOVED)
+             for r in receipts]
+    policy = Policy(payment.confirmations_required, payment.tolerance_bp, payment.expires_at)
+    return st.evaluate(payment.amount, coins, policy, now)

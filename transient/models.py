@@ -1,0 +1,112 @@
+"""Peewee models (DESIGN.md §3). Amounts are integers of the coin's base unit.
+
+Times are naive datetimes in UTC; the API renders them as ISO 8601 with "Z".
+"""
+import datetime
+
+from peewee import (
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
+    ForeignKeyField, IntegerField, Model, TextField, UUIDField,
+)
+
+from .db import database
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Payment(BaseModel):
+    id = UUIDField(primary_key=True)
+    currency = CharField(max_length=10)
+    amount = BigIntegerField()
+    address = CharField(max_length=128)
+    account = CharField(max_length=255, null=True)
+    metadata = TextField(default="{}")  # JSON text: portable across SQLite and PostgreSQL
+    status = CharField(max_length=16)
+    confirmations_required = IntegerField()
+    tolerance_bp = IntegerField(default=0)  # underpayment tolerance, basis points of the amount
+    expires_at = DateTimeField(null=True)
+    # Cached sums of the payment's receipts (the ledger is the truth; these are
+    # rewritten in the same transaction whenever a receipt changes).
+    amount_received = BigIntegerField(default=0)
+    amount_pending = BigIntegerField(default=0)
+    paid_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    idempotency_key = CharField(max_length=255, null=True, unique=True)
+    request_hash = CharField(max_length=64, null=True)
+    event_seq = IntegerField(default=0)  # last outbox sequence number of this payment
+
+    class Meta:
+        indexes = (
+            (("currency", "address"), True),
+            (("status", "created_at"), False),
+            (("created_at", "id"), False),
+        )
+
+
+class Receipt(BaseModel):
+    """One wallet output seen by the node. ``payment`` is null for outputs to
+    wallet addresses that match no payment: they are kept, never dropped."""
+
+    PENDING, CONFIRMED, CONFLICTED, REMOVED = "pending", "confirmed", "conflicted", "removed"
+    COUNTED = (PENDING, CONFIRMED)
+
+    id = BigAutoField()
+    currency = CharField(max_length=10)
+    txid = CharField(max_length=64)
+    output = CharField(max_length=128)  # vout index, or "mweb:<id>"
+    address = CharField(max_length=128)
+    amount = BigIntegerField()
+    payment = ForeignKeyField(Payment, null=True, backref="receipts", on_delete="RESTRICT")
+    state = CharField(max_length=12)
+    block_hash = CharField(max_length=64, null=True)
+    block_height = IntegerField(null=True)
+    first_seen = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("currency", "txid", "output"), True),
+            (("currency", "state"), False),
+        )
+
+
+class ChainState(BaseModel):
+    """Per coin: the sync cursor, the sync lease, and the last sync's outcome."""
+
+    currency = CharField(max_length=10, primary_key=True)
+    cursor_hash = CharField(max_length=64, null=True)
+    cursor_height = IntegerField(null=True)
+    lease_holder = CharField(max_length=128, null=True)
+    lease_expires = DateTimeField(null=True)
+    rerun = BooleanField(default=False)  # a trigger arrived while another process held the lease
+    last_sync_at = DateTimeField(null=True)
+    last_error = TextField(null=True)
+    last_error_at = DateTimeField(null=True)
+
+
+class Event(BaseModel):
+    """The outbox: one row per thing that happened to a payment, written in the
+    same transaction as the change it describes."""
+
+    id = BigAutoField()
+    event_id = UUIDField(unique=True)
+    payment = ForeignKeyField(Payment, backref="events", on_delete="RESTRICT")
+    sequence = IntegerField()
+    type = CharField(max_length=40)
+    data = TextField(default="{}")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("payment", "sequence"), True),)
+
+
+MODELS = [Payment, Receipt, ChainState, Event]

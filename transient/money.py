@@ -1,0 +1,71 @@
+"""Exact money: integer base units inside, decimal strings outside. No floats."""
+import re
+from decimal import Decimal, InvalidOperation
+
+from .errors import ValidationError
+
+COIN = 10**8
+_PLAIN = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+
+
+def parse_amount(value, field="amount", max_money=None, decimals=8, allow_zero=False):
+    """Return ``value`` (int, Decimal or decimal string) as integer base units.
+
+    Raises ValidationError naming ``field`` for floats, booleans, NaN/Infinity,
+    negatives, zero (unless ``allow_zero``), more than ``decimals`` places and
+    amounts above ``max_money`` (base units).
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ValidationError("must be a decimal number or string, not %s" % type(value).__name__, field)
+    if isinstance(value, str):
+        text = value.strip()
+        if not _PLAIN.match(text):
+            raise ValidationError("must be a plain decimal number such as \"10.5\"", field)
+        value = Decimal(text)
+    elif isinstance(value, int):
+        value = Decimal(value)
+    elif not isinstance(value, Decimal):
+        raise ValidationError("must be a decimal number or string", field)
+    if not value.is_finite():
+        raise ValidationError("must be a finite number", field)
+    if value < 0:
+        raise ValidationError("must not be negative", field)
+    try:
+        units = value.scaleb(decimals)
+        if units != units.to_integral_value():
+            raise ValidationError("has more than %d decimal places" % decimals, field)
+        units = int(units)
+    except InvalidOperation:
+        raise ValidationError("is not a valid amount", field) from None
+    if units == 0 and not allow_zero:
+        raise ValidationError("must be greater than zero", field)
+    if max_money is not None and units > max_money:
+        raise ValidationError("is above the coin's maximum of %s" % format_amount(max_money, decimals), field)
+    return units
+
+
+def from_node(value, decimals=8):
+    """Convert a node's JSON amount (a Decimal parsed with parse_float=Decimal) to base units.
+
+    Node amounts may be negative (send entries); anything not exact raises ValueError.
+    """
+    if isinstance(value, float):
+        raise TypeError("node amounts must be parsed with parse_float=Decimal")
+    units = Decimal(value).scaleb(decimals)
+    if units != units.to_integral_value():
+        raise ValueError("node amount %s has more than %d decimals" % (value, decimals))
+    return int(units)
+
+
+def format_amount(units, decimals=8):
+    """Return base units as the shortest exact decimal string: 1050000000 -> "10.5"."""
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(int(units)), 10**decimals)
+    if not frac:
+        return "%s%d" % (sign, whole)
+    return ("%s%d.%0*d" % (sign, whole, decimals, frac)).rstrip("0")
+
+
+def to_decimal(units, decimals=8):
+    """Return base units as an exact Decimal (for node RPC parameters)."""
+    return Decimal(int(units)).scaleb(-decimals)

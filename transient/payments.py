@@ -1,0 +1,310 @@
+"""The payments service: create, read and list payments. The API and the CLI
+both call this; neither holds payment logic of its own."""
+import base64
+import datetime
+import hashlib
+import json
+import re
+import uuid
+from decimal import Decimal
+
+from peewee import IntegrityError
+
+from . import outbox, status as st
+from .db import write_transaction
+from .errors import BadRequest, Conflict, NotFound, UnknownCurrency, ValidationError
+from .ledger import confirmations
+from .models import ChainState, Payment, Receipt, utcnow
+from .money import format_amount, parse_amount
+
+CREATE_FIELDS = {"currency", "amount", "account", "metadata", "confirmations",
+                 "underpayment_tolerance", "expires_in", "expires_at"}
+MAX_EXPIRY = datetime.timedelta(days=365)
+MIN_EXPIRY = datetime.timedelta(seconds=60)
+LIST_LIMIT, LIST_MAX = 50, 500
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class PaymentService:
+    """``coins`` maps a currency code to ``(backend, options)``."""
+
+    def __init__(self, coins, clock=utcnow, uuidgen=uuid.uuid4, db=None):
+        self.coins = coins
+        self.clock = clock
+        self.uuidgen = uuidgen
+        self.db = db
+
+    # -- create ---------------------------------------------------------------
+
+    def create(self, body, idempotency_key=None):
+        """Create a payment from a request body; return ``(payment, created)``.
+
+        With an ``idempotency_key`` seen before, returns the payment it created
+        (``created`` False) if the body is the same, else raises Conflict.
+        Raises ValidationError/BadRequest for bad input and NodeError when the
+        node cannot hand out an address.
+        """
+        fields = self.validate(body)
+        digest = None
+        if idempotency_key is not None:
+            if not _KEY.match(idempotency_key):
+                raise BadRequest("must be 1-255 printable ASCII characters", "Idempotency-Key")
+            digest = _body_hash(body)
+            replay = self._replay(idempotency_key, digest)
+            if replay is not None:
+                return replay, False
+        backend, _ = self.coins[fields["currency"]]
+        address = backend.new_address(fields["account"])
+        now = self.clock()
+        payment = Payment(
+            id=self.uuidgen(), address=address, status=st.UNPAID, created_at=now, updated_at=now,
+            idempotency_key=idempotency_key, request_hash=digest, **fields,
+        )
+        try:
+            with write_transaction(self.db):
+                payment.save(force_insert=True)
+                outbox.record(payment, "payment.created", {"status": st.UNPAID}, now=now)
+        except IntegrityError:
+            # A concurrent request with the same key won the race.
+            replay = idempotency_key and self._replay(idempotency_key, digest)
+            if replay:
+                return replay, False
+            raise
+        return payment, True
+
+    def _replay(self, key, digest):
+        existing = Payment.get_or_none(Payment.idempotency_key == key)
+        if existing is None:
+            return None
+        if existing.request_hash != digest:
+            raise Conflict("was used before with a different request body", "Idempotency-Key")
+        return existing
+
+    def validate(self, body):
+        """Return the model fields for a create request body, or raise naming the field."""
+        if not isinstance(body, dict):
+            raise BadRequest("the request body must be a JSON object")
+        unknown = sorted(set(body) - CREATE_FIELDS)
+        if unknown:
+            raise ValidationError("unknown field", unknown[0])
+        currency = body.get("currency")
+        if not isinstance(currency, str) or not currency:
+            raise ValidationError("is required", "currency")
+        currency = currency.upper()
+        if currency not in self.coins:
+            raise UnknownCurrency("unknown currency %r (configured: %s)" % (currency, ", ".join(sorted(self.coins))),
+                                  "currency")
+        backend, options = self.coins[currency]
+        if "amount" not in body or body["amount"] is None:
+            raise ValidationError("is required", "amount")
+        fields = {
+            "currency": currency,
+            "amount": parse_amount(body["amount"], "amount", backend.max_money, backend.decimals),
+            "account": _optional_str(body, "account", 255),
+            "metadata": _metadata(body.get("metadata")),
+            "confirmations_required": _int_field(body, "confirmations", 0, 1000, options["confirmations"]),
+            "tolerance_bp": _tolerance(body.get("underpayment_tolerance")),
+            "expires_at": self._expiry(body),
+        }
+        return fields
+
+    def _expiry(self, body):
+        given = [k for k in ("expires_in", "expires_at") if body.get(k) is not None]
+        if len(given) == 2:
+            raise ValidationError("give expires_in or expires_at, not both", "expires_at")
+        if not given:
+            return None
+        now = self.clock()
+        if given[0] == "expires_in":
+            seconds = _int_field(body, "expires_in", int(MIN_EXPIRY.total_seconds()),
+                                 int(MAX_EXPIRY.total_seconds()), None)
+            return now + datetime.timedelta(seconds=seconds)
+        at = parse_time(body["expires_at"], "expires_at")
+        if not now + MIN_EXPIRY <= at <= now + MAX_EXPIRY:
+            raise ValidationError("must be between 1 minute and 365 days in the future", "expires_at")
+        return at
+
+    # -- read -----------------------------------------------------------------
+
+    def get(self, payment_id):
+        """Return the Payment with ``payment_id`` or raise NotFound."""
+        try:
+            pid = payment_id if isinstance(payment_id, uuid.UUID) else uuid.UUID(str(payment_id))
+        except ValueError:
+            raise NotFound("no payment with id %s" % payment_id, "id") from None
+        payment = Payment.get_or_none(Payment.id == pid)
+        if payment is None:
+            raise NotFound("no payment with id %s" % pid, "id")
+        return payment
+
+    def list(self, status=None, currency=None, limit=None, cursor=None):
+        """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page."""
+        query = Payment.select()
+        if status is not None:
+            if status.upper() not in st.STATUSES:
+                raise ValidationError("must be one of %s" % ", ".join(st.STATUSES), "status")
+            query = query.where(Payment.status == status.upper())
+        if currency is not None:
+            query = query.where(Payment.currency == currency.upper())
+        limit = LIST_LIMIT if limit is None else _int_value(limit, "limit", 1, LIST_MAX)
+        if cursor:
+            at, pid = _decode_cursor(cursor)
+            query = query.where((Payment.created_at < at) | ((Payment.created_at == at) & (Payment.id < pid)))
+        rows = list(query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (_encode_cursor(rows[-1]) if more else None)
+
+    # -- render ---------------------------------------------------------------
+
+    def render(self, payment, receipts=None, tip_height=None):
+        """Return the JSON-ready dict of a payment (amounts as exact decimal strings)."""
+        backend, _ = self.coins.get(payment.currency, (None, None))
+        decimals = backend.decimals if backend else 8
+        if receipts is None:
+            receipts = list(Receipt.select().where(Receipt.payment == payment.id).order_by(Receipt.id))
+        if tip_height is None:
+            tip_height = _tip_height(payment.currency)
+        need = st.required_amount(payment.amount, payment.tolerance_bp)
+        due = max(0, payment.amount - payment.amount_received) if payment.amount_received < need else 0
+        money = lambda units: format_amount(units, decimals)  # noqa: E731
+        uri = backend.payment_uri(payment.address, due) if backend else None
+        return {
+            "id": str(payment.id),
+            "currency": payment.currency,
+            "status": payment.status,
+            "paid": payment.status in st.PAID_STATUSES,
+            "amount": money(payment.amount),
+            "amount_received": money(payment.amount_received),
+            "amount_recieved": money(payment.amount_received),  # the seed's spelling; deprecated
+            "amount_pending": money(payment.amount_pending),
+            "amount_due": money(due),
+            "payment_address": payment.address,
+            "payment_uri": uri,
+            "account": payment.account,
+            "metadata": json.loads(payment.metadata),
+            "confirmations_required": payment.confirmations_required,
+            "underpayment_tolerance": _percent(payment.tolerance_bp),
+            "transactions": [_render_receipt(r, tip_height, money) for r in receipts],
+            "created_at": iso(payment.created_at),
+            "updated_at": iso(payment.updated_at),
+            "expires_at": iso(payment.expires_at),
+            "paid_at": iso(payment.paid_at),
+        }
+
+    def render_many(self, payments):
+        """Render a page of payments with one receipts query and one tip query per currency."""
+        by_payment = {}
+        if payments:
+            query = Receipt.select().where(Receipt.payment.in_([p.id for p in payments])).order_by(Receipt.id)
+            for r in query:
+                by_payment.setdefault(r.payment_id, []).append(r)
+        tips = {c: _tip_height(c) for c in {p.currency for p in payments}}
+        return [self.render(p, by_payment.get(p.id, []), tips[p.currency]) for p in payments]
+
+
+def _render_receipt(r, tip_height, money):
+    vout = int(r.output) if r.output.isdigit() else r.output
+    confs = confirmations(r, tip_height or 0) if r.state != Receipt.CONFLICTED else -1
+    return {"txid": r.txid, "vout": vout, "amount": money(r.amount), "confirmations": confs,
+            "status": r.state, "first_seen": iso(r.first_seen)}
+
+
+def _tip_height(currency):
+    return ChainState.select(ChainState.cursor_height).where(ChainState.currency == currency).scalar()
+
+
+def iso(moment):
+    """Render a naive UTC datetime as ISO 8601 with a Z, or None."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def parse_time(value, field):
+    """Parse an ISO 8601 timestamp (with an offset or Z) to a naive UTC datetime."""
+    if not isinstance(value, str):
+        raise ValidationError("must be an ISO 8601 time string", field)
+    try:
+        moment = datetime.datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        raise ValidationError("must be an ISO 8601 time such as 2026-01-31T12:00:00Z", field) from None
+    if moment.tzinfo is None:
+        raise ValidationError("must include a time zone offset or Z", field)
+    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _optional_str(body, field, max_len):
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("must be a string", field)
+    if len(value) > max_len:
+        raise ValidationError("must be at most %d characters" % max_len, field)
+    return value
+
+
+def _metadata(value):
+    if value is None:
+        return "{}"
+    if not isinstance(value, dict):
+        raise ValidationError("must be a JSON object", "metadata")
+    text = json.dumps(value, default=_decimal_text, sort_keys=True)
+    if len(text) > 16384:
+        raise ValidationError("must be at most 16 KiB as JSON", "metadata")
+    return text
+
+
+def _decimal_text(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _int_value(value, field, lo, hi):
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("must be an integer", field)
+    if not lo <= value <= hi:
+        raise ValidationError("must be between %d and %d" % (lo, hi), field)
+    return value
+
+
+def _int_field(body, field, lo, hi, default):
+    value = body.get(field)
+    return default if value is None else _int_value(value, field, lo, hi)
+
+
+def _tolerance(value):
+    """Underpayment tolerance in percent (up to 2 decimals) -> basis points."""
+    if value is None:
+        return 0
+    units = parse_amount(value, "underpayment_tolerance", max_money=10000, decimals=2, allow_zero=True)
+    if units >= 10000:
+        raise ValidationError("must be below 100 (percent)", "underpayment_tolerance")
+    return units
+
+
+def _percent(bp):
+    return format_amount(bp, 2)
+
+
+def _body_hash(body):
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_decimal_text)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _encode_cursor(payment):
+    raw = "%s|%s" % (payment.created_at.isoformat(), payment.id)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, pid = raw.split("|")
+        return datetime.datetime.fromisoformat(at), uuid.UUID(pid)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("is not a cursor this API returned", "cursor") from None

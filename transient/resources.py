@@ -1,0 +1,174 @@
+"""HTTP resources: parse the request, call the service, render. No payment logic here."""
+import hmac
+import ipaddress
+import json
+import logging
+import re
+from decimal import Decimal
+
+import falcon
+
+from . import health, qr
+from .errors import BadRequest, NotFound, TransientError, Unauthorized, ValidationError
+
+log = logging.getLogger("transient.api")
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+# -- errors ---------------------------------------------------------------------
+
+def _error_body(code, message, field=None):
+    return {"success": False, "error": {"code": code, "message": message, "field": field}}
+
+
+def handle_domain_error(req, resp, exc, params):
+    resp.status = falcon.code_to_http_status(exc.http_status)
+    message = "%s %s" % (exc.field, exc.message) if exc.field and exc.http_status in (400, 409, 422) else exc.message
+    resp.media = _error_body(exc.code, message, exc.field)
+    if isinstance(exc, Unauthorized):
+        resp.set_header("WWW-Authenticate", "Bearer")
+
+
+def handle_unexpected_error(req, resp, exc, params):
+    if isinstance(exc, falcon.HTTPError):
+        raise exc  # Falcon's own errors keep their status (serialized below)
+    log.exception("unexpected error on %s %s", req.method, req.path)
+    resp.status = falcon.HTTP_500
+    resp.media = _error_body("internal_error", "internal error; the server log has the details")
+
+
+def serialize_http_error(req, resp, exc):
+    code = exc.title.lower().replace(" ", "_") if exc.title else "error"
+    resp.media = _error_body(code, exc.description or exc.title)
+
+
+# -- request helpers ------------------------------------------------------------
+
+def read_json(req, max_body):
+    """Return the request body parsed as JSON with exact decimals, or raise 4xx."""
+    if req.content_length is not None and req.content_length > max_body:
+        raise falcon.HTTPPayloadTooLarge(description="the request body is larger than %d bytes" % max_body)
+    if req.content_type and not req.content_type.split(";")[0].strip().lower().endswith("json"):
+        raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
+    raw = req.bounded_stream.read(max_body + 1)
+    if len(raw) > max_body:
+        raise falcon.HTTPPayloadTooLarge(description="the request body is larger than %d bytes" % max_body)
+    try:
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("the request body is not valid JSON: %s" % exc) from None
+
+
+def _no_constant(name):
+    raise ValueError("%s is not allowed" % name)
+
+
+class ApiKeys:
+    """Middleware: with keys configured, creating and listing payments need a Bearer key."""
+
+    def __init__(self, keys):
+        self.keys = [k.encode() for k in keys]
+
+    def process_resource(self, req, resp, resource, params):
+        if not self.keys or not getattr(resource, "needs_key", False):
+            return
+        given = req.get_header("Authorization") or ""
+        scheme, _, token = given.partition(" ")
+        token = token.strip().encode()
+        # Compare against every key so the time taken says nothing about which matched.
+        ok = False
+        for key in self.keys:
+            ok |= hmac.compare_digest(token, key)
+        if scheme.lower() != "bearer" or not ok:
+            raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+
+
+# -- resources ------------------------------------------------------------------
+
+class Payments:
+    needs_key = True
+
+    def __init__(self, service, max_body):
+        self.service = service
+        self.max_body = max_body
+
+    def on_post(self, req, resp):
+        body = read_json(req, self.max_body)
+        payment, created = self.service.create(body, req.get_header("Idempotency-Key"))
+        resp.status = falcon.HTTP_201 if created else falcon.HTTP_200
+        if not created:
+            resp.set_header("Idempotent-Replayed", "true")
+        resp.location = "/payments/%s" % payment.id
+        resp.media = {"success": True, "payment": self.service.render(payment)}
+
+    def on_get(self, req, resp):
+        payments, cursor = self.service.list(
+            status=req.get_param("status"), currency=req.get_param("currency"),
+            limit=req.get_param("limit"), cursor=req.get_param("cursor"))
+        resp.media = {"success": True, "payments": self.service.render_many(payments), "next_cursor": cursor}
+
+
+class PaymentItem:
+    def __init__(self, service):
+        self.service = service
+
+    def on_get(self, req, resp, payment_id):
+        payment = self.service.get(payment_id)
+        resp.media = {"success": True, "payment": self.service.render(payment)}
+
+
+class QRCode:
+    def __init__(self, service):
+        self.service = service
+
+    def on_get(self, req, resp, payment_id):
+        payment = self.service.get(payment_id)
+        uri = self.service.render(payment)["payment_uri"]
+        resp.content_type = "image/png"
+        resp.data = qr.png(uri)
+        resp.cache_control = ["no-cache"]
+
+
+class Notify:
+    """Targets of walletnotify/blocknotify: mark the coin for a sync, return at once."""
+
+    KINDS = ("transaction", "block")
+
+    def __init__(self, runtime, token):
+        self.runtime = runtime
+        self.token = token.encode() if token else None
+
+    def on_post(self, req, resp, currency, kind, value):
+        self._check_caller(req)
+        if kind not in self.KINDS:
+            raise NotFound("no such notification kind %r (transaction or block)" % kind, "kind")
+        if currency.upper() not in self.runtime.backends:
+            raise ValidationError("unknown currency %r" % currency, "currency")
+        if not _HEX64.match(value):
+            raise ValidationError("must be 64 hexadecimal characters", "txid" if kind == "transaction" else "hash")
+        self.runtime.wake(currency.upper())
+        resp.status = falcon.HTTP_202
+        resp.media = {"success": True}
+
+    on_get = on_post  # some notify scripts can only GET
+
+    def _check_caller(self, req):
+        given = (req.get_header("X-Transient-Token") or req.get_param("token") or "").encode()
+        if self.token and hmac.compare_digest(given, self.token):
+            return
+        try:
+            if ipaddress.ip_address(req.remote_addr).is_loopback:
+                return
+        except ValueError:
+            pass
+        raise Unauthorized("notifications are accepted from loopback or with the notify token")
+
+
+class Health:
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def on_get(self, req, resp):
+        report = health.report(self.runtime)
+        resp.status = falcon.HTTP_200 if report["ok"] else falcon.HTTP_503
+        resp.media = report

@@ -1,0 +1,133 @@
+"""Schedules each coin's sync: a fallback poll, pings from the node, start-up catch-up.
+
+A burst of pings while a sync runs makes exactly one more sync; a ping when
+none runs starts one at once. Node outages back off and are logged once per
+change of state.
+"""
+import datetime
+import logging
+import threading
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .errors import NodeError
+
+log = logging.getLogger("transient.sync")
+MAX_BACKOFF = 60.0
+
+
+class CoinRunner:
+    """Runs one coin's Syncer, coalescing triggers."""
+
+    def __init__(self, syncer, poll_interval, scheduler, clock):
+        self.syncer = syncer
+        self.poll_interval = poll_interval
+        self.scheduler = scheduler
+        self.clock = clock
+        self.job_id = "sync-now-%s" % syncer.currency
+        self._lock = threading.Lock()
+        self._running = False
+        self._dirty = False
+        self._failures = 0
+        self._retry_at = None
+        self.syncs = 0
+
+    def wake(self):
+        """Trigger a sync now; returns at once."""
+        with self._lock:
+            self._dirty = True
+            if self._running:
+                return
+        self.scheduler.add_job(self.run, id=self.job_id, replace_existing=True, misfire_grace_time=None)
+
+    def poll(self):
+        """The fallback poll: a sync unless the node is in back-off."""
+        if self._retry_at is not None and self.clock() < self._retry_at:
+            return
+        self.wake_and_run()
+
+    def wake_and_run(self):
+        with self._lock:
+            self._dirty = True
+        self.run()
+
+    def run(self):
+        with self._lock:
+            if self._running:
+                return
+            self._running = True
+        try:
+            while True:
+                with self._lock:
+                    # Checking for more work and leaving are one step, so a
+                    # wake() in between cannot be lost.
+                    if not self._dirty:
+                        self._running = False
+                        return
+                    self._dirty = False
+                self._sync()
+        except BaseException:
+            with self._lock:
+                self._running = False
+            raise
+
+    def _sync(self):
+        currency = self.syncer.currency
+        try:
+            self.syncs += self.syncer.run()
+        except NodeError as exc:
+            self._failures += 1
+            delay = min(self.poll_interval * 2 ** (self._failures - 1), MAX_BACKOFF)
+            self._retry_at = self.clock() + _seconds(delay)
+            if self._failures == 1:
+                log.warning("%s: node unavailable (%s); retrying with back-off up to %ds",
+                            currency, exc, MAX_BACKOFF)
+            self._note_error(str(exc))
+            return
+        except Exception:
+            log.exception("%s: sync failed", currency)
+            self._note_error("internal error during sync (see the log)")
+            return
+        if self._failures:
+            log.info("%s: node reachable again after %d failed sync(s)", currency, self._failures)
+        self._failures, self._retry_at = 0, None
+
+    def _note_error(self, message):
+        try:
+            self.syncer.record_error(message)
+        except Exception:  # the database may be the thing that is down
+            log.debug("could not record the sync error", exc_info=True)
+
+
+def _seconds(value):
+    return datetime.timedelta(seconds=value)
+
+
+class SyncScheduler:
+    """One APScheduler per process, with a poll job and a runner per coin."""
+
+    def __init__(self, runtime):
+        workers = max(4, 2 * len(runtime.syncers) + 1)
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(workers)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone="UTC",
+        )
+        self.runners = {
+            code: CoinRunner(syncer, runtime.config.coins[code]["poll_interval"], self.scheduler, runtime.clock)
+            for code, syncer in runtime.syncers.items()
+        }
+
+    def start(self):
+        self.scheduler.start()
+        for code, runner in self.runners.items():
+            self.scheduler.add_job(runner.poll, "interval", seconds=runner.poll_interval,
+                                   id="poll-%s" % code, misfire_grace_time=None)
+            runner.wake()  # catch up from the stored cursor at start-up
+
+    def wake(self, currency):
+        self.runners[currency].wake()
+
+    def shutdown(self):
+        self.scheduler.shutdown(wait=True)

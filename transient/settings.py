@@ -1,0 +1,317 @@
+"""Configuration: one table of every key, read from TOML, overridden by the environment.
+
+Order of precedence (last wins): built-in defaults, the TOML file
+(``TRANSIENT_CONFIG``, default ``./config.toml``), environment variables
+(``TRANSIENT_<SECTION>_<KEY>``, also read from ``.env``), and the seed's
+``PAYMENT_WEBHOOK_URL``.
+"""
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+
+# -- value parsers: each takes a TOML value or an environment string ---------
+
+def _str(value):
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _opt_str(value):
+    return None if value in (None, "") else _str(value)
+
+
+def _int(lo, hi=None):
+    def parse(value):
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be an integer")
+        if value < lo or (hi is not None and value > hi):
+            raise ValueError("must be between %s and %s" % (lo, hi if hi is not None else "∞"))
+        return value
+    return parse
+
+
+def _bool(value):
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off", ""):
+            return False
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _str_list(value):
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("must be a list of non-empty strings")
+    return value
+
+
+def _bind(value):
+    value = _str(value)
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("must be host:port, e.g. 127.0.0.1:8080")
+    return value
+
+
+def _url(schemes):
+    def parse(value):
+        value = _opt_str(value)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            raise ValueError("must be a URL starting with %s" % " or ".join(s + "://" for s in schemes))
+        return value
+    return parse
+
+
+def _db_url(value):
+    value = _str(value)
+    if not re.match(r"^(sqlite|postgres|postgresql)(\+pool)?://", value):
+        raise ValueError("must be sqlite:///PATH or postgresql://USER@HOST/DB")
+    return value
+
+
+def _currency(value):
+    if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", value):
+        raise ValueError("must be an upper-case currency code such as DOGE")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: object
+    parse: object
+    help: str
+    env_alias: str = None
+
+    @property
+    def env(self):
+        return "TRANSIENT_" + self.key.upper().replace(".", "_")
+
+
+SETTINGS = [
+    Setting("server.bind", "127.0.0.1:8080", _bind, "Address the HTTP API listens on (host:port)."),
+    Setting("server.workers", 1, _int(1, 64), "gunicorn worker processes; syncs stay one per coin (lease)."),
+    Setting("server.threads", 8, _int(1, 256), "Threads per worker serving requests."),
+    Setting("server.public_url", None, _url(("http", "https")), "Base URL customers reach (for links); default: the bind address."),
+    Setting("database.url", "sqlite:///transient.db", _db_url, "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB."),
+    Setting("database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."),
+    Setting("api.keys", [], _str_list, "API keys; when set, creating and listing payments need 'Authorization: Bearer KEY'."),
+    Setting("api.max_body", 65536, _int(1024, 10 * 2**20), "Largest request body accepted, in bytes."),
+    Setting("notify.token", None, _opt_str, "Token for /notify from non-loopback clients (?token= or X-Transient-Token)."),
+    Setting("webhook.url", None, _url(("http", "https")), "URL that receives payment events.", env_alias="PAYMENT_WEBHOOK_URL"),
+    Setting("webhook.secret", None, _opt_str, "Secret used to sign webhook bodies (HMAC-SHA256)."),
+    Setting("sync.lease_seconds", 60, _int(2, 3600), "How long a coin's sync lease lasts before another process may take it."),
+    Setting("log.level", "INFO", lambda v: _choice(v, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level."),
+]
+
+COIN_SETTINGS = [
+    Setting("backend", None, _str, "Backend name: dogecoin (built in), bitcoin, litecoin (plugins)."),
+    Setting("rpc_url", None, _url(("http", "https")), "The node's JSON-RPC URL, e.g. http://127.0.0.1:22555."),
+    Setting("rpc_user", None, _opt_str, "RPC user name (or use rpc_cookie_file)."),
+    Setting("rpc_password", None, _opt_str, "RPC password."),
+    Setting("rpc_cookie_file", None, _opt_str, "Path of the node's .cookie file (read at each connection)."),
+    Setting("rpc_timeout", 10, _int(1, 600), "Seconds to wait for one RPC answer."),
+    Setting("wallet", None, _opt_str, "Wallet name on a multi-wallet node (/wallet/<name>)."),
+    Setting("address_type", None, _opt_str, "getnewaddress address type where the node supports it (legacy, p2sh-segwit, bech32)."),
+    Setting("confirmations", 1, _int(0, 1000), "Confirmations a payment needs to be PAID (BTCPay speeds: 0, 1, 2, 6)."),
+    Setting("poll_interval", 5, _int(1, 3600), "Seconds between fallback syncs (pings from the node sync at once)."),
+]
+
+# A fresh install talks to a local Dogecoin Core, as the original Transient did.
+DEFAULT_COINS = {
+    "DOGE": {
+        "backend": "dogecoin",
+        "rpc_url": "http://127.0.0.1:22555",
+        "rpc_cookie_file": "~/.dogecoin/.cookie",
+    }
+}
+
+
+def _choice(value, choices):
+    value = _str(value).upper()
+    if value not in choices:
+        raise ValueError("must be one of %s" % ", ".join(choices))
+    return value
+
+
+_BY_KEY = {s.key: s for s in SETTINGS}
+_COIN_BY_KEY = {s.key: s for s in COIN_SETTINGS}
+
+
+class Config:
+    """The effective configuration: ``config["server.bind"]`` and ``config.coins["DOGE"]["rpc_url"]``."""
+
+    def __init__(self, values, coins, source=None):
+        self.values = values
+        self.coins = coins
+        self.source = source
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def coin(self, currency):
+        return self.coins[currency]
+
+
+def load(path=None, environ=None, dotenv=True):
+    """Return the :class:`Config` from defaults, the TOML file and the environment.
+
+    Raises ConfigError naming the key for an unknown key, a wrong type or a bad value.
+    """
+    if environ is None:
+        if dotenv:
+            from dotenv import load_dotenv
+
+            load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
+        environ = os.environ
+    path = path or environ.get("TRANSIENT_CONFIG") or None
+    explicit = path is not None
+    path = path or "config.toml"
+    data = _read_toml(path, explicit)
+    values = {s.key: s.default for s in SETTINGS}
+    coins = {}
+    _apply_file(data, values, coins)
+    _apply_env(environ, values, coins)
+    if not coins:
+        coins = {code: dict(opts) for code, opts in DEFAULT_COINS.items()}
+    for code, opts in coins.items():
+        _complete_coin(code, opts)
+    return Config(values, coins, source=path if os.path.exists(path) else None)
+
+
+def _read_toml(path, explicit):
+    if not os.path.exists(path):
+        if explicit:
+            raise ConfigError("config file %s does not exist (TRANSIENT_CONFIG)" % path)
+        return {}
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config file %s is not valid TOML: %s" % (path, exc)) from None
+    except OSError as exc:
+        raise ConfigError("config file %s cannot be read: %s" % (path, exc.strerror)) from None
+
+
+def _set(setting, name, raw, target):
+    try:
+        target[setting.key] = setting.parse(raw)
+    except ValueError as exc:
+        raise ConfigError("%s %s (got %r)" % (name, exc, raw), field=name) from None
+
+
+def _apply_file(data, values, coins):
+    for section, table in data.items():
+        if section == "coins":
+            if not isinstance(table, dict):
+                raise ConfigError("coins must be a table of [coins.<CODE>] sections", field="coins")
+            for code, opts in table.items():
+                _file_coin(code, opts, coins)
+            continue
+        if not isinstance(table, dict):
+            raise ConfigError("%s: unknown key (sections are %s)" % (section, _sections()), field=section)
+        for key, raw in table.items():
+            name = "%s.%s" % (section, key)
+            if name not in _BY_KEY:
+                raise ConfigError("%s: unknown key" % name, field=name)
+            _set(_BY_KEY[name], name, raw, values)
+
+
+def _file_coin(code, opts, coins):
+    try:
+        _currency(code)
+    except ValueError as exc:
+        raise ConfigError("coins.%s: %s" % (code, exc), field="coins.%s" % code) from None
+    if not isinstance(opts, dict):
+        raise ConfigError("coins.%s must be a table" % code, field="coins.%s" % code)
+    target = coins.setdefault(code, {})
+    for key, raw in opts.items():
+        name = "coins.%s.%s" % (code, key)
+        if key not in _COIN_BY_KEY:
+            raise ConfigError("%s: unknown key" % name, field=name)
+        _set(_COIN_BY_KEY[key], name, raw, target)
+
+
+_COIN_ENV = re.compile(r"^TRANSIENT_COINS_([A-Z][A-Z0-9]{1,9})_(%s)$" % "|".join(k.upper() for k in _COIN_BY_KEY))
+
+
+def _apply_env(environ, values, coins):
+    for setting in SETTINGS:
+        for name in (setting.env, setting.env_alias):
+            if name and environ.get(name, "") != "":
+                _set(setting, name, environ[name], values)
+                break
+    for name, raw in environ.items():
+        match = _COIN_ENV.match(name)
+        if match:
+            code, key = match.group(1), match.group(2).lower()
+            _set(_COIN_BY_KEY[key], name, raw, coins.setdefault(code, {}))
+        elif name.startswith("TRANSIENT_COINS_"):
+            raise ConfigError("%s: unknown coin setting (TRANSIENT_COINS_<CODE>_<KEY>)" % name, field=name)
+
+
+def _complete_coin(code, opts):
+    for setting in COIN_SETTINGS:
+        opts.setdefault(setting.key, setting.default)
+    for key in ("backend", "rpc_url"):
+        if not opts.get(key):
+            raise ConfigError("coins.%s.%s is required" % (code, key), field="coins.%s.%s" % (code, key))
+    if opts["rpc_user"] and opts["rpc_cookie_file"]:
+        raise ConfigError("coins.%s: give rpc_user/rpc_password or rpc_cookie_file, not both" % code,
+                          field="coins.%s.rpc_cookie_file" % code)
+    if opts["rpc_cookie_file"]:
+        opts["rpc_cookie_file"] = os.path.expanduser(opts["rpc_cookie_file"])
+
+
+def _sections():
+    return ", ".join(sorted({s.key.split(".")[0] for s in SETTINGS} | {"coins"}))
+
+
+def example_toml():
+    """Return the text of config.example.toml, generated from the settings table."""
+    lines = ["# Transient configuration. Every key, its default and its environment variable.",
+             "# Copy to config.toml (or point TRANSIENT_CONFIG at it) and edit.", ""]
+    section = None
+    for s in SETTINGS:
+        sec, key = s.key.split(".")
+        if sec != section:
+            lines += ["", "[%s]" % sec] if section else ["[%s]" % sec]
+            section = sec
+        env = s.env + (" or " + s.env_alias if s.env_alias else "")
+        lines.append("# %s  (env %s)" % (s.help, env))
+        lines.append(_toml_line(key, s.default))
+    lines += ["", "# One section per coin. Environment: TRANSIENT_COINS_<CODE>_<KEY>.",
+              "# With no [coins.*] at all, a local Dogecoin Core (cookie auth) is used.", "[coins.DOGE]"]
+    for s in COIN_SETTINGS:
+        lines.append("# %s" % s.help)
+        value = DEFAULT_COINS["DOGE"].get(s.key, s.default)
+        lines.append(_toml_line(s.key, value))
+    return "\n".join(lines) + "\n"
+
+
+def _toml_line(key, value):
+    if value is None:
+        return "# %s = \"\"" % key
+    if isinstance(value, bool):
+        return "%s = %s" % (key, "true" if value else "false")
+    if isinstance(value, int):
+        return "%s = %d" % (key, value)
+    if isinstance(value, list):
+        return "%s = [%s]" % (key, ", ".join('"%s"' % v for v in value))
+    return '%s = "%s"' % (key, value)

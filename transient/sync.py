@@ -1,0 +1,136 @@
+"""The per-coin sync (DESIGN.md §4): lease, listsinceblock, ledger, cursor."""
+import datetime
+import logging
+import os
+import socket
+import uuid
+
+from . import faults
+from .db import write_transaction
+from .ledger import Ledger
+from .models import ChainState, utcnow
+
+log = logging.getLogger("transient.sync")
+
+
+def new_holder_id():
+    """Return a lease holder id: host, pid and a random part (pids are reused)."""
+    return "%s:%d:%s" % (socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8])
+
+
+class Lease:
+    """A per-coin lease row: one conditional UPDATE decides who syncs a coin."""
+
+    def __init__(self, currency, holder, seconds, clock=utcnow):
+        self.currency = currency
+        self.holder = holder
+        self.seconds = seconds
+        self.clock = clock
+
+    def acquire(self):
+        """Take (or renew) the lease; return True when this holder has it."""
+        ChainState.insert(currency=self.currency).on_conflict_ignore().execute()
+        now = self.clock()
+        until = now + datetime.timedelta(seconds=self.seconds)
+        free = (ChainState.lease_holder.is_null() | (ChainState.lease_holder == self.holder)
+                | (ChainState.lease_expires < now))
+        if self._take(free, until):
+            return True
+        # A holder on this host whose process is gone (kill -9, crash) cannot
+        # renew; take its lease now instead of waiting for it to expire.
+        holder = ChainState.get_by_id(self.currency).lease_holder
+        if holder and _dead_local_holder(holder):
+            return self._take(ChainState.lease_holder == holder, until)
+        return False
+
+    def _take(self, condition, until):
+        query = ChainState.update(lease_holder=self.holder, lease_expires=until).where(
+            (ChainState.currency == self.currency) & condition)
+        return query.execute() == 1
+
+    def release(self):
+        """Give the lease up; return False (keeping it) when a rerun was asked for meanwhile."""
+        mine = (ChainState.currency == self.currency) & (ChainState.lease_holder == self.holder)
+        done = ChainState.update(lease_holder=None, lease_expires=None).where(
+            mine & (ChainState.rerun == False)).execute()  # noqa: E712 (SQL, not Python)
+        if done:
+            return True
+        ChainState.update(rerun=False).where(mine).execute()
+        return False
+
+    def request_rerun(self):
+        """Ask whoever holds the lease to sync once more before releasing it."""
+        ChainState.update(rerun=True).where(ChainState.currency == self.currency).execute()
+
+
+def _dead_local_holder(holder):
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Syncer:
+    """Syncs one coin: ``run()`` is what the scheduler and the notify pings call."""
+
+    def __init__(self, currency, backend, confirmations, db, holder=None, lease_seconds=60, clock=utcnow):
+        self.currency = currency
+        self.backend = backend
+        self.confirmations = confirmations
+        self.db = db
+        self.clock = clock
+        self.lease = Lease(currency, holder or new_holder_id(), lease_seconds, clock)
+
+    def run(self):
+        """Sync until nothing more was asked for. Returns the number of syncs run
+        (0 when another process holds the lease; it was asked to run again)."""
+        if not self.lease.acquire():
+            self.lease.request_rerun()
+            # The holder may have released between our attempt and the mark.
+            if not self.lease.acquire():
+                return 0
+        runs = 0
+        try:
+            while True:
+                self.sync_once()
+                runs += 1
+                if self.lease.release():
+                    return runs
+                self.lease.acquire()  # renew before the next round
+        except BaseException:
+            self.lease.release()
+            raise
+
+    def sync_once(self):
+        """One round: list changes since the cursor, apply them and move the cursor
+        in one transaction. Returns the ids of the payments that changed."""
+        state = ChainState.get_by_id(self.currency)
+        changes = self.backend.changes_since(state.cursor_hash)
+        if state.cursor_hash and not changes.cursor_known:
+            log.warning("%s: the node does not know cursor block %s; re-read the whole wallet",
+                        self.currency, state.cursor_hash)
+        now = self.clock()
+        with write_transaction(self.db):
+            faults.point("sync.before_apply")
+            ledger = Ledger(self.currency, self.confirmations, changes.tip, now)
+            ledger.apply(changes)
+            faults.point("sync.after_apply")
+            changed = ledger.settle()
+            ChainState.update(
+                cursor_hash=changes.tip.hash, cursor_height=changes.tip.height,
+                last_sync_at=now, last_error=None, last_error_at=None,
+            ).where(ChainState.currency == self.currency).execute()
+            faults.point("sync.before_commit")
+        return changed
+
+    def record_error(self, message):
+        ChainState.insert(currency=self.currency).on_conflict_ignore().execute()
+        ChainState.update(last_error=message, last_error_at=self.clock()).where(
+            ChainState.currency == self.currency).execute()
