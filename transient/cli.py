@@ -35,7 +35,28 @@ def cmd_backends(args, config):
     return 0
 
 
-COMMANDS = {"migrate": cmd_migrate, "backends": cmd_backends}
+def cmd_sync(args, config):
+    from .runtime import Runtime
+
+    runtime = Runtime(config)
+    try:
+        runtime.prepare_schema()
+        currency = args.currency.upper()
+        if currency not in runtime.syncers:
+            print("transient: unknown currency %r (configured: %s)" % (currency, ", ".join(runtime.syncers)),
+                  file=sys.stderr)
+            return 2
+        runs = runtime.syncers[currency].run()
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps({"currency": currency, "syncs": runs}))
+    else:
+        print("%s: %s" % (currency, "synced" if runs else "another process is syncing; it will run again"))
+    return 0
+
+
+COMMANDS = {"migrate": cmd_migrate, "backends": cmd_backends, "sync": cmd_sync}
 
 
 def build_parser():
@@ -45,6 +66,8 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     sub.add_parser("migrate", help="apply pending database migrations")
     sub.add_parser("backends", help="list installed coin backends and their plugins")
+    sync = sub.add_parser("sync", help="sync a coin with its node now")
+    sync.add_argument("currency", help="currency code, e.g. DOGE")
     return parser
 
 

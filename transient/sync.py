@@ -112,6 +112,7 @@ class Syncer:
         """One round: list changes since the cursor, apply them and move the cursor
         in one transaction. Returns the ids of the payments that changed."""
         state = ChainState.get_by_id(self.currency)
+        log.debug("%s: sync start pid=%d cursor=%s", self.currency, os.getpid(), state.cursor_height)
         changes = self.backend.changes_since(state.cursor_hash)
         if state.cursor_hash and not changes.cursor_known:
             log.warning("%s: the node does not know cursor block %s; re-read the whole wallet",
@@ -128,6 +129,8 @@ class Syncer:
                 last_sync_at=now, last_error=None, last_error_at=None,
             ).where(ChainState.currency == self.currency).execute()
             faults.point("sync.before_commit")
+        log.debug("%s: sync end pid=%d height=%d outputs=%d payments=%d", self.currency, os.getpid(),
+                  changes.tip.height, len(changes.outputs), len(changed))
         return changed
 
     def record_error(self, message):

@@ -1,0 +1,120 @@
+"""A real transientd process for end-to-end tests, and a small HTTP client for it."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import requests
+
+from transient.devnet import find_free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def coin_config(node, wallet, currency="LTC", backend="litecoin", poll=1, confirmations=1):
+    return """
+[coins.{currency}]
+backend = "{backend}"
+rpc_url = "{url}"
+rpc_user = "{user}"
+rpc_password = "{password}"
+wallet = "{wallet}"
+confirmations = {confirmations}
+poll_interval = {poll}
+""".format(currency=currency, backend=backend, url=node.rpc_url, user=node.rpc_user,
+           password=node.rpc_password, wallet=wallet, confirmations=confirmations, poll=poll)
+
+
+class Daemon:
+    """transientd in its own process group, configured by a TOML text."""
+
+    def __init__(self, workdir, db_url, coins, workers=1, extra="", env=None):
+        self.workdir = workdir
+        self.port = find_free_port()
+        self.config_path = os.path.join(workdir, "config-%d.toml" % self.port)
+        with open(self.config_path, "w") as fh:
+            fh.write('[server]\nbind = "127.0.0.1:%d"\nworkers = %d\nthreads = 4\n' % (self.port, workers))
+            fh.write('[database]\nurl = "%s"\nauto_migrate = true\n[sync]\nlease_seconds = 10\n' % db_url)
+            fh.write('[log]\nlevel = "DEBUG"\n%s\n%s\n' % (extra, coins))
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSIENT_")}
+        self.env.update(env or {})
+        self.log_path = os.path.join(workdir, "transientd-%d.log" % self.port)
+        self.proc = None
+        self.http = requests.Session()
+
+    @property
+    def base(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=30):
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", self.config_path],
+            cwd=self.workdir, env=self.env, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("transientd exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            try:
+                self.http.get(self.base + "/healthz", timeout=2)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError("transientd did not answer within %ss:\n%s" % (timeout, self.log()))
+
+    def stop(self, timeout=60):
+        """SIGTERM, as systemd stops it; return the exit code."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout)
+        return self.proc.returncode
+
+    def kill(self):
+        """SIGKILL the master and its workers at once (no clean-up)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def log(self):
+        with open(self.log_path, errors="replace") as fh:
+            return fh.read()
+
+    # -- HTTP helpers ----------------------------------------------------------
+
+    def get(self, path, **kw):
+        return self.http.get(self.base + path, timeout=30, **kw)
+
+    def post(self, path, **kw):
+        return self.http.post(self.base + path, timeout=30, **kw)
+
+    def create(self, **body):
+        resp = self.post("/payments", json=body)
+        assert resp.status_code == 201, resp.text
+        return resp.json()["payment"]
+
+    def payment(self, pid):
+        resp = self.get("/payments/%s" % pid)
+        assert resp.status_code == 200, resp.text
+        return resp.json()["payment"]
+
+    def wait_status(self, pid, status, timeout=20):
+        deadline = time.monotonic() + timeout
+        payment = None
+        while time.monotonic() < deadline:
+            payment = self.payment(pid)
+            if payment["status"] == status:
+                return payment
+            time.sleep(0.1)
+        raise AssertionError("payment %s is %s, not %s, after %ss" % (
+            pid, payment and payment["status"], status, timeout))
+
+
+def wait_for(predicate, timeout=20, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("condition not met within %ss" % timeout)

@@ -1,0 +1,62 @@
+"""Database fixtures: every storage and sync test runs on SQLite and on PostgreSQL."""
+import os
+import uuid
+
+import peewee
+import pytest
+
+from transient import migrations
+from transient.db import open_database
+
+PG_URL = os.environ.get("TRANSIENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE = os.environ.get("TRANSIENT_REQUIRE_SERVICES") == "1"
+
+
+def _pg_admin():
+    from playhouse.db_url import connect
+
+    return connect(PG_URL)
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """URL of a fresh PostgreSQL database for this test session (dropped at the end)."""
+    try:
+        admin = _pg_admin()
+        admin.connect()
+    except (peewee.OperationalError, ImportError) as exc:
+        if REQUIRE:
+            pytest.fail("PostgreSQL is required (TRANSIENT_REQUIRE_SERVICES=1) but unavailable: %s" % exc)
+        pytest.skip("PostgreSQL not available at %s: %s" % (PG_URL, exc))
+    name = "transient_test_%s" % uuid.uuid4().hex[:10]
+    admin.execute_sql("CREATE DATABASE %s" % name)
+    admin.close()
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    admin.connect()
+    admin.execute_sql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """A migrated, empty database URL: SQLite in a temp file, or the session's PostgreSQL database."""
+    if request.param == "sqlite":
+        url = "sqlite:///%s" % (tmp_path / "transient.db")
+        db = open_database(url)
+        migrations.apply(db)
+        db.close()
+        return url
+    url = request.getfixturevalue("pg_server_url")
+    db = open_database(url)
+    migrations.apply(db)
+    db.execute_sql("TRUNCATE event, receipt, chain_state, payment RESTART IDENTITY CASCADE")
+    db.close()
+    return url
+
+
+@pytest.fixture
+def db(db_url):
+    """An open, migrated, empty database bound to the models."""
+    database = open_database(db_url)
+    yield database
+    database.close()

@@ -1,0 +1,201 @@
+"""The HTTP API in-process (Falcon's test client) against the real regtest node:
+validation, errors, idempotency, listing, auth, QR codes, notify, health."""
+import io
+import json
+import uuid
+
+import pytest
+from falcon import testing
+
+from transient import migrations, settings
+from transient.app import create_app
+from transient.runtime import Runtime
+
+pytestmark = pytest.mark.regtest
+
+
+def make_client(tmp_path, regtest, wallet, extra=""):
+    path = tmp_path / "config.toml"
+    path.write_text("""
+[database]
+url = "sqlite:///%s"
+%s
+[coins.LTC]
+backend = "litecoin"
+rpc_url = "%s"
+rpc_user = "%s"
+rpc_password = "%s"
+wallet = "%s"
+""" % (tmp_path / "api.db", extra, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, wallet))
+    runtime = Runtime(settings.load(str(path), environ={}))
+    migrations.apply(runtime.db)
+    return testing.TestClient(create_app(runtime)), runtime
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, regtest):
+    wallet = regtest.create_wallet("api_" + uuid.uuid4().hex[:8])
+    client, runtime = make_client(tmp_path_factory.mktemp("api"), regtest, wallet)
+    yield client
+    runtime.close()
+
+
+def post(client, body, headers=None, raw=None):
+    return client.simulate_post("/payments", body=raw if raw is not None else json.dumps(body),
+                                headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def test_create_returns_201_location_and_the_payment(api):
+    resp = post(api, {"currency": "ltc", "amount": 10, "account": "acct", "metadata": {"a": [1, "x"]}})
+    assert resp.status_code == 201
+    p = resp.json["payment"]
+    assert resp.json["success"] is True
+    assert resp.headers["location"] == "/payments/%s" % p["id"]
+    assert (p["currency"], p["status"], p["amount"], p["amount_received"], p["amount_due"]) == (
+        "LTC", "UNPAID", "10", "0", "10")
+    assert p["metadata"] == {"a": [1, "x"]} and p["account"] == "acct"
+    assert p["payment_address"].startswith("rltc1")
+    assert p["created_at"].endswith("Z") and p["expires_at"] is None and p["paid_at"] is None
+    got = api.simulate_get("/payments/%s" % p["id"])
+    assert got.status_code == 200 and got.json["payment"] == p
+
+
+def test_amounts_are_exact(api):
+    for given, shown in [("0.00000001", "0.00000001"), (0.1, None), ("84000000", "84000000"), ("12.30", "12.3")]:
+        raw = '{"currency": "LTC", "amount": %s}' % (json.dumps(given) if isinstance(given, str) else given)
+        resp = post(api, None, raw=raw)
+        assert resp.status_code == 201, resp.text
+        assert resp.json["payment"]["amount"] == (shown or "0.1")  # 0.1 as a JSON number is read as exact decimal
+
+
+@pytest.mark.parametrize("body, status, field", [
+    ({"currency": "LTC", "amount": 0}, 422, "amount"),
+    ({"currency": "LTC", "amount": "-1"}, 422, "amount"),
+    ({"currency": "LTC", "amount": "1.000000001"}, 422, "amount"),
+    ({"currency": "LTC", "amount": "84000000.00000001"}, 422, "amount"),
+    ({"currency": "LTC", "amount": "NaN"}, 422, "amount"),
+    ({"currency": "LTC", "amount": True}, 422, "amount"),
+    ({"currency": "LTC", "amount": [1]}, 422, "amount"),
+    ({"currency": "LTC"}, 422, "amount"),
+    ({"amount": 1}, 422, "currency"),
+    ({"currency": "XYZ", "amount": 1}, 422, "currency"),
+    ({"currency": "LTC", "amount": 1, "metadata": [1]}, 422, "metadata"),
+    ({"currency": "LTC", "amount": 1, "account": 5}, 422, "account"),
+    ({"currency": "LTC", "amount": 1, "ammount": 1}, 422, "ammount"),
+    ({"currency": "LTC", "amount": 1, "confirmations": -1}, 422, "confirmations"),
+    ({"currency": "LTC", "amount": 1, "expires_in": 5}, 422, "expires_in"),
+    ({"currency": "LTC", "amount": 1, "expires_in": 600, "expires_at": "2099-01-01T00:00:00Z"}, 422, "expires_at"),
+    ({"currency": "LTC", "amount": 1, "expires_at": "2000-01-01T00:00:00Z"}, 422, "expires_at"),
+    ({"currency": "LTC", "amount": 1, "underpayment_tolerance": "100"}, 422, "underpayment_tolerance"),
+    ([1, 2], 400, None),
+])
+def test_bad_input_names_the_field_and_changes_nothing(api, body, status, field):
+    before = api.simulate_get("/payments", params={"limit": 500}).json["payments"]
+    resp = post(api, body)
+    assert resp.status_code == status, resp.text
+    assert resp.json["success"] is False
+    assert resp.json["error"]["field"] == field
+    assert resp.json["error"]["message"]
+    assert api.simulate_get("/payments", params={"limit": 500}).json["payments"] == before
+
+
+@pytest.mark.parametrize("raw, ctype, status", [
+    ('{"currency": "LTC", "amount": NaN}', "application/json", 400),
+    ('{"currency": "LTC", "amount": Infinity}', "application/json", 400),
+    ("{not json", "application/json", 400),
+    ("\xff\xfe", "application/json", 400),
+    ("currency=LTC", "application/x-www-form-urlencoded", 415),
+    ('{"pad": "%s"}' % ("x" * 70000), "application/json", 413),
+])
+def test_unreadable_bodies(api, raw, ctype, status):
+    resp = api.simulate_post("/payments", body=raw, headers={"Content-Type": ctype})
+    assert resp.status_code == status, resp.text
+    assert resp.json["success"] is False and resp.json["error"]["code"]
+
+
+def test_unknown_payment_is_404_json(api):
+    for path in ("/payments/%s" % uuid.uuid4(), "/payments/not-a-uuid", "/nowhere"):
+        resp = api.simulate_get(path)
+        assert resp.status_code == 404 and resp.json["success"] is False
+
+
+def test_idempotency_key(api):
+    body = {"currency": "LTC", "amount": "3"}
+    first = post(api, body, {"Idempotency-Key": "order-77"})
+    again = post(api, body, {"Idempotency-Key": "order-77"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json["payment"]["id"] == first.json["payment"]["id"]
+    other = post(api, {"currency": "LTC", "amount": "4"}, {"Idempotency-Key": "order-77"})
+    assert other.status_code == 409 and other.json["error"]["field"] == "Idempotency-Key"
+
+
+def test_list_filters_and_cursor_pagination(api):
+    ids = [post(api, {"currency": "LTC", "amount": "0.5"}).json["payment"]["id"] for _ in range(5)]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, "currency": "LTC", "status": "UNPAID"}
+        if cursor:
+            params["cursor"] = cursor
+        page = api.simulate_get("/payments", params=params).json
+        assert len(page["payments"]) <= 2
+        seen += [p["id"] for p in page["payments"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert set(ids) <= set(seen) and len(seen) == len(set(seen))
+    assert api.simulate_get("/payments", params={"status": "BOGUS"}).status_code == 422
+    assert api.simulate_get("/payments", params={"limit": "0"}).status_code == 422
+    assert api.simulate_get("/payments", params={"cursor": "!!"}).status_code == 422
+
+
+def test_qrcode_png_holds_the_bip21_uri(api):
+    p = post(api, {"currency": "LTC", "amount": "1.25"}).json["payment"]
+    resp = api.simulate_get("/payments/%s/qrcode.png" % p["id"])
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(resp.content))
+    assert image.format == "PNG" and image.size[0] > 100
+    try:
+        from pyzbar.pyzbar import decode
+    except ImportError:
+        return  # decoding is covered by the QR issue's tests
+    assert decode(image)[0].data.decode() == "litecoin:%s?amount=1.25" % p["payment_address"]
+
+
+def test_notify_validation(api):
+    ok = api.simulate_post("/notify/LTC/transaction/" + "ab" * 32)
+    assert ok.status_code == 202
+    assert api.simulate_post("/notify/LTC/block/" + "00" * 32).status_code == 202
+    assert api.simulate_post("/notify/XYZ/transaction/" + "ab" * 32).json["error"]["field"] == "currency"
+    assert api.simulate_post("/notify/LTC/transaction/nothex").json["error"]["field"] == "txid"
+    assert api.simulate_post("/notify/LTC/block/" + "ab" * 31).json["error"]["field"] == "hash"
+    assert api.simulate_post("/notify/LTC/mempool/" + "ab" * 32).status_code == 404
+    remote = api.simulate_post("/notify/LTC/block/" + "00" * 32, remote_addr="203.0.113.9")
+    assert remote.status_code == 401
+
+
+def test_health_reports_the_node(api):
+    resp = api.simulate_get("/healthz")
+    coin = resp.json["coins"]["LTC"]
+    assert resp.status_code == 200 and coin["node"] == "ok" and coin["chain"] == "regtest"
+    assert coin["tip_height"] > 100
+
+
+def test_api_keys(tmp_path, regtest):
+    wallet = regtest.create_wallet("keys_" + uuid.uuid4().hex[:8])
+    client, runtime = make_client(tmp_path, regtest, wallet, extra='[api]\nkeys = ["s3cret", "other"]\n')
+    try:
+        body = {"currency": "LTC", "amount": "1"}
+        assert post(client, body).status_code == 401
+        assert post(client, body, {"Authorization": "Bearer wrong"}).status_code == 401
+        created = post(client, body, {"Authorization": "Bearer other"})
+        assert created.status_code == 201
+        assert client.simulate_get("/payments").status_code == 401
+        assert client.simulate_get("/payments", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        # one payment by its unguessable id stays open: it feeds the checkout page
+        pid = created.json["payment"]["id"]
+        assert client.simulate_get("/payments/%s" % pid).status_code == 200
+    finally:
+        runtime.close()

@@ -1,0 +1,216 @@
+"""End to end: a real transientd, a real litecoind regtest node, SQLite and PostgreSQL."""
+import re
+import signal
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from _daemon import ROOT, Daemon, coin_config, wait_for
+from transient.db import open_database
+from transient.models import ChainState, Receipt
+
+pytestmark = pytest.mark.regtest
+
+
+@pytest.fixture
+def wallet(regtest):
+    """A fresh merchant wallet, so each test sees only its own transactions."""
+    return regtest.create_wallet("m_" + uuid.uuid4().hex[:10])
+
+
+@pytest.fixture
+def start_daemon(tmp_path, db_url, regtest, wallet):
+    daemons = []
+
+    def start(**kw):
+        coins = kw.pop("coins", None) or coin_config(regtest, wallet, poll=kw.pop("poll", 1),
+                                                     confirmations=kw.pop("confirmations", 1))
+        daemon = Daemon(str(tmp_path), db_url, coins, **kw).start()
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        daemon.kill()
+
+
+def ping(daemon, kind="transaction", value="0" * 64, currency="LTC"):
+    resp = daemon.post("/notify/%s/%s/%s" % (currency, kind, value))
+    assert resp.status_code == 202, resp.text
+
+
+def test_pay_exact_then_confirm(start_daemon, regtest):
+    d = start_daemon()
+    p = d.create(currency="LTC", amount="1.5", account="order-1", metadata={"order": 1})
+    assert (p["status"], p["amount_due"], p["paid"]) == ("UNPAID", "1.5", False)
+    assert p["payment_uri"] == "litecoin:%s?amount=1.5" % p["payment_address"]
+    txid = regtest.pay(p["payment_address"], "1.5")
+    ping(d, value=txid)
+    p = d.wait_status(p["id"], "PENDING")
+    assert (p["amount_received"], p["amount_pending"], p["amount_due"]) == ("1.5", "1.5", "0")
+    assert p["transactions"] == [{"txid": txid, "vout": p["transactions"][0]["vout"], "amount": "1.5",
+                                  "confirmations": 0, "status": "pending",
+                                  "first_seen": p["transactions"][0]["first_seen"]}]
+    block = regtest.mine(1)[0]
+    ping(d, "block", block)
+    p = d.wait_status(p["id"], "PAID")
+    assert (p["amount_received"], p["amount_pending"], p["paid"]) == ("1.5", "0", True)
+    assert p["transactions"][0]["confirmations"] == 1 and p["paid_at"]
+    assert p["amount_recieved"] == "1.5"  # the seed's spelling still works
+
+
+def test_two_payments_in_one_transaction(start_daemon, regtest):
+    d = start_daemon()
+    a = d.create(currency="LTC", amount="0.3")
+    b = d.create(currency="LTC", amount="0.7")
+    txid = regtest.sendmany({a["payment_address"]: "0.3", b["payment_address"]: "0.7"})
+    regtest.mine(1)
+    a, b = d.wait_status(a["id"], "PAID"), d.wait_status(b["id"], "PAID")
+    assert a["transactions"][0]["txid"] == b["transactions"][0]["txid"] == txid
+    assert (a["amount_received"], b["amount_received"]) == ("0.3", "0.7")
+
+
+def test_one_payment_in_two_transactions(start_daemon, regtest):
+    d = start_daemon()
+    p = d.create(currency="LTC", amount="1")
+    regtest.pay(p["payment_address"], "0.4")
+    p = d.wait_status(p["id"], "UNDERPAID")
+    assert (p["amount_received"], p["amount_due"]) == ("0.4", "0.6")
+    regtest.pay(p["payment_address"], "0.6")
+    d.wait_status(p["id"], "PENDING")
+    regtest.mine(1)
+    p = d.wait_status(p["id"], "PAID")
+    assert p["amount_received"] == "1" and len(p["transactions"]) == 2
+
+
+def test_reorg_takes_payment_back_to_pending(start_daemon, regtest):
+    d = start_daemon()
+    p = d.create(currency="LTC", amount="0.25")
+    regtest.pay(p["payment_address"], "0.25")
+    regtest.mine(1)
+    d.wait_status(p["id"], "PAID")
+    regtest.reorg(1)  # the paying block is disconnected; the tx returns to the mempool
+    p = d.wait_status(p["id"], "PENDING")
+    assert p["paid_at"] is None and p["transactions"][0]["confirmations"] == 0
+    regtest.mine(1)
+    d.wait_status(p["id"], "PAID")
+
+
+def test_double_spend_removes_the_credit(start_daemon, regtest):
+    d = start_daemon()
+    p = d.create(currency="LTC", amount="0.5")
+    txid = regtest.pay(p["payment_address"], "0.5")
+    regtest.mine(1)
+    d.wait_status(p["id"], "PAID")
+    regtest.double_spend(txid)
+    p = d.wait_status(p["id"], "UNPAID")
+    assert p["amount_received"] == "0"
+    assert p["transactions"][0]["status"] == "conflicted"
+
+
+def test_kill_9_in_the_middle_of_a_sync(start_daemon, regtest, db_url, tmp_path):
+    d = start_daemon(poll=3600)
+    pays = [d.create(currency="LTC", amount=str(n)) for n in ("0.1", "0.2", "0.3")]
+    d.stop()
+    regtest.sendmany({p["payment_address"]: p["amount"] for p in pays})
+    regtest.mine(1)
+    db = open_database(db_url)
+    cursor_before = ChainState.get_by_id("LTC").cursor_hash
+    # This daemon's worker kills itself (SIGKILL) after writing the ledger and
+    # before the commit; gunicorn respawns it and it dies again. Then the master
+    # is killed too.
+    crashing = start_daemon(poll=3600, env={"TRANSIENT_FAULTS": "sync.before_commit"})
+    wait_for(lambda: crashing.log().count("sync start") >= 2, timeout=30)
+    crashing.kill()
+    assert Receipt.select().count() == 0
+    assert ChainState.get_by_id("LTC").cursor_hash == cursor_before
+    db.close()
+    d = start_daemon(poll=3600)
+    for p in pays:
+        assert d.wait_status(p["id"], "PAID")["amount_received"] == p["amount"]
+    db = open_database(db_url)
+    assert Receipt.select().count() == 3
+    db.close()
+
+
+def test_node_down_then_back(start_daemon, regtest):
+    d = start_daemon(poll=1)
+    p = d.create(currency="LTC", amount="0.2")
+    regtest.stop()
+    try:
+        assert d.get("/healthz").status_code == 503
+        health = d.get("/healthz").json()
+        assert health["coins"]["LTC"]["node"] == "unreachable"
+        assert d.get("/payments/%s" % p["id"]).status_code == 200  # reads keep working
+        resp = d.post("/payments", json={"currency": "LTC", "amount": "1"})
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "node_unreachable"
+        wait_for(lambda: "node unavailable" in d.log(), timeout=15)
+    finally:
+        start_with_wallets(regtest)
+    regtest.pay(p["payment_address"], "0.2")
+    regtest.mine(1)
+    d.wait_status(p["id"], "PAID", timeout=90)
+    assert d.log().count("node unavailable") == 1  # logged once, not once per retry
+    assert "reachable again" in d.log()
+
+
+def start_with_wallets(node):
+    node.start()
+    loaded = set(node.rpc("listwallets"))
+    for entry in node.rpc("listwalletdir")["wallets"]:
+        if entry["name"] and entry["name"] not in loaded:
+            node.rpc("loadwallet", entry["name"])
+
+
+def test_notify_triggers_an_immediate_sync(start_daemon, regtest):
+    d = start_daemon(poll=3600)
+    p = d.create(currency="LTC", amount="0.1")
+    txid = regtest.pay(p["payment_address"], "0.1")
+    ping(d, value=txid)
+    d.wait_status(p["id"], "PENDING", timeout=10)
+
+
+def test_dogecoin_backend_against_the_regtest_node(start_daemon, regtest, wallet):
+    d = start_daemon(coins=coin_config(regtest, wallet, currency="DOGE", backend="dogecoin"))
+    p = d.create(currency="DOGE", amount="2.5")
+    assert p["payment_uri"].startswith("dogecoin:")
+    regtest.pay(p["payment_address"], "2.5")
+    d.wait_status(p["id"], "PENDING")
+    regtest.mine(1)
+    d.wait_status(p["id"], "PAID")
+    regtest.reorg(1)
+    d.wait_status(p["id"], "PENDING")
+    regtest.mine(1)
+    d.wait_status(p["id"], "PAID")
+
+
+def test_two_workers_one_sync_at_a_time(start_daemon, regtest):
+    d = start_daemon(workers=2, poll=1)
+    pays = [d.create(currency="LTC", amount="0.01") for _ in range(4)]
+    for p in pays:
+        txid = regtest.pay(p["payment_address"], "0.01")
+        ping(d, value=txid)
+        ping(d, value=txid)
+    regtest.mine(1)
+    for p in pays:
+        d.wait_status(p["id"], "PAID")
+    spans, open_ = [], {}
+    for line in d.log().splitlines():
+        m = re.search(r"LTC: sync (start|end) pid=(\d+)", line)
+        if m:
+            kind, pid = m.groups()
+            if kind == "start":
+                assert not open_, "a sync started in pid %s while %s was syncing" % (pid, open_)
+                open_[pid] = True
+            else:
+                open_.pop(pid, None)
+                spans.append(pid)
+    assert len(set(spans)) == 2, "both workers should have synced at some point"
+
+
+def test_sigterm_stops_cleanly(start_daemon):
+    d = start_daemon()
+    assert d.stop() == 0
+    assert "Traceback" not in d.log()

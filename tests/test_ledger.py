@@ -1,0 +1,194 @@
+"""The ledger and the sync transaction, on SQLite and PostgreSQL, with listings
+built by hand (the regtest tests drive the same code with a real node)."""
+import datetime
+import uuid
+
+import pytest
+
+from transient import status as S
+from transient.backend import ChainTip, Changes, Output
+from transient.ledger import Ledger, refresh
+from transient.models import ChainState, Event, Payment, Receipt
+from transient.sync import Lease, Syncer
+
+T0 = datetime.datetime(2026, 1, 1)
+TX = ["%064x" % i for i in range(1, 20)]
+
+
+def make_payment(address="addr1", amount=100, confs=1, **kw):
+    p = Payment.create(id=uuid.uuid4(), currency="LTC", amount=amount, address=address,
+                       status=S.UNPAID, confirmations_required=confs, created_at=T0, updated_at=T0, **kw)
+    return p
+
+
+def out(txid, amount, confs, height=None, address="addr1", output="0"):
+    return Output(txid=txid, output=output, address=address, amount=amount, confirmations=confs,
+                  block_hash=("%064x" % (height or 0)) if confs > 0 else None,
+                  block_height=height if confs > 0 else None)
+
+
+class FakeNode:
+    """A scripted backend: each changes_since() returns the next listing."""
+
+    def __init__(self, *listings):
+        self.listings = list(listings)
+        self.cursors = []
+
+    def changes_since(self, cursor):
+        self.cursors.append(cursor)
+        return self.listings.pop(0)
+
+
+def sync(db, *listings, confirmations=1):
+    node = FakeNode(*listings)
+    syncer = Syncer("LTC", node, confirmations, db, clock=lambda: T0)
+    for _ in listings:
+        syncer.run()
+    return node
+
+
+def tip(h):
+    return ChainTip("%064x" % (1000 + h), h)
+
+
+def test_pay_confirm_and_idempotent_upsert(db):
+    p = make_payment()
+    sync(db, Changes(tip(100), [out(TX[0], 100, 0)]))
+    p = Payment.get_by_id(p.id)
+    assert (p.status, p.amount_received, p.amount_pending) == (S.PENDING, 100, 100)
+    listing = Changes(tip(101), [out(TX[0], 100, 1, height=101)])
+    sync(db, listing, listing)  # the same listing twice counts once
+    p = Payment.get_by_id(p.id)
+    assert (p.status, p.amount_received, p.amount_pending) == (S.PAID, 100, 0)
+    assert p.paid_at == T0
+    assert Receipt.select().count() == 1
+    assert ChainState.get_by_id("LTC").cursor_height == 101
+    types = [e.type for e in Event.select().order_by(Event.sequence)]
+    assert types == ["payment.received", "payment.status_changed", "payment.confirmed", "payment.status_changed"]
+
+
+def test_confirmations_mature_without_being_listed_again(db):
+    p = make_payment(confs=3)
+    sync(db, Changes(tip(101), [out(TX[0], 100, 1, height=101)]))
+    assert Payment.get_by_id(p.id).status == S.PENDING
+    sync(db, Changes(tip(102), []))
+    assert Payment.get_by_id(p.id).status == S.PENDING
+    sync(db, Changes(tip(103), []))
+    assert Payment.get_by_id(p.id).status == S.PAID
+
+
+def test_reorg_and_double_spend_revert(db):
+    p = make_payment()
+    sync(db, Changes(tip(101), [out(TX[0], 100, 1, height=101)]))
+    assert Payment.get_by_id(p.id).status == S.PAID
+    # the block is disconnected: the tx is back in the mempool
+    sync(db, Changes(tip(100), [out(TX[0], 100, 0)]))
+    p = Payment.get_by_id(p.id)
+    assert (p.status, p.paid_at) == (S.PENDING, None)
+    # a conflicting tx is mined: the output is conflicted and no longer counted
+    sync(db, Changes(tip(101), [out(TX[0], 100, -1)]))
+    p = Payment.get_by_id(p.id)
+    assert (p.status, p.amount_received) == (S.UNPAID, 0)
+    reverted = Event.select().where(Event.type == "payment.reverted").count()
+    assert reverted == 2
+
+
+def test_removed_entries_unless_relisted(db):
+    p = make_payment(amount=200)
+    sync(db, Changes(tip(101), [out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101)]))
+    assert Payment.get_by_id(p.id).status == S.PAID
+    sync(db, Changes(tip(101), [out(TX[1], 100, 1, height=101)],
+                     removed=[out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101)]))
+    p = Payment.get_by_id(p.id)
+    assert (p.status, p.amount_received) == (S.UNDERPAID, 100)
+    assert Receipt.get(Receipt.txid == TX[0]).state == Receipt.REMOVED
+    assert Receipt.get(Receipt.txid == TX[1]).state == Receipt.CONFIRMED
+
+
+def test_outputs_to_unknown_addresses_are_kept(db):
+    sync(db, Changes(tip(101), [out(TX[0], 5, 1, height=101, address="stranger")]))
+    r = Receipt.get()
+    assert (r.payment_id, r.amount, r.state) == (None, 5, Receipt.CONFIRMED)
+
+
+def test_many_outputs_one_tx_and_multiple_payments(db):
+    a, b = make_payment("A", 100), make_payment("B", 50)
+    outputs = [out(TX[0], 100, 0, address="A", output="0"), out(TX[0], 50, 0, address="B", output="1"),
+               out(TX[0], 1, 0, address="A", output="2")]
+    sync(db, Changes(tip(100), outputs))
+    assert Payment.get_by_id(a.id).amount_received == 101
+    assert Payment.get_by_id(b.id).amount_received == 50
+
+
+def test_crash_inside_the_transaction_changes_nothing(db, monkeypatch):
+    p = make_payment()
+    sync(db, Changes(tip(100), []))
+
+    def boom(self):
+        raise RuntimeError("crash between ledger and cursor")
+
+    monkeypatch.setattr(Ledger, "settle", boom)
+    node = FakeNode(Changes(tip(101), [out(TX[0], 100, 1, height=101)]))
+    with pytest.raises(RuntimeError):
+        Syncer("LTC", node, 1, db, clock=lambda: T0).run()
+    assert Receipt.select().count() == 0
+    assert ChainState.get_by_id("LTC").cursor_height == 100
+    assert ChainState.get_by_id("LTC").lease_holder is None  # released on the way out
+    assert Payment.get_by_id(p.id).status == S.UNPAID
+
+
+def test_cursor_is_fed_back(db):
+    node = sync(db, Changes(tip(100), []), Changes(tip(105), []))
+    assert node.cursors == [None, tip(100).hash]
+
+
+def test_ledger_invariant_after_random_histories(db):
+    """amount_received equals the sum of counted receipts, whatever the history."""
+    import random
+
+    rng = random.Random(7)
+    payments = [make_payment("A%d" % i, amount=rng.randint(1, 300)) for i in range(4)]
+    height = 100
+    for step in range(25):
+        height += rng.choice([0, 1, 1, -1])
+        outputs = []
+        for k in range(rng.randint(0, 4)):
+            confs = rng.choice([-1, 0, 1, 2])
+            outputs.append(out(TX[rng.randint(0, 9)], rng.randint(1, 200), confs,
+                               height=height - max(confs, 1) + 1, address="A%d" % rng.randint(0, 3),
+                               output=str(k)))
+        sync(db, Changes(tip(height), outputs))
+    for p in payments:
+        p = Payment.get_by_id(p.id)
+        counted = sum(r.amount for r in Receipt.select().where(
+            (Receipt.payment == p.id) & Receipt.state.in_(Receipt.COUNTED)))
+        assert p.amount_received == counted
+    keys = [(r.txid, r.output) for r in Receipt.select()]
+    assert len(keys) == len(set(keys))
+
+
+def test_lease_is_exclusive_and_rerun_is_kept(db):
+    a = Lease("LTC", "host:1:a", 60, clock=lambda: T0)
+    b = Lease("LTC", "host:2:b", 60, clock=lambda: T0)
+    assert a.acquire()
+    assert not b.acquire()
+    b.request_rerun()
+    assert a.release() is False  # must run once more
+    assert a.release() is True
+    assert b.acquire()
+
+
+def test_expired_lease_can_be_taken(db):
+    a = Lease("LTC", "host:1:a", 60, clock=lambda: T0)
+    assert a.acquire()
+    late = Lease("LTC", "host:2:b", 60, clock=lambda: T0 + datetime.timedelta(seconds=61))
+    assert late.acquire()
+
+
+def test_refresh_is_consistent_with_receipts(db):
+    p = make_payment()
+    Receipt.create(currency="LTC", txid=TX[0], output="0", address="addr1", amount=150, payment=p.id,
+                   state=Receipt.CONFIRMED, block_height=10, block_hash="h", first_seen=T0, last_seen=T0)
+    summary = refresh(p, 12, T0, "test")
+    assert summary.status == S.OVERPAID
+    assert Payment.get_by_id(p.id).status == S.OVERPAID
