@@ -106,7 +106,7 @@ def test_bad_input_names_the_field_and_changes_nothing(api, body, status, field)
     ("\xff\xfe", "application/json", 400),
     ("currency=LTC", "application/x-www-form-urlencoded", 415),
     ('{"pad": "%s"}' % ("x" * 70000), "application/json", 413),
-])
+], ids=["nan", "infinity", "broken", "not-utf8", "form", "oversized"])
 def test_unreadable_bodies(api, raw, ctype, status):
     resp = api.simulate_post("/payments", body=raw, headers={"Content-Type": ctype})
     assert resp.status_code == status, resp.text

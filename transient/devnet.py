@@ -13,14 +13,14 @@ import subprocess
 import time
 from decimal import Decimal
 
-from transient.errors import NodeError, NodeUnreachable, RPCError
+from transient.errors import NodeAuthError, NodeError, NodeUnreachable, RPCError
 from transient_backends.rpc import RPCClient
 
 COINBASE_MATURITY = 100
 
 
 class DevnetError(Exception):
-    """The node would not start, stop, or answer."""
+    """The node would not start, or a helper could not do what it was asked."""
 
 
 def litecoind_available(binary="litecoind"):
@@ -38,6 +38,9 @@ def find_free_port():
 class RegtestNode:
     """One litecoind -regtest process with its own datadir and RPC credentials."""
 
+    RPC_SERVER_TIMEOUT = 3
+    KEYPOOL = 100  # keys made per new wallet: the default 1000 makes createwallet ~0.9 s
+
     def __init__(self, datadir, rpc_port=None, p2p_port=None, walletnotify=None,
                  blocknotify=None, binary="litecoind"):
         self.datadir = os.path.abspath(datadir)
@@ -48,6 +51,7 @@ class RegtestNode:
         self.binary = binary
         self.rpc_user = "transient"
         self.rpc_password = secrets.token_hex(16)
+        self.merchant = self.payer = None  # wallet names, once setup() ran
         self.process = None
         self._clients = {}
 
@@ -69,6 +73,8 @@ class RegtestNode:
             "-rpcuser=" + self.rpc_user, "-rpcpassword=" + self.rpc_password,
             "-rpcport=%d" % self.rpc_port, "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1",
             "-fallbackfee=0.0001", "-txindex=0", "-printtoconsole=1", "-shrinkdebugfile=1",
+            # Shutdown waits for open keep-alive connections to time out (default 30 s).
+            "-rpcservertimeout=%d" % self.RPC_SERVER_TIMEOUT, "-keypool=%d" % self.KEYPOOL,
         ]
         args += ["-listen=1", "-bind=127.0.0.1:%d" % self.p2p_port] if self.p2p_port else ["-listen=0"]
         if self.walletnotify:
@@ -88,13 +94,18 @@ class RegtestNode:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise DevnetError("litecoind exited with %s:\n%s" % (self.process.returncode, self.log_tail()))
+                self._close_clients()
+                raise DevnetError("litecoind exited with %s:\n%s"
+                                  % (self.process.returncode, self.log_tail()))
             try:
                 self.rpc("getblockcount")
                 return self
-            except (NodeUnreachable, RPCError):
-                time.sleep(0.1)  # still starting: RPC refuses or answers -28 "Loading..."
+            except (NodeUnreachable, RPCError, NodeAuthError):
+                # Still starting: RPC refuses or answers -28 "Loading...". A 401 is
+                # another node on this port; ours will exit on the bind failure.
+                time.sleep(0.1)
         self.kill()
+        self._close_clients()
         raise DevnetError("litecoind did not answer RPC in %ss:\n%s" % (timeout, self.log_tail()))
 
     def stop(self, timeout=30):
@@ -105,11 +116,11 @@ class RegtestNode:
             self.rpc("stop")
         except NodeError:
             pass
+        self._close_clients()
         try:
             self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-        self._close_clients()
 
     def _close_clients(self):
         for client in self._clients.values():
@@ -122,9 +133,9 @@ class RegtestNode:
             self.process.wait()
 
     def restart(self):
-        self.stop()
         # Wallets created at run time are not reloaded by default: load them again.
-        wallets = self._wallets_on_disk()
+        wallets = self.rpc("listwallets")
+        self.stop()
         self.start()
         for name in wallets:
             self.rpc("loadwallet", name)
@@ -140,9 +151,6 @@ class RegtestNode:
                 return "".join(f.readlines()[-lines:])
         except OSError:
             return "(no log)"
-
-    def _wallets_on_disk(self):
-        return [w["name"] for w in self.rpc("listwalletdir")["wallets"] if w["name"]]
 
     # -- RPC -----------------------------------------------------------------
 
@@ -180,7 +188,9 @@ class RegtestNode:
 
     def pay(self, address, amount, wallet="payer", replaceable=True):
         """Send ``amount`` (Decimal or decimal string) to ``address``; return the txid."""
-        return self.rpc("sendtoaddress", address, Decimal(amount), "", "", False, replaceable, wallet=wallet)
+        # sendtoaddress(address, amount, comment, comment_to, subtractfeefromamount, replaceable)
+        return self.rpc("sendtoaddress", address, Decimal(amount), "", "", False, replaceable,
+                        wallet=wallet)
 
     def sendmany(self, amounts, wallet="payer"):
         """Send ``{address: amount}`` in one transaction; return the txid."""
@@ -191,14 +201,15 @@ class RegtestNode:
         return self.rpc("getbestblockhash")
 
     def reorg(self, depth=1):
-        """Invalidate the block ``depth`` below and including the tip (its transactions go
-        back to the mempool); return the invalidated hash, for :meth:`reconsider`."""
+        """Disconnect the top ``depth`` blocks by invalidating the block at height
+        tip-depth+1 (their transactions go back to the mempool); return its hash."""
         height = self.rpc("getblockcount") - depth + 1
         block = self.rpc("getblockhash", height)
         self.rpc("invalidateblock", block)
         return block
 
     def reconsider(self, block):
+        """Undo :meth:`reorg`: the invalidated branch becomes the main chain again if longer."""
         self.rpc("reconsiderblock", block)
 
     def double_spend(self, txid, wallet="payer"):

@@ -56,8 +56,11 @@ class Ledger:
                 written += 1
         for out in removed:
             row = existing.get(out.key)
-            if row is not None and row.state != Receipt.REMOVED:
-                self._transition(row, Receipt.REMOVED, None, None)
+            # The node reports a removed entry's current depth: negative when a
+            # conflicting transaction is now in the chain (a double spend).
+            state = Receipt.CONFLICTED if out.confirmations < 0 else Receipt.REMOVED
+            if row is not None and row.state != state:
+                self._transition(row, state, None, None)
                 row.save()
                 written += 1
         for i in range(0, len(new_rows), CHUNK):

@@ -47,12 +47,12 @@ def serialize_http_error(req, resp, exc):
 def read_json(req, max_body):
     """Return the request body parsed as JSON with exact decimals, or raise 4xx."""
     if req.content_length is not None and req.content_length > max_body:
-        raise falcon.HTTPPayloadTooLarge(description="the request body is larger than %d bytes" % max_body)
+        raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
     if req.content_type and not req.content_type.split(";")[0].strip().lower().endswith("json"):
         raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
     raw = req.bounded_stream.read(max_body + 1)
     if len(raw) > max_body:
-        raise falcon.HTTPPayloadTooLarge(description="the request body is larger than %d bytes" % max_body)
+        raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
     try:
         return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:

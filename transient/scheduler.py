@@ -75,7 +75,12 @@ class CoinRunner:
     def _sync(self):
         currency = self.syncer.currency
         try:
-            self.syncs += self.syncer.run()
+            runs = self.syncer.run()
+            if runs == 0:
+                # Another process holds the lease and was asked to run again. If it
+                # died, its lease runs out: look again then rather than at the next poll.
+                self._retry_later(min(self.poll_interval, self.syncer.lease.seconds))
+            self.syncs += runs
         except NodeError as exc:
             self._failures += 1
             delay = min(self.poll_interval * 2 ** (self._failures - 1), MAX_BACKOFF)
@@ -92,6 +97,10 @@ class CoinRunner:
         if self._failures:
             log.info("%s: node reachable again after %d failed sync(s)", currency, self._failures)
         self._failures, self._retry_at = 0, None
+
+    def _retry_later(self, seconds):
+        self.scheduler.add_job(self.wake, "date", run_date=datetime.datetime.now(datetime.timezone.utc)
+                               + _seconds(seconds), id=self.job_id + "-retry", replace_existing=True)
 
     def _note_error(self, message):
         try:

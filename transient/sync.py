@@ -69,12 +69,13 @@ def _dead_local_holder(holder):
     if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
+        with open("/proc/%s/stat" % pid) as fh:
+            # A killed process whose parent is gone too may linger as a zombie.
+            return fh.read().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
         return True
-    except PermissionError:
+    except OSError:
         return False
-    return False
 
 
 class Syncer:

@@ -1,0 +1,252 @@
+"""Backends against recorded node answers whose shapes follow each node's source:
+what no local node can produce (Dogecoin 1.14, Bitcoin Core 27-29, MWEB)."""
+import json
+from decimal import Decimal
+
+import pytest
+import responses
+
+from transient.backend import ChainTip, Output
+from transient.errors import ConfigError, RPCError
+from transient.plugins import collect_backends, get_plugin_manager
+from transient_backends.dogecoin import DogecoinBackend
+from transient_bitcoin import BitcoinBackend
+from transient_litecoin import LitecoinBackend
+
+URL = "http://127.0.0.1:8332"
+TIP = "aa" * 32
+CURSOR = "cc" * 32
+NOT_FOUND = {"code": -5, "message": "Block not found"}
+
+
+class FakeNode:
+    """Answers JSON-RPC (single or batch) from ``handlers``: method -> result, or a
+    callable(params) returning a result or raising RPCError. Records every call."""
+
+    def __init__(self, **handlers):
+        self.handlers = handlers
+        self.calls = []
+        self.urls = []
+
+    @property
+    def requests(self):
+        return len(self.urls)
+
+    def __call__(self, request):
+        self.urls.append(request.url)
+        body = json.loads(request.body, parse_float=Decimal)
+        replies = [self.answer(c) for c in (body if isinstance(body, list) else [body])]
+        return 200, {}, json.dumps(replies if isinstance(body, list) else replies[0], default=str)
+
+    def answer(self, call):
+        self.calls.append((call["method"], call["params"]))
+        handler = self.handlers[call["method"]]
+        try:
+            result = handler(call["params"]) if callable(handler) else handler
+        except RPCError as exc:
+            return {"result": None, "error": {"code": exc.rpc_code, "message": str(exc)}, "id": call["id"]}
+        return {"result": result, "error": None, "id": call["id"]}
+
+    def methods(self):
+        return [m for m, _ in self.calls]
+
+
+def chaininfo(height=120, best=TIP, chain="main"):
+    return {"chain": chain, "blocks": height, "bestblockhash": best}
+
+
+def not_found(params):
+    raise RPCError("Block not found", -5)
+
+
+@pytest.fixture
+def node():
+    """Install a FakeNode for URL; the test sets its handlers."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeNode()
+        mock.add_callback("POST", URL, callback=fake)
+        mock.add_callback("POST", URL + "/wallet/shop", callback=fake)
+        yield fake
+
+
+def backend(cls, **options):
+    return cls(cls.currency, {"rpc_url": URL, "rpc_user": "u", "rpc_password": "p", **options})
+
+
+# Raw JSON so amounts are exact decimals, as nodes send them.
+DOGE_LISTING = """{"transactions": [
+  {"account": "order-1", "address": "DRF7yvmFHR5gMXRtijkbkPzmLYnMfTYMGZ", "category": "receive",
+   "amount": 9999999999.99999999, "vout": 1, "confirmations": 3, "blockhash": "%s",
+   "blockindex": 2, "blocktime": 1700000000, "txid": "t1", "walletconflicts": [],
+   "time": 1700000000, "timereceived": 1700000000, "bip125-replaceable": "no"},
+  {"account": "", "address": "DRF7yvmFHR5gMXRtijkbkPzmLYnMfTYMGZ", "category": "send",
+   "amount": -1.00000000, "vout": 0, "fee": -0.01000000, "confirmations": 0, "txid": "t2",
+   "trusted": true, "walletconflicts": [], "time": 1, "timereceived": 1, "abandoned": false},
+  {"account": "order-2", "address": "DBXu2kgc3xtvCUWFcxFE3r9hEYgmuaaCyD", "category": "receive",
+   "amount": 0.00000001, "vout": 0, "confirmations": 0, "trusted": false, "txid": "t3",
+   "walletconflicts": [], "time": 1, "timereceived": 1, "bip125-replaceable": "no"}
+], "lastblock": "%s"}""" % ("bb" * 32, TIP)
+
+
+def raw(text):
+    return json.loads(text, parse_float=Decimal)
+
+
+# -- Dogecoin 1.14 ---------------------------------------------------------------
+
+def test_doge_listing_without_removed_and_with_account(node):
+    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockchaininfo=chaininfo(120),
+                         getblockheader={"hash": CURSOR, "height": 110, "confirmations": 11})
+    changes = backend(DogecoinBackend).changes_since(CURSOR)
+    assert changes.tip == ChainTip(TIP, 120) and changes.cursor_known and changes.removed == []
+    assert changes.outputs == [
+        Output("t1", "1", "DRF7yvmFHR5gMXRtijkbkPzmLYnMfTYMGZ", 999999999999999999, 3, "bb" * 32, 118, "order-1"),
+        Output("t3", "0", "DBXu2kgc3xtvCUWFcxFE3r9hEYgmuaaCyD", 1, 0, None, None, "order-2"),
+    ]
+    # Three params only, and the cursor check rides in the same HTTP request.
+    assert ("listsinceblock", [CURSOR, 1, True]) in node.calls
+    assert node.requests == 1 and sorted(node.methods()) == ["getblockchaininfo", "getblockheader", "listsinceblock"]
+
+
+def test_doge_unknown_cursor_lists_all_silently_and_is_reported(node):
+    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockchaininfo=chaininfo(120),
+                         getblockheader=not_found)
+    changes = backend(DogecoinBackend).changes_since(CURSOR)
+    assert changes.cursor_known is False
+    assert [o.txid for o in changes.outputs] == ["t1", "t3"]  # the whole wallet, kept
+    assert node.requests == 1
+
+
+def test_doge_first_sync_needs_no_cursor_check(node):
+    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockchaininfo=chaininfo(120))
+    changes = backend(DogecoinBackend).changes_since(None)
+    assert changes.cursor_known and node.calls[0] == ("listsinceblock", ["", 1, True])
+
+
+def test_doge_getnewaddress_takes_the_account_only(node):
+    node.handlers.update(getnewaddress=lambda params: "D%d" % len(params))
+    doge = backend(DogecoinBackend, address_type="bech32")
+    assert doge.new_addresses(3, label="order-9") == ["D1", "D1", "D1"]
+    assert node.requests == 1 and node.calls[0] == ("getnewaddress", ["order-9"])
+
+
+def test_doge_max_money_is_beyond_float_precision():
+    assert DogecoinBackend.max_money == 10**18 and float(DogecoinBackend.max_money - 1) == 1e18
+
+
+# -- Bitcoin Core 27-29 ----------------------------------------------------------
+
+BTC_LISTING = """{"transactions": [
+  {"address": "bc1qexample", "parent_descs": ["wpkh(...)#abcd"], "category": "receive",
+   "amount": 0.00012345, "label": "order-7", "vout": 0, "abandoned": false, "confirmations": 2,
+   "blockhash": "%s", "blockheight": 119, "blockindex": 1, "blocktime": 1700000000,
+   "txid": "b1", "wtxid": "w1", "walletconflicts": [], "mempoolconflicts": [], "time": 1,
+   "timereceived": 1, "bip125-replaceable": "no"},
+  {"address": "bc1qminer", "category": "generate", "amount": 3.125, "vout": 0,
+   "confirmations": 101, "txid": "cb", "generated": true, "blockheight": 20}
+], "removed": [
+  {"address": "bc1qexample", "category": "receive", "amount": 0.5, "label": "order-8",
+   "vout": 1, "confirmations": 0, "txid": "b2", "trusted": false, "walletconflicts": []},
+  {"address": "bc1qexample", "category": "receive", "amount": 0.00012345, "label": "order-7",
+   "vout": 0, "confirmations": 2, "blockhash": "%s", "blockheight": 119, "txid": "b1"}
+], "lastblock": "%s"}""" % ("bb" * 32, "bb" * 32, TIP)
+
+
+def test_btc_newer_fields_and_removed_unless_listed_again(node):
+    node.handlers.update(listsinceblock=raw(BTC_LISTING), getblockchaininfo=chaininfo(120))
+    changes = backend(BitcoinBackend, wallet="shop").changes_since(CURSOR)
+    assert changes.outputs == [Output("b1", "0", "bc1qexample", 12345, 2, "bb" * 32, 119, "order-7")]
+    # b1 was disconnected and mined again: it is listed, so it is not removed.
+    assert changes.removed == [Output("b2", "1", "bc1qexample", 50000000, 0, None, None, "order-8")]
+    assert node.calls[0] == ("listsinceblock", [CURSOR, 1, True, True, False])
+    assert node.urls == [URL + "/wallet/shop"]
+
+
+def test_btc_unknown_cursor_error_lists_again_from_the_beginning(node):
+    node.handlers.update(
+        listsinceblock=lambda params: not_found(params) if params[0] else raw(BTC_LISTING),
+        getblockchaininfo=chaininfo(120))
+    changes = backend(BitcoinBackend).changes_since(CURSOR)
+    assert changes.cursor_known is False and [o.txid for o in changes.outputs] == ["b1"]
+    assert node.requests == 2 and "getblockheader" not in node.methods()
+
+
+def test_btc_other_errors_are_raised(node):
+    def broken(params):
+        raise RPCError("Wallet file not specified", -19)
+    node.handlers.update(listsinceblock=broken, getblockchaininfo=chaininfo(120))
+    with pytest.raises(RPCError) as exc:
+        backend(BitcoinBackend).changes_since(CURSOR)
+    assert exc.value.rpc_code == -19
+
+
+def test_tip_height_is_asked_when_a_block_arrived_mid_batch(node):
+    node.handlers.update(listsinceblock=raw(BTC_LISTING), getblockchaininfo=chaininfo(121, best="dd" * 32),
+                         getblockheader={"hash": TIP, "height": 120})
+    changes = backend(BitcoinBackend).changes_since(CURSOR)
+    assert changes.tip == ChainTip(TIP, 120) and node.requests == 2
+
+
+def test_btc_getnewaddress_with_address_type(node):
+    node.handlers.update(getnewaddress="bc1qnew")
+    assert backend(BitcoinBackend, address_type="bech32m").new_address("order-1") == "bc1qnew"
+    assert node.calls == [("getnewaddress", ["order-1", "bech32m"])]
+
+
+def test_ping_and_network(node):
+    node.handlers.update(getblockchaininfo=chaininfo(5, chain="regtest"),
+                         getnetworkinfo={"version": 280000, "subversion": "/Satoshi:28.0.0/"},
+                         getwalletinfo={"walletname": "shop"})
+    btc = backend(BitcoinBackend)
+    assert btc.ping() == {"chain": "regtest", "blocks": 5, "bestblockhash": TIP, "version": 280000,
+                          "subversion": "/Satoshi:28.0.0/", "wallet": "shop"}
+    assert btc.network() == btc.network() == "regtest"
+    assert node.methods().count("getblockchaininfo") == 2  # network() is cached
+
+
+def test_recheck_reports_conflicts_and_unknown_txids(node):
+    def gettransaction(params):
+        if params[0] == "gone":
+            raise RPCError("Invalid or non-wallet transaction id", -5)
+        confs = {"c": -2, "m": 0, "k": 4}[params[0]]
+        return {"txid": params[0], "confirmations": confs, "details": [],
+                **({"blockhash": "bb" * 32} if confs > 0 else {})}
+    node.handlers.update(gettransaction=gettransaction, getblockcount=120)
+    states = backend(DogecoinBackend).recheck(["c", "m", "k", "gone"])
+    assert states["c"].confirmations == -2 and states["c"].block_hash is None
+    assert states["m"].confirmations == 0 and states["gone"] is None
+    assert (states["k"].block_hash, states["k"].block_height) == ("bb" * 32, 117)
+    assert node.requests == 1
+
+
+def test_missing_rpc_url_is_a_config_error():
+    with pytest.raises(ConfigError) as exc:
+        DogecoinBackend("DOGE", {})
+    assert exc.value.field == "rpc_url"
+
+
+# -- Litecoin Core 0.21 ------------------------------------------------------------
+
+LTC_LISTING = """{"transactions": [
+  {"address": "ltcmweb1qqexample", "category": "receive", "amount": 2.5, "label": "order-3",
+   "mweb_out": "%s", "confirmations": 1, "blockhash": "%s", "blockheight": 120, "txid": "l1"},
+  {"category": "hogex", "amount": 0.0, "vout": 0, "confirmations": 1, "txid": "hx"},
+  {"address": "ltc1qexample", "category": "receive", "amount": 0.1, "label": "order-4",
+   "vout": 3, "confirmations": 0, "txid": "l2"}
+], "removed": [], "lastblock": "%s"}""" % ("ee" * 32, TIP, TIP)
+
+
+def test_ltc_mweb_outputs_and_hogex_skipped(node):
+    node.handlers.update(listsinceblock=raw(LTC_LISTING), getblockchaininfo=chaininfo(120))
+    changes = backend(LitecoinBackend).changes_since(CURSOR)
+    assert [(o.txid, o.output, o.amount) for o in changes.outputs] == [
+        ("l1", "mweb:" + "ee" * 32, 250000000), ("l2", "3", 10000000)]
+    assert node.calls[0] == ("listsinceblock", [CURSOR, 1, True, True])
+
+
+def test_plugins_register_the_three_backends():
+    found = collect_backends(get_plugin_manager())
+    assert found["dogecoin"] is DogecoinBackend
+    assert found["bitcoin"] is BitcoinBackend and found["litecoin"] is LitecoinBackend
+    for cls in found.values():
+        assert cls.max_money > 0 and cls.uri_scheme == cls.name

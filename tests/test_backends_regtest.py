@@ -1,0 +1,137 @@
+"""The bitcoind-family backends against a real litecoind regtest node.
+
+The DOGE backend runs here too: the RPC subset it uses (3-param listsinceblock,
+getnewaddress(label), getblockheader) is the same on Litecoin Core 0.21.
+"""
+import pytest
+
+from transient.devnet import DevnetError, RegtestNode
+from transient_backends.dogecoin import DogecoinBackend
+from transient_litecoin import LitecoinBackend
+
+pytestmark = pytest.mark.regtest
+
+
+@pytest.fixture(params=[LitecoinBackend, DogecoinBackend], ids=["ltc", "doge"])
+def backend(request, regtest, merchant_wallet):
+    """A backend of each kind on its own fresh merchant wallet."""
+    cls = request.param
+    options = {"rpc_url": regtest.rpc_url, "rpc_user": regtest.rpc_user,
+               "rpc_password": regtest.rpc_password, "wallet": merchant_wallet}
+    instance = cls(cls.currency, options)
+    yield instance
+    instance.close()
+
+
+def only(outputs):
+    assert len(outputs) == 1, outputs
+    return outputs[0]
+
+
+def test_node_facts(backend):
+    assert backend.network() == "regtest"
+    info = backend.ping()
+    assert info["chain"] == "regtest" and info["blocks"] > 100 and info["version"] >= 210000
+    assert backend.tip().hash == info["bestblockhash"]
+    addresses = backend.new_addresses(5, label="batch")
+    assert len(set(addresses)) == 5
+
+
+def test_pay_mine_and_cursor_at_tip(backend, regtest):
+    address = backend.new_address("order-1")
+    cursor = backend.tip().hash
+    txid = regtest.pay(address, "1.23456789")
+
+    seen = only(backend.changes_since(cursor).outputs)
+    assert (seen.txid, seen.address, seen.amount, seen.label) == (txid, address, 123456789, "order-1")
+    assert seen.confirmations == 0 and seen.block_height is None
+
+    block = regtest.mine(1)[0]
+    changes = backend.changes_since(cursor)
+    mined = only(changes.outputs)
+    assert changes.tip.hash == block and changes.cursor_known
+    assert (mined.confirmations, mined.block_hash, mined.block_height) == (1, block, changes.tip.height)
+
+    # With the cursor at the tip, older outputs are not listed again.
+    regtest.mine(2)
+    later = backend.changes_since(changes.tip.hash)
+    assert later.outputs == [] and later.tip.height == changes.tip.height + 2
+
+
+def test_first_sync_and_unknown_cursor_list_the_whole_wallet(backend, regtest):
+    txid = regtest.pay(backend.new_address(), "0.5")
+    assert only(backend.changes_since(None).outputs).txid == txid
+    changes = backend.changes_since("11" * 32)
+    assert changes.cursor_known is False and only(changes.outputs).txid == txid
+
+
+def test_reorg_returns_the_output_to_the_mempool(backend, regtest):
+    txid = regtest.pay(backend.new_address(), "2")
+    regtest.mine(1)
+    cursor = backend.changes_since(None).tip
+    assert only(backend.changes_since(None).outputs).confirmations == 1
+
+    regtest.reorg(1)
+    changes = backend.changes_since(cursor.hash)
+    back = only(changes.outputs)
+    assert (back.txid, back.confirmations, back.block_hash) == (txid, 0, None)
+    assert changes.removed == []  # listed again, so not removed
+    assert changes.tip.height == cursor.height - 1
+
+    block = regtest.mine(1)[0]
+    again = only(backend.changes_since(changes.tip.hash).outputs)
+    assert (again.confirmations, again.block_hash) == (1, block)
+
+
+def test_double_spend_of_a_mined_payment(backend, regtest):
+    txid = regtest.pay(backend.new_address(), "3")
+    regtest.mine(1)
+    cursor = backend.tip().hash
+    regtest.double_spend(txid)
+
+    changes = backend.changes_since(cursor)
+    assert changes.outputs == []  # nodes do not list receives of conflicted txs
+    if backend.HAS_INCLUDE_REMOVED:
+        gone = only(changes.removed)
+        assert gone.txid == txid and gone.confirmations < 0
+    assert backend.recheck([txid])[txid].confirmations < 0
+
+
+def test_double_spend_of_an_unconfirmed_payment(backend, regtest):
+    txid = regtest.pay(backend.new_address(), "4")
+    cursor = backend.tip().hash
+    assert only(backend.changes_since(cursor).outputs).confirmations == 0
+    regtest.double_spend(txid)
+
+    changes = backend.changes_since(cursor)
+    # The receive silently vanishes from listings: only a re-check sees the conflict.
+    assert changes.outputs == [] and changes.removed == []
+    state = backend.recheck([txid, "00" * 32])
+    assert state[txid].confirmations < 0 and state["00" * 32] is None
+
+
+def test_backend_survives_a_node_restart(regtest, merchant_wallet):
+    options = {"rpc_url": regtest.rpc_url, "rpc_user": regtest.rpc_user,
+               "rpc_password": regtest.rpc_password, "wallet": merchant_wallet}
+    ltc = LitecoinBackend("LTC", options)
+    before = ltc.tip()
+    regtest.restart()
+    try:
+        assert ltc.tip() == before and ltc.new_address()
+    finally:
+        ltc.close()
+
+
+def test_notify_commands_reach_the_node_unmangled(tmp_path):
+    node = RegtestNode(tmp_path, rpc_port=1, walletnotify="/bin/ping-transient LTC %s %w",
+                       blocknotify="curl -s http://x/%s")
+    argv = node.command()
+    assert "-walletnotify=/bin/ping-transient LTC %s %w" in argv
+    assert "-blocknotify=curl -s http://x/%s" in argv and "-listen=0" in argv
+
+
+def test_a_node_that_cannot_start_raises_with_its_log(regtest, tmp_path):
+    clash = RegtestNode(tmp_path, rpc_port=regtest.rpc_port)
+    with pytest.raises(DevnetError) as exc:
+        clash.start()
+    assert "litecoind exited" in str(exc.value) and "RPC" in str(exc.value)
