@@ -110,6 +110,17 @@ def test_double_spend_removes_the_credit(start_daemon, regtest):
     assert p["transactions"][0]["status"] == "conflicted"
 
 
+def test_double_spend_before_confirmation(start_daemon, regtest):
+    d = start_daemon()
+    p = d.create(currency="LTC", amount="0.5")
+    txid = regtest.pay(p["payment_address"], "0.5")
+    d.wait_status(p["id"], "PENDING")
+    regtest.double_spend(txid)  # the conflict is mined; the payment drops out of listsinceblock
+    p = d.wait_status(p["id"], "UNPAID")
+    assert p["amount_received"] == "0" and p["transactions"][0]["status"] == "conflicted"
+    assert [h["status"] for h in p["status_history"]] == ["UNPAID", "PENDING", "UNPAID"]
+
+
 def test_kill_9_in_the_middle_of_a_sync(start_daemon, regtest, db_url, tmp_path):
     d = start_daemon(poll=3600)
     pays = [d.create(currency="LTC", amount=str(n)) for n in ("0.1", "0.2", "0.3")]

@@ -38,6 +38,12 @@ class FakeNode:
         self.cursors.append(cursor)
         return self.listings.pop(0)
 
+    def recheck(self, txids):
+        self.rechecked = list(txids)
+        return {txid: self.txstates.get(txid) for txid in txids}
+
+    txstates = {}
+
 
 def sync(db, *listings, confirmations=1):
     node = FakeNode(*listings)
@@ -91,6 +97,32 @@ def test_reorg_and_double_spend_revert(db):
     assert (p.status, p.amount_received) == (S.UNPAID, 0)
     reverted = Event.select().where(Event.type == "payment.reverted").count()
     assert reverted == 2
+
+
+def test_unconfirmed_output_that_drops_out_is_rechecked(db):
+    """A receive that loses to a double spend vanishes from listsinceblock."""
+    from transient.backend import TxState
+
+    p = make_payment()
+    sync(db, Changes(tip(100), [out(TX[0], 100, 0)]))
+    assert Payment.get_by_id(p.id).status == S.PENDING
+    node = FakeNode(Changes(tip(101), []))
+    node.txstates = {TX[0]: TxState(TX[0], -1)}
+    Syncer("LTC", node, 1, db, clock=lambda: T0).run()
+    assert node.rechecked == [TX[0]]
+    p = Payment.get_by_id(p.id)
+    assert (p.status, p.amount_received) == (S.UNPAID, 0)
+    assert Receipt.get().state == Receipt.CONFLICTED
+
+
+def test_expiry_happens_in_the_sync_without_any_tx(db):
+    p = make_payment(expires_at=T0 - datetime.timedelta(seconds=1))
+    sync(db, Changes(tip(100), []))
+    p = Payment.get_by_id(p.id)
+    assert p.status == S.EXPIRED
+    assert Event.select().where(Event.type == "payment.status_changed").count() == 1
+    sync(db, Changes(tip(101), []))  # expires once, not again
+    assert Event.select().where(Event.type == "payment.status_changed").count() == 1
 
 
 def test_removed_entries_unless_relisted(db):

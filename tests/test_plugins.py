@@ -21,6 +21,7 @@ class GoodBackend(CoinBackend):
     def new_addresses(self, count, label=None): return ["g1"] * count
     def tip(self): return None
     def changes_since(self, cursor): return None
+    def recheck(self, txids): return {}
     def ping(self): return {}
 
 

@@ -33,6 +33,16 @@ class Output:
         return (self.txid, self.output)
 
 
+@dataclass(frozen=True)
+class TxState:
+    """Where a wallet transaction stands now (see :meth:`CoinBackend.recheck`)."""
+
+    txid: str
+    confirmations: int
+    block_hash: str | None = None
+    block_height: int | None = None
+
+
 @dataclass
 class Changes:
     """What changed in the wallet since a cursor.
@@ -63,7 +73,7 @@ class CoinBackend:
 
     and implement these methods (see each docstring):
     ``network``, ``new_address``, ``new_addresses``, ``tip``, ``changes_since``,
-    ``ping``, ``close``.
+    ``recheck``, ``ping``, ``close``.
 
     A backend is built with ``cls(currency, options)`` where ``options`` is the
     ``[coins.<CODE>]`` table of the config as a dict, and may keep a connection.
@@ -77,7 +87,7 @@ class CoinBackend:
     decimals: int = 8
 
     REQUIRED = ("name", "currency", "uri_scheme", "max_money")
-    METHODS = ("network", "new_address", "new_addresses", "tip", "changes_since", "ping", "close")
+    METHODS = ("network", "new_address", "new_addresses", "tip", "changes_since", "recheck", "ping", "close")
 
     def __init__(self, currency, options):
         self.currency = currency
@@ -101,6 +111,15 @@ class CoinBackend:
 
     def changes_since(self, cursor):
         """Return :class:`Changes` since the block hash ``cursor`` (None: everything)."""
+        raise NotImplementedError
+
+    def recheck(self, txids):
+        """Return ``{txid: TxState or None}`` (None: the wallet does not know it).
+
+        The sync asks for unconfirmed outputs that a listing no longer shows: a
+        receive whose transaction lost to a double spend drops out of
+        listsinceblock instead of being listed with negative confirmations.
+        """
         raise NotImplementedError
 
     def ping(self):

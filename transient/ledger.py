@@ -9,7 +9,7 @@ from .status import Coin, Policy, receipt_state
 
 CHUNK = 500  # keeps IN (...) lists under every database's parameter limit
 
-EVENT_STATUS = "payment.status_changed"
+EVENT_STATUS = outbox.STATUS_CHANGED
 EVENT_RECEIVED = "payment.received"
 EVENT_CONFIRMED = "payment.confirmed"
 EVENT_REVERTED = "payment.reverted"
@@ -178,6 +178,22 @@ class Ledger:
                 outbox.record(payment, type, data, now=self.now)
             refresh(payment, self.tip.height, self.now, cause)
         return list(self.touched)
+
+
+def expire_due(currency, tip_height, now):
+    """Recompute open payments of ``currency`` whose expiry has passed; return their ids.
+
+    Runs inside the sync's transaction (under the coin's lease), so a payment
+    expires on time even when no transaction arrives, and only once.
+    """
+    due = Payment.select().where(
+        (Payment.currency == currency) & Payment.status.in_((st.UNPAID, st.UNDERPAID))
+        & Payment.expires_at.is_null(False) & (Payment.expires_at <= now))
+    expired = []
+    for payment in due:
+        if refresh(payment, tip_height, now, "expiry").status == st.EXPIRED:
+            expired.append(payment.id)
+    return expired
 
 
 def refresh(payment, tip_height, now, cause):

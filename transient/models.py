@@ -48,6 +48,7 @@ class Payment(BaseModel):
         indexes = (
             (("currency", "address"), True),
             (("status", "created_at"), False),
+            (("currency", "status", "expires_at"), False),
             (("created_at", "id"), False),
         )
 

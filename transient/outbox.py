@@ -24,6 +24,12 @@ def record(payment, type, data=None, now=None, uuidgen=uuid.uuid4):
     )
 
 
-def history(payment_id):
-    """Return the payment's events, oldest first."""
-    return list(Event.select().where(Event.payment == payment_id).order_by(Event.sequence))
+STATUS_CHANGED = "payment.status_changed"
+
+
+def history(payment_id, type=None):
+    """Return the payment's events (of ``type`` if given), oldest first."""
+    query = Event.select().where(Event.payment == payment_id)
+    if type is not None:
+        query = query.where(Event.type == type)
+    return list(query.order_by(Event.sequence))

@@ -157,7 +157,15 @@ class PaymentService:
 
     # -- render ---------------------------------------------------------------
 
-    def render(self, payment, receipts=None, tip_height=None):
+    def status_history(self, payment):
+        """Return ``[{status, at, cause}]``: creation and every status change since."""
+        rows = [{"status": st.UNPAID, "at": iso(payment.created_at), "cause": "created"}]
+        for event in outbox.history(payment.id, outbox.STATUS_CHANGED):
+            data = json.loads(event.data)
+            rows.append({"status": data["to"], "at": iso(event.created_at), "cause": data.get("cause")})
+        return rows
+
+    def render(self, payment, receipts=None, tip_height=None, with_history=True):
         """Return the JSON-ready dict of a payment (amounts as exact decimal strings)."""
         backend, _ = self.coins.get(payment.currency, (None, None))
         decimals = backend.decimals if backend else 8
@@ -169,11 +177,15 @@ class PaymentService:
         due = max(0, payment.amount - payment.amount_received) if payment.amount_received < need else 0
         money = lambda units: format_amount(units, decimals)  # noqa: E731
         uri = backend.payment_uri(payment.address, due) if backend else None
+        history = self.status_history(payment) if with_history else None
         return {
             "id": str(payment.id),
             "currency": payment.currency,
             "status": payment.status,
             "paid": payment.status in st.PAID_STATUSES,
+            # Funds that covered the amount arrived only after expiry: the status stays
+            # EXPIRED (the merchant decides), but nothing is hidden.
+            "paid_late": payment.status == st.EXPIRED and payment.amount_received >= need,
             "amount": money(payment.amount),
             "amount_received": money(payment.amount_received),
             "amount_recieved": money(payment.amount_received),  # the seed's spelling; deprecated
@@ -190,6 +202,7 @@ class PaymentService:
             "updated_at": iso(payment.updated_at),
             "expires_at": iso(payment.expires_at),
             "paid_at": iso(payment.paid_at),
+            **({"status_history": history} if history is not None else {}),
         }
 
     def render_many(self, payments):
@@ -200,7 +213,7 @@ class PaymentService:
             for r in query:
                 by_payment.setdefault(r.payment_id, []).append(r)
         tips = {c: _tip_height(c) for c in {p.currency for p in payments}}
-        return [self.render(p, by_payment.get(p.id, []), tips[p.currency]) for p in payments]
+        return [self.render(p, by_payment.get(p.id, []), tips[p.currency], with_history=False) for p in payments]
 
 
 def _render_receipt(r, tip_height, money):

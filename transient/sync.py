@@ -7,8 +7,9 @@ import uuid
 
 from . import faults
 from .db import write_transaction
-from .ledger import Ledger
-from .models import ChainState, utcnow
+from .ledger import Ledger, expire_due
+from .backend import Output
+from .models import ChainState, Receipt, utcnow
 
 log = logging.getLogger("transient.sync")
 
@@ -115,6 +116,7 @@ class Syncer:
         state = ChainState.get_by_id(self.currency)
         log.debug("%s: sync start pid=%d cursor=%s", self.currency, os.getpid(), state.cursor_height)
         changes = self.backend.changes_since(state.cursor_hash)
+        changes.removed += self._vanished(changes)
         if state.cursor_hash and not changes.cursor_known:
             log.warning("%s: the node does not know cursor block %s; re-read the whole wallet",
                         self.currency, state.cursor_hash)
@@ -125,6 +127,7 @@ class Syncer:
             ledger.apply(changes)
             faults.point("sync.after_apply")
             changed = ledger.settle()
+            changed += expire_due(self.currency, changes.tip.height, now)
             ChainState.update(
                 cursor_hash=changes.tip.hash, cursor_height=changes.tip.height,
                 last_sync_at=now, last_error=None, last_error_at=None,
@@ -133,6 +136,27 @@ class Syncer:
         log.debug("%s: sync end pid=%d height=%d outputs=%d payments=%d", self.currency, os.getpid(),
                   changes.tip.height, len(changes.outputs), len(changed))
         return changed
+
+    def _vanished(self, changes):
+        """Return outputs for unconfirmed receipts the listing no longer shows.
+
+        listsinceblock lists every unconfirmed wallet transaction, except a receive
+        that lost to a double spend: it drops out instead of showing negative
+        confirmations. Ask the node about those few, in one batch.
+        """
+        listed = {o.key for o in changes.outputs}
+        rows = [r for r in Receipt.select().where(
+            (Receipt.currency == self.currency) & (Receipt.state == Receipt.PENDING)
+            & Receipt.block_height.is_null()) if (r.txid, r.output) not in listed]
+        if not rows:
+            return []
+        states = self.backend.recheck(sorted({r.txid for r in rows}))
+        gone = []
+        for r in rows:
+            tx = states.get(r.txid)
+            if tx is None or tx.confirmations < 0:
+                gone.append(Output(r.txid, r.output, r.address, r.amount, tx.confirmations if tx else 0))
+        return gone
 
     def record_error(self, message):
         ChainState.insert(currency=self.currency).on_conflict_ignore().execute()

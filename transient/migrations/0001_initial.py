@@ -38,6 +38,7 @@ def up(migrator, db):
             indexes = (
                 (("currency", "address"), True),
                 (("status", "created_at"), False),
+            (("currency", "status", "expires_at"), False),
                 (("created_at", "id"), False),
             )
 

@@ -1,0 +1,193 @@
+"""The bitcoind-family backend: what Bitcoin, Litecoin and Dogecoin Core have in common.
+
+Subclasses set a name and a few class attributes for what their node differs in
+(DESIGN.md §5). RPC round trips per ``changes_since``: one in the common case
+(listsinceblock and getblockchaininfo in one HTTP batch, plus getblockheader of the
+cursor for nodes that do not reject an unknown cursor); one more when a block
+arrived between the two calls, and one more when the cursor is unknown on a node
+that rejects it (the listing is then made again from the beginning).
+"""
+from transient import money
+from transient.backend import Changes, ChainTip, CoinBackend, Output, TxState
+from transient.errors import ConfigError, RPCError
+
+from .rpc import RPCClient
+
+NOT_FOUND = -5  # RPC_INVALID_ADDRESS_OR_KEY: unknown block hash or wallet txid
+
+
+class BitcoindBackend(CoinBackend):
+    """Base for bitcoind-family nodes; not registered itself (``name`` is None).
+
+    Options read: ``rpc_url`` (required), ``rpc_user``, ``rpc_password``,
+    ``rpc_cookie_file``, ``wallet``, ``rpc_timeout`` (seconds), ``address_type``.
+    """
+
+    #: listsinceblock takes include_removed (4th param) and answers with ``removed``.
+    HAS_INCLUDE_REMOVED = True
+    #: Further listsinceblock params after include_removed (Bitcoin Core: include_change).
+    EXTRA_SINCE_PARAMS = ()
+    #: getnewaddress takes an address type after the label.
+    HAS_ADDRESS_TYPE = True
+    #: How the node treats a cursor hash it does not know: "error" (RPC error -5) or
+    #: "lists_all" (lists the whole wallet without a word; checked with getblockheader).
+    UNKNOWN_CURSOR = "error"
+
+    def __init__(self, currency, options, rpc=None):
+        super().__init__(currency, options)
+        self.rpc = rpc or self._client(options)
+        self._chain = None
+
+    @staticmethod
+    def _client(options):
+        if not options.get("rpc_url"):
+            raise ConfigError("rpc_url is required", "rpc_url")
+        return RPCClient(
+            options["rpc_url"], options.get("rpc_user"), options.get("rpc_password"),
+            cookie_file=options.get("rpc_cookie_file"), wallet=options.get("wallet"),
+            timeout=float(options.get("rpc_timeout", 10)),
+        )
+
+    # -- node ----------------------------------------------------------------
+
+    def network(self):
+        if self._chain is None:
+            self._chain = self.rpc.call("getblockchaininfo")["chain"]
+        return self._chain
+
+    def tip(self):
+        info = self.rpc.call("getblockchaininfo")
+        return ChainTip(info["bestblockhash"], info["blocks"])
+
+    def ping(self):
+        chain, net, wallet = self.rpc.batch(
+            [("getblockchaininfo", []), ("getnetworkinfo", []), ("getwalletinfo", [])])
+        return {
+            "chain": chain["chain"], "blocks": chain["blocks"], "bestblockhash": chain["bestblockhash"],
+            "version": net["version"], "subversion": net.get("subversion"),
+            "wallet": wallet.get("walletname"),
+        }
+
+    def close(self):
+        self.rpc.close()
+
+    # -- addresses -----------------------------------------------------------
+
+    def new_address(self, label=None):
+        return self.rpc.call("getnewaddress", *self._address_params(label))
+
+    def new_addresses(self, count, label=None):
+        params = self._address_params(label)
+        return self.rpc.batch([("getnewaddress", params)] * count)
+
+    def _address_params(self, label):
+        params = [label or ""]
+        if self.HAS_ADDRESS_TYPE and self.options.get("address_type"):
+            params.append(self.options["address_type"])
+        return params
+
+    # -- sync ----------------------------------------------------------------
+
+    def changes_since(self, cursor):
+        """Return :class:`Changes` since ``cursor``, listed with the cursor at the tip
+        (target_confirmations=1): the caller derives later confirmations from heights.
+
+        Outputs in ``removed`` carry the node's current confirmations, negative when
+        the transaction now conflicts with the main chain.
+        """
+        listing, info, cursor_known = self._list_since(cursor)
+        tip = self._tip_of(listing, info)
+        outputs = self._outputs(listing["transactions"], tip)
+        listed = {o.key for o in outputs}
+        removed = [o for o in self._outputs(listing.get("removed", ()), tip) if o.key not in listed]
+        return Changes(tip, outputs, removed, cursor_known)
+
+    def recheck(self, txids):
+        """Return ``{txid: TxState or None}`` for wallet transactions, in one batch.
+
+        Needed because listsinceblock drops a *receive* whose transaction became
+        conflicted (negative depth) unless its block was disconnected since the
+        cursor; None means the wallet does not know the txid.
+        """
+        txids = list(txids)
+        if not txids:
+            return {}
+        replies = self.rpc.batch([("gettransaction", [t, True]) for t in txids]
+                                 + [("getblockcount", [])], return_errors=True)
+        height = _raise_any(replies.pop())
+        return {txid: self._tx_state(txid, reply, height) for txid, reply in zip(txids, replies)}
+
+    def _tx_state(self, txid, reply, height):
+        if _not_found(reply):
+            return None
+        confs = _raise_any(reply)["confirmations"]
+        if confs <= 0:
+            return TxState(txid, confs)
+        return TxState(txid, confs, reply.get("blockhash"), reply.get("blockheight", height - confs + 1))
+
+    def _since_call(self, cursor):
+        # "" (not null) means "from the beginning": Dogecoin 1.14 cannot read a null hash.
+        params = [cursor or "", 1, True]
+        if self.HAS_INCLUDE_REMOVED:
+            params += [True, *self.EXTRA_SINCE_PARAMS]
+        return ("listsinceblock", params)
+
+    def _list_since(self, cursor):
+        """Return (listing, getblockchaininfo, cursor_known), usually in one batch."""
+        check = bool(cursor) and self.UNKNOWN_CURSOR == "lists_all"
+        calls = [self._since_call(cursor), ("getblockchaininfo", [])]
+        if check:
+            calls.append(("getblockheader", [cursor]))
+        replies = self.rpc.batch(calls, return_errors=True)
+        listing, info = replies[0], replies[1]
+        if check:
+            unknown = _not_found(replies[2])
+            if not unknown:
+                _raise_any(replies[2])
+        else:
+            unknown = bool(cursor) and _not_found(listing)
+        if unknown and isinstance(listing, RPCError):
+            # The node refused the cursor: list again from the beginning.
+            listing, info = self.rpc.batch([self._since_call(None), ("getblockchaininfo", [])])
+        # A node that lists everything for an unknown cursor already gave the whole wallet.
+        return _raise_any(listing), _raise_any(info), not unknown
+
+    def _tip_of(self, listing, info):
+        lastblock = listing["lastblock"]
+        if info["bestblockhash"] == lastblock:
+            return ChainTip(lastblock, info["blocks"])
+        # A block arrived between the two calls, or the wallet lags the chain.
+        return ChainTip(lastblock, self.rpc.call("getblockheader", lastblock)["height"])
+
+    def _outputs(self, entries, tip):
+        return [o for o in (self.parse_entry(e, tip) for e in entries) if o is not None]
+
+    def parse_entry(self, entry, tip):
+        """Return the :class:`Output` of a listsinceblock entry, or None to skip it."""
+        if entry.get("category") != "receive":
+            return None  # send, generate, immature, orphan, hogex...
+        confs = int(entry.get("confirmations", 0))
+        block_hash = block_height = None
+        if confs > 0:
+            block_hash = entry.get("blockhash")
+            block_height = entry.get("blockheight", tip.height - confs + 1)
+        return Output(
+            txid=entry["txid"], output=self.output_id(entry), address=entry.get("address", ""),
+            amount=money.from_node(entry["amount"], self.decimals), confirmations=confs,
+            block_hash=block_hash, block_height=block_height,
+            label=entry.get("label", entry.get("account")),
+        )
+
+    def output_id(self, entry):
+        """Return the Output.output of an entry: its vout as a string."""
+        return str(entry["vout"])
+
+
+def _not_found(reply):
+    return isinstance(reply, RPCError) and reply.rpc_code == NOT_FOUND
+
+
+def _raise_any(reply):
+    if isinstance(reply, RPCError):
+        raise reply
+    return reply

@@ -1,0 +1,29 @@
+"""The built-in Dogecoin backend (Dogecoin Core 1.14), registered like any plugin."""
+from transient import hookimpl
+
+from .bitcoind import BitcoindBackend
+
+
+class DogecoinBackend(BitcoindBackend):
+    """Dogecoin Core 1.14: Bitcoin Core 0.14's wallet RPC.
+
+    listsinceblock takes three params and has no ``removed`` (outputs of disconnected
+    blocks are only seen again when the node re-lists them, so the sync loop must
+    re-check unfinished receipts); an unknown cursor silently lists the whole wallet,
+    so the cursor is checked with getblockheader in the same batch. getnewaddress
+    takes an account only (P2PKH); entries carry ``account`` and no ``blockheight``.
+    """
+
+    name = "dogecoin"
+    currency = "DOGE"
+    uri_scheme = "dogecoin"
+    max_money = 10**10 * 10**8  # 10^18 koinu: beyond float precision
+
+    HAS_INCLUDE_REMOVED = False
+    HAS_ADDRESS_TYPE = False
+    UNKNOWN_CURSOR = "lists_all"
+
+
+@hookimpl(trylast=True)
+def transient_register_backends():
+    return [DogecoinBackend]
