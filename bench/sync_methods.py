@@ -88,7 +88,10 @@ def main():
     parser.add_argument("--blocks", type=int, default=10, help="blocks they are spread over")
     parser.add_argument("--target", type=int, default=6, help="target confirmations T")
     parser.add_argument("--repeat", type=int, default=20, help="timed syncs per method (median)")
+    parser.add_argument("--smoke", action="store_true", help="tiny size: proves the bench runs (CI)")
     args = parser.parse_args()
+    if args.smoke:
+        args.n, args.blocks, args.repeat = 20, 2, 3
     with tempfile.TemporaryDirectory(prefix="transient-bench-") as datadir:
         node = RegtestNode(datadir).start()
         try:

@@ -20,7 +20,7 @@ from .money import format_amount, parse_amount
 CREATE_FIELDS = {"currency", "amount", "account", "metadata", "confirmations",
                  "underpayment_tolerance", "expires_in", "expires_at"}
 MAX_EXPIRY = datetime.timedelta(days=365)
-MIN_EXPIRY = datetime.timedelta(seconds=60)
+MIN_EXPIRY = datetime.timedelta(seconds=1)
 LIST_LIMIT, LIST_MAX = 50, 500
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -121,7 +121,7 @@ class PaymentService:
             return now + datetime.timedelta(seconds=seconds)
         at = parse_time(body["expires_at"], "expires_at")
         if not now + MIN_EXPIRY <= at <= now + MAX_EXPIRY:
-            raise ValidationError("must be between 1 minute and 365 days in the future", "expires_at")
+            raise ValidationError("must be in the future, at most 365 days ahead", "expires_at")
         return at
 
     # -- read -----------------------------------------------------------------
@@ -191,6 +191,7 @@ class PaymentService:
             "amount_recieved": money(payment.amount_received),  # the seed's spelling; deprecated
             "amount_pending": money(payment.amount_pending),
             "amount_due": money(due),
+            "amount_overpaid": money(max(0, payment.amount_received - payment.amount)),
             "payment_address": payment.address,
             "payment_uri": uri,
             "account": payment.account,
