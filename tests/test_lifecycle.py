@@ -93,3 +93,14 @@ def test_underpaid_then_expired(start_daemon, regtest):
     d.wait_status(p["id"], "UNDERPAID")
     p = d.wait_status(p["id"], "EXPIRED", timeout=15)
     assert p["amount_received"] == "0.2" and p["paid_late"] is False
+
+
+def test_policy_defaults_come_from_the_coin_config(start_daemon, regtest, wallet):
+    from _daemon import coin_config
+
+    coins = coin_config(regtest, wallet) + 'underpayment_tolerance = "2.5"\nexpires_in = 900\n'
+    d = start_daemon(coins=coins)
+    p = d.create(currency="LTC", amount="1")
+    assert p["underpayment_tolerance"] == "2.5" and p["expires_at"]
+    p = d.create(currency="LTC", amount="1", underpayment_tolerance=0, expires_in=60)
+    assert p["underpayment_tolerance"] == "0"

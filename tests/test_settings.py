@@ -65,6 +65,10 @@ def test_env_only_coin(tmp_path):
     ("[coins.DOGE]\nbackend = 'dogecoin'\nrpc_url = 'ftp://x'\n", {}, "coins.DOGE.rpc_url"),
     ("[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nconfirmations=-1\n", {}, "coins.DOGE.confirmations"),
     ("nonsense = [", {}, "not valid TOML"),
+    ("[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nunderpayment_tolerance=1.5\n", {},
+     "coins.DOGE.underpayment_tolerance"),
+    ("[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nunderpayment_tolerance='100'\n", {},
+     "coins.DOGE.underpayment_tolerance"),
     (None, {"TRANSIENT_SERVER_WORKERS": "x"}, "TRANSIENT_SERVER_WORKERS"),
     (None, {"TRANSIENT_COINS_DOGE_RPC_PORT": "1"}, "TRANSIENT_COINS_DOGE_RPC_PORT"),
 ])

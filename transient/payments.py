@@ -103,18 +103,18 @@ class PaymentService:
             "account": _optional_str(body, "account", 255),
             "metadata": _metadata(body.get("metadata")),
             "confirmations_required": _int_field(body, "confirmations", 0, 1000, options["confirmations"]),
-            "tolerance_bp": _tolerance(body.get("underpayment_tolerance")),
-            "expires_at": self._expiry(body),
+            "tolerance_bp": _tolerance(body.get("underpayment_tolerance", options["underpayment_tolerance"])),
+            "expires_at": self._expiry(body, options["expires_in"]),
         }
         return fields
 
-    def _expiry(self, body):
+    def _expiry(self, body, default_seconds):
         given = [k for k in ("expires_in", "expires_at") if body.get(k) is not None]
         if len(given) == 2:
             raise ValidationError("give expires_in or expires_at, not both", "expires_at")
-        if not given:
-            return None
         now = self.clock()
+        if not given:
+            return now + datetime.timedelta(seconds=default_seconds) if default_seconds else None
         if given[0] == "expires_in":
             seconds = _int_field(body, "expires_in", int(MIN_EXPIRY.total_seconds()),
                                  int(MAX_EXPIRY.total_seconds()), None)

@@ -85,6 +85,14 @@ def _db_url(value):
     return value
 
 
+def _percent(value):
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError("must be a percentage written as a string, e.g. \"1.5\"")
+    if not re.fullmatch(r"[0-9]{1,2}(\.[0-9]{1,2})?", str(value).strip()):
+        raise ValueError("must be a percentage from 0 to 99.99 with at most 2 decimals")
+    return str(value).strip()
+
+
 def _currency(value):
     if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", value):
         raise ValueError("must be an upper-case currency code such as DOGE")
@@ -131,6 +139,9 @@ COIN_SETTINGS = [
     Setting("address_type", None, _opt_str, "getnewaddress address type where the node supports it (legacy, p2sh-segwit, bech32)."),
     Setting("confirmations", 1, _int(0, 1000), "Confirmations a payment needs to be PAID (BTCPay speeds: 0, 1, 2, 6)."),
     Setting("poll_interval", 5, _int(1, 3600), "Seconds between fallback syncs (pings from the node sync at once)."),
+    Setting("underpayment_tolerance", "0", _percent,
+            "Percent of the amount a payment may fall short and still be PAID (up to 2 decimals, as a string)."),
+    Setting("expires_in", 0, _int(0, 365 * 86400), "Default seconds until a new payment expires; 0: never."),
 ]
 
 # A fresh install talks to a local Dogecoin Core, as the original Transient did.
