@@ -64,6 +64,8 @@ def main(argv=None):
     try:
         config = settings.load(args.config)
         logging.basicConfig(level=config["log.level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # APScheduler logs every run of every job at INFO: one line per coin every few seconds.
+        logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
         check(config)
     except TransientError as exc:
         print("transientd: %s" % exc.message, file=sys.stderr)

@@ -114,6 +114,7 @@ def test_unreadable_bodies(api, raw, ctype, status):
     resp = api.simulate_post("/payments", body=raw, headers={"Content-Type": ctype})
     assert resp.status_code == status, resp.text
     assert resp.json["success"] is False and resp.json["error"]["code"]
+    assert not resp.json["error"]["code"][0].isdigit()
 
 
 def test_unknown_payment_is_404_json(api):

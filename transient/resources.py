@@ -38,7 +38,9 @@ def handle_unexpected_error(req, resp, exc, params):
 
 
 def serialize_http_error(req, resp, exc):
-    code = exc.title.lower().replace(" ", "_") if exc.title else "error"
+    # Falcon titles read "415 Unsupported Media Type": keep the words as the code.
+    words = (exc.title or "error").split()
+    code = "_".join(w.lower() for w in words if not w.isdigit()) or "error"
     resp.media = _error_body(code, exc.description or exc.title)
 
 
