@@ -95,12 +95,14 @@ class BitcoindBackend(CoinBackend):
         Outputs in ``removed`` carry the node's current confirmations, negative when
         the transaction now conflicts with the main chain.
         """
-        listing, info, cursor_known = self._list_since(cursor)
+        listing, info, cursor_known, stale = self._list_since(cursor)
         tip = self._tip_of(listing, info)
         outputs = self._outputs(listing["transactions"], tip)
         listed = {o.key for o in outputs}
-        removed = [o for o in self._outputs(listing.get("removed", ()), tip) if o.key not in listed]
-        return Changes(tip, outputs, removed, cursor_known)
+        # A node without include_removed never sends it (a newer node might by default).
+        entries = listing.get("removed", ()) if self.HAS_INCLUDE_REMOVED else ()
+        removed = [o for o in self._outputs(entries, tip) if o.key not in listed]
+        return Changes(tip, outputs, removed, cursor_known, stale_cursor=stale)
 
     def recheck(self, txids):
         """Return ``{txid: TxState or None}`` for wallet transactions, in one batch.
@@ -133,24 +135,26 @@ class BitcoindBackend(CoinBackend):
         return ("listsinceblock", params)
 
     def _list_since(self, cursor):
-        """Return (listing, getblockchaininfo, cursor_known), usually in one batch."""
+        """Return (listing, getblockchaininfo, cursor_known, stale_cursor), usually in one batch."""
         check = bool(cursor) and self.UNKNOWN_CURSOR == "lists_all"
         calls = [self._since_call(cursor), ("getblockchaininfo", [])]
         if check:
             calls.append(("getblockheader", [cursor]))
         replies = self.rpc.batch(calls, return_errors=True)
         listing, info = replies[0], replies[1]
+        stale = False
         if check:
             unknown = _not_found(replies[2])
             if not unknown:
-                _raise_any(replies[2])
+                # confirmations -1: the cursor block was reorganised out of the main chain.
+                stale = _raise_any(replies[2])["confirmations"] < 0
         else:
             unknown = bool(cursor) and _not_found(listing)
         if unknown and isinstance(listing, RPCError):
             # The node refused the cursor: list again from the beginning.
             listing, info = self.rpc.batch([self._since_call(None), ("getblockchaininfo", [])])
         # A node that lists everything for an unknown cursor already gave the whole wallet.
-        return _raise_any(listing), _raise_any(info), not unknown
+        return _raise_any(listing), _raise_any(info), not unknown, stale
 
     def _tip_of(self, listing, info):
         lastblock = listing["lastblock"]

@@ -194,7 +194,12 @@ def test_dogecoin_backend_against_the_regtest_node(start_daemon, regtest, wallet
     regtest.reorg(1)
     d.wait_status(p["id"], "PENDING")
     regtest.mine(1)
-    d.wait_status(p["id"], "PAID")
+    txid = d.wait_status(p["id"], "PAID")["transactions"][0]["txid"]
+    # The DOGE backend ignores `removed` (Dogecoin 1.14 has none): a mined payment
+    # double-spent in a reorg is found by rechecking after the stale cursor.
+    regtest.double_spend(txid)
+    p = d.wait_status(p["id"], "UNPAID")
+    assert p["transactions"][0]["status"] == "conflicted"
 
 
 def test_two_workers_one_sync_at_a_time(start_daemon, regtest):

@@ -116,6 +116,21 @@ def test_unconfirmed_output_that_drops_out_is_rechecked(db):
     assert Receipt.get().state == Receipt.CONFLICTED
 
 
+def test_stale_cursor_rechecks_recent_mined_receipts(db):
+    """A node without `removed` (Dogecoin) after a reorg that double-spent a mined payment."""
+    from transient.backend import TxState
+
+    p, other = make_payment(), make_payment("addr2")
+    sync(db, Changes(tip(101), [out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101, address="addr2")]))
+    assert Payment.get_by_id(p.id).status == S.PAID
+    node = FakeNode(Changes(tip(101), [], stale_cursor=True))
+    node.txstates = {TX[0]: TxState(TX[0], -1), TX[1]: TxState(TX[1], 2, "%064x" % 101, 101)}
+    Syncer("LTC", node, 1, db, clock=lambda: T0).run()
+    assert sorted(node.rechecked) == sorted([TX[0], TX[1]])
+    assert Payment.get_by_id(p.id).status == S.UNPAID
+    assert Payment.get_by_id(other.id).status == S.PAID  # still in the chain: untouched
+
+
 def test_expiry_happens_in_the_sync_without_any_tx(db):
     p = make_payment(expires_at=T0 - datetime.timedelta(seconds=1))
     sync(db, Changes(tip(100), []))

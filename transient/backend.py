@@ -50,14 +50,19 @@ class Changes:
     ``tip`` is the chain tip the listing was made at (the new cursor).
     ``outputs`` are outputs whose state may have changed; ``removed`` are outputs
     that were in blocks disconnected since the cursor (a reorg) and that the node
-    did not list again. ``cursor_known`` is False when the node did not know the
-    cursor block and the listing started from the beginning of the wallet.
+    did not list again; they carry the node's current confirmations (negative:
+    the transaction lost to a double spend). ``cursor_known`` is False when the
+    node did not know the cursor block and the listing started from the beginning
+    of the wallet. ``stale_cursor`` is True when a node that sends no ``removed``
+    says the cursor block left the main chain (a reorg): the sync then rechecks
+    the receipts of recent blocks that were not listed again.
     """
 
     tip: ChainTip
     outputs: list = field(default_factory=list)
     removed: list = field(default_factory=list)
     cursor_known: bool = True
+    stale_cursor: bool = False
 
 
 class CoinBackend:

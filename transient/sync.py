@@ -12,6 +12,7 @@ from .backend import Output
 from .models import ChainState, Receipt, utcnow
 
 log = logging.getLogger("transient.sync")
+REORG_WINDOW = 100  # blocks: coinbase maturity; no real reorg is deeper
 
 
 def new_holder_id():
@@ -116,7 +117,7 @@ class Syncer:
         state = ChainState.get_by_id(self.currency)
         log.debug("%s: sync start pid=%d cursor=%s", self.currency, os.getpid(), state.cursor_height)
         changes = self.backend.changes_since(state.cursor_hash)
-        changes.removed += self._vanished(changes)
+        changes.removed += self._vanished(changes, state)
         if state.cursor_hash and not changes.cursor_known:
             log.warning("%s: the node does not know cursor block %s; re-read the whole wallet",
                         self.currency, state.cursor_hash)
@@ -137,17 +138,23 @@ class Syncer:
                   changes.tip.height, len(changes.outputs), len(changed))
         return changed
 
-    def _vanished(self, changes):
+    def _vanished(self, changes, state):
         """Return outputs for unconfirmed receipts the listing no longer shows.
 
         listsinceblock lists every unconfirmed wallet transaction, except a receive
         that lost to a double spend: it drops out instead of showing negative
         confirmations. Ask the node about those few, in one batch.
         """
-        listed = {o.key for o in changes.outputs}
-        rows = [r for r in Receipt.select().where(
-            (Receipt.currency == self.currency) & (Receipt.state == Receipt.PENDING)
-            & Receipt.block_height.is_null()) if (r.txid, r.output) not in listed]
+        listed = {o.key for o in changes.outputs} | {o.key for o in changes.removed}
+        suspect = (Receipt.state == Receipt.PENDING) & Receipt.block_height.is_null()
+        if changes.stale_cursor and state.cursor_height is not None:
+            # A reorg on a node without `removed`: a mined receive that lost to a
+            # double spend in it is not listed again either. Blocks deeper than
+            # REORG_WINDOW below the old tip are taken as final.
+            suspect |= (Receipt.state.in_(Receipt.COUNTED)
+                        & (Receipt.block_height > state.cursor_height - REORG_WINDOW))
+        rows = [r for r in Receipt.select().where((Receipt.currency == self.currency) & suspect)
+                if (r.txid, r.output) not in listed]
         if not rows:
             return []
         states = self.backend.recheck(sorted({r.txid for r in rows}))
