@@ -1,39 +1,13 @@
 """End to end: a real transientd, a real litecoind regtest node, SQLite and PostgreSQL."""
 import re
-import signal
-import subprocess
-import sys
-import uuid
 
 import pytest
 
-from _daemon import ROOT, Daemon, coin_config, wait_for
+from _daemon import coin_config, wait_for
 from transient.db import open_database
 from transient.models import ChainState, Receipt
 
 pytestmark = pytest.mark.regtest
-
-
-@pytest.fixture
-def wallet(regtest):
-    """A fresh merchant wallet, so each test sees only its own transactions."""
-    return regtest.create_wallet("m_" + uuid.uuid4().hex[:10])
-
-
-@pytest.fixture
-def start_daemon(tmp_path, db_url, regtest, wallet):
-    daemons = []
-
-    def start(**kw):
-        coins = kw.pop("coins", None) or coin_config(regtest, wallet, poll=kw.pop("poll", 1),
-                                                     confirmations=kw.pop("confirmations", 1))
-        daemon = Daemon(str(tmp_path), db_url, coins, **kw).start()
-        daemons.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in daemons:
-        daemon.kill()
 
 
 def ping(daemon, kind="transaction", value="0" * 64, currency="LTC"):

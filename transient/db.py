@@ -1,7 +1,7 @@
 """The database: one proxy all models use, opened from a URL."""
 import os
 
-from peewee import DatabaseProxy, PostgresqlDatabase, SqliteDatabase
+from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import connect
 
 database = DatabaseProxy()
@@ -30,10 +30,6 @@ def open_database(url):
 
 def is_sqlite(db=None):
     return isinstance((db or database.obj), SqliteDatabase)
-
-
-def is_postgres(db=None):
-    return isinstance((db or database.obj), PostgresqlDatabase)
 
 
 def write_transaction(db=None):

@@ -219,8 +219,7 @@ class PaymentService:
 
 def _render_receipt(r, tip_height, money):
     vout = int(r.output) if r.output.isdigit() else r.output
-    confs = confirmations(r, tip_height or 0) if r.state != Receipt.CONFLICTED else -1
-    return {"txid": r.txid, "vout": vout, "amount": money(r.amount), "confirmations": confs,
+    return {"txid": r.txid, "vout": vout, "amount": money(r.amount), "confirmations": confirmations(r, tip_height or 0),
             "status": r.state, "first_seen": iso(r.first_seen)}
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 import falcon
 
 from . import health, qr
-from .errors import BadRequest, NotFound, TransientError, Unauthorized, ValidationError
+from .errors import BadRequest, NotFound, Unauthorized, ValidationError
 
 log = logging.getLogger("transient.api")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -30,8 +30,7 @@ def handle_domain_error(req, resp, exc, params):
 
 
 def handle_unexpected_error(req, resp, exc, params):
-    if isinstance(exc, falcon.HTTPError):
-        raise exc  # Falcon's own errors keep their status (serialized below)
+    # Falcon picks the most specific handler, so its own HTTPErrors never get here.
     log.exception("unexpected error on %s %s", req.method, req.path)
     resp.status = falcon.HTTP_500
     resp.media = _error_body("internal_error", "internal error; the server log has the details")

@@ -14,8 +14,6 @@ EXPIRED = "EXPIRED"
 
 STATUSES = (UNPAID, UNDERPAID, PENDING, PAID, OVERPAID, EXPIRED)
 PAID_STATUSES = (PAID, OVERPAID)
-# Statuses that can still change as blocks arrive; the sync recomputes these.
-OPEN_STATUSES = (UNPAID, UNDERPAID, PENDING)
 
 
 @dataclass(frozen=True)
