@@ -60,6 +60,15 @@ def test_create_returns_201_location_and_the_payment(api):
     assert got.status_code == 200 and got.json["payment"] == p
 
 
+def test_callback_and_redirect_urls_are_kept(api):
+    body = {"currency": "LTC", "amount": 1, "callback_url": "https://shop.example/hooks/transient?x=1",
+            "redirect_url": "http://127.0.0.1:3000/thanks"}
+    p = post(api, body).json["payment"]
+    assert (p["callback_url"], p["redirect_url"]) == (body["callback_url"], body["redirect_url"])
+    plain = post(api, {"currency": "LTC", "amount": 1}).json["payment"]
+    assert plain["callback_url"] is None and plain["redirect_url"] is None
+
+
 def test_amounts_are_exact(api):
     for given, shown in [("0.00000001", "0.00000001"), (0.1, None), ("84000000", "84000000"), ("12.30", "12.3")]:
         raw = '{"currency": "LTC", "amount": %s}' % (json.dumps(given) if isinstance(given, str) else given)
@@ -90,6 +99,13 @@ def test_amounts_are_exact(api):
     ({"currency": "LTC", "amount": 1, "expires_in": 600, "expires_at": "2099-01-01T00:00:00Z"}, 422, "expires_at"),
     ({"currency": "LTC", "amount": 1, "expires_at": "2000-01-01T00:00:00Z"}, 422, "expires_at"),
     ({"currency": "LTC", "amount": 1, "underpayment_tolerance": "100"}, 422, "underpayment_tolerance"),
+    ({"currency": "LTC", "amount": 1, "callback_url": "ftp://shop.example/hook"}, 422, "callback_url"),
+    ({"currency": "LTC", "amount": 1, "callback_url": "/relative/hook"}, 422, "callback_url"),
+    ({"currency": "LTC", "amount": 1, "callback_url": "http://shop.example:99999/"}, 422, "callback_url"),
+    ({"currency": "LTC", "amount": 1, "callback_url": "http://shop example/"}, 422, "callback_url"),
+    ({"currency": "LTC", "amount": 1, "callback_url": 7}, 422, "callback_url"),
+    ({"currency": "LTC", "amount": 1, "redirect_url": "javascript:alert(1)"}, 422, "redirect_url"),
+    ({"currency": "LTC", "amount": 1, "redirect_url": "https://" + "x" * 2100}, 422, "redirect_url"),
     ([1, 2], 400, None),
 ])
 def test_bad_input_names_the_field_and_changes_nothing(api, body, status, field):

@@ -43,6 +43,8 @@ class Payment(BaseModel):
     idempotency_key = CharField(max_length=255, null=True, unique=True)
     request_hash = CharField(max_length=64, null=True)
     event_seq = IntegerField(default=0)  # last outbox sequence number of this payment
+    callback_url = TextField(null=True)  # this payment's own webhook target, besides the global one
+    redirect_url = TextField(null=True)  # where the checkout page sends the customer once paid
 
     class Meta:
         indexes = (
@@ -110,4 +112,54 @@ class Event(BaseModel):
         indexes = ((("payment", "sequence"), True),)
 
 
-MODELS = [Payment, Receipt, ChainState, Event]
+class Delivery(BaseModel):
+    """One event to send to one URL: a row of the outbox's delivery queue.
+
+    Written in the transaction that writes its event, with the exact body to
+    send; the dispatcher leases it, posts it and records the outcome.
+    """
+
+    PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+    id = BigAutoField()
+    event = ForeignKeyField(Event, backref="deliveries", on_delete="RESTRICT")
+    payment = ForeignKeyField(Payment, on_delete="RESTRICT")  # copies of the event's, for ordering
+    sequence = IntegerField()
+    url = TextField()
+    body = TextField()
+    state = CharField(max_length=10, default=PENDING)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    lease_holder = CharField(max_length=128, null=True)
+    lease_expires = DateTimeField(null=True)
+    last_status = IntegerField(null=True)
+    last_error = TextField(null=True)
+    delivered_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    redelivery_of = ForeignKeyField("self", null=True, on_delete="RESTRICT")
+
+    class Meta:
+        indexes = (
+            (("state", "next_attempt_at"), False),
+            (("payment", "state", "sequence"), False),
+        )
+
+
+class DeliveryAttempt(BaseModel):
+    """The log of a delivery: one row per attempt, with what the receiver said."""
+
+    id = BigAutoField()
+    delivery = ForeignKeyField(Delivery, backref="log", on_delete="CASCADE")
+    number = IntegerField()
+    started_at = DateTimeField()
+    duration_ms = IntegerField()
+    status_code = IntegerField(null=True)
+    error = TextField(null=True)
+    response = TextField(null=True)  # the start of the receiver's answer
+    retry_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("delivery", "number"), False),)
+
+
+MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt]

@@ -7,6 +7,7 @@ import json
 import re
 import uuid
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from peewee import IntegrityError
 
@@ -18,7 +19,8 @@ from .models import ChainState, Payment, Receipt, utcnow
 from .money import format_amount, parse_amount
 
 CREATE_FIELDS = {"currency", "amount", "account", "metadata", "confirmations",
-                 "underpayment_tolerance", "expires_in", "expires_at"}
+                 "underpayment_tolerance", "expires_in", "expires_at", "callback_url", "redirect_url"}
+MAX_URL = 2048
 MAX_EXPIRY = datetime.timedelta(days=365)
 MIN_EXPIRY = datetime.timedelta(seconds=1)
 LIST_LIMIT, LIST_MAX = 50, 500
@@ -105,6 +107,8 @@ class PaymentService:
             "confirmations_required": _int_field(body, "confirmations", 0, 1000, options["confirmations"]),
             "tolerance_bp": _tolerance(body.get("underpayment_tolerance", options["underpayment_tolerance"])),
             "expires_at": self._expiry(body, options["expires_in"]),
+            "callback_url": _url_field(body, "callback_url"),
+            "redirect_url": _url_field(body, "redirect_url"),
         }
         return fields
 
@@ -198,6 +202,8 @@ class PaymentService:
             "metadata": json.loads(payment.metadata),
             "confirmations_required": payment.confirmations_required,
             "underpayment_tolerance": _percent(payment.tolerance_bp),
+            "callback_url": payment.callback_url,
+            "redirect_url": payment.redirect_url,
             "transactions": [_render_receipt(r, tip_height, money) for r in receipts],
             "created_at": iso(payment.created_at),
             "updated_at": iso(payment.updated_at),
@@ -255,6 +261,23 @@ def _optional_str(body, field, max_len):
         raise ValidationError("must be a string", field)
     if len(value) > max_len:
         raise ValidationError("must be at most %d characters" % max_len, field)
+    return value
+
+
+def _url_field(body, field):
+    """An optional absolute http(s) URL with a host, or raise naming ``field``."""
+    value = _optional_str(body, field, MAX_URL)
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        raise ValidationError("is not a valid URL", field) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("must be an absolute http:// or https:// URL", field)
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValidationError("must not contain spaces or control characters", field)
     return value
 
 

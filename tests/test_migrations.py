@@ -1,0 +1,29 @@
+"""The migrations build exactly the schema the models describe, on both databases."""
+from transient import migrations
+from transient.models import MODELS
+
+
+def _columns(db, table):
+    return {c.name: c.null for c in db.get_columns(table)}
+
+
+def test_migrated_schema_matches_the_models(db):
+    assert migrations.pending(db) == []
+    for model in MODELS:
+        table = model._meta.table_name
+        assert db.table_exists(table), table
+        want = {f.column_name: f.null for f in model._meta.sorted_fields}
+        assert _columns(db, table) == want, table
+        indexed = {tuple(i.columns) for i in db.get_indexes(table)}
+        for fields, _unique in model._meta.indexes:
+            columns = tuple(model._meta.fields[f].column_name for f in fields)
+            assert columns in indexed, (table, columns)
+
+
+def test_the_webhook_migration_goes_down_and_up_again(db):
+    runner = migrations.runner(db)
+    runner.down("0002_webhooks")
+    assert not db.table_exists("delivery") and "callback_url" not in _columns(db, "payment")
+    assert migrations.pending(db) == ["0002_webhooks"]
+    assert migrations.apply(db) == ["0002_webhooks"]
+    assert db.table_exists("delivery") and "redirect_url" in _columns(db, "payment")
