@@ -10,6 +10,7 @@ from transient import status as S
 from transient.backend import ChainTip, Changes, Output
 from transient.ledger import Ledger, refresh
 from transient.models import ChainState, Event, Payment, Receipt
+from transient.outbox import Outbox
 from transient.sync import Lease, Syncer
 
 T0 = datetime.datetime(2026, 1, 1)
@@ -249,6 +250,8 @@ def test_refresh_is_consistent_with_receipts(db):
     p = make_payment()
     Receipt.create(currency="LTC", txid=TX[0], output="0", address="addr1", amount=150, payment=p.id,
                    state=Receipt.CONFIRMED, block_height=10, block_hash="h", first_seen=T0, last_seen=T0)
-    summary = refresh(p, 12, T0, "test")
+    events = Outbox().batch(T0)
+    summary = refresh(p, 12, T0, "test", events)
+    events.write()
     assert summary.status == S.OVERPAID
     assert Payment.get_by_id(p.id).status == S.OVERPAID

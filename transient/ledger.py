@@ -10,9 +10,10 @@ from .status import Coin, Policy, receipt_state
 CHUNK = 500  # keeps IN (...) lists under every database's parameter limit
 
 EVENT_STATUS = outbox.STATUS_CHANGED
-EVENT_RECEIVED = "payment.received"
-EVENT_CONFIRMED = "payment.confirmed"
-EVENT_REVERTED = "payment.reverted"
+EVENT_RECEIVED = outbox.RECEIVED
+EVENT_CONFIRMED = outbox.CONFIRMED
+EVENT_REVERTED = outbox.REVERTED
+EVENT_LATE = outbox.LATE
 
 
 def confirmations(receipt, tip_height):
@@ -27,8 +28,9 @@ def confirmations(receipt, tip_height):
 class Ledger:
     """Applies one listing of a coin's wallet changes at one tip."""
 
-    def __init__(self, currency, default_confirmations, tip, now):
+    def __init__(self, currency, default_confirmations, tip, now, events):
         self.currency = currency
+        self.events = events  # the transaction's outbox.EventBatch
         self.default_confirmations = default_confirmations
         self.tip = tip
         self.now = now
@@ -81,7 +83,8 @@ class Ledger:
         found = {}
         addresses = sorted(addresses)
         for i in range(0, len(addresses), CHUNK):
-            query = Payment.select(Payment.id, Payment.address, Payment.confirmations_required).where(
+            query = Payment.select(Payment.id, Payment.address, Payment.confirmations_required,
+                                   Payment.expires_at).where(
                 (Payment.currency == self.currency) & Payment.address.in_(addresses[i:i + CHUNK]))
             found.update({p.address: p for p in query})
         return found
@@ -114,6 +117,9 @@ class Ledger:
         )
         if pid is not None and state in Receipt.COUNTED:
             self._event(pid, EVENT_RECEIVED, row)
+            if payment.expires_at is not None and payment.expires_at < self.now:
+                # Funds after expiry: still credited; the merchant decides.
+                self._event(pid, EVENT_LATE, row)
             if state == Receipt.CONFIRMED:
                 self._event(pid, EVENT_CONFIRMED, row)
         return row
@@ -168,19 +174,19 @@ class Ledger:
         self.touched[pid] = cause or self.touched.get(pid) or type.split(".")[1]
 
     def settle(self):
-        """Write receipt events, recompute every touched payment; return their ids."""
+        """Queue receipt events, recompute every touched payment; return their ids."""
         events = {}
         for pid, type, data in self.receipt_events:
             events.setdefault(pid, []).append((type, data))
         for pid, cause in self.touched.items():
             payment = Payment.get_by_id(pid)
             for type, data in events.get(pid, ()):
-                outbox.record(payment, type, data, now=self.now)
-            refresh(payment, self.tip.height, self.now, cause)
+                self.events.add(payment, type, data)
+            refresh(payment, self.tip.height, self.now, cause, self.events)
         return list(self.touched)
 
 
-def expire_due(currency, tip_height, now):
+def expire_due(currency, tip_height, now, events):
     """Recompute open payments of ``currency`` whose expiry has passed; return their ids.
 
     Runs inside the sync's transaction (under the coin's lease), so a payment
@@ -191,15 +197,16 @@ def expire_due(currency, tip_height, now):
         & Payment.expires_at.is_null(False) & (Payment.expires_at <= now))
     expired = []
     for payment in due:
-        if refresh(payment, tip_height, now, "expiry").status == st.EXPIRED:
+        if refresh(payment, tip_height, now, "expiry", events).status == st.EXPIRED:
             expired.append(payment.id)
     return expired
 
 
-def refresh(payment, tip_height, now, cause):
+def refresh(payment, tip_height, now, cause, events):
     """Recompute ``payment``'s amounts and status from its receipts and store them.
 
-    Records a status-change event when the status moves. Returns the Summary.
+    Queues a status-change event in ``events`` (an outbox.EventBatch) when the
+    status moves. Returns the Summary.
     """
     receipts = list(Receipt.select().where(Receipt.payment == payment.id))
     summary = summarize(payment, receipts, tip_height, now)
@@ -215,7 +222,7 @@ def refresh(payment, tip_height, now, cause):
     payment.save(only=[Payment.amount_received, Payment.amount_pending, Payment.status,
                        Payment.paid_at, Payment.updated_at])
     if old != summary.status:
-        outbox.record(payment, EVENT_STATUS, {"from": old, "to": summary.status, "cause": cause}, now=now)
+        events.add(payment, EVENT_STATUS, {"from": old, "to": summary.status, "cause": cause})
     return summary
 
 

@@ -1,30 +1,117 @@
-"""The outbox: events written in the same transaction as the change they describe."""
+"""The outbox: events written in the same transaction as the change they describe,
+each with one delivery row per webhook target, holding the exact body to send.
+
+A change collects its events in an :class:`EventBatch`; ``write()`` stores them,
+at the end of the change's transaction, when the payment is in its final state:
+every event of one transaction carries the same snapshot of the payment.
+"""
 import json
 import uuid
 
-from .models import Event, Payment, utcnow
-
-
-def record(payment, type, data=None, now=None, uuidgen=uuid.uuid4):
-    """Append an event of ``type`` to ``payment``'s outbox; return the Event.
-
-    Must be called inside the transaction that changes the payment: the
-    per-payment sequence number is taken from the payment row, which that
-    transaction already holds for writing.
-    """
-    payment.event_seq += 1
-    Payment.update(event_seq=payment.event_seq).where(Payment.id == payment.id).execute()
-    return Event.create(
-        event_id=uuidgen(),
-        payment=payment.id,
-        sequence=payment.event_seq,
-        type=type,
-        data=json.dumps(data or {}, sort_keys=True),
-        created_at=now or utcnow(),
-    )
-
+from .models import Delivery, Event, Payment
 
 STATUS_CHANGED = "payment.status_changed"
+CREATED = "payment.created"
+RECEIVED = "payment.received"
+CONFIRMED = "payment.confirmed"
+LATE = "payment.late"
+REVERTED = "payment.reverted"
+TYPES = (CREATED, STATUS_CHANGED, RECEIVED, CONFIRMED, LATE, REVERTED)
+
+
+class Outbox:
+    """Makes event batches. ``webhook_url`` is the global target; ``renderer``
+    has ``render(payment, tip_height=...)`` and ``render_event(event, currency)``."""
+
+    def __init__(self, webhook_url=None, renderer=None, uuidgen=uuid.uuid4):
+        self.webhook_url = webhook_url
+        self.renderer = renderer
+        self.uuidgen = uuidgen
+        self.wake = None  # set by the dispatcher: called after a commit that queued deliveries
+
+    def batch(self, now, tip_height=None):
+        return EventBatch(self, now, tip_height)
+
+    def targets(self, payment):
+        """The URLs ``payment``'s events go to: the global one and its own callback."""
+        urls = [u for u in (self.webhook_url, payment.callback_url) if u]
+        return list(dict.fromkeys(urls))
+
+    def written(self, batch):
+        """Call after the batch's transaction committed: wake the dispatcher."""
+        if batch.deliveries:
+            self.written_one()
+
+    def written_one(self):
+        """A delivery was queued and committed: wake the dispatcher."""
+        if self.wake is not None:
+            self.wake()
+
+
+class EventBatch:
+    """The events of one transaction."""
+
+    def __init__(self, outbox, now, tip_height=None):
+        self.outbox = outbox
+        self.now = now
+        self.tip_height = tip_height
+        self.pending = []  # (payment id, sequence, type, data)
+        self.payments = {}  # payment id -> the latest Payment instance seen
+        self.seq = {}  # payment id -> last sequence number given out
+        self.events = []
+        self.deliveries = 0
+
+    def add(self, payment, type, data=None):
+        """Queue an event of ``type``; its sequence number is taken at once."""
+        pid = payment.id
+        seq = max(self.seq.get(pid, 0), payment.event_seq) + 1
+        self.seq[pid] = payment.event_seq = seq
+        self.payments[pid] = payment
+        self.pending.append((pid, seq, type, data or {}))
+
+    def write(self):
+        """Store the queued events and their deliveries; return the Event rows.
+
+        Must run inside the transaction of the change, after the payments reached
+        their final state in it.
+        """
+        if not self.pending:
+            return []
+        events = {}
+        for pid, seq, type, data in self.pending:
+            event = Event.create(event_id=self.outbox.uuidgen(), payment=pid, sequence=seq, type=type,
+                                 data=json.dumps(data, sort_keys=True), created_at=self.now)
+            events.setdefault(pid, []).append(event)
+            self.events.append(event)
+        for pid, seq in self.seq.items():
+            Payment.update(event_seq=seq).where(Payment.id == pid).execute()
+        rows = []
+        for pid, payment_events in events.items():
+            payment = self.payments[pid]
+            urls = self.outbox.targets(payment)
+            if not urls:
+                continue
+            snapshot = self.outbox.renderer.render(payment, tip_height=self.tip_height)
+            for event in payment_events:
+                body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
+                rows += [dict(event=event.id, payment=pid, sequence=event.sequence, url=url, body=body,
+                              state=Delivery.PENDING, next_attempt_at=self.now, created_at=self.now)
+                         for url in urls]
+        for i in range(0, len(rows), 200):
+            Delivery.insert_many(rows[i:i + 200]).execute()
+        self.deliveries = len(rows)
+        self.pending = []
+        return self.events
+
+
+def envelope(payment, rendered_event):
+    """The webhook body: the seed's fields first, then the event and the payment."""
+    return json.dumps({
+        "payment_id": payment["id"],
+        "status": payment["status"],
+        "event": rendered_event,
+        "payment": payment,
+    }, separators=(",", ":"))
 
 
 def history(payment_id, type=None):

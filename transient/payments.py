@@ -30,11 +30,12 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 class PaymentService:
     """``coins`` maps a currency code to ``(backend, options)``."""
 
-    def __init__(self, coins, clock=utcnow, uuidgen=uuid.uuid4, db=None):
+    def __init__(self, coins, clock=utcnow, uuidgen=uuid.uuid4, db=None, webhook_url=None):
         self.coins = coins
         self.clock = clock
         self.uuidgen = uuidgen
         self.db = db
+        self.outbox = outbox.Outbox(webhook_url, renderer=self)
 
     # -- create ---------------------------------------------------------------
 
@@ -62,16 +63,19 @@ class PaymentService:
             id=self.uuidgen(), address=address, status=st.UNPAID, created_at=now, updated_at=now,
             idempotency_key=idempotency_key, request_hash=digest, **fields,
         )
+        events = self.outbox.batch(now)
         try:
             with write_transaction(self.db):
                 payment.save(force_insert=True)
-                outbox.record(payment, "payment.created", {"status": st.UNPAID}, now=now)
+                events.add(payment, outbox.CREATED, {"status": st.UNPAID})
+                events.write()
         except IntegrityError:
             # A concurrent request with the same key won the race.
             replay = idempotency_key and self._replay(idempotency_key, digest)
             if replay:
                 return replay, False
             raise
+        self.outbox.written(events)
         return payment, True
 
     def _replay(self, key, digest):
@@ -211,6 +215,17 @@ class PaymentService:
             "paid_at": iso(payment.paid_at),
             **({"status_history": history} if history is not None else {}),
         }
+
+    def render_event(self, event, currency):
+        """Return the JSON-ready dict of an outbox Event of a ``currency`` payment."""
+        data = json.loads(event.data)
+        if "amount" in data:
+            backend, _ = self.coins.get(currency, (None, None))
+            data["amount"] = format_amount(data["amount"], backend.decimals if backend else 8)
+        if isinstance(data.get("vout"), str) and data["vout"].isdigit():
+            data["vout"] = int(data["vout"])
+        return {"id": str(event.event_id), "type": event.type, "sequence": event.sequence,
+                "created_at": iso(event.created_at), "data": data}
 
     def render_many(self, payments):
         """Render a page of payments with one receipts query and one tip query per currency."""

@@ -10,6 +10,7 @@ from .db import write_transaction
 from .ledger import Ledger, expire_due
 from .backend import Output
 from .models import ChainState, Receipt, utcnow
+from .outbox import Outbox
 
 log = logging.getLogger("transient.sync")
 REORG_WINDOW = 100  # blocks: coinbase maturity; no real reorg is deeper
@@ -83,8 +84,10 @@ def _dead_local_holder(holder):
 class Syncer:
     """Syncs one coin: ``run()`` is what the scheduler and the notify pings call."""
 
-    def __init__(self, currency, backend, confirmations, db, holder=None, lease_seconds=60, clock=utcnow):
+    def __init__(self, currency, backend, confirmations, db, outbox=None, holder=None, lease_seconds=60,
+                 clock=utcnow):
         self.currency = currency
+        self.outbox = outbox or Outbox()  # default: events without webhook targets
         self.backend = backend
         self.confirmations = confirmations
         self.db = db
@@ -124,16 +127,19 @@ class Syncer:
         now = self.clock()
         with write_transaction(self.db):
             faults.point("sync.before_apply")
-            ledger = Ledger(self.currency, self.confirmations, changes.tip, now)
+            events = self.outbox.batch(now, changes.tip.height)
+            ledger = Ledger(self.currency, self.confirmations, changes.tip, now, events)
             ledger.apply(changes)
             faults.point("sync.after_apply")
             changed = ledger.settle()
-            changed += expire_due(self.currency, changes.tip.height, now)
+            changed += expire_due(self.currency, changes.tip.height, now, events)
+            events.write()
             ChainState.update(
                 cursor_hash=changes.tip.hash, cursor_height=changes.tip.height,
                 last_sync_at=now, last_error=None, last_error_at=None,
             ).where(ChainState.currency == self.currency).execute()
             faults.point("sync.before_commit")
+        self.outbox.written(events)
         log.debug("%s: sync end pid=%d height=%d outputs=%d payments=%d", self.currency, os.getpid(),
                   changes.tip.height, len(changes.outputs), len(changed))
         return changed

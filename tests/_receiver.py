@@ -1,0 +1,115 @@
+"""A real webhook receiver on loopback: records every request, answers from a script."""
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from transient.devnet import find_free_port
+
+
+class Request:
+    def __init__(self, path, headers, body):
+        self.path = path
+        self.headers = headers
+        self.body = body
+        self.at = time.time()
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def event_id(self):
+        return self.headers.get("Transient-Event-Id")
+
+
+class Receiver:
+    """``answers`` maps a path to a list of (status, delay seconds) used one per
+    request, then ``default``. ``stop()`` and ``start()`` keep the port."""
+
+    def __init__(self, default=200, port=None):
+        self.port = port or find_free_port()
+        self.default = default
+        self.answers = {}
+        self.requests = []
+        self.lock = threading.Lock()
+        self.server = None
+        self.connections = set()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/hook" % self.port
+
+    def script(self, *answers, path="/hook"):
+        """Queue answers: a status or (status, delay) each, for the next requests to ``path``."""
+        with self.lock:
+            self.answers.setdefault(path, []).extend(a if isinstance(a, tuple) else (a, 0) for a in answers)
+
+    def start(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+
+            def setup(self):
+                super().setup()
+                with receiver.lock:
+                    receiver.connections.add(self.connection)
+
+            def finish(self):
+                with receiver.lock:
+                    receiver.connections.discard(self.connection)
+                super().finish()
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path = self.path.split("?")[0]
+                with receiver.lock:
+                    receiver.requests.append(Request(path, dict(self.headers), body))
+                    queued = receiver.answers.get(path)
+                    status, delay = queued.pop(0) if queued else (receiver.default, 0)
+                if delay:
+                    time.sleep(delay)
+                reply = b'{"ok": %s}' % (b"true" if status < 300 else b"false")
+                try:
+                    self.send_response(status)
+                    if 300 <= status < 400:
+                        self.send_header("Location", "http://127.0.0.1:1/elsewhere")
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(reply)))
+                    self.end_headers()
+                    self.wfile.write(reply)
+                except OSError:
+                    pass  # the sender gave up waiting
+
+            def log_message(self, *args):
+                pass
+
+        ThreadingHTTPServer.allow_reuse_address = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self):
+        """Go down like a crashed receiver: refuse new connections, drop open ones."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+        with self.lock:
+            for conn in list(self.connections):
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.connections.clear()
+
+    def received(self, path="/hook"):
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+    def events(self, path="/hook"):
+        """The bodies received, parsed, in arrival order."""
+        return [r.json for r in self.received(path)]
