@@ -20,10 +20,9 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from peewee import SQL, fn
 
 from . import __version__, webhooks
-from .db import write_transaction
+from .db import is_sqlite, write_transaction
 from .errors import NotFound
 from .models import Delivery, DeliveryAttempt, Event, utcnow
 
@@ -131,6 +130,40 @@ def _retry_after(value):
     return None
 
 
+class Claimed:
+    """A leased delivery with what sending it needs."""
+
+    __slots__ = ("id", "url", "body", "attempts", "sequence", "redelivery_of", "event_id", "type")
+
+    def __init__(self, id, url, body, attempts, sequence, redelivery_of, event_id, type):
+        self.id, self.url, self.body, self.attempts = id, url, body, attempts
+        self.sequence, self.redelivery_of, self.event_id, self.type = sequence, redelivery_of, event_id, type
+
+
+_CLAIM = """
+UPDATE delivery SET lease_holder = {p}, lease_expires = {p}
+WHERE id IN (
+    SELECT d.id FROM delivery d
+    WHERE d.state = 'pending' AND d.next_attempt_at <= {p}
+      AND (d.lease_expires IS NULL OR d.lease_expires < {p})
+      AND NOT EXISTS (
+          SELECT 1 FROM delivery e
+          WHERE e.payment_id = d.payment_id AND e.url = d.url AND e.state = 'pending'
+            AND (e.sequence < d.sequence OR (e.sequence = d.sequence AND e.id < d.id)))
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT {limit}{lock})
+  AND (lease_expires IS NULL OR lease_expires < {p})
+RETURNING id
+"""
+
+
+def _claim_sql(db, limit):
+    # PostgreSQL: concurrent claimers skip rows another one is leasing instead of
+    # waiting for it and then finding them taken. SQLite runs one writer at a time.
+    lock = "" if is_sqlite(db) else " FOR UPDATE SKIP LOCKED"
+    return _CLAIM.replace("{limit}", str(int(limit))).replace("{lock}", lock).replace("{p}", db.param)
+
+
 class Dispatcher:
     """Sends due deliveries from the database until stopped.
 
@@ -179,61 +212,61 @@ class Dispatcher:
     # -- one round, for the loop and for tests ----------------------------------
 
     def claim(self, limit):
-        """Lease up to ``limit`` due deliveries; return them with their events."""
+        """Lease up to ``limit`` due deliveries; return them as Claimed rows.
+
+        One UPDATE picks and leases them (hand-written SQL: this runs for every
+        few deliveries, and building it with the ORM cost more than running it).
+        A delivery is due when no earlier one of its payment to its URL is pending.
+        """
         now = self.clock()
-        earlier = Delivery.alias("earlier")
-        blocked = earlier.select(SQL("1")).where(
-            (earlier.payment == Delivery.payment) & (earlier.url == Delivery.url)
-            & (earlier.state == Delivery.PENDING)
-            & ((earlier.sequence < Delivery.sequence)
-               | ((earlier.sequence == Delivery.sequence) & (earlier.id < Delivery.id))))
-        free = Delivery.lease_expires.is_null() | (Delivery.lease_expires < now)
-        due = (Delivery.select(Delivery.id)
-               .where((Delivery.state == Delivery.PENDING) & (Delivery.next_attempt_at <= now) & free
-                      & ~fn.EXISTS(blocked))
-               .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
-        for _ in range(3):
-            ids = [row.id for row in due.clone()]  # a fresh look each time (peewee caches results)
-            if not ids:
-                return []
-            with write_transaction(self.db):
-                taken = Delivery.update(lease_holder=self.holder, lease_expires=now + self.lease).where(
-                    Delivery.id.in_(ids) & (Delivery.state == Delivery.PENDING) & free).execute()
-            if taken:
-                return list(Delivery.select(Delivery, Event.event_id, Event.type).join(Event)
-                            .where(Delivery.id.in_(ids) & (Delivery.lease_holder == self.holder)
-                                   & (Delivery.state == Delivery.PENDING))
-                            .order_by(Delivery.id))
-            # Another process leased these between our look and our update: look again.
-        return []
+        sql = _claim_sql(self.db, limit)
+        with write_transaction(self.db):
+            cursor = self.db.execute_sql(sql, (self.holder, now + self.lease, now, now, now))
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return []
+        marks = ", ".join([self.db.param] * len(ids))
+        cursor = self.db.execute_sql(
+            'SELECT d.id, d.url, d.body, d.attempts, d.sequence, d.redelivery_of_id, e.event_id, e.type'
+            ' FROM delivery d JOIN event e ON e.id = d.event_id WHERE d.id IN (%s) ORDER BY d.id' % marks, ids)
+        return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], str(uuid.UUID(str(r[6]))), r[7])
+                for r in cursor.fetchall()]
 
     def send(self, delivery):
         body = delivery.body.encode()
-        headers = self.sender.headers(delivery.event.event_id, delivery.event.type, delivery.id,
-                                      delivery.attempts + 1, delivery.redelivery_of_id, body)
+        headers = self.sender.headers(delivery.event_id, delivery.type, delivery.id,
+                                      delivery.attempts + 1, delivery.redelivery_of, body)
         return self.sender.post(delivery.url, body, headers, delivery)
 
     def record(self, outcomes):
         """Store the attempts and move each delivery on, in one transaction."""
         now = self.clock()
+        attempts, updates = [], []
+        for out in outcomes:
+            d = out.delivery
+            number = d.attempts + 1
+            state, retry_at = self._next(out, number, now)
+            attempts.append((d.id, number, out.started, out.duration_ms, out.status, out.error, out.response,
+                             retry_at))
+            updates.append((state, number, retry_at, out.status, out.error,
+                            now if state == Delivery.DELIVERED else None, d.id, self.holder))
+            self._log(out, number, state, retry_at, now)
+            if retry_at is not None and (self._soonest is None or retry_at < self._soonest):
+                self._soonest = retry_at
+        p = self.db.param
         with write_transaction(self.db):
-            for out in outcomes:
-                d = out.delivery
-                number = d.attempts + 1
-                state, retry_at = self._next(out, number, now)
-                DeliveryAttempt.create(delivery=d.id, number=number, started_at=out.started,
-                                       duration_ms=out.duration_ms, status_code=out.status, error=out.error,
-                                       response=out.response, retry_at=retry_at)
-                done = Delivery.update(
-                    state=state, attempts=number, next_attempt_at=retry_at or d.next_attempt_at,
-                    lease_holder=None, lease_expires=None, last_status=out.status, last_error=out.error,
-                    delivered_at=now if state == Delivery.DELIVERED else None,
-                ).where((Delivery.id == d.id) & (Delivery.lease_holder == self.holder)).execute()
-                if not done:
-                    log.warning("webhook %d: lease lost during attempt %d; the other holder decides", d.id, number)
-                self._log(out, number, state, retry_at, now)
-                if retry_at is not None and (self._soonest is None or retry_at < self._soonest):
-                    self._soonest = retry_at
+            self.db.execute_sql(
+                "INSERT INTO delivery_attempt (delivery_id, number, started_at, duration_ms, status_code, error,"
+                " response, retry_at) VALUES %s" % ", ".join(["(%s)" % ", ".join([p] * 8)] * len(attempts)),
+                [v for row in attempts for v in row])
+            cursor = self.db.cursor()
+            cursor.executemany(
+                "UPDATE delivery SET state = {p}, attempts = {p}, next_attempt_at = COALESCE({p}, next_attempt_at),"
+                " lease_holder = NULL, lease_expires = NULL, last_status = {p}, last_error = {p}, delivered_at = {p}"
+                " WHERE id = {p} AND lease_holder = {p}".format(p=p), updates)
+            if cursor.rowcount >= 0 and cursor.rowcount < len(updates):
+                log.warning("webhooks: %d lease(s) ran out during their attempt; the new holder decides",
+                            len(updates) - cursor.rowcount)
         self.sent += len(outcomes)
 
     def _next(self, out, number, now):
@@ -249,7 +282,7 @@ class Dispatcher:
     def _log(self, out, number, state, retry_at, now):
         d = out.delivery
         what = "%s (#%d, event %s seq %d) to %s attempt %d: %s in %d ms" % (
-            d.event.type, d.id, d.event.event_id, d.sequence, d.url, number,
+            d.type, d.id, d.event_id, d.sequence, d.url, number,
             out.status if out.status is not None else out.error, out.duration_ms)
         if state == Delivery.DELIVERED:
             log.info("webhook %s: delivered", what)
