@@ -1,5 +1,6 @@
 """Backends against recorded node answers whose shapes follow each node's source:
 what no local node can produce (Dogecoin 1.14, Bitcoin Core 27-29, MWEB)."""
+import datetime
 import json
 from decimal import Decimal
 
@@ -84,7 +85,7 @@ DOGE_LISTING = """{"transactions": [
    "trusted": true, "walletconflicts": [], "time": 1, "timereceived": 1, "abandoned": false},
   {"account": "order-2", "address": "DBXu2kgc3xtvCUWFcxFE3r9hEYgmuaaCyD", "category": "receive",
    "amount": 0.00000001, "vout": 0, "confirmations": 0, "trusted": false, "txid": "t3",
-   "walletconflicts": [], "time": 1, "timereceived": 1, "bip125-replaceable": "no"}
+   "walletconflicts": [], "time": 1700000100, "timereceived": 1700000050, "bip125-replaceable": "no"}
 ], "lastblock": "%s"}""" % ("bb" * 32, TIP)
 
 
@@ -100,8 +101,10 @@ def test_doge_listing_without_removed_and_with_account(node):
     changes = backend(DogecoinBackend).changes_since(CURSOR)
     assert changes.tip == ChainTip(TIP, 120) and changes.cursor_known and changes.removed == []
     assert changes.outputs == [
-        Output("t1", "1", "DRF7yvmFHR5gMXRtijkbkPzmLYnMfTYMGZ", 999999999999999999, 3, "bb" * 32, 118, "order-1"),
-        Output("t3", "0", "DBXu2kgc3xtvCUWFcxFE3r9hEYgmuaaCyD", 1, 0, None, None, "order-2"),
+        Output("t1", "1", "DRF7yvmFHR5gMXRtijkbkPzmLYnMfTYMGZ", 999999999999999999, 3, "bb" * 32, 118, "order-1",
+               seen_at=datetime.datetime(2023, 11, 14, 22, 13, 20)),
+        Output("t3", "0", "DBXu2kgc3xtvCUWFcxFE3r9hEYgmuaaCyD", 1, 0, None, None, "order-2",
+               seen_at=datetime.datetime(2023, 11, 14, 22, 14, 10)),  # the earlier of time and timereceived
     ]
     # Three params only, and the cursor check rides in the same HTTP request.
     assert ("listsinceblock", [CURSOR, 1, True]) in node.calls
@@ -155,7 +158,8 @@ BTC_LISTING = """{"transactions": [
 def test_btc_newer_fields_and_removed_unless_listed_again(node):
     node.handlers.update(listsinceblock=raw(BTC_LISTING), getblockchaininfo=chaininfo(120))
     changes = backend(BitcoinBackend, wallet="shop").changes_since(CURSOR)
-    assert changes.outputs == [Output("b1", "0", "bc1qexample", 12345, 2, "bb" * 32, 119, "order-7")]
+    assert changes.outputs == [Output("b1", "0", "bc1qexample", 12345, 2, "bb" * 32, 119, "order-7",
+                                      seen_at=datetime.datetime(1970, 1, 1, 0, 0, 1))]
     # b1 was disconnected and mined again: it is listed, so it is not removed.
     assert changes.removed == [Output("b2", "1", "bc1qexample", 50000000, 0, None, None, "order-8")]
     assert node.calls[0] == ("listsinceblock", [CURSOR, 1, True, True, False])

@@ -255,3 +255,24 @@ def test_refresh_is_consistent_with_receipts(db):
     events.write()
     assert summary.status == S.OVERPAID
     assert Payment.get_by_id(p.id).status == S.OVERPAID
+
+
+def test_the_node_time_decides_in_time_or_late(db):
+    """Funds the node saw before expiry count as in time though Transient syncs after it."""
+    minutes = lambda m: T0 + datetime.timedelta(minutes=m)  # noqa: E731
+    on_time = make_payment("addr1", expires_at=minutes(-10))
+    late = make_payment("addr2", expires_at=minutes(-10))
+    sync(db, Changes(tip(100), [
+        Output(TX[0], "0", "addr1", 100, 0, seen_at=minutes(-20)),
+        Output(TX[1], "0", "addr2", 100, 0, seen_at=minutes(-5)),
+    ]))
+    on_time, late = Payment.get_by_id(on_time.id), Payment.get_by_id(late.id)
+    assert (on_time.status, late.status) == (S.PENDING, S.EXPIRED)
+    assert Receipt.get(Receipt.txid == TX[0]).first_seen == minutes(-20)
+    types = lambda p: [e.type for e in Event.select().where(Event.payment == p.id).order_by(Event.sequence)]  # noqa: E731
+    assert types(on_time) == ["payment.received", "payment.status_changed"]
+    assert types(late) == ["payment.received", "payment.late", "payment.status_changed"]
+    # A node clock ahead of ours never puts first_seen in the future.
+    future = make_payment("addr3")
+    sync(db, Changes(tip(101), [Output(TX[2], "0", "addr3", 100, 0, seen_at=minutes(30))]))
+    assert Receipt.get(Receipt.txid == TX[2]).first_seen == T0 and Payment.get_by_id(future.id).status == S.PENDING

@@ -1,4 +1,5 @@
 """The coin backend interface: what the sync loop and the API need from a coin node."""
+import datetime
 from dataclasses import dataclass, field
 
 
@@ -16,7 +17,9 @@ class Output:
     decimal string ("0", "1"), or ``"mweb:<id>"`` for a Litecoin MWEB output.
     ``confirmations`` is as the node reports it: 0 in the mempool, negative when
     the transaction conflicts with one in the main chain. ``block_height`` is set
-    when the output is in a block of the main chain.
+    when the output is in a block of the main chain. ``seen_at`` is when the node's
+    wallet first saw the transaction (naive UTC), so funds that reached the node
+    in time count as in time even if Transient learns of them later.
     """
 
     txid: str
@@ -27,6 +30,7 @@ class Output:
     block_hash: str | None = None
     block_height: int | None = None
     label: str | None = None
+    seen_at: datetime.datetime | None = None
 
     @property
     def key(self):
@@ -109,6 +113,19 @@ class CoinBackend:
     def new_addresses(self, count, label=None):
         """Return ``count`` fresh addresses, asked for in one batch."""
         raise NotImplementedError
+
+    def set_labels(self, labels):
+        """Label each address of ``{address: label}`` in the node's wallet, in one batch.
+
+        Optional: the address pool hands pooled (unlabelled) addresses to payments
+        with an ``account`` only when the backend has it, labelling them afterwards.
+        """
+        raise NotImplementedError
+
+    def owns(self, address):
+        """Return True when the node's wallet owns ``address``, False when not, None
+        when it cannot tell. Optional (the address pool checks its addresses with it)."""
+        return None
 
     def tip(self):
         """Return the :class:`ChainTip` of the node's main chain."""

@@ -46,6 +46,7 @@ class Ledger:
         listed = {o.key: o for o in changes.outputs}
         removed = [o for o in changes.removed if o.key not in listed]
         existing = self._existing([*listed, *(o.key for o in removed)])
+        self._prefetch_required({r.payment_id for r in existing.values()})
         payments = self._payments({o.address for k, o in listed.items() if k not in existing})
         written = 0
         new_rows = []
@@ -89,6 +90,15 @@ class Ledger:
             found.update({p.address: p for p in query})
         return found
 
+    def _prefetch_required(self, payment_ids):
+        # One query per CHUNK payments instead of one per receipt: a sync during a burst
+        # re-lists thousands of unconfirmed receipts.
+        ids = sorted(pid for pid in payment_ids if pid is not None and pid not in self._required_cache)
+        for i in range(0, len(ids), CHUNK):
+            query = Payment.select(Payment.id, Payment.confirmations_required).where(
+                Payment.id.in_(ids[i:i + CHUNK])).tuples()
+            self._required_cache.update(query)
+
     def _required(self, payment_id):
         if payment_id is None:
             return self.default_confirmations
@@ -109,15 +119,18 @@ class Ledger:
             self._required_cache[pid] = payment.confirmations_required
         height = out.block_height if out.confirmations > 0 else None
         state = self._state_for(pid, out.confirmations, height)
+        # The node's time, not ours: a payment that reached the node in time was paid
+        # in time even if Transient was down or behind then.
+        first_seen = min(self.now, out.seen_at) if out.seen_at else self.now
         row = Receipt(
             currency=self.currency, txid=out.txid, output=out.output, address=out.address,
             amount=out.amount, payment=pid, state=state,
             block_hash=out.block_hash if height is not None else None, block_height=height,
-            first_seen=self.now, last_seen=self.now,
+            first_seen=first_seen, last_seen=self.now,
         )
         if pid is not None and state in Receipt.COUNTED:
             self._event(pid, EVENT_RECEIVED, row)
-            if payment.expires_at is not None and payment.expires_at < self.now:
+            if payment.expires_at is not None and first_seen >= payment.expires_at:
                 # Funds after expiry: still credited; the merchant decides.
                 self._event(pid, EVENT_LATE, row)
             if state == Receipt.CONFIRMED:
@@ -153,10 +166,11 @@ class Ledger:
     def _mature(self, listed):
         """Move receipts in blocks that reached their confirmations; return how many."""
         count = 0
-        query = Receipt.select().where(
+        rows = list(Receipt.select().where(
             (Receipt.currency == self.currency) & (Receipt.state == Receipt.PENDING)
-            & Receipt.block_height.is_null(False))
-        for row in query:
+            & Receipt.block_height.is_null(False)))
+        self._prefetch_required({r.payment_id for r in rows})
+        for row in rows:
             if (row.txid, row.output) in listed:
                 continue  # already brought up to date by this listing
             state = receipt_state(self.tip.height - row.block_height + 1, self._required(row.payment_id))
@@ -178,12 +192,21 @@ class Ledger:
         events = {}
         for pid, type, data in self.receipt_events:
             events.setdefault(pid, []).append((type, data))
+        ids = list(self.touched)
+        payments, receipts = {}, {}
+        # Two queries per CHUNK payments, not two per payment (a block may pay thousands).
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i:i + CHUNK]
+            payments.update({p.id: p for p in Payment.select().where(Payment.id.in_(part))})
+            for r in Receipt.select().where(Receipt.payment.in_(part)):
+                receipts.setdefault(r.payment_id, []).append(r)
         for pid, cause in self.touched.items():
-            payment = Payment.get_by_id(pid)
+            payment = payments[pid]
             for type, data in events.get(pid, ()):
                 self.events.add(payment, type, data)
-            refresh(payment, self.tip.height, self.now, cause, self.events)
-        return list(self.touched)
+            refresh(payment, self.tip.height, self.now, cause, self.events, receipts.get(pid, []), save=False)
+        save_refreshed([payments[pid] for pid in ids])
+        return ids
 
 
 def expire_due(currency, tip_height, now, events):
@@ -202,13 +225,31 @@ def expire_due(currency, tip_height, now, events):
     return expired
 
 
-def refresh(payment, tip_height, now, cause, events):
-    """Recompute ``payment``'s amounts and status from its receipts and store them.
+REFRESHED = [Payment.amount_received, Payment.amount_pending, Payment.status, Payment.paid_at, Payment.updated_at]
+
+
+def save_refreshed(payments):
+    """Store the REFRESHED fields of many payments: one UPDATE statement executed for
+    every row (executemany), not a query built per payment."""
+    if not payments:
+        return
+    db = Payment._meta.database
+    mark = db.param
+    sql = 'UPDATE "payment" SET %s WHERE "id" = %s' % (
+        ", ".join('"%s" = %s' % (f.column_name, mark) for f in REFRESHED), mark)
+    rows = [[f.db_value(getattr(p, f.name)) for f in REFRESHED] + [Payment.id.db_value(p.id)] for p in payments]
+    db.cursor().executemany(sql, rows)
+
+
+def refresh(payment, tip_height, now, cause, events, receipts=None, save=True):
+    """Recompute ``payment``'s amounts and status from its receipts (read here unless
+    given) and store them (``save`` False: the caller stores the REFRESHED fields).
 
     Queues a status-change event in ``events`` (an outbox.EventBatch) when the
     status moves. Returns the Summary.
     """
-    receipts = list(Receipt.select().where(Receipt.payment == payment.id))
+    if receipts is None:
+        receipts = list(Receipt.select().where(Receipt.payment == payment.id))
     summary = summarize(payment, receipts, tip_height, now)
     old = payment.status
     payment.amount_received = summary.received
@@ -219,8 +260,8 @@ def refresh(payment, tip_height, now, cause, events):
     elif not summary.paid and old in st.PAID_STATUSES:
         payment.paid_at = None
     payment.updated_at = now
-    payment.save(only=[Payment.amount_received, Payment.amount_pending, Payment.status,
-                       Payment.paid_at, Payment.updated_at])
+    if save:
+        payment.save(only=REFRESHED)
     if old != summary.status:
         events.add(payment, EVENT_STATUS, {"from": old, "to": summary.status, "cause": cause})
     return summary
