@@ -11,7 +11,8 @@ class DogecoinBackend(BitcoindBackend):
     blocks are only seen again when the node re-lists them, so the sync loop must
     re-check unfinished receipts); an unknown cursor silently lists the whole wallet,
     so the cursor is checked with getblockheader in the same batch. getnewaddress
-    takes an account only (P2PKH); entries carry ``account`` and no ``blockheight``.
+    takes an account only (P2PKH), and setaccount labels an address; entries carry
+    ``account`` and no ``blockheight``.
     """
 
     name = "dogecoin"
@@ -21,6 +22,7 @@ class DogecoinBackend(BitcoindBackend):
 
     HAS_INCLUDE_REMOVED = False
     HAS_ADDRESS_TYPE = False
+    SET_LABEL = "setaccount"
     UNKNOWN_CURSOR = "lists_all"
 
 

@@ -29,14 +29,15 @@ poll_interval = {poll}
 class Daemon:
     """transientd in its own process group, configured by a TOML text."""
 
-    def __init__(self, workdir, db_url, coins, workers=1, extra="", env=None):
+    def __init__(self, workdir, db_url, coins, workers=1, extra="", env=None, port=None, threads=4,
+                 log_level="DEBUG"):
         self.workdir = workdir
-        self.port = find_free_port()
+        self.port = port or find_free_port()
         self.config_path = os.path.join(workdir, "config-%d.toml" % self.port)
         with open(self.config_path, "w") as fh:
-            fh.write('[server]\nbind = "127.0.0.1:%d"\nworkers = %d\nthreads = 4\n' % (self.port, workers))
+            fh.write('[server]\nbind = "127.0.0.1:%d"\nworkers = %d\nthreads = %d\n' % (self.port, workers, threads))
             fh.write('[database]\nurl = "%s"\nauto_migrate = true\n[sync]\nlease_seconds = 10\n' % db_url)
-            fh.write('[log]\nlevel = "DEBUG"\n%s\n%s\n' % (extra, coins))
+            fh.write('[log]\nlevel = "%s"\n%s\n%s\n' % (log_level, extra, coins))
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSIENT_")}
         self.env.update(env or {})
         self.log_path = os.path.join(workdir, "transientd-%d.log" % self.port)

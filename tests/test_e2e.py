@@ -5,7 +5,7 @@ import pytest
 
 from _daemon import coin_config, wait_for
 from transient.db import open_database
-from transient.models import ChainState, Receipt
+from transient.models import ChainState, Event, Receipt
 
 pytestmark = pytest.mark.regtest
 
@@ -110,6 +110,7 @@ def test_kill_9_in_the_middle_of_a_sync(start_daemon, regtest, db_url, tmp_path)
     wait_for(lambda: crashing.log().count("sync start") >= 2, timeout=30)
     crashing.kill()
     assert Receipt.select().count() == 0
+    assert [e.type for e in Event.select()] == ["payment.created"] * 3  # no event without its change
     assert ChainState.get_by_id("LTC").cursor_hash == cursor_before
     db.close()
     d = start_daemon(poll=3600)
@@ -117,11 +118,16 @@ def test_kill_9_in_the_middle_of_a_sync(start_daemon, regtest, db_url, tmp_path)
         assert d.wait_status(p["id"], "PAID")["amount_received"] == p["amount"]
     db = open_database(db_url)
     assert Receipt.select().count() == 3
+    # ... and no change without its events: each payment got received, confirmed and its status changes once.
+    for p in pays:
+        types = [e.type for e in Event.select().where(Event.payment == p["id"]).order_by(Event.sequence)]
+        assert types == ["payment.created", "payment.received", "payment.confirmed", "payment.status_changed"]
     db.close()
 
 
-def test_node_down_then_back(start_daemon, regtest):
-    d = start_daemon(poll=1)
+def test_node_down_then_back(start_daemon, regtest, wallet):
+    # Without an address pool, creating a payment needs the node (the pool has its own tests).
+    d = start_daemon(coins=coin_config(regtest, wallet, poll=1) + "address_pool = 0\n")
     p = d.create(currency="LTC", amount="0.2")
     regtest.stop()
     try:

@@ -379,3 +379,19 @@ def test_concurrent_writers_and_dispatcher(hub, receiver):
     assert len(got) == len(set(got)) == 40
     for p in payments:
         assert [s for pid, s in got if pid == str(p.id)] == [1, 2, 3, 4, 5]
+
+
+def test_each_transport_claims_only_its_own_targets(db, receiver):
+    hub = Harness(db, receiver.url)
+    hub.outbox.extra_targets = ["amqp:transient.events"]
+    hub.emit(hub.payment(), "payment.created")
+    assert sorted(d.url for d in Delivery.select()) == ["amqp:transient.events", receiver.url]
+    http = hub.dispatcher(start=False)
+    assert [d.url for d in http.claim(10)] == [receiver.url]
+    assert http.claim(10) == []  # the amqp row stays for its own dispatcher
+
+    class Other(Dispatcher):
+        prefix = "amqp"
+
+    other = Other(db, Sender(None, 5), FAST)
+    assert [d.url for d in other.claim(10)] == ["amqp:transient.events"]

@@ -1,7 +1,7 @@
 """The Falcon application factory."""
 import falcon
 
-from . import resources
+from . import checkout, resources
 from .errors import TransientError
 
 
@@ -15,7 +15,10 @@ def create_app(runtime):
     payments = runtime.payments
     app.add_route("/payments", resources.Payments(payments, runtime.config["api.max_body"]))
     app.add_route("/payments/{payment_id}", resources.PaymentItem(payments))
-    app.add_route("/payments/{payment_id}/qrcode.png", resources.QRCode(payments))
+    checkout.add_routes(app, runtime)  # QR images, the /pay/{id} page and its assets
+    app.add_route("/payments/{payment_id}/events", resources.PaymentEvents(payments))
+    app.add_route("/deliveries/{delivery_id}/redeliver", resources.Redeliver(runtime))
+    app.add_route("/webhooks/test", resources.WebhookTest(runtime, runtime.config["api.max_body"]))
     notify = resources.Notify(runtime, runtime.config["notify.token"])
     app.add_route("/notify/{currency}/{kind}/{value}", notify)
     app.add_route("/healthz", resources.Health(runtime))

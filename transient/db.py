@@ -43,3 +43,38 @@ def write_transaction(db=None):
     if is_sqlite(db):
         return db.atomic("IMMEDIATE")
     return db.atomic()
+
+
+_SQL = {}
+
+
+def select_where(model, where, *params, order=None):
+    """Return the ``model`` rows matching ``where`` (SQL with ``{p}`` for each parameter),
+    as model instances with converted values.
+
+    The statement's text is made once and kept: on the hot read paths (every GET of a
+    payment) peewee spent longer building a query's SQL than the database running it.
+    Parameters are given as the database stores them (``Model.field.db_value(v)``).
+    """
+    db = model._meta.database
+    key = (model, where, order, db.param)
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = _SQL[key] = 'SELECT * FROM "%s" WHERE %s%s' % (
+            model._meta.table_name, where.replace("{p}", db.param), " ORDER BY %s" % order if order else "")
+    return list(model.raw(sql, *params))
+
+
+def insert(instance):
+    """INSERT ``instance`` (every column, primary key included) with the statement's text
+    made once per model: the API's payment insert, on every POST."""
+    model = instance.__class__
+    db = model._meta.database
+    fields = model._meta.sorted_fields
+    key = (model, "insert", db.param)
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = _SQL[key] = 'INSERT INTO "%s" (%s) VALUES (%s)' % (
+            model._meta.table_name, ", ".join('"%s"' % f.column_name for f in fields),
+            ", ".join([db.param] * len(fields)))
+    db.execute_sql(sql, [f.db_value(instance.__data__.get(f.name)) for f in fields])

@@ -144,7 +144,7 @@ _CLAIM = """
 UPDATE delivery SET lease_holder = {p}, lease_expires = {p}
 WHERE id IN (
     SELECT d.id FROM delivery d
-    WHERE d.state = 'pending' AND d.next_attempt_at <= {p}
+    WHERE d.state = 'pending' AND d.url LIKE {p} AND d.next_attempt_at <= {p}
       AND (d.lease_expires IS NULL OR d.lease_expires < {p})
       AND NOT EXISTS (
           SELECT 1 FROM delivery e
@@ -167,10 +167,16 @@ def _claim_sql(db, limit):
 class Dispatcher:
     """Sends due deliveries from the database until stopped.
 
+    It takes the deliveries whose URL starts with ``prefix`` ("http": http and
+    https); another transport (the AMQP publisher) subclasses it with its own
+    prefix and ``send()``.
+
     ``schedule`` is the list of seconds to wait before each retry; a delivery
     that still fails after the last one is marked failed. Each wait gets ±20 %
     jitter so a receiver coming back is not hit by every retry at once.
     """
+
+    prefix = "http"
 
     def __init__(self, db, sender, schedule, concurrency=8, holder=None, clock=utcnow, rng=None):
         self.db = db
@@ -220,8 +226,9 @@ class Dispatcher:
         """
         now = self.clock()
         sql = _claim_sql(self.db, limit)
+        params = (self.holder, now + self.lease, self.prefix + "%", now, now, now)
         with write_transaction(self.db):
-            cursor = self.db.execute_sql(sql, (self.holder, now + self.lease, now, now, now))
+            cursor = self.db.execute_sql(sql, params)
             ids = [row[0] for row in cursor.fetchall()]
         if not ids:
             return []
@@ -417,6 +424,22 @@ def redeliver(delivery_id, db=None, now=None):
         return Delivery.create(event=original.event_id, payment=original.payment_id, sequence=original.sequence,
                                url=original.url, body=original.body, state=Delivery.PENDING,
                                next_attempt_at=now, created_at=now, redelivery_of=original.id)
+
+
+def recent(state=None, limit=50):
+    """Return the newest deliveries (in ``state`` if given)."""
+    query = Delivery.select()
+    if state is not None:
+        query = query.where(Delivery.state == state)
+    return list(query.order_by(Delivery.id.desc()).limit(limit))
+
+
+def failed_ids():
+    """Ids of deliveries that failed for good and have no redelivery queued or made since."""
+    again = Delivery.alias()
+    redone = again.select(again.redelivery_of).where(again.redelivery_of.is_null(False))
+    return [d.id for d in Delivery.select(Delivery.id).where(
+        (Delivery.state == Delivery.FAILED) & Delivery.id.not_in(redone)).order_by(Delivery.id)]
 
 
 def ping(sender, url):

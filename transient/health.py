@@ -23,7 +23,23 @@ def report(runtime):
         coin["cursor_height"] = state.cursor_height if state else None
         coin["last_sync_at"] = iso(state.last_sync_at) if state else None
         coin["last_error"] = state.last_error if state else None
+        # In this worker process: `transient doctor` watches it for its notify round trip.
+        coin["last_notify_at"] = iso(getattr(runtime, "last_notify", {}).get(code))
+        coin.update(runtime.sync_counts(code) if hasattr(runtime, "sync_counts") else {})
+        pool = getattr(runtime, "pools", {}).get(code)
+        coin["address_pool"] = _pool_size(pool)
         if coin.get("tip_height") is not None and coin["cursor_height"] is not None:
             coin["cursor_lag"] = coin["tip_height"] - coin["cursor_height"]
         out["coins"][code] = coin
+    if getattr(runtime, "amqp", None) is not None:
+        # Reported, never counted against "ok": HTTP keeps working while the broker is
+        # away, and the events wait in the outbox for it.
+        out["amqp"] = runtime.amqp.report()
     return out
+
+
+def _pool_size(pool):
+    try:
+        return pool.available() if pool is not None else None
+    except Exception:  # noqa: BLE001 - the database error is reported above
+        return None

@@ -162,4 +162,26 @@ class DeliveryAttempt(BaseModel):
         indexes = ((("delivery", "number"), False),)
 
 
-MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt]
+class PooledAddress(BaseModel):
+    """A fresh address fetched from the node ahead of time (the address pool).
+
+    Creating a payment claims one (sets ``claimed_at``, and ``label`` when the
+    payment has an account) in the transaction that inserts the payment; the pool
+    keeper then gives the address its label in the node's wallet and deletes the row.
+    """
+
+    id = BigAutoField()
+    currency = CharField(max_length=10)
+    address = CharField(max_length=128)
+    label = CharField(max_length=255, null=True)  # to set in the node's wallet once claimed
+    created_at = DateTimeField(default=utcnow)
+    claimed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("currency", "address"), True),
+            (("currency", "claimed_at", "id"), False),
+        )
+
+
+MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress]

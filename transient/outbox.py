@@ -8,6 +8,7 @@ every event of one transaction carries the same snapshot of the payment.
 import json
 import uuid
 
+from .db import select_where
 from .models import Delivery, Event, Payment
 
 STATUS_CHANGED = "payment.status_changed"
@@ -17,14 +18,16 @@ CONFIRMED = "payment.confirmed"
 LATE = "payment.late"
 REVERTED = "payment.reverted"
 TYPES = (CREATED, STATUS_CHANGED, RECEIVED, CONFIRMED, LATE, REVERTED)
+CHUNK = 200  # rows per statement: under every database's parameter limit
 
 
 class Outbox:
     """Makes event batches. ``webhook_url`` is the global target; ``renderer``
     has ``render(payment, tip_height=...)`` and ``render_event(event, currency)``."""
 
-    def __init__(self, webhook_url=None, renderer=None, uuidgen=uuid.uuid4):
+    def __init__(self, webhook_url=None, renderer=None, uuidgen=uuid.uuid4, extra_targets=()):
         self.webhook_url = webhook_url
+        self.extra_targets = list(extra_targets)  # other transports' targets, e.g. "amqp:transient.events"
         self.renderer = renderer
         self.uuidgen = uuidgen
         self.wake = None  # set by the dispatcher: called after a commit that queued deliveries
@@ -34,7 +37,7 @@ class Outbox:
 
     def targets(self, payment):
         """The URLs ``payment``'s events go to: the global one and its own callback."""
-        urls = [u for u in (self.webhook_url, payment.callback_url) if u]
+        urls = [u for u in (self.webhook_url, payment.callback_url, *self.extra_targets) if u]
         return list(dict.fromkeys(urls))
 
     def written(self, batch):
@@ -78,13 +81,28 @@ class EventBatch:
         if not self.pending:
             return []
         events = {}
-        for pid, seq, type, data in self.pending:
-            event = Event.create(event_id=self.outbox.uuidgen(), payment=pid, sequence=seq, type=type,
-                                 data=json.dumps(data, sort_keys=True), created_at=self.now)
-            events.setdefault(pid, []).append(event)
-            self.events.append(event)
-        for pid, seq in self.seq.items():
-            Payment.update(event_seq=seq).where(Payment.id == pid).execute()
+        made = [Event(event_id=self.outbox.uuidgen(), payment=pid, sequence=seq, type=type,
+                      data=json.dumps(data, sort_keys=True), created_at=self.now)
+                for pid, seq, type, data in self.pending]
+        # A few statements per CHUNK events, not one per event (a block can pay thousands),
+        # their text written here: building them with the ORM cost more than running them.
+        fields = [Event.event_id, Event.payment, Event.sequence, Event.type, Event.data, Event.created_at]
+        db = Event._meta.database
+        insert = 'INSERT INTO "event" (%s) VALUES (%s)' % (", ".join('"%s"' % f.column_name for f in fields),
+                                                          ", ".join([db.param] * len(fields)))
+        for i in range(0, len(made), CHUNK):
+            part = made[i:i + CHUNK]
+            db.cursor().executemany(insert, [[f.db_value(e.__data__[f.name]) for f in fields] for e in part])
+            keys = [Event.event_id.db_value(e.event_id) for e in part]
+            found = db.execute_sql('SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)'
+                                   % ", ".join([db.param] * len(keys)), keys).fetchall()
+            ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
+            for event in part:
+                event.id = ids[event.event_id]
+                events.setdefault(event.payment_id, []).append(event)
+        self.events += made
+        db.cursor().executemany('UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param),
+                                [(seq, Payment.id.db_value(pid)) for pid, seq in self.seq.items()])
         rows = []
         for pid, payment_events in events.items():
             payment = self.payments[pid]
@@ -116,7 +134,7 @@ def envelope(payment, rendered_event):
 
 def history(payment_id, type=None):
     """Return the payment's events (of ``type`` if given), oldest first."""
-    query = Event.select().where(Event.payment == payment_id)
-    if type is not None:
-        query = query.where(Event.type == type)
-    return list(query.order_by(Event.sequence))
+    pid = Payment.id.db_value(payment_id)
+    if type is None:
+        return select_where(Event, '"payment_id" = {p}', pid, order='"sequence"')
+    return select_where(Event, '"payment_id" = {p} AND "type" = {p}', pid, type, order='"sequence"')

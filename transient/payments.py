@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from peewee import IntegrityError
 
 from . import outbox, status as st
-from .db import write_transaction
+from .db import insert, select_where, write_transaction
 from .errors import BadRequest, Conflict, NotFound, UnknownCurrency, ValidationError
 from .ledger import confirmations
 from .models import ChainState, Payment, Receipt, utcnow
@@ -30,12 +30,13 @@ _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 class PaymentService:
     """``coins`` maps a currency code to ``(backend, options)``."""
 
-    def __init__(self, coins, clock=utcnow, uuidgen=uuid.uuid4, db=None, webhook_url=None):
+    def __init__(self, coins, clock=utcnow, uuidgen=uuid.uuid4, db=None, webhook_url=None, pools=None):
         self.coins = coins
         self.clock = clock
         self.uuidgen = uuidgen
         self.db = db
         self.outbox = outbox.Outbox(webhook_url, renderer=self)
+        self.pools = pools or {}  # currency -> addresses.AddressPool
 
     # -- create ---------------------------------------------------------------
 
@@ -56,19 +57,26 @@ class PaymentService:
             replay = self._replay(idempotency_key, digest)
             if replay is not None:
                 return replay, False
-        backend, _ = self.coins[fields["currency"]]
-        address = backend.new_address(fields["account"])
         now = self.clock()
         payment = Payment(
-            id=self.uuidgen(), address=address, status=st.UNPAID, created_at=now, updated_at=now,
+            id=self.uuidgen(), address=None, status=st.UNPAID, created_at=now, updated_at=now,
             idempotency_key=idempotency_key, request_hash=digest, **fields,
         )
         events = self.outbox.batch(now)
         try:
-            with write_transaction(self.db):
-                payment.save(force_insert=True)
-                events.add(payment, outbox.CREATED, {"status": st.UNPAID})
-                events.write()
+            pool = self.pools.get(payment.currency)
+            if pool is not None:
+                # A pooled address, claimed in the insert's transaction: no node round trip.
+                with write_transaction(self.db):
+                    payment.address = pool.take(payment.account)
+                    if payment.address is not None:
+                        self._insert(payment, events)
+            if payment.address is None:
+                # No pool, or it is empty: ask the node, outside any transaction.
+                backend, _ = self.coins[payment.currency]
+                payment.address = backend.new_address(payment.account)
+                with write_transaction(self.db):
+                    self._insert(payment, events)
         except IntegrityError:
             # A concurrent request with the same key won the race.
             replay = idempotency_key and self._replay(idempotency_key, digest)
@@ -77,6 +85,11 @@ class PaymentService:
             raise
         self.outbox.written(events)
         return payment, True
+
+    def _insert(self, payment, events):
+        insert(payment)
+        events.add(payment, outbox.CREATED, {"status": st.UNPAID})
+        events.write()
 
     def _replay(self, key, digest):
         existing = Payment.get_or_none(Payment.idempotency_key == key)
@@ -140,10 +153,10 @@ class PaymentService:
             pid = payment_id if isinstance(payment_id, uuid.UUID) else uuid.UUID(str(payment_id))
         except ValueError:
             raise NotFound("no payment with id %s" % payment_id, "id") from None
-        payment = Payment.get_or_none(Payment.id == pid)
-        if payment is None:
+        found = select_where(Payment, '"id" = {p}', Payment.id.db_value(pid))
+        if not found:
             raise NotFound("no payment with id %s" % pid, "id")
-        return payment
+        return found[0]
 
     def list(self, status=None, currency=None, limit=None, cursor=None):
         """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page."""
@@ -178,7 +191,7 @@ class PaymentService:
         backend, _ = self.coins.get(payment.currency, (None, None))
         decimals = backend.decimals if backend else 8
         if receipts is None:
-            receipts = list(Receipt.select().where(Receipt.payment == payment.id).order_by(Receipt.id))
+            receipts = select_where(Receipt, '"payment_id" = {p}', Payment.id.db_value(payment.id), order='"id"')
         if tip_height is None:
             tip_height = _tip_height(payment.currency)
         need = st.required_amount(payment.amount, payment.tolerance_bp)
@@ -245,7 +258,8 @@ def _render_receipt(r, tip_height, money):
 
 
 def _tip_height(currency):
-    return ChainState.select(ChainState.cursor_height).where(ChainState.currency == currency).scalar()
+    state = select_where(ChainState, '"currency" = {p}', currency)
+    return state[0].cursor_height if state else None
 
 
 def iso(moment):

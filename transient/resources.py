@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import falcon
 
-from . import health, qr
-from .errors import BadRequest, NotFound, Unauthorized, ValidationError
+from . import deliveries, health
+from .errors import BadRequest, NotFound, Unauthorized, UnknownCurrency, ValidationError
 
 log = logging.getLogger("transient.api")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -21,10 +21,15 @@ def _error_body(code, message, field=None):
     return {"success": False, "error": {"code": code, "message": message, "field": field}}
 
 
+def domain_error_body(exc):
+    """The error body of a TransientError (HTTP and the AMQP commands answer the same)."""
+    message = "%s %s" % (exc.field, exc.message) if exc.field and exc.http_status in (400, 409, 422) else exc.message
+    return _error_body(exc.code, message, exc.field)
+
+
 def handle_domain_error(req, resp, exc, params):
     resp.status = falcon.code_to_http_status(exc.http_status)
-    message = "%s %s" % (exc.field, exc.message) if exc.field and exc.http_status in (400, 409, 422) else exc.message
-    resp.media = _error_body(exc.code, message, exc.field)
+    resp.media = domain_error_body(exc)
     if isinstance(exc, Unauthorized):
         resp.set_header("WWW-Authenticate", "Bearer")
 
@@ -54,6 +59,11 @@ def read_json(req, max_body):
     raw = req.bounded_stream.read(max_body + 1)
     if len(raw) > max_body:
         raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
+    return parse_json(raw)
+
+
+def parse_json(raw):
+    """Return the bytes ``raw`` parsed as JSON with exact decimals, or raise BadRequest."""
     try:
         return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -73,8 +83,13 @@ class ApiKeys:
     def process_resource(self, req, resp, resource, params):
         if not self.keys or not getattr(resource, "needs_key", False):
             return
-        given = req.get_header("Authorization") or ""
-        scheme, _, token = given.partition(" ")
+        self.check(req.get_header("Authorization"))
+
+    def check(self, given):
+        """Raise Unauthorized unless keys are off or ``given`` is "Bearer <a configured key>"."""
+        if not self.keys:
+            return
+        scheme, _, token = (given or "").partition(" ")
         token = token.strip().encode()
         # Compare against every key so the time taken says nothing about which matched.
         ok = False
@@ -118,16 +133,60 @@ class PaymentItem:
         resp.media = {"success": True, "payment": self.service.render(payment)}
 
 
-class QRCode:
+class PaymentEvents:
+    """The payment's outbox: events with their webhook deliveries and attempts."""
+
+    needs_key = True
+
     def __init__(self, service):
         self.service = service
 
     def on_get(self, req, resp, payment_id):
         payment = self.service.get(payment_id)
-        uri = self.service.render(payment)["payment_uri"]
-        resp.content_type = "image/png"
-        resp.data = qr.png(uri)
-        resp.cache_control = ["no-cache"]
+        resp.media = {"success": True, "events": deliveries.event_log(payment, self.service)}
+
+
+class Redeliver:
+    needs_key = True
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def on_post(self, req, resp, delivery_id):
+        delivery = deliveries.redeliver(delivery_id, self.runtime.db)
+        self.runtime.outbox.written_one()
+        resp.status = falcon.HTTP_202
+        resp.media = {"success": True, "delivery": deliveries.render_delivery(delivery, [])}
+
+
+class WebhookTest:
+    """Send a signed ``ping`` event to the webhook URL (or ``{"url": ...}``) now."""
+
+    needs_key = True
+
+    def __init__(self, runtime, max_body):
+        self.runtime = runtime
+        self.max_body = max_body
+
+    def on_post(self, req, resp):
+        body = read_json(req, self.max_body) if req.content_length else {}
+        if not isinstance(body, dict) or set(body) - {"url"}:
+            raise ValidationError("the body may only hold a url", "url")
+        url = _webhook_url(body.get("url")) or self.runtime.config["webhook.url"]
+        if not url:
+            raise ValidationError("is required: no [webhook] url is configured", "url")
+        outcome = deliveries.ping(self.runtime.sender, url)
+        resp.media = {"success": outcome.ok, "url": url, "status_code": outcome.status, "error": outcome.error,
+                      "duration_ms": outcome.duration_ms, "response": outcome.response,
+                      "signed": bool(self.runtime.config["webhook.secret"])}
+
+
+def _webhook_url(value):
+    if value is None:
+        return None
+    from .payments import _url_field
+
+    return _url_field({"url": value}, "url")
 
 
 class Notify:
@@ -144,7 +203,8 @@ class Notify:
         if kind not in self.KINDS:
             raise NotFound("no such notification kind %r (transaction or block)" % kind, "kind")
         if currency.upper() not in self.runtime.backends:
-            raise ValidationError("unknown currency %r" % currency, "currency")
+            raise UnknownCurrency("%r is not configured (configured: %s)"
+                                  % (currency, ", ".join(sorted(self.runtime.backends))), "currency")
         if not _HEX64.match(value):
             raise ValidationError("must be 64 hexadecimal characters", "txid" if kind == "transaction" else "hash")
         self.runtime.wake(currency.upper())

@@ -28,32 +28,43 @@ class CoinRunner:
         self.job_id = "sync-now-%s" % syncer.currency
         self._lock = threading.Lock()
         self._running = False
+        self._queued = False  # a run() job is scheduled and has not started yet
         self._dirty = False
         self._failures = 0
         self._retry_at = None
         self.syncs = 0
+        self.wakes = 0
 
     def wake(self):
-        """Trigger a sync now; returns at once."""
+        """Trigger a sync now; returns at once.
+
+        A ping costs a flag under a lock: no database, no RPC. At most one job is
+        queued, and a running sync only notes that it must go round once more.
+        """
         with self._lock:
+            self.wakes += 1
             self._dirty = True
-            if self._running:
+            if self._running or self._queued:
                 return
-        self.scheduler.add_job(self.run, id=self.job_id, replace_existing=True, misfire_grace_time=None)
+            self._queued = True
+        try:
+            self.scheduler.add_job(self.run, id=self.job_id, replace_existing=True, misfire_grace_time=None)
+        except BaseException:
+            with self._lock:
+                self._queued = False
+            raise
 
     def poll(self):
-        """The fallback poll: a sync unless the node is in back-off."""
+        """The fallback poll: a sync unless the node is in back-off. It only wakes the
+        runner's job, so a sync longer than the poll interval never overlaps the poll."""
         if self._retry_at is not None and self.clock() < self._retry_at:
             return
-        self.wake_and_run()
-
-    def wake_and_run(self):
-        with self._lock:
-            self._dirty = True
-        self.run()
+        self.wake()
 
     def run(self):
+        """Sync while triggers keep coming; returns when none arrived during the last sync."""
         with self._lock:
+            self._queued = False
             if self._running:
                 return
             self._running = True

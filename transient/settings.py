@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .qr import OPTIONS as _QR
 
 
 # -- value parsers: each takes a TOML value or an environment string ---------
@@ -58,6 +59,34 @@ def _str_list(value):
     return value
 
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(value):
+    """Seconds from an integer or a string such as "90", "30s", "15m", "2h", "1d"."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as 30s, 15m, 2h or 1d")
+    if isinstance(value, int):
+        seconds = value
+    else:
+        match = re.fullmatch(r"\s*([0-9]+)\s*([smhd]?)\s*", str(value))
+        if not match:
+            raise ValueError("must be a duration such as 30s, 15m, 2h or 1d")
+        seconds = int(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds < 1:
+        raise ValueError("must be at least 1 second")
+    return seconds
+
+
+def _schedule(value):
+    """A retry schedule: a list of durations (or a comma-separated string of them)."""
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list) or not value or len(value) > 50:
+        raise ValueError("must be a list of 1 to 50 durations such as [\"10s\", \"1m\", \"1h\"]")
+    return [duration(v) for v in value]
+
+
 def _bind(value):
     value = _str(value)
     host, sep, port = value.rpartition(":")
@@ -93,6 +122,18 @@ def _percent(value):
     return str(value).strip()
 
 
+def _amqp_name(optional=False):
+    """An AMQP exchange or queue name (``optional``: "" turns the feature off)."""
+    def parse(value):
+        value = _str(value).strip()
+        if optional and not value:
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", value) or value.startswith("amq."):
+            raise ValueError("must be 1-200 letters, digits, '-', '_', '.' or ':', not starting with amq.")
+        return value
+    return parse
+
+
 def _currency(value):
     if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", value):
         raise ValueError("must be an upper-case currency code such as DOGE")
@@ -123,8 +164,31 @@ SETTINGS = [
     Setting("api.max_body", 65536, _int(1024, 10 * 2**20), "Largest request body accepted, in bytes."),
     Setting("notify.token", None, _opt_str, "Token for /notify from non-loopback clients (?token= or X-Transient-Token)."),
     Setting("webhook.url", None, _url(("http", "https")), "URL that receives payment events.", env_alias="PAYMENT_WEBHOOK_URL"),
-    Setting("webhook.secret", None, _opt_str, "Secret used to sign webhook bodies (HMAC-SHA256)."),
+    Setting("webhook.secret", None, _opt_str, "Secret used to sign webhook bodies (HMAC-SHA256); unset: unsigned."),
+    Setting("webhook.retry_schedule", ["10s", "30s", "2m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "12h", "8h"],
+            _schedule, "Waits before each retry (±20 % jitter); after the last one a delivery fails (default: ~2 days)."),
+    Setting("webhook.timeout", 10, _int(1, 120), "Seconds to wait for a receiver to answer."),
+    Setting("webhook.concurrency", 8, _int(1, 128), "Deliveries sent at once by each process."),
+    Setting("amqp.url", None, _url(("amqp", "amqps")),
+            "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off."),
+    Setting("amqp.exchange", "transient.events", _amqp_name(),
+            "Durable topic exchange for payment events (routing key payment.<CURRENCY>.<event>)."),
+    Setting("amqp.rpc_queue", "transient.rpc", _amqp_name(optional=True),
+            "Durable queue of payment commands (create, get, list); empty: no commands."),
+    Setting("amqp.retry_schedule", ["1s", "5s", "15s", "30s", "1m"], _schedule,
+            "Waits before publishing again an event the broker did not confirm; the last repeats (never fails)."),
+    Setting("amqp.confirm_timeout", 30, _int(1, 600), "Seconds to wait for the broker's confirms before reconnecting."),
     Setting("sync.lease_seconds", 60, _int(2, 3600), "How long a coin's sync lease lasts before another process may take it."),
+    Setting("qrcode.size", 320, _QR["size"], "QR code image size in pixels (32-2048); ?size= overrides."),
+    Setting("qrcode.border", 4, _QR["border"], "Quiet zone around the code, in modules (0-16; scanners want 4); ?border=."),
+    Setting("qrcode.foreground", "#000000", _QR["foreground"], "Colour of the dark modules (hex); ?foreground=."),
+    Setting("qrcode.background", "#ffffff", _QR["background"],
+            "Colour of the light ground (hex; lighter than foreground, contrast >= 3:1); ?background=."),
+    Setting("qrcode.error_correction", "M", _QR["error_correction"], "Error correction level: L, M, Q or H; ?error_correction=."),
+    Setting("qrcode.content", "uri", _QR["content"],
+            "What the code holds: uri (BIP21 URI for the amount due) or address; ?content=."),
+    Setting("checkout.refresh_interval", 5, _int(1, 300),
+            "Seconds between status checks on the /pay/{id} page (fetch with JS, page refresh without)."),
     Setting("log.level", "INFO", lambda v: _choice(v, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level."),
 ]
 
@@ -142,6 +206,8 @@ COIN_SETTINGS = [
     Setting("underpayment_tolerance", "0", _percent,
             "Percent of the amount a payment may fall short and still be PAID (up to 2 decimals, as a string)."),
     Setting("expires_in", 0, _int(0, 365 * 86400), "Default seconds until a new payment expires; 0: never."),
+    Setting("address_pool", 200, _int(0, 100000),
+            "Fresh addresses fetched ahead so creating a payment needs no node round trip; 0: ask the node each time."),
 ]
 
 # A fresh install talks to a local Dogecoin Core, as the original Transient did.
@@ -195,7 +261,7 @@ def load(path=None, environ=None, dotenv=True):
     explicit = path is not None
     path = path or "config.toml"
     data = _read_toml(path, explicit)
-    values = {s.key: s.default for s in SETTINGS}
+    values = {s.key: s.default if s.default is None else s.parse(s.default) for s in SETTINGS}
     coins = {}
     _apply_file(data, values, coins)
     _apply_env(environ, values, coins)

@@ -1,5 +1,7 @@
 """The per-coin sync (DESIGN.md §4): lease, listsinceblock, ledger, cursor."""
+import ctypes
 import datetime
+import gc
 import logging
 import os
 import socket
@@ -14,6 +16,17 @@ from .outbox import Outbox
 
 log = logging.getLogger("transient.sync")
 REORG_WINDOW = 100  # blocks: coinbase maturity; no real reorg is deeper
+LARGE_LISTING = 1000  # outputs: after a listing this size, hand freed memory back to the OS
+
+
+def release_memory():
+    """Collect garbage and return freed heap to the OS (glibc keeps it otherwise): a
+    burst's listing of 10 000 transactions would leave the worker tens of MB larger."""
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def new_holder_id():
@@ -142,6 +155,8 @@ class Syncer:
         self.outbox.written(events)
         log.debug("%s: sync end pid=%d height=%d outputs=%d payments=%d", self.currency, os.getpid(),
                   changes.tip.height, len(changes.outputs), len(changed))
+        if len(changes.outputs) >= LARGE_LISTING:
+            release_memory()
         return changed
 
     def _vanished(self, changes, state):
@@ -159,10 +174,12 @@ class Syncer:
             # REORG_WINDOW below the old tip are taken as final.
             suspect |= (Receipt.state.in_(Receipt.COUNTED)
                         & (Receipt.block_height > state.cursor_height - REORG_WINDOW))
-        rows = [r for r in Receipt.select().where((Receipt.currency == self.currency) & suspect)
-                if (r.txid, r.output) not in listed]
-        if not rows:
+        # Tuples first: during a burst thousands of unconfirmed receipts are all listed again.
+        ids = [rid for rid, txid, output in Receipt.select(Receipt.id, Receipt.txid, Receipt.output).where(
+            (Receipt.currency == self.currency) & suspect).tuples() if (txid, output) not in listed]
+        if not ids:
             return []
+        rows = [r for i in range(0, len(ids), 500) for r in Receipt.select().where(Receipt.id.in_(ids[i:i + 500]))]
         states = self.backend.recheck(sorted({r.txid for r in rows}))
         gone = []
         for r in rows:

@@ -1,0 +1,282 @@
+"""walletnotify and blocknotify at volume: the ping script, the notify endpoint and
+the coalescing of pings into syncs."""
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from falcon import testing
+
+from _daemon import Daemon, coin_config, wait_for
+from transient import notify_script, settings
+from transient.app import create_app
+from transient.devnet import NOTIFY_SCRIPT, RegtestNode, find_free_port, notify_command
+from transient.runtime import Runtime
+from transient.scheduler import CoinRunner, SyncScheduler
+
+TXID = "ab" * 32
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def ping(*args, timeout=30):
+    """Run the ping script as the node does: ``python3 -I -S`` (no site-packages)."""
+    return subprocess.run([sys.executable, "-I", "-S", NOTIFY_SCRIPT, *args], capture_output=True, text=True,
+                          timeout=timeout, env={"PATH": os.environ.get("PATH", "")})
+
+
+# -- coalescing ---------------------------------------------------------------------
+
+class HeldSyncer:
+    """Stands in for a Syncer: each sync waits until the test lets it finish."""
+
+    currency = "LTC"
+
+    class lease:
+        seconds = 60
+
+    def __init__(self):
+        self.started = threading.Semaphore(0)
+        self.release = threading.Semaphore(0)
+        self.count = 0
+
+    def run(self):
+        self.count += 1
+        self.started.release()
+        assert self.release.acquire(timeout=10), "the test never let the sync finish"
+        return 1
+
+    def record_error(self, message):
+        raise AssertionError(message)
+
+
+@pytest.fixture
+def runner():
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.start()
+    syncer = HeldSyncer()
+    yield CoinRunner(syncer, 3600, scheduler, clock=time.monotonic), syncer
+    for _ in range(10):
+        syncer.release.release()
+    scheduler.shutdown(wait=True)
+
+
+def test_a_burst_of_pings_during_a_sync_makes_exactly_one_more_sync(runner):
+    runner, syncer = runner
+    runner.wake()
+    assert syncer.started.acquire(timeout=10)  # a ping when idle starts a sync at once
+    for _ in range(1000):
+        runner.wake()
+    syncer.release.release()
+    assert syncer.started.acquire(timeout=10)  # ... exactly one more, for all 1000
+    syncer.release.release()
+    wait_for(lambda: not runner._running, timeout=10)
+    assert not syncer.started.acquire(timeout=0.5)
+    assert (syncer.count, runner.syncs, runner.wakes) == (2, 2, 1001)
+
+
+def test_a_single_ping_during_a_sync_is_not_lost(runner):
+    runner, syncer = runner
+    runner.wake()
+    assert syncer.started.acquire(timeout=10)
+    runner.wake()
+    syncer.release.release()
+    assert syncer.started.acquire(timeout=10)
+    syncer.release.release()
+    wait_for(lambda: not runner._running, timeout=10)
+    runner.wake()  # and once idle again, the next ping starts the next sync
+    assert syncer.started.acquire(timeout=10)
+    syncer.release.release()
+    wait_for(lambda: not runner._running, timeout=10)
+    assert syncer.count == 3
+
+
+def test_a_ping_needs_neither_the_database_nor_the_node(tmp_path):
+    """The endpoint answers while both are down: it only marks the coin dirty."""
+    dead = find_free_port()
+    path = tmp_path / "config.toml"
+    path.write_text('[database]\nurl = "postgresql://nobody@127.0.0.1:%d/none"\n%s' % (
+        dead, '[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://127.0.0.1:%d"\npoll_interval = 3600\n' % dead))
+    runtime = Runtime(settings.load(str(path), environ={}))
+    runtime.scheduler = SyncScheduler(runtime)
+    runtime.scheduler.start()  # its start-up sync fails in the background: no node, no database
+    try:
+        client = testing.TestClient(create_app(runtime))
+        for kind in ("transaction", "block") * 100:
+            resp = client.simulate_post("/notify/LTC/%s/%s" % (kind, TXID))
+            assert resp.status_code == 202, resp.text
+        assert runtime.scheduler.runners["LTC"].wakes == 201  # start-up + 200 pings
+        assert client.simulate_post("/notify/DOGE/block/" + TXID).status_code == 422
+    finally:
+        runtime.scheduler.shutdown()
+        runtime.scheduler = None
+        runtime.close()
+
+
+# -- the ping script ------------------------------------------------------------------
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with the status in the server's ``answer`` and records it."""
+
+    def do_POST(self):
+        self.server.seen.append((self.path, self.headers.get("X-Transient-Token")))
+        status, body = self.server.answer
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recorder():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    server.seen, server.answer = [], (202, b'{"success": true}')
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_script_posts_the_ping_with_the_token(recorder):
+    url = "http://127.0.0.1:%d/base" % recorder.server_port
+    result = ping("--url", url, "--token", "s3cret", "transaction", "ltc", TXID)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert recorder.seen == [("/base/notify/LTC/transaction/%s" % TXID, "s3cret")]
+
+
+@pytest.mark.parametrize("answer, code, words", [
+    ((401, b'{"error": {"message": "notifications are accepted from loopback or with the notify token"}}'), 2,
+     "HTTP 401: notifications are accepted from loopback or with the notify token"),
+    ((503, b"overloaded"), 1, "HTTP 503: overloaded"),
+])
+def test_script_exit_code_follows_the_answer(recorder, answer, code, words):
+    recorder.answer = answer
+    result = ping("--url", "http://127.0.0.1:%d" % recorder.server_port, "block", "LTC", TXID)
+    assert result.returncode == code and words in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["transaction", "LTC", "xyz"], "the txid must be 64 hexadecimal characters, got 'xyz'"),
+    (["block", "LTC", "%s"], "is the placeholder %s?"),
+    (["mempool", "LTC", TXID], "the kind must be transaction or block"),
+    (["transaction", TXID], "usage: transient-notify"),
+    (["--url", "https://example.org", "block", "LTC", TXID], "for https use curl"),
+    (["--wallet", "x", "block", "LTC", TXID], "unknown option --wallet"),
+])
+def test_script_refuses_a_bad_ping_without_sending_it(args, words):
+    result = ping("--url", "http://127.0.0.1:%d" % find_free_port(), *args)
+    assert result.returncode == 2 and words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2 and "Traceback" not in result.stderr
+
+
+def test_script_leaves_its_event_to_a_ping_not_yet_sent(recorder):
+    """A burst coalesces before it reaches the daemon: while another ping holds the turn
+    (it has not sent yet, so its sync will see this event), the script exits at once."""
+    import fcntl
+
+    url = "http://127.0.0.1:%d" % recorder.server_port
+    os.makedirs(os.path.dirname(notify_script.turn_path(url, "LTC")), mode=0o700, exist_ok=True)
+    with open(notify_script.turn_path(url, "LTC"), "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        skipped = ping("--url", url, "transaction", "LTC", TXID)
+        other_coin = ping("--url", url, "transaction", "DOGE", TXID)
+    assert (skipped.returncode, skipped.stderr, other_coin.returncode) == (0, "", 0)
+    assert recorder.seen == [("/notify/DOGE/transaction/%s" % TXID, None)]
+    assert ping("--url", url, "block", "LTC", TXID).returncode == 0  # the turn is free again
+    assert recorder.seen[-1] == ("/notify/LTC/block/%s" % TXID, None)
+
+
+def test_script_gives_up_on_a_daemon_that_does_not_answer():
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = "http://127.0.0.1:%d" % silent.getsockname()[1]
+        result = ping("--url", url, "--timeout", "0.5", "transaction", "LTC", TXID, timeout=10)
+    assert result.returncode == 1
+    assert "transientd at %s did not answer within 0.5s" % url in result.stderr
+
+
+def test_script_imports_nothing_but_socket_primitives(recorder):
+    url = "http://127.0.0.1:%d" % recorder.server_port
+    result = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", NOTIFY_SCRIPT, "--url", url,
+                             "block", "LTC", TXID], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert "_socket" in imported
+    # What makes a Python ping slow to start: each of these costs more than the ping itself.
+    assert not imported & {"transient", "socket", "http.client", "urllib.request", "json", "re", "argparse"}
+
+
+def test_scripts_transient_notify_is_the_shipped_script():
+    link = os.path.join(ROOT, "scripts", "transient-notify")
+    assert os.path.realpath(link) == os.path.realpath(NOTIFY_SCRIPT)
+    assert os.access(link, os.X_OK)
+
+
+# -- against the daemon ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory, regtest):
+    """transientd on SQLite that syncs only when pinged (its poll is an hour)."""
+    tmp = tmp_path_factory.mktemp("notify")
+    wallet = regtest.create_wallet("notify_%d" % os.getpid())
+    d = Daemon(str(tmp), "sqlite:///%s" % (tmp / "daemon.db"), coin_config(regtest, wallet, poll=3600))
+    yield d.start()
+    d.kill()
+
+
+def test_script_wakes_the_daemon(daemon, regtest):
+    made = daemon.create(currency="LTC", amount="0.1")
+    txid = regtest.pay(made["payment_address"], "0.1")
+    result = ping("--url", daemon.base, "transaction", "LTC", txid)
+    assert result.returncode == 0, result.stderr
+    daemon.wait_status(made["id"], "PENDING", timeout=15)
+
+
+def test_script_reports_an_unknown_currency_and_a_stopped_daemon(tmp_path, regtest, wallet):
+    d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "d.db"), coin_config(regtest, wallet, poll=3600)).start()
+    try:
+        unknown = ping("--url", d.base, "transaction", "DOGE", TXID)
+        assert unknown.returncode == 2 and "HTTP 422: currency 'DOGE' is not configured (configured: LTC)" in unknown.stderr, unknown.stderr
+        health = d.get("/healthz").json()["coins"]["LTC"]
+        assert health["last_notify_at"] is None and health["wakes"] == 1  # only the start-up catch-up
+    finally:
+        d.kill()
+    down = ping("--url", d.base, "transaction", "LTC", TXID)
+    assert down.returncode == 1 and "transientd is not reachable at %s" % d.base in down.stderr
+
+
+def test_walletnotify_and_blocknotify_drive_every_payment(tmp_path, regtest):
+    """The node runs the script for each of its events; the daemon never polls."""
+    port = find_free_port()
+    url = "http://127.0.0.1:%d" % port
+    node = RegtestNode(tmp_path / "node", walletnotify=notify_command("transaction", "LTC", url),
+                       blocknotify=notify_command("block", "LTC", url))
+    node.start()
+    try:
+        node.setup()
+        wallet = node.create_wallet("shop")
+        d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "d.db"), coin_config(node, wallet, poll=3600),
+                   port=port).start()
+        try:
+            pays = [d.create(currency="LTC", amount="0.01") for _ in range(20)]
+            for p in pays:  # twenty transactions: forty walletnotify pings and a blocknotify
+                node.pay(p["payment_address"], "0.01")
+            for p in pays:
+                d.wait_status(p["id"], "PENDING")
+            node.mine(1)
+            for p in pays:
+                d.wait_status(p["id"], "PAID")
+            coin = d.get("/healthz").json()["coins"]["LTC"]
+            assert coin["last_notify_at"] is not None and coin["syncs"] >= 2
+        finally:
+            d.kill()
+    finally:
+        node.stop()
