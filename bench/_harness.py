@@ -1,0 +1,192 @@
+"""Shared parts of the benchmarks that run against a regtest node and a real daemon.
+
+Not a benchmark itself (CI skips files starting with "_"). The node logs every RPC
+call with the user that made it (``-debug=rpc``): the daemon, the benchmark and a
+baseline each get their own RPC user, so calls are counted per caller from the log.
+"""
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import time
+from decimal import Decimal
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))  # the daemon launcher the e2e tests use
+
+from _daemon import Daemon  # noqa: E402
+from transient.devnet import RegtestNode  # noqa: E402
+from transient_backends.rpc import RPCClient  # noqa: E402
+
+FEE = Decimal("0.00001")
+_RPC_LINE = re.compile(rb"ThreadRPCServer method=(\S+) user=(\S+)")
+
+
+class BenchNode(RegtestNode):
+    """A regtest node that logs RPC calls and knows extra RPC users (``users``: name -> password)."""
+
+    def __init__(self, datadir, users=(), **kw):
+        super().__init__(datadir, **kw)
+        self.users = {name: secrets.token_hex(12) for name in users}
+
+    def command(self):
+        args = super().command() + ["-debug=rpc", "-maxmempool=1000", "-limitancestorcount=1000",
+                                    "-limitdescendantcount=1000"]
+        for name, password in self.users.items():
+            salt = secrets.token_hex(16)
+            digest = hmac.new(salt.encode(), password.encode(), hashlib.sha256).hexdigest()
+            args.append("-rpcauth=%s:%s$%s" % (name, salt, digest))
+        return args
+
+    def client(self, wallet=None, user=None, keep_alive=True, timeout=600):
+        user = user or self.rpc_user
+        password = self.users.get(user, self.rpc_password)
+        return RPCClient(self.rpc_url, user, password, wallet=wallet, timeout=timeout, keep_alive=keep_alive)
+
+    def coin_config(self, wallet, user, poll, extra=""):
+        """The daemon's [coins.LTC] section for ``wallet``, connecting as ``user``."""
+        return ('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "%s"\nrpc_user = "%s"\nrpc_password = "%s"\n'
+                'wallet = "%s"\nconfirmations = 1\npoll_interval = %d\n%s\n'
+                % (self.rpc_url, user, self.users[user], wallet, poll, extra))
+
+    def log_offset(self):
+        return os.path.getsize(self.log_path)
+
+    def rpc_calls(self, since, user):
+        """Return ``{method: count}`` of the RPC calls ``user`` made since log offset ``since``."""
+        counts = {}
+        with open(self.log_path, "rb") as fh:
+            fh.seek(since)
+            for match in _RPC_LINE.finditer(fh.read()):
+                if match.group(2).decode() == user:
+                    method = match.group(1).decode()
+                    counts[method] = counts.get(method, 0) + 1
+        return counts
+
+
+def fund(node, wallet, count, amount, chunk=1000):
+    """Give ``wallet`` ``count`` confirmed outputs of ``amount`` from the payer; return
+    ``[(txid, vout), ...]`` (one sendmany per ``chunk`` outputs, then one block)."""
+    rpc = node.client(wallet)
+    outpoints = []
+    for start in range(0, count, chunk):
+        addresses = rpc.batch([("getnewaddress", [])] * min(chunk, count - start))
+        txid = node.sendmany({a: amount for a in addresses})
+        tx = node.rpc("gettransaction", txid, wallet="payer")
+        vouts = {o["scriptPubKey"]["addresses"][0]: o["n"] for o in
+                 node.rpc("decoderawtransaction", tx["hex"])["vout"] if "addresses" in o["scriptPubKey"]}
+        outpoints += [(txid, vouts[a]) for a in addresses]
+        if (start // chunk) % 2 == 1:
+            node.mine(1)  # the chain of unconfirmed change must stay under the ancestor size limit
+    node.mine(1)
+    rpc.close()
+    return outpoints
+
+
+def sign_payments(node, wallet, outpoints, pays, batch=500):
+    """Return signed raw transactions, one per ``(address, amount)`` of ``pays``, each
+    spending one outpoint of ``wallet`` (nothing is broadcast)."""
+    rpc = node.client(wallet)
+    raws = []
+    for start in range(0, len(pays), batch):
+        chunk = list(zip(outpoints[start:start + batch], pays[start:start + batch]))
+        made = rpc.batch([("createrawtransaction", [[{"txid": t, "vout": v}], {a: amount}])
+                          for (t, v), (a, amount) in chunk])
+        raws += [s["hex"] for s in rpc.batch([("signrawtransactionwithwallet", [r]) for r in made])]
+    rpc.close()
+    return raws
+
+
+def broadcast(node, raws, batch=250):
+    """Send raw transactions in JSON-RPC batches; return their txids."""
+    rpc = node.client()
+    txids = []
+    for start in range(0, len(raws), batch):
+        txids += rpc.batch([("sendrawtransaction", [r]) for r in raws[start:start + batch]])
+    rpc.close()
+    return txids
+
+
+def wait_until(predicate, timeout, interval=0.01):
+    """Poll ``predicate`` until true; return the monotonic time it first was, or None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.monotonic()
+        time.sleep(interval)
+    return None
+
+
+def percentile(values, p):
+    values = sorted(values)
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def process_tree(pid):
+    """Return ``[pid, child pids...]`` (one level: gunicorn's master and its workers)."""
+    pids = [pid]
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as fh:
+            pids += [int(p) for p in fh.read().split()]
+    except OSError:
+        pass
+    return pids
+
+
+def rss_mb(pid):
+    """Resident set size of ``pid`` in MB (VmRSS)."""
+    try:
+        with open("/proc/%d/status" % pid) as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def print_table(title, header, rows, formats):
+    """Print ``rows`` under ``header``; ``formats`` are %-formats per column."""
+    print("\n" + title)
+    widths = [max(len(h), *(len(f % r[i]) for r in rows)) if rows else len(h)
+              for i, (h, f) in enumerate(zip(header, formats))]
+    print("  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths))))
+    for row in rows:
+        print("  ".join((f % v).rjust(w) if i else (f % v).ljust(w)
+                        for i, (v, f, w) in enumerate(zip(row, formats, widths))))
+
+
+def write_json(path, data):
+    if path:
+        with open(path, "w") as fh:
+            json.dump(data, fh, indent=2, default=str)
+        print("\nfigures written to %s" % path)
+
+
+def python_notify_command(kind, currency, url, log_path):
+    """walletnotify/blocknotify running the shipped script through bench/_timed_notify.py,
+    which logs how long each ping took (``python3 -I -S``, as the README says)."""
+    return "%s -I -S %s %s --url %s %s %s %%s" % (
+        sys.executable, os.path.join(ROOT, "bench", "_timed_notify.py"), log_path, url, kind, currency)
+
+
+def start_daemon(workdir, db_url, coins, port=None, workers=1, threads=8, log_level="WARNING", extra=""):
+    """transientd on the daemon's own server config (default: 1 worker, 8 threads)."""
+    return Daemon(workdir, db_url, coins, workers=workers, threads=threads, port=port, log_level=log_level,
+                  extra=extra).start(timeout=120)
+
+
+def subprocess_env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSIENT_")}
+    env["PYTHONPATH"] = ROOT
+    return env
+
+
+def run_quiet(args, **kw):
+    return subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
