@@ -25,14 +25,12 @@ import pika
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from transient import amqp, migrations, status as S  # noqa: E402
+from _outbox_load import fill  # noqa: E402
+from transient import amqp, migrations  # noqa: E402
 from transient.amqp_events import Publisher  # noqa: E402
-from transient.db import open_database, write_transaction  # noqa: E402
-from transient.models import Delivery, DeliveryAttempt, Event, Payment, utcnow  # noqa: E402
-from transient.outbox import Outbox  # noqa: E402
-from transient.payments import PaymentService  # noqa: E402
+from transient.db import open_database  # noqa: E402
+from transient.models import Delivery  # noqa: E402
 
-EVENTS = ("payment.created", "payment.received", "payment.status_changed", "payment.confirmed")
 
 
 class Broker:
@@ -58,29 +56,6 @@ class Broker:
         self.channel.queue_delete(self.queue)
         self.channel.exchange_delete(self.exchange)
         self.conn.close()
-
-
-def fill(db, target, n):
-    """Queue ``n`` events, 4 per payment, through the real outbox; return seconds taken."""
-    DeliveryAttempt.delete().execute()
-    Delivery.delete().execute()
-    Event.delete().execute()
-    Payment.delete().execute()
-    outbox = Outbox(None, renderer=PaymentService({}, db=db), extra_targets=[target])
-    started = time.perf_counter()
-    payments = n // len(EVENTS)
-    for start in range(0, payments, 250):
-        now = utcnow()
-        batch = outbox.batch(now)
-        with write_transaction(db):
-            for _ in range(min(250, payments - start)):
-                p = Payment.create(id=uuid.uuid4(), currency="LTC", amount=100000, address=uuid.uuid4().hex,
-                                   status=S.UNPAID, confirmations_required=1, created_at=now, updated_at=now)
-                for type in EVENTS:
-                    data = {"from": S.UNPAID, "to": S.PENDING, "cause": "received"} if type.endswith("changed") else {}
-                    batch.add(p, type, data)
-            batch.write()
-    return time.perf_counter() - started
 
 
 def published(db, broker, n, confirms, batch):

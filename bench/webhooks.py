@@ -17,7 +17,6 @@ import os
 import sys
 import tempfile
 import time
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
@@ -25,15 +24,13 @@ import requests
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from transient import migrations, status as S  # noqa: E402
+from _outbox_load import fill  # noqa: E402
+from transient import migrations  # noqa: E402
 from transient.db import open_database, write_transaction  # noqa: E402
 from transient.deliveries import Dispatcher, Sender  # noqa: E402
 from transient.devnet import find_free_port  # noqa: E402
-from transient.models import Delivery, DeliveryAttempt, Event, Payment, utcnow  # noqa: E402
-from transient.outbox import Outbox  # noqa: E402
-from transient.payments import PaymentService  # noqa: E402
+from transient.models import Delivery  # noqa: E402
 
-EVENTS = ("payment.created", "payment.received", "payment.status_changed", "payment.confirmed")
 
 
 def serve(port, latency_ms, counter):
@@ -85,29 +82,6 @@ class Receiver:
     @property
     def url(self):
         return "http://127.0.0.1:%d/hook" % self.port
-
-
-def fill(db, url, n):
-    """Queue ``n`` events, 4 per payment, through the real outbox; return seconds taken."""
-    DeliveryAttempt.delete().execute()
-    Delivery.delete().execute()
-    Event.delete().execute()
-    Payment.delete().execute()
-    outbox = Outbox(url, renderer=PaymentService({}, db=db))
-    started = time.perf_counter()
-    payments = n // len(EVENTS)
-    for start in range(0, payments, 250):
-        now = utcnow()
-        batch = outbox.batch(now)
-        with write_transaction(db):
-            for _ in range(min(250, payments - start)):
-                p = Payment.create(id=uuid.uuid4(), currency="LTC", amount=100000, address=uuid.uuid4().hex,
-                                   status=S.UNPAID, confirmations_required=1, created_at=now, updated_at=now)
-                for type in EVENTS:
-                    data = {"from": S.UNPAID, "to": S.PENDING, "cause": "received"} if type.endswith("changed") else {}
-                    batch.add(p, type, data)
-            batch.write()
-    return time.perf_counter() - started
 
 
 def one_at_a_time(db, limit):
