@@ -2,7 +2,9 @@
 service functions as the HTTP API."""
 from . import deliveries
 from .cliutil import CommandError, OK, load_config, open_runtime, print_json, table, usage
+from .errors import ValidationError
 from .models import Delivery
+from .payments import check_url
 
 
 def register(sub, common):
@@ -86,11 +88,8 @@ def cmd_ping(args):
     url = args.url or config["webhook.url"]
     if not url:
         raise usage("no [webhook] url is configured: give --url")
-    from .payments import _url_field
-    from .errors import ValidationError
-
     try:
-        _url_field({"url": url}, "url")
+        check_url(url, "url")
     except ValidationError as exc:
         raise usage("--url %s" % exc.message) from None
     out = deliveries.ping(deliveries.Sender(config["webhook.secret"], config["webhook.timeout"]), url)

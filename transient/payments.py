@@ -124,8 +124,8 @@ class PaymentService:
             "confirmations_required": _int_field(body, "confirmations", 0, 1000, options["confirmations"]),
             "tolerance_bp": _tolerance(body.get("underpayment_tolerance", options["underpayment_tolerance"])),
             "expires_at": self._expiry(body, options["expires_in"]),
-            "callback_url": _url_field(body, "callback_url"),
-            "redirect_url": _url_field(body, "redirect_url"),
+            "callback_url": check_url(body.get("callback_url"), "callback_url"),
+            "redirect_url": check_url(body.get("redirect_url"), "redirect_url"),
         }
         return fields
 
@@ -293,9 +293,9 @@ def _optional_str(body, field, max_len):
     return value
 
 
-def _url_field(body, field):
-    """An optional absolute http(s) URL with a host, or raise naming ``field``."""
-    value = _optional_str(body, field, MAX_URL)
+def check_url(value, field):
+    """Return ``value`` if it is None or an absolute http(s) URL with a host, else raise naming ``field``."""
+    value = _optional_str({field: value}, field, MAX_URL)
     if value is None:
         return None
     try:

@@ -10,6 +10,7 @@ import falcon
 
 from . import deliveries, health
 from .errors import BadRequest, NotFound, Unauthorized, UnknownCurrency, ValidationError
+from .payments import check_url
 
 log = logging.getLogger("transient.api")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -172,21 +173,13 @@ class WebhookTest:
         body = read_json(req, self.max_body) if req.content_length else {}
         if not isinstance(body, dict) or set(body) - {"url"}:
             raise ValidationError("the body may only hold a url", "url")
-        url = _webhook_url(body.get("url")) or self.runtime.config["webhook.url"]
+        url = check_url(body.get("url"), "url") or self.runtime.config["webhook.url"]
         if not url:
             raise ValidationError("is required: no [webhook] url is configured", "url")
         outcome = deliveries.ping(self.runtime.sender, url)
         resp.media = {"success": outcome.ok, "url": url, "status_code": outcome.status, "error": outcome.error,
                       "duration_ms": outcome.duration_ms, "response": outcome.response,
                       "signed": bool(self.runtime.config["webhook.secret"])}
-
-
-def _webhook_url(value):
-    if value is None:
-        return None
-    from .payments import _url_field
-
-    return _url_field({"url": value}, "url")
 
 
 class Notify:
