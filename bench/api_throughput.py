@@ -19,7 +19,6 @@ import random
 import subprocess
 import sys
 import tempfile
-import time
 
 import requests
 

@@ -208,9 +208,9 @@ def main():
             db.close()
     first = figures[0]
     for f in figures:
-        rows.append((f["stored"], f["open_invoices"], f["sync_mempool_ms"], f["sync_mempool_ms"] / first["sync_mempool_ms"],
-                     f["sync_block_ms"], f["sync_block_ms"] / first["sync_block_ms"], f["poll_ms"],
-                     f["poll_ms"] / f["sync_mempool_ms"]))
+        rows.append((f["stored"], f["open_invoices"], f["sync_mempool_ms"],
+                     f["sync_mempool_ms"] / first["sync_mempool_ms"], f["sync_block_ms"],
+                     f["sync_block_ms"] / first["sync_block_ms"], f["poll_ms"], f["poll_ms"] / f["sync_mempool_ms"]))
     print_table("one sync of %d new transactions (median of %d) vs per-invoice polling (%s)"
                 % (NEW, args.repeat, "SQLite" if not args.db else args.db.split(":")[0]),
                 ["stored payments", "open invoices", "sync (mempool) ms", "vs first", "sync (block) ms", "vs first",

@@ -244,7 +244,8 @@ def test_script_reports_an_unknown_currency_and_a_stopped_daemon(tmp_path, regte
     d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "d.db"), coin_config(regtest, wallet, poll=3600)).start()
     try:
         unknown = ping("--url", d.base, "transaction", "DOGE", TXID)
-        assert unknown.returncode == 2 and "HTTP 422: currency 'DOGE' is not configured (configured: LTC)" in unknown.stderr, unknown.stderr
+        assert unknown.returncode == 2, unknown.stderr
+        assert "HTTP 422: currency 'DOGE' is not configured (configured: LTC)" in unknown.stderr
         health = d.get("/healthz").json()["coins"]["LTC"]
         assert health["last_notify_at"] is None and health["wakes"] == 1  # only the start-up catch-up
     finally:

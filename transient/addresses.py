@@ -16,8 +16,8 @@ outputs to payments by address, never by label.
 """
 import logging
 import threading
-import time
 
+from .backend import CoinBackend
 from .db import is_sqlite, write_transaction
 from .errors import NodeError
 from .models import PooledAddress, utcnow
@@ -44,12 +44,13 @@ class AddressPool:
         self.db = db
         self.size = size
         self.clock = clock
-        self.labels = type(backend).set_labels is not _base_set_labels()
+        # Whether payments with an account can take pooled addresses (labelled later).
+        self.labels = type(backend).set_labels is not CoinBackend.set_labels
         # PostgreSQL: concurrent claimers skip a row another one is taking instead of
         # waiting for it and finding it gone. SQLite runs one writer at a time.
         lock = "" if is_sqlite(db) else " FOR UPDATE SKIP LOCKED"
         self._claim_sql = _CLAIM.replace("{lock}", lock).replace("{p}", db.param)
-        self.wake = None  # set by the keeper: called when the pool runs low
+        self.wake = None  # set by the keeper: called after each claim
 
     def take(self, label=None):
         """Claim a pooled address for a payment; return it, or None when the pool is
@@ -114,12 +115,6 @@ class AddressPool:
         log.warning("%s: the wallet does not own the pooled addresses (another node or wallet?): "
                     "dropped %d and fetching new ones", self.currency, dropped)
         return dropped
-
-
-def _base_set_labels():
-    from .backend import CoinBackend
-
-    return CoinBackend.set_labels
 
 
 class PoolKeeper:

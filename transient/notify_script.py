@@ -166,7 +166,8 @@ def ping(url, token, timeout, kind, currency, value, nice=0):
     except _socket.timeout:
         raise Failure("transientd at %s did not answer within %gs" % (url, timeout), 1) from None
     except OSError as exc:
-        raise Failure("transientd is not reachable at %s (%s): is it running?" % (url, exc.strerror or exc), 1) from None
+        raise Failure("transientd is not reachable at %s (%s): is it running?"
+                      % (url, exc.strerror or exc), 1) from None
     finally:
         sock.close()
     status_line, _, rest = reply.partition(b"\r\n")
