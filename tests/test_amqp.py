@@ -9,13 +9,13 @@ import pytest
 
 from _broker import URL, Client, broker, client, names, rabbitmqctl, wait_reachable  # noqa: F401  (fixtures)
 from _daemon import wait_for
-from transient import amqp, settings, status as S
+from _outbox import OutboxHarness, settled
+from transient import amqp, settings
 from transient.amqp_events import CONFIRMED, Publisher
-from transient.db import write_transaction
 from transient.deliveries import event_log
 from transient.devnet import find_free_port
 from transient.errors import ConfigError
-from transient.models import Delivery, DeliveryAttempt, Payment, utcnow
+from transient.models import Delivery, DeliveryAttempt, Payment
 from transient.outbox import Outbox
 from transient.payments import PaymentService
 
@@ -55,29 +55,13 @@ def test_bad_settings_name_the_key(tmp_path, text, key):
 
 # -- events: the publisher on the outbox ------------------------------------------------
 
-class Harness:
+class Harness(OutboxHarness):
     """An outbox whose only target is the test's exchange, and publishers draining it."""
 
     def __init__(self, db, names):
-        self.db = db
-        self.service = PaymentService({}, db=db)
-        self.outbox = Outbox(None, renderer=self.service, extra_targets=[amqp.target(names.exchange)])
+        super().__init__(db, lambda service: Outbox(None, renderer=service,
+                                                    extra_targets=[amqp.target(names.exchange)]))
         self.publishers = []
-
-    def payment(self, currency="LTC"):
-        now = utcnow()
-        return Payment.create(id=uuid.uuid4(), currency=currency, amount=100, address=uuid.uuid4().hex,
-                              status=S.UNPAID, confirmations_required=1, created_at=now, updated_at=now)
-
-    def emit(self, payment, *types):
-        batch = self.outbox.batch(utcnow())
-        with write_transaction(self.db):
-            for type in types:
-                batch.add(payment, type, {"from": S.UNPAID, "to": S.PENDING, "cause": "received"}
-                          if type == "payment.status_changed" else {})
-            batch.write()
-        self.outbox.written(batch)
-        return batch.events
 
     def publisher(self, url=URL, schedule=(0.05,), **kw):
         p = Publisher(self.db, amqp.parameters(url, "test"), list(schedule), **kw).start()
@@ -95,13 +79,6 @@ def hub(db, names):
     h = Harness(db, names)
     yield h
     h.close()
-
-
-def settled(count):
-    def done():
-        rows = list(Delivery.select().order_by(Delivery.id))
-        return len(rows) == count and all(r.state != Delivery.PENDING for r in rows) and rows
-    return wait_for(done, timeout=30)
 
 
 def test_events_are_published_with_confirms_routing_keys_and_the_webhook_body(hub, client, names):

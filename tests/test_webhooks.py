@@ -4,18 +4,17 @@ import datetime
 import json
 import threading
 import time
-import uuid
 
 import pytest
 
 from _daemon import wait_for
+from _outbox import OutboxHarness, settled
 from _receiver import Receiver
 from transient import status as S, webhooks
 from transient.db import write_transaction
 from transient.deliveries import Dispatcher, Sender, event_log, ping, redeliver
 from transient.models import Delivery, DeliveryAttempt, Event, Payment, utcnow
 from transient.outbox import Outbox
-from transient.payments import PaymentService
 
 SECRET = "whsec_test"
 FAST = [0.05, 0.05, 0.05]  # seconds: the retry schedule used here
@@ -66,32 +65,15 @@ def receiver():
     r.stop()
 
 
-class Harness:
+class Harness(OutboxHarness):
     """An outbox writing to the test database, and dispatchers draining it."""
 
-    def __init__(self, db, url, callback=None):
-        self.db = db
-        self.service = PaymentService({}, db=db)
-        self.outbox = Outbox(url, renderer=self.service)
+    def __init__(self, db, url):
+        super().__init__(db, lambda service: Outbox(url, renderer=service))
         self.dispatchers = []
 
     def payment(self, callback_url=None):
-        now = utcnow()
-        return Payment.create(id=uuid.uuid4(), currency="LTC", amount=100, address=uuid.uuid4().hex,
-                              status=S.UNPAID, confirmations_required=1, created_at=now, updated_at=now,
-                              callback_url=callback_url)
-
-    def emit(self, payment, *types):
-        batch = self.outbox.batch(utcnow())
-        with write_transaction(self.db):
-            for type in types:
-                data = {"n": payment.event_seq + 1}
-                if type == "payment.status_changed":
-                    data.update({"from": S.UNPAID, "to": S.PENDING, "cause": "received"})
-                batch.add(payment, type, data)
-            batch.write()
-        self.outbox.written(batch)
-        return batch.events
+        return super().payment(callback_url=callback_url)
 
     def dispatcher(self, secret=SECRET, schedule=FAST, concurrency=4, timeout=5, start=True, **kw):
         d = Dispatcher(self.db, Sender(secret, timeout), schedule, concurrency, **kw)
@@ -111,14 +93,6 @@ def hub(db, receiver):
     h = Harness(db, receiver.url)
     yield h
     h.close()
-
-
-def settled(count):
-    """Wait until ``count`` deliveries exist and none is pending; return them."""
-    def done():
-        rows = list(Delivery.select().order_by(Delivery.id))
-        return len(rows) == count and all(r.state != Delivery.PENDING for r in rows) and rows
-    return wait_for(done, timeout=30)
 
 
 # -- the outbox ----------------------------------------------------------------------
