@@ -15,11 +15,13 @@ import sys
 import time
 from decimal import Decimal
 
+import requests
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))  # the daemon launcher the e2e tests use
 
 from _daemon import Daemon  # noqa: E402
-from transient.devnet import RegtestNode  # noqa: E402
+from transient.devnet import RegtestNode, find_free_port  # noqa: E402
 from transient_backends.rpc import RPCClient  # noqa: E402
 
 FEE = Decimal("0.00001")
@@ -151,6 +153,41 @@ def rss_mb(pid):
     return 0.0
 
 
+def memory_mb(pid):
+    """``{"rss", "pss", "uss"}`` of ``pid`` in MB (/proc/PID/smaps_rollup).
+
+    RSS counts every page the process maps, shared ones in full: a gunicorn worker shares
+    what the master loaded before the fork, and both share the libraries with every other
+    Python process. PSS charges each shared page to its processes in equal parts, so the
+    PSS of the master and its workers add up to what the daemon costs the machine; USS is
+    what a process alone holds (freed if it exited)."""
+    found = {"rss": 0.0, "pss": 0.0, "uss": 0.0}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as fh:
+            for line in fh:
+                name, _, rest = line.partition(":")
+                kb = rest.split()
+                if not kb or not kb[0].isdigit():
+                    continue
+                if name == "Rss":
+                    found["rss"] = int(kb[0]) / 1024
+                elif name == "Pss":
+                    found["pss"] = int(kb[0]) / 1024
+                elif name in ("Private_Clean", "Private_Dirty"):
+                    found["uss"] += int(kb[0]) / 1024
+    except OSError:
+        pass
+    return found
+
+
+def daemon_memory(pid):
+    """``{pid: memory_mb(pid)}`` of gunicorn's master ``pid`` and its workers, and the
+    sums under ``"total"``."""
+    found = {p: memory_mb(p) for p in process_tree(pid)}
+    found["total"] = {k: sum(m[k] for m in found.values()) for k in ("rss", "pss", "uss")}
+    return found
+
+
 def print_table(title, header, rows, formats):
     """Print ``rows`` under ``header``; ``formats`` are %-formats per column."""
     print("\n" + title)
@@ -190,3 +227,33 @@ def subprocess_env():
 
 def run_quiet(args, **kw):
     return subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)
+
+
+class Bare:
+    """The constant-answering Falcon app on the daemon's server config."""
+
+    def __init__(self, workdir, workers, threads):
+        self.port = find_free_port()
+        self.config = os.path.join(workdir, "bare.toml")
+        with open(self.config, "w") as fh:
+            fh.write('[server]\nbind = "127.0.0.1:%d"\nworkers = %d\nthreads = %d\n' % (self.port, workers, threads))
+            fh.write('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://127.0.0.1:1"\n')
+        self.proc = None
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "_bare_app.py"),
+                                      self.config], env=subprocess_env(), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        if not wait_until(self._up, 30, 0.1):
+            raise RuntimeError("the bare app did not start")
+        return self
+
+    def _up(self):
+        try:
+            return requests.get("http://127.0.0.1:%d/healthz" % self.port, timeout=1).ok
+        except requests.ConnectionError:
+            return False
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(30)

@@ -16,47 +16,12 @@ import argparse
 import json
 import os
 import random
-import subprocess
-import sys
 import tempfile
 
-import requests
-
 import _loadgen
-from _harness import BenchNode, percentile, print_table, start_daemon, subprocess_env, wait_until, write_json
-from transient.devnet import find_free_port
+from _harness import Bare, BenchNode, percentile, print_table, start_daemon, wait_until, write_json
 
 BODY = json.dumps({"currency": "LTC", "amount": "0.001", "account": "order-1"}).encode()
-
-
-class Bare:
-    """The constant-answering Falcon app on the daemon's server config."""
-
-    def __init__(self, workdir, workers, threads):
-        self.port = find_free_port()
-        self.config = os.path.join(workdir, "bare.toml")
-        with open(self.config, "w") as fh:
-            fh.write('[server]\nbind = "127.0.0.1:%d"\nworkers = %d\nthreads = %d\n' % (self.port, workers, threads))
-            fh.write('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://127.0.0.1:1"\n')
-        self.proc = None
-
-    def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "_bare_app.py"),
-                                      self.config], env=subprocess_env(), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        if not wait_until(self._up, 30, 0.1):
-            raise RuntimeError("the bare app did not start")
-        return self
-
-    def _up(self):
-        try:
-            return requests.get("http://127.0.0.1:%d/healthz" % self.port, timeout=1).ok
-        except requests.ConnectionError:
-            return False
-
-    def __exit__(self, *exc):
-        self.proc.terminate()
-        self.proc.wait(30)
 
 
 def load(port, raw, connections, seconds):

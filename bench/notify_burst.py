@@ -37,8 +37,8 @@ from decimal import Decimal
 
 import requests
 
-from _harness import (BenchNode, broadcast, fund, percentile, print_table, process_tree, python_notify_command,
-                      rss_mb, sign_payments, start_daemon, wait_until, write_json)
+from _harness import (Bare, BenchNode, broadcast, daemon_memory, fund, percentile, print_table,
+                      python_notify_command, sign_payments, start_daemon, wait_until, write_json)
 from transient import migrations, status as S
 from transient.db import open_database
 from transient.devnet import find_free_port
@@ -158,10 +158,6 @@ def health(daemon):
     return daemon.get("/healthz").json()["coins"]["LTC"]
 
 
-def daemon_rss(daemon):
-    return {pid: rss_mb(pid) for pid in process_tree(daemon.proc.pid)}
-
-
 def flood_pings(base, total, threads=8):
     """Ping the endpoint over keep-alive connections; return (pings/s, latencies)."""
     host, port = base.replace("http://", "").split(":")
@@ -224,13 +220,40 @@ def wait_txcount(node, wallet, count, timeout):
         rpc.close()
 
 
+class ConfirmedProbe(threading.Thread):
+    """Notes when the node's wallet lists every payment confirmed (no untrusted pending
+    balance left): the node takes the block's wallet updates in after the block itself,
+    holding the wallet lock, so this is when a listing can first show them confirmed."""
+
+    def __init__(self, node, wallet, timeout):
+        super().__init__(daemon=True)
+        self.node, self.wallet, self.timeout, self.at = node, wallet, timeout, None
+
+    def run(self):
+        rpc = self.node.client(self.wallet)
+        try:
+            self.at = wait_until(lambda: rpc.call("getbalances")["mine"]["untrusted_pending"] == 0,
+                                 self.timeout, 0.02)
+        finally:
+            rpc.close()
+
+
+def bare_memory(tmp):
+    """The baseline for memory: a bare Falcon app on the daemon's server config, idle."""
+    with Bare(tmp, 1, 8) as bare:
+        return daemon_memory(bare.proc.pid)
+
+
 def run_transient(node, args, tmp, outpoints):
     """The burst against transientd; return its figures."""
     port = find_free_port()
     url = "http://127.0.0.1:%d" % port
     log = os.path.join(tmp, "pings.log")
-    wallet_pings = args.wiring == "script"
+    wallet_pings = args.wiring != "blocknotify"
     node.walletnotify = python_notify_command("transaction", "LTC", url, log) if wallet_pings else None
+    if args.wiring == "gated":  # the README's line for volume: the turn is taken before Python starts
+        node.walletnotify = "exec 9>>%s; flock -n 9 && exec %s || echo 'g 0 0' >>%s" % (
+            os.path.join(tmp, "notify.lock"), node.walletnotify.replace(" --url ", " --turn-fd 9 --url ", 1), log)
     node.blocknotify = python_notify_command("block", "LTC", url, log)
     node.restart()
     wallet = node.create_wallet("shop")
@@ -246,7 +269,7 @@ def run_transient(node, args, tmp, outpoints):
         node.rpc("unloadwallet", "funder")  # its spends must not notify: only the shop's wallet does
         time.sleep(1)
         before = health(daemon)
-        rss_idle = daemon_rss(daemon)
+        memory_idle = daemon_memory(daemon.proc.pid)
         os.path.exists(log) and os.remove(log)
         offset = node.log_offset()
         base_txcount = node.rpc("getwalletinfo", wallet=wallet)["txcount"]
@@ -263,36 +286,46 @@ def run_transient(node, args, tmp, outpoints):
             cursor = node.rpc("getbestblockhash")
             offset = node.log_offset()
             t_block = time.monotonic()
+            probe = ConfirmedProbe(node, wallet, args.timeout)
             blocks, t_first = mine_all(node)
+            probe.start()
             t_mined = time.monotonic()
             t_paid = wait_until(lambda: status_count(S.PAID, since) >= args.n, args.timeout, 0.02)
+            probe.join()
             wait_until(lambda: len(log_lines(log)) >= 2 * args.n * wallet_pings + blocks, args.timeout, 0.05)
             all_pings = log_lines(log)
             calls_block = node.rpc_calls(offset, USER)
             after = health(daemon)
-        rss_after = daemon_rss(daemon)
+        memory_after = daemon_memory(daemon.proc.pid)
         stall = listing_stall(node, wallet, cursor, args.stall_repeat)
         flood_rate, flood_lat = flood_pings(daemon.base, args.flood)
     finally:
         daemon.kill()
         db.close()
-    ends = sorted(float(p[1]) for p in pings)
+    ends = sorted(float(p[1]) for p in pings if p[0] != "g")
     ok = [float(p[2]) for p in pings if p[0] == "202"]
     return {
-        "pings_coalesced": sum(1 for p in pings if p[0] == "c"),
-        "pings_coalesced_block": sum(1 for p in all_pings[len(pings):] if p[0] == "c"),
+        "wiring": args.wiring,
+        # "c": coalesced in the script; "g": in the shell, before an interpreter started (gated)
+        "pings_coalesced": sum(1 for p in pings if p[0] in ("c", "g")),
+        "pings_gated": sum(1 for p in pings if p[0] == "g"),
+        "pings_coalesced_block": sum(1 for p in all_pings[len(pings):] if p[0] in ("c", "g")),
+        "pings_gated_block": sum(1 for p in all_pings[len(pings):] if p[0] == "g"),
         "n": args.n, "stored_payments": max(args.stored, args.n), "create_s": create_s,
         "broadcast_s": t_sent - t0, "listed_after_s": (t_listed - t0) if t_listed else None,
         "pending_after_listed_s": (t_pending - t_listed) if t_pending and t_listed else None,
         "paid_after_block_s": (t_paid - t_mined) if t_paid else None, "mine_s": t_mined - t_block,
         "paid_after_first_block_s": (t_paid - t_first) if t_paid else None, "blocks": blocks,
+        "confirmed_listed_after_first_block_s": (probe.at - t_first) if probe.at else None,
+        "paid_after_confirmed_listed_s": (t_paid - probe.at) if t_paid and probe.at else None,
         "pings": len(pings), "pings_failed": sum(1 for p in pings if p[0].startswith("e")),
         "pings_per_s": len(pings) / max(ends[-1] - ends[0], 1e-9) if len(ends) > 1 else None,
         "ping_p50_ms": percentile(ok, 50) * 1000, "ping_p99_ms": percentile(ok, 99) * 1000,
         "pings_block_phase": len(all_pings) - len(pings),
         "syncs_mempool": mid["syncs"] - before["syncs"], "syncs_block": after["syncs"] - mid["syncs"],
         "rpc_mempool": calls_mempool, "rpc_block": calls_block,
-        "rss_idle_mb": rss_idle, "rss_after_mb": rss_after,
+        "memory_idle_mb": memory_idle, "memory_after_mb": memory_after,
+        "bare_memory_mb": bare_memory(tmp),
         "peak_processes": monitor.peak_procs, "min_available_mb": monitor.min_avail_mb,
         "aborted": monitor.aborted,
         "listing_keepalive_ms": stall[True] * 1000, "listing_fresh_ms": stall[False] * 1000,
@@ -339,9 +372,12 @@ def run_seed(node, args, tmp, outpoints):
         pings = log_lines(log)
         calls_mempool = node.rpc_calls(offset, SEED_USER)
         offset = node.log_offset()
+        probe = ConfirmedProbe(node, wallet, args.timeout)
         seed_blocks, t_first = mine_all(node)
+        probe.start()
         t_mined = time.monotonic()
         t_paid = reached(lambda: count("PAID"), n, lambda: len(log_lines(log)) >= 2 * n, args.timeout)
+        probe.join()
         paid = count("PAID")
         wait_until(lambda: len(log_lines(log)) >= 2 * n + seed_blocks, args.timeout, 0.05)
         calls_block = node.rpc_calls(offset, SEED_USER)
@@ -353,6 +389,8 @@ def run_seed(node, args, tmp, outpoints):
         "pending_after_listed_s": (t_pending - t_listed) if t_pending and t_listed else None,
         "paid_after_block_s": (t_paid - t_mined) if t_paid else None, "blocks": seed_blocks,
         "paid_after_first_block_s": (t_paid - t_first) if t_paid else None,
+        "confirmed_listed_after_first_block_s": (probe.at - t_first) if probe.at else None,
+        "paid_after_confirmed_listed_s": (t_paid - probe.at) if t_paid and probe.at else None,
         "pings": len(pings), "pings_failed": len(pings) - len(ok),
         "pings_per_s": len(pings) / max(ends[-1] - ends[0], 1e-9) if len(ends) > 1 else None,
         "ping_p50_ms": percentile(ok, 50) * 1000, "ping_p99_ms": percentile(ok, 99) * 1000,
@@ -386,6 +424,11 @@ def report(ours, seed):
         ("first block mined -> all PAID, s", ours["paid_after_first_block_s"] or -1,
          seed["paid_after_first_block_s"] or -1,
          ratio(seed["paid_after_first_block_s"], ours["paid_after_first_block_s"])),
+        ("first block -> node lists all confirmed, s", ours["confirmed_listed_after_first_block_s"] or -1,
+         seed["confirmed_listed_after_first_block_s"] or -1, float("nan")),
+        ("node lists all confirmed -> all PAID, s", ours["paid_after_confirmed_listed_s"] or -1,
+         seed["paid_after_confirmed_listed_s"] or -1,
+         ratio(seed["paid_after_confirmed_listed_s"], ours["paid_after_confirmed_listed_s"])),
         ("blocks that held the transactions", ours["blocks"], seed["blocks"], float("nan")),
         ("RPC calls by the gateway (mempool)", sum(ours["rpc_mempool"].values()), sum(seed["rpc_mempool"].values()),
          float("nan")),
@@ -397,22 +440,32 @@ def report(ours, seed):
     ]
     print_table("burst: transient (cursor sync, coalesced pings) vs the seed (gettransaction per notification)",
                 ["figure", "transient", "seed", "better by"], rows, ["%s", "%.2f", "%.2f", "%.1fx"])
-    print("\ntransient: %d syncs for %d mempool pings, %d syncs for %d block pings; RPC calls: mempool %s,"
-          " block %s" % (ours["syncs_mempool"], ours["pings"], ours["syncs_block"], ours["pings_block_phase"],
-                         ours["rpc_mempool"], ours["rpc_block"]))
+    print("\ntransient (%s wiring): %d syncs for %d mempool pings, %d syncs for %d block pings; RPC calls:"
+          " mempool %s, block %s" % (ours["wiring"], ours["syncs_mempool"], ours["pings"], ours["syncs_block"],
+                                     ours["pings_block_phase"], ours["rpc_mempool"], ours["rpc_block"]))
+    print("pings that ended in the shell (gated, no interpreter started): %d of %d (mempool), %d of %d (block);"
+          " in the script: %d, %d" % (ours["pings_gated"], ours["pings"], ours["pings_gated_block"],
+                                       ours["pings_block_phase"], ours["pings_coalesced"] - ours["pings_gated"],
+                                       ours["pings_coalesced_block"] - ours["pings_gated_block"]))
     print("seed: RPC calls: mempool %s, block %s; reflected %d of %d as PENDING, %d as PAID"
           % (seed["rpc_mempool"], seed["rpc_block"], seed["reflected_pending"], seed["n"], seed["reflected_paid"]))
-    idle, after = sum(ours["rss_idle_mb"].values()), sum(ours["rss_after_mb"].values())
+    idle, after, bare = ours["memory_idle_mb"], ours["memory_after_mb"], ours["bare_memory_mb"]
+    worker = lambda m: max((v for k, v in m.items() if k != "total"), key=lambda v: v["rss"])  # noqa: E731
     rows = [
         ("pings per second, keep-alive flood of the endpoint", ours["flood_pings_per_s"], float("nan")),
         ("  latency p50 / p99, ms", ours["flood_p50_ms"], ours["flood_p99_ms"]),
         ("listing of the burst: kept-alive / fresh connection, ms", ours["listing_keepalive_ms"],
          ours["listing_fresh_ms"]),
-        ("daemon RSS idle / after the burst, MB (master + worker)", idle, after),
-        ("  worker alone idle / after, MB", max(ours["rss_idle_mb"].values()), max(ours["rss_after_mb"].values())),
     ]
     print_table("transient alone (%d payments stored)" % ours["stored_payments"], ["figure", "a", "b"], rows,
                 ["%s", "%.1f", "%.1f"])
+    rows = [("%s, MB (master + worker)" % kind.upper(), idle["total"][kind], after["total"][kind],
+             bare["total"][kind], idle["total"][kind] / bare["total"][kind]) for kind in ("pss", "uss", "rss")]
+    rows += [("  worker alone %s, MB" % kind.upper(), worker(idle)[kind], worker(after)[kind], worker(bare)[kind],
+              worker(idle)[kind] / worker(bare)[kind]) for kind in ("pss", "rss")]
+    print_table("daemon memory (%d payments stored): PSS adds up to what the processes cost the machine"
+                % ours["stored_payments"], ["figure", "idle", "after burst", "bare app idle", "idle / bare"],
+                rows, ["%s", "%.1f", "%.1f", "%.1f", "%.2fx"])
 
 
 def main():
@@ -425,9 +478,10 @@ def main():
     parser.add_argument("--stall-repeat", type=int, default=5, help="listings timed per connection kind")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each phase")
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
-    parser.add_argument("--wiring", choices=("script", "blocknotify"), default="script",
-                        help="script: walletnotify and blocknotify run transient-notify; blocknotify: only"
-                        " blocknotify does, new transactions wait for the poll")
+    parser.add_argument("--wiring", choices=("script", "gated", "blocknotify"), default="gated",
+                        help="script: walletnotify and blocknotify run transient-notify; gated: walletnotify"
+                        " takes the ping turn in the shell first (the README's line for volume); blocknotify:"
+                        " only blocknotify is wired, new transactions wait for the poll")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--smoke", action="store_true", help="tiny size: proves the bench runs (CI)")
     args = parser.parse_args()

@@ -193,6 +193,69 @@ def test_script_leaves_its_event_to_a_ping_not_yet_sent(recorder):
     assert recorder.seen[-1] == ("/notify/LTC/block/%s" % TXID, None)
 
 
+def gated_line(lock, url, python=sys.executable):
+    """The README's wiring line for volume, run by /bin/sh as the node runs walletnotify."""
+    return ("exec 9>>%s; flock -n 9 && exec %s -I -S %s --url %s --turn-fd 9 transaction LTC %s"
+            % (lock, python, NOTIFY_SCRIPT, url, TXID))
+
+
+def turn_is_free(lock):
+    import fcntl
+
+    with open(lock, "a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def test_wiring_line_takes_the_turn_before_the_interpreter_starts(recorder, tmp_path):
+    """While a ping that is still to be sent holds the turn, the wiring line ends in the
+    shell: no Python starts (the bad interpreter path below would fail) and nothing is sent."""
+    import fcntl
+
+    lock, url = str(tmp_path / "LTC.lock"), "http://127.0.0.1:%d" % recorder.server_port
+    with open(lock, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        covered = subprocess.run(["/bin/sh", "-c", gated_line(lock, url, python="/nonexistent/python3")],
+                                 capture_output=True, text=True, timeout=30)
+    assert (covered.returncode, covered.stderr) == (1, "")  # flock -n: 1, as `&&` leaves it
+    assert recorder.seen == []
+
+
+def test_wiring_line_gives_the_turn_back_before_it_sends(recorder, tmp_path):
+    """The script closes the shell's descriptor before connecting: when the daemon gets the
+    ping, a later event can take the turn and send its own (its sync might start too late)."""
+    lock, url = str(tmp_path / "LTC.lock"), "http://127.0.0.1:%d" % recorder.server_port
+    free_when_received = []
+
+    class Probe(Recorder):
+        def do_POST(self):
+            free_when_received.append(turn_is_free(lock))
+            super().do_POST()
+
+    recorder.RequestHandlerClass = Probe
+    sent = subprocess.run(["/bin/sh", "-c", gated_line(lock, url)], capture_output=True, text=True, timeout=30)
+    assert (sent.returncode, sent.stderr) == (0, "")
+    assert recorder.seen == [("/notify/LTC/transaction/%s" % TXID, None)] and free_when_received == [True]
+
+
+def test_wiring_line_turn_dies_with_a_failed_ping(recorder, tmp_path):
+    """A ping that cannot even start (a wrong interpreter path) does not hold the turn."""
+    lock, url = str(tmp_path / "LTC.lock"), "http://127.0.0.1:%d" % recorder.server_port
+    failed = subprocess.run(["/bin/sh", "-c", gated_line(lock, url, python="/nonexistent/python3")],
+                            capture_output=True, text=True, timeout=30)
+    assert failed.returncode == 127 and turn_is_free(lock)
+    assert subprocess.run(["/bin/sh", "-c", gated_line(lock, url)], timeout=30).returncode == 0
+    assert len(recorder.seen) == 1
+
+
+def test_script_refuses_a_bad_turn_fd():
+    result = ping("--turn-fd", "1", "block", "LTC", TXID)
+    assert result.returncode == 2 and "--turn-fd must be a file descriptor number of 3 or more" in result.stderr
+
+
 def test_script_gives_up_on_a_daemon_that_does_not_answer():
     with socket.socket() as silent:  # accepts connections (the backlog) and never answers
         silent.bind(("127.0.0.1", 0))
@@ -255,10 +318,12 @@ def test_script_reports_an_unknown_currency_and_a_stopped_daemon(tmp_path, regte
 
 
 def test_walletnotify_and_blocknotify_drive_every_payment(tmp_path, regtest):
-    """The node runs the script for each of its events; the daemon never polls."""
+    """The node runs the script for each of its events (walletnotify on the README's line
+    for volume, the turn taken in the node's shell); the daemon never polls."""
     port = find_free_port()
     url = "http://127.0.0.1:%d" % port
-    node = RegtestNode(tmp_path / "node", walletnotify=notify_command("transaction", "LTC", url),
+    node = RegtestNode(tmp_path / "node", walletnotify=notify_command("transaction", "LTC", url,
+                                                                      lock=str(tmp_path / "notify.lock")),
                        blocknotify=notify_command("block", "LTC", url))
     node.start()
     try:

@@ -73,6 +73,19 @@ def test_png_and_svg_decode_to_the_exact_text_at_each_level(level):
         assert code.ec_level == level
 
 
+def test_levels_are_qrcodes_own_constants_and_the_app_loads_them_only_to_render():
+    import subprocess
+    import sys
+
+    from qrcode import constants
+
+    assert qr.LEVELS == {level: getattr(constants, "ERROR_CORRECT_" + level) for level in "LMQH"}
+    loaded = subprocess.run([sys.executable, "-c", "import sys, transient.app, transient.runtime;"
+                             " print(sorted({'qrcode', 'PIL'} & set(sys.modules)))"],
+                            capture_output=True, text=True, timeout=60)
+    assert loaded.stdout.strip() == "[]", loaded.stderr
+
+
 def test_png_size_border_and_colours():
     style = qr.Style(size=300, border=6, foreground="#003366", background="#fffae0")
     image = Image.open(io.BytesIO(qr.render_png(URI, style))).convert("RGB")

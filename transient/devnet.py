@@ -349,11 +349,18 @@ poll_interval = 10
 '''
 
 
-def notify_command(kind, currency, url, python=None):
+def notify_command(kind, currency, url, python=None, lock=None):
     """Return a walletnotify/blocknotify command line running ``transient-notify``
-    (``kind``: transaction or block) with ``python -I -S``, for the node to start."""
-    return "%s -I -S %s --url %s %s %s %%s" % (shlex.quote(python or sys.executable), shlex.quote(NOTIFY_SCRIPT),
-                                                shlex.quote(url), kind, currency)
+    (``kind``: transaction or block) with ``python -I -S``, for the node to start.
+
+    With ``lock`` (a file path), the README's line for volume: the node's shell takes the
+    ping turn on that file first, and no interpreter starts for an event already covered."""
+    line = "%s -I -S %s%s --url %s %s %s %%s" % (
+        shlex.quote(python or sys.executable), shlex.quote(NOTIFY_SCRIPT), " --turn-fd 9" if lock else "",
+        shlex.quote(url), kind, currency)
+    if lock:
+        line = "exec 9>>%s; flock -n 9 && exec %s" % (shlex.quote(lock), line)
+    return line
 
 
 def port_free(port):
@@ -430,7 +437,8 @@ class Devnet:
     def notify_command(self, kind):
         """The node's walletnotify/blocknotify: the stdlib-only ``transient-notify``,
         fast to start (no site-packages), so a burst of events does not load the machine."""
-        return notify_command(kind, self.CURRENCY, self.api_url)
+        lock = os.path.join(self.directory, "notify.lock") if kind == "transaction" else None
+        return notify_command(kind, self.CURRENCY, self.api_url, lock=lock)
 
     def up(self, api_port=None):
         """Start the node (creating the wallets and mining mature coins the first time)

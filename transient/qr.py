@@ -9,13 +9,11 @@ import io
 import re
 from dataclasses import astuple, dataclass, replace
 
-import qrcode
-from PIL import Image
-from qrcode.constants import ERROR_CORRECT_H, ERROR_CORRECT_L, ERROR_CORRECT_M, ERROR_CORRECT_Q
-
 from .errors import BadRequest, ConfigError
 
-LEVELS = {"L": ERROR_CORRECT_L, "M": ERROR_CORRECT_M, "Q": ERROR_CORRECT_Q, "H": ERROR_CORRECT_H}
+# qrcode.constants.ERROR_CORRECT_*. qrcode and Pillow are imported on the first render
+# only: together they are ~5 MB of the daemon's memory, and many shops never show a code.
+LEVELS = {"L": 1, "M": 0, "Q": 3, "H": 2}
 CONTENTS = ("uri", "address")
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 MIN_SIZE, MAX_SIZE = 32, 2048
@@ -28,7 +26,9 @@ RENDER_VERSION = "1"
 
 def png(text, box_size=8, border=4):
     """Return the PNG bytes of a plain black-on-white QR code holding ``text``."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=border)
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=LEVELS["M"], box_size=box_size, border=border)
     code.add_data(text)
     code.make(fit=True)
     out = io.BytesIO()
@@ -206,6 +206,8 @@ def matrix(text, level):
     """Return the modules of the code for ``text`` (rows of booleans, no quiet zone)."""
     if len(text) > MAX_TEXT:
         raise ValueError("a QR code holds at most %d characters here" % MAX_TEXT)
+    import qrcode
+
     code = qrcode.QRCode(error_correction=LEVELS[level], border=0)
     code.add_data(text)
     code.make(fit=True)
@@ -228,6 +230,8 @@ def render_png(text, style):
     box = style.size // total
     if box < 1:
         raise BadRequest("is too small for this code: at least %d pixels" % total, "size")
+    from PIL import Image
+
     # A two-colour palette image: index 1 is a dark module. PNG stores it at 1 bit a pixel.
     small = Image.frombytes("P", (n, n), bytes(dark for row in modules for dark in row))
     canvas = Image.new("P", (style.size, style.size), 0)
