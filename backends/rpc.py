@@ -151,17 +151,19 @@ class RPCClient:
         )
 
     def _parse(self, response, method):
-        status, text = response.status_code, response.text
+        status, body = response.status_code, response.content
         if status in (401, 403):
             raise NodeAuthError("node at %s refused the RPC credentials (HTTP %d)" % (self.url, status))
-        if status == 503 or (status == 500 and WORK_QUEUE_FULL in text):
-            raise NodeBusy("node at %s is busy (HTTP %d): %s" % (self.url, status, text.strip()[:200]))
+        if status == 503 or (status == 500 and WORK_QUEUE_FULL.encode() in body):
+            raise NodeBusy("node at %s is busy (HTTP %d): %s" % (self.url, status, _start(body)))
         try:
             # Nodes answer RPC errors with HTTP 404/500 and a JSON body: parse any status.
-            return json.loads(text, parse_float=Decimal)
+            # From the bytes: a burst's listing is megabytes, and a decoded copy of it
+            # would only raise the worker's peak memory.
+            return json.loads(body, parse_float=Decimal)
         except ValueError:
             raise NodeError(self._redact("HTTP %d from node at %s on %s: %s"
-                                         % (status, self.url, method, text.strip()[:200]))) from None
+                                         % (status, self.url, method, _start(body)))) from None
 
     def _credentials(self):
         if self._auth is None and self.cookie_file:
@@ -202,3 +204,8 @@ def _reason(exc):
     """The innermost reason of a requests ConnectionError, e.g. '[Errno 111] Connection refused'."""
     reason = exc.args[0] if exc.args else exc
     return str(getattr(reason, "reason", reason)).rsplit(": ", 1)[-1]
+
+
+def _start(body):
+    """The first 200 characters of a reply's body, for an error message."""
+    return body[:800].decode("utf-8", "replace").strip()[:200]

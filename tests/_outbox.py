@@ -4,7 +4,7 @@ import uuid
 from _daemon import wait_for
 from transient import status as S
 from transient.db import write_transaction
-from transient.models import Delivery, Payment, utcnow
+from transient.models import Delivery, Event, Payment, utcnow
 from transient.payments import PaymentService
 
 
@@ -25,6 +25,7 @@ class OutboxHarness:
     def emit(self, payment, *types):
         """Write events of ``types`` for ``payment`` in one transaction; return the Event rows."""
         batch = self.outbox.batch(utcnow())
+        before = payment.event_seq
         with write_transaction(self.db):
             for type in types:
                 data = {"n": payment.event_seq + 1}
@@ -33,7 +34,8 @@ class OutboxHarness:
                 batch.add(payment, type, data)
             batch.write()
         self.outbox.written(batch)
-        return batch.events
+        return list(Event.select().where((Event.payment == payment.id) & (Event.sequence > before))
+                    .order_by(Event.sequence))
 
 
 def settled(count):

@@ -276,3 +276,52 @@ def test_the_node_time_decides_in_time_or_late(db):
     future = make_payment("addr3")
     sync(db, Changes(tip(101), [Output(TX[2], "0", "addr3", 100, 0, seen_at=minutes(30))]))
     assert Receipt.get(Receipt.txid == TX[2]).first_seen == T0 and Payment.get_by_id(future.id).status == S.PENDING
+
+
+def test_a_block_paying_more_payments_than_a_chunk_writes_every_event_with_its_final_snapshot(db, monkeypatch):
+    """The ledger settles and writes events CHUNK payments at a time (so a burst never holds
+    all its rows at once): every payment still gets all its events, in sequence, each
+    delivery carrying the payment as it stands at the end of that sync; and a crash after
+    the chunks were written still leaves nothing behind."""
+    import json
+
+    from transient import ledger
+    from transient.models import Delivery
+    from transient.payments import PaymentService
+
+    monkeypatch.setattr(ledger, "CHUNK", 7)
+    n = 30  # five chunks, the last one short
+    payments = [make_payment("A%d" % i, 100) for i in range(n)]
+    outbox = Outbox(webhook_url="http://127.0.0.1:1/hook", renderer=PaymentService({}, db=db))
+    syncer = Syncer("LTC", FakeNode(
+        Changes(tip(100), [out(TX[i % len(TX)], 100, 0, address="A%d" % i, output=str(i)) for i in range(n)]),
+        Changes(tip(101), [out(TX[i % len(TX)], 100, 1, height=101, address="A%d" % i, output=str(i))
+                           for i in range(n)]),
+    ), 1, db, outbox=outbox, clock=lambda: T0)
+    syncer.run()
+    syncer.run()
+    for p in payments:
+        events = list(Event.select().where(Event.payment == p.id).order_by(Event.sequence))
+        assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+        assert [e.type for e in events] == ["payment.received", "payment.status_changed",
+                                            "payment.confirmed", "payment.status_changed"]
+        bodies = [json.loads(d.body) for d in Delivery.select().where(Delivery.payment == p.id)
+                  .order_by(Delivery.sequence)]
+        assert [b["event"]["sequence"] for b in bodies] == [1, 2, 3, 4]
+        assert [b["payment"]["status"] for b in bodies] == [S.PENDING, S.PENDING, S.PAID, S.PAID]
+        assert Payment.get_by_id(p.id).event_seq == 4 and Payment.get_by_id(p.id).status == S.PAID
+
+    # A crash after every chunk was written (in the expiry pass): the whole sync rolls back.
+    events_before, deliveries_before = Event.select().count(), Delivery.select().count()
+    more = [make_payment("B%d" % i, 100) for i in range(n)]
+
+    def crash(*args):
+        raise RuntimeError("crash after the chunks")
+
+    monkeypatch.setattr("transient.sync.expire_due", crash)
+    node = FakeNode(Changes(tip(102), [out(TX[i % len(TX)], 100, 0, address="B%d" % i, output="b%d" % i)
+                                       for i in range(n)]))
+    with pytest.raises(RuntimeError):
+        Syncer("LTC", node, 1, db, outbox=outbox, clock=lambda: T0).run()
+    assert (Event.select().count(), Delivery.select().count()) == (events_before, deliveries_before)
+    assert all(Payment.get_by_id(p.id).status == S.UNPAID and Payment.get_by_id(p.id).event_seq == 0 for p in more)

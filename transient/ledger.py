@@ -41,22 +41,31 @@ class Ledger:
     def apply(self, changes):
         """Upsert listed outputs, apply removals and maturing confirmations.
 
-        Returns the number of receipts written.
+        Returns the number of receipts written. Works CHUNK outputs at a time: a burst's
+        listing holds thousands, and rows held all at once would set the worker's memory
+        for as long as it runs.
         """
         listed = {o.key: o for o in changes.outputs}
-        removed = [o for o in changes.removed if o.key not in listed]
-        existing = self._existing([*listed, *(o.key for o in removed)])
-        self._prefetch_required({r.payment_id for r in existing.values()})
-        payments = self._payments({o.address for k, o in listed.items() if k not in existing})
+        keys = list(listed)
         written = 0
-        new_rows = []
-        for key, out in listed.items():
-            row = existing.get(key)
-            if row is None:
-                new_rows.append(self._new_receipt(out, payments.get(out.address)))
-            elif self._update_receipt(row, out):
-                row.save()
-                written += 1
+        for i in range(0, len(keys), CHUNK):
+            part = keys[i:i + CHUNK]
+            existing = self._existing(part)
+            self._prefetch_required({r.payment_id for r in existing.values()})
+            payments = self._payments({listed[k].address for k in part if k not in existing})
+            new_rows = []
+            for key in part:
+                out, row = listed[key], existing.get(key)
+                if row is None:
+                    new_rows.append(self._new_receipt(out, payments.get(out.address)))
+                elif self._update_receipt(row, out):
+                    row.save()
+                    written += 1
+            Receipt.bulk_create(new_rows)
+            written += len(new_rows)
+        removed = [o for o in changes.removed if o.key not in listed]
+        existing = self._existing([o.key for o in removed])
+        self._prefetch_required({r.payment_id for r in existing.values()})
         for out in removed:
             row = existing.get(out.key)
             # The node reports a removed entry's current depth: negative when a
@@ -66,9 +75,6 @@ class Ledger:
                 self._transition(row, state, None, None)
                 row.save()
                 written += 1
-        for i in range(0, len(new_rows), CHUNK):
-            Receipt.bulk_create(new_rows[i:i + CHUNK])
-        written += len(new_rows)
         return written + self._mature(listed)
 
     def _existing(self, keys):
@@ -188,24 +194,31 @@ class Ledger:
         self.touched[pid] = cause or self.touched.get(pid) or type.split(".")[1]
 
     def settle(self):
-        """Queue receipt events, recompute every touched payment; return their ids."""
+        """Queue receipt events, recompute every touched payment; return their ids.
+
+        CHUNK payments at a time: each chunk's payments reach their final state for this
+        transaction here (the status takes the expiry into account), so their events are
+        written at once and the rows let go, instead of all of a block's at the end.
+        """
         events = {}
         for pid, type, data in self.receipt_events:
             events.setdefault(pid, []).append((type, data))
         ids = list(self.touched)
-        payments, receipts = {}, {}
         # Two queries per CHUNK payments, not two per payment (a block may pay thousands).
         for i in range(0, len(ids), CHUNK):
             part = ids[i:i + CHUNK]
-            payments.update({p.id: p for p in Payment.select().where(Payment.id.in_(part))})
+            payments = {p.id: p for p in Payment.select().where(Payment.id.in_(part))}
+            receipts = {}
             for r in Receipt.select().where(Receipt.payment.in_(part)):
                 receipts.setdefault(r.payment_id, []).append(r)
-        for pid, cause in self.touched.items():
-            payment = payments[pid]
-            for type, data in events.get(pid, ()):
-                self.events.add(payment, type, data)
-            refresh(payment, self.tip.height, self.now, cause, self.events, receipts.get(pid, []), save=False)
-        save_refreshed([payments[pid] for pid in ids])
+            for pid in part:
+                payment = payments[pid]
+                for type, data in events.pop(pid, ()):
+                    self.events.add(payment, type, data)
+                refresh(payment, self.tip.height, self.now, self.touched[pid], self.events, receipts.get(pid, []),
+                        save=False)
+            save_refreshed([payments[pid] for pid in part])
+            self.events.write()
         return ids
 
 

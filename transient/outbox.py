@@ -61,7 +61,6 @@ class EventBatch:
         self.pending = []  # (payment id, sequence, type, data)
         self.payments = {}  # payment id -> the latest Payment instance seen
         self.seq = {}  # payment id -> last sequence number given out
-        self.events = []
         self.deliveries = 0
 
     def add(self, payment, type, data=None):
@@ -73,53 +72,59 @@ class EventBatch:
         self.pending.append((pid, seq, type, data or {}))
 
     def write(self):
-        """Store the queued events and their deliveries; return the Event rows.
+        """Store the queued events and their deliveries; return how many events.
 
-        Must run inside the transaction of the change, after the payments reached
-        their final state in it.
+        Must run inside the transaction of the change, after the payments of the queued
+        events reached their final state in it. It may run more than once in one
+        transaction (a block's settling writes each chunk of payments' events), each time
+        for what was queued since. Works CHUNK events at a time, rows and bodies made and
+        dropped per chunk: a block that pays thousands must not hold them all at once
+        (the worker would keep the memory of that peak).
         """
         if not self.pending:
-            return []
-        events = {}
-        made = [Event(event_id=self.outbox.uuidgen(), payment=pid, sequence=seq, type=type,
-                      data=json.dumps(data, sort_keys=True), created_at=self.now)
-                for pid, seq, type, data in self.pending]
+            return 0
         # A few statements per CHUNK events, not one per event (a block can pay thousands),
         # their text written here: building them with the ORM cost more than running them.
         fields = [Event.event_id, Event.payment, Event.sequence, Event.type, Event.data, Event.created_at]
         db = Event._meta.database
         insert = 'INSERT INTO "event" (%s) VALUES (%s)' % (", ".join('"%s"' % f.column_name for f in fields),
                                                           ", ".join([db.param] * len(fields)))
-        for i in range(0, len(made), CHUNK):
-            part = made[i:i + CHUNK]
+        last = {pid: i for i, (pid, _, _, _) in enumerate(self.pending)}
+        snapshots = {}  # payment id -> its rendered snapshot, until its last event is done
+        for start in range(0, len(self.pending), CHUNK):
+            part = [Event(event_id=self.outbox.uuidgen(), payment=pid, sequence=seq, type=type,
+                          data=json.dumps(data, sort_keys=True), created_at=self.now)
+                    for pid, seq, type, data in self.pending[start:start + CHUNK]]
             db.cursor().executemany(insert, [[f.db_value(e.__data__[f.name]) for f in fields] for e in part])
             keys = [Event.event_id.db_value(e.event_id) for e in part]
             found = db.execute_sql('SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)'
                                    % ", ".join([db.param] * len(keys)), keys).fetchall()
             ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
-            for event in part:
+            rows = []
+            for at, event in enumerate(part, start):
                 event.id = ids[event.event_id]
-                events.setdefault(event.payment_id, []).append(event)
-        self.events += made
+                pid = event.payment_id
+                payment = self.payments[pid]
+                urls = self.outbox.targets(payment)
+                if urls:
+                    snapshot = snapshots.get(pid)
+                    if snapshot is None:
+                        snapshot = snapshots[pid] = self.outbox.renderer.render(payment, tip_height=self.tip_height)
+                    body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
+                    rows += [dict(event=event.id, payment=pid, sequence=event.sequence, url=url, body=body,
+                                  state=Delivery.PENDING, next_attempt_at=self.now, created_at=self.now)
+                             for url in urls]
+                if last[pid] == at:
+                    snapshots.pop(pid, None)
+            for i in range(0, len(rows), CHUNK):
+                Delivery.insert_many(rows[i:i + CHUNK]).execute()
+            self.deliveries += len(rows)
         db.cursor().executemany('UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param),
-                                [(seq, Payment.id.db_value(pid)) for pid, seq in self.seq.items()])
-        rows = []
-        for pid, payment_events in events.items():
-            payment = self.payments[pid]
-            urls = self.outbox.targets(payment)
-            if not urls:
-                continue
-            snapshot = self.outbox.renderer.render(payment, tip_height=self.tip_height)
-            for event in payment_events:
-                body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
-                rows += [dict(event=event.id, payment=pid, sequence=event.sequence, url=url, body=body,
-                              state=Delivery.PENDING, next_attempt_at=self.now, created_at=self.now)
-                         for url in urls]
-        for i in range(0, len(rows), 200):
-            Delivery.insert_many(rows[i:i + 200]).execute()
-        self.deliveries = len(rows)
-        self.pending = []
-        return self.events
+                                [(self.seq[pid], Payment.id.db_value(pid)) for pid in last])
+        for pid in last:
+            del self.payments[pid]
+        count, self.pending = len(self.pending), []
+        return count
 
 
 def envelope(payment, rendered_event):
