@@ -34,8 +34,11 @@ class Daemon(BaseApplication):
 
     def load(self):
         # Runs in each worker after the fork: connections are never shared across processes.
+        from transient import memory
         from transient.app import create_app
         from transient.runtime import Runtime
+
+        memory.limit_arenas()  # before the runtime and gunicorn start this worker's threads
 
         self.runtime = Runtime(self.config)
         self.runtime.start()

@@ -1,13 +1,11 @@
 """The per-coin sync (DESIGN.md §4): lease, listsinceblock, ledger, cursor."""
-import ctypes
 import datetime
-import gc
 import logging
 import os
 import socket
 import uuid
 
-from . import faults
+from . import faults, memory
 from .db import write_transaction
 from .ledger import Ledger, expire_due
 from .backend import Output
@@ -17,16 +15,6 @@ from .outbox import Outbox
 log = logging.getLogger("transient.sync")
 REORG_WINDOW = 100  # blocks: coinbase maturity; no real reorg is deeper
 LARGE_LISTING = 1000  # outputs: after a listing this size, hand freed memory back to the OS
-
-
-def release_memory():
-    """Collect garbage and return freed heap to the OS (glibc keeps it otherwise): a
-    burst's listing of 10 000 transactions would leave the worker tens of MB larger."""
-    gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def new_holder_id():
@@ -156,7 +144,7 @@ class Syncer:
         log.debug("%s: sync end pid=%d height=%d outputs=%d payments=%d", self.currency, os.getpid(),
                   changes.tip.height, len(changes.outputs), len(changed))
         if len(changes.outputs) >= LARGE_LISTING:
-            release_memory()
+            memory.release()  # a burst's listing would leave the worker tens of MB larger
         return changed
 
     def _vanished(self, changes, state):
