@@ -53,19 +53,20 @@ class Ledger:
             existing = self._existing(part)
             self._prefetch_required({r.payment_id for r in existing.values()})
             payments = self._payments({listed[k].address for k in part if k not in existing})
-            new_rows = []
+            new_rows, changed = [], []
             for key in part:
                 out, row = listed[key], existing.get(key)
                 if row is None:
                     new_rows.append(self._new_receipt(out, payments.get(out.address)))
                 elif self._update_receipt(row, out):
-                    row.save()
-                    written += 1
+                    changed.append(row)
             Receipt.bulk_create(new_rows)
-            written += len(new_rows)
+            save_receipts(changed)
+            written += len(new_rows) + len(changed)
         removed = [o for o in changes.removed if o.key not in listed]
         existing = self._existing([o.key for o in removed])
         self._prefetch_required({r.payment_id for r in existing.values()})
+        changed = []
         for out in removed:
             row = existing.get(out.key)
             # The node reports a removed entry's current depth: negative when a
@@ -73,9 +74,9 @@ class Ledger:
             state = Receipt.CONFLICTED if out.confirmations < 0 else Receipt.REMOVED
             if row is not None and row.state != state:
                 self._transition(row, state, None, None)
-                row.save()
-                written += 1
-        return written + self._mature(listed)
+                changed.append(row)
+        save_receipts(changed)
+        return written + len(changed) + self._mature(listed)
 
     def _existing(self, keys):
         found = {}
@@ -171,20 +172,20 @@ class Ledger:
 
     def _mature(self, listed):
         """Move receipts in blocks that reached their confirmations; return how many."""
-        count = 0
         rows = list(Receipt.select().where(
             (Receipt.currency == self.currency) & (Receipt.state == Receipt.PENDING)
             & Receipt.block_height.is_null(False)))
         self._prefetch_required({r.payment_id for r in rows})
+        changed = []
         for row in rows:
             if (row.txid, row.output) in listed:
                 continue  # already brought up to date by this listing
             state = receipt_state(self.tip.height - row.block_height + 1, self._required(row.payment_id))
             if state != row.state:
                 self._transition(row, state, row.block_height, row.block_hash)
-                row.save()
-                count += 1
-        return count
+                changed.append(row)
+        save_receipts(changed)
+        return len(changed)
 
     def _event(self, pid, type, row, cause=None):
         data = {"txid": row.txid, "vout": row.output, "amount": row.amount, "state": row.state}
@@ -236,6 +237,21 @@ def expire_due(currency, tip_height, now, events):
         if refresh(payment, tip_height, now, "expiry", events).status == st.EXPIRED:
             expired.append(payment.id)
     return expired
+
+
+SAVED_RECEIPT = [Receipt.state, Receipt.block_height, Receipt.block_hash, Receipt.last_seen]
+
+
+def save_receipts(rows):
+    """Store the fields a sync changes on existing receipts (SAVED_RECEIPT): one UPDATE
+    executed for every row, not a statement built per row (a block confirms thousands)."""
+    if not rows:
+        return
+    db = Receipt._meta.database
+    mark = db.param
+    sql = 'UPDATE "receipt" SET %s WHERE "id" = %s' % (
+        ", ".join('"%s" = %s' % (f.column_name, mark) for f in SAVED_RECEIPT), mark)
+    db.cursor().executemany(sql, [[f.db_value(getattr(r, f.name)) for f in SAVED_RECEIPT] + [r.id] for r in rows])
 
 
 REFRESHED = [Payment.amount_received, Payment.amount_pending, Payment.status, Payment.paid_at, Payment.updated_at]

@@ -91,27 +91,29 @@ class EventBatch:
                                                           ", ".join([db.param] * len(fields)))
         last = {pid: i for i, (pid, _, _, _) in enumerate(self.pending)}
         snapshots = {}  # payment id -> its rendered snapshot, until its last event is done
+        created_at = Event.created_at.db_value(self.now)
         for start in range(0, len(self.pending), CHUNK):
-            part = [Event(event_id=self.outbox.uuidgen(), payment=pid, sequence=seq, type=type,
-                          data=json.dumps(data, sort_keys=True), created_at=self.now)
+            made = [(self.outbox.uuidgen(), pid, seq, type, json.dumps(data, sort_keys=True))
                     for pid, seq, type, data in self.pending[start:start + CHUNK]]
-            db.cursor().executemany(insert, [[f.db_value(e.__data__[f.name]) for f in fields] for e in part])
-            keys = [Event.event_id.db_value(e.event_id) for e in part]
-            found = db.execute_sql('SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)'
-                                   % ", ".join([db.param] * len(keys)), keys).fetchall()
-            ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
+            keys = [Event.event_id.db_value(event_id) for event_id, _, _, _, _ in made]
+            db.cursor().executemany(insert, [(key, Payment.id.db_value(pid), seq, type, data, created_at)
+                                             for key, (_, pid, seq, type, data) in zip(keys, made)])
+            targets = [self.outbox.targets(self.payments[pid]) for _, pid, _, _, _ in made]
             rows = []
-            for at, event in enumerate(part, start):
-                event.id = ids[event.event_id]
-                pid = event.payment_id
-                payment = self.payments[pid]
-                urls = self.outbox.targets(payment)
+            if any(targets):
+                found = db.execute_sql('SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)'
+                                       % ", ".join([db.param] * len(keys)), keys).fetchall()
+                ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
+            for at, (event_id, pid, seq, type, data), urls in zip(range(start, start + CHUNK), made, targets):
                 if urls:
+                    payment = self.payments[pid]
                     snapshot = snapshots.get(pid)
                     if snapshot is None:
                         snapshot = snapshots[pid] = self.outbox.renderer.render(payment, tip_height=self.tip_height)
+                    event = Event(id=ids[event_id], event_id=event_id, payment=pid, sequence=seq, type=type,
+                                  data=data, created_at=self.now)
                     body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
-                    rows += [dict(event=event.id, payment=pid, sequence=event.sequence, url=url, body=body,
+                    rows += [dict(event=event.id, payment=pid, sequence=seq, url=url, body=body,
                                   state=Delivery.PENDING, next_attempt_at=self.now, created_at=self.now)
                              for url in urls]
                 if last[pid] == at:
