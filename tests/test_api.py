@@ -229,3 +229,52 @@ def test_api_keys(tmp_path, regtest):
         assert no_url.status_code == 422 and no_url.json["error"]["field"] == "url"
     finally:
         runtime.close()
+
+
+def test_a_read_payment_is_never_served_stale(tmp_path, regtest, merchant_wallet):
+    """GET bodies are kept per worker and served while the payment's row and the coin's
+    tip are unchanged: a payment, its receipts and their confirmations still show every
+    change at once, made in this process or in another one."""
+    client, runtime = make_client(tmp_path, regtest, merchant_wallet)
+    try:
+        syncer = runtime.syncers["LTC"]
+        syncer.run()
+        p = post(client, {"currency": "LTC", "amount": "0.5"}).json["payment"]
+        first = client.simulate_get("/payments/%s" % p["id"])
+        assert client.simulate_get("/payments/%s" % p["id"]).content == first.content  # served again
+        assert first.headers["content-type"] == "application/json" and first.json["payment"] == p
+
+        txid = regtest.pay(p["payment_address"], "0.5")
+        syncer.run()
+        pending = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
+        assert pending["status"] == "PENDING" and [t["txid"] for t in pending["transactions"]] == [txid]
+        assert pending["transactions"][0]["confirmations"] == 0
+
+        regtest.mine(1)
+        syncer.run()
+        paid = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
+        assert paid["status"] == "PAID" and paid["transactions"][0]["confirmations"] == 1
+
+        regtest.mine(2)  # the payment does not change, the tip does: confirmations follow it
+        syncer.run()
+        assert client.simulate_get("/payments/%s" % p["id"]).json["payment"]["transactions"][0]["confirmations"] == 3
+
+        # Another process changes the payment (here, a connection of its own): seen at once.
+        import sqlite3
+
+        with sqlite3.connect(str(tmp_path / "api.db"), timeout=30) as other:
+            other.execute("UPDATE payment SET account = 'changed elsewhere' WHERE id = ?", (uuid.UUID(p["id"]).hex,))
+        assert client.simulate_get("/payments/%s" % p["id"]).json["payment"]["account"] == "changed elsewhere"
+    finally:
+        runtime.close()
+
+
+def test_the_read_cache_is_bounded_and_keeps_the_recently_read():
+    from transient.payments import RenderedCache
+
+    cache = RenderedCache(size=3)
+    for i in range(5):
+        cache.put(i, ("row", i), b"body %d" % i)
+        assert cache.get(i, ("row", i)) == b"body %d" % i
+    assert [cache.get(i, ("row", i)) for i in range(5)] == [None, None, b"body 2", b"body 3", b"body 4"]
+    assert cache.get(4, ("row", "changed")) is None

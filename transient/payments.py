@@ -5,7 +5,9 @@ import datetime
 import hashlib
 import json
 import re
+import threading
 import uuid
+from collections import OrderedDict
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -25,18 +27,61 @@ MAX_EXPIRY = datetime.timedelta(days=365)
 MIN_EXPIRY = datetime.timedelta(seconds=1)
 LIST_LIMIT, LIST_MAX = 50, 500
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+RENDERED_CACHE = 1024  # payments whose GET body a worker keeps (~2 KB each)
+
+
+class RenderedCache:
+    """The GET bodies of recently read payments, each with the payment's row and the
+    coin's tip height it was rendered from.
+
+    A read fetches that row and height in one query and serves the kept body only
+    when both are exactly as they were: every change to a payment (a status, an amount,
+    a receipt, which always recomputes the payment and moves ``updated_at``, an event,
+    which moves ``event_seq``) changes its row, and confirmations follow the tip. So a
+    body is never stale, in one worker or many; a checkout page polling its payment
+    costs one indexed query instead of four and a render.
+    """
+
+    def __init__(self, size=RENDERED_CACHE):
+        self.size = size
+        self._items = OrderedDict()  # payment id -> (row, body)
+        self._lock = threading.Lock()
+
+    def get(self, pid, row):
+        if not self.size:
+            return None
+        with self._lock:
+            kept = self._items.get(pid)
+            if kept is None or kept[0] != row:
+                return None
+            self._items.move_to_end(pid)
+            return kept[1]
+
+    def put(self, pid, row, body):
+        if not self.size:
+            return
+        with self._lock:
+            self._items[pid] = (row, body)
+            self._items.move_to_end(pid)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 class PaymentService:
     """``coins`` maps a currency code to ``(backend, options)``."""
 
-    def __init__(self, coins, clock=utcnow, uuidgen=uuid.uuid4, db=None, webhook_url=None, pools=None):
+    def __init__(self, coins, clock=utcnow, uuidgen=uuid.uuid4, db=None, webhook_url=None, pools=None,
+                 read_cache=RENDERED_CACHE):
         self.coins = coins
         self.clock = clock
         self.uuidgen = uuidgen
         self.db = db
         self.outbox = outbox.Outbox(webhook_url, renderer=self)
         self.pools = pools or {}  # currency -> addresses.AddressPool
+        self.rendered = RenderedCache(read_cache)
+        fields = Payment._meta.sorted_fields
+        self._row_fields = fields
+        self._row_sql = None
 
     # -- create ---------------------------------------------------------------
 
@@ -149,14 +194,41 @@ class PaymentService:
 
     def get(self, payment_id):
         """Return the Payment with ``payment_id`` or raise NotFound."""
-        try:
-            pid = payment_id if isinstance(payment_id, uuid.UUID) else uuid.UUID(str(payment_id))
-        except ValueError:
-            raise NotFound("no payment with id %s" % payment_id, "id") from None
+        pid = self._parse_id(payment_id)
         found = select_where(Payment, '"id" = {p}', Payment.id.db_value(pid))
         if not found:
             raise NotFound("no payment with id %s" % pid, "id")
         return found[0]
+
+    def get_json(self, payment_id):
+        """Return the GET body of a payment (``{"success": true, "payment": ...}``) as
+        JSON bytes, from the RenderedCache when the payment has not changed since."""
+        pid = self._parse_id(payment_id)
+        db = Payment._meta.database
+        if self._row_sql is None:
+            # Every column by name (a migration may add columns in another order) and
+            # the coin's tip height, for the confirmations of the receipts.
+            self._row_sql = 'SELECT %s, (SELECT "cursor_height" FROM "%s" WHERE "currency" = p."currency") ' \
+                'FROM "%s" AS p WHERE p."id" = %s' % (
+                    ", ".join('p."%s"' % f.column_name for f in self._row_fields), ChainState._meta.table_name,
+                    Payment._meta.table_name, db.param)
+        row = db.execute_sql(self._row_sql, [Payment.id.db_value(pid)]).fetchone()
+        if row is None:
+            raise NotFound("no payment with id %s" % pid, "id")
+        body = self.rendered.get(pid, row)
+        if body is None:
+            payment = Payment(**{f.name: f.python_value(v) for f, v in zip(self._row_fields, row)})
+            payment._dirty.clear()
+            body = json.dumps({"success": True, "payment": self.render(payment, tip_height=row[-1])},
+                              ensure_ascii=False).encode()
+            self.rendered.put(pid, row, body)
+        return body
+
+    def _parse_id(self, payment_id):
+        try:
+            return payment_id if isinstance(payment_id, uuid.UUID) else uuid.UUID(str(payment_id))
+        except ValueError:
+            raise NotFound("no payment with id %s" % payment_id, "id") from None
 
     def list(self, status=None, currency=None, limit=None, cursor=None):
         """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page."""
@@ -178,18 +250,24 @@ class PaymentService:
 
     # -- render ---------------------------------------------------------------
 
-    def status_history(self, payment):
-        """Return ``[{status, at, cause}]``: creation and every status change since."""
+    def status_history(self, payment, new=False):
+        """Return ``[{status, at, cause}]``: creation and every status change since
+        (``new``: the payment was created in this request, there is none yet)."""
         rows = [{"status": st.UNPAID, "at": iso(payment.created_at), "cause": "created"}]
-        for event in outbox.history(payment.id, outbox.STATUS_CHANGED):
+        for event in () if new else outbox.history(payment.id, outbox.STATUS_CHANGED):
             data = json.loads(event.data)
             rows.append({"status": data["to"], "at": iso(event.created_at), "cause": data.get("cause")})
         return rows
 
-    def render(self, payment, receipts=None, tip_height=None, with_history=True):
-        """Return the JSON-ready dict of a payment (amounts as exact decimal strings)."""
+    def render(self, payment, receipts=None, tip_height=None, with_history=True, new=False):
+        """Return the JSON-ready dict of a payment (amounts as exact decimal strings).
+
+        ``new``: the payment was created in this request, so it has no receipts and no
+        status change yet, and rendering it needs no query."""
         backend, _ = self.coins.get(payment.currency, (None, None))
         decimals = backend.decimals if backend else 8
+        if new:
+            receipts, tip_height = [], 0
         if receipts is None:
             receipts = select_where(Receipt, '"payment_id" = {p}', Payment.id.db_value(payment.id), order='"id"')
         if tip_height is None:
@@ -198,7 +276,7 @@ class PaymentService:
         due = max(0, payment.amount - payment.amount_received) if payment.amount_received < need else 0
         money = lambda units: format_amount(units, decimals)  # noqa: E731
         uri = backend.payment_uri(payment.address, due) if backend else None
-        history = self.status_history(payment) if with_history else None
+        history = self.status_history(payment, new) if with_history else None
         return {
             "id": str(payment.id),
             "currency": payment.currency,

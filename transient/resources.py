@@ -116,7 +116,7 @@ class Payments:
         if not created:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = "/payments/%s" % payment.id
-        resp.media = {"success": True, "payment": self.service.render(payment)}
+        resp.media = {"success": True, "payment": self.service.render(payment, new=created)}
 
     def on_get(self, req, resp):
         payments, cursor = self.service.list(
@@ -130,8 +130,8 @@ class PaymentItem:
         self.service = service
 
     def on_get(self, req, resp, payment_id):
-        payment = self.service.get(payment_id)
-        resp.media = {"success": True, "payment": self.service.render(payment)}
+        resp.data = self.service.get_json(payment_id)
+        resp.content_type = falcon.MEDIA_JSON
 
 
 class PaymentEvents:

@@ -41,7 +41,7 @@ class Runtime:
                       for code, b in self.backends.items() if config.coins[code]["address_pool"]}
         self.payments = PaymentService(
             {code: (b, config.coins[code]) for code, b in self.backends.items()}, clock=clock, db=self.db,
-            webhook_url=config["webhook.url"], pools=self.pools)
+            webhook_url=config["webhook.url"], pools=self.pools, read_cache=config["api.read_cache"])
         self.outbox = self.payments.outbox
         self.syncers = {
             code: Syncer(code, backend, config.coins[code]["confirmations"], self.db, self.outbox,
