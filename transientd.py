@@ -34,6 +34,11 @@ class Daemon(BaseApplication):
 
     def load(self):
         # Runs in each worker after the fork: connections are never shared across processes.
+        if self.config["database.url"].startswith("sqlite"):
+            # peewee imports the PostgreSQL driver whenever it is installed; on SQLite it
+            # would only cost the worker ~5 MB (libpq and what it links). An entry of None
+            # makes that import fail, which peewee takes as "not installed".
+            sys.modules.setdefault("psycopg2", None)
         from transient import memory
         from transient.app import create_app
         from transient.runtime import Runtime

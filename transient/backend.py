@@ -9,7 +9,7 @@ class ChainTip:
     height: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Output:
     """One wallet output seen by the node (a ``receive`` entry of listsinceblock).
 
