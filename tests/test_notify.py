@@ -303,6 +303,16 @@ def test_script_wakes_the_daemon(daemon, regtest):
     daemon.wait_status(made["id"], "PENDING", timeout=15)
 
 
+def test_a_worker_on_sqlite_does_not_load_the_postgresql_driver(daemon):
+    """peewee imports psycopg2 whenever it is installed (it is, for PostgreSQL users):
+    ~5 MB of libpq and its libraries in every worker that never uses them."""
+    workers = open("/proc/%d/task/%d/children" % (daemon.proc.pid, daemon.proc.pid)).read().split()
+    assert workers
+    for pid in workers:
+        maps = open("/proc/%s/maps" % pid).read()
+        assert "libsqlite3" in maps and "libpq" not in maps and "psycopg2" not in maps
+
+
 def test_script_reports_an_unknown_currency_and_a_stopped_daemon(tmp_path, regtest, wallet):
     d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "d.db"), coin_config(regtest, wallet, poll=3600)).start()
     try:
