@@ -4,6 +4,7 @@ worker also runs the per-coin sync scheduler (the lease keeps one sync per coin)
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 
@@ -44,6 +45,10 @@ class Daemon(BaseApplication):
         from transient.runtime import Runtime
 
         memory.limit_arenas()  # before the runtime and gunicorn start this worker's threads
+        # After a burst: SIGTERM to ourselves is gunicorn's graceful exit for a worker
+        # (requests and the running sync finish); the master starts a fresh one.
+        memory.recycler = memory.Recycler(self.config["server.worker_memory_limit"],
+                                          lambda: os.kill(os.getpid(), signal.SIGTERM))
 
         self.runtime = Runtime(self.config)
         self.runtime.start()

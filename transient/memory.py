@@ -8,6 +8,8 @@ sync threads each took part in a burst keeps a burst's worth of memory per arena
 import ctypes
 import gc
 import logging
+import os
+import time
 
 log = logging.getLogger(__name__)
 
@@ -38,3 +40,58 @@ def release():
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def rss_mb():
+    """This process's resident memory in MB (0.0 where /proc is missing)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class Recycler:
+    """Replaces a worker that a burst left large (uWSGI calls it reload-on-rss).
+
+    Python keeps the memory of a burst's peak: a listing of 10 000 transactions leaves
+    small objects that pin the allocator's arenas, ~30 MB that a long-running worker
+    would hold until it exits. After a large sync the worker checks its resident memory;
+    above ``limit_mb`` it calls ``replace`` once (transientd: SIGTERM to itself, so
+    gunicorn lets it finish its requests and its sync, and starts a fresh worker on the
+    same listening socket, where new connections wait meanwhile). A worker younger than
+    ``min_age`` seconds is never replaced, so a shop whose every sync is large restarts
+    its worker at most that often.
+    """
+
+    def __init__(self, limit_mb, replace, min_age=600.0, clock=time.monotonic, measure=rss_mb):
+        self.limit_mb = limit_mb
+        self.replace = replace
+        self.min_age = min_age
+        self.clock = clock
+        self.measure = measure
+        self.started = self.clock()
+        self.done = False
+
+    def check(self):
+        """Call after release(); return True when it asked for the worker to be replaced."""
+        if self.done or not self.limit_mb or self.clock() - self.started < self.min_age:
+            return False
+        rss = self.measure()
+        if rss <= self.limit_mb:
+            return False
+        log.warning("worker %.0f MB after a large sync, over [server] worker_memory_limit (%d MB):"
+                    " replacing it with a fresh worker", rss, self.limit_mb)
+        self.done = True
+        self.replace()
+        return True
+
+
+recycler = None  # set by transientd in each worker
+
+
+def after_large_sync():
+    """What a sync calls after a listing of LARGE_LISTING outputs or more."""
+    release()
+    if recycler is not None:
+        recycler.check()

@@ -144,7 +144,7 @@ class Syncer:
         log.debug("%s: sync end pid=%d height=%d outputs=%d payments=%d", self.currency, os.getpid(),
                   changes.tip.height, len(changes.outputs), len(changed))
         if len(changes.outputs) >= LARGE_LISTING:
-            memory.release()  # a burst's listing would leave the worker tens of MB larger
+            memory.after_large_sync()  # a burst's listing would leave the worker tens of MB larger
         return changed
 
     def _vanished(self, changes, state):
