@@ -85,6 +85,8 @@ def test_a_replaced_worker_hands_over_without_a_failed_request(start_daemon, reg
         new = wait_for(lambda: (workers_of(d) - {old}) or None, timeout=60)
         assert new and old not in workers_of(d)
         d.create(currency="LTC", amount="0.2")
+        count = len(served)
+        wait_for(lambda: len(served) > count + 20, timeout=30)  # the new worker serves the readers
     finally:
         stop.set()
         for t in readers:
