@@ -19,31 +19,54 @@ class Clock:
         return self.now
 
 
-def recycler(rss, limit=64, min_age=600):
+def recycler(rss, limit=64, min_age=60):
     clock, replaced = Clock(), []
     r = memory.Recycler(limit, lambda: replaced.append(clock.now), min_age=min_age, clock=clock,
                         measure=lambda: rss[0])
     return r, clock, replaced
 
 
-def test_a_large_worker_is_replaced_once_and_never_before_its_minimum_age():
+def test_a_worker_left_large_by_a_burst_is_replaced_once_the_burst_is_over():
     rss = [200.0]
     r, clock, replaced = recycler(rss)
-    clock.now = 599
-    assert not r.check() and replaced == []  # too young: a shop whose every sync is large
-    clock.now = 600
-    rss[0] = 64.0
-    assert not r.check() and replaced == []  # at the limit is fine
-    rss[0] = 64.5
-    assert r.check() and replaced == [600]
-    clock.now = 5000
-    assert not r.check() and replaced == [600]  # once: the worker is on its way out
+    clock.now = 100
+    assert not r.after_sync(False) and replaced == []  # no burst yet: a large worker is left alone
+    assert not r.after_sync(True) and not r.after_sync(True)  # a burst: listings are large
+    assert r.after_sync(False) and replaced == [100]  # the first small listing after it
+    assert not r.after_sync(True) and not r.after_sync(False) and replaced == [100]  # once
+
+
+def test_a_worker_within_the_limit_or_too_young_stays():
+    rss = [64.0]
+    r, clock, replaced = recycler(rss)
+    clock.now = 100
+    r.after_sync(True)
+    assert not r.after_sync(False) and replaced == []  # at the limit is fine
+    rss[0] = 65.0
+    assert not r.after_sync(False)  # that check was this burst's
+    r.after_sync(True)
+    assert r.after_sync(False) and replaced == [100]
+
+    young, clock, replaced = recycler([500.0])
+    clock.now = 59
+    young.after_sync(True)
+    assert not young.after_sync(False) and replaced == []
+
+
+def test_while_every_listing_is_large_the_worker_stays():
+    """A new worker would grow as large at its first sync: no restart loop."""
+    r, clock, replaced = recycler([500.0])
+    for minute in range(1, 30):
+        clock.now = 60.0 * minute
+        assert not r.after_sync(True)
+    assert replaced == []
 
 
 def test_a_limit_of_zero_never_replaces():
     r, clock, replaced = recycler([10_000.0], limit=0)
     clock.now = 10 ** 6
-    assert not r.check() and replaced == []
+    r.after_sync(True)
+    assert not r.after_sync(False) and replaced == []
 
 
 def test_rss_is_this_process():

@@ -56,31 +56,39 @@ class Recycler:
 
     Python keeps the memory of a burst's peak: a listing of 10 000 transactions leaves
     small objects that pin the allocator's arenas, ~30 MB that a long-running worker
-    would hold until it exits. After a large sync the worker checks its resident memory;
-    above ``limit_mb`` it calls ``replace`` once (transientd: SIGTERM to itself, so
-    gunicorn lets it finish its requests and its sync, and starts a fresh worker on the
-    same listening socket, where new connections wait meanwhile). A worker younger than
-    ``min_age`` seconds is never replaced, so a shop whose every sync is large restarts
-    its worker at most that often.
+    would hold until it exits. So once a burst is over (a sync with a small listing after
+    one or more large ones) the worker checks its resident memory; above ``limit_mb`` it
+    calls ``replace`` once (transientd: SIGTERM to itself, so gunicorn lets it finish its
+    requests and its sync, and starts a fresh worker on the same listening socket, where
+    new connections wait meanwhile). While every listing is large nothing happens: a new
+    worker would grow as large at its first sync. A worker younger than ``min_age``
+    seconds is never replaced.
     """
 
-    def __init__(self, limit_mb, replace, min_age=600.0, clock=time.monotonic, measure=rss_mb):
+    def __init__(self, limit_mb, replace, min_age=60.0, clock=time.monotonic, measure=rss_mb):
         self.limit_mb = limit_mb
         self.replace = replace
         self.min_age = min_age
         self.clock = clock
         self.measure = measure
         self.started = self.clock()
+        self.burst = False  # a large sync happened since the last check
         self.done = False
 
-    def check(self):
-        """Call after release(); return True when it asked for the worker to be replaced."""
-        if self.done or not self.limit_mb or self.clock() - self.started < self.min_age:
+    def after_sync(self, large):
+        """Call after each sync (``large``: its listing had LARGE_LISTING outputs or more);
+        return True when it asked for the worker to be replaced."""
+        if large:
+            self.burst = True
             return False
+        if not self.burst or self.done or not self.limit_mb or self.clock() - self.started < self.min_age:
+            return False
+        self.burst = False
+        release()
         rss = self.measure()
         if rss <= self.limit_mb:
             return False
-        log.warning("worker %.0f MB after a large sync, over [server] worker_memory_limit (%d MB):"
+        log.warning("worker %.0f MB after a burst, over [server] worker_memory_limit (%d MB):"
                     " replacing it with a fresh worker", rss, self.limit_mb)
         self.done = True
         self.replace()
@@ -90,8 +98,10 @@ class Recycler:
 recycler = None  # set by transientd in each worker
 
 
-def after_large_sync():
-    """What a sync calls after a listing of LARGE_LISTING outputs or more."""
-    release()
+def after_sync(large):
+    """What a sync calls when it is done (``large``: a listing of LARGE_LISTING outputs
+    or more, whose freed memory is handed back to the OS at once)."""
+    if large:
+        release()
     if recycler is not None:
-        recycler.check()
+        recycler.after_sync(large)

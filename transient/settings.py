@@ -157,8 +157,8 @@ SETTINGS = [
     Setting("server.bind", "127.0.0.1:8080", _bind, "Address the HTTP API listens on (host:port)."),
     Setting("server.workers", 1, _int(1, 64), "gunicorn worker processes; syncs stay one per coin (lease)."),
     Setting("server.threads", 8, _int(1, 256), "Threads per worker serving requests."),
-    Setting("server.worker_memory_limit", 64, _int(0, 1_000_000), "MB: a worker still larger than this after a"
-            " large sync (a burst) is replaced by a fresh one, at most every 10 minutes; 0: never."),
+    Setting("server.worker_memory_limit", 64, _int(0, 1_000_000), "MB: a worker still larger than this once a"
+            " burst of transactions is over is replaced by a fresh one (gracefully); 0: never."),
     Setting("server.public_url", None, _url(("http", "https")), "Base URL customers reach (for links); default: the bind address."),
     Setting("database.url", "sqlite:///transient.db", _db_url, "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB."),
     Setting("database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."),

@@ -143,8 +143,8 @@ class Syncer:
         self.outbox.written(events)
         log.debug("%s: sync end pid=%d height=%d outputs=%d payments=%d", self.currency, os.getpid(),
                   changes.tip.height, len(changes.outputs), len(changed))
-        if len(changes.outputs) >= LARGE_LISTING:
-            memory.after_large_sync()  # a burst's listing would leave the worker tens of MB larger
+        # A burst's listing would leave the worker tens of MB larger.
+        memory.after_sync(len(changes.outputs) >= LARGE_LISTING)
         return changed
 
     def _vanished(self, changes, state):
