@@ -240,34 +240,30 @@ def expire_due(currency, tip_height, now, events):
 
 
 SAVED_RECEIPT = [Receipt.state, Receipt.block_height, Receipt.block_hash, Receipt.last_seen]
-
-
-def save_receipts(rows):
-    """Store the fields a sync changes on existing receipts (SAVED_RECEIPT): one UPDATE
-    executed for every row, not a statement built per row (a block confirms thousands)."""
-    if not rows:
-        return
-    db = Receipt._meta.database
-    mark = db.param
-    sql = 'UPDATE "receipt" SET %s WHERE "id" = %s' % (
-        ", ".join('"%s" = %s' % (f.column_name, mark) for f in SAVED_RECEIPT), mark)
-    db.cursor().executemany(sql, [[f.db_value(getattr(r, f.name)) for f in SAVED_RECEIPT] + [r.id] for r in rows])
-
-
 REFRESHED = [Payment.amount_received, Payment.amount_pending, Payment.status, Payment.paid_at, Payment.updated_at]
 
 
-def save_refreshed(payments):
-    """Store the REFRESHED fields of many payments: one UPDATE statement executed for
-    every row (executemany), not a query built per payment."""
-    if not payments:
+def save_fields(model, fields, rows):
+    """Store ``fields`` of many ``model`` rows: one UPDATE statement executed for every
+    row (executemany), not a query built per row (a block confirms and pays thousands)."""
+    if not rows:
         return
-    db = Payment._meta.database
-    mark = db.param
-    sql = 'UPDATE "payment" SET %s WHERE "id" = %s' % (
-        ", ".join('"%s" = %s' % (f.column_name, mark) for f in REFRESHED), mark)
-    rows = [[f.db_value(getattr(p, f.name)) for f in REFRESHED] + [Payment.id.db_value(p.id)] for p in payments]
-    db.cursor().executemany(sql, rows)
+    db = model._meta.database
+    mark, pk = db.param, model._meta.primary_key
+    sql = 'UPDATE "%s" SET %s WHERE "%s" = %s' % (
+        model._meta.table_name, ", ".join('"%s" = %s' % (f.column_name, mark) for f in fields), pk.column_name, mark)
+    db.cursor().executemany(sql, [[f.db_value(getattr(r, f.name)) for f in fields] + [pk.db_value(r._pk)]
+                                  for r in rows])
+
+
+def save_receipts(receipts):
+    """Store the fields a sync changes on existing receipts (SAVED_RECEIPT)."""
+    save_fields(Receipt, SAVED_RECEIPT, receipts)
+
+
+def save_refreshed(payments):
+    """Store the REFRESHED fields of many payments."""
+    save_fields(Payment, REFRESHED, payments)
 
 
 def refresh(payment, tip_height, now, cause, events, receipts=None, save=True):
