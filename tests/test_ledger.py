@@ -289,7 +289,10 @@ def test_a_block_paying_more_payments_than_a_chunk_writes_every_event_with_its_f
     from transient.models import Delivery
     from transient.payments import PaymentService
 
+    from transient import outbox as outbox_module
+
     monkeypatch.setattr(ledger, "CHUNK", 7)
+    monkeypatch.setattr(outbox_module, "CHUNK", 3)  # a payment's two events straddle event chunks
     n = 30  # five chunks, the last one short
     payments = [make_payment("A%d" % i, 100) for i in range(n)]
     outbox = Outbox(webhook_url="http://127.0.0.1:1/hook", renderer=PaymentService({}, db=db))
@@ -309,6 +312,8 @@ def test_a_block_paying_more_payments_than_a_chunk_writes_every_event_with_its_f
                   .order_by(Delivery.sequence)]
         assert [b["event"]["sequence"] for b in bodies] == [1, 2, 3, 4]
         assert [b["payment"]["status"] for b in bodies] == [S.PENDING, S.PENDING, S.PAID, S.PAID]
+        # The snapshot is taken once all of the payment's events of the sync are stored.
+        assert all(b["payment"]["status_history"][-1]["status"] == b["payment"]["status"] for b in bodies)
         assert Payment.get_by_id(p.id).event_seq == 4 and Payment.get_by_id(p.id).status == S.PAID
 
     # A crash after every chunk was written (in the expiry pass): the whole sync rolls back.

@@ -92,9 +92,9 @@ class EventBatch:
         last = {pid: i for i, (pid, _, _, _) in enumerate(self.pending)}
         snapshots = {}  # payment id -> its rendered snapshot, until its last event is done
         created_at = Event.created_at.db_value(self.now)
-        for start in range(0, len(self.pending), CHUNK):
+        for start, end in self._chunks(last):
             made = [(self.outbox.uuidgen(), pid, seq, type, json.dumps(data, sort_keys=True))
-                    for pid, seq, type, data in self.pending[start:start + CHUNK]]
+                    for pid, seq, type, data in self.pending[start:end]]
             keys = [Event.event_id.db_value(event_id) for event_id, _, _, _, _ in made]
             db.cursor().executemany(insert, [(key, Payment.id.db_value(pid), seq, type, data, created_at)
                                              for key, (_, pid, seq, type, data) in zip(keys, made)])
@@ -104,7 +104,7 @@ class EventBatch:
                 found = db.execute_sql('SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)'
                                        % ", ".join([db.param] * len(keys)), keys).fetchall()
                 ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
-            for at, (event_id, pid, seq, type, data), urls in zip(range(start, start + CHUNK), made, targets):
+            for at, (event_id, pid, seq, type, data), urls in zip(range(start, end), made, targets):
                 if urls:
                     payment = self.payments[pid]
                     snapshot = snapshots.get(pid)
@@ -127,6 +127,19 @@ class EventBatch:
             del self.payments[pid]
         count, self.pending = len(self.pending), []
         return count
+
+    def _chunks(self, last):
+        """``(start, end)`` slices of ``pending`` of about CHUNK events that never split a
+        payment's events (``last``: payment id -> index of its last event): its snapshot
+        is rendered once all its events are stored, so its history shows them all."""
+        start = 0
+        while start < len(self.pending):
+            end = min(start + CHUNK, len(self.pending))
+            reach = max(last[pid] for pid, _, _, _ in self.pending[start:end]) + 1
+            while reach > end:
+                end, reach = reach, max(reach, max(last[pid] for pid, _, _, _ in self.pending[end:reach]) + 1)
+            yield start, end
+            start = end
 
 
 def envelope(payment, rendered_event):

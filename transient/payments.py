@@ -79,9 +79,8 @@ class PaymentService:
         self.outbox = outbox.Outbox(webhook_url, renderer=self)
         self.pools = pools or {}  # currency -> addresses.AddressPool
         self.rendered = RenderedCache(read_cache)
-        fields = Payment._meta.sorted_fields
-        self._row_fields = fields
-        self._row_sql = None
+        self._row_fields = Payment._meta.sorted_fields
+        self._row_sql = None  # made at the first read: the placeholder is the database's
 
     # -- create ---------------------------------------------------------------
 
