@@ -141,18 +141,6 @@ def process_tree(pid):
     return pids
 
 
-def rss_mb(pid):
-    """Resident set size of ``pid`` in MB (VmRSS)."""
-    try:
-        with open("/proc/%d/status" % pid) as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
 def memory_mb(pid):
     """``{"rss", "pss", "uss"}`` of ``pid`` in MB (/proc/PID/smaps_rollup).
 

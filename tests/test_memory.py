@@ -2,6 +2,8 @@
 (what it does after a burst) under load, on the real daemon."""
 import os
 import signal
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -74,6 +76,16 @@ def test_rss_is_this_process():
     block = bytearray(64 * 2**20)  # touched: resident
     assert memory.rss_mb() - before > 50
     del block
+
+
+def test_worker_memory_tuning_applies_on_glibc():
+    """transientd caps glibc's malloc arenas in each worker before its threads start."""
+    code = ("from transient import memory; import platform;"
+            " ok = memory.limit_arenas(); memory.release();"
+            " print(ok, platform.libc_ver()[0])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    applied, libc = result.stdout.split()
+    assert result.returncode == 0 and applied == str(libc == "glibc"), result.stderr
 
 
 def workers_of(daemon):

@@ -6,6 +6,7 @@ core, and keeps what an arena freed for that arena: a worker whose request threa
 sync threads each took part in a burst keeps a burst's worth of memory per arena.
 """
 import ctypes
+import functools
 import gc
 import logging
 import os
@@ -17,6 +18,7 @@ M_ARENA_MAX = -8  # mallopt parameter (malloc.h)
 ARENAS = 2
 
 
+@functools.lru_cache(maxsize=1)
 def _libc():
     try:
         libc = ctypes.CDLL(None)

@@ -90,7 +90,6 @@ class EventBatch:
         insert = 'INSERT INTO "event" (%s) VALUES (%s)' % (", ".join('"%s"' % f.column_name for f in fields),
                                                           ", ".join([db.param] * len(fields)))
         last = {pid: i for i, (pid, _, _, _) in enumerate(self.pending)}
-        snapshots = {}  # payment id -> its rendered snapshot, until its last event is done
         created_at = Event.created_at.db_value(self.now)
         for start, end in self._chunks(last):
             made = [(self.outbox.uuidgen(), pid, seq, type, json.dumps(data, sort_keys=True))
@@ -99,25 +98,24 @@ class EventBatch:
             db.cursor().executemany(insert, [(key, Payment.id.db_value(pid), seq, type, data, created_at)
                                              for key, (_, pid, seq, type, data) in zip(keys, made)])
             targets = [self.outbox.targets(self.payments[pid]) for _, pid, _, _, _ in made]
-            rows = []
+            rows, snapshots = [], {}  # payment id -> its snapshot (a chunk holds all its events)
             if any(targets):
                 found = db.execute_sql('SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)'
                                        % ", ".join([db.param] * len(keys)), keys).fetchall()
                 ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
-            for at, (event_id, pid, seq, type, data), urls in zip(range(start, end), made, targets):
-                if urls:
-                    payment = self.payments[pid]
-                    snapshot = snapshots.get(pid)
-                    if snapshot is None:
-                        snapshot = snapshots[pid] = self.outbox.renderer.render(payment, tip_height=self.tip_height)
-                    event = Event(id=ids[event_id], event_id=event_id, payment=pid, sequence=seq, type=type,
-                                  data=data, created_at=self.now)
-                    body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
-                    rows += [dict(event=event.id, payment=pid, sequence=seq, url=url, body=body,
-                                  state=Delivery.PENDING, next_attempt_at=self.now, created_at=self.now)
-                             for url in urls]
-                if last[pid] == at:
-                    snapshots.pop(pid, None)
+            for (event_id, pid, seq, type, data), urls in zip(made, targets):
+                if not urls:
+                    continue
+                payment = self.payments[pid]
+                snapshot = snapshots.get(pid)
+                if snapshot is None:
+                    snapshot = snapshots[pid] = self.outbox.renderer.render(payment, tip_height=self.tip_height)
+                event = Event(id=ids[event_id], event_id=event_id, payment=pid, sequence=seq, type=type,
+                              data=data, created_at=self.now)
+                body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
+                rows += [dict(event=event.id, payment=pid, sequence=seq, url=url, body=body,
+                              state=Delivery.PENDING, next_attempt_at=self.now, created_at=self.now)
+                         for url in urls]
             for i in range(0, len(rows), CHUNK):
                 Delivery.insert_many(rows[i:i + CHUNK]).execute()
             self.deliveries += len(rows)
