@@ -11,7 +11,7 @@ import traceback
 from gunicorn.app.base import BaseApplication
 
 from transient import settings
-from transient.errors import TransientError
+from transient.core.errors import TransientError
 
 log = logging.getLogger("transient")
 
@@ -40,8 +40,7 @@ class Daemon(BaseApplication):
             # would only cost the worker ~5 MB (libpq and what it links). An entry of None
             # makes that import fail, which peewee takes as "not installed".
             sys.modules.setdefault("psycopg2", None)
-        from transient import memory
-        from transient.app import create_app
+        from transient.ops import memory
         from transient.runtime import Runtime
 
         memory.limit_arenas()  # before the runtime and gunicorn start this worker's threads
@@ -52,7 +51,7 @@ class Daemon(BaseApplication):
 
         self.runtime = Runtime(self.config)
         self.runtime.start()
-        return create_app(self.runtime)
+        return self.runtime.app()
 
     def _worker_exit(self, server, worker):
         if self.runtime is not None:

@@ -1,7 +1,7 @@
 """The bitcoind-family backend: what Bitcoin, Litecoin and Dogecoin Core have in common.
 
 Subclasses set a name and a few class attributes for what their node differs in
-(DESIGN.md §5). RPC round trips per ``changes_since``: one in the common case
+(docs/ARCHITECTURE.md, "Node facts"). RPC round trips per ``changes_since``: one in the common case
 (listsinceblock and getblockchaininfo in one HTTP batch, plus getblockheader of the
 cursor for nodes that do not reject an unknown cursor); one more when a block
 arrived between the two calls, and one more when the cursor is unknown on a node
@@ -9,9 +9,9 @@ that rejects it (the listing is then made again from the beginning).
 """
 import datetime
 
-from transient import money
-from transient.backend import Changes, ChainTip, CoinBackend, Output, TxState
-from transient.errors import ConfigError, RPCError
+from transient.core import money
+from transient.chain.backend import Changes, ChainTip, CoinBackend, Output, TxState
+from transient.core.errors import ConfigError, RPCError
 
 from .rpc import RPCClient
 

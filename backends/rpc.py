@@ -7,7 +7,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
-from transient.errors import NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
+from transient.core.errors import NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
 
 # Litecoin Core answers a full RPC work queue with HTTP 500 and this text (Bitcoin Core: 503).
 WORK_QUEUE_FULL = "Work queue depth exceeded"

@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))  # the daemon launcher the e2e tests use
 
 from _daemon import Daemon  # noqa: E402
-from transient.devnet import RegtestNode, find_free_port  # noqa: E402
+from transient.devnet.node import RegtestNode, find_free_port  # noqa: E402
 from transient_backends.rpc import RPCClient  # noqa: E402
 
 FEE = Decimal("0.00001")

@@ -2,11 +2,12 @@
 import time
 import uuid
 
-from transient import status as S
-from transient.db import write_transaction
-from transient.models import Delivery, DeliveryAttempt, Event, Payment, utcnow
-from transient.outbox import Outbox
-from transient.payments import PaymentService
+from transient.core import status as S
+from transient.store.db import write_transaction
+from transient.store.models import Delivery, DeliveryAttempt, Event, Payment
+from transient.core.clock import utcnow
+from transient.delivery.outbox import Outbox
+from transient.payments.rendering import Renderer
 
 EVENTS = ("payment.created", "payment.received", "payment.status_changed", "payment.confirmed")
 
@@ -18,7 +19,7 @@ def fill(db, target, n):
     Delivery.delete().execute()
     Event.delete().execute()
     Payment.delete().execute()
-    outbox = Outbox(None, renderer=PaymentService({}, db=db), extra_targets=[target])
+    outbox = Outbox(Renderer({}), None, extra_targets=[target])
     started = time.perf_counter()
     payments = n // len(EVENTS)
     for start in range(0, payments, 250):

@@ -10,8 +10,8 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "transient"))
-import notify_script  # noqa: E402  (transient/notify_script.py, imported as a plain module)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "transient", "chain"))
+import notify_script  # noqa: E402  (transient/chain/notify_script.py, imported as a plain module)
 
 started = time.perf_counter()
 try:

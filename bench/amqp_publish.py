@@ -26,10 +26,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from _outbox_load import fill  # noqa: E402
-from transient import amqp, migrations  # noqa: E402
-from transient.amqp_events import Publisher  # noqa: E402
-from transient.db import open_database  # noqa: E402
-from transient.models import Delivery  # noqa: E402
+from transient.amqp import link as amqp
+from transient.core.redact import redact
+from transient.store import migrations  # noqa: E402
+from transient.amqp.publisher import Publisher  # noqa: E402
+from transient.store.db import open_database  # noqa: E402
+from transient.store.models import Delivery  # noqa: E402
 
 
 
@@ -132,7 +134,7 @@ def main():
             broker.close()
             db.close()
     print("database: %s; broker %s; %d events per run (4 per payment), durable queue, persistent messages"
-          % (url.split(":")[0], amqp.redact(args.url), args.n))
+          % (url.split(":")[0], redact(args.url), args.n))
     print("queueing %d events through the outbox: %.2f s (%.0f events/s)" % (args.n, fill_s, args.n / fill_s))
     print("%-36s %9s %9s %10s %9s" % ("publisher", "published", "seconds", "events/s", "vs base"))
     for name, sent, seconds, rate, ratio in rows:

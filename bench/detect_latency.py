@@ -22,10 +22,10 @@ import requests
 
 from _harness import (BenchNode, fund, percentile, print_table, sign_payments, start_daemon, wait_until,
                       write_json)
-from transient import status as S
-from transient.db import open_database
-from transient.devnet import find_free_port, notify_command
-from transient.models import Payment
+from transient.core import status as S
+from transient.store.db import open_database
+from transient.devnet.node import find_free_port, notify_command
+from transient.store.models import Payment
 
 AMOUNT = Decimal("0.001")
 

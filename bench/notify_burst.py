@@ -39,10 +39,12 @@ import requests
 
 from _harness import (Bare, BenchNode, broadcast, daemon_memory, fund, percentile, print_table,
                       python_notify_command, sign_payments, start_daemon, wait_until, write_json)
-from transient import migrations, status as S
-from transient.db import open_database
-from transient.devnet import find_free_port
-from transient.models import Payment, utcnow
+from transient.store import migrations
+from transient.core import status as S
+from transient.store.db import open_database
+from transient.devnet.node import find_free_port
+from transient.store.models import Payment
+from transient.core.clock import utcnow
 from transient_litecoin import LitecoinBackend
 
 AMOUNT = Decimal("0.001")

@@ -17,9 +17,12 @@ import uuid
 
 from falcon import testing
 
-from transient import migrations, qr, settings
-from transient.app import create_app
-from transient.models import Payment, utcnow
+from transient.store import migrations
+from transient.api.checkout import qr
+from transient import settings
+from transient.api.app import create_app
+from transient.store.models import Payment
+from transient.core.clock import utcnow
 from transient.runtime import Runtime
 
 ADDRESS = "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9"  # bech32 (BIP173 vector, Litecoin prefix)
@@ -62,7 +65,7 @@ def api_rows(workdir, repeat):
         now = utcnow()
         Payment.create(id=pid, currency="LTC", amount=125000000, address=ADDRESS, status="UNPAID",
                        confirmations_required=1, created_at=now, updated_at=now)
-        client = testing.TestClient(create_app(runtime))
+        client = testing.TestClient(runtime.app())
         rows = []
         for fmt in ("png", "svg"):
             url = "/payments/%s/qrcode.%s" % (pid, fmt)

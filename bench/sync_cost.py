@@ -26,10 +26,12 @@ import uuid
 from decimal import Decimal
 
 from _harness import BenchNode, broadcast, fund, print_table, sign_payments, wait_until, write_json
-from transient import migrations, status as S
-from transient.db import is_sqlite, open_database
-from transient.models import ChainState, Payment, utcnow
-from transient.sync import Syncer
+from transient.store import migrations
+from transient.core import status as S
+from transient.store.db import is_sqlite, open_database
+from transient.store.models import ChainState, Payment
+from transient.core.clock import utcnow
+from transient.chain.sync import Syncer
 from transient_litecoin import LitecoinBackend
 
 AMOUNT = Decimal("0.001")

@@ -2,7 +2,7 @@
 
 Starts a throwaway litecoind regtest node, pays N transactions to a merchant wallet
 spread over B blocks, then times each way of following confirmations from its
-steady state (DESIGN.md §4 step 2, §6):
+steady state (docs/ARCHITECTURE.md, "The path of a txid"):
 
 - target T: ``listsinceblock(lastblock, T)`` re-lists every tx of the last T blocks;
 - tip: ``changes_since(tip)`` (listsinceblock + getblockchaininfo, one batch) plus
@@ -16,7 +16,7 @@ import tempfile
 import time
 from decimal import Decimal
 
-from transient.devnet import RegtestNode
+from transient.devnet.node import RegtestNode
 from transient_backends.rpc import RPCClient
 from transient_litecoin import LitecoinBackend
 

@@ -25,11 +25,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from _outbox_load import fill  # noqa: E402
-from transient import migrations  # noqa: E402
-from transient.db import open_database, write_transaction  # noqa: E402
-from transient.deliveries import Dispatcher, Sender  # noqa: E402
-from transient.devnet import find_free_port  # noqa: E402
-from transient.models import Delivery  # noqa: E402
+from transient.store import migrations  # noqa: E402
+from transient.store.db import open_database, write_transaction  # noqa: E402
+from transient.delivery.dispatcher import Dispatcher
+from transient.delivery.sender import Sender  # noqa: E402
+from transient.devnet.node import find_free_port  # noqa: E402
+from transient.store.models import Delivery  # noqa: E402
 
 
 

@@ -10,7 +10,8 @@ import pika
 import pytest
 
 from conftest import _missing
-from transient.amqp import describe, redact
+from transient.amqp.link import describe
+from transient.core.redact import redact
 
 URL = os.environ.get("TRANSIENT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 

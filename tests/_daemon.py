@@ -7,7 +7,7 @@ import time
 
 import requests
 
-from transient.devnet import find_free_port
+from transient.devnet.node import find_free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -5,8 +5,8 @@ import uuid
 import peewee
 import pytest
 
-from transient import migrations
-from transient.db import open_database
+from transient.store import migrations
+from transient.store.db import open_database
 
 PG_URL = os.environ.get("TRANSIENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE = os.environ.get("TRANSIENT_REQUIRE_SERVICES") == "1"

@@ -2,19 +2,26 @@
 import uuid
 
 from _daemon import wait_for
-from transient import status as S
-from transient.db import write_transaction
-from transient.models import Delivery, Event, Payment, utcnow
-from transient.payments import PaymentService
+from transient.core import status as S
+from transient.store.db import write_transaction
+from transient.store.models import Delivery, Event, Payment
+from transient.core.clock import utcnow
+from transient.delivery.outbox import Outbox
+from transient.payments.rendering import Renderer
 
 
 class OutboxHarness:
     """An outbox on the test database; subclasses add the transport that drains it."""
 
-    def __init__(self, db, outbox_factory):
+    def __init__(self, db, webhook_url=None, extra_targets=()):
         self.db = db
-        self.service = PaymentService({}, db=db)
-        self.outbox = outbox_factory(self.service)
+        self.renderer = Renderer({})
+        self.listeners = []  # the wake() of each transport the test started
+        self.outbox = Outbox(self.renderer, webhook_url, extra_targets, listeners=[self._wake])
+
+    def _wake(self):
+        for wake in self.listeners:
+            wake()
 
     def payment(self, currency="LTC", callback_url=None):
         now = utcnow()

@@ -5,7 +5,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from transient.devnet import find_free_port
+from transient.devnet.node import find_free_port
 
 
 class Request:

@@ -7,7 +7,7 @@ import pytest
 
 from _db_fixtures import db, db_url, pg_server_url  # noqa: F401  (database fixtures)
 from _daemon import Daemon, coin_config
-from transient.devnet import RegtestNode, litecoind_available
+from transient.devnet.node import RegtestNode, litecoind_available
 
 REQUIRE_SERVICES = os.environ.get("TRANSIENT_REQUIRE_SERVICES") == "1"
 

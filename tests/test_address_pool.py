@@ -6,10 +6,12 @@ import pytest
 
 from _daemon import Daemon, coin_config, wait_for
 from test_e2e import start_with_wallets
-from transient.addresses import AddressPool
-from transient.db import write_transaction
-from transient.models import Payment, PooledAddress
-from transient.payments import PaymentService
+from transient.payments.pool import AddressPool
+from transient.store.db import write_transaction
+from transient.store.models import Payment, PooledAddress
+from transient.delivery.outbox import Outbox
+from transient.payments.rendering import Renderer
+from transient.payments.service import PaymentService
 from transient_litecoin import LitecoinBackend
 
 pytestmark = pytest.mark.regtest
@@ -80,8 +82,9 @@ def test_a_failed_insert_gives_the_address_back(pool):
 
 
 def service(pool):
-    return PaymentService({"LTC": (pool.backend, {"confirmations": 1, "underpayment_tolerance": "0",
-                                                  "expires_in": 0})}, db=pool.db, pools={"LTC": pool})
+    coins = {"LTC": (pool.backend, {"confirmations": 1, "underpayment_tolerance": "0", "expires_in": 0})}
+    renderer = Renderer(coins)
+    return PaymentService(coins, Outbox(renderer), renderer, db=pool.db, pools={"LTC": pool})
 
 
 def test_payments_take_pooled_addresses_and_labels_follow(pool, regtest, wallet):

@@ -10,14 +10,15 @@ import pytest
 from _broker import URL, Client, broker, client, names, rabbitmqctl, wait_reachable  # noqa: F401  (fixtures)
 from _daemon import wait_for
 from _outbox import OutboxHarness, settled
-from transient import amqp, settings
-from transient.amqp_events import CONFIRMED, Publisher
-from transient.deliveries import event_log
-from transient.devnet import find_free_port
-from transient.errors import ConfigError
-from transient.models import Delivery, DeliveryAttempt, Payment
-from transient.outbox import Outbox
-from transient.payments import PaymentService
+from transient.amqp import link as amqp
+from transient import settings
+from transient.amqp.publisher import CONFIRMED, Publisher
+from transient.delivery.admin import event_log
+from transient.devnet.node import find_free_port
+from transient.core.errors import ConfigError
+from transient.store.models import Delivery, DeliveryAttempt, Payment
+from transient.core.redact import redact
+from transient.runtime import Runtime
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
@@ -31,14 +32,19 @@ def load(tmp_path, text):
 
 
 def test_off_unless_a_url_is_set_and_the_target_holds_no_password(tmp_path):
-    service = PaymentService({})
-    assert amqp.configure(load(tmp_path, ""), service) is None and service.outbox.extra_targets == []
-    config = load(tmp_path, '[amqp]\nurl = "amqp://shop:s3cret@127.0.0.1:5672/%2F"\nrpc_queue = ""\n')
-    bridge = amqp.configure(config, service)
-    assert service.outbox.extra_targets == ["amqp:transient.events"] == [bridge.target]
-    assert bridge.queue is None  # an empty rpc_queue turns the commands off
-    assert amqp.redact(config["amqp.url"]) == "amqp://shop:***@127.0.0.1:5672/%2F"
+    db = "[database]\nurl = \"sqlite:///%s\"\n" % (tmp_path / "t.db")
+    runtime = Runtime(load(tmp_path, db))
+    assert runtime.amqp is None and runtime.outbox.extra_targets == ()
+    runtime.close()
+    config = load(tmp_path, db + '[amqp]\nurl = "amqp://shop:s3cret@127.0.0.1:5672/%2F"\nrpc_queue = ""\n')
+    runtime = Runtime(config)
+    bridge = runtime.amqp
+    assert runtime.outbox.extra_targets == ("amqp:transient.events",) == (bridge.target,)
+    assert bridge.publisher.wake in runtime.outbox.listeners
+    assert bridge.queue is None and bridge.consumer is None  # an empty rpc_queue turns the commands off
+    assert redact(config["amqp.url"]) == "amqp://shop:***@127.0.0.1:5672/%2F"
     assert "s3cret" not in json.dumps(bridge.report(), default=str)
+    runtime.close()
 
 
 @pytest.mark.parametrize("text, key", [
@@ -59,14 +65,13 @@ class Harness(OutboxHarness):
     """An outbox whose only target is the test's exchange, and publishers draining it."""
 
     def __init__(self, db, names):
-        super().__init__(db, lambda service: Outbox(None, renderer=service,
-                                                    extra_targets=[amqp.target(names.exchange)]))
+        super().__init__(db, extra_targets=[amqp.target(names.exchange)])
         self.publishers = []
 
     def publisher(self, url=URL, schedule=(0.05,), **kw):
         p = Publisher(self.db, amqp.parameters(url, "test"), list(schedule), **kw).start()
         self.publishers.append(p)
-        self.outbox.wake = p.wake
+        self.listeners.append(p.wake)
         return p
 
     def close(self):
@@ -105,7 +110,7 @@ def test_events_are_published_with_confirms_routing_keys_and_the_webhook_body(hu
         assert props.type == events[props.message_id].type == props.headers["Transient-Event-Type"]
     attempts = list(DeliveryAttempt.select())
     assert len(attempts) == 4 and {a.response for a in attempts} == {CONFIRMED}
-    (first, *_) = event_log(Payment.get_by_id(ltc.id), hub.service)
+    (first, *_) = event_log(Payment.get_by_id(ltc.id), hub.renderer)
     assert first["deliveries"][0]["url"] == "amqp:" + names.exchange and first["deliveries"][0]["state"] == "delivered"
 
 

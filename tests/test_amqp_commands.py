@@ -11,9 +11,11 @@ from falcon import testing
 
 from _broker import URL, Client, Names, broker, client, names  # noqa: F401  (fixtures)
 from _daemon import wait_for
-from transient import amqp, migrations, settings
-from transient.amqp_rpc import CommandConsumer
-from transient.app import create_app
+from transient.amqp import link as amqp
+from transient.core.redact import redact
+from transient.store import migrations
+from transient import settings
+from transient.amqp.commands import CommandConsumer
 from transient.runtime import Runtime
 
 pytestmark = pytest.mark.regtest
@@ -37,7 +39,7 @@ def amqp_runtime(tmp_path_factory, regtest, broker):
     setup.close()
     runtime.start()
     wait_for(lambda: runtime.amqp.consumer_link.report()["state"] == "connected")
-    yield runtime, testing.TestClient(create_app(runtime)), names
+    yield runtime, testing.TestClient(runtime.app()), names
     runtime.close()
     cleanup = Client()
     cleanup.delete(names)
@@ -161,4 +163,4 @@ def test_health_reports_amqp_without_failing_http(amqp_runtime):
     assert health.status_code == 200 and health.json["ok"] is True
     report = health.json["amqp"]
     assert report["publisher"]["state"] == report["commands"]["state"] == "connected"
-    assert report["exchange"] == names.exchange and report["broker"] == amqp.redact(URL)
+    assert report["exchange"] == names.exchange and report["broker"] == redact(URL)

@@ -7,8 +7,8 @@ import uuid
 import pytest
 from falcon import testing
 
-from transient import migrations, settings
-from transient.app import create_app
+from transient.store import migrations
+from transient import settings
 from transient.runtime import Runtime
 
 pytestmark = pytest.mark.regtest
@@ -29,7 +29,7 @@ wallet = "%s"
 """ % (tmp_path / "api.db", extra, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, wallet))
     runtime = Runtime(settings.load(str(path), environ={}))
     migrations.apply(runtime.db)
-    return testing.TestClient(create_app(runtime)), runtime
+    return testing.TestClient(runtime.app()), runtime
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +270,7 @@ def test_a_read_payment_is_never_served_stale(tmp_path, regtest, merchant_wallet
 
 
 def test_the_read_cache_is_bounded_and_keeps_the_recently_read():
-    from transient.payments import RenderedCache
+    from transient.payments.rendering import RenderedCache
 
     cache = RenderedCache(size=3)
     for i in range(5):

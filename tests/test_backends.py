@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 import responses
 
-from transient.backend import ChainTip, Output
-from transient.errors import ConfigError, RPCError
-from transient.plugins import collect_backends, get_plugin_manager
+from transient.chain.backend import ChainTip, Output
+from transient.core.errors import ConfigError, RPCError
+from transient.chain.plugins import collect_backends, get_plugin_manager
 from transient_backends.dogecoin import DogecoinBackend
 from transient_bitcoin import BitcoinBackend
 from transient_litecoin import LitecoinBackend

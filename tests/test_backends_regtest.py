@@ -5,7 +5,7 @@ getnewaddress(label), getblockheader) is the same on Litecoin Core 0.21.
 """
 import pytest
 
-from transient.devnet import DevnetError, RegtestNode
+from transient.devnet.node import DevnetError, RegtestNode
 from transient_backends.dogecoin import DogecoinBackend
 from transient_litecoin import LitecoinBackend
 

@@ -19,7 +19,7 @@ from _daemon import ROOT
 from _qr_decode import decode_png
 from conftest import _missing
 from test_api import make_client, post
-from transient import checkout
+from transient.api.checkout import page as checkout
 
 # Debian's paths; elsewhere point these at a matching browser and driver.
 CHROMIUM = os.environ.get("TRANSIENT_CHROMIUM", "/usr/bin/chromium")
@@ -178,8 +178,9 @@ def test_the_wheel_ships_the_template_and_static_files(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (wheel,) = tmp_path.glob("transient-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"transient/templates/checkout.html", "transient/static/checkout.js",
-            "transient/static/checkout.css", "transient/static/favicon.svg"} <= names
+    room = "transient/api/checkout/"
+    assert {room + "templates/checkout.html", room + "static/checkout.js",
+            room + "static/checkout.css", room + "static/favicon.svg"} <= names
 
 
 # -- in Chromium -------------------------------------------------------------------
@@ -187,8 +188,8 @@ def test_the_wheel_ships_the_template_and_static_files(tmp_path):
 @pytest.fixture
 def db_url(tmp_path):
     """The page does not depend on the database: SQLite only here (test_e2e covers PostgreSQL)."""
-    from transient import migrations
-    from transient.db import open_database
+    from transient.store import migrations
+    from transient.store.db import open_database
 
     url = "sqlite:///%s" % (tmp_path / "transient.db")
     db = open_database(url)

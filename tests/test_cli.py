@@ -13,8 +13,8 @@ import pytest
 from _cli import Lines, as_json, clean_env, one_line_error, run
 from _daemon import Daemon, coin_config, wait_for
 from transient import cli
-from transient.cliutil import ProgressBar, parse_duration
-from transient.devnet import find_free_port
+from transient.cli.util import ProgressBar, parse_duration
+from transient.devnet.node import find_free_port
 
 
 @pytest.fixture

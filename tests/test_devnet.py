@@ -11,7 +11,7 @@ import requests
 from _cli import Lines, as_json, clean_env, one_line_error, run
 from _daemon import ROOT, wait_for
 from conftest import _missing
-from transient.devnet import Devnet, find_free_port, litecoind_available
+from transient.devnet.node import Devnet, find_free_port, litecoind_available
 
 pytestmark = pytest.mark.regtest
 

@@ -4,8 +4,8 @@ import re
 import pytest
 
 from _daemon import coin_config, wait_for
-from transient.db import open_database
-from transient.models import ChainState, Event, Receipt
+from transient.store.db import open_database
+from transient.store.models import ChainState, Event, Receipt
 
 pytestmark = pytest.mark.regtest
 

@@ -6,12 +6,13 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from transient import status as S
-from transient.backend import ChainTip, Changes, Output
-from transient.ledger import Ledger, refresh
-from transient.models import ChainState, Event, Payment, Receipt
-from transient.outbox import Outbox
-from transient.sync import Lease, Syncer
+from transient.core import status as S
+from transient.chain.backend import ChainTip, Changes, Output
+from transient.chain.ledger import Ledger, refresh
+from transient.store.models import ChainState, Event, Payment, Receipt
+from transient.delivery.outbox import Outbox
+from transient.payments.rendering import Renderer
+from transient.chain.sync import Lease, Syncer
 
 T0 = datetime.datetime(2026, 1, 1)
 TX = ["%064x" % i for i in range(1, 20)]
@@ -103,7 +104,7 @@ def test_reorg_and_double_spend_revert(db):
 
 def test_unconfirmed_output_that_drops_out_is_rechecked(db):
     """A receive that loses to a double spend vanishes from listsinceblock."""
-    from transient.backend import TxState
+    from transient.chain.backend import TxState
 
     p = make_payment()
     sync(db, Changes(tip(100), [out(TX[0], 100, 0)]))
@@ -119,7 +120,7 @@ def test_unconfirmed_output_that_drops_out_is_rechecked(db):
 
 def test_stale_cursor_rechecks_recent_mined_receipts(db):
     """A node without `removed` (Dogecoin) after a reorg that double-spent a mined payment."""
-    from transient.backend import TxState
+    from transient.chain.backend import TxState
 
     p, other = make_payment(), make_payment("addr2")
     sync(db, Changes(tip(101), [out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101, address="addr2")]))
@@ -285,17 +286,15 @@ def test_a_block_paying_more_payments_than_a_chunk_writes_every_event_with_its_f
     the chunks were written still leaves nothing behind."""
     import json
 
-    from transient import ledger
-    from transient.models import Delivery
-    from transient.payments import PaymentService
-
-    from transient import outbox as outbox_module
+    from transient.chain import ledger
+    from transient.store.models import Delivery
+    from transient.delivery import outbox as outbox_module
 
     monkeypatch.setattr(ledger, "CHUNK", 7)
     monkeypatch.setattr(outbox_module, "CHUNK", 3)  # a payment's two events straddle event chunks
     n = 30  # five chunks, the last one short
     payments = [make_payment("A%d" % i, 100) for i in range(n)]
-    outbox = Outbox(webhook_url="http://127.0.0.1:1/hook", renderer=PaymentService({}, db=db))
+    outbox = Outbox(Renderer({}), "http://127.0.0.1:1/hook")
     syncer = Syncer("LTC", FakeNode(
         Changes(tip(100), [out(TX[i % len(TX)], 100, 0, address="A%d" % i, output=str(i)) for i in range(n)]),
         Changes(tip(101), [out(TX[i % len(TX)], 100, 1, height=101, address="A%d" % i, output=str(i))
@@ -323,7 +322,7 @@ def test_a_block_paying_more_payments_than_a_chunk_writes_every_event_with_its_f
     def crash(*args):
         raise RuntimeError("crash after the chunks")
 
-    monkeypatch.setattr("transient.sync.expire_due", crash)
+    monkeypatch.setattr("transient.chain.sync.expire_due", crash)
     node = FakeNode(Changes(tip(102), [out(TX[i % len(TX)], 100, 0, address="B%d" % i, output="b%d" % i)
                                        for i in range(n)]))
     with pytest.raises(RuntimeError):

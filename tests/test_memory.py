@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from _daemon import wait_for
-from transient import memory
+from transient.ops import memory
 
 
 class Clock:
@@ -80,7 +80,7 @@ def test_rss_is_this_process():
 
 def test_worker_memory_tuning_applies_on_glibc():
     """transientd caps glibc's malloc arenas in each worker before its threads start."""
-    code = ("from transient import memory; import platform;"
+    code = ("from transient.ops import memory; import platform;"
             " ok = memory.limit_arenas(); memory.release();"
             " print(ok, platform.libc_ver()[0])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

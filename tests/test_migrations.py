@@ -1,6 +1,6 @@
 """The migrations build exactly the schema the models describe, on both databases."""
-from transient import migrations
-from transient.models import MODELS
+from transient.store import migrations
+from transient.store.models import MODELS
 
 
 def _columns(db, table):

@@ -3,8 +3,8 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, strategies as st
 
-from transient.errors import ValidationError
-from transient.money import format_amount, from_node, parse_amount, to_decimal
+from transient.core.errors import ValidationError
+from transient.core.money import format_amount, from_node, parse_amount, to_decimal
 
 DOGE_MAX = 10**18
 

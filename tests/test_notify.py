@@ -13,11 +13,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from falcon import testing
 
 from _daemon import Daemon, coin_config, wait_for
-from transient import notify_script, settings
-from transient.app import create_app
-from transient.devnet import NOTIFY_SCRIPT, RegtestNode, find_free_port, notify_command
+from transient.chain import notify_script
+from transient import settings
+from transient.devnet.node import NOTIFY_SCRIPT, RegtestNode, find_free_port, notify_command
 from transient.runtime import Runtime
-from transient.scheduler import CoinRunner, SyncScheduler
+from transient.chain.scheduler import CoinRunner
 
 TXID = "ab" * 32
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -102,10 +102,9 @@ def test_a_ping_needs_neither_the_database_nor_the_node(tmp_path):
     path.write_text('[database]\nurl = "postgresql://nobody@127.0.0.1:%d/none"\n%s' % (
         dead, '[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://127.0.0.1:%d"\npoll_interval = 3600\n' % dead))
     runtime = Runtime(settings.load(str(path), environ={}))
-    runtime.scheduler = SyncScheduler(runtime)
     runtime.scheduler.start()  # its start-up sync fails in the background: no node, no database
     try:
-        client = testing.TestClient(create_app(runtime))
+        client = testing.TestClient(runtime.app())
         for kind in ("transaction", "block") * 100:
             resp = client.simulate_post("/notify/LTC/%s/%s" % (kind, TXID))
             assert resp.status_code == 202, resp.text
@@ -113,7 +112,6 @@ def test_a_ping_needs_neither_the_database_nor_the_node(tmp_path):
         assert client.simulate_post("/notify/DOGE/block/" + TXID).status_code == 422
     finally:
         runtime.scheduler.shutdown()
-        runtime.scheduler = None
         runtime.close()
 
 

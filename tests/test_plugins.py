@@ -6,9 +6,10 @@ import types
 
 import pytest
 
-from transient import hookimpl, hookspecs, plugins
-from transient.backend import CoinBackend
-from transient.errors import PluginError
+from transient import hookimpl, hookspecs
+from transient.chain import plugins
+from transient.chain.backend import CoinBackend
+from transient.core.errors import PluginError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -9,8 +9,9 @@ from PIL import Image
 
 from _qr_decode import decode_png, decode_svg
 from test_api import make_client, post
-from transient import qr, settings
-from transient.errors import BadRequest, ConfigError
+from transient.api.checkout import qr
+from transient import settings
+from transient.core.errors import BadRequest, ConfigError
 
 BECH32_VALID = [  # BIP173 and BIP350 test vectors
     "A12UEL5L", "a12uel5l", "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
@@ -80,7 +81,7 @@ def test_levels_are_qrcodes_own_constants_and_the_app_loads_them_only_to_render(
     from qrcode import constants
 
     assert qr.LEVELS == {level: getattr(constants, "ERROR_CORRECT_" + level) for level in "LMQH"}
-    loaded = subprocess.run([sys.executable, "-c", "import sys, transient.app, transient.runtime;"
+    loaded = subprocess.run([sys.executable, "-c", "import sys, transient.api.app, transient.runtime;"
                              " print(sorted({'qrcode', 'PIL'} & set(sys.modules)))"],
                             capture_output=True, text=True, timeout=60)
     assert loaded.stdout.strip() == "[]", loaded.stderr
@@ -179,10 +180,15 @@ def test_config_defaults_are_validated(tmp_path):
     path.write_text('[qrcode]\nsize = 256\n')
     config = settings.load(str(path), environ={"TRANSIENT_QRCODE_FOREGROUND": "#eeeeee"})
     with pytest.raises(ConfigError) as err:
-        qr.default_style(config)  # light on white: create_app refuses to start
+        qr.default_style(**_section(config))  # light on white: the app refuses to start
     assert err.value.field == "qrcode.foreground"
     ok = settings.load(str(path), environ={"TRANSIENT_QRCODE_ERROR_CORRECTION": "h"})
-    assert qr.default_style(ok) == qr.Style(size=256, error_correction="H")
+    assert qr.default_style(**_section(ok)) == qr.Style(size=256, error_correction="H")
+
+
+def _section(config):
+    """The ``[qrcode]`` settings as the runtime hands them to the QR room."""
+    return {name: config["qrcode." + name] for name in qr.OPTIONS}
 
 
 # -- the API (regtest node) -------------------------------------------------------

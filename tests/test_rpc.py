@@ -6,7 +6,7 @@ import pytest
 import requests
 import responses
 
-from transient.errors import NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
+from transient.core.errors import NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
 from transient_backends.rpc import RPCClient, encode
 
 URL = "http://127.0.0.1:18332"

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from transient import settings
-from transient.errors import ConfigError
+from transient.core.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

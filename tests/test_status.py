@@ -4,8 +4,8 @@ import datetime
 import pytest
 from hypothesis import given, strategies as st
 
-from transient import status as S
-from transient.status import Coin, Policy, evaluate
+from transient.core import status as S
+from transient.core.status import Coin, Policy, evaluate
 
 T0 = datetime.datetime(2026, 1, 1, 12, 0, 0)
 LATER = T0 + datetime.timedelta(hours=1)

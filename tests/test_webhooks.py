@@ -10,11 +10,15 @@ import pytest
 from _daemon import wait_for
 from _outbox import OutboxHarness, settled
 from _receiver import Receiver
-from transient import status as S, webhooks
-from transient.db import write_transaction
-from transient.deliveries import Dispatcher, Sender, event_log, ping, redeliver
-from transient.models import Delivery, DeliveryAttempt, Event, Payment, utcnow
-from transient.outbox import Outbox
+from transient.core import status as S
+from transient import webhooks
+from transient.store.db import write_transaction
+from transient.delivery.dispatcher import Dispatcher
+from transient.delivery.sender import Sender
+from transient.delivery.admin import event_log, ping, redeliver
+from transient.store.models import Delivery, DeliveryAttempt, Event, Payment
+from transient.core.clock import utcnow
+from transient.delivery.outbox import Outbox
 
 SECRET = "whsec_test"
 FAST = [0.05, 0.05, 0.05]  # seconds: the retry schedule used here
@@ -68,8 +72,8 @@ def receiver():
 class Harness(OutboxHarness):
     """An outbox writing to the test database, and dispatchers draining it."""
 
-    def __init__(self, db, url):
-        super().__init__(db, lambda service: Outbox(url, renderer=service))
+    def __init__(self, db, url, extra_targets=()):
+        super().__init__(db, url, extra_targets)
         self.dispatchers = []
 
     def payment(self, callback_url=None):
@@ -80,7 +84,7 @@ class Harness(OutboxHarness):
         self.dispatchers.append(d)
         if start:
             d.start()
-            self.outbox.wake = d.wake
+            self.listeners.append(d.wake)
         return d
 
     def close(self):
@@ -223,7 +227,7 @@ def test_order_per_payment_and_no_head_of_line_blocking(hub, receiver):
     hub.emit(slow, "payment.received", "payment.status_changed", "payment.confirmed")
     hub.emit(fast, "payment.created", "payment.received")
     d.start()
-    hub.outbox.wake = d.wake
+    hub.listeners.append(d.wake)
     d.wake()
     settled(6)
     got = [(r.json["payment_id"], r.json["event"]["sequence"]) for r in receiver.received()]
@@ -315,7 +319,7 @@ def test_event_log_lists_events_with_deliveries_and_attempts(hub, receiver):
     hub.emit(p, "payment.created", "payment.received")
     hub.dispatcher()
     settled(2)
-    log = event_log(Payment.get_by_id(p.id), hub.service)
+    log = event_log(Payment.get_by_id(p.id), hub.renderer)
     assert [e["type"] for e in log] == ["payment.created", "payment.received"]
     assert [e["sequence"] for e in log] == [1, 2]
     first = log[0]["deliveries"][0]
@@ -356,8 +360,7 @@ def test_concurrent_writers_and_dispatcher(hub, receiver):
 
 
 def test_each_transport_claims_only_its_own_targets(db, receiver):
-    hub = Harness(db, receiver.url)
-    hub.outbox.extra_targets = ["amqp:transient.events"]
+    hub = Harness(db, receiver.url, extra_targets=["amqp:transient.events"])
     hub.emit(hub.payment(), "payment.created")
     assert sorted(d.url for d in Delivery.select()) == ["amqp:transient.events", receiver.url]
     http = hub.dispatcher(start=False)

@@ -1,14 +1,30 @@
-"""The runtime: everything one process needs, built from the config."""
+"""The one place that builds and wires: every collaborator of a process, once, in order,
+from the config. Nothing else reads the whole config or rewires another object.
+
+The route of a change to the merchant reads top to bottom in ``Runtime.__init__``:
+the ledger (in each coin's Syncer) and the payments service write events into the
+outbox in the change's transaction; the outbox turns each into one delivery per
+target (the webhook URL, the payment's callback, the AMQP exchange) and, after the
+commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
+"""
 import logging
 
-from . import amqp, migrations, plugins
-from .addresses import AddressPool, PoolKeeper
-from .db import open_database
-from .errors import ConfigError
-from .models import utcnow
-from .deliveries import Dispatcher, Sender
-from .payments import PaymentService
-from .sync import Syncer
+from .api.app import create_app
+from .api.checkout import qr
+from .api.health import HealthReport
+from .chain import plugins
+from .chain.scheduler import SyncScheduler
+from .chain.sync import Syncer
+from .core.clock import utcnow
+from .core.errors import ConfigError
+from .delivery.dispatcher import Dispatcher
+from .delivery.outbox import Outbox
+from .delivery.sender import Sender
+from .payments.pool import AddressPool, PoolKeeper
+from .payments.rendering import Renderer
+from .payments.service import PaymentService
+from .store import migrations
+from .store.db import open_database
 
 log = logging.getLogger("transient")
 
@@ -27,33 +43,66 @@ def build_backends(config, backend_classes):
     return backends
 
 
+def build_amqp(config, db, clock):
+    """Return the process's AMQP side when ``[amqp] url`` is set, else None."""
+    if not config["amqp.url"]:
+        return None
+    # pika is imported only where AMQP is configured: a worker without it saves its memory.
+    from .amqp.bridge import Amqp
+
+    return Amqp(config["amqp.url"], config["amqp.exchange"], config["amqp.rpc_queue"],
+                config["amqp.retry_schedule"], config["amqp.confirm_timeout"], db, clock=clock)
+
+
 class Runtime:
-    """Config, database, backends, the payments service and one Syncer per coin."""
+    """Everything one process needs (the daemon's worker, or a CLI command), built from
+    ``config``; ``start()`` starts the threads a daemon worker runs."""
 
     def __init__(self, config, pm=None, clock=utcnow, holder=None):
         self.config = config
         self.clock = clock
+        # Coins: backends from the plugins, one per configured currency.
         self.pm = pm or plugins.get_plugin_manager()
-        self.backend_classes = plugins.collect_backends(self.pm)
-        self.backends = build_backends(config, self.backend_classes)
+        self.backends = build_backends(config, plugins.collect_backends(self.pm))
+        coins = {code: (backend, config.coins[code]) for code, backend in self.backends.items()}
         self.db = open_database(config["database.url"])
-        self.pools = {code: AddressPool(code, b, self.db, config.coins[code]["address_pool"], clock=clock)
-                      for code, b in self.backends.items() if config.coins[code]["address_pool"]}
-        self.payments = PaymentService(
-            {code: (b, config.coins[code]) for code, b in self.backends.items()}, clock=clock, db=self.db,
-            webhook_url=config["webhook.url"], pools=self.pools, read_cache=config["api.read_cache"])
-        self.outbox = self.payments.outbox
+        self.pools = {code: AddressPool(code, backend, self.db, config.coins[code]["address_pool"], clock=clock)
+                      for code, backend in self.backends.items() if config.coins[code]["address_pool"]}
+        # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
+        self.sender = Sender(config["webhook.secret"], config["webhook.timeout"])
+        self.dispatcher = Dispatcher(self.db, self.sender, config["webhook.retry_schedule"],
+                                     config["webhook.concurrency"], clock=clock)
+        self.amqp = build_amqp(config, self.db, clock)
+        # The outbox: events and their deliveries, written in each change's transaction.
+        self.renderer = Renderer(coins, read_cache=config["api.read_cache"])
+        self.outbox = Outbox(
+            self.renderer, config["webhook.url"],
+            extra_targets=[self.amqp.target] if self.amqp else [],
+            listeners=[self.dispatcher.wake] + ([self.amqp.publisher.wake] if self.amqp else []))
+        # What changes payments: the service (create) and each coin's Syncer (the ledger).
+        self.payments = PaymentService(coins, self.outbox, self.renderer, db=self.db, pools=self.pools, clock=clock)
+        if self.amqp is not None:
+            self.amqp.serve_commands(self.payments, config["api.max_body"], config["api.keys"])
         self.syncers = {
             code: Syncer(code, backend, config.coins[code]["confirmations"], self.db, self.outbox,
                          holder=holder, lease_seconds=config["sync.lease_seconds"], clock=clock)
             for code, backend in self.backends.items()
         }
-        self.sender = Sender(config["webhook.secret"], config["webhook.timeout"])
-        self.amqp = amqp.configure(config, self.payments)  # None unless [amqp] url is set
-        self.scheduler = None
-        self.dispatcher = None
-        self.pool_keeper = None
+        self.scheduler = SyncScheduler(self.syncers, {c: config.coins[c]["poll_interval"] for c in self.syncers},
+                                       clock)
+        self.pool_keeper = PoolKeeper(self.pools) if self.pools else None
         self.last_notify = {}  # currency -> when this process last got a notify ping (doctor's round trip)
+        self.health = HealthReport(self.backends, self.pools, self.sync_counts, self.last_notify, self.amqp)
+        self._started = False
+
+    def app(self):
+        """Return the WSGI app serving this runtime's payments."""
+        config = self.config
+        return create_app(
+            self.payments, self.health, wake=self.wake, db=self.db, outbox=self.outbox, sender=self.sender,
+            webhook_url=config["webhook.url"], api_keys=config["api.keys"], notify_token=config["notify.token"],
+            max_body=config["api.max_body"], refresh_interval=config["checkout.refresh_interval"],
+            qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}))
 
     def prepare_schema(self):
         """Migrate when configured to, else raise NotMigrated if migrations are pending."""
@@ -63,50 +112,39 @@ class Runtime:
         migrations.check(self.db)
 
     def start(self):
-        """Start the per-coin sync scheduler (catches up from the stored cursor at once)."""
-        from .scheduler import SyncScheduler
-
-        self.scheduler = SyncScheduler(self)
+        """Start the per-coin sync scheduler (it catches up from the stored cursor at once),
+        the pool keeper, the webhook dispatcher (pending deliveries resume from the
+        database) and the AMQP publisher and consumer."""
+        self._started = True
         self.scheduler.start()
-        if self.pools:
-            self.pool_keeper = PoolKeeper(self.pools).start()
-        self.start_dispatcher()
-        if self.amqp is not None:
-            self.amqp.start(self.outbox, clock=self.clock)
-
-    def start_dispatcher(self):
-        """Start sending webhook deliveries (pending ones resume from the database)."""
-        self.dispatcher = Dispatcher(self.db, self.sender, self.config["webhook.retry_schedule"],
-                                     self.config["webhook.concurrency"], clock=self.clock)
-        self.outbox.wake = self.dispatcher.wake
+        if self.pool_keeper is not None:
+            self.pool_keeper.start()
         self.dispatcher.start()
+        if self.amqp is not None:
+            self.amqp.start()
 
     def wake(self, currency):
         """Ask for a sync of ``currency`` now (coalesced with any running one)."""
         self.last_notify[currency] = self.clock()
-        if self.scheduler is not None:
-            self.scheduler.wake(currency)
+        self.scheduler.wake(currency)  # before start(), the scheduler keeps it until it starts
 
     def sync_counts(self, currency):
         """Return ``{"wakes": n, "syncs": n}``: sync triggers (pings, polls, start-up) and
-        syncs run by this process for ``currency``; empty without a scheduler."""
-        runner = self.scheduler.runners.get(currency) if self.scheduler is not None else None
+        syncs run by this process for ``currency``."""
+        runner = self.scheduler.runners.get(currency)
         return {"wakes": runner.wakes, "syncs": runner.syncs} if runner is not None else {}
 
     def close(self):
-        """Stop the scheduler (waiting for a running sync to finish) and close connections."""
-        if self.amqp is not None:
-            self.amqp.stop(self.outbox)  # the command in hand is answered, the batch in flight confirmed
-        if self.scheduler is not None:
+        """Stop the threads (a running sync and the deliveries in flight finish) and close
+        the connections."""
+        if self._started:
+            if self.amqp is not None:
+                self.amqp.stop()  # the command in hand is answered, the batch in flight confirmed
             self.scheduler.shutdown()
-            self.scheduler = None
-        if self.dispatcher is not None:
-            self.outbox.wake = None
             self.dispatcher.stop()
-            self.dispatcher = None
-        if self.pool_keeper is not None:
-            self.pool_keeper.stop()
-            self.pool_keeper = None
+            if self.pool_keeper is not None:
+                self.pool_keeper.stop()
+            self._started = False
         for backend in self.backends.values():
             backend.close()
         if not self.db.is_closed():

@@ -11,8 +11,8 @@ import tomllib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
-from .qr import OPTIONS as _QR
+from .core.errors import ConfigError
+from .api.checkout.qr import OPTIONS as _QR
 
 
 # -- value parsers: each takes a TOML value or an environment string ---------

@@ -1,0 +1,184 @@
+"""The house's rooms and the way their imports point (docs/ARCHITECTURE.md).
+
+Every module's imports are read with ast (nothing is imported): an import from a
+higher room, or a cycle between modules, fails with the modules that make it.
+Imports inside functions are allowed only for the optional heavy libraries.
+"""
+import ast
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# Each room and the rank it stands at: a module may import its own room and rooms of a
+# lower rank, never a higher one. Rooms of the same rank do not import each other.
+RANKS = {
+    "transient": 0,  # the package itself: hookimpl and the version
+    "transient.core": 0,
+    "transient.hookspecs": 0,
+    "transient.store": 1,
+    "transient.ops": 1,
+    "transient.delivery": 2,
+    "transient.webhooks": 3,  # the public module for webhook receivers
+    "transient.chain": 3,  # writes events into the outbox
+    "transient_backends": 4,  # the built-in backends: the chain's interface over JSON-RPC
+    "transient.payments": 4,
+    "transient.plugin": 5,  # the public module for plugin authors
+    "transient.devnet": 5,
+    "transient.amqp": 6,
+    "transient.api": 7,
+    "transient.settings": 8,  # the one table of settings: knows each room's validators
+    "transient.runtime": 9,  # the one place that builds and wires
+    "transient.cli": 10,
+    "transientd": 11,
+    "transient_bitcoin": 6,  # third-party-style plugins: only transient.plugin
+    "transient_litecoin": 6,
+}
+# The rooms that must not import each other although neither is above the other.
+SIBLINGS = [{"transient.store", "transient.ops"}, {"transient.webhooks", "transient.chain"},
+            {"transient_backends", "transient.payments"}, {"transient.plugin", "transient.devnet"}]
+# Optional or heavy libraries a function may import when it needs them (each says why).
+LAZY = {"qrcode", "PIL", "pika", "psycopg2", "dotenv", "fcntl", "json", "importlib"}
+# Own modules imported inside a function, and why.
+LAZY_OWN = {
+    ("transient.runtime", "transient.amqp.bridge"): "pika, only where [amqp] url is set",
+    ("transientd", "transient.runtime"): "the daemon's master never loads the app (each worker does)",
+    ("transientd", "transient.ops.memory"): "likewise",
+}
+# The only modules a third-party-style plugin may import from Transient.
+PLUGIN_API = {"transient.plugin"}
+PLUGINS = {"transient_bitcoin", "transient_litecoin"}
+
+
+def sources():
+    files = {}
+    for path in sorted((ROOT / "transient").rglob("*.py")):
+        rel = path.relative_to(ROOT).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        files[".".join(parts)] = path
+    for path in sorted((ROOT / "backends").glob("*.py")):
+        name = "transient_backends" if path.stem == "__init__" else "transient_backends." + path.stem
+        files[name] = path
+    for plugin in ("bitcoin", "litecoin"):
+        path = ROOT / "plugins" / plugin / ("transient_" + plugin) / "__init__.py"
+        files["transient_" + plugin] = path
+    files["transientd"] = ROOT / "transientd.py"
+    return files
+
+
+FILES = sources()
+
+
+def room(module):
+    """The room (a key of RANKS) ``module`` belongs to."""
+    parts = module.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in RANKS:
+            return ".".join(parts[:n])
+    raise AssertionError("%s is in no room: add it to RANKS in this test and to docs/ARCHITECTURE.md" % module)
+
+
+def imports(module, path):
+    """Return ``[(imported module, line, inside a function)]`` of the project's own modules,
+    and the names of the lazily imported libraries."""
+    tree = ast.parse(path.read_text(), str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found, lazy = [], []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            # "from transient.api import app": the module imported may be the name.
+            targets = [target + "." + a.name if target + "." + a.name in FILES else target for a in node.names]
+        else:
+            continue
+        inner = _inside_function(tree, node)
+        for target in targets:
+            if target in FILES or target.split(".")[0] in ("transient", "transient_backends") or target in RANKS:
+                found.append((target, node.lineno, inner))
+            elif inner:
+                lazy.append((target.split(".")[0], node.lineno))
+    return found, lazy
+
+
+def _inside_function(tree, target):
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for child in ast.walk(node):
+                if child is target:
+                    return True
+    return False
+
+
+def test_every_module_is_in_a_room_with_a_docstring():
+    for module, path in FILES.items():
+        room(module)
+        if path.name == "__init__.py" and module in RANKS.keys() - PLUGINS | {"transient.api.checkout"}:
+            doc = ast.get_docstring(ast.parse(path.read_text()))
+            assert doc and "import" in doc, "%s/__init__.py must say what the room holds and may import" % module
+
+
+def test_imports_point_down_only():
+    wrong = []
+    for module, path in FILES.items():
+        here = room(module)
+        for target, line, _ in imports(module, path)[0]:
+            there = room(target)
+            if there == here or there == "transient":
+                continue
+            if here.startswith("transient_") and here != "transient_backends" and target not in PLUGIN_API:
+                wrong.append("%s:%d imports %s (a plugin imports only transient.plugin)" % (path.name, line, target))
+            elif RANKS[there] > RANKS[here] or any({here, there} <= s for s in SIBLINGS):
+                wrong.append("%s:%d: %s (%s) imports %s (%s)" % (
+                    path.relative_to(ROOT), line, module, here, target, there))
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycles():
+    graph = {m: {t for t, _, inner in imports(m, p)[0] if t in FILES and t != m} for m, p in FILES.items()}
+    # A package's __init__ that re-exports its own modules is not a cycle with them.
+    for m in graph:
+        graph[m] = {t for t in graph[m] if not (m.startswith(t + ".") and FILES[t].name == "__init__.py")}
+    seen, stack, cycles = set(), [], []
+
+    def visit(node):
+        if node in stack:
+            cycles.append(stack[stack.index(node):] + [node])
+            return
+        if node in seen:
+            return
+        seen.add(node)
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            visit(nxt)
+        stack.pop()
+
+    for module in sorted(graph):
+        visit(module)
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_imports_inside_functions_are_only_for_heavy_optional_libraries():
+    wrong = []
+    for module, path in FILES.items():
+        own, lazy = imports(module, path)
+        wrong += ["%s:%d imports %s inside a function" % (path.relative_to(ROOT), line, target)
+                  for target, line, inner in own if inner and (module, target) not in LAZY_OWN]
+        wrong += ["%s:%d imports %s inside a function (not an optional heavy library)"
+                  % (path.relative_to(ROOT), line, lib) for lib, line in lazy if lib not in LAZY]
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("plugin", ["bitcoin", "litecoin"])
+def test_the_shipped_plugins_import_only_the_public_module(plugin):
+    module = "transient_" + plugin
+    targets = {t for t, _, _ in imports(module, FILES[module])[0]}
+    assert targets == PLUGIN_API

@@ -1,0 +1,32 @@
+"""The Falcon application factory: every route, given the services it serves."""
+import falcon
+
+from ..core.errors import TransientError
+from . import errors, resources
+from .auth import ApiKeys
+from .checkout import page
+
+
+def create_app(payments, health, *, wake, db, outbox, sender, webhook_url=None, api_keys=(),
+               notify_token=None, max_body=65536, qr_style, refresh_interval=10):
+    """Return the WSGI app.
+
+    ``payments`` is the PaymentService; ``health()`` returns the health report;
+    ``wake(currency)`` asks for a sync (the notify routes); ``db``, ``outbox`` and
+    ``sender`` serve redelivery and the webhook test ping; ``qr_style`` is the
+    default QR Style; ``refresh_interval`` the checkout page's reload, in seconds.
+    """
+    app = falcon.App(middleware=[ApiKeys(api_keys)])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.set_error_serializer(errors.serialize_http_error)
+    app.add_error_handler(TransientError, errors.handle_domain_error)
+    app.add_error_handler(Exception, errors.handle_unexpected_error)
+    app.add_route("/payments", resources.Payments(payments, max_body))
+    app.add_route("/payments/{payment_id}", resources.PaymentItem(payments))
+    page.add_routes(app, payments, qr_style, refresh_interval)  # QR images, the /pay/{id} page and its assets
+    app.add_route("/payments/{payment_id}/events", resources.PaymentEvents(payments))
+    app.add_route("/deliveries/{delivery_id}/redeliver", resources.Redeliver(db, outbox))
+    app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))
+    app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token))
+    app.add_route("/healthz", resources.Health(health))
+    return app

@@ -1,0 +1,34 @@
+"""Errors at the HTTP edge: domain errors mapped to statuses once, every other error a
+JSON body, and an unexpected one logged and answered 500 without a traceback."""
+import logging
+
+import falcon
+
+from ..core.errors import Unauthorized, error_body
+
+log = logging.getLogger("transient.api")
+
+
+def _body(code, message, field=None):
+    return {"success": False, "error": {"code": code, "message": message, "field": field}}
+
+
+def handle_domain_error(req, resp, exc, params):
+    resp.status = falcon.code_to_http_status(exc.http_status)
+    resp.media = error_body(exc)
+    if isinstance(exc, Unauthorized):
+        resp.set_header("WWW-Authenticate", "Bearer")
+
+
+def handle_unexpected_error(req, resp, exc, params):
+    # Falcon picks the most specific handler, so its own HTTPErrors never get here.
+    log.exception("unexpected error on %s %s", req.method, req.path)
+    resp.status = falcon.HTTP_500
+    resp.media = _body("internal_error", "internal error; the server log has the details")
+
+
+def serialize_http_error(req, resp, exc):
+    # Falcon titles read "415 Unsupported Media Type": keep the words as the code.
+    words = (exc.title or "error").split()
+    code = "_".join(w.lower() for w in words if not w.isdigit()) or "error"
+    resp.media = _body(code, exc.description or exc.title)

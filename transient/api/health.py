@@ -1,0 +1,58 @@
+"""Health report: per coin, node reachable, chain tip, cursor lag, last sync; the AMQP
+links; the database. Built once from the process's parts, read on every /healthz."""
+from ..core.clock import iso
+from ..core.errors import NodeError
+from ..store.models import ChainState
+
+
+class HealthReport:
+    """``backends`` and ``pools`` map a currency to its backend and address pool;
+    ``sync_counts(currency)`` returns this process's ``{"wakes", "syncs"}``;
+    ``last_notify`` maps a currency to when this process last got a ping;
+    ``amqp`` has ``report()`` (None without AMQP)."""
+
+    def __init__(self, backends, pools=None, sync_counts=None, last_notify=None, amqp=None):
+        self.backends = backends
+        self.pools = pools or {}
+        self.sync_counts = sync_counts or (lambda code: {})
+        self.last_notify = last_notify if last_notify is not None else {}
+        self.amqp = amqp
+
+    def __call__(self):
+        """Return ``{"ok": bool, "database": ..., "coins": {CODE: {...}}}``."""
+        out = {"ok": True, "database": "ok", "coins": {}}
+        try:
+            states = {s.currency: s for s in ChainState.select()}
+        except Exception as exc:  # noqa: BLE001 - report, do not crash the health check
+            out["ok"], out["database"], states = False, "error: %s" % exc.__class__.__name__, {}
+        for code, backend in sorted(self.backends.items()):
+            coin = {"backend": backend.name}
+            try:
+                info = backend.ping()
+                coin.update(node="ok", chain=info.get("chain"), tip_height=info.get("blocks"))
+            except NodeError as exc:
+                coin.update(node="unreachable", error=str(exc))
+                out["ok"] = False
+            state = states.get(code)
+            coin["cursor_height"] = state.cursor_height if state else None
+            coin["last_sync_at"] = iso(state.last_sync_at) if state else None
+            coin["last_error"] = state.last_error if state else None
+            # In this worker process: `transient doctor` watches it for its notify round trip.
+            coin["last_notify_at"] = iso(self.last_notify.get(code))
+            coin.update(self.sync_counts(code))
+            coin["address_pool"] = _pool_size(self.pools.get(code))
+            if coin.get("tip_height") is not None and coin["cursor_height"] is not None:
+                coin["cursor_lag"] = coin["tip_height"] - coin["cursor_height"]
+            out["coins"][code] = coin
+        if self.amqp is not None:
+            # Reported, never counted against "ok": HTTP keeps working while the broker is
+            # away, and the events wait in the outbox for it.
+            out["amqp"] = self.amqp.report()
+        return out
+
+
+def _pool_size(pool):
+    try:
+        return pool.available() if pool is not None else None
+    except Exception:  # noqa: BLE001 - the database error is reported above
+        return None

@@ -1,0 +1,160 @@
+"""HTTP resources: parse the request, call the service, render. No payment logic here.
+
+Each resource is given the collaborators and values it uses, never the whole config.
+"""
+import hmac
+import ipaddress
+import re
+
+import falcon
+
+from ..core.errors import NotFound, Unauthorized, UnknownCurrency, ValidationError
+from ..delivery import admin
+from ..payments.validation import check_url, parse_json
+
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def read_json(req, max_body):
+    """Return the request body parsed as JSON with exact decimals, or raise 4xx."""
+    if req.content_length is not None and req.content_length > max_body:
+        raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
+    if req.content_type and not req.content_type.split(";")[0].strip().lower().endswith("json"):
+        raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
+    raw = req.bounded_stream.read(max_body + 1)
+    if len(raw) > max_body:
+        raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
+    return parse_json(raw)
+
+
+class Payments:
+    needs_key = True
+
+    def __init__(self, service, max_body):
+        self.service = service
+        self.max_body = max_body
+
+    def on_post(self, req, resp):
+        body = read_json(req, self.max_body)
+        payment, created = self.service.create(body, req.get_header("Idempotency-Key"))
+        resp.status = falcon.HTTP_201 if created else falcon.HTTP_200
+        if not created:
+            resp.set_header("Idempotent-Replayed", "true")
+        resp.location = "/payments/%s" % payment.id
+        resp.media = {"success": True, "payment": self.service.render(payment, new=created)}
+
+    def on_get(self, req, resp):
+        payments, cursor = self.service.list(
+            status=req.get_param("status"), currency=req.get_param("currency"),
+            limit=req.get_param("limit"), cursor=req.get_param("cursor"))
+        resp.media = {"success": True, "payments": self.service.render_many(payments), "next_cursor": cursor}
+
+
+class PaymentItem:
+    def __init__(self, service):
+        self.service = service
+
+    def on_get(self, req, resp, payment_id):
+        resp.data = self.service.get_json(payment_id)
+        resp.content_type = falcon.MEDIA_JSON
+
+
+class PaymentEvents:
+    """The payment's outbox: events with their webhook deliveries and attempts."""
+
+    needs_key = True
+
+    def __init__(self, service):
+        self.service = service
+
+    def on_get(self, req, resp, payment_id):
+        payment = self.service.get(payment_id)
+        resp.media = {"success": True, "events": admin.event_log(payment, self.service.renderer)}
+
+
+class Redeliver:
+    """Queue a delivery again; the ``outbox`` tells its listeners (the dispatcher) at once."""
+
+    needs_key = True
+
+    def __init__(self, db, outbox):
+        self.db = db
+        self.outbox = outbox
+
+    def on_post(self, req, resp, delivery_id):
+        delivery = admin.redeliver(delivery_id, self.db)
+        self.outbox.written_one()
+        resp.status = falcon.HTTP_202
+        resp.media = {"success": True, "delivery": admin.render_delivery(delivery, [])}
+
+
+class WebhookTest:
+    """Send a signed ``ping`` event to the webhook URL (or ``{"url": ...}``) now."""
+
+    needs_key = True
+
+    def __init__(self, sender, webhook_url, max_body):
+        self.sender = sender
+        self.webhook_url = webhook_url
+        self.max_body = max_body
+
+    def on_post(self, req, resp):
+        body = read_json(req, self.max_body) if req.content_length else {}
+        if not isinstance(body, dict) or set(body) - {"url"}:
+            raise ValidationError("the body may only hold a url", "url")
+        url = check_url(body.get("url"), "url") or self.webhook_url
+        if not url:
+            raise ValidationError("is required: no [webhook] url is configured", "url")
+        outcome = admin.ping(self.sender, url)
+        resp.media = {"success": outcome.ok, "url": url, "status_code": outcome.status, "error": outcome.error,
+                      "duration_ms": outcome.duration_ms, "response": outcome.response,
+                      "signed": bool(self.sender.secret)}
+
+
+class Notify:
+    """Targets of walletnotify/blocknotify: mark the coin for a sync, return at once."""
+
+    KINDS = ("transaction", "block")
+
+    def __init__(self, currencies, wake, token):
+        self.currencies = frozenset(currencies)
+        self.wake = wake  # wake(currency): ask for a sync of that coin now
+        self.token = token.encode() if token else None
+
+    def on_post(self, req, resp, currency, kind, value):
+        self._check_caller(req)
+        if kind not in self.KINDS:
+            raise NotFound("no such notification kind %r (transaction or block)" % kind, "kind")
+        if currency.upper() not in self.currencies:
+            raise UnknownCurrency("%r is not configured (configured: %s)"
+                                  % (currency, ", ".join(sorted(self.currencies))), "currency")
+        if not _HEX64.match(value):
+            raise ValidationError("must be 64 hexadecimal characters", "txid" if kind == "transaction" else "hash")
+        self.wake(currency.upper())
+        resp.status = falcon.HTTP_202
+        resp.media = {"success": True}
+
+    on_get = on_post  # some notify scripts can only GET
+
+    def _check_caller(self, req):
+        given = (req.get_header("X-Transient-Token") or req.get_param("token") or "").encode()
+        if self.token and hmac.compare_digest(given, self.token):
+            return
+        try:
+            if ipaddress.ip_address(req.remote_addr).is_loopback:
+                return
+        except ValueError:
+            pass
+        raise Unauthorized("notifications are accepted from loopback or with the notify token")
+
+
+class Health:
+    """``report()`` returns the health report (a :class:`~transient.api.health.HealthReport`)."""
+
+    def __init__(self, report):
+        self.report = report
+
+    def on_get(self, req, resp):
+        report = self.report()
+        resp.status = falcon.HTTP_200 if report["ok"] else falcon.HTTP_503
+        resp.media = report

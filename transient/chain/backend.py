@@ -1,0 +1,161 @@
+"""The coin backend interface: what the sync loop and the API need from a coin node."""
+import datetime
+from dataclasses import dataclass, field
+
+from ..core.money import format_amount
+
+
+@dataclass(frozen=True)
+class ChainTip:
+    hash: str
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One wallet output seen by the node (a ``receive`` entry of listsinceblock).
+
+    ``output`` identifies the output within the transaction: the vout index as a
+    decimal string ("0", "1"), or ``"mweb:<id>"`` for a Litecoin MWEB output.
+    ``confirmations`` is as the node reports it: 0 in the mempool, negative when
+    the transaction conflicts with one in the main chain. ``block_height`` is set
+    when the output is in a block of the main chain. ``seen_at`` is when the node's
+    wallet first saw the transaction (naive UTC), so funds that reached the node
+    in time count as in time even if Transient learns of them later.
+    """
+
+    txid: str
+    output: str
+    address: str
+    amount: int
+    confirmations: int
+    block_hash: str | None = None
+    block_height: int | None = None
+    label: str | None = None
+    seen_at: datetime.datetime | None = None
+
+    @property
+    def key(self):
+        return (self.txid, self.output)
+
+
+@dataclass(frozen=True)
+class TxState:
+    """Where a wallet transaction stands now (see :meth:`CoinBackend.recheck`)."""
+
+    txid: str
+    confirmations: int
+    block_hash: str | None = None
+    block_height: int | None = None
+
+
+@dataclass
+class Changes:
+    """What changed in the wallet since a cursor.
+
+    ``tip`` is the chain tip the listing was made at (the new cursor).
+    ``outputs`` are outputs whose state may have changed; ``removed`` are outputs
+    that were in blocks disconnected since the cursor (a reorg) and that the node
+    did not list again; they carry the node's current confirmations (negative:
+    the transaction lost to a double spend). ``cursor_known`` is False when the
+    node did not know the cursor block and the listing started from the beginning
+    of the wallet. ``stale_cursor`` is True when a node that sends no ``removed``
+    says the cursor block left the main chain (a reorg): the sync then rechecks
+    the receipts of recent blocks that were not listed again.
+    """
+
+    tip: ChainTip
+    outputs: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    cursor_known: bool = True
+    stale_cursor: bool = False
+
+
+class CoinBackend:
+    """Base class of coin backends.
+
+    A backend class must define these class attributes:
+
+    - ``name``: the backend name used in config (``backend = "dogecoin"``)
+    - ``currency``: the currency code it is usually configured for ("DOGE")
+    - ``uri_scheme``: the BIP21 URI scheme ("dogecoin")
+    - ``max_money``: the largest amount a payment may ask for, in base units
+    - ``decimals``: digits after the point of one coin (8 for all bitcoind-family coins)
+
+    and implement these methods (see each docstring):
+    ``network``, ``new_address``, ``new_addresses``, ``tip``, ``changes_since``,
+    ``recheck``, ``ping``, ``close``.
+
+    A backend is built with ``cls(currency, options)`` where ``options`` is the
+    ``[coins.<CODE>]`` table of the config as a dict, and may keep a connection.
+    It must be safe to call from several threads.
+    """
+
+    name: str = None
+    currency: str = None
+    uri_scheme: str = None
+    max_money: int = None
+    decimals: int = 8
+
+    REQUIRED = ("name", "currency", "uri_scheme", "max_money")
+    METHODS = ("network", "new_address", "new_addresses", "tip", "changes_since", "recheck", "ping", "close")
+
+    def __init__(self, currency, options):
+        self.currency = currency
+        self.options = options
+
+    def network(self):
+        """Return the node's chain: "main", "test" or "regtest" (read from the node)."""
+        raise NotImplementedError
+
+    def new_address(self, label=None):
+        """Return a fresh receiving address from the node's wallet, labelled ``label``."""
+        raise NotImplementedError
+
+    def new_addresses(self, count, label=None):
+        """Return ``count`` fresh addresses, asked for in one batch."""
+        raise NotImplementedError
+
+    def set_labels(self, labels):
+        """Label each address of ``{address: label}`` in the node's wallet, in one batch.
+
+        Optional: the address pool hands pooled (unlabelled) addresses to payments
+        with an ``account`` only when the backend has it, labelling them afterwards.
+        """
+        raise NotImplementedError
+
+    def owns(self, address):
+        """Return True when the node's wallet owns ``address``, False when not, None
+        when it cannot tell. Optional (the address pool checks its addresses with it)."""
+        return None
+
+    def tip(self):
+        """Return the :class:`ChainTip` of the node's main chain."""
+        raise NotImplementedError
+
+    def changes_since(self, cursor):
+        """Return :class:`Changes` since the block hash ``cursor`` (None: everything)."""
+        raise NotImplementedError
+
+    def recheck(self, txids):
+        """Return ``{txid: TxState or None}`` (None: the wallet does not know it).
+
+        The sync asks for unconfirmed outputs that a listing no longer shows: a
+        receive whose transaction lost to a double spend drops out of
+        listsinceblock instead of being listed with negative confirmations.
+        """
+        raise NotImplementedError
+
+    def ping(self):
+        """Return a dict about the node (chain, blocks, version) or raise a NodeError."""
+        raise NotImplementedError
+
+    def close(self):
+        """Release connections."""
+
+    def payment_uri(self, address, amount_units=None):
+        """Return the BIP21 URI for ``address`` and an optional amount in base units."""
+        uri = "%s:%s" % (self.uri_scheme, address)
+        if amount_units:
+            uri += "?amount=%s" % format_amount(amount_units, self.decimals)
+        return uri

@@ -1,0 +1,155 @@
+"""Schedules each coin's sync: a fallback poll, pings from the node, start-up catch-up.
+
+A burst of pings while a sync runs makes exactly one more sync; a ping when
+none runs starts one at once. Node outages back off and are logged once per
+change of state.
+"""
+import datetime
+import logging
+import threading
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from ..core.errors import NodeError
+
+log = logging.getLogger("transient.sync")
+MAX_BACKOFF = 60.0
+
+
+class CoinRunner:
+    """Runs one coin's Syncer, coalescing triggers."""
+
+    def __init__(self, syncer, poll_interval, scheduler, clock):
+        self.syncer = syncer
+        self.poll_interval = poll_interval
+        self.scheduler = scheduler
+        self.clock = clock
+        self.job_id = "sync-now-%s" % syncer.currency
+        self._lock = threading.Lock()
+        self._running = False
+        self._queued = False  # a run() job is scheduled and has not started yet
+        self._dirty = False
+        self._failures = 0
+        self._retry_at = None
+        self.syncs = 0
+        self.wakes = 0
+
+    def wake(self):
+        """Trigger a sync now; returns at once.
+
+        A ping costs a flag under a lock: no database, no RPC. At most one job is
+        queued, and a running sync only notes that it must go round once more.
+        """
+        with self._lock:
+            self.wakes += 1
+            self._dirty = True
+            if self._running or self._queued:
+                return
+            self._queued = True
+        try:
+            self.scheduler.add_job(self.run, id=self.job_id, replace_existing=True, misfire_grace_time=None)
+        except BaseException:
+            with self._lock:
+                self._queued = False
+            raise
+
+    def poll(self):
+        """The fallback poll: a sync unless the node is in back-off. It only wakes the
+        runner's job, so a sync longer than the poll interval never overlaps the poll."""
+        if self._retry_at is not None and self.clock() < self._retry_at:
+            return
+        self.wake()
+
+    def run(self):
+        """Sync while triggers keep coming; returns when none arrived during the last sync."""
+        with self._lock:
+            self._queued = False
+            if self._running:
+                return
+            self._running = True
+        try:
+            while True:
+                with self._lock:
+                    # Checking for more work and leaving are one step, so a
+                    # wake() in between cannot be lost.
+                    if not self._dirty:
+                        self._running = False
+                        return
+                    self._dirty = False
+                self._sync()
+        except BaseException:
+            with self._lock:
+                self._running = False
+            raise
+
+    def _sync(self):
+        currency = self.syncer.currency
+        try:
+            runs = self.syncer.run()
+            if runs == 0:
+                # Another process holds the lease and was asked to run again. If it
+                # died, its lease runs out: look again then rather than at the next poll.
+                self._retry_later(min(self.poll_interval, self.syncer.lease.seconds))
+            self.syncs += runs
+        except NodeError as exc:
+            self._failures += 1
+            delay = min(self.poll_interval * 2 ** (self._failures - 1), MAX_BACKOFF)
+            self._retry_at = self.clock() + _seconds(delay)
+            if self._failures == 1:
+                log.warning("%s: node unavailable (%s); retrying with back-off up to %ds",
+                            currency, exc, MAX_BACKOFF)
+            self._note_error(str(exc))
+            return
+        except Exception:
+            log.exception("%s: sync failed", currency)
+            self._note_error("internal error during sync (see the log)")
+            return
+        if self._failures:
+            log.info("%s: node reachable again after %d failed sync(s)", currency, self._failures)
+        self._failures, self._retry_at = 0, None
+
+    def _retry_later(self, seconds):
+        self.scheduler.add_job(self.wake, "date", run_date=datetime.datetime.now(datetime.timezone.utc)
+                               + _seconds(seconds), id=self.job_id + "-retry", replace_existing=True)
+
+    def _note_error(self, message):
+        try:
+            self.syncer.record_error(message)
+        except Exception:  # the database may be the thing that is down
+            log.debug("could not record the sync error", exc_info=True)
+
+
+def _seconds(value):
+    return datetime.timedelta(seconds=value)
+
+
+class SyncScheduler:
+    """One APScheduler per process, with a poll job and a runner per coin.
+
+    ``syncers`` maps a currency to its Syncer, ``poll_intervals`` to its poll
+    interval in seconds.
+    """
+
+    def __init__(self, syncers, poll_intervals, clock):
+        workers = max(4, 2 * len(syncers) + 1)
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(workers)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone="UTC",
+        )
+        self.runners = {code: CoinRunner(syncer, poll_intervals[code], self.scheduler, clock)
+                        for code, syncer in syncers.items()}
+
+    def start(self):
+        self.scheduler.start()
+        for code, runner in self.runners.items():
+            self.scheduler.add_job(runner.poll, "interval", seconds=runner.poll_interval,
+                                   id="poll-%s" % code, misfire_grace_time=None)
+            runner.wake()  # catch up from the stored cursor at start-up
+
+    def wake(self, currency):
+        self.runners[currency].wake()
+
+    def shutdown(self):
+        self.scheduler.shutdown(wait=True)

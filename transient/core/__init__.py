@@ -1,0 +1,3 @@
+"""The pure core: money, the status rule, event names, time, errors, keys, redaction.
+
+Imports nothing of Transient outside core: everything else may import it."""

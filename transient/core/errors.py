@@ -1,0 +1,107 @@
+"""Domain errors. The API maps them to HTTP statuses once, the CLI to exit codes."""
+
+
+class TransientError(Exception):
+    """Base class. ``code`` is a stable machine-readable string."""
+
+    code = "error"
+    http_status = 400
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ConfigError(TransientError):
+    """The configuration is wrong; the message names the key."""
+
+    code = "config_error"
+
+
+class PluginError(TransientError):
+    """A plugin or backend is broken or registered twice."""
+
+    code = "plugin_error"
+
+
+class ValidationError(TransientError):
+    """Input that is well-formed but not acceptable (422)."""
+
+    code = "invalid"
+    http_status = 422
+
+
+class BadRequest(TransientError):
+    """Input that cannot be read at all (400)."""
+
+    code = "bad_request"
+    http_status = 400
+
+
+class NotFound(TransientError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(TransientError):
+    code = "conflict"
+    http_status = 409
+
+
+class Unauthorized(TransientError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class UnknownCurrency(ValidationError):
+    code = "unknown_currency"
+
+
+class NotMigrated(TransientError):
+    code = "not_migrated"
+    http_status = 503
+
+
+# -- node errors -------------------------------------------------------------
+
+class NodeError(TransientError):
+    """Anything that went wrong talking to a coin node."""
+
+    code = "node_error"
+    http_status = 503
+
+
+class NodeUnreachable(NodeError):
+    """Connection refused, DNS failure, timeout."""
+
+    code = "node_unreachable"
+
+
+class NodeAuthError(NodeError):
+    """HTTP 401/403 from the node: wrong rpc_user/rpc_password or cookie."""
+
+    code = "node_auth"
+
+
+class NodeBusy(NodeError):
+    """The node's RPC work queue is full (503 on Bitcoin Core, 500 on Litecoin Core)."""
+
+    code = "node_busy"
+
+
+class RPCError(NodeError):
+    """The node answered with a JSON-RPC error object."""
+
+    code = "rpc_error"
+
+    def __init__(self, message, rpc_code=None, method=None):
+        super().__init__(message)
+        self.rpc_code = rpc_code
+        self.method = method
+
+
+def error_body(exc):
+    """The error body of a TransientError: what the HTTP API and the AMQP commands answer."""
+    message = "%s %s" % (exc.field, exc.message) if exc.field and exc.http_status in (400, 409, 422) else exc.message
+    return {"success": False, "error": {"code": exc.code, "message": message, "field": exc.field}}

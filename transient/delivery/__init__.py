@@ -1,0 +1,6 @@
+"""Telling the merchant: the outbox (events and deliveries written in the change's
+transaction), the webhook dispatcher and sender, signatures, and the delivery admin
+(event log, redelivery, test ping).
+
+May import core and store; the renderer of payments is passed in. Nothing in it knows
+the chain: the chain and the payments service write into it."""

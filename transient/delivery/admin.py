@@ -1,0 +1,82 @@
+"""The outbox as the operator sees it: a payment's event log, one delivery rendered,
+redelivery, the newest and the failed deliveries, and the test ping."""
+import uuid
+
+from ..core.clock import iso, utcnow
+from ..core.errors import NotFound
+from ..store.db import write_transaction
+from ..store.models import Delivery, DeliveryAttempt, Event
+
+
+def event_log(payment, renderer):
+    """Return the payment's events, oldest first, each with its deliveries and their attempts."""
+    events = list(Event.select().where(Event.payment == payment.id).order_by(Event.sequence))
+    deliveries = {}
+    for d in Delivery.select().where(Delivery.payment == payment.id).order_by(Delivery.id):
+        deliveries.setdefault(d.event_id, []).append(d)
+    attempts = {}
+    ids = [d.id for ds in deliveries.values() for d in ds]
+    for i in range(0, len(ids), 500):
+        query = DeliveryAttempt.select().where(DeliveryAttempt.delivery.in_(ids[i:i + 500]))
+        for a in query.order_by(DeliveryAttempt.number, DeliveryAttempt.id):
+            attempts.setdefault(a.delivery_id, []).append(a)
+    out = []
+    for event in events:
+        item = renderer.render_event(event, payment.currency)
+        item["deliveries"] = [render_delivery(d, attempts.get(d.id, [])) for d in deliveries.get(event.id, [])]
+        out.append(item)
+    return out
+
+
+def render_delivery(d, attempts=None):
+    if attempts is None:
+        attempts = list(d.log.order_by(DeliveryAttempt.number))
+    return {
+        "id": d.id, "url": d.url, "state": d.state, "attempts": d.attempts,
+        "next_attempt_at": iso(d.next_attempt_at) if d.state == Delivery.PENDING else None,
+        "delivered_at": iso(d.delivered_at), "last_status": d.last_status, "last_error": d.last_error,
+        "redelivery_of": d.redelivery_of_id, "created_at": iso(d.created_at),
+        "log": [{"attempt": a.number, "at": iso(a.started_at), "status_code": a.status_code, "error": a.error,
+                 "duration_ms": a.duration_ms, "response": a.response, "retry_at": iso(a.retry_at)}
+                for a in attempts],
+    }
+
+
+def redeliver(delivery_id, db=None, now=None):
+    """Queue a new delivery of the same event and body to the same URL; return it."""
+    try:
+        did = int(str(delivery_id))
+    except ValueError:
+        raise NotFound("no delivery with id %s" % delivery_id, "id") from None
+    with write_transaction(db):
+        original = Delivery.get_or_none(Delivery.id == did)
+        if original is None:
+            raise NotFound("no delivery with id %s" % did, "id")
+        now = now or utcnow()
+        return Delivery.create(event=original.event_id, payment=original.payment_id, sequence=original.sequence,
+                               url=original.url, body=original.body, state=Delivery.PENDING,
+                               next_attempt_at=now, created_at=now, redelivery_of=original.id)
+
+
+def recent(state=None, limit=50):
+    """Return the newest deliveries (in ``state`` if given)."""
+    query = Delivery.select()
+    if state is not None:
+        query = query.where(Delivery.state == state)
+    return list(query.order_by(Delivery.id.desc()).limit(limit))
+
+
+def failed_ids():
+    """Ids of deliveries that failed for good and have no redelivery queued or made since."""
+    again = Delivery.alias()
+    redone = again.select(again.redelivery_of).where(again.redelivery_of.is_null(False))
+    return [d.id for d in Delivery.select(Delivery.id).where(
+        (Delivery.state == Delivery.FAILED) & Delivery.id.not_in(redone)).order_by(Delivery.id)]
+
+
+def ping(sender, url):
+    """Send a signed test event to ``url`` now; return its Outcome (nothing is stored)."""
+    event_id = uuid.uuid4()
+    body = ('{"payment_id":null,"status":null,"event":{"id":"%s","type":"ping","created_at":"%s",'
+            '"sequence":0,"data":{}},"payment":null}' % (event_id, iso(utcnow()))).encode()
+    return sender.post(url, body, sender.headers(event_id, "ping", body=body))

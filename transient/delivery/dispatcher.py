@@ -1,0 +1,275 @@
+"""Webhook delivery: the dispatcher that drains the outbox's delivery queue.
+
+Each process runs one Dispatcher. It leases due deliveries with a conditional
+UPDATE (so with several workers or hosts each delivery is sent by one process),
+posts them from a bounded pool of threads with keep-alive sessions, and records
+every attempt and its outcome. Per payment and URL, a delivery waits until the
+ones before it are delivered or have failed for good: events reach a receiver
+in order, and a failing receiver or payment holds up no other.
+
+Delivery is at least once: a process killed between sending and recording
+sends again once its lease runs out. Receivers drop event ids they have seen.
+"""
+import datetime
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from ..core.clock import utcnow
+from ..store.db import is_sqlite, write_transaction
+from ..store.models import Delivery
+from .sender import Outcome
+
+log = logging.getLogger("transient.webhooks")
+
+POLL = 1.0  # seconds between looks for deliveries queued by other processes
+
+
+class Claimed:
+    """A leased delivery with what sending it needs."""
+
+    __slots__ = ("id", "url", "body", "attempts", "sequence", "redelivery_of", "event_id", "type")
+
+    def __init__(self, id, url, body, attempts, sequence, redelivery_of, event_id, type):
+        self.id, self.url, self.body, self.attempts = id, url, body, attempts
+        self.sequence, self.redelivery_of, self.event_id, self.type = sequence, redelivery_of, event_id, type
+
+
+_CLAIM = """
+UPDATE delivery SET lease_holder = {p}, lease_expires = {p}
+WHERE id IN (
+    SELECT d.id FROM delivery d
+    WHERE d.state = 'pending' AND d.url LIKE {p} AND d.next_attempt_at <= {p}
+      AND (d.lease_expires IS NULL OR d.lease_expires < {p})
+      AND NOT EXISTS (
+          SELECT 1 FROM delivery e
+          WHERE e.payment_id = d.payment_id AND e.url = d.url AND e.state = 'pending'
+            AND (e.sequence < d.sequence OR (e.sequence = d.sequence AND e.id < d.id)))
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT {limit}{lock})
+  AND (lease_expires IS NULL OR lease_expires < {p})
+RETURNING id
+"""
+
+
+def _claim_sql(db, limit):
+    # PostgreSQL: concurrent claimers skip rows another one is leasing instead of
+    # waiting for it and then finding them taken. SQLite runs one writer at a time.
+    lock = "" if is_sqlite(db) else " FOR UPDATE SKIP LOCKED"
+    return _CLAIM.replace("{limit}", str(int(limit))).replace("{lock}", lock).replace("{p}", db.param)
+
+
+class Dispatcher:
+    """Sends due deliveries from the database until stopped.
+
+    It takes the deliveries whose URL starts with ``prefix`` ("http": http and
+    https); another transport (the AMQP publisher) subclasses it with its own
+    prefix and ``send()``.
+
+    ``schedule`` is the list of seconds to wait before each retry; a delivery
+    that still fails after the last one is marked failed. Each wait gets ±20 %
+    jitter so a receiver coming back is not hit by every retry at once.
+    """
+
+    prefix = "http"
+
+    def __init__(self, db, sender, schedule, concurrency=8, holder=None, clock=utcnow, rng=None):
+        self.db = db
+        self.sender = sender
+        self.schedule = list(schedule)
+        self.concurrency = concurrency
+        self.holder = holder or "dispatch:%s" % uuid.uuid4().hex[:12]
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.lease = datetime.timedelta(seconds=2 * sender.timeout + 30)
+        self._queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = None
+        self._pool = None
+        self._soonest = None  # earliest retry this process scheduled
+        self.sent = 0
+
+    # -- control ----------------------------------------------------------------
+
+    def start(self):
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="webhook")
+        self._thread = threading.Thread(target=self._loop, name="webhook-dispatcher", daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self):
+        """New deliveries were committed: look at once (nothing before ``start()``: the
+        loop looks at the database when it starts)."""
+        if self._thread is not None:
+            self._queue.put(None)
+
+    def stop(self, timeout=15):
+        """Stop claiming; wait for attempts in flight and record them; release the rest."""
+        if self._thread is None:
+            return
+        self._stop.set()
+        self.wake()
+        self._thread.join(timeout)
+        self._thread = None
+
+    # -- one round, for the loop and for tests ----------------------------------
+
+    def claim(self, limit):
+        """Lease up to ``limit`` due deliveries; return them as Claimed rows.
+
+        One UPDATE picks and leases them (hand-written SQL: this runs for every
+        few deliveries, and building it with the ORM cost more than running it).
+        A delivery is due when no earlier one of its payment to its URL is pending.
+        """
+        now = self.clock()
+        sql = _claim_sql(self.db, limit)
+        params = (self.holder, now + self.lease, self.prefix + "%", now, now, now)
+        with write_transaction(self.db):
+            cursor = self.db.execute_sql(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return []
+        marks = ", ".join([self.db.param] * len(ids))
+        cursor = self.db.execute_sql(
+            'SELECT d.id, d.url, d.body, d.attempts, d.sequence, d.redelivery_of_id, e.event_id, e.type'
+            ' FROM delivery d JOIN event e ON e.id = d.event_id WHERE d.id IN (%s) ORDER BY d.id' % marks, ids)
+        return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], str(uuid.UUID(str(r[6]))), r[7])
+                for r in cursor.fetchall()]
+
+    def send(self, delivery):
+        body = delivery.body.encode()
+        headers = self.sender.headers(delivery.event_id, delivery.type, delivery.id,
+                                      delivery.attempts + 1, delivery.redelivery_of, body)
+        return self.sender.post(delivery.url, body, headers, delivery)
+
+    def record(self, outcomes):
+        """Store the attempts and move each delivery on, in one transaction."""
+        now = self.clock()
+        attempts, updates = [], []
+        for out in outcomes:
+            d = out.delivery
+            number = d.attempts + 1
+            state, retry_at = self._next(out, number, now)
+            attempts.append((d.id, number, out.started, out.duration_ms, out.status, out.error, out.response,
+                             retry_at))
+            updates.append((state, number, retry_at, out.status, out.error,
+                            now if state == Delivery.DELIVERED else None, d.id, self.holder))
+            self._log(out, number, state, retry_at, now)
+            if retry_at is not None and (self._soonest is None or retry_at < self._soonest):
+                self._soonest = retry_at
+        p = self.db.param
+        with write_transaction(self.db):
+            self.db.execute_sql(
+                "INSERT INTO delivery_attempt (delivery_id, number, started_at, duration_ms, status_code, error,"
+                " response, retry_at) VALUES %s" % ", ".join(["(%s)" % ", ".join([p] * 8)] * len(attempts)),
+                [v for row in attempts for v in row])
+            cursor = self.db.cursor()
+            cursor.executemany(
+                "UPDATE delivery SET state = {p}, attempts = {p}, next_attempt_at = COALESCE({p}, next_attempt_at),"
+                " lease_holder = NULL, lease_expires = NULL, last_status = {p}, last_error = {p}, delivered_at = {p}"
+                " WHERE id = {p} AND lease_holder = {p}".format(p=p), updates)
+            if cursor.rowcount >= 0 and cursor.rowcount < len(updates):
+                log.warning("webhooks: %d lease(s) ran out during their attempt; the new holder decides",
+                            len(updates) - cursor.rowcount)
+        self.sent += len(outcomes)
+
+    def _next(self, out, number, now):
+        if out.ok:
+            return Delivery.DELIVERED, None
+        if not out.retryable or number > len(self.schedule):
+            return Delivery.FAILED, None
+        wait = self.schedule[number - 1] * self.rng.uniform(0.8, 1.2)
+        if out.retry_after:
+            wait = max(wait, out.retry_after)
+        return Delivery.PENDING, now + datetime.timedelta(seconds=wait)
+
+    def _log(self, out, number, state, retry_at, now):
+        d = out.delivery
+        what = "%s (#%d, event %s seq %d) to %s attempt %d: %s in %d ms" % (
+            d.type, d.id, d.event_id, d.sequence, d.url, number,
+            out.status if out.status is not None else out.error, out.duration_ms)
+        if state == Delivery.DELIVERED:
+            log.info("webhook %s: delivered", what)
+        elif state == Delivery.PENDING:
+            log.warning("webhook %s%s; retry in %ds", what, " (%s)" % out.error if out.status and out.error else "",
+                        (retry_at - now).total_seconds())
+        else:
+            log.error("webhook %s%s; giving up", what, " (%s)" % out.error if out.status and out.error else "")
+
+    def run_once(self, limit=None):
+        """Claim, send one after another, record; return the outcomes (for tests and the CLI)."""
+        claimed = self.claim(limit or self.concurrency)
+        outcomes = [self.send(d) for d in claimed]
+        if outcomes:
+            self.record(outcomes)
+        return outcomes
+
+    # -- the loop ---------------------------------------------------------------
+
+    def _loop(self):
+        inflight = {}  # delivery id -> Future; only this thread touches it
+        while True:
+            if self._stop.is_set():
+                self._cancel_queued(inflight)
+                if not inflight:
+                    break
+            elif len(inflight) <= self.concurrency:
+                # Keep up to twice the pool busy, so threads never wait for a claim.
+                try:
+                    for delivery in self.claim(2 * self.concurrency - len(inflight)):
+                        inflight[delivery.id] = self._pool.submit(self._attempt, delivery)
+                except Exception:  # the database may be down: try again at the next poll
+                    log.exception("webhook dispatcher: could not claim deliveries")
+            outcomes = self._wait()
+            for outcome in outcomes:
+                inflight.pop(outcome.delivery.id, None)
+            if outcomes:
+                try:
+                    self.record(outcomes)
+                except Exception:  # leases run out and the attempts are made again
+                    log.exception("webhook dispatcher: could not record %d outcome(s)", len(outcomes))
+        self._pool.shutdown(wait=True)
+
+    def _wait(self):
+        """Return the outcomes that arrived, waiting for a first item up to POLL
+        or until the soonest retry this process scheduled is due."""
+        timeout = POLL
+        if self._soonest is not None:
+            timeout = min(POLL, max(0.0, (self._soonest - self.clock()).total_seconds()))
+            self._soonest = None if timeout < POLL else self._soonest
+        try:
+            items = [self._queue.get(timeout=timeout)]
+        except queue.Empty:
+            return []
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return [o for o in items if o is not None]
+
+    def _attempt(self, delivery):
+        try:
+            outcome = self.send(delivery)
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave the slot taken
+            log.exception("webhook %d: unexpected error", delivery.id)
+            outcome = Outcome(delivery, self.clock(), 0, error="internal error: %s" % exc.__class__.__name__)
+        self._queue.put(outcome)
+
+    def _cancel_queued(self, inflight):
+        """Cancel attempts not started yet and give their leases back."""
+        cancelled = [did for did, future in inflight.items() if future.cancel()]
+        for did in cancelled:
+            del inflight[did]
+        if cancelled:
+            try:
+                with write_transaction(self.db):
+                    Delivery.update(lease_holder=None, lease_expires=None).where(
+                        Delivery.id.in_(cancelled) & (Delivery.lease_holder == self.holder)).execute()
+            except Exception:  # noqa: BLE001 - their leases run out instead
+                log.debug("could not release leases", exc_info=True)
+
+

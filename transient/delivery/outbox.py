@@ -1,0 +1,148 @@
+"""The outbox: events written in the same transaction as the change they describe,
+each with one delivery row per webhook target, holding the exact body to send.
+
+A change collects its events in an :class:`EventBatch`; ``write()`` stores them,
+at the end of the change's transaction, when the payment is in its final state:
+every event of one transaction carries the same snapshot of the payment.
+"""
+import json
+import uuid
+
+from ..store.models import Delivery, Event, Payment
+
+CHUNK = 200  # rows per statement: under every database's parameter limit
+
+
+class Outbox:
+    """Makes event batches and says when their deliveries are committed.
+
+    ``renderer`` has ``render(payment, tip_height=...)`` and ``render_event(event,
+    currency)`` (needed only when there are targets); ``webhook_url`` is the global
+    webhook target, ``extra_targets`` other transports' (``amqp:<exchange>``);
+    ``listeners`` are called, without arguments, after a commit that queued
+    deliveries (the dispatcher's and the AMQP publisher's ``wake``).
+    """
+
+    def __init__(self, renderer=None, webhook_url=None, extra_targets=(), listeners=(), uuidgen=uuid.uuid4):
+        self.renderer = renderer
+        self.webhook_url = webhook_url
+        self.extra_targets = tuple(extra_targets)
+        self.listeners = tuple(listeners)
+        self.uuidgen = uuidgen
+
+    def batch(self, now, tip_height=None):
+        return EventBatch(self, now, tip_height)
+
+    def targets(self, payment):
+        """The URLs ``payment``'s events go to: the global one and its own callback."""
+        urls = [u for u in (self.webhook_url, payment.callback_url, *self.extra_targets) if u]
+        return list(dict.fromkeys(urls))
+
+    def written(self, batch):
+        """Call after the batch's transaction committed: wake the dispatcher."""
+        if batch.deliveries:
+            self.written_one()
+
+    def written_one(self):
+        """A delivery was queued and committed: tell the listeners."""
+        for listener in self.listeners:
+            listener()
+
+
+class EventBatch:
+    """The events of one transaction."""
+
+    def __init__(self, outbox, now, tip_height=None):
+        self.outbox = outbox
+        self.now = now
+        self.tip_height = tip_height
+        self.pending = []  # (payment id, sequence, type, data)
+        self.payments = {}  # payment id -> the latest Payment instance seen
+        self.seq = {}  # payment id -> last sequence number given out
+        self.deliveries = 0
+
+    def add(self, payment, type, data=None):
+        """Queue an event of ``type``; its sequence number is taken at once."""
+        pid = payment.id
+        seq = max(self.seq.get(pid, 0), payment.event_seq) + 1
+        self.seq[pid] = payment.event_seq = seq
+        self.payments[pid] = payment
+        self.pending.append((pid, seq, type, data or {}))
+
+    def write(self):
+        """Store the queued events and their deliveries; return how many events.
+
+        Must run inside the transaction of the change, after the payments of the queued
+        events reached their final state in it. It may run more than once in one
+        transaction (a block's settling writes each chunk of payments' events), each time
+        for what was queued since. Works CHUNK events at a time, rows and bodies made and
+        dropped per chunk: a block that pays thousands must not hold them all at once
+        (the worker would keep the memory of that peak).
+        """
+        if not self.pending:
+            return 0
+        # A few statements per CHUNK events, not one per event (a block can pay thousands),
+        # their text written here: building them with the ORM cost more than running them.
+        fields = [Event.event_id, Event.payment, Event.sequence, Event.type, Event.data, Event.created_at]
+        db = Event._meta.database
+        insert = 'INSERT INTO "event" (%s) VALUES (%s)' % (", ".join('"%s"' % f.column_name for f in fields),
+                                                          ", ".join([db.param] * len(fields)))
+        last = {pid: i for i, (pid, _, _, _) in enumerate(self.pending)}
+        created_at = Event.created_at.db_value(self.now)
+        for start, end in self._chunks(last):
+            made = [(self.outbox.uuidgen(), pid, seq, type, json.dumps(data, sort_keys=True))
+                    for pid, seq, type, data in self.pending[start:end]]
+            keys = [Event.event_id.db_value(event_id) for event_id, _, _, _, _ in made]
+            db.cursor().executemany(insert, [(key, Payment.id.db_value(pid), seq, type, data, created_at)
+                                             for key, (_, pid, seq, type, data) in zip(keys, made)])
+            targets = [self.outbox.targets(self.payments[pid]) for _, pid, _, _, _ in made]
+            rows, snapshots = [], {}  # payment id -> its snapshot (a chunk holds all its events)
+            if any(targets):
+                found = db.execute_sql('SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)'
+                                       % ", ".join([db.param] * len(keys)), keys).fetchall()
+                ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
+            for (event_id, pid, seq, type, data), urls in zip(made, targets):
+                if not urls:
+                    continue
+                payment = self.payments[pid]
+                snapshot = snapshots.get(pid)
+                if snapshot is None:
+                    snapshot = snapshots[pid] = self.outbox.renderer.render(payment, tip_height=self.tip_height)
+                event = Event(id=ids[event_id], event_id=event_id, payment=pid, sequence=seq, type=type,
+                              data=data, created_at=self.now)
+                body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
+                rows += [dict(event=event.id, payment=pid, sequence=seq, url=url, body=body,
+                              state=Delivery.PENDING, next_attempt_at=self.now, created_at=self.now)
+                         for url in urls]
+            for i in range(0, len(rows), CHUNK):
+                Delivery.insert_many(rows[i:i + CHUNK]).execute()
+            self.deliveries += len(rows)
+        db.cursor().executemany('UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param),
+                                [(self.seq[pid], Payment.id.db_value(pid)) for pid in last])
+        for pid in last:
+            del self.payments[pid]
+        count, self.pending = len(self.pending), []
+        return count
+
+    def _chunks(self, last):
+        """``(start, end)`` slices of ``pending`` of about CHUNK events that never split a
+        payment's events (``last``: payment id -> index of its last event): its snapshot
+        is rendered once all its events are stored, so its history shows them all."""
+        start = 0
+        while start < len(self.pending):
+            end = min(start + CHUNK, len(self.pending))
+            reach = max(last[pid] for pid, _, _, _ in self.pending[start:end]) + 1
+            while reach > end:
+                end, reach = reach, max(reach, max(last[pid] for pid, _, _, _ in self.pending[end:reach]) + 1)
+            yield start, end
+            start = end
+
+
+def envelope(payment, rendered_event):
+    """The webhook body: the seed's fields first, then the event and the payment."""
+    return json.dumps({
+        "payment_id": payment["id"],
+        "status": payment["status"],
+        "event": rendered_event,
+        "payment": payment,
+    }, separators=(",", ":"))

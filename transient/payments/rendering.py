@@ -1,0 +1,190 @@
+"""Payments as JSON: the API's, the CLI's, the webhooks' and the AMQP messages' view of a
+payment and its events, and the per-worker cache of rendered GET bodies.
+
+Amounts are exact decimal strings; times ISO 8601 with a Z.
+"""
+import json
+import threading
+from collections import OrderedDict
+
+from ..core import events as event_types, status as st
+from ..core.clock import iso
+from ..core.errors import NotFound
+from ..core.money import format_amount
+from ..store.db import select_where
+from ..store.models import ChainState, Event, Payment, Receipt, confirmations
+from .validation import payment_id
+
+RENDERED_CACHE = 1024  # payments whose GET body a worker keeps (~2 KB each)
+
+
+class RenderedCache:
+    """The GET bodies of recently read payments, each with the payment's row and the
+    coin's tip height it was rendered from.
+
+    A read fetches that row and height in one query and serves the kept body only
+    when both are exactly as they were: every change to a payment (a status, an amount,
+    a receipt, which always recomputes the payment and moves ``updated_at``, an event,
+    which moves ``event_seq``) changes its row, and confirmations follow the tip. So a
+    body is never stale, in one worker or many; a checkout page polling its payment
+    costs one indexed query instead of four and a render.
+    """
+
+    def __init__(self, size=RENDERED_CACHE):
+        self.size = size
+        self._items = OrderedDict()  # payment id -> (row, body)
+        self._lock = threading.Lock()
+
+    def get(self, pid, row):
+        if not self.size:
+            return None
+        with self._lock:
+            kept = self._items.get(pid)
+            if kept is None or kept[0] != row:
+                return None
+            self._items.move_to_end(pid)
+            return kept[1]
+
+    def put(self, pid, row, body):
+        if not self.size:
+            return
+        with self._lock:
+            self._items[pid] = (row, body)
+            self._items.move_to_end(pid)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+class Renderer:
+    """Renders payments and their events. ``coins`` maps a currency code to ``(backend,
+    options)``; ``read_cache`` bounds the RenderedCache (0 turns it off)."""
+
+    def __init__(self, coins, read_cache=RENDERED_CACHE):
+        self.coins = coins
+        self.cache = RenderedCache(read_cache)
+        self._row_fields = Payment._meta.sorted_fields
+        self._row_sql = None  # made at the first read: the placeholder is the database's
+
+    def get_json(self, pid):
+        """Return the GET body of a payment (``{"success": true, "payment": ...}``) as
+        JSON bytes, from the RenderedCache when the payment has not changed since.
+        Raises NotFound."""
+        pid = payment_id(pid)
+        db = Payment._meta.database
+        if self._row_sql is None:
+            # Every column by name (a migration may add columns in another order) and
+            # the coin's tip height, for the confirmations of the receipts.
+            self._row_sql = 'SELECT %s, (SELECT "cursor_height" FROM "%s" WHERE "currency" = p."currency") ' \
+                'FROM "%s" AS p WHERE p."id" = %s' % (
+                    ", ".join('p."%s"' % f.column_name for f in self._row_fields), ChainState._meta.table_name,
+                    Payment._meta.table_name, db.param)
+        row = db.execute_sql(self._row_sql, [Payment.id.db_value(pid)]).fetchone()
+        if row is None:
+            raise NotFound("no payment with id %s" % pid, "id")
+        body = self.cache.get(pid, row)
+        if body is None:
+            payment = Payment(**{f.name: f.python_value(v) for f, v in zip(self._row_fields, row)})
+            payment._dirty.clear()
+            body = json.dumps({"success": True, "payment": self.render(payment, tip_height=row[-1])},
+                              ensure_ascii=False).encode()
+            self.cache.put(pid, row, body)
+        return body
+
+    def status_history(self, payment, new=False):
+        """Return ``[{status, at, cause}]``: creation and every status change since
+        (``new``: the payment was created in this request, there is none yet)."""
+        rows = [{"status": st.UNPAID, "at": iso(payment.created_at), "cause": "created"}]
+        for event in () if new else _status_changes(payment.id):
+            data = json.loads(event.data)
+            rows.append({"status": data["to"], "at": iso(event.created_at), "cause": data.get("cause")})
+        return rows
+
+    def render(self, payment, receipts=None, tip_height=None, with_history=True, new=False):
+        """Return the JSON-ready dict of a payment (amounts as exact decimal strings).
+
+        ``new``: the payment was created in this request, so it has no receipts and no
+        status change yet, and rendering it needs no query."""
+        backend, _ = self.coins.get(payment.currency, (None, None))
+        decimals = backend.decimals if backend else 8
+        if new:
+            receipts, tip_height = [], 0
+        if receipts is None:
+            receipts = select_where(Receipt, '"payment_id" = {p}', Payment.id.db_value(payment.id), order='"id"')
+        if tip_height is None:
+            tip_height = _tip_height(payment.currency)
+        need = st.required_amount(payment.amount, payment.tolerance_bp)
+        due = max(0, payment.amount - payment.amount_received) if payment.amount_received < need else 0
+        money = lambda units: format_amount(units, decimals)  # noqa: E731
+        uri = backend.payment_uri(payment.address, due) if backend else None
+        history = self.status_history(payment, new) if with_history else None
+        return {
+            "id": str(payment.id),
+            "currency": payment.currency,
+            "status": payment.status,
+            "paid": payment.status in st.PAID_STATUSES,
+            # Funds that covered the amount arrived only after expiry: the status stays
+            # EXPIRED (the merchant decides), but nothing is hidden.
+            "paid_late": payment.status == st.EXPIRED and payment.amount_received >= need,
+            "amount": money(payment.amount),
+            "amount_received": money(payment.amount_received),
+            "amount_recieved": money(payment.amount_received),  # the seed's spelling; deprecated
+            "amount_pending": money(payment.amount_pending),
+            "amount_due": money(due),
+            "amount_overpaid": money(max(0, payment.amount_received - payment.amount)),
+            "payment_address": payment.address,
+            "payment_uri": uri,
+            "account": payment.account,
+            "metadata": json.loads(payment.metadata),
+            "confirmations_required": payment.confirmations_required,
+            "underpayment_tolerance": _percent(payment.tolerance_bp),
+            "callback_url": payment.callback_url,
+            "redirect_url": payment.redirect_url,
+            "transactions": [_render_receipt(r, tip_height, money) for r in receipts],
+            "created_at": iso(payment.created_at),
+            "updated_at": iso(payment.updated_at),
+            "expires_at": iso(payment.expires_at),
+            "paid_at": iso(payment.paid_at),
+            **({"status_history": history} if history is not None else {}),
+        }
+
+    def render_event(self, event, currency):
+        """Return the JSON-ready dict of an outbox Event of a ``currency`` payment."""
+        data = json.loads(event.data)
+        if "amount" in data:
+            backend, _ = self.coins.get(currency, (None, None))
+            data["amount"] = format_amount(data["amount"], backend.decimals if backend else 8)
+        if isinstance(data.get("vout"), str) and data["vout"].isdigit():
+            data["vout"] = int(data["vout"])
+        return {"id": str(event.event_id), "type": event.type, "sequence": event.sequence,
+                "created_at": iso(event.created_at), "data": data}
+
+    def render_many(self, payments):
+        """Render a page of payments with one receipts query and one tip query per currency."""
+        by_payment = {}
+        if payments:
+            query = Receipt.select().where(Receipt.payment.in_([p.id for p in payments])).order_by(Receipt.id)
+            for r in query:
+                by_payment.setdefault(r.payment_id, []).append(r)
+        tips = {c: _tip_height(c) for c in {p.currency for p in payments}}
+        return [self.render(p, by_payment.get(p.id, []), tips[p.currency], with_history=False) for p in payments]
+
+
+def _render_receipt(r, tip_height, money):
+    vout = int(r.output) if r.output.isdigit() else r.output
+    return {"txid": r.txid, "vout": vout, "amount": money(r.amount), "confirmations": confirmations(r, tip_height or 0),
+            "status": r.state, "first_seen": iso(r.first_seen)}
+
+
+def _tip_height(currency):
+    state = select_where(ChainState, '"currency" = {p}', currency)
+    return state[0].cursor_height if state else None
+
+
+def _percent(bp):
+    return format_amount(bp, 2)
+
+
+def _status_changes(pid):
+    """The payment's status-change events, oldest first."""
+    return select_where(Event, '"payment_id" = {p} AND "type" = {p}', Payment.id.db_value(pid),
+                        event_types.STATUS_CHANGED, order='"sequence"')

@@ -1,0 +1,148 @@
+"""The payments service: create, read and list payments. The API, the CLI and the AMQP
+commands all call this; none of them holds payment logic of its own."""
+import base64
+import datetime
+import uuid
+
+from peewee import IntegrityError
+
+from ..core import events as event_types, status as st
+from ..core.clock import utcnow
+from ..core.errors import Conflict, NotFound, ValidationError
+from ..store.db import insert, select_where, write_transaction
+from ..store.models import Payment
+from . import validation
+from .validation import int_value
+
+LIST_LIMIT, LIST_MAX = 50, 500
+
+
+class PaymentService:
+    """Payments of the ``coins`` (currency code -> ``(backend, options)``).
+
+    ``outbox`` takes the events of each change; ``renderer`` (a
+    :class:`~transient.payments.rendering.Renderer`) renders payments; ``pools``
+    maps a currency to its :class:`~transient.payments.pool.AddressPool`.
+    """
+
+    def __init__(self, coins, outbox, renderer, db=None, pools=None, clock=utcnow, uuidgen=uuid.uuid4):
+        self.coins = coins
+        self.outbox = outbox
+        self.renderer = renderer
+        self.db = db
+        self.pools = pools or {}
+        self.clock = clock
+        self.uuidgen = uuidgen
+
+    # -- create ---------------------------------------------------------------
+
+    def create(self, body, idempotency_key=None):
+        """Create a payment from a request body; return ``(payment, created)``.
+
+        With an ``idempotency_key`` seen before, returns the payment it created
+        (``created`` False) if the body is the same, else raises Conflict.
+        Raises ValidationError/BadRequest for bad input and NodeError when the
+        node cannot hand out an address.
+        """
+        now = self.clock()
+        fields = validation.create_fields(body, self.coins, now)
+        digest = None
+        if validation.idempotency_key(idempotency_key) is not None:
+            digest = validation.body_hash(body)
+            replay = self._replay(idempotency_key, digest)
+            if replay is not None:
+                return replay, False
+        payment = Payment(
+            id=self.uuidgen(), address=None, status=st.UNPAID, created_at=now, updated_at=now,
+            idempotency_key=idempotency_key, request_hash=digest, **fields,
+        )
+        events = self.outbox.batch(now)
+        try:
+            pool = self.pools.get(payment.currency)
+            if pool is not None:
+                # A pooled address, claimed in the insert's transaction: no node round trip.
+                with write_transaction(self.db):
+                    payment.address = pool.take(payment.account)
+                    if payment.address is not None:
+                        self._insert(payment, events)
+            if payment.address is None:
+                # No pool, or it is empty: ask the node, outside any transaction.
+                backend, _ = self.coins[payment.currency]
+                payment.address = backend.new_address(payment.account)
+                with write_transaction(self.db):
+                    self._insert(payment, events)
+        except IntegrityError:
+            # A concurrent request with the same key won the race.
+            replay = idempotency_key and self._replay(idempotency_key, digest)
+            if replay:
+                return replay, False
+            raise
+        self.outbox.written(events)
+        return payment, True
+
+    def _insert(self, payment, events):
+        insert(payment)
+        events.add(payment, event_types.CREATED, {"status": st.UNPAID})
+        events.write()
+
+    def _replay(self, key, digest):
+        existing = Payment.get_or_none(Payment.idempotency_key == key)
+        if existing is None:
+            return None
+        if existing.request_hash != digest:
+            raise Conflict("was used before with a different request body", "Idempotency-Key")
+        return existing
+
+    # -- read -----------------------------------------------------------------
+
+    def get(self, payment_id):
+        """Return the Payment with ``payment_id`` or raise NotFound."""
+        pid = validation.payment_id(payment_id)
+        found = select_where(Payment, '"id" = {p}', Payment.id.db_value(pid))
+        if not found:
+            raise NotFound("no payment with id %s" % pid, "id")
+        return found[0]
+
+    def get_json(self, payment_id):
+        """Return the GET body of a payment as JSON bytes (see Renderer.get_json)."""
+        return self.renderer.get_json(payment_id)
+
+    def render(self, payment, **kwargs):
+        """Return the JSON-ready dict of ``payment`` (see Renderer.render)."""
+        return self.renderer.render(payment, **kwargs)
+
+    def render_many(self, payments):
+        """Render a page of payments (see Renderer.render_many)."""
+        return self.renderer.render_many(payments)
+
+    def list(self, status=None, currency=None, limit=None, cursor=None):
+        """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page."""
+        query = Payment.select()
+        if status is not None:
+            if status.upper() not in st.STATUSES:
+                raise ValidationError("must be one of %s" % ", ".join(st.STATUSES), "status")
+            query = query.where(Payment.status == status.upper())
+        if currency is not None:
+            query = query.where(Payment.currency == currency.upper())
+        limit = LIST_LIMIT if limit is None else int_value(limit, "limit", 1, LIST_MAX)
+        if cursor:
+            at, pid = _decode_cursor(cursor)
+            query = query.where((Payment.created_at < at) | ((Payment.created_at == at) & (Payment.id < pid)))
+        rows = list(query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit + 1))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, (_encode_cursor(rows[-1]) if more else None)
+
+
+def _encode_cursor(payment):
+    raw = "%s|%s" % (payment.created_at.isoformat(), payment.id)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor):
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, pid = raw.split("|")
+        return datetime.datetime.fromisoformat(at), uuid.UUID(pid)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationError("is not a cursor this API returned", "cursor") from None

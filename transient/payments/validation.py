@@ -1,0 +1,174 @@
+"""Reading what a caller sent: a create request's fields, ids, URLs, integers and JSON
+bodies with exact decimals. Every error names the field; nothing here writes."""
+import datetime
+import hashlib
+import json
+import re
+import uuid
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+from ..core.clock import parse_time
+from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
+from ..core.money import parse_amount
+
+CREATE_FIELDS = {"currency", "amount", "account", "metadata", "confirmations",
+                 "underpayment_tolerance", "expires_in", "expires_at", "callback_url", "redirect_url"}
+MAX_URL = 2048
+MAX_METADATA = 16384  # bytes of the metadata object as JSON
+MAX_EXPIRY = datetime.timedelta(days=365)
+MIN_EXPIRY = datetime.timedelta(seconds=1)
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def create_fields(body, coins, now):
+    """Return the Payment fields of a create request ``body``, or raise naming the field.
+
+    ``coins`` maps a currency code to ``(backend, options)``; ``now`` is the
+    creation time the expiry counts from.
+    """
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    unknown = sorted(set(body) - CREATE_FIELDS)
+    if unknown:
+        raise ValidationError("unknown field", unknown[0])
+    currency = body.get("currency")
+    if not isinstance(currency, str) or not currency:
+        raise ValidationError("is required", "currency")
+    currency = currency.upper()
+    if currency not in coins:
+        raise UnknownCurrency("unknown currency %r (configured: %s)" % (currency, ", ".join(sorted(coins))),
+                              "currency")
+    backend, options = coins[currency]
+    if "amount" not in body or body["amount"] is None:
+        raise ValidationError("is required", "amount")
+    return {
+        "currency": currency,
+        "amount": parse_amount(body["amount"], "amount", backend.max_money, backend.decimals),
+        "account": optional_str(body, "account", 255),
+        "metadata": _metadata(body.get("metadata")),
+        "confirmations_required": int_field(body, "confirmations", 0, 1000, options["confirmations"]),
+        "tolerance_bp": _tolerance(body.get("underpayment_tolerance", options["underpayment_tolerance"])),
+        "expires_at": _expiry(body, options["expires_in"], now),
+        "callback_url": check_url(body.get("callback_url"), "callback_url"),
+        "redirect_url": check_url(body.get("redirect_url"), "redirect_url"),
+    }
+
+
+def _expiry(body, default_seconds, now):
+    given = [k for k in ("expires_in", "expires_at") if body.get(k) is not None]
+    if len(given) == 2:
+        raise ValidationError("give expires_in or expires_at, not both", "expires_at")
+    if not given:
+        return now + datetime.timedelta(seconds=default_seconds) if default_seconds else None
+    if given[0] == "expires_in":
+        seconds = int_field(body, "expires_in", int(MIN_EXPIRY.total_seconds()),
+                            int(MAX_EXPIRY.total_seconds()), None)
+        return now + datetime.timedelta(seconds=seconds)
+    at = parse_time(body["expires_at"], "expires_at")
+    if not now + MIN_EXPIRY <= at <= now + MAX_EXPIRY:
+        raise ValidationError("must be in the future, at most 365 days ahead", "expires_at")
+    return at
+
+
+def payment_id(value):
+    """Return ``value`` as a UUID, or raise NotFound (a malformed id names no payment)."""
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("no payment with id %s" % value, "id") from None
+
+
+def idempotency_key(value):
+    """Return ``value`` if it is a usable Idempotency-Key (or None), else raise BadRequest."""
+    if value is not None and not IDEMPOTENCY_KEY.match(value):
+        raise BadRequest("must be 1-255 printable ASCII characters", "Idempotency-Key")
+    return value
+
+
+def body_hash(body):
+    """Return the SHA-256 hex of a request body in canonical JSON (what a replay must match)."""
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_decimal_text)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def parse_json(raw):
+    """Return the bytes ``raw`` parsed as JSON with exact decimals, or raise BadRequest."""
+    try:
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("the request body is not valid JSON: %s" % exc) from None
+
+
+def _no_constant(name):
+    raise ValueError("%s is not allowed" % name)
+
+
+def optional_str(body, field, max_len):
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("must be a string", field)
+    if len(value) > max_len:
+        raise ValidationError("must be at most %d characters" % max_len, field)
+    return value
+
+
+def check_url(value, field):
+    """Return ``value`` if it is None or an absolute http(s) URL with a host, else raise naming ``field``."""
+    value = optional_str({field: value}, field, MAX_URL)
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        raise ValidationError("is not a valid URL", field) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError("must be an absolute http:// or https:// URL", field)
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValidationError("must not contain spaces or control characters", field)
+    return value
+
+
+def _metadata(value):
+    if value is None:
+        return "{}"
+    if not isinstance(value, dict):
+        raise ValidationError("must be a JSON object", "metadata")
+    text = json.dumps(value, default=_decimal_text, sort_keys=True)
+    if len(text) > MAX_METADATA:
+        raise ValidationError("must be at most 16 KiB as JSON", "metadata")
+    return text
+
+
+def _decimal_text(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def int_value(value, field, lo, hi):
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("must be an integer", field)
+    if not lo <= value <= hi:
+        raise ValidationError("must be between %d and %d" % (lo, hi), field)
+    return value
+
+
+def int_field(body, field, lo, hi, default):
+    value = body.get(field)
+    return default if value is None else int_value(value, field, lo, hi)
+
+
+def _tolerance(value):
+    """Underpayment tolerance in percent (up to 2 decimals) -> basis points."""
+    if value is None:
+        return 0
+    units = parse_amount(value, "underpayment_tolerance", max_money=10000, decimals=2, allow_zero=True)
+    if units >= 10000:
+        raise ValidationError("must be below 100 (percent)", "underpayment_tolerance")
+    return units

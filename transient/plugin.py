@@ -1,0 +1,35 @@
+"""The public module for plugin authors: everything a coin backend plugin imports.
+
+    from transient.plugin import BitcoindBackend, hookimpl
+
+    class MyCoinBackend(BitcoindBackend):
+        name = "mycoin"
+        currency = "MYC"
+        uri_scheme = "mycoin"
+        max_money = 21_000_000 * 10**8
+
+    @hookimpl
+    def transient_register_backends():
+        return [MyCoinBackend]
+
+A plugin is a package with an entry point in the ``transient`` group (see the
+README's "Plugins" section). ``CoinBackend`` is the interface and says what a
+backend must define; ``BitcoindBackend`` implements it over a bitcoind-family
+node's JSON-RPC; the value types are what a backend returns; the errors are what
+it raises; ``from_node`` reads a node's JSON amount into base units exactly.
+"""
+from transient_backends.bitcoind import BitcoindBackend
+from transient_backends.rpc import RPCClient
+
+from . import hookimpl
+from .chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
+from .core.errors import ConfigError, NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
+from .core.money import format_amount, from_node
+
+__all__ = [
+    "hookimpl",
+    "CoinBackend", "BitcoindBackend", "RPCClient",
+    "ChainTip", "Changes", "Output", "TxState",
+    "ConfigError", "NodeError", "NodeUnreachable", "NodeAuthError", "NodeBusy", "RPCError",
+    "from_node", "format_amount",
+]

@@ -1,0 +1,194 @@
+"""Peewee models (docs/ARCHITECTURE.md, "Invariants"). Amounts are integers of the coin's base unit.
+
+Times are naive datetimes in UTC; the API renders them as ISO 8601 with "Z".
+"""
+import datetime
+
+from peewee import (
+    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
+    ForeignKeyField, IntegerField, Model, TextField, UUIDField,
+)
+
+from ..core.clock import utcnow  # noqa: F401  (the models' default clock)
+from .db import database
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Payment(BaseModel):
+    id = UUIDField(primary_key=True)
+    currency = CharField(max_length=10)
+    amount = BigIntegerField()
+    address = CharField(max_length=128)
+    account = CharField(max_length=255, null=True)
+    metadata = TextField(default="{}")  # JSON text: portable across SQLite and PostgreSQL
+    status = CharField(max_length=16)
+    confirmations_required = IntegerField()
+    tolerance_bp = IntegerField(default=0)  # underpayment tolerance, basis points of the amount
+    expires_at = DateTimeField(null=True)
+    # Cached sums of the payment's receipts (the ledger is the truth; these are
+    # rewritten in the same transaction whenever a receipt changes).
+    amount_received = BigIntegerField(default=0)
+    amount_pending = BigIntegerField(default=0)
+    paid_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    idempotency_key = CharField(max_length=255, null=True, unique=True)
+    request_hash = CharField(max_length=64, null=True)
+    event_seq = IntegerField(default=0)  # last outbox sequence number of this payment
+    callback_url = TextField(null=True)  # this payment's own webhook target, besides the global one
+    redirect_url = TextField(null=True)  # where the checkout page sends the customer once paid
+
+    class Meta:
+        indexes = (
+            (("currency", "address"), True),
+            (("status", "created_at"), False),
+            (("currency", "status", "expires_at"), False),
+            (("created_at", "id"), False),
+        )
+
+
+class Receipt(BaseModel):
+    """One wallet output seen by the node. ``payment`` is null for outputs to
+    wallet addresses that match no payment: they are kept, never dropped."""
+
+    PENDING, CONFIRMED, CONFLICTED, REMOVED = "pending", "confirmed", "conflicted", "removed"
+    COUNTED = (PENDING, CONFIRMED)
+
+    id = BigAutoField()
+    currency = CharField(max_length=10)
+    txid = CharField(max_length=64)
+    output = CharField(max_length=128)  # vout index, or "mweb:<id>"
+    address = CharField(max_length=128)
+    amount = BigIntegerField()
+    payment = ForeignKeyField(Payment, null=True, backref="receipts", on_delete="RESTRICT")
+    state = CharField(max_length=12)
+    block_hash = CharField(max_length=64, null=True)
+    block_height = IntegerField(null=True)
+    first_seen = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = (
+            (("currency", "txid", "output"), True),
+            (("currency", "state"), False),
+        )
+
+
+
+def confirmations(receipt, tip_height):
+    """Return the receipt's confirmations at ``tip_height`` (negative: conflicted)."""
+    if receipt.state == Receipt.CONFLICTED:
+        return -1
+    if receipt.block_height is None or receipt.state == Receipt.REMOVED:
+        return 0
+    return max(0, tip_height - receipt.block_height + 1)
+
+
+class ChainState(BaseModel):
+    """Per coin: the sync cursor, the sync lease, and the last sync's outcome."""
+
+    currency = CharField(max_length=10, primary_key=True)
+    cursor_hash = CharField(max_length=64, null=True)
+    cursor_height = IntegerField(null=True)
+    lease_holder = CharField(max_length=128, null=True)
+    lease_expires = DateTimeField(null=True)
+    rerun = BooleanField(default=False)  # a trigger arrived while another process held the lease
+    last_sync_at = DateTimeField(null=True)
+    last_error = TextField(null=True)
+    last_error_at = DateTimeField(null=True)
+
+
+class Event(BaseModel):
+    """The outbox: one row per thing that happened to a payment, written in the
+    same transaction as the change it describes."""
+
+    id = BigAutoField()
+    event_id = UUIDField(unique=True)
+    payment = ForeignKeyField(Payment, backref="events", on_delete="RESTRICT")
+    sequence = IntegerField()
+    type = CharField(max_length=40)
+    data = TextField(default="{}")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("payment", "sequence"), True),)
+
+
+class Delivery(BaseModel):
+    """One event to send to one URL: a row of the outbox's delivery queue.
+
+    Written in the transaction that writes its event, with the exact body to
+    send; the dispatcher leases it, posts it and records the outcome.
+    """
+
+    PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+    id = BigAutoField()
+    event = ForeignKeyField(Event, backref="deliveries", on_delete="RESTRICT")
+    payment = ForeignKeyField(Payment, on_delete="RESTRICT")  # copies of the event's, for ordering
+    sequence = IntegerField()
+    url = TextField()
+    body = TextField()
+    state = CharField(max_length=10, default=PENDING)
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow)
+    lease_holder = CharField(max_length=128, null=True)
+    lease_expires = DateTimeField(null=True)
+    last_status = IntegerField(null=True)
+    last_error = TextField(null=True)
+    delivered_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    redelivery_of = ForeignKeyField("self", null=True, on_delete="RESTRICT")
+
+    class Meta:
+        indexes = (
+            (("state", "next_attempt_at"), False),
+            (("payment", "state", "sequence"), False),
+        )
+
+
+class DeliveryAttempt(BaseModel):
+    """The log of a delivery: one row per attempt, with what the receiver said."""
+
+    id = BigAutoField()
+    delivery = ForeignKeyField(Delivery, backref="log", on_delete="CASCADE")
+    number = IntegerField()
+    started_at = DateTimeField()
+    duration_ms = IntegerField()
+    status_code = IntegerField(null=True)
+    error = TextField(null=True)
+    response = TextField(null=True)  # the start of the receiver's answer
+    retry_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("delivery", "number"), False),)
+
+
+class PooledAddress(BaseModel):
+    """A fresh address fetched from the node ahead of time (the address pool).
+
+    Creating a payment claims one (sets ``claimed_at``, and ``label`` when the
+    payment has an account) in the transaction that inserts the payment; the pool
+    keeper then gives the address its label in the node's wallet and deletes the row.
+    """
+
+    id = BigAutoField()
+    currency = CharField(max_length=10)
+    address = CharField(max_length=128)
+    label = CharField(max_length=255, null=True)  # to set in the node's wallet once claimed
+    created_at = DateTimeField(default=utcnow)
+    claimed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("currency", "address"), True),
+            (("currency", "claimed_at", "id"), False),
+        )
+
+
+MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress]
