@@ -6,9 +6,12 @@ commits the ledger and the new cursor together.
 from ..core import status as st
 from ..core.events import CONFIRMED, LATE, RECEIVED, REVERTED, STATUS_CHANGED
 from ..core.status import Coin, Policy, receipt_state
+from ..store.db import IN_CHUNK, chunks
 from ..store.models import Payment, Receipt, confirmations
 
-CHUNK = 500  # keeps IN (...) lists under every database's parameter limit
+# Outputs and payments per step of apply() and settle(), and values per IN (...) list:
+# the database's limit. A module constant so that tests can make it small.
+CHUNK = IN_CHUNK
 
 EVENT_STATUS = STATUS_CHANGED
 EVENT_RECEIVED = RECEIVED
@@ -40,8 +43,7 @@ class Ledger:
         listed = {o.key: o for o in changes.outputs}
         keys = list(listed)
         written = 0
-        for i in range(0, len(keys), CHUNK):
-            part = keys[i:i + CHUNK]
+        for part in chunks(keys, CHUNK):
             existing = self._existing(part)
             self._prefetch_required({r.payment_id for r in existing.values()})
             payments = self._payments({listed[k].address for k in part if k not in existing})
@@ -73,19 +75,19 @@ class Ledger:
     def _existing(self, keys):
         found = {}
         txids = sorted({txid for txid, _ in keys})
-        for i in range(0, len(txids), CHUNK):
+        for part in chunks(txids, CHUNK):
             query = Receipt.select().where(
-                (Receipt.currency == self.currency) & Receipt.txid.in_(txids[i:i + CHUNK]))
+                (Receipt.currency == self.currency) & Receipt.txid.in_(part))
             found.update({(r.txid, r.output): r for r in query})
         return found
 
     def _payments(self, addresses):
         found = {}
         addresses = sorted(addresses)
-        for i in range(0, len(addresses), CHUNK):
+        for part in chunks(addresses, CHUNK):
             query = Payment.select(Payment.id, Payment.address, Payment.confirmations_required,
                                    Payment.expires_at).where(
-                (Payment.currency == self.currency) & Payment.address.in_(addresses[i:i + CHUNK]))
+                (Payment.currency == self.currency) & Payment.address.in_(part))
             found.update({p.address: p for p in query})
         return found
 
@@ -93,9 +95,9 @@ class Ledger:
         # One query per CHUNK payments instead of one per receipt: a sync during a burst
         # re-lists thousands of unconfirmed receipts.
         ids = sorted(pid for pid in payment_ids if pid is not None and pid not in self._required_cache)
-        for i in range(0, len(ids), CHUNK):
+        for part in chunks(ids, CHUNK):
             query = Payment.select(Payment.id, Payment.confirmations_required).where(
-                Payment.id.in_(ids[i:i + CHUNK])).tuples()
+                Payment.id.in_(part)).tuples()
             self._required_cache.update(query)
 
     def _required(self, payment_id):
@@ -198,8 +200,7 @@ class Ledger:
             events.setdefault(pid, []).append((type, data))
         ids = list(self.touched)
         # Two queries per CHUNK payments, not two per payment (a block may pay thousands).
-        for i in range(0, len(ids), CHUNK):
-            part = ids[i:i + CHUNK]
+        for part in chunks(ids, CHUNK):
             payments = {p.id: p for p in Payment.select().where(Payment.id.in_(part))}
             receipts = {}
             for r in Receipt.select().where(Receipt.payment.in_(part)):

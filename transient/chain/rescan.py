@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..core import faults
 from ..core.errors import Conflict, ValidationError
 from .backend import Changes, ChainTip
+from ..store.db import chunks
 from ..store.models import ChainState, Payment, Receipt
 
 
@@ -78,14 +79,17 @@ class Rescan:
             outputs = self._outputs(tip)
             report = Report(self.currency, self.from_height, tip.height, outputs=len(outputs))
             self.progress(0, len(outputs), self.from_height)
-            for i in range(0, len(outputs), self.batch):
-                chunk = outputs[i:i + self.batch]
+            done = 0
+            # --batch: outputs per replayed transaction, the operator's choice (not the
+            # database's parameter limit: the ledger chunks its own queries).
+            for chunk in chunks(outputs, self.batch):
+                done += len(chunk)
                 self._renew()
                 replay = copy.copy(self.syncer)
                 replay.backend = _Replay(self.syncer.backend, Changes(tip, chunk))
                 replay.sync_once()
                 faults.point("rescan.after_batch")
-                self.progress(i + len(chunk), len(outputs), chunk[-1].block_height or tip.height)
+                self.progress(done, len(outputs), chunk[-1].block_height or tip.height)
             _compare(before, _snapshot(self.currency), report)
             # Syncs asked for meanwhile (pings, polls) run now, as Syncer.run would.
             while not self.syncer.lease.release():

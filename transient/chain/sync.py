@@ -8,7 +8,7 @@ import uuid
 
 from ..core import faults
 from ..ops import memory
-from ..store.db import write_transaction
+from ..store.db import chunks, write_transaction
 from .ledger import Ledger, expire_due
 from .backend import Output
 from ..store.models import ChainState, Receipt
@@ -170,7 +170,7 @@ class Syncer:
             (Receipt.currency == self.currency) & suspect).tuples() if (txid, output) not in listed]
         if not ids:
             return []
-        rows = [r for i in range(0, len(ids), 500) for r in Receipt.select().where(Receipt.id.in_(ids[i:i + 500]))]
+        rows = [r for part in chunks(ids) for r in Receipt.select().where(Receipt.id.in_(part))]
         states = self.backend.recheck(sorted({r.txid for r in rows}))
         gone = []
         for r in rows:

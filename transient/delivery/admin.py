@@ -4,7 +4,7 @@ import uuid
 
 from ..core.clock import iso, utcnow
 from ..core.errors import NotFound
-from ..store.db import write_transaction
+from ..store.db import chunks, write_transaction
 from ..store.models import Delivery, DeliveryAttempt, Event
 
 
@@ -16,8 +16,8 @@ def event_log(payment, renderer):
         deliveries.setdefault(d.event_id, []).append(d)
     attempts = {}
     ids = [d.id for ds in deliveries.values() for d in ds]
-    for i in range(0, len(ids), 500):
-        query = DeliveryAttempt.select().where(DeliveryAttempt.delivery.in_(ids[i:i + 500]))
+    for part in chunks(ids):
+        query = DeliveryAttempt.select().where(DeliveryAttempt.delivery.in_(part))
         for a in query.order_by(DeliveryAttempt.number, DeliveryAttempt.id):
             attempts.setdefault(a.delivery_id, []).append(a)
     out = []

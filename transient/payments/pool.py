@@ -18,7 +18,7 @@ import logging
 import threading
 
 from ..chain.backend import CoinBackend
-from ..store.db import is_sqlite, write_transaction
+from ..store.db import chunks, is_sqlite, write_transaction
 from ..core.errors import NodeError
 from ..store.models import PooledAddress
 from ..core.clock import utcnow
@@ -99,8 +99,8 @@ class AddressPool:
         if labels:
             self.backend.set_labels(labels)
         ids = [r.id for r in rows]
-        for i in range(0, len(ids), BATCH):
-            PooledAddress.delete().where(PooledAddress.id.in_(ids[i:i + BATCH])).execute()
+        for part in chunks(ids):
+            PooledAddress.delete().where(PooledAddress.id.in_(part)).execute()
         return len(labels)
 
     def check_wallet(self):

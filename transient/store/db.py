@@ -6,6 +6,11 @@ from playhouse.db_url import connect
 
 database = DatabaseProxy()
 
+# Values per IN (...) list: a statement's bound parameters are limited (SQLite's
+# SQLITE_MAX_VARIABLE_NUMBER: 999 before 3.32, 32766 since; PostgreSQL: 65535), and
+# 500 stays under every one of them with room for the statement's other parameters.
+IN_CHUNK = 500
+
 _SQLITE_PRAGMAS = {
     "journal_mode": "wal",   # readers never wait for the sync's writer
     "synchronous": "normal",  # with WAL: durable at checkpoints, never corrupt
@@ -29,6 +34,13 @@ def open_database(url):
         db = connect(url)
     database.initialize(db)
     return db
+
+
+def chunks(items, size=IN_CHUNK):
+    """Yield consecutive slices of the sequence ``items``, each of at most ``size``
+    (the last may be shorter; none for an empty sequence)."""
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
 
 
 def is_sqlite(db=None):
