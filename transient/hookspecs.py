@@ -1,11 +1,13 @@
 """Hook specifications: what a Transient plugin can provide."""
+from typing import Any
+
 import pluggy
 
 hookspec = pluggy.HookspecMarker("transient")
 
 
 @hookspec
-def transient_register_backends():
+def transient_register_backends() -> list[type[Any]]:  # type: ignore[empty-body]
     """Return a list of coin backend classes (subclasses of
     :class:`transient.backend.CoinBackend`) that this plugin provides.
 

@@ -26,7 +26,7 @@ from .chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
 from .core.errors import ConfigError, NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
 from .core.money import format_amount, from_node
 
-__all__ = [
+__all__: list[str] = [
     "hookimpl",
     "CoinBackend", "BitcoindBackend", "RPCClient",
     "ChainTip", "Changes", "Output", "TxState",

@@ -1,6 +1,8 @@
 """The coin backend interface: what the sync loop and the API need from a coin node."""
 import datetime
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from ..core.money import format_amount
 
@@ -35,7 +37,7 @@ class Output:
     seen_at: datetime.datetime | None = None
 
     @property
-    def key(self):
+    def key(self) -> tuple[str, str]:
         return (self.txid, self.output)
 
 
@@ -65,8 +67,8 @@ class Changes:
     """
 
     tip: ChainTip
-    outputs: list = field(default_factory=list)
-    removed: list = field(default_factory=list)
+    outputs: list[Output] = field(default_factory=list)
+    removed: list[Output] = field(default_factory=list)
     cursor_known: bool = True
     stale_cursor: bool = False
 
@@ -91,32 +93,36 @@ class CoinBackend:
     It must be safe to call from several threads.
     """
 
-    name: str = None
-    currency: str = None
-    uri_scheme: str = None
-    max_money: int = None
-    decimals: int = 8
+    # None here: a subclass defines each (the plugin manager checks REQUIRED).
+    name: ClassVar[str | None] = None
+    currency: str | None = None  # the class's usual code; an instance's is the configured one
+    uri_scheme: ClassVar[str | None] = None
+    max_money: ClassVar[int | None] = None
+    decimals: ClassVar[int] = 8
 
-    REQUIRED = ("name", "currency", "uri_scheme", "max_money")
-    METHODS = ("network", "new_address", "new_addresses", "tip", "changes_since", "recheck", "ping", "close")
+    REQUIRED: ClassVar[tuple[str, ...]] = ("name", "currency", "uri_scheme", "max_money")
+    METHODS: ClassVar[tuple[str, ...]] = (
+        "network", "new_address", "new_addresses", "tip", "changes_since", "recheck", "ping", "close")
 
-    def __init__(self, currency, options):
+    options: dict[str, Any]
+
+    def __init__(self, currency: str, options: dict[str, Any]) -> None:
         self.currency = currency
         self.options = options
 
-    def network(self):
+    def network(self) -> str:
         """Return the node's chain: "main", "test" or "regtest" (read from the node)."""
         raise NotImplementedError
 
-    def new_address(self, label=None):
+    def new_address(self, label: str | None = None) -> str:
         """Return a fresh receiving address from the node's wallet, labelled ``label``."""
         raise NotImplementedError
 
-    def new_addresses(self, count, label=None):
+    def new_addresses(self, count: int, label: str | None = None) -> list[str]:
         """Return ``count`` fresh addresses, asked for in one batch."""
         raise NotImplementedError
 
-    def set_labels(self, labels):
+    def set_labels(self, labels: Mapping[str, str]) -> None:
         """Label each address of ``{address: label}`` in the node's wallet, in one batch.
 
         Optional: the address pool hands pooled (unlabelled) addresses to payments
@@ -124,20 +130,20 @@ class CoinBackend:
         """
         raise NotImplementedError
 
-    def owns(self, address):
+    def owns(self, address: str) -> bool | None:
         """Return True when the node's wallet owns ``address``, False when not, None
         when it cannot tell. Optional (the address pool checks its addresses with it)."""
         return None
 
-    def tip(self):
+    def tip(self) -> ChainTip:
         """Return the :class:`ChainTip` of the node's main chain."""
         raise NotImplementedError
 
-    def changes_since(self, cursor):
+    def changes_since(self, cursor: str | None) -> Changes:
         """Return :class:`Changes` since the block hash ``cursor`` (None: everything)."""
         raise NotImplementedError
 
-    def recheck(self, txids):
+    def recheck(self, txids: Sequence[str]) -> dict[str, TxState | None]:
         """Return ``{txid: TxState or None}`` (None: the wallet does not know it).
 
         The sync asks for unconfirmed outputs that a listing no longer shows: a
@@ -146,14 +152,14 @@ class CoinBackend:
         """
         raise NotImplementedError
 
-    def ping(self):
+    def ping(self) -> dict[str, Any]:
         """Return a dict about the node (chain, blocks, version) or raise a NodeError."""
         raise NotImplementedError
 
-    def close(self):
+    def close(self) -> None:
         """Release connections."""
 
-    def payment_uri(self, address, amount_units=None):
+    def payment_uri(self, address: str, amount_units: int | None = None) -> str:
         """Return the BIP21 URI for ``address`` and an optional amount in base units."""
         uri = "%s:%s" % (self.uri_scheme, address)
         if amount_units:

@@ -4,19 +4,19 @@ import datetime
 from .errors import ValidationError
 
 
-def utcnow():
+def utcnow() -> datetime.datetime:
     """Return the current time as a naive datetime in UTC (how every column stores it)."""
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
-def iso(moment):
+def iso(moment: datetime.datetime | None) -> str | None:
     """Render a naive UTC datetime as ISO 8601 with a Z, or None."""
     if moment is None:
         return None
     return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-def parse_time(value, field):
+def parse_time(value: object, field: str) -> datetime.datetime:
     """Parse an ISO 8601 timestamp (with an offset or Z) to a naive UTC datetime.
 
     Raises ValidationError naming ``field``.

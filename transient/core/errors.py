@@ -1,13 +1,14 @@
 """Domain errors. The API maps them to HTTP statuses once, the CLI to exit codes."""
+from typing import Any
 
 
 class TransientError(Exception):
     """Base class. ``code`` is a stable machine-readable string."""
 
-    code = "error"
-    http_status = 400
+    code: str = "error"
+    http_status: int = 400
 
-    def __init__(self, message, field=None):
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
@@ -95,13 +96,13 @@ class RPCError(NodeError):
 
     code = "rpc_error"
 
-    def __init__(self, message, rpc_code=None, method=None):
+    def __init__(self, message: str, rpc_code: int | None = None, method: str | None = None) -> None:
         super().__init__(message)
         self.rpc_code = rpc_code
         self.method = method
 
 
-def error_body(exc):
+def error_body(exc: TransientError) -> dict[str, Any]:
     """The error body of a TransientError: what the HTTP API and the AMQP commands answer."""
     message = "%s %s" % (exc.field, exc.message) if exc.field and exc.http_status in (400, 409, 422) else exc.message
     return {"success": False, "error": {"code": exc.code, "message": message, "field": exc.field}}

@@ -1,9 +1,11 @@
 """The names of the events a payment goes through (the outbox's ``type`` column and
 the ``event.type`` of every webhook and AMQP message)."""
-STATUS_CHANGED = "payment.status_changed"
-CREATED = "payment.created"
-RECEIVED = "payment.received"
-CONFIRMED = "payment.confirmed"
-LATE = "payment.late"
-REVERTED = "payment.reverted"
-TYPES = (CREATED, STATUS_CHANGED, RECEIVED, CONFIRMED, LATE, REVERTED)
+from typing import Final
+
+STATUS_CHANGED: Final = "payment.status_changed"
+CREATED: Final = "payment.created"
+RECEIVED: Final = "payment.received"
+CONFIRMED: Final = "payment.confirmed"
+LATE: Final = "payment.late"
+REVERTED: Final = "payment.reverted"
+TYPES: Final[tuple[str, ...]] = (CREATED, STATUS_CHANGED, RECEIVED, CONFIRMED, LATE, REVERTED)

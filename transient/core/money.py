@@ -1,14 +1,16 @@
 """Exact money: integer base units inside, decimal strings outside. No floats."""
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from .errors import ValidationError
 
-COIN = 10**8
-_PLAIN = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+COIN: Final = 10**8
+_PLAIN: Final = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 
 
-def parse_amount(value, field="amount", max_money=None, decimals=8, allow_zero=False):
+def parse_amount(value: object, field: str = "amount", max_money: int | None = None, decimals: int = 8,
+                 allow_zero: bool = False) -> int:
     """Return ``value`` (int, Decimal or decimal string) as integer base units.
 
     Raises ValidationError naming ``field`` for floats, booleans, NaN/Infinity,
@@ -21,20 +23,22 @@ def parse_amount(value, field="amount", max_money=None, decimals=8, allow_zero=F
         text = value.strip()
         if not _PLAIN.match(text):
             raise ValidationError("must be a plain decimal number such as \"10.5\"", field)
-        value = Decimal(text)
+        number = Decimal(text)
     elif isinstance(value, int):
-        value = Decimal(value)
-    elif not isinstance(value, Decimal):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    else:
         raise ValidationError("must be a decimal number or string", field)
-    if not value.is_finite():
+    if not number.is_finite():
         raise ValidationError("must be a finite number", field)
-    if value < 0:
+    if number < 0:
         raise ValidationError("must not be negative", field)
     try:
-        units = value.scaleb(decimals)
-        if units != units.to_integral_value():
+        scaled = number.scaleb(decimals)
+        if scaled != scaled.to_integral_value():
             raise ValidationError("has more than %d decimal places" % decimals, field)
-        units = int(units)
+        units = int(scaled)
     except InvalidOperation:
         raise ValidationError("is not a valid amount", field) from None
     if units == 0 and not allow_zero:
@@ -44,7 +48,7 @@ def parse_amount(value, field="amount", max_money=None, decimals=8, allow_zero=F
     return units
 
 
-def from_node(value, decimals=8):
+def from_node(value: Decimal | int | str, decimals: int = 8) -> int:
     """Convert a node's JSON amount (a Decimal parsed with parse_float=Decimal) to base units.
 
     Node amounts may be negative (send entries); anything not exact raises ValueError.
@@ -57,7 +61,7 @@ def from_node(value, decimals=8):
     return int(units)
 
 
-def format_amount(units, decimals=8):
+def format_amount(units: int, decimals: int = 8) -> str:
     """Return base units as the shortest exact decimal string: 1050000000 -> "10.5"."""
     sign = "-" if units < 0 else ""
     whole, frac = divmod(abs(int(units)), 10**decimals)
@@ -66,6 +70,6 @@ def format_amount(units, decimals=8):
     return ("%s%d.%0*d" % (sign, whole, decimals, frac)).rstrip("0")
 
 
-def to_decimal(units, decimals=8):
+def to_decimal(units: int, decimals: int = 8) -> Decimal:
     """Return base units as an exact Decimal (for node RPC parameters)."""
     return Decimal(int(units)).scaleb(-decimals)
