@@ -9,7 +9,7 @@ import uuid
 import pika
 import pytest
 
-from conftest import _missing
+from _services import _missing
 from transient.amqp.link import describe
 from transient.core.redact import redact
 

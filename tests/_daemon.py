@@ -119,3 +119,18 @@ def wait_for(predicate, timeout=20, interval=0.1):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met within %ss" % timeout)
+
+
+def ping(daemon, kind="transaction", value="0" * 64, currency="LTC"):
+    """POST a notify ping to ``daemon`` as the node's walletnotify/blocknotify would."""
+    resp = daemon.post("/notify/%s/%s/%s" % (currency, kind, value))
+    assert resp.status_code == 202, resp.text
+
+
+def start_with_wallets(node):
+    """Start a stopped regtest node again with every wallet it had loaded."""
+    node.start()
+    loaded = set(node.rpc("listwallets"))
+    for entry in node.rpc("listwalletdir")["wallets"]:
+        if entry["name"] and entry["name"] not in loaded:
+            node.rpc("loadwallet", entry["name"])

@@ -5,7 +5,7 @@ import io
 
 from PIL import Image
 
-from conftest import _missing
+from _services import _missing
 
 
 def decode_image(image):

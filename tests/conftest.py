@@ -1,6 +1,8 @@
-"""Shared fixtures. The ``regtest`` node is started once per session."""
+"""Shared fixtures of every layer (tests/unit, tests/integration, tests/regtest, tests/e2e).
+The ``regtest`` node is started once per session (per xdist worker). The helpers next to
+this file (_daemon.py, _db_fixtures.py, fakes.py...) are importable from every layer:
+pyproject.toml puts tests/ on the path."""
 import itertools
-import os
 import uuid
 
 import pytest
@@ -9,14 +11,7 @@ from _db_fixtures import db, db_url, pg_server_url  # noqa: F401  (database fixt
 from _daemon import Daemon, coin_config
 from transient.devnet.node import RegtestNode, litecoind_available
 
-REQUIRE_SERVICES = os.environ.get("TRANSIENT_REQUIRE_SERVICES") == "1"
-
-
-def _missing(reason):
-    """Skip, or fail when TRANSIENT_REQUIRE_SERVICES=1 says every service must be there."""
-    if REQUIRE_SERVICES:
-        pytest.fail(reason + " (TRANSIENT_REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
+from _services import REQUIRE_SERVICES, _missing  # noqa: F401  (kept importable from here)
 
 
 # -- coin node ----------------------------------------------------------------
@@ -66,3 +61,18 @@ def start_daemon(tmp_path, db_url, regtest, wallet):
     yield start
     for daemon in daemons:
         daemon.kill()
+
+
+# -- markers ----------------------------------------------------------------------
+
+def pytest_collection_modifyitems(config, items):
+    """A test that uses the node is marked ``regtest``, one that uses PostgreSQL
+    ``postgres`` (so ``-m "not regtest"`` works in every layer); each layer's own
+    conftest.py adds the layer's marker."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "regtest" in names:
+            item.add_marker(pytest.mark.regtest)
+        callspec = getattr(item, "callspec", None)
+        if "pg_server_url" in names or (callspec is not None and callspec.params.get("db_url") == "postgres"):
+            item.add_marker(pytest.mark.postgres)

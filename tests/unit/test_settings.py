@@ -1,13 +1,10 @@
 import os
-import subprocess
-import sys
 
 import pytest
 
+from _daemon import ROOT
 from transient import settings
 from transient.core.errors import ConfigError
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load(tmp_path, text=None, env=None):
@@ -94,32 +91,3 @@ def test_example_config_matches_the_table():
 def test_example_config_loads(tmp_path):
     config = settings.load(os.path.join(ROOT, "config.example.toml"), environ={})
     assert config.coins["DOGE"]["rpc_url"] == "http://127.0.0.1:22555"
-
-
-def _daemon(args, cwd, env_extra=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSIENT_")}
-    env.update(env_extra or {})
-    return subprocess.run([sys.executable, os.path.join(ROOT, "transientd.py"), *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
-
-
-@pytest.mark.parametrize("text, words", [
-    ("[server]\nworkers = 'x'\n", "server.workers must be an integer"),
-    ("[coins.DOGE]\nbackend = 'dogecion'\nrpc_url = 'http://127.0.0.1:1'\n", "coins.DOGE.backend: unknown backend"),
-    ("[log]\nlevel = 'LOUD'\n", "log.level must be one of"),
-])
-def test_daemon_refuses_bad_config(tmp_path, text, words):
-    (tmp_path / "config.toml").write_text(text)
-    proc = _daemon([], tmp_path)
-    assert proc.returncode == 2
-    assert words in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-
-
-def test_daemon_refuses_unmigrated_database(tmp_path):
-    proc = _daemon(["--check"], tmp_path)
-    assert proc.returncode == 2
-    assert "transient migrate" in proc.stderr
-    proc = _daemon(["--check"], tmp_path, {"TRANSIENT_DATABASE_AUTO_MIGRATE": "1"})
-    assert proc.returncode == 0, proc.stderr

@@ -1,11 +1,10 @@
-"""The address pool: fresh addresses fetched ahead, claimed once, labelled afterwards,
-kept across restarts; on SQLite and PostgreSQL against the regtest node."""
+"""The address pool: fresh addresses fetched ahead, claimed once, labelled afterwards;
+on SQLite and PostgreSQL against the regtest node (kept across daemon restarts:
+tests/e2e/test_address_pool_daemon.py)."""
 import threading
 
 import pytest
 
-from _daemon import Daemon, coin_config, wait_for
-from test_e2e import start_with_wallets
 from transient.payments.pool import AddressPool
 from transient.store.db import write_transaction
 from transient.store.models import Payment, PooledAddress
@@ -118,30 +117,3 @@ def test_a_pool_of_another_wallet_is_dropped(pool, regtest):
     assert moved.check_wallet() == 40 and moved.available() == 0
     assert pool.check_wallet() == 0  # (nothing left to check)
     moved.backend.close()
-
-
-def test_the_pool_survives_a_restart_and_serves_with_the_node_down(tmp_path, regtest, wallet, db_url):
-    coins = coin_config(regtest, wallet, poll=3600) + "address_pool = 30\n"
-    d = Daemon(str(tmp_path), db_url, coins).start()
-    try:
-        wait_for(lambda: d.get("/healthz").json()["coins"]["LTC"]["address_pool"] == 30)
-        d.create(currency="LTC", amount="1")
-    finally:
-        d.stop()
-    regtest.stop()
-    try:
-        d = Daemon(str(tmp_path), db_url, coins).start()
-        try:
-            made = d.create(currency="LTC", amount="2", account="while-down")  # no node round trip
-            assert d.get("/healthz").json()["coins"]["LTC"]["address_pool"] == 28
-        finally:
-            d.stop()
-    finally:
-        start_with_wallets(regtest)
-    assert regtest.rpc("getaddressinfo", made["payment_address"], wallet=wallet)["ismine"] is True
-    d = Daemon(str(tmp_path), db_url, coins).start()  # the label waited in the database
-    try:
-        wait_for(lambda: "while-down" in str(regtest.rpc("getaddressinfo", made["payment_address"],
-                                                         wallet=wallet)["labels"]))
-    finally:
-        d.stop()

@@ -1,6 +1,7 @@
 """QR codes: options and their validation, PNG and SVG rendering, bech32 upper-casing,
 ETags and caching. Every code is read back with a real decoder (zxing-cpp); SVGs are
-rasterised with CairoSVG first. The API tests run against the regtest node."""
+rasterised with CairoSVG first. The API tests run in-process on the FakeBackend (on the
+regtest node: tests/regtest/test_qr_node.py)."""
 import io
 import uuid
 
@@ -8,7 +9,8 @@ import pytest
 from PIL import Image
 
 from _qr_decode import decode_png, decode_svg
-from test_api import make_client, post
+from _api import post
+from fakes import fake_runtime
 from transient.api.checkout import qr
 from transient import settings
 from transient.core.errors import BadRequest, ConfigError
@@ -72,19 +74,6 @@ def test_png_and_svg_decode_to_the_exact_text_at_each_level(level):
     for code in (decode_png(qr.render_png(URI, style)), decode_svg(qr.render_svg(URI, style))):
         assert code.text == URI
         assert code.ec_level == level
-
-
-def test_levels_are_qrcodes_own_constants_and_the_app_loads_them_only_to_render():
-    import subprocess
-    import sys
-
-    from qrcode import constants
-
-    assert qr.LEVELS == {level: getattr(constants, "ERROR_CORRECT_" + level) for level in "LMQH"}
-    loaded = subprocess.run([sys.executable, "-c", "import sys, transient.api.app, transient.runtime;"
-                             " print(sorted({'qrcode', 'PIL'} & set(sys.modules)))"],
-                            capture_output=True, text=True, timeout=60)
-    assert loaded.stdout.strip() == "[]", loaded.stderr
 
 
 def test_png_size_border_and_colours():
@@ -191,13 +180,12 @@ def _section(config):
     return {name: config["qrcode." + name] for name in qr.OPTIONS}
 
 
-# -- the API (regtest node) -------------------------------------------------------
+# -- the API (FakeBackend; on the regtest node: tests/regtest/test_qr_node.py) ----
 
 @pytest.fixture(scope="module")
-def qr_api(tmp_path_factory, regtest):
-    """An in-process API client and its runtime, with a wallet of its own."""
-    wallet = regtest.create_wallet("qr_" + uuid.uuid4().hex[:8])
-    client, runtime = make_client(tmp_path_factory.mktemp("qr"), regtest, wallet)
+def qr_api(tmp_path_factory):
+    """An in-process API client and its runtime on the FakeBackend."""
+    client, runtime = fake_runtime(tmp_path_factory.mktemp("qr"))
     yield client, runtime
     runtime.close()
 
@@ -216,7 +204,6 @@ def _decode(resp):
     return decode_png(resp.content) if resp.headers["content-type"] == "image/png" else decode_svg(resp.content)
 
 
-@pytest.mark.regtest
 def test_png_and_svg_hold_the_bip21_uri_with_the_address_upper_cased(qr_api):
     client, _ = qr_api
     p = _create(client)
@@ -231,7 +218,6 @@ def test_png_and_svg_hold_the_bip21_uri_with_the_address_upper_cased(qr_api):
     assert Image.open(io.BytesIO(png.content)).size == (320, 320)  # the [qrcode] size default
 
 
-@pytest.mark.regtest
 def test_query_options_shape_the_code(qr_api):
     client, _ = qr_api
     p = _create(client, "0.1")
@@ -243,7 +229,6 @@ def test_query_options_shape_the_code(qr_api):
     assert code.ec_level == "H" and code.text.endswith("?amount=0.1")
 
 
-@pytest.mark.regtest
 @pytest.mark.parametrize("params, field", BAD_PARAMS[:6] + BAD_PARAMS[-4:] + [({"colour": "#000"}, "colour")])
 def test_bad_parameters_are_400_naming_the_parameter(qr_api, params, field):
     client, _ = qr_api
@@ -254,7 +239,6 @@ def test_bad_parameters_are_400_naming_the_parameter(qr_api, params, field):
         assert resp.json["success"] is False and resp.json["error"]["field"] == field
 
 
-@pytest.mark.regtest
 def test_unknown_payment_or_format_is_404(qr_api):
     client, _ = qr_api
     assert _qr(client, uuid.uuid4()).status_code == 404
@@ -264,8 +248,7 @@ def test_unknown_payment_or_format_is_404(qr_api):
     assert resp.status_code == 404 and resp.json["error"]["field"] == "format"
 
 
-@pytest.mark.regtest
-def test_etag_answers_304_without_a_body_until_the_code_changes(qr_api, regtest):
+def test_etag_answers_304_without_a_body_until_the_code_changes(qr_api):
     client, runtime = qr_api
     p = _create(client, "1.25")
     first = _qr(client, p["id"])
@@ -281,7 +264,7 @@ def test_etag_answers_304_without_a_body_until_the_code_changes(qr_api, regtest)
     assert address.headers["cache-control"] == "public, max-age=86400"
 
     # 0.5 arrives: the URI now asks for the remainder, so the old ETag no longer matches.
-    regtest.pay(p["payment_address"], "0.5")
+    runtime.backends["LTC"].pay(p["payment_address"], 50_000_000)
     runtime.syncers["LTC"].run()
     payment = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
     assert (payment["status"], payment["amount_due"]) == ("UNDERPAID", "0.75")
@@ -294,11 +277,9 @@ def test_etag_answers_304_without_a_body_until_the_code_changes(qr_api, regtest)
     assert still.status_code == 304
 
 
-@pytest.mark.regtest
-def test_config_sets_the_defaults(tmp_path, regtest):
-    wallet = regtest.create_wallet("qrcfg_" + uuid.uuid4().hex[:8])
+def test_config_sets_the_defaults(tmp_path):
     extra = '[qrcode]\nsize = 200\nerror_correction = "Q"\nforeground = "#1b5e20"\ncontent = "address"\n'
-    client, runtime = make_client(tmp_path, regtest, wallet, extra=extra)
+    client, runtime = fake_runtime(tmp_path, extra=extra)
     try:
         p = _create(client, "2")
         resp = _qr(client, p["id"])

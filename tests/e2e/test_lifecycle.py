@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from _daemon import wait_for
-from test_e2e import ping
+from _daemon import ping, wait_for
 
 pytestmark = pytest.mark.regtest
 

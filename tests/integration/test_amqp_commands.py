@@ -1,4 +1,4 @@
-"""The AMQP commands in process, on a started Runtime (SQLite, the regtest node): the
+"""The AMQP commands in process, on a started Runtime (SQLite, the FakeBackend): the
 answers are the HTTP API's, for the same requests, through the same service.
 
 Its own module: the started runtime's threads use the models' database proxy, which
@@ -11,6 +11,7 @@ from falcon import testing
 
 from _broker import URL, Client, Names, broker, client, names  # noqa: F401  (fixtures)
 from _daemon import wait_for
+from fakes import fake_coin_config, fake_plugin_manager
 from transient.amqp import link as amqp
 from transient.core.redact import redact
 from transient.store import migrations
@@ -18,21 +19,18 @@ from transient import settings
 from transient.amqp.commands import CommandConsumer
 from transient.runtime import Runtime
 
-pytestmark = pytest.mark.regtest
+# The broker is shared: AMQP tests run in one xdist worker, one at a time (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("rabbitmq")
 
 
 @pytest.fixture(scope="module")
-def amqp_runtime(tmp_path_factory, regtest, broker):
-    """A started Runtime (SQLite, the regtest node) with AMQP on, its Falcon test client and names."""
+def amqp_runtime(tmp_path_factory, broker):
+    """A started Runtime (SQLite, the FakeBackend) with AMQP on, its Falcon test client and names."""
     names = Names()
     tmp = tmp_path_factory.mktemp("amqp")
-    wallet = regtest.create_wallet("amqp_" + uuid.uuid4().hex[:8])
     path = tmp / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:///%s"\n%s\n[coins.LTC]\nbackend = "litecoin"\nrpc_url = "%s"\n'
-                    'rpc_user = "%s"\nrpc_password = "%s"\nwallet = "%s"\n' % (
-                        tmp / "amqp.db", names.config(), regtest.rpc_url, regtest.rpc_user,
-                        regtest.rpc_password, wallet))
-    runtime = Runtime(settings.load(str(path), environ={}))
+    path.write_text('[database]\nurl = "sqlite:///%s"\n%s\n%s' % (tmp / "amqp.db", names.config(), fake_coin_config()))
+    runtime = Runtime(settings.load(str(path), environ={}), pm=fake_plugin_manager())
     migrations.apply(runtime.db)
     setup = Client()
     setup.bind_all(names)

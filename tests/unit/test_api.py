@@ -1,48 +1,26 @@
-"""The HTTP API in-process (Falcon's test client) against the real regtest node:
-validation, errors, idempotency, listing, auth, QR codes, notify, health."""
+"""The HTTP API in-process (Falcon's test client) on the FakeBackend: validation, errors,
+idempotency, listing, auth, QR codes, notify, health, the read cache. The same flows
+against the real node: tests/regtest/test_api_node.py."""
 import io
 import json
 import uuid
 
 import pytest
-from falcon import testing
 
-from transient.store import migrations
-from transient import settings
-from transient.runtime import Runtime
-
-pytestmark = pytest.mark.regtest
+from _api import post
+from fakes import fake_runtime
 
 
-def make_client(tmp_path, regtest, wallet, extra=""):
-    path = tmp_path / "config.toml"
-    path.write_text("""
-[database]
-url = "sqlite:///%s"
-%s
-[coins.LTC]
-backend = "litecoin"
-rpc_url = "%s"
-rpc_user = "%s"
-rpc_password = "%s"
-wallet = "%s"
-""" % (tmp_path / "api.db", extra, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, wallet))
-    runtime = Runtime(settings.load(str(path), environ={}))
-    migrations.apply(runtime.db)
-    return testing.TestClient(runtime.app()), runtime
+def make_client(tmp_path, extra=""):
+    """A TestClient and its Runtime on SQLite and the FakeBackend (``runtime.backends["LTC"]``)."""
+    return fake_runtime(tmp_path, extra=extra)
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory, regtest):
-    wallet = regtest.create_wallet("api_" + uuid.uuid4().hex[:8])
-    client, runtime = make_client(tmp_path_factory.mktemp("api"), regtest, wallet)
+def api(tmp_path_factory):
+    client, runtime = make_client(tmp_path_factory.mktemp("api"))
     yield client
     runtime.close()
-
-
-def post(client, body, headers=None, raw=None):
-    return client.simulate_post("/payments", body=raw if raw is not None else json.dumps(body),
-                                headers={"Content-Type": "application/json", **(headers or {})})
 
 
 def test_create_returns_201_location_and_the_payment(api):
@@ -202,9 +180,8 @@ def test_health_reports_the_node(api):
     assert coin["tip_height"] > 100
 
 
-def test_api_keys(tmp_path, regtest):
-    wallet = regtest.create_wallet("keys_" + uuid.uuid4().hex[:8])
-    client, runtime = make_client(tmp_path, regtest, wallet, extra='[api]\nkeys = ["s3cret", "other"]\n')
+def test_api_keys(tmp_path):
+    client, runtime = make_client(tmp_path, extra='[api]\nkeys = ["s3cret", "other"]\n')
     try:
         body = {"currency": "LTC", "amount": "1"}
         assert post(client, body).status_code == 401
@@ -231,31 +208,31 @@ def test_api_keys(tmp_path, regtest):
         runtime.close()
 
 
-def test_a_read_payment_is_never_served_stale(tmp_path, regtest, merchant_wallet):
+def test_a_read_payment_is_never_served_stale(tmp_path):
     """GET bodies are kept per worker and served while the payment's row and the coin's
     tip are unchanged: a payment, its receipts and their confirmations still show every
     change at once, made in this process or in another one."""
-    client, runtime = make_client(tmp_path, regtest, merchant_wallet)
+    client, runtime = make_client(tmp_path)
     try:
-        syncer = runtime.syncers["LTC"]
+        syncer, node = runtime.syncers["LTC"], runtime.backends["LTC"]
         syncer.run()
         p = post(client, {"currency": "LTC", "amount": "0.5"}).json["payment"]
         first = client.simulate_get("/payments/%s" % p["id"])
         assert client.simulate_get("/payments/%s" % p["id"]).content == first.content  # served again
         assert first.headers["content-type"] == "application/json" and first.json["payment"] == p
 
-        txid = regtest.pay(p["payment_address"], "0.5")
+        txid = node.pay(p["payment_address"], 50_000_000)
         syncer.run()
         pending = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
         assert pending["status"] == "PENDING" and [t["txid"] for t in pending["transactions"]] == [txid]
         assert pending["transactions"][0]["confirmations"] == 0
 
-        regtest.mine(1)
+        node.mine(1)
         syncer.run()
         paid = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
         assert paid["status"] == "PAID" and paid["transactions"][0]["confirmations"] == 1
 
-        regtest.mine(2)  # the payment does not change, the tip does: confirmations follow it
+        node.mine(2)  # the payment does not change, the tip does: confirmations follow it
         syncer.run()
         assert client.simulate_get("/payments/%s" % p["id"]).json["payment"]["transactions"][0]["confirmations"] == 3
 

@@ -1,5 +1,6 @@
-"""The ledger and the sync transaction, on SQLite and PostgreSQL, with listings
-built by hand (the regtest tests drive the same code with a real node)."""
+"""The ledger and the sync transaction, with listings built by hand (the regtest tests
+drive the same code with a real node). Written once, run twice: on SQLite in
+tests/unit/test_ledger.py and on PostgreSQL in tests/integration/test_ledger_postgres.py."""
 import datetime
 import uuid
 

@@ -9,7 +9,7 @@ import pathlib
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 # Each room and the rank it stands at: a module may import its own room and rooms of a
 # lower rank, never a higher one. Rooms of the same rank do not import each other.

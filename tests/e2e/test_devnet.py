@@ -10,7 +10,7 @@ import requests
 
 from _cli import Lines, as_json, clean_env, one_line_error, run
 from _daemon import ROOT, wait_for
-from conftest import _missing
+from _services import _missing
 from transient.devnet.node import Devnet, find_free_port, litecoind_available
 
 pytestmark = pytest.mark.regtest

@@ -3,16 +3,11 @@ import re
 
 import pytest
 
-from _daemon import coin_config, wait_for
+from _daemon import coin_config, ping, start_with_wallets, wait_for
 from transient.store.db import open_database
 from transient.store.models import ChainState, Event, Receipt
 
 pytestmark = pytest.mark.regtest
-
-
-def ping(daemon, kind="transaction", value="0" * 64, currency="LTC"):
-    resp = daemon.post("/notify/%s/%s/%s" % (currency, kind, value))
-    assert resp.status_code == 202, resp.text
 
 
 def test_pay_exact_then_confirm(start_daemon, regtest):
@@ -145,14 +140,6 @@ def test_node_down_then_back(start_daemon, regtest, wallet):
     d.wait_status(p["id"], "PAID", timeout=90)
     assert d.log().count("node unavailable") == 1  # logged once, not once per retry
     assert "reachable again" in d.log()
-
-
-def start_with_wallets(node):
-    node.start()
-    loaded = set(node.rpc("listwallets"))
-    for entry in node.rpc("listwalletdir")["wallets"]:
-        if entry["name"] and entry["name"] not in loaded:
-            node.rpc("loadwallet", entry["name"])
 
 
 def test_notify_triggers_an_immediate_sync(start_daemon, regtest):

@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-pytestmark = pytest.mark.e2e
+
 
 PLUGIN_SOURCE = textwrap.dedent('''\
     """MyCoin: a third-party-style backend, written against the public module only."""

@@ -1,0 +1,93 @@
+"""The HTTP API in-process against the real regtest node: what the unit layer checks on
+the FakeBackend (tests/unit/test_api.py), here with the node's own addresses, payments,
+blocks and health answers."""
+import io
+import uuid
+
+import pytest
+
+from _api import node_client as make_client, post
+
+pytestmark = pytest.mark.regtest
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory, regtest):
+    wallet = regtest.create_wallet("api_" + uuid.uuid4().hex[:8])
+    client, runtime = make_client(tmp_path_factory.mktemp("api"), regtest, wallet)
+    yield client
+    runtime.close()
+
+
+def test_create_returns_201_location_and_the_payment(api):
+    resp = post(api, {"currency": "ltc", "amount": 10, "account": "acct", "metadata": {"a": [1, "x"]}})
+    assert resp.status_code == 201
+    p = resp.json["payment"]
+    assert resp.json["success"] is True
+    assert resp.headers["location"] == "/payments/%s" % p["id"]
+    assert (p["currency"], p["status"], p["amount"], p["amount_received"], p["amount_due"]) == (
+        "LTC", "UNPAID", "10", "0", "10")
+    assert p["metadata"] == {"a": [1, "x"]} and p["account"] == "acct"
+    assert p["payment_address"].startswith("rltc1")
+    assert p["created_at"].endswith("Z") and p["expires_at"] is None and p["paid_at"] is None
+    got = api.simulate_get("/payments/%s" % p["id"])
+    assert got.status_code == 200 and got.json["payment"] == p
+
+
+def test_qrcode_png_holds_the_bip21_uri(api):
+    p = post(api, {"currency": "LTC", "amount": "1.25"}).json["payment"]
+    resp = api.simulate_get("/payments/%s/qrcode.png" % p["id"])
+    assert resp.status_code == 200 and resp.headers["content-type"] == "image/png"
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(resp.content))
+    assert image.format == "PNG" and image.size[0] > 100
+    # Read back with a real decoder (tests/test_qr.py has the options and the SVG).
+    from _qr_decode import decode_png
+
+    assert decode_png(resp.content).text == "LITECOIN:%s?amount=1.25" % p["payment_address"].upper()
+
+
+def test_health_reports_the_node(api):
+    resp = api.simulate_get("/healthz")
+    coin = resp.json["coins"]["LTC"]
+    assert resp.status_code == 200 and coin["node"] == "ok" and coin["chain"] == "regtest"
+    assert coin["tip_height"] > 100
+
+
+def test_a_read_payment_is_never_served_stale(tmp_path, regtest, merchant_wallet):
+    """GET bodies are kept per worker and served while the payment's row and the coin's
+    tip are unchanged: a payment, its receipts and their confirmations still show every
+    change at once, made in this process or in another one."""
+    client, runtime = make_client(tmp_path, regtest, merchant_wallet)
+    try:
+        syncer = runtime.syncers["LTC"]
+        syncer.run()
+        p = post(client, {"currency": "LTC", "amount": "0.5"}).json["payment"]
+        first = client.simulate_get("/payments/%s" % p["id"])
+        assert client.simulate_get("/payments/%s" % p["id"]).content == first.content  # served again
+        assert first.headers["content-type"] == "application/json" and first.json["payment"] == p
+
+        txid = regtest.pay(p["payment_address"], "0.5")
+        syncer.run()
+        pending = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
+        assert pending["status"] == "PENDING" and [t["txid"] for t in pending["transactions"]] == [txid]
+        assert pending["transactions"][0]["confirmations"] == 0
+
+        regtest.mine(1)
+        syncer.run()
+        paid = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
+        assert paid["status"] == "PAID" and paid["transactions"][0]["confirmations"] == 1
+
+        regtest.mine(2)  # the payment does not change, the tip does: confirmations follow it
+        syncer.run()
+        assert client.simulate_get("/payments/%s" % p["id"]).json["payment"]["transactions"][0]["confirmations"] == 3
+
+        # Another process changes the payment (here, a connection of its own): seen at once.
+        import sqlite3
+
+        with sqlite3.connect(str(tmp_path / "api.db"), timeout=30) as other:
+            other.execute("UPDATE payment SET account = 'changed elsewhere' WHERE id = ?", (uuid.UUID(p["id"]).hex,))
+        assert client.simulate_get("/payments/%s" % p["id"]).json["payment"]["account"] == "changed elsewhere"
+    finally:
+        runtime.close()
