@@ -1,11 +1,14 @@
 """The outbox as the operator sees it: a payment's event log, one delivery rendered,
 redelivery, the newest and the failed deliveries, and the test ping."""
+import re
 import uuid
 
 from ..core.clock import iso, utcnow
 from ..core.errors import NotFound
 from ..store.db import chunks, write_transaction
 from ..store.models import Delivery, DeliveryAttempt, Event
+
+_ID = re.compile(r"[0-9]{1,19}")
 
 
 def event_log(payment, renderer):
@@ -44,10 +47,12 @@ def render_delivery(d, attempts=None):
 
 def redeliver(delivery_id, db=None, now=None):
     """Queue a new delivery of the same event and body to the same URL; return it."""
-    try:
-        did = int(str(delivery_id))
-    except ValueError:
-        raise NotFound("no delivery with id %s" % delivery_id, "id") from None
+    text = str(delivery_id)
+    # Ids are positive signed 64-bit integers of ASCII digits: anything else names no delivery
+    # (and 2**63 would overflow SQLite's integer binding).
+    if not _ID.fullmatch(text) or int(text) >= 2**63:
+        raise NotFound("no delivery with that id", "id")
+    did = int(text)
     with write_transaction(db):
         original = Delivery.get_or_none(Delivery.id == did)
         if original is None:
