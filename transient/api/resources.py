@@ -9,6 +9,7 @@ import re
 import falcon
 
 from ..core.errors import NotFound, Unauthorized, UnknownCurrency, ValidationError
+from ..core.redact import redact
 from ..delivery import admin
 from ..payments.validation import check_url, parse_json
 
@@ -115,7 +116,7 @@ class WebhookTest:
         if not url:
             raise ValidationError("is required: no [webhook] url is configured", "url")
         outcome = admin.ping(self.sender, url)
-        resp.media = {"success": outcome.ok, "url": url, "status_code": outcome.status, "error": outcome.error,
+        resp.media = {"success": outcome.ok, "url": redact(url), "status_code": outcome.status, "error": outcome.error,
                       "duration_ms": outcome.duration_ms, "response": outcome.response,
                       "signed": bool(self.sender.secret)}
 

@@ -5,6 +5,7 @@ import uuid
 
 from ..core.clock import iso, utcnow
 from ..core.errors import NotFound
+from ..core.redact import redact, scrub
 from ..store.db import chunks, write_transaction
 from ..store.models import Delivery, DeliveryAttempt, Event
 
@@ -32,15 +33,18 @@ def event_log(payment, renderer):
 
 
 def render_delivery(d, attempts=None):
+    """Return the JSON-ready dict of a delivery and its ``attempts``: the URL redacted,
+    errors and answers scrubbed of its credentials (rows stored before were not)."""
     if attempts is None:
         attempts = list(d.log.order_by(DeliveryAttempt.number))
     return {
-        "id": d.id, "url": d.url, "state": d.state, "attempts": d.attempts,
+        "id": d.id, "url": redact(d.url), "state": d.state, "attempts": d.attempts,
         "next_attempt_at": iso(d.next_attempt_at) if d.state == Delivery.PENDING else None,
-        "delivered_at": iso(d.delivered_at), "last_status": d.last_status, "last_error": d.last_error,
+        "delivered_at": iso(d.delivered_at), "last_status": d.last_status, "last_error": scrub(d.last_error, d.url),
         "redelivery_of": d.redelivery_of_id, "created_at": iso(d.created_at),
-        "log": [{"attempt": a.number, "at": iso(a.started_at), "status_code": a.status_code, "error": a.error,
-                 "duration_ms": a.duration_ms, "response": a.response, "retry_at": iso(a.retry_at)}
+        "log": [{"attempt": a.number, "at": iso(a.started_at), "status_code": a.status_code,
+                 "error": scrub(a.error, d.url), "duration_ms": a.duration_ms, "response": scrub(a.response, d.url),
+                 "retry_at": iso(a.retry_at)}
                 for a in attempts],
     }
 
