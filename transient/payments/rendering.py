@@ -12,6 +12,7 @@ from ..core import events as event_types, status as st
 from ..core.clock import iso
 from ..core.errors import NotFound
 from ..core.money import format_amount
+from ..core.redact import redact
 from ..core.text import clean
 from ..store.db import select_where
 from ..store.models import ChainState, Event, Payment, Receipt, confirmations
@@ -142,7 +143,9 @@ class Renderer:
             "metadata": clean(json.loads(payment.metadata)),
             "confirmations_required": payment.confirmations_required,
             "underpayment_tolerance": _percent(payment.tolerance_bp),
-            "callback_url": payment.callback_url,
+            # Its credentials are for the dispatcher alone: not for readers of the payment
+            # nor for the receivers of its events (the redirect URL is the customer's way on).
+            "callback_url": redact(payment.callback_url),
             "redirect_url": payment.redirect_url,
             "transactions": [_render_receipt(r, tip_height, money) for r in receipts],
             "created_at": iso(payment.created_at),
