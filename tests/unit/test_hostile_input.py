@@ -138,6 +138,7 @@ def test_metadata_depth_and_size_limits(api):
 @pytest.mark.parametrize("query, field", [
     ("limit=%C2%B2", "limit"), ("limit=%D9%A3", "limit"), ("limit=" + "9" * 5000, "limit"),
     ("limit=%205", "limit"), ("limit=5%0A", "limit"), ("status=%ED%BF%BF", "status"), ("status=%00", "status"),
+    ("currency=%00", "currency"), ("currency=LTC%00", "currency"), ("currency=" + "L" * 300, "currency"),
 ])
 def test_bad_query_parameters_are_4xx(api, query, field):
     client, _ = api

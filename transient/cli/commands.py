@@ -23,7 +23,7 @@ from ..core.errors import TransientError
 from ..core.redact import scrub
 from ..core.money import format_amount
 
-_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+_HASH = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class Parser(argparse.ArgumentParser):
@@ -99,7 +99,7 @@ def cmd_sync(args):
 def cmd_notify(args):
     config = load_config(args)
     currency = currency_arg(config.coins, args.currency)
-    if not _HASH.match(args.hash):
+    if not _HASH.fullmatch(args.hash):
         raise usage("%s must be 64 hexadecimal characters, got %r" % ("TXID" if args.kind == "transaction" else "HASH",
                                                                       args.hash))
     base = (args.url or doctor.daemon_url(config)).rstrip("/")
