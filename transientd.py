@@ -11,6 +11,7 @@ import traceback
 from gunicorn.app.base import BaseApplication
 
 from transient import settings
+from transient.core import redact
 from transient.core.errors import TransientError
 
 log = logging.getLogger("transient")
@@ -49,6 +50,8 @@ class Daemon(BaseApplication):
         memory.recycler = memory.Recycler(self.config["server.worker_memory_limit"],
                                           lambda: os.kill(os.getpid(), signal.SIGTERM))
 
+        # gunicorn's own log has its own handlers: scrub them too.
+        redact.install_log_filter(settings.secret_values(self.config), logging.getLogger("gunicorn.error"))
         self.runtime = Runtime(self.config)
         self.runtime.start()
         return self.runtime.app()
@@ -85,10 +88,10 @@ def check_in_child(config):
         check(config)
         code = 0
     except TransientError as exc:
-        print("transientd: %s" % exc.message, file=sys.stderr)
+        print("transientd: %s" % redact.scrub(exc.message, *settings.secret_values(config)), file=sys.stderr)
         code = 2
     except BaseException:  # noqa: BLE001 - shown like any crash, then the child's exit code says it
-        traceback.print_exc()
+        print(redact.scrub(traceback.format_exc(), *settings.secret_values(config)), end="", file=sys.stderr)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -103,13 +106,15 @@ def main(argv=None):
     try:
         config = settings.load(args.config)
         logging.basicConfig(level=config["log.level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        redact.install_log_filter(settings.secret_values(config))  # no secret in any log line
+        redact.install_log_filter(settings.secret_values(config))  # no secret in any log line
         # APScheduler logs every run of every job at INFO: one line per coin every few seconds.
         logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
         # pika logs each failed connection attempt as an error; transient.amqp logs the changes of state.
         logging.getLogger("pika").setLevel(logging.WARNING if logging.getLogger().level <= logging.DEBUG
                                            else logging.CRITICAL)
     except TransientError as exc:
-        print("transientd: %s" % exc.message, file=sys.stderr)
+        print("transientd: %s" % redact.scrub(exc.message), file=sys.stderr)
         return 2
     code = check_in_child(config)
     if code:

@@ -147,6 +147,7 @@ class Setting:
     parse: object
     help: str
     env_alias: str = None
+    secret: bool = False  # never echoed (URLs: only with their credentials redacted)
 
     @property
     def env(self):
@@ -160,21 +161,27 @@ SETTINGS = [
     Setting("server.worker_memory_limit", 64, _int(0, 1_000_000), "MB: a worker still larger than this once a"
             " burst of transactions is over is replaced by a fresh one (gracefully); 0: never."),
     Setting("server.public_url", None, _url(("http", "https")), "Base URL customers reach (for links); default: the bind address."),
-    Setting("database.url", "sqlite:///transient.db", _db_url, "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB."),
+    Setting("database.url", "sqlite:///transient.db", _db_url, "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB.",
+            secret=True),
     Setting("database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."),
-    Setting("api.keys", [], _str_list, "API keys; when set, creating and listing payments need 'Authorization: Bearer KEY'."),
+    Setting("api.keys", [], _str_list, "API keys; when set, creating and listing payments need 'Authorization: Bearer KEY'.",
+            secret=True),
     Setting("api.max_body", 65536, _int(1024, 10 * 2**20), "Largest request body accepted, in bytes."),
     Setting("api.read_cache", 1024, _int(0, 1_000_000), "Payments whose GET /payments/{id} body each worker keeps"
             " (about 2 KB each), served while the payment is unchanged; 0 turns it off."),
-    Setting("notify.token", None, _opt_str, "Token for /notify from non-loopback clients (?token= or X-Transient-Token)."),
-    Setting("webhook.url", None, _url(("http", "https")), "URL that receives payment events.", env_alias="PAYMENT_WEBHOOK_URL"),
-    Setting("webhook.secret", None, _opt_str, "Secret used to sign webhook bodies (HMAC-SHA256); unset: unsigned."),
+    Setting("notify.token", None, _opt_str, "Token for /notify from non-loopback clients (?token= or X-Transient-Token).",
+            secret=True),
+    Setting("webhook.url", None, _url(("http", "https")), "URL that receives payment events.", env_alias="PAYMENT_WEBHOOK_URL",
+            secret=True),
+    Setting("webhook.secret", None, _opt_str, "Secret used to sign webhook bodies (HMAC-SHA256); unset: unsigned.",
+            secret=True),
     Setting("webhook.retry_schedule", ["10s", "30s", "2m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "12h", "8h"],
             _schedule, "Waits before each retry (±20 % jitter); after the last one a delivery fails (default: ~2 days)."),
     Setting("webhook.timeout", 10, _int(1, 120), "Seconds to wait for a receiver to answer."),
     Setting("webhook.concurrency", 8, _int(1, 128), "Deliveries sent at once by each process."),
     Setting("amqp.url", None, _url(("amqp", "amqps")),
-            "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off."),
+            "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off.",
+            secret=True),
     Setting("amqp.exchange", "transient.events", _amqp_name(),
             "Durable topic exchange for payment events (routing key payment.<CURRENCY>.<event>)."),
     Setting("amqp.rpc_queue", "transient.rpc", _amqp_name(optional=True),
@@ -198,9 +205,9 @@ SETTINGS = [
 
 COIN_SETTINGS = [
     Setting("backend", None, _str, "Backend name: dogecoin (built in), bitcoin, litecoin (plugins)."),
-    Setting("rpc_url", None, _url(("http", "https")), "The node's JSON-RPC URL, e.g. http://127.0.0.1:22555."),
+    Setting("rpc_url", None, _url(("http", "https")), "The node's JSON-RPC URL, e.g. http://127.0.0.1:22555.", secret=True),
     Setting("rpc_user", None, _opt_str, "RPC user name (or use rpc_cookie_file)."),
-    Setting("rpc_password", None, _opt_str, "RPC password."),
+    Setting("rpc_password", None, _opt_str, "RPC password.", secret=True),
     Setting("rpc_cookie_file", None, _opt_str, "Path of the node's .cookie file (read at each connection)."),
     Setting("rpc_timeout", 10, _int(1, 600), "Seconds to wait for one RPC answer."),
     Setting("wallet", None, _opt_str, "Wallet name on a multi-wallet node (/wallet/<name>)."),
@@ -294,7 +301,30 @@ def _set(setting, name, raw, target):
     try:
         target[setting.key] = setting.parse(raw)
     except ValueError as exc:
-        raise ConfigError("%s %s (got %r)" % (name, exc, raw), field=name) from None
+        raise ConfigError("%s %s%s" % (name, exc, _shown(setting, raw)), field=name) from None
+
+
+def _shown(setting, raw):
+    """What a config error may echo of the value ``raw``: all of it, or for a secret
+    setting only the scheme of a URL (its credentials might be anywhere in a bad one)."""
+    if not setting.secret:
+        return " (got %r)" % (raw,)
+    scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]{0,15})://", raw) if isinstance(raw, str) else None
+    if scheme:
+        return " (got a %s:// URL; the rest is not shown)" % scheme.group(1)
+    return " (the value is not shown: it is a secret)"
+
+
+def secret_values(config):
+    """Every configured secret (plain values and URLs that may hold credentials), for
+    :class:`transient.core.redact.ScrubFilter` and ``scrub``."""
+    found = []
+    for setting in SETTINGS:
+        value = config.values.get(setting.key) if setting.secret else None
+        found.extend(value if isinstance(value, list) else [value] if value else [])
+    for opts in config.coins.values():
+        found.extend(opts.get(s.key) for s in COIN_SETTINGS if s.secret and opts.get(s.key))
+    return found
 
 
 def _apply_file(data, values, coins):

@@ -7,6 +7,16 @@ from .auth import ApiKeys
 from .checkout import page
 
 
+class App(falcon.App):
+    """Falcon's App where every resource that answers GET answers HEAD the same way
+    (monitors use it; Falcon sends the headers and drops the body)."""
+
+    def add_route(self, uri_template, resource, **kwargs):
+        if hasattr(resource, "on_get") and not hasattr(resource, "on_head"):
+            resource.on_head = resource.on_get
+        super().add_route(uri_template, resource, **kwargs)
+
+
 def create_app(payments, health, *, wake, db, outbox, sender, webhook_url=None, api_keys=(),
                notify_token=None, max_body=65536, qr_style, refresh_interval=10):
     """Return the WSGI app.
@@ -16,7 +26,7 @@ def create_app(payments, health, *, wake, db, outbox, sender, webhook_url=None, 
     ``sender`` serve redelivery and the webhook test ping; ``qr_style`` is the
     default QR Style; ``refresh_interval`` the checkout page's reload, in seconds.
     """
-    app = falcon.App(middleware=[ApiKeys(api_keys)])
+    app = App(middleware=[ApiKeys(api_keys)])
     app.req_options.strip_url_path_trailing_slash = True
     app.set_error_serializer(errors.serialize_http_error)
     app.add_error_handler(TransientError, errors.handle_domain_error)

@@ -13,7 +13,16 @@ def _body(code, message, field=None):
     return {"success": False, "error": {"code": code, "message": message, "field": field}}
 
 
+def _json_only(resp):
+    # A responder may have set an image's type and validators before it failed.
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = None
+    for name in ("ETag", "Cache-Control"):
+        resp.delete_header(name)
+
+
 def handle_domain_error(req, resp, exc, params):
+    _json_only(resp)
     resp.status = falcon.code_to_http_status(exc.http_status)
     resp.media = error_body(exc)
     if isinstance(exc, Unauthorized):
@@ -23,6 +32,7 @@ def handle_domain_error(req, resp, exc, params):
 def handle_unexpected_error(req, resp, exc, params):
     # Falcon picks the most specific handler, so its own HTTPErrors never get here.
     log.exception("unexpected error on %s %s", req.method, req.path)
+    _json_only(resp)
     resp.status = falcon.HTTP_500
     resp.media = _body("internal_error", "internal error; the server log has the details")
 
@@ -31,4 +41,5 @@ def serialize_http_error(req, resp, exc):
     # Falcon titles read "415 Unsupported Media Type": keep the words as the code.
     words = (exc.title or "error").split()
     code = "_".join(w.lower() for w in words if not w.isdigit()) or "error"
+    resp.content_type = falcon.MEDIA_JSON
     resp.media = _body(code, exc.description or exc.title)

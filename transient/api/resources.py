@@ -9,19 +9,29 @@ import re
 import falcon
 
 from ..core.errors import NotFound, Unauthorized, UnknownCurrency, ValidationError
+from ..core.redact import redact
 from ..delivery import admin
 from ..payments.validation import check_url, parse_json
 
-_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def has_body(req):
+    """True when the request says it carries a body: a Content-Length above 0, or chunked."""
+    return bool(req.content_length) or "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
 
 
 def read_json(req, max_body):
-    """Return the request body parsed as JSON with exact decimals, or raise 4xx."""
+    """Return the request body parsed as JSON with exact decimals, or raise 4xx.
+
+    A chunked body has no Content-Length: it is read from the server's stream (which
+    ends where the body ends), never more than ``max_body`` + 1 bytes."""
     if req.content_length is not None and req.content_length > max_body:
         raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
     if req.content_type and not req.content_type.split(";")[0].strip().lower().endswith("json"):
         raise falcon.HTTPUnsupportedMediaType(description="send the body as application/json")
-    raw = req.bounded_stream.read(max_body + 1)
+    chunked = req.content_length is None and has_body(req)
+    raw = (req.stream if chunked else req.bounded_stream).read(max_body + 1)
     if len(raw) > max_body:
         raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
     return parse_json(raw)
@@ -99,14 +109,14 @@ class WebhookTest:
         self.max_body = max_body
 
     def on_post(self, req, resp):
-        body = read_json(req, self.max_body) if req.content_length else {}
+        body = read_json(req, self.max_body) if has_body(req) else {}
         if not isinstance(body, dict) or set(body) - {"url"}:
             raise ValidationError("the body may only hold a url", "url")
         url = check_url(body.get("url"), "url") or self.webhook_url
         if not url:
             raise ValidationError("is required: no [webhook] url is configured", "url")
         outcome = admin.ping(self.sender, url)
-        resp.media = {"success": outcome.ok, "url": url, "status_code": outcome.status, "error": outcome.error,
+        resp.media = {"success": outcome.ok, "url": redact(url), "status_code": outcome.status, "error": outcome.error,
                       "duration_ms": outcome.duration_ms, "response": outcome.response,
                       "signed": bool(self.sender.secret)}
 
@@ -128,7 +138,7 @@ class Notify:
         if currency.upper() not in self.currencies:
             raise UnknownCurrency("%r is not configured (configured: %s)"
                                   % (currency, ", ".join(sorted(self.currencies))), "currency")
-        if not _HEX64.match(value):
+        if not _HEX64.fullmatch(value):
             raise ValidationError("must be 64 hexadecimal characters", "txid" if kind == "transaction" else "hash")
         self.wake(currency.upper())
         resp.status = falcon.HTTP_202

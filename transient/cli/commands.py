@@ -20,9 +20,10 @@ from . import devnet as cli_devnet, payments as cli_payments, webhooks as cli_we
 from .util import CommandError, OK, USAGE, ProgressBar, currency_arg, fail_line, load_config, open_runtime, print_json, table, usage
 from ..devnet.node import DevnetError
 from ..core.errors import TransientError
+from ..core.redact import scrub
 from ..core.money import format_amount
 
-_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
+_HASH = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class Parser(argparse.ArgumentParser):
@@ -98,7 +99,7 @@ def cmd_sync(args):
 def cmd_notify(args):
     config = load_config(args)
     currency = currency_arg(config.coins, args.currency)
-    if not _HASH.match(args.hash):
+    if not _HASH.fullmatch(args.hash):
         raise usage("%s must be 64 hexadecimal characters, got %r" % ("TXID" if args.kind == "transaction" else "HASH",
                                                                       args.hash))
     base = (args.url or doctor.daemon_url(config)).rstrip("/")
@@ -263,7 +264,7 @@ def main(argv=None):
         message, code = str(exc), 1
     except _database_errors() as exc:
         message, code = "database error: %s" % str(exc).strip().splitlines()[0], 1
-    print("transient: %s" % message, file=sys.stderr)
+    print("transient: %s" % scrub(message), file=sys.stderr)
     return code
 
 

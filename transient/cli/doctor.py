@@ -11,8 +11,8 @@ import os
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
-from ..core.redact import redact
+from dataclasses import asdict, dataclass, replace
+from ..core.redact import redact, scrub
 
 from ..store import migrations
 from ..chain import plugins
@@ -45,7 +45,16 @@ class Check:
 
 
 def checks(config_path=None, roundtrip=True, notify_timeout=10.0):
-    """Yield a :class:`Check` per thing checked."""
+    """Yield a :class:`Check` per thing checked, scrubbed of every configured secret."""
+    try:
+        secrets = settings.secret_values(settings.load(config_path))
+    except ConfigError:
+        secrets = ()
+    for check in _checks(config_path, roundtrip, notify_timeout):
+        yield replace(check, detail=scrub(check.detail, *secrets), fix=scrub(check.fix, *secrets))
+
+
+def _checks(config_path, roundtrip, notify_timeout):
     try:
         config = settings.load(config_path)
     except ConfigError as exc:

@@ -4,6 +4,7 @@ from ..delivery import admin
 from ..delivery.sender import Sender
 from .util import CommandError, OK, load_config, open_runtime, print_json, table, usage
 from ..core.errors import ValidationError
+from ..core.redact import redact, scrub
 from ..store.models import Delivery
 from ..payments.validation import check_url
 
@@ -63,7 +64,8 @@ def cmd_list(args):
     if not rows:
         print("no deliveries")
         return OK
-    table([(d.id, d.payment_id, d.sequence, d.state, d.attempts, d.last_status or d.last_error or "", d.url)
+    table([(d.id, d.payment_id, d.sequence, d.state, d.attempts, d.last_status or scrub(d.last_error, d.url) or "",
+            redact(d.url))
            for d in rows], ["ID", "PAYMENT", "SEQ", "STATE", "ATTEMPTS", "LAST", "URL"])
     return OK
 
@@ -75,10 +77,10 @@ def cmd_redeliver(args):
         ids = admin.failed_ids() if args.failed else args.ids
         queued = [admin.redeliver(i, runtime.db) for i in ids]
     if args.json:
-        print_json([{"id": d.id, "redelivery_of": d.redelivery_of_id, "url": d.url} for d in queued])
+        print_json([{"id": d.id, "redelivery_of": d.redelivery_of_id, "url": redact(d.url)} for d in queued])
     else:
         for d in queued:
-            print("delivery %d queued again as #%d (%s)" % (d.redelivery_of_id, d.id, d.url))
+            print("delivery %d queued again as #%d (%s)" % (d.redelivery_of_id, d.id, redact(d.url)))
         if not queued:
             print("nothing to redeliver")
     return OK
@@ -95,11 +97,11 @@ def cmd_ping(args):
         raise usage("--url %s" % exc.message) from None
     out = admin.ping(Sender(config["webhook.secret"], config["webhook.timeout"]), url)
     if args.json:
-        print_json({"url": url, "ok": out.ok, "status_code": out.status, "error": out.error,
+        print_json({"url": redact(url), "ok": out.ok, "status_code": out.status, "error": out.error,
                     "duration_ms": out.duration_ms, "signed": bool(config["webhook.secret"])})
     else:
         what = "HTTP %d" % out.status if out.status is not None else out.error
-        print("%s: %s in %d ms%s" % (url, what, out.duration_ms, "" if config["webhook.secret"] else " (unsigned)"))
+        print("%s: %s in %d ms%s" % (redact(url), what, out.duration_ms, "" if config["webhook.secret"] else " (unsigned)"))
     if not out.ok:
         raise CommandError("the receiver did not accept the ping (%s)" % (out.error or "HTTP %d" % out.status))
     return OK

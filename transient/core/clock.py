@@ -29,4 +29,7 @@ def parse_time(value: object, field: str) -> datetime.datetime:
         raise ValidationError("must be an ISO 8601 time such as 2026-01-31T12:00:00Z", field) from None
     if moment.tzinfo is None:
         raise ValidationError("must include a time zone offset or Z", field)
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    try:
+        return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first representable instant
+        raise ValidationError("is outside the years 1 to 9999 in UTC", field) from None

@@ -6,7 +6,8 @@ from typing import Final
 from .errors import ValidationError
 
 COIN: Final = 10**8
-_PLAIN: Final = re.compile(r"^[0-9]+(\.[0-9]+)?$")
+_PLAIN: Final = re.compile(r"[0-9]{1,40}(\.[0-9]{1,40})?")
+_MAX_DIGITS: Final = 40  # digits before the point: far above any coin's supply, far below Decimal's limits
 
 
 def parse_amount(value: object, field: str = "amount", max_money: int | None = None, decimals: int = 8,
@@ -21,7 +22,7 @@ def parse_amount(value: object, field: str = "amount", max_money: int | None = N
         raise ValidationError("must be a decimal number or string, not %s" % type(value).__name__, field)
     if isinstance(value, str):
         text = value.strip()
-        if not _PLAIN.match(text):
+        if not _PLAIN.fullmatch(text):
             raise ValidationError("must be a plain decimal number such as \"10.5\"", field)
         number = Decimal(text)
     elif isinstance(value, int):
@@ -34,6 +35,10 @@ def parse_amount(value: object, field: str = "amount", max_money: int | None = N
         raise ValidationError("must be a finite number", field)
     if number < 0:
         raise ValidationError("must not be negative", field)
+    if number and number.adjusted() >= _MAX_DIGITS:
+        raise ValidationError("is far above any coin's supply", field)
+    if number and number.adjusted() < -_MAX_DIGITS:
+        raise ValidationError("has more than %d decimal places" % decimals, field)
     try:
         scaled = number.scaleb(decimals)
         if scaled != scaled.to_integral_value():

@@ -1,11 +1,15 @@
 """The outbox as the operator sees it: a payment's event log, one delivery rendered,
 redelivery, the newest and the failed deliveries, and the test ping."""
+import re
 import uuid
 
 from ..core.clock import iso, utcnow
 from ..core.errors import NotFound
+from ..core.redact import redact, scrub
 from ..store.db import chunks, write_transaction
 from ..store.models import Delivery, DeliveryAttempt, Event
+
+_ID = re.compile(r"[0-9]{1,19}")
 
 
 def event_log(payment, renderer):
@@ -29,25 +33,30 @@ def event_log(payment, renderer):
 
 
 def render_delivery(d, attempts=None):
+    """Return the JSON-ready dict of a delivery and its ``attempts``: the URL redacted,
+    errors and answers scrubbed of its credentials (rows stored before were not)."""
     if attempts is None:
         attempts = list(d.log.order_by(DeliveryAttempt.number))
     return {
-        "id": d.id, "url": d.url, "state": d.state, "attempts": d.attempts,
+        "id": d.id, "url": redact(d.url), "state": d.state, "attempts": d.attempts,
         "next_attempt_at": iso(d.next_attempt_at) if d.state == Delivery.PENDING else None,
-        "delivered_at": iso(d.delivered_at), "last_status": d.last_status, "last_error": d.last_error,
+        "delivered_at": iso(d.delivered_at), "last_status": d.last_status, "last_error": scrub(d.last_error, d.url),
         "redelivery_of": d.redelivery_of_id, "created_at": iso(d.created_at),
-        "log": [{"attempt": a.number, "at": iso(a.started_at), "status_code": a.status_code, "error": a.error,
-                 "duration_ms": a.duration_ms, "response": a.response, "retry_at": iso(a.retry_at)}
+        "log": [{"attempt": a.number, "at": iso(a.started_at), "status_code": a.status_code,
+                 "error": scrub(a.error, d.url), "duration_ms": a.duration_ms, "response": scrub(a.response, d.url),
+                 "retry_at": iso(a.retry_at)}
                 for a in attempts],
     }
 
 
 def redeliver(delivery_id, db=None, now=None):
     """Queue a new delivery of the same event and body to the same URL; return it."""
-    try:
-        did = int(str(delivery_id))
-    except ValueError:
-        raise NotFound("no delivery with id %s" % delivery_id, "id") from None
+    text = str(delivery_id)
+    # Ids are positive signed 64-bit integers of ASCII digits: anything else names no delivery
+    # (and 2**63 would overflow SQLite's integer binding).
+    if not _ID.fullmatch(text) or int(text) >= 2**63:
+        raise NotFound("no delivery with that id", "id")
+    did = int(text)
     with write_transaction(db):
         original = Delivery.get_or_none(Delivery.id == did)
         if original is None:

@@ -20,6 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ..core.clock import utcnow
+from ..core.redact import redact
 from ..store.db import is_sqlite, write_transaction
 from ..store.models import Delivery
 from .sender import Outcome
@@ -190,7 +191,7 @@ class Dispatcher:
     def _log(self, out, number, state, retry_at, now):
         d = out.delivery
         what = "%s (#%d, event %s seq %d) to %s attempt %d: %s in %d ms" % (
-            d.type, d.id, d.event_id, d.sequence, d.url, number,
+            d.type, d.id, d.event_id, d.sequence, redact(d.url), number,
             out.status if out.status is not None else out.error, out.duration_ms)
         if state == Delivery.DELIVERED:
             log.info("webhook %s: delivered", what)

@@ -7,6 +7,7 @@ import requests
 from .. import __version__
 
 from ..core.clock import utcnow
+from ..core.redact import redact, scrub
 from . import signing
 
 RETRY_STATUSES = frozenset({408, 429})
@@ -80,15 +81,16 @@ class Sender:
                 text = None
             finally:
                 resp.close()
-            outcome = Outcome(delivery, started, _ms(t0), status=resp.status_code, response=text,
+            # What is kept and shown never holds the URL's credentials, even echoed back.
+            outcome = Outcome(delivery, started, _ms(t0), status=resp.status_code, response=scrub(text, url),
                               retry_after=_retry_after(resp.headers.get("Retry-After")))
             if 300 <= resp.status_code < 400:
-                outcome.error = "redirect to %s not followed" % resp.headers.get("Location", "?")
+                outcome.error = "redirect to %s not followed" % scrub(redact(resp.headers.get("Location", "?")), url)
             return outcome
         except requests.Timeout:
             return Outcome(delivery, started, _ms(t0), error="timed out after %ss" % self.timeout)
         except requests.RequestException as exc:
-            return Outcome(delivery, started, _ms(t0), error=_short(exc))
+            return Outcome(delivery, started, _ms(t0), error=scrub(_short(exc), url))
 
 
 def _ms(t0):

@@ -8,10 +8,13 @@ also be copied into a receiving application that does not install Transient.
 import hashlib
 import hmac
 import json
+import re
 import time
 
 HEADER = "Transient-Signature"
 TOLERANCE = 300  # seconds a signature stays valid: replays after that are refused
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # ASCII digits only: int() would also read "²" or "٣"
+_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 class SignatureError(ValueError):
@@ -45,15 +48,7 @@ def verify(body, header, secrets, tolerance=TOLERANCE, now=None):
         body = body.encode()
     if isinstance(secrets, (str, bytes)):
         secrets = [secrets]
-    timestamp, given = None, []
-    for part in (header or "").split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
-            timestamp = int(value)
-        elif key == "v1" and value:
-            given.append(value)
-    if timestamp is None or not given:
-        raise SignatureError("missing or malformed %s header" % HEADER)
+    timestamp, given = _parse(header)
     now = time.time() if now is None else now
     if abs(now - timestamp) > tolerance:
         raise SignatureError("signature timestamp is %d s away from now (tolerance %d s)"
@@ -67,3 +62,29 @@ def verify(body, header, secrets, tolerance=TOLERANCE, now=None):
     if not ok:
         raise SignatureError("no signature matches the body")
     return json.loads(body)
+
+
+def _parse(header):
+    """Return ``(timestamp, [v1 hex, ...])`` of a header, or raise SignatureError: any
+    malformed header (not text, non-ASCII digits, a v1 that is not 64 hex digits)."""
+    if isinstance(header, bytes):
+        try:
+            header = header.decode("ascii")
+        except UnicodeDecodeError:
+            header = None
+    if not isinstance(header, str):
+        raise SignatureError("missing or malformed %s header" % HEADER)
+    timestamp, given = None, []
+    for part in header.split(","):
+        key, _, value = part.strip(" \t").partition("=")
+        if key == "t":
+            if not _TIMESTAMP.fullmatch(value) or timestamp is not None:
+                raise SignatureError("malformed timestamp in the %s header" % HEADER)
+            timestamp = int(value)
+        elif key == "v1":
+            if not _HEX.fullmatch(value):
+                raise SignatureError("malformed v1 signature in the %s header" % HEADER)
+            given.append(value)
+    if timestamp is None or not given:
+        raise SignatureError("missing or malformed %s header" % HEADER)
+    return timestamp, given

@@ -4,6 +4,7 @@ payment and its events, and the per-worker cache of rendered GET bodies.
 Amounts are exact decimal strings; times ISO 8601 with a Z.
 """
 import json
+import logging
 import threading
 from collections import OrderedDict
 
@@ -11,9 +12,13 @@ from ..core import events as event_types, status as st
 from ..core.clock import iso
 from ..core.errors import NotFound
 from ..core.money import format_amount
+from ..core.redact import redact
+from ..core.text import clean
 from ..store.db import select_where
 from ..store.models import ChainState, Event, Payment, Receipt, confirmations
 from .validation import payment_id
+
+log = logging.getLogger("transient.payments")
 
 RENDERED_CACHE = 1024  # payments whose GET body a worker keeps (~2 KB each)
 
@@ -133,11 +138,14 @@ class Renderer:
             "amount_overpaid": money(max(0, payment.amount_received - payment.amount)),
             "payment_address": payment.address,
             "payment_uri": uri,
-            "account": payment.account,
-            "metadata": json.loads(payment.metadata),
+            # Rows stored before the input checks may hold lone surrogates: shown as U+FFFD.
+            "account": clean(payment.account),
+            "metadata": clean(json.loads(payment.metadata)),
             "confirmations_required": payment.confirmations_required,
             "underpayment_tolerance": _percent(payment.tolerance_bp),
-            "callback_url": payment.callback_url,
+            # Its credentials are for the dispatcher alone: not for readers of the payment
+            # nor for the receivers of its events (the redirect URL is the customer's way on).
+            "callback_url": redact(payment.callback_url),
             "redirect_url": payment.redirect_url,
             "transactions": [_render_receipt(r, tip_height, money) for r in receipts],
             "created_at": iso(payment.created_at),
@@ -166,7 +174,16 @@ class Renderer:
             for r in query:
                 by_payment.setdefault(r.payment_id, []).append(r)
         tips = {c: _tip_height(c) for c in {p.currency for p in payments}}
-        return [self.render(p, by_payment.get(p.id, []), tips[p.currency], with_history=False) for p in payments]
+        return [self._render_listed(p, by_payment.get(p.id, []), tips[p.currency]) for p in payments]
+
+    def _render_listed(self, payment, receipts, tip_height):
+        # One row that cannot be rendered must not break every page that holds it.
+        try:
+            return self.render(payment, receipts, tip_height, with_history=False)
+        except Exception:  # noqa: BLE001 - logged; the row is listed with what is sure
+            log.exception("payment %s cannot be rendered", payment.id)
+            return {"id": str(payment.id), "currency": payment.currency, "status": payment.status,
+                    "render_error": "this payment cannot be shown; the server log has the details"}
 
 
 def _render_receipt(r, tip_height, money):

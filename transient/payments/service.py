@@ -9,6 +9,7 @@ from peewee import IntegrityError
 from ..core import events as event_types, status as st
 from ..core.clock import utcnow
 from ..core.errors import Conflict, NotFound, ValidationError
+from ..core.text import text_problem
 from ..store.db import insert, select_where, write_transaction
 from ..store.models import Payment
 from . import validation
@@ -123,6 +124,9 @@ class PaymentService:
                 raise ValidationError("must be one of %s" % ", ".join(st.STATUSES), "status")
             query = query.where(Payment.status == status.upper())
         if currency is not None:
+            # PostgreSQL refuses a NUL in a query parameter: refuse it here, naming the field.
+            if len(currency) > 10 or text_problem(currency):
+                raise ValidationError("must be a currency code such as LTC", "currency")
             query = query.where(Payment.currency == currency.upper())
         limit = LIST_LIMIT if limit is None else int_value(limit, "limit", 1, LIST_MAX)
         if cursor:

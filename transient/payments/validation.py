@@ -11,14 +11,17 @@ from urllib.parse import urlsplit
 from ..core.clock import parse_time
 from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
 from ..core.money import parse_amount
+from ..core.text import ascii_int, check_tree, text_problem
 
 CREATE_FIELDS = {"currency", "amount", "account", "metadata", "confirmations",
                  "underpayment_tolerance", "expires_in", "expires_at", "callback_url", "redirect_url"}
 MAX_URL = 2048
 MAX_METADATA = 16384  # bytes of the metadata object as JSON
+MAX_METADATA_DEPTH = 16  # levels of objects and arrays, the metadata object being the first
+MAX_JSON_DEPTH = 32  # levels of any request body
 MAX_EXPIRY = datetime.timedelta(days=365)
 MIN_EXPIRY = datetime.timedelta(seconds=1)
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def create_fields(body, coins, now):
@@ -81,7 +84,7 @@ def payment_id(value):
 
 def idempotency_key(value):
     """Return ``value`` if it is a usable Idempotency-Key (or None), else raise BadRequest."""
-    if value is not None and not IDEMPOTENCY_KEY.match(value):
+    if value is not None and not IDEMPOTENCY_KEY.fullmatch(value):
         raise BadRequest("must be 1-255 printable ASCII characters", "Idempotency-Key")
     return value
 
@@ -93,11 +96,53 @@ def body_hash(body):
 
 
 def parse_json(raw):
-    """Return the bytes ``raw`` parsed as JSON with exact decimals, or raise BadRequest."""
+    """Return the bytes ``raw`` parsed as JSON with exact decimals, or raise.
+
+    BadRequest when it is not JSON (or its numbers cannot be read as decimals); a
+    ValidationError naming the object's key when a string holds a lone surrogate or
+    NUL, or the body nests more than MAX_JSON_DEPTH levels."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError:
+        key = _deep_key(raw)
+        limit = MAX_METADATA_DEPTH if key == "metadata" else MAX_JSON_DEPTH
+        raise ValidationError("is nested too deeply (at most %d levels)" % limit, key) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("the request body is not valid JSON: %s" % exc) from None
+    except ArithmeticError:  # decimal.InvalidOperation: an exponent beyond what Decimal holds
+        raise BadRequest("the request body holds a number too large to read") from None
+    if not isinstance(body, dict):
+        check_tree(body, None, MAX_JSON_DEPTH)
+        return body
+    for key, value in body.items():
+        if text_problem(key):
+            raise BadRequest("a field name is not valid Unicode text")
+        check_tree(value, key, MAX_JSON_DEPTH - 1)
+    return body
+
+
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:]')
+
+
+def _deep_key(raw):
+    """The top-level key under which ``raw`` nests too deeply (None if it is not an object's)."""
+    depth, last, key = 0, None, None
+    for match in _TOKENS.finditer(raw):
+        token = match.group()
+        if token in (b"{", b"["):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                break
+        elif token in (b"}", b"]"):
+            depth -= 1
+        elif token == b":" and depth == 1 and last and last[:1] == b'"':
+            key = last
+        last = token
+    try:
+        key = json.loads(key) if key else None
+    except ValueError:
+        return None
+    return key if isinstance(key, str) and key.isascii() and key.isprintable() and len(key) <= 64 else None
 
 
 def _no_constant(name):
@@ -112,6 +157,9 @@ def optional_str(body, field, max_len):
         raise ValidationError("must be a string", field)
     if len(value) > max_len:
         raise ValidationError("must be at most %d characters" % max_len, field)
+    problem = text_problem(value)
+    if problem:
+        raise ValidationError(problem, field)
     return value
 
 
@@ -137,6 +185,7 @@ def _metadata(value):
         return "{}"
     if not isinstance(value, dict):
         raise ValidationError("must be a JSON object", "metadata")
+    check_tree(value, "metadata", MAX_METADATA_DEPTH)
     text = json.dumps(value, default=_decimal_text, sort_keys=True)
     if len(text) > MAX_METADATA:
         raise ValidationError("must be at most 16 KiB as JSON", "metadata")
@@ -150,13 +199,8 @@ def _decimal_text(value):
 
 
 def int_value(value, field, lo, hi):
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError("must be an integer", field)
-    if not lo <= value <= hi:
-        raise ValidationError("must be between %d and %d" % (lo, hi), field)
-    return value
+    """Return ``value`` as an int in [lo, hi] (ASCII digits only), or raise naming ``field``."""
+    return ascii_int(value, field, lo, hi)
 
 
 def int_field(body, field, lo, hi, default):
