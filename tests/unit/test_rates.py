@@ -336,3 +336,37 @@ def test_the_fixed_source_prices_by_hand(tmp_path):
         assert (p["amount"], p["rate"], p["rate_sources"][0]["source"]) == ("0.25", "64", "fixed")
     finally:
         runtime.close()
+
+
+def test_the_checkout_page_shows_the_price_and_rate(priced):
+    client, _ = priced
+    p = post(client, {"currency": "LTC", "price": "19.99", "price_currency": "USD"}).json["payment"]
+    page = client.simulate_get("/pay/%s" % p["id"]).text
+    assert '<span id="price">19.99</span> USD' in page and "1 LTC = 80.2 USD" in page
+    plain = post(client, {"currency": "LTC", "amount": "1"}).json["payment"]
+    assert '<p class="requested price" hidden>' in client.simulate_get("/pay/%s" % plain["id"]).text
+
+
+def test_the_cli_prints_every_pair(tmp_path, capsys):
+    from transient.cli import commands
+    from transient.runtime import Runtime
+
+    path = tmp_path / "config.toml"
+    path.write_text('[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n'
+                    '[rates]\nfiat = ["USD", "EUR"]\nsources = ["fixed"]\n[rates.fixed]\n"DOGE/USD" = "0.125"\n'
+                    '[coins.DOGE]\nbackend = "dogecoin"\nrpc_url = "http://127.0.0.1:9/"\naddress_pool = 0\n'
+                    % (tmp_path / "cli.db"))
+    runtime = Runtime(settings.load(str(path), environ={}))
+    runtime.prepare_schema()
+    runtime.rate_refresher.tick()  # what the daemon's refresher does
+    runtime.close()
+    code = commands.main(["rates", "--config", str(path)])
+    out = capsys.readouterr().out
+    assert code == 1  # DOGE/EUR has no rate: no source quotes it
+    assert "DOGE/USD" in out and "0.125" in out and "fixed" in out and "DOGE/EUR: no usable rate" in out
+    assert commands.main(["--json", "rates", "--config", str(path)]) == 1
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["pair"] for r in reports] == ["DOGE/USD", "DOGE/EUR"] and reports[0]["rate"] == "0.125"
+    args = ["payments", "create", "--currency", "DOGE", "--price", "1", "--price-currency", "EUR", "--config", str(path)]
+    assert commands.main(args) == 1
+    assert "no usable rate for DOGE/EUR: no configured source quotes it" in capsys.readouterr().err

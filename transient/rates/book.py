@@ -94,7 +94,8 @@ class RateBook:
                                   % (pair, ", ".join(self.fiat) or "none"), "price_currency")
         results, route = self.evaluate(coin, fiat)
         if route is None:
-            reasons = [a.reason for agreed in results for a in agreed if a.reason]
+            reasons = [a.reason[len(pair) + 2:] if a.reason.startswith(pair + ": ") else a.reason
+                       for agreed in results for a in agreed if a.reason]
             raise RateUnavailable("no usable rate for %s: %s" % (pair, "; ".join(reasons)), "price_currency")
         rate = route[0].rate
         for leg in route[1:]:
