@@ -12,7 +12,7 @@ from _api import post
 from fakes import fake_plugin_manager, fake_runtime
 from transient import hookimpl, settings
 from transient.chain import plugins
-from transient.core.errors import ConfigError, PluginError
+from transient.core.errors import ConfigError, PluginError, RateUnavailable
 from transient.rates import registry, store
 from transient.rates.book import Policy, RateBook
 from transient.rates.refresher import RateRefresher
@@ -200,6 +200,23 @@ def test_a_failing_source_backs_off_and_keeps_its_old_quote(db, caplog):
     with pytest.raises(Exception) as err:
         book.price("DOGE", "USD")
     assert err.value.code == "rate_unavailable" and "second" in err.value.message
+
+
+def test_a_kept_rate_expires_with_its_quotes(db):
+    """The per-worker cache of an agreement is valid only while its rows are unchanged
+    and its quotes are younger than max_age."""
+    clock = Clock()
+    book, sources = _book(clock)
+    Scripted.ANSWERS.update(scripted={"DOGE/USD": "0.1"}, second={"DOGE/USD": "0.1"})
+    _refresher(book, sources, db, clock).tick()
+    assert book.price("DOGE", "USD") is book.price("DOGE", "USD")  # kept: same rows, still fresh
+    clock.advance(300)
+    assert book.price("DOGE", "USD").rate == Decimal("0.1")
+    clock.advance(1)  # no new row, but the quotes are now 301 s old
+    with pytest.raises(RateUnavailable, match="stale"):
+        book.price("DOGE", "USD")
+    RateQuote.update(rate="0.2", fetched_at=clock.now).execute()  # new rows: read again
+    assert book.price("DOGE", "USD").rate == Decimal("0.2")
 
 
 def test_a_pair_no_source_agrees_on_is_crossed_through_via(db):

@@ -1,5 +1,6 @@
 """The read side of rates: the pairs to keep, and the usable rate of a pair from the
 stored quotes (one query), crossed through ``via`` when no source agrees on it directly."""
+import datetime
 from dataclasses import dataclass
 
 from ..core.clock import iso, utcnow
@@ -41,6 +42,8 @@ class RateBook:
         self.clock = clock
         self.min_sources = policy.min_sources or (2 if len(self.sources) >= 2 else 1)
         self._plan = None
+        self._cache = {}  # (coin, fiat) -> (stored rows, valid until, evaluation)
+        self._priced = {}  # pair -> (the evaluation it was priced from, Priced)
 
     def pairs(self):
         """Return the configured pairs ("DOGE/USD"), coins × fiat."""
@@ -70,12 +73,27 @@ class RateBook:
         return out
 
     def evaluate(self, coin, fiat):
-        """Return ``(route agreements, usable route or None)`` from the stored quotes."""
+        """Return ``(route agreements, usable route or None)`` from the stored quotes.
+
+        One indexed query each time; the agreement is kept per worker while the rows are
+        the same and no quote it used has aged past ``max_age`` (the validated cache)."""
         plan = self.plan()
         routes = self.legs(coin, fiat)
         wanted = {leg: plan.get(leg, []) for route in routes for leg in route}
-        quotes = store.load(wanted)
-        now, p = self.clock(), self.policy
+        found = store.rows(wanted)
+        now = self.clock()
+        kept = self._cache.get((coin, fiat))
+        if kept is not None and kept[0] == found and now < kept[1]:
+            return kept[2]
+        quotes = store.quotes(found, wanted)
+        result = self._agree(routes, quotes, now)
+        fresh = [q.at for qs in quotes.values() for q in qs if logic.is_fresh(q, now, self.policy.max_age)]
+        until = min(fresh) + datetime.timedelta(seconds=self.policy.max_age) if fresh else now
+        self._cache[(coin, fiat)] = (found, until, result)
+        return result
+
+    def _agree(self, routes, quotes, now):
+        p = self.policy
         results = []
         for route in routes:
             agreed = [logic.agree(leg, quotes[leg], now, p.max_age, p.max_deviation, self.min_sources)
@@ -92,7 +110,11 @@ class RateBook:
         if fiat not in self.fiat or coin not in self.coins:
             raise ValidationError("%s is not priced here ([rates] fiat: %s)"
                                   % (pair, ", ".join(self.fiat) or "none"), "price_currency")
-        results, route = self.evaluate(coin, fiat)
+        evaluation = self.evaluate(coin, fiat)
+        kept = self._priced.get(pair)
+        if kept is not None and kept[0] is evaluation:
+            return kept[1]
+        results, route = evaluation
         if route is None:
             reasons = [a.reason[len(pair) + 2:] if a.reason.startswith(pair + ": ") else a.reason
                        for agreed in results for a in agreed if a.reason]
@@ -102,7 +124,9 @@ class RateBook:
             rate = logic.cross(rate, leg.rate)
         rate = logic.with_spread(rate, self.policy.spread)
         used = [q for a in route for q in a.used]
-        return Priced(pair, rate, [_quote(q) for q in used], min(q.at for q in used))
+        priced = Priced(pair, rate, [_quote(q) for q in used], min(q.at for q in used))
+        self._priced[pair] = (evaluation, priced)
+        return priced
 
     def report(self, coin, fiat):
         """Return the JSON-ready state of a pair: the rate (or null and why), each source's

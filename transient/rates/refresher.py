@@ -48,7 +48,8 @@ class RateRefresher:
         self.interval = interval
         self.lease = lease
         self.clock = clock
-        self.tick_seconds = tick or max(1, min(5, interval // 4 or 1))
+        # How often the due pairs are looked at (one UPDATE per pair): a tenth of the interval.
+        self.tick_seconds = tick or min(5.0, interval / 10)
         self.states = {name: SourceState(name) for name in self.sources}
         self.requests = 0  # fetch calls made by this process (the benchmark counts HTTP requests)
         self._stop = threading.Event()

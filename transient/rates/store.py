@@ -15,6 +15,7 @@ class PairLease:
         self.holder = holder
         self.seconds = seconds
         self.clock = clock
+        self._claimed = {}  # pair -> when this holder claimed it
 
     def claim(self, pair):
         """Return True when this holder must refresh ``pair`` now."""
@@ -22,12 +23,18 @@ class PairLease:
         now = self.clock()
         due = RatePair.due_at.is_null() | (RatePair.due_at <= now)
         free = RatePair.lease_holder.is_null() | (RatePair.lease_expires < now) | (RatePair.lease_holder == self.holder)
-        return RatePair.update(lease_holder=self.holder, lease_expires=now + _s(self.seconds)).where(
-            (RatePair.pair == pair) & due & free).execute() == 1
+        if RatePair.update(lease_holder=self.holder, lease_expires=now + _s(self.seconds)).where(
+                (RatePair.pair == pair) & due & free).execute() != 1:
+            return False
+        self._claimed[pair] = now
+        return True
 
     def done(self, pair, interval):
+        # The next refresh is due an interval after this one started, so the period does
+        # not drift by the fetch's duration and the refresher's tick.
         now = self.clock()
-        RatePair.update(lease_holder=None, lease_expires=None, refreshed_at=now, due_at=now + _s(interval)).where(
+        started = self._claimed.pop(pair, now)
+        RatePair.update(lease_holder=None, lease_expires=None, refreshed_at=now, due_at=started + _s(interval)).where(
             (RatePair.pair == pair) & (RatePair.lease_holder == self.holder)).execute()
 
 
@@ -51,21 +58,35 @@ def save(db, source, rates, errors, now):
                 update={RateQuote.error: error[:500], RateQuote.error_at: now}).execute()
 
 
-def load(pairs):
-    """Return ``{pair: [Quote]}`` for ``pairs`` (pair -> source names), in one query; a
+_SQL = {}
+
+
+def rows(pairs):
+    """Return the stored rows ``(pair, source, rate, fetched_at, error)`` of the ``pairs``
+    (names), sorted, from one indexed query (its text made once: building it with peewee
+    cost more than running it)."""
+    names = sorted(pairs)
+    if not names:
+        return ()
+    db = RateQuote._meta.database
+    key = (len(names), db.param)
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = _SQL[key] = 'SELECT "pair", "source", "rate", "fetched_at", "error" FROM "%s" WHERE "pair" IN (%s)' % (
+            RateQuote._meta.table_name, ", ".join([db.param] * len(names)))
+    return tuple(sorted(tuple(r) for r in db.execute_sql(sql, names).fetchall()))
+
+
+def quotes(found_rows, pairs):
+    """Return ``{pair: [Quote]}`` for ``pairs`` (pair -> source names) from ``rows(...)``; a
     source with no row yet gives a Quote without a rate."""
-    found = {}
-    if pairs:
-        for row in RateQuote.select().where(RateQuote.pair.in_(list(pairs))):
-            found[(row.pair, row.source)] = row
-    out = {}
-    for pair, names in pairs.items():
-        quotes = []
-        for name in names:
-            row = found.get((pair, name))
-            if row is None:
-                quotes.append(Quote(name, pair, None, None))
-            else:
-                quotes.append(Quote(name, pair, parse_rate(row.rate) if row.rate else None, row.fetched_at, row.error))
-        out[pair] = quotes
-    return out
+    at = RateQuote.fetched_at.python_value
+    found = {(pair, source): Quote(source, pair, parse_rate(rate) if rate else None, at(fetched_at), error)
+             for pair, source, rate, fetched_at, error in found_rows}
+    return {pair: [found.get((pair, name)) or Quote(name, pair, None, None) for name in pairs[pair]]
+            for pair in pairs}
+
+
+def load(pairs):
+    """Return ``{pair: [Quote]}`` for ``pairs`` (pair -> source names), in one query."""
+    return quotes(rows(pairs), pairs)
