@@ -111,7 +111,7 @@ def agree(pair, quotes, now, max_age, max_deviation, min_sources):
     fresh = [q for q in quotes if is_fresh(q, now, max_age)]
     stale = [q for q in quotes if not is_fresh(q, now, max_age)]
     if not fresh:
-        return Agreement(pair, None, stale=stale, reason=_why_none(pair, quotes, stale, now))
+        return Agreement(pair, None, stale=stale, reason="%s: %s" % (pair, _why_none(quotes, stale, now)))
     center = median([q.rate for q in fresh])
     limit = Decimal(max_deviation)
     used = [q for q in fresh if deviation(q.rate, center) <= limit]
@@ -122,14 +122,14 @@ def agree(pair, quotes, now, max_age, max_deviation, min_sources):
             why += "; disagree with the median %s by more than %s %%: %s" % (
                 text(center), max_deviation, ", ".join("%s %s" % (q.source, text(q.rate)) for q in dropped))
         if stale:
-            why += "; " + _why_none(pair, stale, stale, now)
+            why += "; " + _why_none(stale, stale, now)
         return Agreement(pair, None, used, dropped, stale, "%s: %s" % (pair, why))
     return Agreement(pair, median([q.rate for q in used]), used, dropped, stale)
 
 
-def _why_none(pair, quotes, stale, now):
+def _why_none(quotes, stale, now):
     if not quotes:
-        return "%s: no configured source quotes it" % pair
+        return "no configured source quotes it"
     parts = []
     for q in stale:
         if q.error and (q.at is None or q.rate is None):
@@ -139,7 +139,7 @@ def _why_none(pair, quotes, stale, now):
         else:
             parts.append("%s stale (%ds old%s)" % (q.source, (now - q.at).total_seconds(),
                                                    ", " + q.error if q.error else ""))
-    return "%s: no fresh quote: %s" % (pair, ", ".join(parts))
+    return "no fresh quote: %s" % ", ".join(parts)
 
 
 def cross(first, second):
