@@ -54,6 +54,9 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
     policy = Policy(config["rates.max_age"], config["rates.max_deviation"], config["rates.min_sources"],
                     config["rates.spread"])
     book = RateBook(currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock)
+    if config["rates.min_sources"] > len(sources):
+        raise ConfigError("rates.min_sources: %d quotes cannot agree with %d source(s) in rates.sources"
+                          % (config["rates.min_sources"], len(sources)), field="rates.min_sources")
     if not book.pairs():
         return book, None
     lease = PairLease(holder or new_holder_id(), 120, clock)

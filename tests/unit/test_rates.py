@@ -387,3 +387,30 @@ def test_the_cli_prints_every_pair(tmp_path, capsys):
     args = ["payments", "create", "--currency", "DOGE", "--price", "1", "--price-currency", "EUR", "--config", str(path)]
     assert commands.main(args) == 1
     assert "no usable rate for DOGE/EUR: no configured source quotes it" in capsys.readouterr().err
+
+
+def test_the_spread_lowers_the_rate_and_more_sources_than_configured_is_a_config_error(tmp_path):
+    client, runtime = fake_runtime(tmp_path, extra='[rates]\nfiat = ["EUR"]\nsources = ["fixed"]\nspread = "10"\n'
+                                   '[rates.fixed]\n"LTC/EUR" = "64"\n')
+    try:
+        runtime.rate_refresher.tick()
+        p = post(client, {"currency": "LTC", "price": "16", "price_currency": "EUR"}).json["payment"]
+        assert (p["rate"], p["amount"]) == ("57.6", "0.27777778")  # 64 less 10 %; 16 / 57.6 rounded up
+        assert p["rate_sources"][0]["rate"] == "64"  # the quote as the source gave it
+    finally:
+        runtime.close()
+    (tmp_path / "b").mkdir()
+    with pytest.raises(ConfigError) as err:
+        fake_runtime(tmp_path / "b", extra='[rates]\nfiat = ["EUR"]\nsources = ["fixed"]\nmin_sources = 2\n')
+    assert err.value.field == "rates.min_sources"
+
+
+def test_a_priced_replay_needs_no_rate(priced):
+    client, _ = priced
+    body = {"currency": "LTC", "price": "5", "price_currency": "USD"}
+    first = post(client, body, headers={"Idempotency-Key": "order-77"})
+    assert first.status_code == 201
+    RateQuote.delete().execute()  # every rate gone
+    again = post(client, body, headers={"Idempotency-Key": "order-77"})
+    assert again.status_code == 200 and again.json["payment"]["id"] == first.json["payment"]["id"]
+    assert post(client, body).status_code == 503
