@@ -16,7 +16,7 @@ from transient.core.errors import ConfigError, PluginError, RateUnavailable
 from transient.rates import registry, store
 from transient.rates.book import Policy, RateBook
 from transient.rates.refresher import RateRefresher
-from transient.rates.sources import RateSource, SourceError
+from transient.plugin import RateSource, SourceError  # what a third-party source imports
 from transient.core.clock import utcnow
 from transient.store.models import Delivery, Payment, PooledAddress, RatePair, RateQuote
 
