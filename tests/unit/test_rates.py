@@ -387,6 +387,9 @@ def test_the_cli_prints_every_pair(tmp_path, capsys):
     args = ["payments", "create", "--currency", "DOGE", "--price", "1", "--price-currency", "EUR", "--config", str(path)]
     assert commands.main(args) == 1
     assert "no usable rate for DOGE/EUR: no configured source quotes it" in capsys.readouterr().err
+    assert commands.main(["payments", "create", "--currency", "DOGE", "--price", "1.001", "--price-currency", "USD",
+                          "--config", str(path)]) == 2
+    assert "--price has more than 2 decimal places" in capsys.readouterr().err
 
 
 def test_the_spread_lowers_the_rate_and_more_sources_than_configured_is_a_config_error(tmp_path):
