@@ -43,7 +43,7 @@ def load(port, body, connections, seconds):
 
 
 def hot_path(tmp, node, wallet, exchange, args):
-    coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d" % args.pool)
+    coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d\nrpc_timeout = 60" % args.pool)
     daemon = start_daemon(tmp, "sqlite:///%s" % os.path.join(tmp, "hot.db"), coins, threads=args.threads,
                           extra=rates_config(exchange, 60, 3600))
     try:
