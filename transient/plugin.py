@@ -17,6 +17,8 @@ README's "Plugins" section). ``CoinBackend`` is the interface and says what a
 backend must define; ``BitcoindBackend`` implements it over a bitcoind-family
 node's JSON-RPC; the value types are what a backend returns; the errors are what
 it raises; ``from_node`` reads a node's JSON amount into base units exactly.
+A fiat rate source plugin subclasses ``RateSource`` (raising ``SourceError``) and
+returns it from ``transient_register_rate_sources``.
 """
 from transient_backends.bitcoind import BitcoindBackend
 from transient_backends.rpc import RPCClient
@@ -25,6 +27,7 @@ from . import hookimpl
 from .chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
 from .core.errors import ConfigError, NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
 from .core.money import format_amount, from_node
+from .rates.sources import RateSource, SourceError
 
 __all__: list[str] = [
     "hookimpl",
@@ -32,4 +35,5 @@ __all__: list[str] = [
     "ChainTip", "Changes", "Output", "TxState",
     "ConfigError", "NodeError", "NodeUnreachable", "NodeAuthError", "NodeBusy", "RPCError",
     "from_node", "format_amount",
+    "RateSource", "SourceError",
 ]

@@ -14,7 +14,7 @@ from .api.checkout import qr
 from .api.health import HealthReport
 from .chain import plugins
 from .chain.scheduler import SyncScheduler
-from .chain.sync import Syncer
+from .chain.sync import Syncer, new_holder_id
 from .core.clock import utcnow
 from .core.errors import ConfigError
 from .delivery.dispatcher import Dispatcher
@@ -23,6 +23,10 @@ from .delivery.sender import Sender
 from .payments.pool import AddressPool, PoolKeeper
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
+from .rates.book import Policy, RateBook
+from .rates.refresher import RateRefresher
+from .rates.registry import build_sources, collect_sources
+from .rates.store import PairLease
 from .store import migrations
 from .store.db import open_database
 
@@ -41,6 +45,22 @@ def build_backends(config, backend_classes):
                 field="coins.%s.backend" % code)
         backends[code] = cls(code, opts)
     return backends
+
+
+def build_rates(config, pm, currencies, db, clock, holder=None):
+    """Return ``(RateBook, RateRefresher or None)``: the stored rates of the coins in ``[rates]
+    fiat``, and the job that keeps them fresh (None when no fiat is configured)."""
+    sources = build_sources(config["rates.sources"], collect_sources(pm), config.rate_sources)
+    policy = Policy(config["rates.max_age"], config["rates.max_deviation"], config["rates.min_sources"],
+                    config["rates.spread"])
+    book = RateBook(currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock)
+    if config["rates.min_sources"] > len(sources):
+        raise ConfigError("rates.min_sources: %d quotes cannot agree with %d source(s) in rates.sources"
+                          % (config["rates.min_sources"], len(sources)), field="rates.min_sources")
+    if not book.pairs():
+        return book, None
+    lease = PairLease(holder or new_holder_id(), 120, clock)
+    return book, RateRefresher(book.plan(), sources, db, config["rates.refresh_interval"], lease, clock)
 
 
 def build_amqp(config, db, clock):
@@ -79,8 +99,11 @@ class Runtime:
             self.renderer, config["webhook.url"],
             extra_targets=[self.amqp.target] if self.amqp else [],
             listeners=[self.dispatcher.wake] + ([self.amqp.publisher.wake] if self.amqp else []))
+        # Fiat rates: stored quotes read on create, kept fresh by one refresher per pair in the cluster.
+        self.rates, self.rate_refresher = build_rates(config, self.pm, self.backends, self.db, clock, holder)
         # What changes payments: the service (create) and each coin's Syncer (the ledger).
-        self.payments = PaymentService(coins, self.outbox, self.renderer, db=self.db, pools=self.pools, clock=clock)
+        self.payments = PaymentService(coins, self.outbox, self.renderer, db=self.db, pools=self.pools, clock=clock,
+                                       rates=self.rates.price, price_lock=config["rates.lock"])
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], config["api.keys"])
         self.syncers = {
@@ -92,7 +115,8 @@ class Runtime:
                                        clock)
         self.pool_keeper = PoolKeeper(self.pools) if self.pools else None
         self.last_notify = {}  # currency -> when this process last got a notify ping (doctor's round trip)
-        self.health = HealthReport(self.backends, self.pools, self.sync_counts, self.last_notify, self.amqp)
+        self.health = HealthReport(self.backends, self.pools, self.sync_counts, self.last_notify, self.amqp,
+                                   stale_rates=self.rates.stale_pairs if self.rates.pairs() else None)
         self._started = False
 
     def app(self):
@@ -101,7 +125,7 @@ class Runtime:
         return create_app(
             self.payments, self.health, wake=self.wake, db=self.db, outbox=self.outbox, sender=self.sender,
             webhook_url=config["webhook.url"], api_keys=config["api.keys"], notify_token=config["notify.token"],
-            max_body=config["api.max_body"], refresh_interval=config["checkout.refresh_interval"],
+            max_body=config["api.max_body"], refresh_interval=config["checkout.refresh_interval"], rates=self.rates,
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}))
 
     def prepare_schema(self):
@@ -113,13 +137,15 @@ class Runtime:
 
     def start(self):
         """Start the per-coin sync scheduler (it catches up from the stored cursor at once),
-        the pool keeper, the webhook dispatcher (pending deliveries resume from the
+        the rates refresher, the pool keeper, the webhook dispatcher (pending deliveries resume from the
         database) and the AMQP publisher and consumer."""
         self._started = True
         self.scheduler.start()
         if self.pool_keeper is not None:
             self.pool_keeper.start()
         self.dispatcher.start()
+        if self.rate_refresher is not None:
+            self.rate_refresher.start()
         if self.amqp is not None:
             self.amqp.start()
 
@@ -142,6 +168,8 @@ class Runtime:
                 self.amqp.stop()  # the command in hand is answered, the batch in flight confirmed
             self.scheduler.shutdown()
             self.dispatcher.stop()
+            if self.rate_refresher is not None:
+                self.rate_refresher.stop()
             if self.pool_keeper is not None:
                 self.pool_keeper.stop()
             self._started = False

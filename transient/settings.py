@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from .core.errors import ConfigError
 from .api.checkout.qr import OPTIONS as _QR
+from .rates import logic as _rates
+from .rates.sources import BUILTIN as _RATE_SOURCE_SETTINGS_CLASSES
 
 
 # -- value parsers: each takes a TOML value or an environment string ---------
@@ -140,6 +142,39 @@ def _currency(value):
     return value
 
 
+def _fiat_list(value):
+    codes = _str_list(value)
+    try:
+        return [_rates.fiat_code(c, "rates.fiat") for c in codes]
+    except Exception as exc:  # a ValidationError: its message names the code
+        raise ValueError(getattr(exc, "message", str(exc))) from None
+
+
+def _code_list(value):
+    codes = [c.upper() for c in _str_list(value)]
+    for code in codes:
+        _currency(code)
+    return codes
+
+
+def _fixed_pairs(value):
+    """``{"DOGE/USD": "0.125"}`` (or "DOGE/USD=0.125,LTC/EUR=60" from the environment)."""
+    if isinstance(value, str):
+        value = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
+    if not isinstance(value, dict):
+        raise ValueError("must be a table of pairs such as \"DOGE/USD\" = \"0.125\"")
+    out = {}
+    for pair, rate in value.items():
+        base, _, quote = pair.strip().upper().partition("/")
+        if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", base) or not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", quote):
+            raise ValueError("%r is not a pair such as DOGE/USD" % pair)
+        if not isinstance(rate, str):
+            raise ValueError("%s: write the rate as a string, e.g. \"0.125\"" % pair)
+        _rates.parse_rate(rate)
+        out["%s/%s" % (base, quote)] = rate.strip()
+    return out
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -190,6 +225,21 @@ SETTINGS = [
             "Waits before publishing again an event the broker did not confirm; the last repeats (never fails)."),
     Setting("amqp.confirm_timeout", 30, _int(1, 600), "Seconds to wait for the broker's confirms before reconnecting."),
     Setting("sync.lease_seconds", 60, _int(2, 3600), "How long a coin's sync lease lasts before another process may take it."),
+    Setting("rates.fiat", [], _fiat_list, "Fiat codes payments may be priced in (price + price_currency),"
+            " e.g. [\"USD\", \"EUR\"]; each coin's rate in each is kept fresh. Empty: no priced payments."),
+    Setting("rates.sources", ["kraken", "coinbase", "bitstamp"], _str_list,
+            "Rate sources (built in: kraken, coinbase, bitstamp, fixed; plugins add more); each has [rates.<name>]."),
+    Setting("rates.via", [], _code_list, "Currencies a pair no source agrees on is crossed through"
+            " (DOGE/EUR = DOGE/BTC x BTC/EUR), in order, e.g. [\"BTC\", \"USDT\", \"USD\"]."),
+    Setting("rates.refresh_interval", 60, duration, "How often each pair's quotes are fetched (once for the whole cluster)."),
+    Setting("rates.max_age", 300, duration, "A quote older than this is never used (no rate: create answers 503)."),
+    Setting("rates.max_deviation", "3", _percent, "Percent from the median beyond which a quote is dropped (and logged)."),
+    Setting("rates.min_sources", 0, _int(0, 20), "Fresh agreeing quotes needed for a rate; 0: 2 when two or more"
+            " sources are configured, else 1."),
+    Setting("rates.spread", "0", _percent, "Percent taken off the rate: the customer pays that much more coin (margin)."),
+    Setting("rates.lock", 900, duration, "Default expiry of a priced payment: how long its rate holds;"
+            " an explicit expires_in/expires_at wins."),
+    Setting("rates.fixed", {}, _fixed_pairs, "The fixed source's prices, e.g. [rates.fixed] \"DOGE/USD\" = \"0.125\"."),
     Setting("qrcode.size", 320, _QR["size"], "QR code image size in pixels (32-2048); ?size= overrides."),
     Setting("qrcode.border", 4, _QR["border"], "Quiet zone around the code, in modules (0-16; scanners want 4); ?border=."),
     Setting("qrcode.foreground", "#000000", _QR["foreground"], "Colour of the dark modules (hex); ?foreground=."),
@@ -201,6 +251,12 @@ SETTINGS = [
     Setting("checkout.refresh_interval", 5, _int(1, 300),
             "Seconds between status checks on the /pay/{id} page (fetch with JS, page refresh without)."),
     Setting("log.level", "INFO", lambda v: _choice(v, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level."),
+]
+
+# Each HTTP rate source's [rates.<name>] table (env TRANSIENT_RATES_<NAME>_<KEY>).
+RATE_SOURCE_SETTINGS = [
+    Setting("url", None, _url(("http", "https")), "Base URL of the exchange's API (a proxy, or a local server in tests)."),
+    Setting("timeout", 5, _int(1, 60), "Seconds to wait for the exchange's answer."),
 ]
 
 COIN_SETTINGS = [
@@ -245,10 +301,11 @@ _COIN_BY_KEY = {s.key: s for s in COIN_SETTINGS}
 class Config:
     """The effective configuration: ``config["server.bind"]`` and ``config.coins["DOGE"]["rpc_url"]``."""
 
-    def __init__(self, values, coins, source=None):
+    def __init__(self, values, coins, source=None, rate_sources=None):
         self.values = values
         self.coins = coins
         self.source = source
+        self.rate_sources = rate_sources or {}  # source name -> {"url", "timeout"} ([rates.<name>])
 
     def __getitem__(self, key):
         return self.values[key]
@@ -273,14 +330,19 @@ def load(path=None, environ=None, dotenv=True):
     path = path or "config.toml"
     data = _read_toml(path, explicit)
     values = {s.key: s.default if s.default is None else s.parse(s.default) for s in SETTINGS}
-    coins = {}
-    _apply_file(data, values, coins)
-    _apply_env(environ, values, coins)
+    coins, sources = {}, {}
+    _apply_file(data, values, coins, sources)
+    _apply_env(environ, values, coins, sources)
     if not coins:
         coins = {code: dict(opts) for code, opts in DEFAULT_COINS.items()}
     for code, opts in coins.items():
         _complete_coin(code, opts)
-    return Config(values, coins, source=path if os.path.exists(path) else None)
+    for name in set(values["rates.sources"]) | set(sources):
+        opts = sources.setdefault(name, {})
+        for setting in RATE_SOURCE_SETTINGS:
+            opts.setdefault(setting.key, setting.default)
+    sources.setdefault("fixed", {})["pairs"] = values["rates.fixed"]
+    return Config(values, coins, source=path if os.path.exists(path) else None, rate_sources=sources)
 
 
 def _read_toml(path, explicit):
@@ -327,7 +389,7 @@ def secret_values(config):
     return found
 
 
-def _apply_file(data, values, coins):
+def _apply_file(data, values, coins, sources):
     for section, table in data.items():
         if section == "coins":
             if not isinstance(table, dict):
@@ -339,6 +401,9 @@ def _apply_file(data, values, coins):
             raise ConfigError("%s: unknown key (sections are %s)" % (section, _sections()), field=section)
         for key, raw in table.items():
             name = "%s.%s" % (section, key)
+            if section == "rates" and name not in _BY_KEY and isinstance(raw, dict):
+                _file_rate_source(key, raw, sources)
+                continue
             if name not in _BY_KEY:
                 raise ConfigError("%s: unknown key" % name, field=name)
             _set(_BY_KEY[name], name, raw, values)
@@ -359,10 +424,22 @@ def _file_coin(code, opts, coins):
         _set(_COIN_BY_KEY[key], name, raw, target)
 
 
+def _file_rate_source(name, opts, sources):
+    target = sources.setdefault(name, {})
+    for key, raw in opts.items():
+        full = "rates.%s.%s" % (name, key)
+        if key not in _SOURCE_BY_KEY:
+            raise ConfigError("%s: unknown key (a source's table has %s)" % (full, ", ".join(_SOURCE_BY_KEY)),
+                              field=full)
+        _set(_SOURCE_BY_KEY[key], full, raw, target)
+
+
+_SOURCE_BY_KEY = {s.key: s for s in RATE_SOURCE_SETTINGS}
+_SOURCE_ENV = re.compile(r"^TRANSIENT_RATES_([A-Z0-9]+)_(%s)$" % "|".join(k.upper() for k in _SOURCE_BY_KEY))
 _COIN_ENV = re.compile(r"^TRANSIENT_COINS_([A-Z][A-Z0-9]{1,9})_(%s)$" % "|".join(k.upper() for k in _COIN_BY_KEY))
 
 
-def _apply_env(environ, values, coins):
+def _apply_env(environ, values, coins, sources):
     for setting in SETTINGS:
         for name in (setting.env, setting.env_alias):
             if name and environ.get(name, "") != "":
@@ -373,6 +450,9 @@ def _apply_env(environ, values, coins):
         if match:
             code, key = match.group(1), match.group(2).lower()
             _set(_COIN_BY_KEY[key], name, raw, coins.setdefault(code, {}))
+        elif _SOURCE_ENV.match(name) and environ[name] != "":
+            source, key = _SOURCE_ENV.match(name).groups()
+            _set(_SOURCE_BY_KEY[key.lower()], name, environ[name], sources.setdefault(source.lower(), {}))
         elif name.startswith("TRANSIENT_COINS_"):
             raise ConfigError("%s: unknown coin setting (TRANSIENT_COINS_<CODE>_<KEY>)" % name, field=name)
 
@@ -406,7 +486,9 @@ def example_toml():
             section = sec
         env = s.env + (" or " + s.env_alias if s.env_alias else "")
         lines.append("# %s  (env %s)" % (s.help, env))
-        lines.append(_toml_line(key, s.default))
+        lines.append(_toml_line(key, s.default) if s.key != "rates.fixed" else '# fixed = { "DOGE/USD" = "0.125" }')
+        if s.key == "rates.fixed":
+            lines += _rate_source_lines()
     lines += ["", "# One section per coin. Environment: TRANSIENT_COINS_<CODE>_<KEY>.",
               "# With no [coins.*] at all, a local Dogecoin Core (cookie auth) is used.", "[coins.DOGE]"]
     for s in COIN_SETTINGS:
@@ -414,6 +496,17 @@ def example_toml():
         value = DEFAULT_COINS["DOGE"].get(s.key, s.default)
         lines.append(_toml_line(s.key, value))
     return "\n".join(lines) + "\n"
+
+
+def _rate_source_lines():
+    lines = []
+    for cls in _RATE_SOURCE_SETTINGS_CLASSES:
+        if cls.default_url:
+            lines += ["", "[rates.%s]" % cls.name]
+            for s in RATE_SOURCE_SETTINGS:
+                lines.append("# %s  (env TRANSIENT_RATES_%s_%s)" % (s.help, cls.name.upper(), s.key.upper()))
+                lines.append(_toml_line(s.key, cls.default_url if s.key == "url" else s.default))
+    return lines
 
 
 def _toml_line(key, value):

@@ -20,6 +20,7 @@ RANKS = {
     "transient.store": 1,
     "transient.ops": 1,
     "transient.delivery": 2,
+    "transient.rates": 2,  # fiat rates: sources, pure rules, stored quotes, refresher (core and store only)
     "transient.webhooks": 3,  # the public module for webhook receivers
     "transient.chain": 3,  # writes events into the outbox
     "transient_backends": 4,  # the built-in backends: the chain's interface over JSON-RPC
@@ -36,7 +37,7 @@ RANKS = {
     "transient_litecoin": 6,
 }
 # The rooms that must not import each other although neither is above the other.
-SIBLINGS = [{"transient.store", "transient.ops"}, {"transient.webhooks", "transient.chain"},
+SIBLINGS = [{"transient.store", "transient.ops"}, {"transient.delivery", "transient.rates"}, {"transient.webhooks", "transient.chain"},
             {"transient_backends", "transient.payments"}, {"transient.plugin", "transient.devnet"}]
 # Optional or heavy libraries a function may import when it needs them (each says why).
 LAZY = {"qrcode", "PIL", "pika", "psycopg2", "dotenv", "fcntl", "json", "importlib"}

@@ -18,13 +18,14 @@ class App(falcon.App):
 
 
 def create_app(payments, health, *, wake, db, outbox, sender, webhook_url=None, api_keys=(),
-               notify_token=None, max_body=65536, qr_style, refresh_interval=10):
+               notify_token=None, max_body=65536, qr_style, refresh_interval=10, rates=None):
     """Return the WSGI app.
 
     ``payments`` is the PaymentService; ``health()`` returns the health report;
     ``wake(currency)`` asks for a sync (the notify routes); ``db``, ``outbox`` and
     ``sender`` serve redelivery and the webhook test ping; ``qr_style`` is the
-    default QR Style; ``refresh_interval`` the checkout page's reload, in seconds.
+    default QR Style; ``refresh_interval`` the checkout page's reload, in seconds;
+    ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``.
     """
     app = App(middleware=[ApiKeys(api_keys)])
     app.req_options.strip_url_path_trailing_slash = True
@@ -39,4 +40,6 @@ def create_app(payments, health, *, wake, db, outbox, sender, webhook_url=None, 
     app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))
     app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token))
     app.add_route("/healthz", resources.Health(health))
+    if rates is not None:
+        app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     return app

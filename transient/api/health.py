@@ -9,9 +9,11 @@ class HealthReport:
     """``backends`` and ``pools`` map a currency to its backend and address pool;
     ``sync_counts(currency)`` returns this process's ``{"wakes", "syncs"}``;
     ``last_notify`` maps a currency to when this process last got a ping;
-    ``amqp`` has ``report()`` (None without AMQP)."""
+    ``amqp`` has ``report()`` (None without AMQP); ``stale_rates()`` returns ``[(pair,
+    reason)]`` of the fiat pairs without a usable rate (None: no fiat configured)."""
 
-    def __init__(self, backends, pools=None, sync_counts=None, last_notify=None, amqp=None):
+    def __init__(self, backends, pools=None, sync_counts=None, last_notify=None, amqp=None, stale_rates=None):
+        self.stale_rates = stale_rates
         self.backends = backends
         self.pools = pools or {}
         self.sync_counts = sync_counts or (lambda code: {})
@@ -44,6 +46,14 @@ class HealthReport:
             if coin.get("tip_height") is not None and coin["cursor_height"] is not None:
                 coin["cursor_lag"] = coin["tip_height"] - coin["cursor_height"]
             out["coins"][code] = coin
+        if self.stale_rates is not None:
+            # Reported, never counted against "ok": payments in coins still work; priced
+            # ones answer 503 rate_unavailable until the rate is fresh again.
+            try:
+                stale = self.stale_rates()
+                out["rates"] = {"ok": not stale, "stale": [{"pair": p, "reason": r} for p, r in stale]}
+            except Exception as exc:  # noqa: BLE001 - the database error is reported above
+                out["rates"] = {"ok": False, "error": exc.__class__.__name__}
         if self.amqp is not None:
             # Reported, never counted against "ok": HTTP keeps working while the broker is
             # away, and the events wait in the outbox for it.

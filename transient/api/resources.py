@@ -168,3 +168,22 @@ class Health:
         report = self.report()
         resp.status = falcon.HTTP_200 if report["ok"] else falcon.HTTP_503
         resp.media = report
+
+
+class Rates:
+    """A pair's current rate, each source's quote and age, and why it is unusable."""
+
+    def __init__(self, book):
+        self.book = book  # a RateBook
+
+    def on_get(self, req, resp, currency, fiat):
+        code, fiat = currency.upper(), fiat.upper()
+        if code not in self.book.coins:
+            raise UnknownCurrency("%r is not configured (configured: %s)" % (currency, ", ".join(self.book.coins)),
+                                  "currency")
+        if fiat not in self.book.fiat:
+            raise NotFound("%s/%s is not a configured pair ([rates] fiat: %s)"
+                           % (code, fiat, ", ".join(self.book.fiat) or "none"), "fiat")
+        report = self.book.report(code, fiat)
+        resp.status = falcon.HTTP_200 if report["usable"] else falcon.HTTP_503
+        resp.media = {"success": report["usable"], "rate": report}

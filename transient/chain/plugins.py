@@ -8,7 +8,7 @@ from .backend import CoinBackend
 from ..core.errors import PluginError
 
 DISABLE_AUTOLOAD = "TRANSIENT_DISABLE_PLUGIN_AUTOLOAD"
-DEFAULT_PLUGINS = ("transient_backends.dogecoin",)
+DEFAULT_PLUGINS = ("transient_backends.dogecoin", "transient.rates.builtin")
 
 
 def get_plugin_manager(autoload=None):

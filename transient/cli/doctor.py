@@ -21,6 +21,7 @@ from ..core.errors import ConfigError, NodeAuthError, NodeError, NodeUnreachable
 from ..store.db import open_database
 from ..store.models import ChainState, Payment
 from ..core.clock import utcnow
+from ..runtime import build_rates
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -74,7 +75,29 @@ def _checks(config_path, roundtrip, notify_timeout):
         finally:
             backend.close()
     if db is not None:
+        yield from _rates(config)
         db.close()
+
+
+def _rates(config):
+    """A check per configured fiat pair: is its stored rate usable now (kept fresh by transientd)?"""
+    if not config["rates.fiat"]:
+        return
+    try:
+        book, _ = build_rates(config, plugins.get_plugin_manager(), config.coins, None, utcnow)
+        stale = dict(book.stale_pairs())
+    except (ConfigError, PluginError) as exc:
+        yield Check("rates", FAIL, exc.message, "fix %s" % (exc.field or "[rates]"), config_error=True)
+        return
+    for pair in book.pairs():
+        if pair in stale:
+            yield Check("rate %s" % pair, FAIL, stale[pair],
+                        "is transientd running (it refreshes rates)? check [rates] sources and each "
+                        "[rates.<name>] url, and that this host reaches the exchanges")
+        else:
+            report = book.report(*pair.split("/"))
+            yield Check("rate %s" % pair, OK, "%s (%d quote(s), at %s)" % (
+                report["rate"], sum(q["state"] == "used" for q in report["quotes"]), report["rate_at"]))
 
 
 def _backends(config):

@@ -18,7 +18,10 @@ def register(sub, common):
 
     create = actions.add_parser("create", parents=[common], help="create a payment (the node gives its address)")
     create.add_argument("--currency", required=True, help="currency code, e.g. DOGE")
-    create.add_argument("--amount", required=True, help="exact decimal amount, e.g. 10 or 0.5 (at most 8 decimals)")
+    create.add_argument("--amount", help="exact decimal amount, e.g. 10 or 0.5 (at most 8 decimals)")
+    create.add_argument("--price", help="a price in fiat instead of an amount, e.g. 19.99 (with --price-currency):"
+                        " converted at the current rate, locked for [rates] lock")
+    create.add_argument("--price-currency", metavar="CODE", help="the price's ISO 4217 code, e.g. USD")
     create.add_argument("--account", help="label for the address on the node (e.g. an order id)")
     create.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE",
                         help="attach KEY=VALUE to the payment (repeatable)")
@@ -54,8 +57,11 @@ def register(sub, common):
 
 def create_body(args):
     """Return the API request body for ``payments create``'s arguments."""
-    body = {"currency": args.currency, "amount": args.amount}
-    optional = {"account": args.account, "expires_at": args.expires_at, "confirmations": args.confirmations,
+    body = {"currency": args.currency}
+    if args.amount is None and args.price is None:
+        raise usage("give --amount, or --price and --price-currency")
+    optional = {"amount": args.amount, "price": args.price, "price_currency": args.price_currency,
+                "account": args.account, "expires_at": args.expires_at, "confirmations": args.confirmations,
                 "underpayment_tolerance": args.tolerance, "callback_url": args.callback_url,
                 "redirect_url": args.redirect_url}
     body.update({k: v for k, v in optional.items() if v is not None})
@@ -163,6 +169,7 @@ def show_payment(p):
         ("id", p["id"]),
         ("status", p["status"] + (" (paid late)" if p.get("paid_late") else "")),
         ("amount", "%s %s" % (p["amount"], p["currency"])),
+        ("price", _price_line(p) if p.get("price") else None),
         ("received", "%s (pending %s)" % (p["amount_received"], p["amount_pending"])),
         ("due", p["amount_due"]),
         ("overpaid", p["amount_overpaid"] if p.get("amount_overpaid", "0") != "0" else None),
@@ -185,3 +192,9 @@ def show_payment(p):
     if p.get("status_history"):
         print()
         table([(h["at"], h["status"], h.get("cause") or "") for h in p["status_history"]], ["AT", "STATUS", "CAUSE"])
+
+
+def _price_line(p):
+    sources = ", ".join(sorted({s["source"] for s in p.get("rate_sources") or ()}))
+    return "%s %s at %s %s/%s (%s; rate of %s)" % (p["price"], p["price_currency"], p["rate"], p["price_currency"],
+                                                    p["currency"], sources, p["rate_at"])

@@ -15,6 +15,7 @@ OK, FAILURE, USAGE = 0, 1, 2
 # The API names fields as in JSON bodies; the CLI user typed these options.
 FLAGS = {
     "currency": "--currency", "amount": "--amount", "account": "--account", "metadata": "--metadata",
+    "price": "--price", "price_currency": "--price-currency",
     "confirmations": "--confirmations", "underpayment_tolerance": "--tolerance",
     "expires_in": "--expires-in", "expires_at": "--expires-at", "callback_url": "--callback-url",
     "redirect_url": "--redirect-url", "Idempotency-Key": "--idempotency-key",

@@ -106,3 +106,10 @@ def error_body(exc: TransientError) -> dict[str, Any]:
     """The error body of a TransientError: what the HTTP API and the AMQP commands answer."""
     message = "%s %s" % (exc.field, exc.message) if exc.field and exc.http_status in (400, 409, 422) else exc.message
     return {"success": False, "error": {"code": exc.code, "message": message, "field": exc.field}}
+
+
+class RateUnavailable(TransientError):
+    """No usable fiat rate for a pair (stale, disagreeing or missing quotes): fail closed."""
+
+    code = "rate_unavailable"
+    http_status = 503

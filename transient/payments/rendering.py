@@ -147,6 +147,12 @@ class Renderer:
             # nor for the receivers of its events (the redirect URL is the customer's way on).
             "callback_url": redact(payment.callback_url),
             "redirect_url": payment.redirect_url,
+            # What a priced payment was priced with; null for one given in coins.
+            "price": payment.price,
+            "price_currency": payment.price_currency,
+            "rate": payment.rate,
+            "rate_sources": json.loads(payment.rate_sources) if payment.rate_sources else None,
+            "rate_at": iso(payment.rate_at),
             "transactions": [_render_receipt(r, tip_height, money) for r in receipts],
             "created_at": iso(payment.created_at),
             "updated_at": iso(payment.updated_at),

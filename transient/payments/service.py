@@ -2,14 +2,18 @@
 commands all call this; none of them holds payment logic of its own."""
 import base64
 import datetime
+import json
 import uuid
+from decimal import Decimal
 
 from peewee import IntegrityError
 
 from ..core import events as event_types, status as st
 from ..core.clock import utcnow
-from ..core.errors import Conflict, NotFound, ValidationError
+from ..core.errors import Conflict, NotFound, RateUnavailable, ValidationError
 from ..core.text import text_problem
+from ..core.money import format_amount
+from ..rates.logic import amount_for, text as rate_text
 from ..store.db import insert, select_where, write_transaction
 from ..store.models import Payment
 from . import validation
@@ -23,11 +27,15 @@ class PaymentService:
 
     ``outbox`` takes the events of each change; ``renderer`` (a
     :class:`~transient.payments.rendering.Renderer`) renders payments; ``pools``
-    maps a currency to its :class:`~transient.payments.pool.AddressPool`.
+    maps a currency to its :class:`~transient.payments.pool.AddressPool`;
+    ``rates`` prices a payment given in fiat (``price_lock``: its default expiry, seconds).
     """
 
-    def __init__(self, coins, outbox, renderer, db=None, pools=None, clock=utcnow, uuidgen=uuid.uuid4):
+    def __init__(self, coins, outbox, renderer, db=None, pools=None, clock=utcnow, uuidgen=uuid.uuid4,
+                 rates=None, price_lock=None):
         self.coins = coins
+        self.rates = rates  # rates(currency, fiat) -> Priced, or raises RateUnavailable (RateBook.price)
+        self.price_lock = price_lock
         self.outbox = outbox
         self.renderer = renderer
         self.db = db
@@ -42,17 +50,20 @@ class PaymentService:
 
         With an ``idempotency_key`` seen before, returns the payment it created
         (``created`` False) if the body is the same, else raises Conflict.
-        Raises ValidationError/BadRequest for bad input and NodeError when the
-        node cannot hand out an address.
+        Raises ValidationError/BadRequest for bad input, RateUnavailable when a
+        priced payment has no usable rate (nothing is written, no address taken)
+        and NodeError when the node cannot hand out an address.
         """
         now = self.clock()
-        fields = validation.create_fields(body, self.coins, now)
+        fields = validation.create_fields(body, self.coins, now, self.price_lock)
         digest = None
         if validation.idempotency_key(idempotency_key) is not None:
             digest = validation.body_hash(body)
             replay = self._replay(idempotency_key, digest)
             if replay is not None:
                 return replay, False
+        if fields["amount"] is None:
+            fields.update(self._priced(fields["currency"], fields["price"], fields["price_currency"]))
         payment = Payment(
             id=self.uuidgen(), address=None, status=st.UNPAID, created_at=now, updated_at=now,
             idempotency_key=idempotency_key, request_hash=digest, **fields,
@@ -80,6 +91,21 @@ class PaymentService:
             raise
         self.outbox.written(events)
         return payment, True
+
+    def _priced(self, currency, price, fiat):
+        """Return the amount and rate fields of a payment priced ``price`` ``fiat``: the amount
+        is rounded up to the base unit, so the customer never pays less than the price."""
+        if self.rates is None:
+            raise RateUnavailable("no rates are configured", "price_currency")
+        priced = self.rates(currency, fiat)
+        backend, _ = self.coins[currency]
+        amount = amount_for(Decimal(price), priced.rate, backend.decimals)
+        if amount > backend.max_money:
+            raise ValidationError("is above the coin's maximum of %s %s at %s %s per %s" % (
+                format_amount(backend.max_money, backend.decimals), currency, rate_text(priced.rate), fiat,
+                currency), "price")
+        return {"amount": amount, "rate": rate_text(priced.rate), "rate_at": priced.at,
+                "rate_sources": json.dumps(priced.sources, separators=(",", ":"))}
 
     def _insert(self, payment, events):
         insert(payment)

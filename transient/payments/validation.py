@@ -12,8 +12,9 @@ from ..core.clock import parse_time
 from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
 from ..core.money import parse_amount
 from ..core.text import ascii_int, check_tree, text_problem
+from ..rates.logic import fiat_code, parse_price, text as rate_text
 
-CREATE_FIELDS = {"currency", "amount", "account", "metadata", "confirmations",
+CREATE_FIELDS = {"currency", "amount", "price", "price_currency", "account", "metadata", "confirmations",
                  "underpayment_tolerance", "expires_in", "expires_at", "callback_url", "redirect_url"}
 MAX_URL = 2048
 MAX_METADATA = 16384  # bytes of the metadata object as JSON
@@ -24,11 +25,13 @@ MIN_EXPIRY = datetime.timedelta(seconds=1)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def create_fields(body, coins, now):
+def create_fields(body, coins, now, price_lock=None):
     """Return the Payment fields of a create request ``body``, or raise naming the field.
 
     ``coins`` maps a currency code to ``(backend, options)``; ``now`` is the
-    creation time the expiry counts from.
+    creation time the expiry counts from. A priced request (``price`` and
+    ``price_currency``) gets ``amount`` None, to be set from the rate, and expires
+    after ``price_lock`` seconds unless it says otherwise.
     """
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
@@ -43,19 +46,39 @@ def create_fields(body, coins, now):
         raise UnknownCurrency("unknown currency %r (configured: %s)" % (currency, ", ".join(sorted(coins))),
                               "currency")
     backend, options = coins[currency]
-    if "amount" not in body or body["amount"] is None:
-        raise ValidationError("is required", "amount")
+    price = _price(body)
+    if price is None:
+        amount = parse_amount(body["amount"], "amount", backend.max_money, backend.decimals)
     return {
         "currency": currency,
-        "amount": parse_amount(body["amount"], "amount", backend.max_money, backend.decimals),
+        "amount": None if price else amount,
+        "price": price and price[0],
+        "price_currency": price and price[1],
         "account": optional_str(body, "account", 255),
         "metadata": _metadata(body.get("metadata")),
         "confirmations_required": int_field(body, "confirmations", 0, 1000, options["confirmations"]),
         "tolerance_bp": _tolerance(body.get("underpayment_tolerance", options["underpayment_tolerance"])),
-        "expires_at": _expiry(body, options["expires_in"], now),
+        "expires_at": _expiry(body, price_lock if price and price_lock else options["expires_in"], now),
         "callback_url": check_url(body.get("callback_url"), "callback_url"),
         "redirect_url": check_url(body.get("redirect_url"), "redirect_url"),
     }
+
+
+def _price(body):
+    """Return ``(price text, fiat code)`` of a priced request, None for one with an amount."""
+    has_amount = body.get("amount") is not None
+    if body.get("price") is None and body.get("price_currency") is None:
+        if not has_amount:
+            raise ValidationError("is required (or price and price_currency)", "amount")
+        return None
+    if has_amount:
+        raise ValidationError("give amount or price, not both", "price")
+    if body.get("price_currency") is None:
+        raise ValidationError("is required with price", "price_currency")
+    code = fiat_code(body["price_currency"], "price_currency")
+    if body.get("price") is None:
+        raise ValidationError("is required with price_currency", "price")
+    return rate_text(parse_price(body["price"], code, "price")), code
 
 
 def _expiry(body, default_seconds, now):

@@ -42,6 +42,12 @@ class Payment(BaseModel):
     event_seq = IntegerField(default=0)  # last outbox sequence number of this payment
     callback_url = TextField(null=True)  # this payment's own webhook target, besides the global one
     redirect_url = TextField(null=True)  # where the checkout page sends the customer once paid
+    # What a priced payment was priced with (all null for a payment given in coins).
+    price = TextField(null=True)  # exact decimal string in price_currency, e.g. "19.99"
+    price_currency = CharField(max_length=3, null=True)
+    rate = TextField(null=True)  # price_currency per coin, exact decimal string
+    rate_sources = TextField(null=True)  # JSON list: each quote used (source, pair, rate, at)
+    rate_at = DateTimeField(null=True)  # when the oldest quote used was fetched
 
     class Meta:
         indexes = (
@@ -191,4 +197,30 @@ class PooledAddress(BaseModel):
         )
 
 
-MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress]
+class RateQuote(BaseModel):
+    """One source's last quote of one pair ("DOGE/USD": USD per DOGE), kept with its
+    fetch time; a failed fetch keeps the old rate and records the error."""
+
+    id = BigAutoField()
+    pair = CharField(max_length=24)
+    source = CharField(max_length=64)
+    rate = TextField(null=True)  # exact decimal string
+    fetched_at = DateTimeField(null=True)
+    error = TextField(null=True)
+    error_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("pair", "source"), True),)
+
+
+class RatePair(BaseModel):
+    """Per pair: the refresh lease (one refresher for the whole cluster) and when it is due."""
+
+    pair = CharField(max_length=24, primary_key=True)
+    lease_holder = CharField(max_length=128, null=True)
+    lease_expires = DateTimeField(null=True)
+    due_at = DateTimeField(null=True)
+    refreshed_at = DateTimeField(null=True)
+
+
+MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress, RateQuote, RatePair]

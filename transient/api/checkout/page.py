@@ -109,10 +109,14 @@ def render_page(payment, now, refresh_seconds):
         "css_href": ASSETS["checkout.css"].href, "css_sri": ASSETS["checkout.css"].sri,
         "js_href": ASSETS["checkout.js"].href, "js_sri": ASSETS["checkout.js"].sri,
         "icon_href": ASSETS["favicon.svg"].href,
+        # A priced payment shows what it was priced with (hidden for one given in coins).
+        "price": payment.get("price") or "", "price_currency": payment.get("price_currency") or "",
+        "rate": payment.get("rate") or "", "rate_at": payment.get("rate_at") or "",
     }
     values = {k: html.escape(str(v)) for k, v in values.items()}
     values.update(refresh=refresh, account_hidden=_hidden(payment["account"]), description_hidden=_hidden(description),
-                  expiry_hidden=_hidden(payment["expires_at"]), redirect_hidden=_hidden(redirect))
+                  expiry_hidden=_hidden(payment["expires_at"]), redirect_hidden=_hidden(redirect),
+                  price_hidden=_hidden(payment.get("price")))
     return TEMPLATE.substitute(values)
 
 
