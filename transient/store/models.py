@@ -42,6 +42,9 @@ class Payment(BaseModel):
     event_seq = IntegerField(default=0)  # last outbox sequence number of this payment
     callback_url = TextField(null=True)  # this payment's own webhook target, besides the global one
     redirect_url = TextField(null=True)  # where the checkout page sends the customer once paid
+    # Watch-only mode: the address's index on the key's receive chain, and the key's fingerprint.
+    derivation_index = IntegerField(null=True)
+    key_fingerprint = CharField(max_length=8, null=True)
 
     class Meta:
         indexes = (
@@ -49,6 +52,7 @@ class Payment(BaseModel):
             (("status", "created_at"), False),
             (("currency", "status", "expires_at"), False),
             (("created_at", "id"), False),
+            (("currency", "key_fingerprint", "derivation_index"), True),  # an index is handed out once
         )
 
 
@@ -183,6 +187,7 @@ class PooledAddress(BaseModel):
     label = CharField(max_length=255, null=True)  # to set in the node's wallet once claimed
     created_at = DateTimeField(default=utcnow)
     claimed_at = DateTimeField(null=True)
+    derivation_index = IntegerField(null=True)  # watch-only mode: the index on the key's receive chain
 
     class Meta:
         indexes = (
@@ -191,4 +196,23 @@ class PooledAddress(BaseModel):
         )
 
 
-MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress]
+class WatchKey(BaseModel):
+    """A coin's watch-only key: the next index to derive and how far the node watches.
+
+    ``next_index`` only grows (one conditional UPDATE hands a batch of indexes to one
+    process), so an index is never handed out twice, across workers, hosts and restarts.
+    """
+
+    id = BigAutoField()
+    currency = CharField(max_length=10)
+    descriptor = TextField()  # the receive chain's descriptor, with its checksum
+    fingerprint = CharField(max_length=8)
+    next_index = IntegerField(default=0)
+    registered_end = IntegerField(default=0)  # indexes below it are imported into the node's wallet
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("currency", "fingerprint"), False),)
+
+
+MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress, WatchKey]
