@@ -12,7 +12,7 @@ import logging
 from .api.app import create_app
 from .api.checkout import qr
 from .api.health import HealthReport
-from .chain import plugins
+from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
 from .chain.sync import Syncer
 from .core.clock import utcnow
@@ -20,7 +20,7 @@ from .core.errors import ConfigError
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
-from .payments.pool import AddressPool, PoolKeeper
+from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
 from .store import migrations
@@ -41,6 +41,24 @@ def build_backends(config, backend_classes):
                 field="coins.%s.backend" % code)
         backends[code] = cls(code, opts)
     return backends
+
+
+def watch_key(code, opts):
+    """Return the coin's watch-only :class:`~transient.chain.hdkeys.WatchKey`, or None
+    (addresses from the node's wallet)."""
+    if not (opts["xpub"] or opts["descriptor"]):
+        return None
+    return hdkeys.parse(code, opts["xpub"], opts["derivation"], opts["descriptor"],
+                        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"))
+
+
+def build_pool(code, backend, db, opts, clock):
+    """Return the coin's address pool: derived from its watch-only key, or the node's."""
+    watch = watch_key(code, opts)
+    if watch is None:
+        return AddressPool(code, backend, db, opts["address_pool"], clock=clock)
+    return WatchPool(code, backend, db, opts["address_pool"], watch, gap_limit=opts["gap_limit"],
+                     field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"), clock=clock)
 
 
 def build_amqp(config, db, clock):
@@ -66,8 +84,9 @@ class Runtime:
         self.backends = build_backends(config, plugins.collect_backends(self.pm))
         coins = {code: (backend, config.coins[code]) for code, backend in self.backends.items()}
         self.db = open_database(config["database.url"])
-        self.pools = {code: AddressPool(code, backend, self.db, config.coins[code]["address_pool"], clock=clock)
-                      for code, backend in self.backends.items() if config.coins[code]["address_pool"]}
+        self.pools = {code: build_pool(code, backend, self.db, config.coins[code], clock)
+                      for code, backend in self.backends.items()
+                      if config.coins[code]["address_pool"] or watch_key(code, config.coins[code])}
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
         self.sender = Sender(config["webhook.secret"], config["webhook.timeout"])
         self.dispatcher = Dispatcher(self.db, self.sender, config["webhook.retry_schedule"],

@@ -15,9 +15,9 @@ import re
 from dataclasses import dataclass
 
 from embit import base58, bech32
-from embit.hashes import hash160
 from embit.bip32 import HDKey
 from embit.descriptor.checksum import checksum as _checksum
+from embit.hashes import hash160
 
 from ..core.errors import ConfigError
 

@@ -212,7 +212,7 @@ class WatchKey(BaseModel):
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("currency", "fingerprint"), False),)
+        indexes = ((("currency", "fingerprint"), True),)  # one counter per key
 
 
 MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress, WatchKey]

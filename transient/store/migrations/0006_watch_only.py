@@ -22,7 +22,7 @@ def up(migrator, db):
         created_at = DateTimeField()
 
         class Meta:
-            indexes = ((("currency", "fingerprint"), False),)
+            indexes = ((("currency", "fingerprint"), True),)  # one counter per key
 
     db.create_tables([WatchKey])
     migrate(
