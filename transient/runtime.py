@@ -16,7 +16,7 @@ from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
 from .chain.sync import Syncer
 from .core.clock import utcnow
-from .core.errors import ConfigError
+from .core.errors import ConfigError, NodeError
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
@@ -129,6 +129,18 @@ class Runtime:
             for name in migrations.apply(self.db):
                 log.info("applied migration %s", name)
         migrations.check(self.db)
+
+    def check_watch_keys(self):
+        """Raise ConfigError (naming the coin's key) when a watch-only key is of another
+        network than its node, or the node derives other addresses than Transient. A node
+        that does not answer is only logged: the pool keeper checks again once it does."""
+        for code, pool in sorted(self.pools.items()):
+            if pool.watch_only:
+                try:
+                    pool.check_network()  # asks the node's chain and checks the key's network
+                    pool.check_wallet()
+                except NodeError as exc:
+                    log.warning("%s: watch-only key not checked against the node yet: %s", code, exc)
 
     def start(self):
         """Start the per-coin sync scheduler (it catches up from the stored cursor at once),

@@ -5,15 +5,13 @@ that equal the node's own derivation; PENDING → PAID and back on a reorg; inde
 handed out twice across two pools and a restart; the gap report. Key parsing and the
 BIP vectors: tests/unit/test_hdkeys.py."""
 import datetime
-import itertools
 import re
 import threading
 import uuid
 
 import pytest
 from _api import post
-from embit import base58
-from embit.bip32 import HDKey
+from _watch import fresh_tpub
 from falcon import testing
 
 from transient import settings
@@ -28,19 +26,6 @@ from transient_backends.dogecoin import DogecoinBackend
 from transient_litecoin import LitecoinBackend
 
 pytestmark = pytest.mark.regtest
-
-# The BIP84 vector's account key as a testnet key; each test watches a child account of
-# it, so no test sees another's addresses on the shared node.
-ROOT = HDKey.parse(bytes.fromhex("043587cf") + base58.decode_check(
-    "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz"
-    "2oz2AGutZYs")[4:])
-_accounts = itertools.count(int(uuid.uuid4().hex[:6], 16))
-
-
-def fresh_tpub(version="043587cf"):
-    """A never-used account key (tpub, or vpub with version 045f1cf6)."""
-    return base58.encode_check(bytes.fromhex(version) + ROOT.child(next(_accounts)).serialize()[4:])
-
 
 def backend(cls, node, wallet, currency):
     return cls(currency, {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user,

@@ -154,6 +154,7 @@ class WatchPool(AddressPool):
         self._chain = None
         self.gap_limit = gap_limit
         self.lookahead = gap_limit
+        self._gap_warned = False
         self.fingerprint = watch.fingerprint
         self._allocate_sql = _ALLOCATE.replace("{p}", db.param)
         self._registered_sql = _REGISTERED.replace("{p}", db.param)
@@ -167,6 +168,10 @@ class WatchPool(AddressPool):
             self.watch.check_network(chain, self.field)
             self._chain = chain
         return self._chain
+
+    def check_network(self):
+        """Return the node's chain; raise ConfigError when the key is of another network."""
+        return self.chain_name
 
     def key_row(self):
         """Return the key's ``watch_key`` row, made on first use."""
@@ -210,7 +215,16 @@ class WatchPool(AddressPool):
                     [{"currency": self.currency, "address": a, "derivation_index": i, "created_at": now}
                      for i, a, _ in rows]).on_conflict_ignore().execute()
             added += count
+        self.warn_gap()
         return added
+
+    def warn_gap(self):
+        """Log a warning (once, until it is fixed) when the gap is over the gap limit."""
+        report = self.gap_report()
+        if not report["gap_ok"] and not self._gap_warned:
+            log.warning("%s: %s", self.currency, report["advice"])
+        self._gap_warned = not report["gap_ok"]
+        return report
 
     def check_wallet(self):
         """Drop the unclaimed addresses when they are not this key's (the key changed);
