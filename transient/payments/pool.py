@@ -174,11 +174,14 @@ class WatchPool(AddressPool):
         return self.chain_name
 
     def key_row(self):
-        """Return the key's ``watch_key`` row, made on first use."""
-        WatchKeyRow.insert(currency=self.currency, fingerprint=self.fingerprint, descriptor=self.watch.descriptor(),
-                           created_at=self.clock()).on_conflict_ignore().execute()
-        return WatchKeyRow.get((WatchKeyRow.currency == self.currency)
-                               & (WatchKeyRow.fingerprint == self.fingerprint))
+        """Return the key's ``watch_key`` row (read fresh), made on first use."""
+        where = (WatchKeyRow.currency == self.currency) & (WatchKeyRow.fingerprint == self.fingerprint)
+        row = WatchKeyRow.get_or_none(where)
+        if row is None:  # a concurrent first use: the unique key keeps one row
+            WatchKeyRow.insert(currency=self.currency, fingerprint=self.fingerprint,
+                               descriptor=self.watch.descriptor(), created_at=self.clock()).on_conflict_ignore().execute()
+            row = WatchKeyRow.get(where)
+        return row
 
     def allocate(self, count):
         """Reserve ``count`` fresh indexes; return the first."""
