@@ -69,6 +69,7 @@ def check(config):
     runtime = Runtime(config)
     try:
         runtime.prepare_schema()
+        runtime.check_watch_keys()
     finally:
         runtime.close()
     if not config["webhook.secret"]:

@@ -16,6 +16,8 @@ from transient.core.errors import ConfigError, RPCError
 from .rpc import RPCClient
 
 NOT_FOUND = -5  # RPC_INVALID_ADDRESS_OR_KEY: unknown block hash or wallet txid
+WALLET_NOT_FOUND = -18  # RPC_WALLET_NOT_FOUND: loadwallet of a wallet that does not exist
+WATCH_BATCH = 500  # addresses per importmulti on nodes without descriptors
 
 
 class BitcoindBackend(CoinBackend):
@@ -36,6 +38,9 @@ class BitcoindBackend(CoinBackend):
     #: How the node treats a cursor hash it does not know: "error" (RPC error -5) or
     #: "lists_all" (lists the whole wallet without a word; checked with getblockheader).
     UNKNOWN_CURSOR = "error"
+    #: How watch-only keys are imported: "auto" (by the wallet: importdescriptors or the
+    #: ranged descriptor in importmulti) or "addresses" (importmulti of each address and key).
+    WATCH_IMPORT = "auto"
 
     def __init__(self, currency, options, rpc=None):
         super().__init__(currency, options)
@@ -97,16 +102,90 @@ class BitcoindBackend(CoinBackend):
         info = self.rpc.call("validateaddress", address)
         if not info.get("isvalid"):
             return False
-        mine = info.get("ismine")
-        if mine is None:  # newer nodes answer ismine in getaddressinfo only
-            mine = self.rpc.call("getaddressinfo", address).get("ismine")
-        return bool(mine)
+        if info.get("ismine") is None:  # newer nodes answer ismine in getaddressinfo only
+            info = self.rpc.call("getaddressinfo", address)
+        # A watch-only wallet watches its addresses without owning a key to them.
+        return bool(info.get("ismine") or info.get("iswatchonly"))
 
     def _address_params(self, label):
         params = [label or ""]
         if self.HAS_ADDRESS_TYPE and self.options.get("address_type"):
             params.append(self.options["address_type"])
         return params
+
+    # -- watch-only keys (addresses derived by Transient, watched by the node) ----
+
+    def create_watch_wallet(self, name):
+        """Load the node's wallet ``name``, or create it without private keys (a descriptor
+        wallet where the node has them, else a legacy one); return its getwalletinfo.
+        Raises ConfigError when that wallet can hold private keys, NodeError otherwise."""
+        if name not in self.rpc.call("listwallets"):
+            try:
+                self.rpc.call("loadwallet", name)
+            except RPCError as exc:
+                if exc.rpc_code != WALLET_NOT_FOUND:
+                    raise
+                self._create_keyless(name)
+        info = self.rpc.call("getwalletinfo")
+        if info.get("private_keys_enabled", True):
+            raise ConfigError("coins.%s.wallet: the node's wallet %r can hold private keys: name a new wallet "
+                              "for the watch-only key" % (self.currency, name), "coins.%s.wallet" % self.currency)
+        return info
+
+    def _create_keyless(self, name):
+        # createwallet name disable_private_keys blank passphrase avoid_reuse descriptors load_on_startup
+        try:
+            self.rpc.call("createwallet", name, True, True, "", False, True, True)
+        except RPCError as exc:
+            # Litecoin Core 0.21 as Debian builds it: "Compiled without sqlite support".
+            if "sqlite" not in exc.message.lower() and "descriptor" not in exc.message.lower():
+                raise
+            self.rpc.call("createwallet", name, True, True, "", False, False, True)
+
+    def watch_import(self):
+        """Return how this wallet imports watch-only keys: "descriptors" (importdescriptors),
+        "ranged" (importmulti of the ranged descriptor) or "addresses" (importmulti of each)."""
+        if self.WATCH_IMPORT != "auto":
+            return self.WATCH_IMPORT
+        return "descriptors" if self.rpc.call("getwalletinfo").get("descriptors") else "ranged"
+
+    def register_watch(self, watch, start, end, chain_name):
+        """Make the node's wallet watch indexes ``start`` to ``end - 1`` of ``watch`` (a
+        :class:`~transient.chain.hdkeys.WatchKey`), with no rescan: they were never
+        handed out. Raises NodeError when the node refuses any of it."""
+        mode = self.watch_import()
+        if mode == "descriptors":
+            # No label: Bitcoin Core refuses a ranged descriptor with one (even "").
+            request = [{"desc": watch.descriptor(), "range": [start, end - 1], "timestamp": "now",
+                        "active": False, "internal": False}]
+            _check_items(self.rpc.call("importdescriptors", request), "importdescriptors")
+        elif mode == "ranged":
+            request = [{"desc": watch.descriptor(), "range": [start, end - 1], "timestamp": "now",
+                        "watchonly": True, "keypool": False}]
+            _check_items(self.rpc.call("importmulti", request, {"rescan": False}), "importmulti")
+        else:
+            for first in range(start, end, WATCH_BATCH):
+                request = [{"scriptPubKey": {"address": address}, "pubkeys": [pubkey], "timestamp": "now",
+                            "watchonly": True}
+                           for _, address, pubkey in watch.addresses(first, min(WATCH_BATCH, end - first),
+                                                                     chain_name)]
+                _check_items(self.rpc.call("importmulti", request, {"rescan": False}), "importmulti")
+
+    def verify_watch(self, watch, chain_name, count=3):
+        """Return None when the node derives (or watches) the same first ``count`` addresses
+        as Transient, else a sentence saying what differs."""
+        ours = [a for _, a, _ in watch.addresses(0, count, chain_name)]
+        if self.watch_import() != "addresses":
+            theirs = self.rpc.call("deriveaddresses", watch.descriptor(), [0, count - 1])
+            return None if theirs == ours else "the node derives %s, Transient %s" % (theirs[0], ours[0])
+        info = self.rpc.call("validateaddress", ours[0])
+        if "iswatchonly" not in info:  # newer nodes answer it in getaddressinfo only
+            info = self.rpc.call("getaddressinfo", ours[0])
+        if not info.get("iswatchonly"):
+            return "the node does not watch %s (index 0): run `transient wallet init %s`" % (ours[0], self.currency)
+        if info.get("pubkey") and info["pubkey"] != watch.pubkey(0).hex():
+            return "the node holds another public key for %s" % ours[0]
+        return None
 
     # -- sync ----------------------------------------------------------------
 
@@ -226,3 +305,12 @@ def _raise_any(reply):
     if isinstance(reply, RPCError):
         raise reply
     return reply
+
+
+def _check_items(replies, method):
+    """Raise RPCError for the first refused item: the call succeeds even when items fail."""
+    for reply in replies:
+        if not reply.get("success"):
+            error = reply.get("error") or {}
+            raise RPCError("%s refused: %s" % (method, error.get("message", "no reason given")),
+                           error.get("code"), method)

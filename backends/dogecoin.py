@@ -12,7 +12,8 @@ class DogecoinBackend(BitcoindBackend):
     re-check unfinished receipts); an unknown cursor silently lists the whole wallet,
     so the cursor is checked with getblockheader in the same batch. getnewaddress
     takes an account only (P2PKH), and setaccount labels an address; entries carry
-    ``account`` and no ``blockheight``.
+    ``account`` and no ``blockheight``. Watch-only keys are imported address by
+    address (importmulti with the public key), as 1.14 reads no descriptors.
     """
 
     name = "dogecoin"
@@ -24,6 +25,7 @@ class DogecoinBackend(BitcoindBackend):
     HAS_ADDRESS_TYPE = False
     SET_LABEL = "setaccount"
     UNKNOWN_CURSOR = "lists_all"
+    WATCH_IMPORT = "addresses"  # 1.14 has no descriptors: importmulti of each address and public key
 
 
 @hookimpl(trylast=True)

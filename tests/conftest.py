@@ -9,6 +9,7 @@ import pytest
 
 from _db_fixtures import db, db_url, pg_server_url  # noqa: F401  (database fixtures)
 from _daemon import Daemon, coin_config
+from _watch import create_keyless_wallet, fresh_tpub
 from transient.devnet.node import RegtestNode, litecoind_available
 
 from _services import REQUIRE_SERVICES, _missing  # noqa: F401  (kept importable from here)
@@ -42,18 +43,28 @@ def merchant_wallet(regtest):
 # -- daemon ---------------------------------------------------------------------
 
 @pytest.fixture
-def wallet(regtest):
-    """A fresh merchant wallet, so each test sees only its own transactions."""
-    return regtest.create_wallet("m_" + uuid.uuid4().hex[:10])
+def address_mode():
+    """Where addresses come from: "node" (the node's wallet) or "watch" (derived from an
+    xpub, watched by a keyless wallet). A test runs in both modes with
+    ``@pytest.mark.parametrize("address_mode", ["node", "watch"])``."""
+    return "node"
 
 
 @pytest.fixture
-def start_daemon(tmp_path, db_url, regtest, wallet):
+def wallet(regtest, address_mode):
+    """A fresh merchant wallet, so each test sees only its own transactions."""
+    name = "m_" + uuid.uuid4().hex[:10]
+    return create_keyless_wallet(regtest, name) if address_mode == "watch" else regtest.create_wallet(name)
+
+
+@pytest.fixture
+def start_daemon(tmp_path, db_url, regtest, wallet, address_mode):
     daemons = []
+    xpub = 'xpub = "%s"\n' % fresh_tpub() if address_mode == "watch" else ""
 
     def start(**kw):
         coins = kw.pop("coins", None) or coin_config(regtest, wallet, poll=kw.pop("poll", 1),
-                                                     confirmations=kw.pop("confirmations", 1))
+                                                     confirmations=kw.pop("confirmations", 1)) + xpub
         daemon = Daemon(str(tmp_path), db_url, coins, **kw).start()
         daemons.append(daemon)
         return daemon

@@ -23,6 +23,7 @@ from transient.chain import plugins
 from transient.chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
 from transient.core.clock import utcnow
 from transient.core.errors import NodeUnreachable
+from transient.store.models import PooledAddress
 
 _CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
@@ -214,12 +215,44 @@ class FakeBackend(CoinBackend):
                     "version": 1, "subversion": "/fake:1/", "wallet": self.options.get("wallet")}
 
 
+class FakeWatchBackend(FakeBackend):
+    """FakeBackend with a keyless wallet: it watches what ``register_watch`` gives it
+    (``registered`` lists each (start, end) range and how many addresses were pooled then)."""
+
+    name = "fake-watch"
+
+    def __init__(self, currency, options):
+        super().__init__(currency, options)
+        self.registered = []
+        self.pooled_when_registered = []
+
+    def new_addresses(self, count, label=None):
+        raise AssertionError("a watch-only coin never asks the node for an address")
+
+    def create_watch_wallet(self, name):
+        return {"walletname": name, "private_keys_enabled": False}
+
+    def watch_import(self):
+        return "ranged"
+
+    def register_watch(self, watch, start, end, chain_name):
+        self._check("register_watch", (start, end))
+        self.pooled_when_registered.append(PooledAddress.select().count())
+        with self.lock:
+            for _, address, _ in watch.addresses(start, end - start, chain_name):
+                self.labels.setdefault(address, "")
+            self.registered.append((start, end))
+
+    def verify_watch(self, watch, chain_name, count=3):
+        return None
+
+
 class FakePlugin:
     """The pluggy plugin that registers ``FakeBackend`` (``backend = "fake"``)."""
 
     @hookimpl
     def transient_register_backends(self):
-        return [FakeBackend]
+        return [FakeBackend, FakeWatchBackend]
 
 
 def fake_plugin_manager():

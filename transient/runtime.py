@@ -12,15 +12,15 @@ import logging
 from .api.app import create_app
 from .api.checkout import qr
 from .api.health import HealthReport
-from .chain import plugins
+from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
 from .chain.sync import Syncer, new_holder_id
 from .core.clock import utcnow
-from .core.errors import ConfigError
+from .core.errors import ConfigError, NodeError
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
-from .payments.pool import AddressPool, PoolKeeper
+from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
 from .rates.book import Policy, RateBook
@@ -63,6 +63,24 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
     return book, RateRefresher(book.plan(), sources, db, config["rates.refresh_interval"], lease, clock)
 
 
+def watch_key(code, opts):
+    """Return the coin's watch-only :class:`~transient.chain.hdkeys.WatchKey`, or None
+    (addresses from the node's wallet)."""
+    if not (opts["xpub"] or opts["descriptor"]):
+        return None
+    return hdkeys.parse(code, opts["xpub"], opts["derivation"], opts["descriptor"],
+                        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"))
+
+
+def build_pool(code, backend, db, opts, clock):
+    """Return the coin's address pool: derived from its watch-only key, or the node's."""
+    watch = watch_key(code, opts)
+    if watch is None:
+        return AddressPool(code, backend, db, opts["address_pool"], clock=clock)
+    return WatchPool(code, backend, db, opts["address_pool"], watch, gap_limit=opts["gap_limit"],
+                     field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"), clock=clock)
+
+
 def build_amqp(config, db, clock):
     """Return the process's AMQP side when ``[amqp] url`` is set, else None."""
     if not config["amqp.url"]:
@@ -86,8 +104,9 @@ class Runtime:
         self.backends = build_backends(config, plugins.collect_backends(self.pm))
         coins = {code: (backend, config.coins[code]) for code, backend in self.backends.items()}
         self.db = open_database(config["database.url"])
-        self.pools = {code: AddressPool(code, backend, self.db, config.coins[code]["address_pool"], clock=clock)
-                      for code, backend in self.backends.items() if config.coins[code]["address_pool"]}
+        self.pools = {code: build_pool(code, backend, self.db, config.coins[code], clock)
+                      for code, backend in self.backends.items()
+                      if config.coins[code]["address_pool"] or watch_key(code, config.coins[code])}
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
         self.sender = Sender(config["webhook.secret"], config["webhook.timeout"])
         self.dispatcher = Dispatcher(self.db, self.sender, config["webhook.retry_schedule"],
@@ -134,6 +153,18 @@ class Runtime:
             for name in migrations.apply(self.db):
                 log.info("applied migration %s", name)
         migrations.check(self.db)
+
+    def check_watch_keys(self):
+        """Raise ConfigError (naming the coin's key) when a watch-only key is of another
+        network than its node, or the node derives other addresses than Transient. A node
+        that does not answer is only logged: the pool keeper checks again once it does."""
+        for code, pool in sorted(self.pools.items()):
+            if pool.watch_only:
+                try:
+                    pool.check_network()  # asks the node's chain and checks the key's network
+                    pool.check_wallet()
+                except NodeError as exc:
+                    log.warning("%s: watch-only key not checked against the node yet: %s", code, exc)
 
     def start(self):
         """Start the per-coin sync scheduler (it catches up from the stored cursor at once),

@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .chain import hdkeys
 from .core.errors import ConfigError
 from .api.checkout.qr import OPTIONS as _QR
 from .rates import logic as _rates
@@ -275,6 +276,15 @@ COIN_SETTINGS = [
     Setting("expires_in", 0, _int(0, 365 * 86400), "Default seconds until a new payment expires; 0: never."),
     Setting("address_pool", 200, _int(0, 100000),
             "Fresh addresses fetched ahead so creating a payment needs no node round trip; 0: ask the node each time."),
+    # Watch-only mode (issue 17): addresses derived from the merchant's public key.
+    Setting("xpub", None, _opt_str, "Watch-only: the account's extended public key (xpub/ypub/zpub, tpub/upub/vpub,"
+            " Ltub/Mtub, dgub); addresses are its receive chain /0/i. Unset: the node's wallet makes them."),
+    Setting("derivation", None, lambda v: _opt_str(v) and _choice(v, ("WPKH", "SH-WPKH", "PKH")).lower(),
+            "Watch-only: address type of the xpub: wpkh, sh-wpkh or pkh (default: BTC/LTC wpkh, DOGE pkh)."),
+    Setting("descriptor", None, _opt_str, "Watch-only, instead of xpub: a ranged output descriptor such as"
+            " wpkh([d34db33f/84h/0h/0h]xpub…/0/*)#checksum."),
+    Setting("gap_limit", 20, _int(1, 100000), "Watch-only: the restoring wallet's gap limit; a longer run of"
+            " handed-out addresses that never received anything is warned about (log, /healthz, doctor)."),
 ]
 
 # A fresh install talks to a local Dogecoin Core, as the original Transient did.
@@ -468,6 +478,11 @@ def _complete_coin(code, opts):
                           field="coins.%s.rpc_cookie_file" % code)
     if opts["rpc_cookie_file"]:
         opts["rpc_cookie_file"] = os.path.expanduser(opts["rpc_cookie_file"])
+    if opts["xpub"] or opts["descriptor"]:
+        # Read offline here (garbage, checksum, private key, coin); the node's chain is
+        # checked at start-up. The messages never quote the key.
+        hdkeys.parse(code, opts["xpub"], opts["derivation"], opts["descriptor"],
+                     field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"))
 
 
 def _sections():

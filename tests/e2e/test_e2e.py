@@ -8,11 +8,15 @@ from transient.store.db import open_database
 from transient.store.models import ChainState, Event, Receipt
 
 pytestmark = pytest.mark.regtest
+# The same tests with the node's wallet and with a watch-only key (an xpub, a keyless wallet).
+BOTH_MODES = pytest.mark.parametrize("address_mode", ["node", "watch"])
 
 
-def test_pay_exact_then_confirm(start_daemon, regtest):
+@BOTH_MODES
+def test_pay_exact_then_confirm(start_daemon, regtest, address_mode):
     d = start_daemon()
     p = d.create(currency="LTC", amount="1.5", account="order-1", metadata={"order": 1})
+    assert ("derivation_index" in p) == (address_mode == "watch")
     assert (p["status"], p["amount_due"], p["paid"]) == ("UNPAID", "1.5", False)
     assert p["payment_uri"] == "litecoin:%s?amount=1.5" % p["payment_address"]
     txid = regtest.pay(p["payment_address"], "1.5")
@@ -54,6 +58,7 @@ def test_one_payment_in_two_transactions(start_daemon, regtest):
     assert p["amount_received"] == "1" and len(p["transactions"]) == 2
 
 
+@BOTH_MODES
 def test_reorg_takes_payment_back_to_pending(start_daemon, regtest):
     d = start_daemon()
     p = d.create(currency="LTC", amount="0.25")
@@ -67,6 +72,7 @@ def test_reorg_takes_payment_back_to_pending(start_daemon, regtest):
     d.wait_status(p["id"], "PAID")
 
 
+@BOTH_MODES
 def test_double_spend_removes_the_credit(start_daemon, regtest):
     d = start_daemon()
     p = d.create(currency="LTC", amount="0.5")
@@ -169,9 +175,12 @@ def test_dogecoin_backend_against_the_regtest_node(start_daemon, regtest, wallet
     assert p["transactions"][0]["status"] == "conflicted"
 
 
-def test_two_workers_one_sync_at_a_time(start_daemon, regtest):
+@BOTH_MODES
+def test_two_workers_one_sync_at_a_time(start_daemon, regtest, address_mode):
     d = start_daemon(workers=2, poll=1)
     pays = [d.create(currency="LTC", amount="0.01") for _ in range(4)]
+    if address_mode == "watch":  # two workers never hand out the same index
+        assert len({p["derivation_index"] for p in pays}) == 4
     for p in pays:
         txid = regtest.pay(p["payment_address"], "0.01")
         ping(d, value=txid)

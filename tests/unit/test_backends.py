@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 import responses
 
+from transient.chain import hdkeys
 from transient.chain.backend import ChainTip, Output
 from transient.core.errors import ConfigError, RPCError
 from transient.chain.plugins import collect_backends, get_plugin_manager
@@ -254,3 +255,79 @@ def test_plugins_register_the_three_backends():
     assert found["bitcoin"] is BitcoinBackend and found["litecoin"] is LitecoinBackend
     for cls in found.values():
         assert cls.max_money > 0 and cls.uri_scheme == cls.name
+
+
+# -- watch-only keys: Bitcoin Core's descriptor wallet and Dogecoin 1.14's importmulti ------
+
+# An account key (m/84h/1h/0h of seed 00..1f) as a testnet key.
+WATCH_TPUB = ("tpubDDH1ndozCcuGXjVaXnB4NHUWbKfMTYfxH3wuU1GFvCXtEZZqsMY6NxBdgdaebExgDAVicckGNJDU8wVfRUWWMaov5jX4"
+              "zPaDorqe75QwjAC")
+
+
+def watch_key(currency="BTC"):
+    return hdkeys.parse(currency, WATCH_TPUB)
+
+
+def test_bitcoin_core_creates_a_keyless_descriptor_wallet(node):
+    def loadwallet(params):
+        raise RPCError("Path does not exist", -18)
+
+    node.handlers.update(listwallets=[], loadwallet=loadwallet, createwallet={"name": "shop", "warning": ""},
+                         getwalletinfo={"walletname": "shop", "private_keys_enabled": False, "descriptors": True,
+                                        "format": "sqlite"})
+    btc = backend(BitcoinBackend, wallet="shop")
+    assert btc.create_watch_wallet("shop")["private_keys_enabled"] is False
+    assert ("createwallet", ["shop", True, True, "", False, True, True]) in node.calls
+    assert btc.watch_import() == "descriptors"
+
+
+def test_a_wallet_with_private_keys_is_refused_for_a_watch_only_key(node):
+    node.handlers.update(listwallets=["shop"], getwalletinfo={"walletname": "shop", "private_keys_enabled": True})
+    with pytest.raises(ConfigError, match="coins.BTC.wallet: the node's wallet 'shop' can hold private keys"):
+        backend(BitcoinBackend, wallet="shop").create_watch_wallet("shop")
+
+
+def test_importdescriptors_has_no_label_and_each_item_is_checked(node):
+    watch = watch_key()
+    node.handlers.update(getwalletinfo={"descriptors": True}, importdescriptors=[{"success": True}])
+    btc = backend(BitcoinBackend, wallet="shop")
+    btc.register_watch(watch, 0, 20, "regtest")
+    (request,) = [p for m, p in node.calls if m == "importdescriptors"][0]
+    assert request == [{"desc": watch.descriptor(), "range": [0, 19], "timestamp": "now", "active": False,
+                        "internal": False}]
+    # The call succeeds while an item fails (Bitcoin Core 28: a ranged descriptor with a label).
+    node.handlers["importdescriptors"] = [{"success": False, "error": {
+        "code": -8, "message": "Ranged descriptors should not have a label"}}]
+    with pytest.raises(RPCError, match="importdescriptors refused: Ranged descriptors should not have a label"):
+        btc.register_watch(watch, 20, 40, "regtest")
+
+
+def test_bitcoin_core_and_transient_must_derive_the_same_addresses(node):
+    watch = watch_key()
+    ours = [watch.address(i, "regtest") for i in range(3)]
+    node.handlers.update(getwalletinfo={"descriptors": True}, deriveaddresses=ours)
+    btc = backend(BitcoinBackend, wallet="shop")
+    assert btc.verify_watch(watch, "regtest") is None
+    node.handlers["deriveaddresses"] = ["bcrt1qother"] + ours[1:]
+    assert "the node derives bcrt1qother" in btc.verify_watch(watch, "regtest")
+
+
+def test_dogecoin_imports_each_address_with_its_public_key_in_batches(node):
+    watch = watch_key("DOGE")
+    node.handlers.update(importmulti=lambda params: [{"success": True}] * len(params[0]))
+    doge = backend(DogecoinBackend, wallet="shop")
+    doge.register_watch(watch, 0, 1200, "regtest")
+    batches = [p for m, p in node.calls if m == "importmulti"]
+    assert [len(b[0]) for b in batches] == [500, 500, 200] and all(b[1] == {"rescan": False} for b in batches)
+    first = batches[0][0][0]
+    assert first == {"scriptPubKey": {"address": watch.address(0, "regtest")}, "pubkeys": [watch.pubkey(0).hex()],
+                     "timestamp": "now", "watchonly": True}
+    assert "getwalletinfo" not in node.methods()  # 1.14 has no descriptors: no need to ask
+    # Dogecoin 1.14's validateaddress of an imported watch-only address.
+    node.handlers["validateaddress"] = {"isvalid": True, "address": watch.address(0, "regtest"), "ismine": False,
+                                        "iswatchonly": True, "isscript": False, "pubkey": watch.pubkey(0).hex(),
+                                        "iscompressed": True, "account": ""}
+    assert doge.verify_watch(watch, "regtest") is None
+    assert doge.owns(watch.address(0, "regtest")) is True
+    node.handlers["validateaddress"] = dict(node.handlers["validateaddress"], pubkey="02" + "11" * 32)
+    assert "another public key" in doge.verify_watch(watch, "regtest")

@@ -43,6 +43,10 @@ class HealthReport:
             coin["last_notify_at"] = iso(self.last_notify.get(code))
             coin.update(self.sync_counts(code))
             coin["address_pool"] = _pool_size(self.pools.get(code))
+            if getattr(self.pools.get(code), "watch_only", False):
+                coin["watch_only"] = _gap(self.pools[code])
+                if not coin["watch_only"].get("gap_ok", True):
+                    out["ok"] = False
             if coin.get("tip_height") is not None and coin["cursor_height"] is not None:
                 coin["cursor_lag"] = coin["tip_height"] - coin["cursor_height"]
             out["coins"][code] = coin
@@ -66,3 +70,13 @@ def _pool_size(pool):
         return pool.available() if pool is not None else None
     except Exception:  # noqa: BLE001 - the database error is reported above
         return None
+
+
+def _gap(pool):
+    """The watch-only key's gap report (fingerprint, next index, registered range, gap)."""
+    try:
+        report = pool.gap_report()
+    except Exception as exc:  # noqa: BLE001 - reported, never crashes the health check
+        return {"error": exc.__class__.__name__}
+    report.pop("descriptor", None)
+    return report

@@ -51,13 +51,14 @@ class Payments:
         if not created:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = "/payments/%s" % payment.id
-        resp.media = {"success": True, "payment": self.service.render(payment, new=created)}
+        resp.media = {"success": True, "payment": self.service.render(payment, new=created, private=True)}
 
     def on_get(self, req, resp):
         payments, cursor = self.service.list(
             status=req.get_param("status"), currency=req.get_param("currency"),
             limit=req.get_param("limit"), cursor=req.get_param("cursor"))
-        resp.media = {"success": True, "payments": self.service.render_many(payments), "next_cursor": cursor}
+        resp.media = {"success": True, "payments": self.service.render_many(payments, private=True),
+                      "next_cursor": cursor}
 
 
 class PaymentItem:

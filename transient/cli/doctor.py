@@ -21,7 +21,7 @@ from ..core.errors import ConfigError, NodeAuthError, NodeError, NodeUnreachable
 from ..store.db import open_database
 from ..store.models import ChainState, Payment
 from ..core.clock import utcnow
-from ..runtime import build_rates
+from ..runtime import build_pool, build_rates, watch_key
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -174,6 +174,7 @@ class CoinDoctor:
         yield from self._chain()
         if (yield from self._wallet()):
             yield from self._addresses()
+            yield from self._watch_only()
         yield from self._sync()
         if not (yield from self._notify_endpoint()):
             return
@@ -272,14 +273,37 @@ class CoinDoctor:
                              "this database's %s payments come from another coin or network: point coins.%s.rpc_url"
                              " at the node that made them" % (self.code, self.code))
             return
-        mine = info.get("ismine")
-        if mine is None:  # newer nodes moved ismine to getaddressinfo
-            mine = self.rpc.call("getaddressinfo", payment.address).get("ismine")
-        if not mine:
+        if info.get("ismine") is None:  # newer nodes moved ismine to getaddressinfo
+            info = self.rpc.call("getaddressinfo", payment.address)
+        if not (info.get("ismine") or info.get("iswatchonly")):  # watch-only wallets own no key
             yield self.check("network", FAIL, "the wallet does not own the address of payment %s" % payment.id,
                              "set coins.%s.wallet to the wallet that made the payments' addresses" % self.code)
             return
         yield self.check("network", OK, "the wallet owns the payments' addresses (checked payment %s)" % payment.id)
+
+    def _watch_only(self):
+        """A watch-only key: its network, the node's own derivation of it, and the gap."""
+        pool = build_pool(self.code, self.backend, self.db, self.opts, utcnow) if watch_key(self.code, self.opts) else None
+        if pool is None or self.db is None:
+            return
+        try:
+            pool.check_network()
+            pool.check_wallet()
+            report = pool.gap_report()
+        except ConfigError as exc:
+            yield self.check("watch-only key", FAIL, exc.message,
+                             "check coins.%s.xpub against the wallet that exported it, or run "
+                             "`transient wallet init %s`" % (self.code, self.code))
+            return
+        yield self.check("watch-only key", OK, "fingerprint %s; the node derives the same addresses; next index %d,"
+                         " registered up to %d" % (report["fingerprint"], report["next_index"],
+                                                   report["registered"][1] - 1))
+        if report["gap_ok"]:
+            yield self.check("gap", OK, "longest unused run %d (gap limit %d)" % (report["gap"], report["gap_limit"]))
+        else:
+            yield self.check("gap", WARN, report["advice"],
+                             "raise the restoring wallet's gap limit above %d, or shorten coins.%s.expires_in"
+                             % (report["gap"], self.code))
 
     def _sync(self):
         if self.db is None:

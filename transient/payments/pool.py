@@ -17,10 +17,12 @@ outputs to payments by address, never by label.
 import logging
 import threading
 
+from peewee import fn
+
 from ..chain.backend import CoinBackend
 from ..store.db import chunks, is_sqlite, write_transaction
-from ..core.errors import NodeError
-from ..store.models import PooledAddress
+from ..core.errors import ConfigError, NodeError
+from ..store.models import Payment, PooledAddress, WatchKey as WatchKeyRow
 from ..core.clock import utcnow
 
 log = logging.getLogger("transient.addresses")
@@ -31,7 +33,7 @@ UPDATE pooled_address SET claimed_at = {p}, label = {p}
 WHERE id = (SELECT id FROM pooled_address WHERE currency = {p} AND claimed_at IS NULL
             ORDER BY id LIMIT 1{lock})
   AND claimed_at IS NULL
-RETURNING address
+RETURNING address, derivation_index
 """
 
 
@@ -53,17 +55,26 @@ class AddressPool:
         self._claim_sql = _CLAIM.replace("{lock}", lock).replace("{p}", db.param)
         self.wake = None  # set by the keeper: called after each claim
 
+    watch_only = False  # addresses from the node's wallet
+    fingerprint = None  # of the watch-only key
+
     def take(self, label=None):
         """Claim a pooled address for a payment; return it, or None when the pool is
         empty (or cannot carry ``label``). Call it inside the payment's write
         transaction, so that a failed insert gives the address back."""
+        claim = self.claim(label)
+        return claim[0] if claim else None
+
+    def claim(self, label=None):
+        """Like :meth:`take`, but return ``(address, derivation_index)`` (the index is
+        None for node-wallet addresses), or None."""
         if label and not self.labels:
             return None
         # fetchall: SQLite finishes an UPDATE ... RETURNING only once its rows are read.
         rows = self.db.execute_sql(self._claim_sql, (self.clock(), label or None, self.currency)).fetchall()
         if self.wake is not None:
             self.wake()
-        return rows[0][0] if rows else None
+        return tuple(rows[0]) if rows else None
 
     def available(self):
         """Return how many unclaimed addresses the pool holds."""
@@ -118,6 +129,157 @@ class AddressPool:
         return dropped
 
 
+_ALLOCATE = "UPDATE watch_key SET next_index = next_index + {p} WHERE id = {p} RETURNING next_index"
+_REGISTERED = "UPDATE watch_key SET registered_end = {p} WHERE id = {p} AND registered_end < {p}"
+
+
+class WatchPool(AddressPool):
+    """Watch-only mode: addresses derived from the merchant's public key (``watch``, a
+    :class:`~transient.chain.hdkeys.WatchKey`), never asked of the node.
+
+    Indexes are handed out by one conditional UPDATE of the key's ``watch_key`` row
+    (``next_index`` only grows), so no two workers or hosts, and no restart, ever get
+    the same index; a batch lost to a crash leaves a gap, never a reuse. Each batch is
+    registered with the node's watch-only wallet, ``lookahead`` indexes further,
+    before its addresses enter the pool.
+    """
+
+    watch_only = True
+
+    def __init__(self, currency, backend, db, size, watch, gap_limit=20, field=None, clock=utcnow):
+        super().__init__(currency, backend, db, max(size, 1), clock=clock)
+        self.labels = True  # a payment with an account still takes a derived address
+        self.watch = watch
+        self.field = field or "coins.%s.xpub" % currency  # the setting that names the key
+        self._chain = None
+        self.gap_limit = gap_limit
+        self.lookahead = gap_limit
+        self._gap_warned = False
+        self.fingerprint = watch.fingerprint
+        self._allocate_sql = _ALLOCATE.replace("{p}", db.param)
+        self._registered_sql = _REGISTERED.replace("{p}", db.param)
+
+    @property
+    def chain_name(self):
+        """The node's chain (main, test, regtest), asked once; raises ConfigError naming
+        the key when the key is of another network, NodeError when the node is away."""
+        if self._chain is None:
+            chain = self.backend.network()
+            self.watch.check_network(chain, self.field)
+            self._chain = chain
+        return self._chain
+
+    def check_network(self):
+        """Return the node's chain; raise ConfigError when the key is of another network."""
+        return self.chain_name
+
+    def key_row(self):
+        """Return the key's ``watch_key`` row (read fresh), made on first use."""
+        where = (WatchKeyRow.currency == self.currency) & (WatchKeyRow.fingerprint == self.fingerprint)
+        row = WatchKeyRow.get_or_none(where)
+        if row is None:  # a concurrent first use: the unique key keeps one row
+            WatchKeyRow.insert(currency=self.currency, fingerprint=self.fingerprint,
+                               descriptor=self.watch.descriptor(), created_at=self.clock()).on_conflict_ignore().execute()
+            row = WatchKeyRow.get(where)
+        return row
+
+    def allocate(self, count):
+        """Reserve ``count`` fresh indexes; return the first."""
+        row = self.key_row()
+        with write_transaction(self.db):
+            end = self.db.execute_sql(self._allocate_sql, (count, row.id)).fetchall()[0][0]
+        return end - count
+
+    def register(self, end):
+        """Make the node watch every index below ``end + lookahead``; return the new end."""
+        row = self.key_row()
+        want = end + self.lookahead
+        if row.registered_end < want:
+            self.backend.register_watch(self.watch, row.registered_end, want, self.chain_name)
+            with write_transaction(self.db):
+                self.db.execute_sql(self._registered_sql, (want, row.id, want))
+        return max(want, row.registered_end)
+
+    def refill(self, low_water=None):
+        """Derive, register and pool addresses up to ``size`` when fewer than ``low_water``
+        (default: half) are left; return the number added. Raises NodeError."""
+        have = self.available()
+        if have >= (self.size // 2 if low_water is None else low_water):
+            return 0
+        added = 0
+        while have + added < self.size:
+            count = min(BATCH, self.size - have - added)
+            start = self.allocate(count)
+            rows = self.watch.addresses(start, count, self.chain_name)
+            self.register(start + count)  # watched before anyone can be given it
+            now = self.clock()
+            with write_transaction(self.db):
+                PooledAddress.insert_many(
+                    [{"currency": self.currency, "address": a, "derivation_index": i, "created_at": now}
+                     for i, a, _ in rows]).on_conflict_ignore().execute()
+            added += count
+        self.warn_gap()
+        return added
+
+    def warn_gap(self):
+        """Log a warning (once, until it is fixed) when the gap is over the gap limit."""
+        report = self.gap_report()
+        if not report["gap_ok"] and not self._gap_warned:
+            log.warning("%s: %s", self.currency, report["advice"])
+        self._gap_warned = not report["gap_ok"]
+        return report
+
+    def check_wallet(self):
+        """Drop the unclaimed addresses when they are not this key's (the key changed);
+        raise ConfigError when the node derives other addresses than Transient."""
+        problem = self.backend.verify_watch(self.watch, self.chain_name) if self.key_row().registered_end else None
+        if problem:
+            raise ConfigError("coins.%s: the node and Transient disagree on the watch-only key: %s"
+                              % (self.currency, problem), "coins.%s.xpub" % self.currency)
+        unclaimed = ((PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null())
+        oldest = PooledAddress.select().where(unclaimed).order_by(PooledAddress.id).first()
+        if oldest is None or (oldest.derivation_index is not None
+                              and self.watch.address(oldest.derivation_index, self.chain_name) == oldest.address):
+            return 0
+        dropped = PooledAddress.delete().where(unclaimed).execute()
+        log.warning("%s: the pooled addresses are not the configured key's: dropped %d", self.currency, dropped)
+        return dropped
+
+    def gap_report(self):
+        """Return the key's fingerprint, next index, registered range and gap (see :func:`gap`)."""
+        row = self.key_row()
+        mine = (Payment.currency == self.currency) & (Payment.key_fingerprint == self.fingerprint)
+        received = (Payment.amount_received > 0) | (Payment.amount_pending > 0)
+        used = [r[0] for r in Payment.select(Payment.derivation_index).where(mine & received)
+                .order_by(Payment.derivation_index).tuples()]
+        last = Payment.select(fn.MAX(Payment.derivation_index)).where(mine).scalar()
+        report = {"fingerprint": self.fingerprint, "descriptor": self.watch.descriptor(),
+                  "next_index": row.next_index, "registered": [0, row.registered_end],
+                  "last_handed_out": last, "gap": gap(used, last), "gap_limit": self.gap_limit}
+        report["gap_ok"] = report["gap"] <= self.gap_limit
+        if not report["gap_ok"]:
+            report["advice"] = GAP_ADVICE % (report["gap"], self.gap_limit)
+        return report
+
+
+GAP_ADVICE = ("%d handed-out addresses in a row never received anything, more than the gap limit of %d: a wallet "
+              "restored from this key may miss later payments. Raise the wallet's gap limit (and "
+              "[coins.X] gap_limit) or shorten expiry; addresses are never reused to close the gap.")
+
+
+def gap(used, last):
+    """Return the longest run of indexes up to ``last`` (the highest handed out) between
+    the ``used`` ones (sorted: indexes that received something), as a wallet restoring
+    the key counts it."""
+    if last is None:
+        return 0
+    longest, previous = 0, -1
+    for index in used:
+        longest = max(longest, index - previous - 1)
+        previous = index
+    return max(longest, last - previous)
+
+
 class PoolKeeper:
     """A thread that keeps every coin's pool filled and its claimed addresses labelled."""
 
@@ -161,7 +323,7 @@ class PoolKeeper:
         try:
             for step in steps:
                 step()
-        except NodeError as exc:
+        except (NodeError, ConfigError) as exc:  # ConfigError: the node disagrees on the watch-only key
             if pool.currency not in self._failing:  # once per outage, not every round
                 log.warning("%s: address pool: %s (retrying)", pool.currency, exc)
             self._failing.add(pool.currency)

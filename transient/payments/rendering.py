@@ -104,11 +104,12 @@ class Renderer:
             rows.append({"status": data["to"], "at": iso(event.created_at), "cause": data.get("cause")})
         return rows
 
-    def render(self, payment, receipts=None, tip_height=None, with_history=True, new=False):
+    def render(self, payment, receipts=None, tip_height=None, with_history=True, new=False, private=False):
         """Return the JSON-ready dict of a payment (amounts as exact decimal strings).
 
         ``new``: the payment was created in this request, so it has no receipts and no
-        status change yet, and rendering it needs no query."""
+        status change yet, and rendering it needs no query. ``private``: for a caller with
+        an API key: adds a watch-only address's ``derivation_index`` and ``key_fingerprint``."""
         backend, _ = self.coins.get(payment.currency, (None, None))
         decimals = backend.decimals if backend else 8
         if new:
@@ -159,6 +160,8 @@ class Renderer:
             "expires_at": iso(payment.expires_at),
             "paid_at": iso(payment.paid_at),
             **({"status_history": history} if history is not None else {}),
+            **({"derivation_index": payment.derivation_index, "key_fingerprint": payment.key_fingerprint}
+               if private and payment.derivation_index is not None else {}),
         }
 
     def render_event(self, event, currency):
@@ -172,7 +175,7 @@ class Renderer:
         return {"id": str(event.event_id), "type": event.type, "sequence": event.sequence,
                 "created_at": iso(event.created_at), "data": data}
 
-    def render_many(self, payments):
+    def render_many(self, payments, private=False):
         """Render a page of payments with one receipts query and one tip query per currency."""
         by_payment = {}
         if payments:
@@ -180,12 +183,12 @@ class Renderer:
             for r in query:
                 by_payment.setdefault(r.payment_id, []).append(r)
         tips = {c: _tip_height(c) for c in {p.currency for p in payments}}
-        return [self._render_listed(p, by_payment.get(p.id, []), tips[p.currency]) for p in payments]
+        return [self._render_listed(p, by_payment.get(p.id, []), tips[p.currency], private) for p in payments]
 
-    def _render_listed(self, payment, receipts, tip_height):
+    def _render_listed(self, payment, receipts, tip_height, private):
         # One row that cannot be rendered must not break every page that holds it.
         try:
-            return self.render(payment, receipts, tip_height, with_history=False)
+            return self.render(payment, receipts, tip_height, with_history=False, private=private)
         except Exception:  # noqa: BLE001 - logged; the row is listed with what is sure
             log.exception("payment %s cannot be rendered", payment.id)
             return {"id": str(payment.id), "currency": payment.currency, "status": payment.status,

@@ -10,7 +10,7 @@ from peewee import IntegrityError
 
 from ..core import events as event_types, status as st
 from ..core.clock import utcnow
-from ..core.errors import Conflict, NotFound, RateUnavailable, ValidationError
+from ..core.errors import Conflict, NodeError, NotFound, RateUnavailable, ValidationError
 from ..core.text import text_problem
 from ..core.money import format_amount
 from ..rates.logic import amount_for, text as rate_text
@@ -72,11 +72,13 @@ class PaymentService:
         try:
             pool = self.pools.get(payment.currency)
             if pool is not None:
-                # A pooled address, claimed in the insert's transaction: no node round trip.
-                with write_transaction(self.db):
-                    payment.address = pool.take(payment.account)
-                    if payment.address is not None:
-                        self._insert(payment, events)
+                self._claim(pool, payment, events)
+                if payment.address is None and pool.watch_only:
+                    # Watch-only: the node has no address to give; derive and register a batch.
+                    pool.refill(low_water=1)
+                    self._claim(pool, payment, events)
+                    if payment.address is None:
+                        raise NodeError("%s: no watch-only address could be derived" % payment.currency)
             if payment.address is None:
                 # No pool, or it is empty: ask the node, outside any transaction.
                 backend, _ = self.coins[payment.currency]
@@ -106,6 +108,15 @@ class PaymentService:
                 currency), "price")
         return {"amount": amount, "rate": rate_text(priced.rate), "rate_at": priced.at,
                 "rate_sources": json.dumps(priced.sources, separators=(",", ":"))}
+
+    def _claim(self, pool, payment, events):
+        # A pooled address, claimed in the insert's transaction: no node round trip.
+        with write_transaction(self.db):
+            claim = pool.claim(payment.account)
+            if claim is not None:
+                payment.address, payment.derivation_index = claim
+                payment.key_fingerprint = pool.fingerprint if claim[1] is not None else None
+                self._insert(payment, events)
 
     def _insert(self, payment, events):
         insert(payment)
@@ -138,9 +149,9 @@ class PaymentService:
         """Return the JSON-ready dict of ``payment`` (see Renderer.render)."""
         return self.renderer.render(payment, **kwargs)
 
-    def render_many(self, payments):
+    def render_many(self, payments, **kwargs):
         """Render a page of payments (see Renderer.render_many)."""
-        return self.renderer.render_many(payments)
+        return self.renderer.render_many(payments, **kwargs)
 
     def list(self, status=None, currency=None, limit=None, cursor=None):
         """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page."""

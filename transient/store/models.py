@@ -48,6 +48,9 @@ class Payment(BaseModel):
     rate = TextField(null=True)  # price_currency per coin, exact decimal string
     rate_sources = TextField(null=True)  # JSON list: each quote used (source, pair, rate, at)
     rate_at = DateTimeField(null=True)  # when the oldest quote used was fetched
+    # Watch-only mode: the address's index on the key's receive chain, and the key's fingerprint.
+    derivation_index = IntegerField(null=True)
+    key_fingerprint = CharField(max_length=8, null=True)
 
     class Meta:
         indexes = (
@@ -55,6 +58,7 @@ class Payment(BaseModel):
             (("status", "created_at"), False),
             (("currency", "status", "expires_at"), False),
             (("created_at", "id"), False),
+            (("currency", "key_fingerprint", "derivation_index"), True),  # an index is handed out once
         )
 
 
@@ -189,6 +193,7 @@ class PooledAddress(BaseModel):
     label = CharField(max_length=255, null=True)  # to set in the node's wallet once claimed
     created_at = DateTimeField(default=utcnow)
     claimed_at = DateTimeField(null=True)
+    derivation_index = IntegerField(null=True)  # watch-only mode: the index on the key's receive chain
 
     class Meta:
         indexes = (
@@ -223,4 +228,23 @@ class RatePair(BaseModel):
     refreshed_at = DateTimeField(null=True)
 
 
-MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress, RateQuote, RatePair]
+class WatchKey(BaseModel):
+    """A coin's watch-only key: the next index to derive and how far the node watches.
+
+    ``next_index`` only grows (one conditional UPDATE hands a batch of indexes to one
+    process), so an index is never handed out twice, across workers, hosts and restarts.
+    """
+
+    id = BigAutoField()
+    currency = CharField(max_length=10)
+    descriptor = TextField()  # the receive chain's descriptor, with its checksum
+    fingerprint = CharField(max_length=8)
+    next_index = IntegerField(default=0)
+    registered_end = IntegerField(default=0)  # indexes below it are imported into the node's wallet
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("currency", "fingerprint"), True),)  # one counter per key
+
+
+MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress, RateQuote, RatePair, WatchKey]

@@ -1,0 +1,212 @@
+"""Watch-only wallets on the real litecoind regtest node: a keyless legacy wallet (Debian's
+0.21 has no descriptor wallets), the ranged descriptor in importmulti (LTC) and the
+address-by-address importmulti (the DOGE path, run against the same node); addresses
+that equal the node's own derivation; PENDING → PAID and back on a reorg; indexes never
+handed out twice across two pools and a restart; the gap report. Key parsing and the
+BIP vectors: tests/unit/test_hdkeys.py."""
+import datetime
+import re
+import threading
+import uuid
+
+import pytest
+from _api import post
+from _watch import fresh_tpub
+from falcon import testing
+
+from transient import settings
+from transient.chain import hdkeys
+from transient.core.clock import utcnow
+from transient.core.errors import RPCError
+from transient.payments.pool import WatchPool
+from transient.runtime import Runtime
+from transient.store import migrations
+from transient.store.models import Payment
+from transient_backends.dogecoin import DogecoinBackend
+from transient_litecoin import LitecoinBackend
+
+pytestmark = pytest.mark.regtest
+
+def backend(cls, node, wallet, currency):
+    return cls(currency, {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user,
+                          "rpc_password": node.rpc_password, "wallet": wallet})
+
+
+def test_litecoind_has_no_descriptor_wallets(regtest):
+    with pytest.raises(RPCError, match="Compiled without sqlite support"):
+        regtest.rpc("createwallet", "desc_" + uuid.uuid4().hex[:8], True, True, "", False, True)
+
+
+def test_ltc_keyless_wallet_watches_the_ranged_descriptor_and_derives_what_the_node_derives(db, regtest, tmp_path):
+    name = "watch_" + uuid.uuid4().hex[:8]
+    ltc = backend(LitecoinBackend, regtest, name, "LTC")
+    info = ltc.create_watch_wallet(name)
+    assert info["private_keys_enabled"] is False and ltc.watch_import() == "ranged"
+    watch = hdkeys.parse("LTC", fresh_tpub("045f1cf6"))  # a vpub: wpkh
+    pool = WatchPool("LTC", ltc, db, 10, watch, gap_limit=5)
+    assert pool.refill() == 10
+    pooled = [(r.derivation_index, r.address) for r in pool_rows()]
+    assert [i for i, _ in pooled] == list(range(10))
+    theirs = regtest.rpc("deriveaddresses", watch.descriptor(), [0, 9])
+    assert [a for _, a in pooled] == theirs and theirs[0].startswith("rltc1q")
+    assert ltc.verify_watch(watch, "regtest") is None
+    for _, address in (pooled[0], pooled[-1]):
+        got = regtest.rpc("getaddressinfo", address, wallet=name)
+        assert got["iswatchonly"] is True and got["ismine"] is False
+        assert ltc.owns(address) is True
+    # Registered ahead of the pool: index 14 (10 + gap_limit 5 - 1) is watched, 15 not yet.
+    assert regtest.rpc("getaddressinfo", watch.address(14, "regtest"), wallet=name)["iswatchonly"] is True
+    assert regtest.rpc("getaddressinfo", watch.address(15, "regtest"), wallet=name)["iswatchonly"] is False
+    # No RPC can reveal a private key: there is none.
+    with pytest.raises(RPCError, match="(?i)private key"):
+        regtest.rpc("dumpprivkey", pooled[0][1], wallet=name)
+    dump = tmp_path / "wallet.dump"
+    regtest.rpc("dumpwallet", str(dump), wallet=name)
+    lines = [line for line in dump.read_text().splitlines() if line and not line.startswith("#")]
+    assert lines and all(line.startswith("0014") or " script=" in line or line.startswith("a914")
+                         for line in lines), lines[:3]  # scripts only: no WIF key line
+    assert not [line for line in lines if re.match(r"^[c9][1-9A-HJ-NP-Za-km-z]{50} ", line)]
+    ltc.close()
+
+
+def test_doge_path_imports_each_address_and_public_key_into_a_keyless_legacy_wallet(db, regtest):
+    name = "dogewatch_" + uuid.uuid4().hex[:8]
+    doge = backend(DogecoinBackend, regtest, name, "DOGE")
+    assert doge.create_watch_wallet(name)["private_keys_enabled"] is False
+    watch = hdkeys.parse("DOGE", fresh_tpub())  # DOGE's default: pkh
+    pool = WatchPool("DOGE", doge, db, 4, watch, gap_limit=2)
+    pool.refill()
+    first = pool_rows()[0]
+    # Independently: the node's own pkh derivation (DOGE and LTC regtest share P2PKH version 111).
+    assert first.address == regtest.rpc("deriveaddresses", hdkeys.parse(
+        "LTC", descriptor=watch.descriptor()).descriptor(), [0, 0])[0]
+    info = regtest.rpc("getaddressinfo", first.address, wallet=name)
+    assert info["iswatchonly"] is True and info["pubkey"] == watch.pubkey(0).hex()
+    assert doge.verify_watch(watch, "regtest") is None
+    other = hdkeys.parse("DOGE", fresh_tpub())
+    assert "does not watch" in doge.verify_watch(other, "regtest")
+    doge.close()
+
+
+def pool_rows():
+    from transient.store.models import PooledAddress
+
+    return list(PooledAddress.select().order_by(PooledAddress.derivation_index))
+
+
+def watch_runtime(tmp_path, regtest, name, key, pool=6, gap_limit=3, clock=None):
+    path = tmp_path / "config.toml"
+    path.write_text("""
+[database]
+url = "sqlite:///%s"
+[coins.LTC]
+backend = "litecoin"
+rpc_url = "%s"
+rpc_user = "%s"
+rpc_password = "%s"
+wallet = "%s"
+xpub = "%s"
+address_pool = %d
+gap_limit = %d
+""" % (tmp_path / "w.db", regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, name, key, pool, gap_limit))
+    runtime = Runtime(settings.load(str(path), environ={}), **({"clock": clock} if clock else {}))
+    migrations.apply(runtime.db)
+    return runtime
+
+
+def test_payments_get_derived_addresses_and_are_paid_and_reorged_like_node_wallet_ones(tmp_path, regtest):
+    name = "watchpay_" + uuid.uuid4().hex[:8]
+    key = fresh_tpub()
+    runtime = watch_runtime(tmp_path, regtest, name, key)
+    runtime.backends["LTC"].create_watch_wallet(name)
+    client = testing.TestClient(runtime.app())
+    watch = hdkeys.parse("LTC", key)
+    made = [post(client, {"currency": "LTC", "amount": "1.5"}).json["payment"] for _ in range(3)]
+    assert [p["derivation_index"] for p in made] == [0, 1, 2]
+    assert {p["key_fingerprint"] for p in made} == {watch.fingerprint}
+    assert [p["payment_address"] for p in made] == regtest.rpc("deriveaddresses", watch.descriptor(), [0, 2])
+    # The public read of a payment does not show the index.
+    assert "derivation_index" not in client.simulate_get("/payments/%s" % made[0]["id"]).json["payment"]
+    sync = runtime.syncers["LTC"]
+    regtest.pay(made[1]["payment_address"], "1.5")
+    sync.run()
+    assert status(made[1]) == "PENDING"
+    regtest.mine(1)
+    sync.run()
+    assert status(made[1]) == "PAID"
+    regtest.reorg(1)  # the block goes, the tx is back in the mempool
+    sync.run()
+    assert status(made[1]) == "PENDING"
+    # Gap: index 0 unpaid, 1 paid, 2 unpaid: the longest unused run is 1.
+    report = runtime.pools["LTC"].gap_report()
+    assert report["gap"] == 1 and report["gap_ok"] and report["registered"][1] >= 3 + 3
+    regtest.mine(1)
+    runtime.close()
+
+
+def status(payment):
+    return Payment.get_by_id(uuid.UUID(payment["id"])).status
+
+
+def test_two_pools_and_a_restart_never_hand_out_an_index_twice(tmp_path, regtest):
+    name = "watchrace_" + uuid.uuid4().hex[:8]
+    key = fresh_tpub()
+    first = watch_runtime(tmp_path, regtest, name, key, pool=40)
+    first.backends["LTC"].create_watch_wallet(name)
+    # Another keeper on its own connection and node client (peewee: one connection per
+    # thread), as a second worker has.
+    other = backend(LitecoinBackend, regtest, name, "LTC")
+    second = WatchPool("LTC", other, first.db, 40, hdkeys.parse("LTC", key), gap_limit=3)
+    errors = []
+
+    def refill(pool):
+        try:
+            for _ in range(3):
+                pool.size += 40  # always below: take another batch each round
+                pool.refill()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=refill, args=(p,)) for p in (first.pools["LTC"], second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    indexes = [r.derivation_index for r in pool_rows()]
+    assert len(indexes) == len(set(indexes)) >= 120
+    first.close()
+    other.close()
+    again = watch_runtime(tmp_path, regtest, name, key, pool=40)  # a restart
+    client = testing.TestClient(again.app())
+    taken = {post(client, {"currency": "LTC", "amount": "1"}).json["payment"]["derivation_index"] for _ in range(5)}
+    assert taken <= set(indexes) and len(taken) == 5
+    again.pools["LTC"].size = 200
+    added = again.pools["LTC"].refill(low_water=1000)
+    assert added == 200 - (len(indexes) - 5)
+    assert len({r.derivation_index for r in pool_rows()}) == len(pool_rows()) == len(indexes) + added
+    assert again.pools["LTC"].key_row().next_index == max(indexes) + 1 + added  # the restart went on, no reuse
+    again.close()
+
+
+def test_gap_report_after_paid_expired_and_unpaid_payments(tmp_path, regtest):
+    name = "watchgap_" + uuid.uuid4().hex[:8]
+    now = [utcnow()]
+    runtime = watch_runtime(tmp_path, regtest, name, fresh_tpub(), pool=10, gap_limit=3, clock=lambda: now[0])
+    runtime.backends["LTC"].create_watch_wallet(name)
+    client = testing.TestClient(runtime.app())
+    made = [post(client, {"currency": "LTC", "amount": "1", **({"expires_in": 600} if i in (2, 3) else {})})
+            .json["payment"] for i in range(8)]
+    for i in (0, 5):
+        regtest.pay(made[i]["payment_address"], "1")
+    regtest.mine(1)
+    now[0] += datetime.timedelta(hours=1)
+    runtime.syncers["LTC"].run()
+    assert [status(made[i]) for i in (0, 2, 3, 4, 5)] == ["PAID", "EXPIRED", "EXPIRED", "UNPAID", "PAID"]
+    # Used: 0 and 5. Unused runs: 1-4 (4: two of them expired) and 6-7 (2).
+    report = runtime.pools["LTC"].gap_report()
+    assert (report["gap"], report["gap_limit"], report["gap_ok"]) == (4, 3, False)
+    assert "Raise the wallet's gap limit" in report["advice"]
+    health = client.simulate_get("/healthz").json["coins"]["LTC"]
+    assert health["watch_only"]["gap"] == 4 and health["watch_only"]["gap_ok"] is False
+    runtime.close()
