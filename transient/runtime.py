@@ -20,6 +20,7 @@ from .core.errors import ConfigError
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
+from .delivery.targets import TargetGuard
 from .payments.pool import AddressPool, PoolKeeper
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
@@ -69,7 +70,10 @@ class Runtime:
         self.pools = {code: AddressPool(code, backend, self.db, config.coins[code]["address_pool"], clock=clock)
                       for code, backend in self.backends.items() if config.coins[code]["address_pool"]}
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
-        self.sender = Sender(config["webhook.secret"], config["webhook.timeout"])
+        # Per-payment URLs reach public addresses and the allowed networks only (SSRF).
+        self.guard = TargetGuard(config["webhook.allowed_networks"])
+        self.sender = Sender(config["webhook.secret"], config["webhook.timeout"], guard=self.guard,
+                             trusted=[config["webhook.url"]])
         self.dispatcher = Dispatcher(self.db, self.sender, config["webhook.retry_schedule"],
                                      config["webhook.concurrency"], clock=clock)
         self.amqp = build_amqp(config, self.db, clock)
@@ -80,7 +84,8 @@ class Runtime:
             extra_targets=[self.amqp.target] if self.amqp else [],
             listeners=[self.dispatcher.wake] + ([self.amqp.publisher.wake] if self.amqp else []))
         # What changes payments: the service (create) and each coin's Syncer (the ledger).
-        self.payments = PaymentService(coins, self.outbox, self.renderer, db=self.db, pools=self.pools, clock=clock)
+        self.payments = PaymentService(coins, self.outbox, self.renderer, db=self.db, pools=self.pools, clock=clock,
+                                      guard=self.guard)
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], config["api.keys"])
         self.syncers = {

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from .core.errors import ConfigError
 from .api.checkout.qr import OPTIONS as _QR
+from .delivery.targets import parse_networks
 
 
 # -- value parsers: each takes a TOML value or an environment string ---------
@@ -173,6 +174,9 @@ SETTINGS = [
             _schedule, "Waits before each retry (±20 % jitter); after the last one a delivery fails (default: ~2 days)."),
     Setting("webhook.timeout", 10, _int(1, 120), "Seconds to wait for a receiver to answer."),
     Setting("webhook.concurrency", 8, _int(1, 128), "Deliveries sent at once by each process."),
+    Setting("webhook.allowed_networks", [], parse_networks, "Networks (CIDR) that per-payment callback_url,"
+            " redirect_url and test URLs may reach besides public addresses, e.g. [\"127.0.0.0/8\", \"::1/128\"]"
+            " for a receiver on this host; [webhook] url itself is always trusted."),
     Setting("amqp.url", None, _url(("amqp", "amqps")),
             "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off."),
     Setting("amqp.exchange", "transient.events", _amqp_name(),

@@ -102,7 +102,8 @@ class WebhookTest:
         body = read_json(req, self.max_body) if req.content_length else {}
         if not isinstance(body, dict) or set(body) - {"url"}:
             raise ValidationError("the body may only hold a url", "url")
-        url = check_url(body.get("url"), "url") or self.webhook_url
+        given = body.get("url")
+        url = check_url(given, "url", self.sender.guard if self.sender.guarded(given) else None) or self.webhook_url
         if not url:
             raise ValidationError("is required: no [webhook] url is configured", "url")
         outcome = admin.ping(self.sender, url)

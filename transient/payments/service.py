@@ -25,8 +25,10 @@ class PaymentService:
     maps a currency to its :class:`~transient.payments.pool.AddressPool`.
     """
 
-    def __init__(self, coins, outbox, renderer, db=None, pools=None, clock=utcnow, uuidgen=uuid.uuid4):
+    def __init__(self, coins, outbox, renderer, db=None, pools=None, clock=utcnow, uuidgen=uuid.uuid4,
+                 guard=None):
         self.coins = coins
+        self.guard = guard  # refuses per-payment URLs that reach private networks (SSRF)
         self.outbox = outbox
         self.renderer = renderer
         self.db = db
@@ -45,7 +47,7 @@ class PaymentService:
         node cannot hand out an address.
         """
         now = self.clock()
-        fields = validation.create_fields(body, self.coins, now)
+        fields = validation.create_fields(body, self.coins, now, self.guard)
         digest = None
         if validation.idempotency_key(idempotency_key) is not None:
             digest = validation.body_hash(body)
