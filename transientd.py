@@ -66,6 +66,7 @@ def check(config):
     runtime = Runtime(config)
     try:
         runtime.prepare_schema()
+        runtime.check_exposure()  # the stored keys count, so after the schema
     finally:
         runtime.close()
     if not config["webhook.secret"]:

@@ -27,7 +27,7 @@ def test_the_webhook_migration_goes_down_and_up_again(db):
     runner.down("0002_webhooks")  # and every later migration first
     assert not db.table_exists("delivery") and "callback_url" not in _columns(db, "payment")
     assert not db.table_exists("pooled_address")
-    assert migrations.pending(db) == ["0002_webhooks", "0003_address_pool"]
-    assert migrations.apply(db) == ["0002_webhooks", "0003_address_pool"]
+    assert migrations.pending(db) == ["0002_webhooks", "0003_address_pool", "0004_api_keys"]
+    assert migrations.apply(db) == ["0002_webhooks", "0003_address_pool", "0004_api_keys"]
     assert db.table_exists("delivery") and "redirect_url" in _columns(db, "payment")
     assert db.table_exists("pooled_address")

@@ -7,7 +7,9 @@ outbox in the change's transaction; the outbox turns each into one delivery per
 target (the webhook URL, the payment's callback, the AMQP exchange) and, after the
 commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 """
+import ipaddress
 import logging
+import socket
 
 from .api.app import create_app
 from .api.checkout import qr
@@ -17,6 +19,7 @@ from .chain.scheduler import SyncScheduler
 from .chain.sync import Syncer
 from .core.clock import utcnow
 from .core.errors import ConfigError
+from .core.keys import KeyRing
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
@@ -26,6 +29,7 @@ from .payments.rendering import Renderer
 from .payments.service import PaymentService
 from .store import migrations
 from .store.db import open_database
+from .store.keys import KeyStore
 
 log = logging.getLogger("transient")
 
@@ -55,6 +59,21 @@ def build_amqp(config, db, clock):
                 config["amqp.retry_schedule"], config["amqp.confirm_timeout"], db, clock=clock)
 
 
+def is_loopback(host):
+    """True when the bind host ``host`` (an address, ``[::1]`` or a name) reaches this
+    machine only; a name counts when every address it resolves to is loopback."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(found) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in found)
+
+
 class Runtime:
     """Everything one process needs (the daemon's worker, or a CLI command), built from
     ``config``; ``start()`` starts the threads a daemon worker runs."""
@@ -67,6 +86,9 @@ class Runtime:
         self.backends = build_backends(config, plugins.collect_backends(self.pm))
         coins = {code: (backend, config.coins[code]) for code, backend in self.backends.items()}
         self.db = open_database(config["database.url"])
+        # Who may call: the config's keys (every scope) and the stored ones (transient keys).
+        self.key_store = KeyStore(self.db, clock=clock)
+        self.keys = KeyRing(config["api.keys"], self.key_store)
         self.pools = {code: AddressPool(code, backend, self.db, config.coins[code]["address_pool"], clock=clock)
                       for code, backend in self.backends.items() if config.coins[code]["address_pool"]}
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
@@ -87,7 +109,7 @@ class Runtime:
         self.payments = PaymentService(coins, self.outbox, self.renderer, db=self.db, pools=self.pools, clock=clock,
                                       guard=self.guard)
         if self.amqp is not None:
-            self.amqp.serve_commands(self.payments, config["api.max_body"], config["api.keys"])
+            self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
         self.syncers = {
             code: Syncer(code, backend, config.coins[code]["confirmations"], self.db, self.outbox,
                          holder=holder, lease_seconds=config["sync.lease_seconds"], clock=clock)
@@ -105,7 +127,7 @@ class Runtime:
         config = self.config
         return create_app(
             self.payments, self.health, wake=self.wake, db=self.db, outbox=self.outbox, sender=self.sender,
-            webhook_url=config["webhook.url"], api_keys=config["api.keys"], notify_token=config["notify.token"],
+            webhook_url=config["webhook.url"], keys=self.keys, notify_token=config["notify.token"],
             max_body=config["api.max_body"], refresh_interval=config["checkout.refresh_interval"],
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}))
 
@@ -115,6 +137,17 @@ class Runtime:
             for name in migrations.apply(self.db):
                 log.info("applied migration %s", name)
         migrations.check(self.db)
+
+    def check_exposure(self):
+        """Raise ConfigError when the daemon would listen beyond loopback with no API key
+        (in the config or stored) unless ``[api] allow_anonymous`` says so: anyone who
+        reaches it could create and list payments and read the merchant's data."""
+        host = self.config["server.bind"].rpartition(":")[0]
+        if is_loopback(host) or self.config["api.allow_anonymous"] or self.keys:
+            return
+        raise ConfigError("server.bind %s is not a loopback address and no API key is set: set [api] keys"
+                          " (or make one with `transient keys create`), or [api] allow_anonymous = true"
+                          " to serve anyone" % host, field="server.bind")
 
     def start(self):
         """Start the per-coin sync scheduler (it catches up from the stored cursor at once),

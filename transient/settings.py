@@ -163,10 +163,13 @@ SETTINGS = [
     Setting("server.public_url", None, _url(("http", "https")), "Base URL customers reach (for links); default: the bind address."),
     Setting("database.url", "sqlite:///transient.db", _db_url, "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB."),
     Setting("database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."),
-    Setting("api.keys", [], _str_list, "API keys; when set, creating and listing payments need 'Authorization: Bearer KEY'."),
+    Setting("api.keys", [], _str_list, "API keys holding every scope; with any key (here or made with `transient keys"
+            " create`), requests need 'Authorization: Bearer KEY' and anonymous reads get the public view."),
     Setting("api.max_body", 65536, _int(1024, 10 * 2**20), "Largest request body accepted, in bytes."),
     Setting("api.read_cache", 1024, _int(0, 1_000_000), "Payments whose GET /payments/{id} body each worker keeps"
             " (about 2 KB each), served while the payment is unchanged; 0 turns it off."),
+    Setting("api.allow_anonymous", False, _bool, "Serve without API keys on a non-loopback [server] bind (anyone"
+            " may then create and list payments); without it such a daemon refuses to start."),
     Setting("notify.token", None, _opt_str, "Token for /notify from non-loopback clients (?token= or X-Transient-Token)."),
     Setting("webhook.url", None, _url(("http", "https")), "URL that receives payment events.", env_alias="PAYMENT_WEBHOOK_URL"),
     Setting("webhook.secret", None, _opt_str, "Secret used to sign webhook bodies (HMAC-SHA256); unset: unsigned."),

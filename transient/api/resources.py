@@ -9,6 +9,7 @@ import re
 import falcon
 
 from ..core.errors import NotFound, Unauthorized, UnknownCurrency, ValidationError
+from ..core.keys import PAYMENTS_CREATE, PAYMENTS_READ, WEBHOOKS_MANAGE
 from ..delivery import admin
 from ..payments.validation import check_url, parse_json
 
@@ -28,7 +29,7 @@ def read_json(req, max_body):
 
 
 class Payments:
-    needs_key = True
+    scopes = {"POST": PAYMENTS_CREATE, "GET": PAYMENTS_READ}
 
     def __init__(self, service, max_body):
         self.service = service
@@ -51,18 +52,23 @@ class Payments:
 
 
 class PaymentItem:
+    """One payment: in full with payments:read (or with keys off), else its public view
+    (what the checkout page shows: the id is unguessable and handed to the customer)."""
+
+    scopes = {}
+
     def __init__(self, service):
         self.service = service
 
     def on_get(self, req, resp, payment_id):
-        resp.data = self.service.get_json(payment_id)
+        resp.data = self.service.get_json(payment_id, public=not req.context.grant.allows(PAYMENTS_READ))
         resp.content_type = falcon.MEDIA_JSON
 
 
 class PaymentEvents:
     """The payment's outbox: events with their webhook deliveries and attempts."""
 
-    needs_key = True
+    scopes = {"GET": PAYMENTS_READ}
 
     def __init__(self, service):
         self.service = service
@@ -75,7 +81,7 @@ class PaymentEvents:
 class Redeliver:
     """Queue a delivery again; the ``outbox`` tells its listeners (the dispatcher) at once."""
 
-    needs_key = True
+    scopes = {"POST": WEBHOOKS_MANAGE}
 
     def __init__(self, db, outbox):
         self.db = db
@@ -91,7 +97,7 @@ class Redeliver:
 class WebhookTest:
     """Send a signed ``ping`` event to the webhook URL (or ``{"url": ...}``) now."""
 
-    needs_key = True
+    scopes = {"POST": WEBHOOKS_MANAGE}
 
     def __init__(self, sender, webhook_url, max_body):
         self.sender = sender

@@ -11,7 +11,7 @@ from ..core.clock import utcnow
 from ..core.errors import Conflict, NotFound, ValidationError
 from ..store.db import insert, select_where, write_transaction
 from ..store.models import Payment
-from . import validation
+from . import rendering, validation
 from .validation import int_value
 
 LIST_LIMIT, LIST_MAX = 50, 500
@@ -105,9 +105,13 @@ class PaymentService:
             raise NotFound("no payment with id %s" % pid, "id")
         return found[0]
 
-    def get_json(self, payment_id):
+    def get_json(self, payment_id, public=False):
         """Return the GET body of a payment as JSON bytes (see Renderer.get_json)."""
-        return self.renderer.get_json(payment_id)
+        return self.renderer.get_json(payment_id, public)
+
+    def public_view(self, rendered):
+        """Return the public view of a rendered payment (see rendering.public_view)."""
+        return rendering.public_view(rendered)
 
     def render(self, payment, **kwargs):
         """Return the JSON-ready dict of ``payment`` (see Renderer.render)."""
