@@ -8,7 +8,7 @@ import sys
 import requests
 
 from _cli import as_json, clean_env, one_line_error, run
-from _daemon import ROOT, Daemon, coin_config, find_free_port
+from _daemon import ROOT, Daemon, coin_config, find_free_port, wait_for
 
 
 def check(config, env=None):
@@ -45,7 +45,8 @@ def test_keys_made_and_revoked_with_the_cli_act_on_the_running_daemon(tmp_path, 
         creator = as_json(run("keys", "create", "--scope", "payments:create", "--label", "shop", "--json",
                               "--config", config))
         reader = as_json(run("keys", "create", "--scope", "payments:read", "--json", "--config", config))
-        assert daemon.get("/payments").status_code == 401  # a stored key turns keys on, in the daemon too
+        # A stored key turns keys on in the daemon too (each worker asks again within a second).
+        assert wait_for(lambda: daemon.get("/payments").status_code == 401, timeout=10)
         made = requests.post(daemon.base + "/payments", json={"currency": "LTC", "amount": "0.1", "account": "o-1"},
                              headers={"Authorization": "Bearer " + creator["key"]}, timeout=10)
         assert made.status_code == 201, made.text

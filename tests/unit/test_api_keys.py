@@ -85,6 +85,12 @@ def test_without_any_key_the_full_object_is_served_as_before(tmp_path):
     try:
         p = _merchant_payment(client, {})
         assert client.simulate_get("/payments/%s" % p["id"]).json["payment"]["metadata"]["note"] == "internal note"
+        # ?view=public (what the checkout page polls) is the same view with keys or without.
+        public = client.simulate_get("/payments/%s" % p["id"], params={"view": "public"}).json["payment"]
+        assert public["view"] == "public" and "metadata" not in public and public["description"] == "Two mugs"
+        bad = client.simulate_get("/payments/%s" % p["id"], params={"view": "everything"})
+        assert bad.status_code == 400 and bad.json["error"]["field"] == "view"
+        assert 'data-api="/payments/%s?view=public"' % p["id"] in client.simulate_get("/pay/%s" % p["id"]).text
     finally:
         runtime.close()
 
@@ -226,3 +232,24 @@ def test_allow_anonymous_is_a_setting(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text("[api]\nallow_anonymous = true\n")
     assert settings.load(str(path), environ={})["api.allow_anonymous"] is True
+
+
+def test_whether_any_key_is_active_is_asked_again_after_a_second(keyed):
+    """A key made by another process (the CLI) turns keys on within the ttl; a revoked
+    key is refused at once (its lookup is never cached)."""
+    client, runtime = keyed
+    from transient.store.keys import KeyStore
+
+    now = [100.0]
+    mine = KeyStore(runtime.db, monotonic=lambda: now[0])
+    other = KeyStore(runtime.db)  # another process's store on the same database
+    assert mine.any_active() is False
+    row, key = other.create(["payments:read"])
+    assert mine.any_active() is False  # kept for a second
+    now[0] += 1.0
+    assert mine.any_active() is True
+    ring = KeyRing([], mine)
+    assert ring.identify("Bearer " + key).allows("payments:read")
+    other.revoke(row.public_id)
+    with pytest.raises(Exception, match="revoked"):
+        ring.identify("Bearer " + key)

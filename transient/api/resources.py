@@ -8,7 +8,7 @@ import re
 
 import falcon
 
-from ..core.errors import NotFound, Unauthorized, UnknownCurrency, ValidationError
+from ..core.errors import BadRequest, NotFound, Unauthorized, UnknownCurrency, ValidationError
 from ..core.keys import PAYMENTS_CREATE, PAYMENTS_READ, WEBHOOKS_MANAGE
 from ..delivery import admin
 from ..payments.validation import check_url, parse_json
@@ -61,7 +61,11 @@ class PaymentItem:
         self.service = service
 
     def on_get(self, req, resp, payment_id):
-        resp.data = self.service.get_json(payment_id, public=not req.context.grant.allows(PAYMENTS_READ))
+        view = req.get_param("view")
+        if view not in (None, "public"):
+            raise BadRequest("must be public (or left out)", "view")
+        public = view == "public" or not req.context.grant.allows(PAYMENTS_READ)  # ?view=public: the page's
+        resp.data = self.service.get_json(payment_id, public=public)
         resp.content_type = falcon.MEDIA_JSON
 
 

@@ -85,6 +85,7 @@ def render_page(payment, now, refresh_seconds):
     else:
         refresh = '<noscript><meta http-equiv="refresh" content="%d"></noscript>' % refresh_seconds
     pid = payment["id"]
+    # The script polls ?view=public: the same view whether keys are in use or not.
     values = {
         "id": pid, "state": state, "currency": payment["currency"],
         "amount": payment["amount"], "amount_due": payment["amount_due"],
@@ -92,7 +93,7 @@ def render_page(payment, now, refresh_seconds):
         "confirmations": payment["confirmations"], "confirmations_required": payment["confirmations_required"],
         "address": payment["payment_address"], "payment_uri": payment["payment_uri"] or "",
         "description": description or "",
-        "api": "/payments/%s" % pid, "qr_base": "/payments/%s/qrcode.svg" % pid,
+        "api": "/payments/%s?view=public" % pid, "qr_base": "/payments/%s/qrcode.svg" % pid,
         "qr_src": "/payments/%s/qrcode.svg?v=%s" % (pid, payment["amount_due"]),
         "qr_alt": "QR code: send %s %s to %s" % (payment["amount_due"], payment["currency"],
                                                  payment["payment_address"]),
