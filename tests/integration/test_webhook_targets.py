@@ -4,11 +4,15 @@ internal service); the operator's [webhook] url is trusted. The rules themselves
 tests/unit/test_targets.py."""
 import pytest
 
+from _daemon import wait_for
+from _outbox import OutboxHarness
 from _receiver import Receiver
 from transient.core.errors import ValidationError
+from transient.delivery.dispatcher import Dispatcher
 from transient.delivery.sender import Sender
 from transient.delivery.targets import TargetGuard, parse_networks
 from transient.payments.validation import check_url
+from transient.store.models import Delivery, DeliveryAttempt
 
 
 @pytest.fixture
@@ -65,3 +69,24 @@ def test_failed_answers_of_per_payment_urls_are_not_kept_but_the_operators_are(r
 def test_the_operators_url_is_never_checked(receiver):
     sender = Sender(guard=TargetGuard(), trusted=[receiver.url])
     assert send(sender, receiver.url).ok
+
+
+def test_the_dispatcher_fails_a_refused_callback_at_once_and_keeps_delivering_the_operators(db, receiver):
+    """A callback_url that resolves to loopback at send time (no allowed network) fails
+    on its first attempt, is not retried and reaches nothing; the operator's URL on the
+    same receiver is delivered."""
+    hub = OutboxHarness(db, receiver.url)
+    dispatcher = Dispatcher(db, Sender(guard=TargetGuard(), trusted=[receiver.url]), [1, 1, 1], 2)
+    hub.listeners.append(dispatcher.wake)
+    dispatcher.start()
+    try:
+        hub.emit(hub.payment(callback_url="http://2130706433:%d/hook?own" % receiver.port), "payment.created")
+        wait_for(lambda: Delivery.select().where(Delivery.state == Delivery.PENDING).count() == 0)
+        by_url = {d.url: d for d in Delivery.select()}
+        own = by_url["http://2130706433:%d/hook?own" % receiver.port]
+        assert (own.state, own.attempts) == (Delivery.FAILED, 1) and own.last_error.startswith("refused:")
+        assert by_url[receiver.url].state == Delivery.DELIVERED
+        assert DeliveryAttempt.get(DeliveryAttempt.delivery == own.id).response is None
+        assert [r.path for r in receiver.received()] == ["/hook"] and len(receiver.received()) == 1
+    finally:
+        dispatcher.stop()
