@@ -1,6 +1,7 @@
 // Transient checkout page: keeps the server-rendered page live by polling the
-// payment's JSON (its public view: no key on the customer's side). Amounts are shown exactly as the API writes them (decimal
-// strings); nothing here computes with money. Text goes in with textContent only.
+// payment's public view (no key on the customer's side). Amounts are shown exactly
+// as the API writes them (decimal strings); nothing here computes with money. Text
+// goes in with textContent only.
 (function () {
   "use strict";
   var root = document.getElementById("checkout");
