@@ -70,6 +70,7 @@ def check(config):
     try:
         runtime.prepare_schema()
         runtime.check_watch_keys()
+        runtime.check_exposure()  # the stored keys count, so after the schema
     finally:
         runtime.close()
     if not config["webhook.secret"]:

@@ -7,7 +7,9 @@ outbox in the change's transaction; the outbox turns each into one delivery per
 target (the webhook URL, the payment's callback, the AMQP exchange) and, after the
 commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 """
+import ipaddress
 import logging
+import socket
 
 from .api.app import create_app
 from .api.checkout import qr
@@ -17,9 +19,11 @@ from .chain.scheduler import SyncScheduler
 from .chain.sync import Syncer, new_holder_id
 from .core.clock import utcnow
 from .core.errors import ConfigError, NodeError
+from .core.keys import KeyRing
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
+from .delivery.targets import TargetGuard
 from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
@@ -29,6 +33,7 @@ from .rates.registry import build_sources, collect_sources
 from .rates.store import PairLease
 from .store import migrations
 from .store.db import open_database
+from .store.keys import KeyStore
 
 log = logging.getLogger("transient")
 
@@ -92,6 +97,21 @@ def build_amqp(config, db, clock):
                 config["amqp.retry_schedule"], config["amqp.confirm_timeout"], db, clock=clock)
 
 
+def is_loopback(host):
+    """True when the bind host ``host`` (an address, ``[::1]`` or a name) reaches this
+    machine only; a name counts when every address it resolves to is loopback."""
+    host = host.strip("[]")
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False
+    return bool(found) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in found)
+
+
 class Runtime:
     """Everything one process needs (the daemon's worker, or a CLI command), built from
     ``config``; ``start()`` starts the threads a daemon worker runs."""
@@ -104,11 +124,17 @@ class Runtime:
         self.backends = build_backends(config, plugins.collect_backends(self.pm))
         coins = {code: (backend, config.coins[code]) for code, backend in self.backends.items()}
         self.db = open_database(config["database.url"])
+        # Who may call: the config's keys (every scope) and the stored ones (transient keys).
+        self.key_store = KeyStore(self.db, clock=clock)
+        self.keys = KeyRing(config["api.keys"], self.key_store)
         self.pools = {code: build_pool(code, backend, self.db, config.coins[code], clock)
                       for code, backend in self.backends.items()
                       if config.coins[code]["address_pool"] or watch_key(code, config.coins[code])}
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
-        self.sender = Sender(config["webhook.secret"], config["webhook.timeout"])
+        # Per-payment URLs reach public addresses and the allowed networks only (SSRF).
+        self.guard = TargetGuard(config["webhook.allowed_networks"])
+        self.sender = Sender(config["webhook.secret"], config["webhook.timeout"], guard=self.guard,
+                             trusted=[config["webhook.url"]])
         self.dispatcher = Dispatcher(self.db, self.sender, config["webhook.retry_schedule"],
                                      config["webhook.concurrency"], clock=clock)
         self.amqp = build_amqp(config, self.db, clock)
@@ -122,9 +148,9 @@ class Runtime:
         self.rates, self.rate_refresher = build_rates(config, self.pm, self.backends, self.db, clock, holder)
         # What changes payments: the service (create) and each coin's Syncer (the ledger).
         self.payments = PaymentService(coins, self.outbox, self.renderer, db=self.db, pools=self.pools, clock=clock,
-                                       rates=self.rates.price, price_lock=config["rates.lock"])
+                                       rates=self.rates.price, price_lock=config["rates.lock"], guard=self.guard)
         if self.amqp is not None:
-            self.amqp.serve_commands(self.payments, config["api.max_body"], config["api.keys"])
+            self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
         self.syncers = {
             code: Syncer(code, backend, config.coins[code]["confirmations"], self.db, self.outbox,
                          holder=holder, lease_seconds=config["sync.lease_seconds"], clock=clock)
@@ -143,7 +169,7 @@ class Runtime:
         config = self.config
         return create_app(
             self.payments, self.health, wake=self.wake, db=self.db, outbox=self.outbox, sender=self.sender,
-            webhook_url=config["webhook.url"], api_keys=config["api.keys"], notify_token=config["notify.token"],
+            webhook_url=config["webhook.url"], keys=self.keys, notify_token=config["notify.token"],
             max_body=config["api.max_body"], refresh_interval=config["checkout.refresh_interval"], rates=self.rates,
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}))
 
@@ -165,6 +191,17 @@ class Runtime:
                     pool.check_wallet()
                 except NodeError as exc:
                     log.warning("%s: watch-only key not checked against the node yet: %s", code, exc)
+
+    def check_exposure(self):
+        """Raise ConfigError when the daemon would listen beyond loopback with no API key
+        (in the config or stored) unless ``[api] allow_anonymous`` says so: anyone who
+        reaches it could create and list payments and read the merchant's data."""
+        host = self.config["server.bind"].rpartition(":")[0]
+        if is_loopback(host) or self.config["api.allow_anonymous"] or self.keys:
+            return
+        raise ConfigError("server.bind %s is not a loopback address and no API key is set: set [api] keys"
+                          " (or make one with `transient keys create`), or [api] allow_anonymous = true"
+                          " to serve anyone" % host, field="server.bind")
 
     def start(self):
         """Start the per-coin sync scheduler (it catches up from the stored cursor at once),

@@ -16,6 +16,7 @@ from .core.errors import ConfigError
 from .api.checkout.qr import OPTIONS as _QR
 from .rates import logic as _rates
 from .rates.sources import BUILTIN as _RATE_SOURCE_SETTINGS_CLASSES
+from .delivery.targets import parse_networks
 
 
 # -- value parsers: each takes a TOML value or an environment string ---------
@@ -200,11 +201,14 @@ SETTINGS = [
     Setting("database.url", "sqlite:///transient.db", _db_url, "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB.",
             secret=True),
     Setting("database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."),
-    Setting("api.keys", [], _str_list, "API keys; when set, creating and listing payments need 'Authorization: Bearer KEY'.",
+    Setting("api.keys", [], _str_list, "API keys holding every scope; with any key (here or made with `transient keys"
+            " create`), requests need 'Authorization: Bearer KEY' and anonymous reads get the public view.",
             secret=True),
     Setting("api.max_body", 65536, _int(1024, 10 * 2**20), "Largest request body accepted, in bytes."),
     Setting("api.read_cache", 1024, _int(0, 1_000_000), "Payments whose GET /payments/{id} body each worker keeps"
             " (about 2 KB each), served while the payment is unchanged; 0 turns it off."),
+    Setting("api.allow_anonymous", False, _bool, "Serve without API keys on a non-loopback [server] bind (anyone"
+            " may then create and list payments); without it such a daemon refuses to start."),
     Setting("notify.token", None, _opt_str, "Token for /notify from non-loopback clients (?token= or X-Transient-Token).",
             secret=True),
     Setting("webhook.url", None, _url(("http", "https")), "URL that receives payment events.", env_alias="PAYMENT_WEBHOOK_URL",
@@ -215,6 +219,9 @@ SETTINGS = [
             _schedule, "Waits before each retry (±20 % jitter); after the last one a delivery fails (default: ~2 days)."),
     Setting("webhook.timeout", 10, _int(1, 120), "Seconds to wait for a receiver to answer."),
     Setting("webhook.concurrency", 8, _int(1, 128), "Deliveries sent at once by each process."),
+    Setting("webhook.allowed_networks", [], parse_networks, "Networks (CIDR) that per-payment callback_url,"
+            " redirect_url and test URLs may reach besides public addresses, e.g. [\"127.0.0.0/8\", \"::1/128\"]"
+            " for a receiver on this host; [webhook] url itself is always trusted."),
     Setting("amqp.url", None, _url(("amqp", "amqps")),
             "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off.",
             secret=True),

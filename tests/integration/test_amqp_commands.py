@@ -17,6 +17,7 @@ from transient.core.redact import redact
 from transient.store import migrations
 from transient import settings
 from transient.amqp.commands import CommandConsumer
+from transient.core.keys import KeyRing
 from transient.runtime import Runtime
 
 # The broker is shared: AMQP tests run in one xdist worker, one at a time (--dist loadgroup).
@@ -149,6 +150,42 @@ def test_api_keys_guard_create_and_list_as_over_http(amqp_runtime, client):
         assert client.call(queue, "payments.list", {}, headers={"Authorization": "Bearer k1"})[0] == 200
         assert client.call(queue, "payments.get", {"id": str(uuid.UUID(int=2))})[0] == 404  # reads need no key
     finally:
+        consumer.stop()
+        client.channel.queue_delete(queue)
+        client.channel.queue_delete(queue + ".dead")
+        client.channel.exchange_delete(queue + ".dead-letter")
+
+
+def test_stored_keys_scopes_and_the_public_view_as_over_http(amqp_runtime, client):
+    runtime, api, names = amqp_runtime
+    queue = names.rpc_queue + ".scoped"
+    consumer = CommandConsumer(runtime.payments, amqp.parameters(URL, "test"), queue,
+                               api_keys=KeyRing(["k1"], runtime.key_store)).start()
+    _, creator = runtime.key_store.create(["payments:create"])
+    reader_row, reader = runtime.key_store.create(["payments:read"])
+    try:
+        wait_for(lambda: consumer.link.report()["state"] == "connected")
+        body = {"currency": "LTC", "amount": 1, "account": "order-7", "metadata": {"description": "Mug", "n": 1}}
+        status, made, _ = client.call(queue, "payments.create", body, headers={
+            "Authorization": "Bearer " + creator, "Idempotency-Key": uuid.uuid4().hex})
+        assert status == 201 and made["payment"]["account"] == "order-7"
+        status, denied, _ = client.call(queue, "payments.list", {}, headers={"Authorization": "Bearer " + creator})
+        assert status == 403 and "payments:read" in denied["error"]["message"]
+        status, denied, _ = client.call(queue, "payments.create", body, headers={
+            "Authorization": "Bearer " + reader, "Idempotency-Key": uuid.uuid4().hex})
+        assert status == 403 and "payments:create" in denied["error"]["message"]
+        pid = made["payment"]["id"]
+        status, anon, _ = client.call(queue, "payments.get", {"id": pid})
+        assert status == 200 and anon["payment"]["view"] == "public" and anon["payment"]["description"] == "Mug"
+        assert "account" not in anon["payment"] and "metadata" not in anon["payment"]
+        assert anon["payment"] == api.simulate_get("/payments/%s" % pid).json["payment"]  # the same view as HTTP
+        status, full, _ = client.call(queue, "payments.get", {"id": pid}, headers={"Authorization": "Bearer " + reader})
+        assert status == 200 and full["payment"]["metadata"] == {"description": "Mug", "n": 1}
+        runtime.key_store.revoke(reader_row.public_id)
+        assert client.call(queue, "payments.list", {}, headers={"Authorization": "Bearer " + reader})[0] == 401
+    finally:
+        for key in runtime.key_store.list():
+            runtime.key_store.revoke(key.public_id)  # the other tests of this module run without stored keys
         consumer.stop()
         client.channel.queue_delete(queue)
         client.channel.queue_delete(queue + ".dead")

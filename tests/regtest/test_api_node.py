@@ -91,3 +91,36 @@ def test_a_read_payment_is_never_served_stale(tmp_path, regtest, merchant_wallet
         assert client.simulate_get("/payments/%s" % p["id"]).json["payment"]["account"] == "changed elsewhere"
     finally:
         runtime.close()
+
+
+def test_the_public_view_follows_a_real_payment_and_hides_the_merchants_data(tmp_path, regtest, merchant_wallet):
+    """With keys set, the checkout page's view of a payment paid on the node: status,
+    amounts, the node's txid and confirmations, the chosen description, and the
+    redirect once paid; the merchant's metadata, account and callback URL never."""
+    client, runtime = make_client(tmp_path, regtest, merchant_wallet, extra='[api]\nkeys = ["node-key"]\n')
+    key = {"Authorization": "Bearer node-key"}
+    try:
+        syncer = runtime.syncers["LTC"]
+        syncer.run()
+        body = {"currency": "LTC", "amount": "0.25", "account": "order-99", "metadata": {"description": "Tea",
+                "vip": True}, "callback_url": "https://93.184.216.34/h?tok=zz", "redirect_url": "https://shop.test/ok"}
+        p = post(client, body, key).json["payment"]
+        txid = regtest.pay(p["payment_address"], "0.25")
+        syncer.run()
+        pending = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
+        assert pending["status"] == "PENDING" and pending["redirect_url"] is None
+        assert [(t["txid"], t["amount"], t["confirmations"]) for t in pending["transactions"]] == [(txid, "0.25", 0)]
+        regtest.mine(2)
+        syncer.run()
+        anon = client.simulate_get("/payments/%s" % p["id"])
+        view = anon.json["payment"]
+        assert view["status"] == "PAID" and view["confirmations"] == 1 and view["description"] == "Tea"
+        assert view["transactions"][0]["confirmations"] == 2 and view["redirect_url"] == "https://shop.test/ok"
+        for secret in ("order-99", "vip", "tok=zz", "93.184.216.34", "status_history"):
+            assert secret not in anon.text
+        page = client.simulate_get("/pay/%s" % p["id"]).text
+        assert "Tea" in page and "order-99" not in page and "tok=zz" not in page
+        full = client.simulate_get("/payments/%s" % p["id"], headers=key).json["payment"]
+        assert full["account"] == "order-99" and full["transactions"][0]["txid"] == txid
+    finally:
+        runtime.close()

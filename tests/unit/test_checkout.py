@@ -12,6 +12,7 @@ import pytest
 from _api import post
 from fakes import fake_runtime
 from transient.api.checkout import page as checkout
+from transient.payments.rendering import least_confirmations, public_view
 
 XSS_ACCOUNT = "<script>window.pwned = 1</script>"
 XSS_DESCRIPTION = '"><img id="xss" src="/x" onerror="window.pwned = 2">'
@@ -20,14 +21,15 @@ XSS_DESCRIPTION = '"><img id="xss" src="/x" onerror="window.pwned = 2">'
 # -- pure: the page's state and what it shows -----------------------------------------
 
 def _payment(**over):
+    """The public view (what the page is rendered from) of a rendered payment."""
     base = {"id": "6c6fa0ea-1998-49d1-a815-27bbe1f3c5d9", "currency": "LTC", "status": "UNPAID", "paid": False,
-            "paid_late": False, "amount": "1.25", "amount_received": "0", "amount_due": "1.25",
+            "paid_late": False, "amount": "1.25", "amount_received": "0", "amount_pending": "0", "amount_due": "1.25",
             "amount_overpaid": "0", "payment_address": "rltc1qexample",
             "payment_uri": "litecoin:rltc1qexample?amount=1.25",
             "account": None, "metadata": {}, "confirmations_required": 2, "redirect_url": None,
             "transactions": [], "expires_at": None}
     base.update(over)
-    return base
+    return public_view(base)
 
 
 @pytest.mark.parametrize("over, state", [
@@ -43,16 +45,18 @@ def test_page_state(over, state):
 
 
 def test_confirmations_shown_are_the_least_among_counted_outputs():
-    txs = [{"status": "confirmed", "confirmations": 5}, {"status": "pending", "confirmations": 1},
-           {"status": "conflicted", "confirmations": -1}, {"status": "removed", "confirmations": 0}]
-    assert checkout.confirmations(_payment(transactions=txs)) == 1
-    assert checkout.confirmations(_payment(transactions=txs[:1])) == 2  # capped at the requirement
-    assert checkout.confirmations(_payment()) == 0
+    txs = [{"txid": "aa", "vout": i, "amount": "1", "status": status, "confirmations": n}
+           for i, (status, n) in enumerate([("confirmed", 5), ("pending", 1), ("conflicted", -1), ("removed", 0)])]
+    assert _payment(transactions=txs)["confirmations"] == 1
+    assert _payment(transactions=txs[:1])["confirmations"] == 2  # capped at the requirement
+    assert _payment()["confirmations"] == 0
+    assert least_confirmations({"transactions": txs, "confirmations_required": 9}) == 1
 
 
 def test_refresh_without_javascript_and_redirect_after_payment():
     waiting = checkout.render_page(_payment(redirect_url="https://shop.example/done?a=1&b=2"), _now(), 7)
     assert '<noscript><meta http-equiv="refresh" content="7"></noscript>' in waiting
+    assert "shop.example" not in waiting  # the public view names the redirect only once paid
     paid = checkout.render_page(_payment(status="PAID", paid=True, redirect_url="https://shop.example/done?a=1&b=2"),
                                 _now(), 7)
     assert '<meta http-equiv="refresh" content="5;url=https://shop.example/done?a=1&amp;b=2">' in paid
@@ -117,10 +121,11 @@ def test_every_value_shown_is_escaped(client):
             "redirect_url": "https://shop.example/thanks?order=1&x=\"><script>"}
     p = post(client, body).json["payment"]
     page = client.simulate_get("/pay/%s" % p["id"]).text
-    assert 'data-redirect="https://shop.example/thanks?order=1&amp;x=&quot;&gt;&lt;script&gt;"' in page
     assert XSS_ACCOUNT not in page and XSS_DESCRIPTION not in page
-    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in page
+    assert "window.pwned = 1" not in page  # the account is the merchant's: not on the public page
     assert "&quot;&gt;&lt;img id=&quot;xss&quot;" in page
+    paid = checkout.render_page(_payment(status="PAID", paid=True, redirect_url=body["redirect_url"]), _now(), 5)
+    assert 'data-redirect="https://shop.example/thanks?order=1&amp;x=&quot;&gt;&lt;script&gt;"' in paid
     tags = _Tags(page).tags
     assert [t for t, a in tags if t == "img"] == ["img"]  # only the QR code
     assert not any(a.get("id") == "xss" or "onerror" in a for _, a in tags)

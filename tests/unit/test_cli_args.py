@@ -15,6 +15,7 @@ from transient.cli.util import ProgressBar, parse_duration
     [], ["payments"], ["payments", "create"], ["payments", "show"], ["payments", "list"], ["payments", "watch"],
     ["notify"], ["doctor"], ["rescan"], ["devnet"], ["devnet", "up"], ["devnet", "down"], ["devnet", "pay"],
     ["devnet", "mine"], ["devnet", "reorg"], ["devnet", "status"], ["migrate"], ["backends"], ["sync"],
+    ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"],
 ])
 def test_help_everywhere(argv, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -248,7 +248,8 @@ def priced(tmp_path):
     from fakes import fake_coin_config
 
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:///%s"\n%s\n%s' % (tmp_path / "p.db", RATES, fake_coin_config()))
+    path.write_text('[database]\nurl = "sqlite:///%s"\n[webhook]\nallowed_networks = ["127.0.0.0/8"]\n%s\n%s'
+                    % (tmp_path / "p.db", RATES, fake_coin_config()))
     runtime = Runtime(settings.load(str(path), environ={}), pm=rates_pm())
     migrations.apply(runtime.db)
     Scripted.ANSWERS.update(scripted={"LTC/USD": "80.10"}, second={"LTC/USD": "80.30"})

@@ -13,6 +13,10 @@ delivered again: ``payments.create`` therefore needs an idempotency key (the
 ``Idempotency-Key`` header, else the message_id), so the second delivery
 answers with the payment the first one created. A message that fails and has
 no ``reply_to`` is rejected to the dead-letter queue ``<rpc_queue>.dead``.
+
+Keys as over HTTP, in the ``Authorization`` header: ``payments.create`` needs the
+scope payments:create, ``payments.list`` payments:read, and ``payments.get`` answers
+the public view without payments:read.
 """
 import json
 import logging
@@ -22,7 +26,7 @@ import pika
 
 from ..core import faults
 from ..core.errors import BadRequest, TransientError, ValidationError, error_body
-from ..core.keys import KeyRing
+from ..core.keys import PAYMENTS_CREATE, PAYMENTS_READ, KeyRing
 from ..payments.validation import parse_json
 from .link import Backoff, Link, describe
 
@@ -64,7 +68,7 @@ def declare(channel, queue):
 # -- the commands: parse, call the service, render (as the HTTP resources do) ----
 
 def create(consumer, params, headers, props):
-    consumer.keys.check(_text(headers.get("Authorization")))
+    consumer.keys.require(_text(headers.get("Authorization")), PAYMENTS_CREATE)
     key = _text(headers.get("Idempotency-Key")) or props.message_id
     if not key:
         raise BadRequest("is required for payments.create (or an Idempotency-Key header): it makes a command"
@@ -78,12 +82,16 @@ def get(consumer, params, headers, props):
     _only(params, ("id",))
     if params.get("id") is None:
         raise ValidationError("is required", "id")
+    grant = consumer.keys.identify(_text(headers.get("Authorization")))
     payment = consumer.service.get(params["id"])
-    return Reply(200, {"success": True, "payment": consumer.service.render(payment)})
+    rendered = consumer.service.render(payment)
+    if not grant.allows(PAYMENTS_READ):  # as over HTTP: without the scope, the public view
+        rendered = consumer.service.public_view(rendered)
+    return Reply(200, {"success": True, "payment": rendered})
 
 
 def list_(consumer, params, headers, props):
-    consumer.keys.check(_text(headers.get("Authorization")))
+    consumer.keys.require(_text(headers.get("Authorization")), PAYMENTS_READ)
     _only(params, LIST_FIELDS)
     for field in ("status", "currency", "cursor"):
         if params.get(field) is not None and not isinstance(params[field], str):
@@ -118,7 +126,7 @@ class CommandConsumer:
         self.params = params
         self.queue = queue
         self.max_body = max_body
-        self.keys = KeyRing(api_keys)
+        self.keys = api_keys if isinstance(api_keys, KeyRing) else KeyRing(api_keys)  # or the runtime's
         self.prefetch = prefetch
         self.link = link or Link("commands")
         self.url = url  # only to scrub its password from error texts

@@ -17,17 +17,18 @@ class App(falcon.App):
         super().add_route(uri_template, resource, **kwargs)
 
 
-def create_app(payments, health, *, wake, db, outbox, sender, webhook_url=None, api_keys=(),
+def create_app(payments, health, *, wake, db, outbox, sender, webhook_url=None, keys=(),
                notify_token=None, max_body=65536, qr_style, refresh_interval=10, rates=None):
     """Return the WSGI app.
 
     ``payments`` is the PaymentService; ``health()`` returns the health report;
     ``wake(currency)`` asks for a sync (the notify routes); ``db``, ``outbox`` and
-    ``sender`` serve redelivery and the webhook test ping; ``qr_style`` is the
+    ``sender`` serve redelivery and the webhook test ping; ``keys`` is the KeyRing
+    (or a list of full-scope keys); ``qr_style`` is the
     default QR Style; ``refresh_interval`` the checkout page's reload, in seconds;
     ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``.
     """
-    app = App(middleware=[ApiKeys(api_keys)])
+    app = App(middleware=[ApiKeys(keys)])
     app.req_options.strip_url_path_trailing_slash = True
     app.set_error_serializer(errors.serialize_http_error)
     app.add_error_handler(TransientError, errors.handle_domain_error)

@@ -8,7 +8,8 @@ import re
 
 import falcon
 
-from ..core.errors import NotFound, Unauthorized, UnknownCurrency, ValidationError
+from ..core.errors import BadRequest, NotFound, Unauthorized, UnknownCurrency, ValidationError
+from ..core.keys import PAYMENTS_CREATE, PAYMENTS_READ, WEBHOOKS_MANAGE
 from ..core.redact import redact
 from ..delivery import admin
 from ..payments.validation import check_url, parse_json
@@ -38,7 +39,7 @@ def read_json(req, max_body):
 
 
 class Payments:
-    needs_key = True
+    scopes = {"POST": PAYMENTS_CREATE, "GET": PAYMENTS_READ}
 
     def __init__(self, service, max_body):
         self.service = service
@@ -62,18 +63,27 @@ class Payments:
 
 
 class PaymentItem:
+    """One payment: in full with payments:read (or with keys off), else its public view
+    (what the checkout page shows: the id is unguessable and handed to the customer)."""
+
+    scopes = {}
+
     def __init__(self, service):
         self.service = service
 
     def on_get(self, req, resp, payment_id):
-        resp.data = self.service.get_json(payment_id)
+        view = req.get_param("view")
+        if view not in (None, "public"):
+            raise BadRequest("must be public (or left out)", "view")
+        public = view == "public" or not req.context.grant.allows(PAYMENTS_READ)  # ?view=public: the page's
+        resp.data = self.service.get_json(payment_id, public=public)
         resp.content_type = falcon.MEDIA_JSON
 
 
 class PaymentEvents:
     """The payment's outbox: events with their webhook deliveries and attempts."""
 
-    needs_key = True
+    scopes = {"GET": PAYMENTS_READ}
 
     def __init__(self, service):
         self.service = service
@@ -86,7 +96,7 @@ class PaymentEvents:
 class Redeliver:
     """Queue a delivery again; the ``outbox`` tells its listeners (the dispatcher) at once."""
 
-    needs_key = True
+    scopes = {"POST": WEBHOOKS_MANAGE}
 
     def __init__(self, db, outbox):
         self.db = db
@@ -102,7 +112,7 @@ class Redeliver:
 class WebhookTest:
     """Send a signed ``ping`` event to the webhook URL (or ``{"url": ...}``) now."""
 
-    needs_key = True
+    scopes = {"POST": WEBHOOKS_MANAGE}
 
     def __init__(self, sender, webhook_url, max_body):
         self.sender = sender
@@ -113,7 +123,8 @@ class WebhookTest:
         body = read_json(req, self.max_body) if has_body(req) else {}
         if not isinstance(body, dict) or set(body) - {"url"}:
             raise ValidationError("the body may only hold a url", "url")
-        url = check_url(body.get("url"), "url") or self.webhook_url
+        given = body.get("url")
+        url = check_url(given, "url", self.sender.guard if self.sender.guarded(given) else None) or self.webhook_url
         if not url:
             raise ValidationError("is required: no [webhook] url is configured", "url")
         outcome = admin.ping(self.sender, url)

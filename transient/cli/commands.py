@@ -16,7 +16,7 @@ from ..chain import plugins
 from ..chain.rescan import Rescan
 from ..store import migrations
 from ..store.db import open_database
-from . import devnet as cli_devnet, payments as cli_payments, rates as cli_rates, wallet as cli_wallet, webhooks as cli_webhooks, doctor
+from . import devnet as cli_devnet, keys as cli_keys, payments as cli_payments, rates as cli_rates, wallet as cli_wallet, webhooks as cli_webhooks, doctor
 from .util import CommandError, OK, USAGE, ProgressBar, currency_arg, fail_line, load_config, open_runtime, print_json, table, usage
 from ..devnet.node import DevnetError
 from ..core.errors import TransientError
@@ -228,6 +228,7 @@ def build_parser():
     cli_webhooks.register(sub, common)
     cli_rates.register(sub, common)
     cli_wallet.register(sub, common)
+    cli_keys.register(sub, common)
     cli_devnet.register(sub, common)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply pending database migrations")

@@ -55,6 +55,17 @@ class Unauthorized(TransientError):
     http_status = 401
 
 
+class Forbidden(TransientError):
+    """A valid API key that lacks the scope the request needs (403); ``scope`` names it."""
+
+    code = "forbidden"
+    http_status = 403
+
+    def __init__(self, message: str, scope: str | None = None) -> None:
+        super().__init__(message)
+        self.scope = scope
+
+
 class UnknownCurrency(ValidationError):
     code = "unknown_currency"
 

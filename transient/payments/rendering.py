@@ -21,6 +21,13 @@ from .validation import payment_id
 log = logging.getLogger("transient.payments")
 
 RENDERED_CACHE = 1024  # payments whose GET body a worker keeps (~2 KB each)
+MAX_DESCRIPTION = 200  # characters of metadata["description"] the public view shows
+# What anyone holding a payment's id may read (the checkout page's view): never the
+# merchant's metadata, account, callback_url (its tokens), or the status history.
+PUBLIC_FIELDS = ("id", "currency", "status", "paid", "paid_late", "amount", "amount_received", "amount_pending",
+                 "amount_due", "amount_overpaid", "payment_address", "payment_uri", "confirmations_required",
+                 "expires_at")
+PRICE_FIELDS = ("price", "price_currency", "rate", "rate_at")  # what a priced payment costs, and at what rate
 
 
 class RenderedCache:
@@ -70,10 +77,10 @@ class Renderer:
         self._row_fields = Payment._meta.sorted_fields
         self._row_sql = None  # made at the first read: the placeholder is the database's
 
-    def get_json(self, pid):
+    def get_json(self, pid, public=False):
         """Return the GET body of a payment (``{"success": true, "payment": ...}``) as
-        JSON bytes, from the RenderedCache when the payment has not changed since.
-        Raises NotFound."""
+        JSON bytes, from the RenderedCache when the payment has not changed since;
+        ``public``: its public view. Raises NotFound."""
         pid = payment_id(pid)
         db = Payment._meta.database
         if self._row_sql is None:
@@ -86,13 +93,14 @@ class Renderer:
         row = db.execute_sql(self._row_sql, [Payment.id.db_value(pid)]).fetchone()
         if row is None:
             raise NotFound("no payment with id %s" % pid, "id")
-        body = self.cache.get(pid, row)
+        body = self.cache.get((pid, public), row)
         if body is None:
             payment = Payment(**{f.name: f.python_value(v) for f, v in zip(self._row_fields, row)})
             payment._dirty.clear()
-            body = json.dumps({"success": True, "payment": self.render(payment, tip_height=row[-1])},
+            rendered = self.render(payment, tip_height=row[-1], with_history=not public)
+            body = json.dumps({"success": True, "payment": public_view(rendered) if public else rendered},
                               ensure_ascii=False).encode()
-            self.cache.put(pid, row, body)
+            self.cache.put((pid, public), row, body)
         return body
 
     def status_history(self, payment, new=False):
@@ -193,6 +201,30 @@ class Renderer:
             log.exception("payment %s cannot be rendered", payment.id)
             return {"id": str(payment.id), "currency": payment.currency, "status": payment.status,
                     "render_error": "this payment cannot be shown; the server log has the details"}
+
+
+def least_confirmations(payment):
+    """Return the least confirmations among a rendered payment's outputs still counted,
+    capped at its requirement (what the checkout page shows)."""
+    counts = [t["confirmations"] for t in payment["transactions"] if t["status"] in ("pending", "confirmed")]
+    return max(0, min(min(counts, default=0), payment["confirmations_required"]))
+
+
+def public_view(payment):
+    """Return the public view of a rendered payment: status, amounts, address, URI,
+    expiry, confirmations, the transactions' txids and amounts, the description the
+    merchant chose to show (``metadata["description"]``, up to 200 characters) and,
+    once paid, the redirect_url the customer is sent to."""
+    view = {k: payment[k] for k in PUBLIC_FIELDS}
+    view.update({k: payment.get(k) for k in PRICE_FIELDS})
+    description = payment["metadata"].get("description")
+    view["description"] = description[:MAX_DESCRIPTION] if isinstance(description, str) else None
+    view["confirmations"] = least_confirmations(payment)
+    view["transactions"] = [{k: t[k] for k in ("txid", "vout", "amount", "confirmations", "status")}
+                            for t in payment["transactions"]]
+    view["redirect_url"] = payment["redirect_url"] if payment["paid"] else None
+    view["view"] = "public"
+    return view
 
 
 def _render_receipt(r, tip_height, money):

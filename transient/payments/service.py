@@ -16,7 +16,7 @@ from ..core.money import format_amount
 from ..rates.logic import amount_for, text as rate_text
 from ..store.db import insert, select_where, write_transaction
 from ..store.models import Payment
-from . import validation
+from . import rendering, validation
 from .validation import int_value
 
 LIST_LIMIT, LIST_MAX = 50, 500
@@ -32,10 +32,11 @@ class PaymentService:
     """
 
     def __init__(self, coins, outbox, renderer, db=None, pools=None, clock=utcnow, uuidgen=uuid.uuid4,
-                 rates=None, price_lock=None):
+                 rates=None, price_lock=None, guard=None):
         self.coins = coins
         self.rates = rates  # rates(currency, fiat) -> Priced, or raises RateUnavailable (RateBook.price)
         self.price_lock = price_lock
+        self.guard = guard  # refuses per-payment URLs that reach private networks (SSRF)
         self.outbox = outbox
         self.renderer = renderer
         self.db = db
@@ -55,7 +56,7 @@ class PaymentService:
         and NodeError when the node cannot hand out an address.
         """
         now = self.clock()
-        fields = validation.create_fields(body, self.coins, now, self.price_lock)
+        fields = validation.create_fields(body, self.coins, now, self.price_lock, self.guard)
         digest = None
         if validation.idempotency_key(idempotency_key) is not None:
             digest = validation.body_hash(body)
@@ -141,9 +142,13 @@ class PaymentService:
             raise NotFound("no payment with id %s" % pid, "id")
         return found[0]
 
-    def get_json(self, payment_id):
+    def get_json(self, payment_id, public=False):
         """Return the GET body of a payment as JSON bytes (see Renderer.get_json)."""
-        return self.renderer.get_json(payment_id)
+        return self.renderer.get_json(payment_id, public)
+
+    def public_view(self, rendered):
+        """Return the public view of a rendered payment (see rendering.public_view)."""
+        return rendering.public_view(rendered)
 
     def render(self, payment, **kwargs):
         """Return the JSON-ready dict of ``payment`` (see Renderer.render)."""

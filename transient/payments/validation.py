@@ -13,6 +13,7 @@ from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
 from ..core.money import parse_amount
 from ..core.text import ascii_int, check_tree, text_problem
 from ..rates.logic import fiat_code, parse_price, text as rate_text
+from ..delivery.targets import UnsafeTarget
 
 CREATE_FIELDS = {"currency", "amount", "price", "price_currency", "account", "metadata", "confirmations",
                  "underpayment_tolerance", "expires_in", "expires_at", "callback_url", "redirect_url"}
@@ -25,13 +26,15 @@ MIN_EXPIRY = datetime.timedelta(seconds=1)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
-def create_fields(body, coins, now, price_lock=None):
+def create_fields(body, coins, now, price_lock=None, guard=None):
     """Return the Payment fields of a create request ``body``, or raise naming the field.
 
     ``coins`` maps a currency code to ``(backend, options)``; ``now`` is the
     creation time the expiry counts from. A priced request (``price`` and
     ``price_currency``) gets ``amount`` None, to be set from the rate, and expires
-    after ``price_lock`` seconds unless it says otherwise.
+    after ``price_lock`` seconds unless it says otherwise. ``guard`` (a
+    delivery.targets.TargetGuard) refuses callback and redirect URLs that reach
+    private networks.
     """
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
@@ -59,8 +62,8 @@ def create_fields(body, coins, now, price_lock=None):
         "confirmations_required": int_field(body, "confirmations", 0, 1000, options["confirmations"]),
         "tolerance_bp": _tolerance(body.get("underpayment_tolerance", options["underpayment_tolerance"])),
         "expires_at": _expiry(body, price_lock if price and price_lock else options["expires_in"], now),
-        "callback_url": check_url(body.get("callback_url"), "callback_url"),
-        "redirect_url": check_url(body.get("redirect_url"), "redirect_url"),
+        "callback_url": check_url(body.get("callback_url"), "callback_url", guard),
+        "redirect_url": check_url(body.get("redirect_url"), "redirect_url", guard),
     }
 
 
@@ -186,8 +189,9 @@ def optional_str(body, field, max_len):
     return value
 
 
-def check_url(value, field):
-    """Return ``value`` if it is None or an absolute http(s) URL with a host, else raise naming ``field``."""
+def check_url(value, field, guard=None):
+    """Return ``value`` if it is None or an absolute http(s) URL with a host (one that
+    ``guard`` lets us reach, when given), else raise naming ``field``."""
     value = optional_str({field: value}, field, MAX_URL)
     if value is None:
         return None
@@ -200,6 +204,11 @@ def check_url(value, field):
         raise ValidationError("must be an absolute http:// or https:// URL", field)
     if any(c.isspace() or ord(c) < 32 for c in value):
         raise ValidationError("must not contain spaces or control characters", field)
+    if guard is not None:
+        try:
+            guard.check_url(value, unresolved_ok=True)
+        except UnsafeTarget as exc:
+            raise ValidationError(str(exc), field) from None
     return value
 
 

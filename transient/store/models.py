@@ -247,4 +247,18 @@ class WatchKey(BaseModel):
         indexes = ((("currency", "fingerprint"), True),)  # one counter per key
 
 
-MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress, RateQuote, RatePair, WatchKey]
+class ApiKey(BaseModel):
+    """An API key made with ``transient keys create``: its public id, the SHA-256 of the
+    whole key (the key itself is shown once and never stored) and its scopes."""
+
+    id = BigAutoField()
+    public_id = CharField(max_length=16, unique=True)
+    digest = CharField(max_length=64)
+    scopes = CharField(max_length=255)  # space-separated, e.g. "payments:read payments:create"
+    label = CharField(max_length=255, null=True)
+    created_at = DateTimeField(default=utcnow)
+    revoked_at = DateTimeField(null=True)
+
+
+MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress, RateQuote, RatePair, WatchKey,
+          ApiKey]

@@ -29,7 +29,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-MAX_DESCRIPTION = 200
 
 
 @dataclass(frozen=True)
@@ -75,31 +74,26 @@ def page_state(payment):
     return "EXPIRED_PARTIAL" if payment["amount_received"] != "0" else "EXPIRED"
 
 
-def confirmations(payment):
-    """Return the least confirmations among the outputs still counted, capped at the requirement."""
-    counts = [t["confirmations"] for t in payment["transactions"] if t["status"] in ("pending", "confirmed")]
-    return max(0, min(min(counts, default=0), payment["confirmations_required"]))
-
-
 def render_page(payment, now, refresh_seconds):
-    """Return the HTML of the checkout page for a rendered payment at ``now`` (naive UTC)."""
+    """Return the HTML of the checkout page for a payment's public view at ``now`` (naive
+    UTC): what anyone holding the link may see, and nothing else of the merchant's."""
     state = page_state(payment)
-    description = payment["metadata"].get("description")
-    description = description[:MAX_DESCRIPTION] if isinstance(description, str) else None
-    redirect = payment["redirect_url"]
+    description = payment["description"]
+    redirect = payment["redirect_url"]  # the public view holds it once the payment is paid
     if redirect and payment["paid"]:
         refresh = '<meta http-equiv="refresh" content="5;url=%s">' % html.escape(redirect)
     else:
         refresh = '<noscript><meta http-equiv="refresh" content="%d"></noscript>' % refresh_seconds
     pid = payment["id"]
+    # The script polls ?view=public: the same view whether keys are in use or not.
     values = {
         "id": pid, "state": state, "currency": payment["currency"],
         "amount": payment["amount"], "amount_due": payment["amount_due"],
         "amount_received": payment["amount_received"], "amount_overpaid": payment["amount_overpaid"],
-        "confirmations": confirmations(payment), "confirmations_required": payment["confirmations_required"],
+        "confirmations": payment["confirmations"], "confirmations_required": payment["confirmations_required"],
         "address": payment["payment_address"], "payment_uri": payment["payment_uri"] or "",
-        "account": payment["account"] or "", "description": description or "",
-        "api": "/payments/%s" % pid, "qr_base": "/payments/%s/qrcode.svg" % pid,
+        "description": description or "",
+        "api": "/payments/%s?view=public" % pid, "qr_base": "/payments/%s/qrcode.svg" % pid,
         "qr_src": "/payments/%s/qrcode.svg?v=%s" % (pid, payment["amount_due"]),
         "qr_alt": "QR code: send %s %s to %s" % (payment["amount_due"], payment["currency"],
                                                  payment["payment_address"]),
@@ -114,7 +108,7 @@ def render_page(payment, now, refresh_seconds):
         "rate": payment.get("rate") or "", "rate_at": payment.get("rate_at") or "",
     }
     values = {k: html.escape(str(v)) for k, v in values.items()}
-    values.update(refresh=refresh, account_hidden=_hidden(payment["account"]), description_hidden=_hidden(description),
+    values.update(refresh=refresh, description_hidden=_hidden(description),
                   expiry_hidden=_hidden(payment["expires_at"]), redirect_hidden=_hidden(redirect),
                   price_hidden=_hidden(payment.get("price")))
     return TEMPLATE.substitute(values)
@@ -166,7 +160,7 @@ class CheckoutPage:
             resp.status = falcon.HTTP_404
             resp.text = NOT_FOUND % (ASSETS["favicon.svg"].href, ASSETS["checkout.css"].href)
             return
-        rendered = self.service.render(payment, with_history=False)
+        rendered = self.service.public_view(self.service.render(payment, with_history=False))
         resp.text = render_page(rendered, self.service.clock(), self.refresh_seconds)
 
 

@@ -1,6 +1,7 @@
 // Transient checkout page: keeps the server-rendered page live by polling the
-// payment's JSON. Amounts are shown exactly as the API writes them (decimal
-// strings); nothing here computes with money. Text goes in with textContent only.
+// payment's public view (no key on the customer's side). Amounts are shown exactly
+// as the API writes them (decimal strings); nothing here computes with money. Text
+// goes in with textContent only.
 (function () {
   "use strict";
   var root = document.getElementById("checkout");
@@ -20,17 +21,6 @@
     return p.amount_received !== "0" ? "EXPIRED_PARTIAL" : "EXPIRED";
   }
 
-  // The least confirmations among the outputs still counted, capped at the requirement.
-  function confirmations(p) {
-    var least = null;
-    p.transactions.forEach(function (t) {
-      if (t.status === "pending" || t.status === "confirmed") {
-        least = least === null ? t.confirmations : Math.min(least, t.confirmations);
-      }
-    });
-    return Math.max(0, Math.min(least || 0, p.confirmations_required));
-  }
-
   function setField(name, value) {
     root.querySelectorAll('[data-field="' + name + '"]').forEach(function (el) {
       el.textContent = String(value);
@@ -42,13 +32,20 @@
     ["amount_due", "amount_received", "amount_overpaid", "confirmations_required"].forEach(function (name) {
       setField(name, p[name]);
     });
-    setField("confirmations", confirmations(p));
+    setField("confirmations", p.confirmations);  // the public view's count
     if (p.amount_due !== shownDue && p.payment_uri) {
       // A new URL per amount due: the browser fetches the code for the remainder.
       shownDue = p.amount_due;
       qr.src = data.qr + "?v=" + encodeURIComponent(p.amount_due);
       qr.alt = "QR code: send " + p.amount_due + " " + p.currency + " to " + p.payment_address;
       document.getElementById("wallet").href = p.payment_uri;
+    }
+    if (p.paid && p.redirect_url && !data.redirect) {
+      // The public view names the redirect only once the payment is paid.
+      data.redirect = p.redirect_url;
+      var back = document.getElementById("return");
+      back.href = p.redirect_url;
+      document.getElementById("done").hidden = false;
     }
     leaveIfPaid(p.paid);
   }
