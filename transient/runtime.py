@@ -92,7 +92,8 @@ class Runtime:
                                        clock)
         self.pool_keeper = PoolKeeper(self.pools) if self.pools else None
         self.last_notify = {}  # currency -> when this process last got a notify ping (doctor's round trip)
-        self.health = HealthReport(self.backends, self.pools, self.sync_counts, self.last_notify, self.amqp)
+        self.health = HealthReport(self.backends, self.pools, self.sync_counts, self.last_notify, self.amqp,
+                                   db_outages=self.db.outages.report)
         self._started = False
 
     def app(self):

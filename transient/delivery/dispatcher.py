@@ -20,7 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from ..core.clock import utcnow
-from ..store.db import is_sqlite, write_transaction
+from ..store.db import is_sqlite, retry_once, write_transaction
 from ..store.models import Delivery
 from .sender import Outcome
 
@@ -125,6 +125,9 @@ class Dispatcher:
         few deliveries, and building it with the ORM cost more than running it).
         A delivery is due when no earlier one of its payment to its URL is pending.
         """
+        return retry_once(self.db, self._claim, limit)
+
+    def _claim(self, limit):
         now = self.clock()
         sql = _claim_sql(self.db, limit)
         params = (self.holder, now + self.lease, self.prefix + "%", now, now, now)
@@ -147,20 +150,48 @@ class Dispatcher:
         return self.sender.post(delivery.url, body, headers, delivery)
 
     def record(self, outcomes):
-        """Store the attempts and move each delivery on, in one transaction."""
+        """Store the attempts and move each delivery on, in one transaction.
+
+        When the connection is lost half-way the transaction is run again once, for the
+        deliveries this process still leases: if the first commit went through (and only
+        its answer was lost) they are released already and nothing is stored twice."""
         now = self.clock()
-        attempts, updates = [], []
+        rows = []
         for out in outcomes:
-            d = out.delivery
-            number = d.attempts + 1
+            number = out.delivery.attempts + 1
             state, retry_at = self._next(out, number, now)
+            rows.append((out, number, state, retry_at))
+        tries = []
+
+        def store():
+            todo = rows if not tries else self._still_leased(rows)
+            tries.append(1)
+            if todo:
+                self._store(todo, now)
+
+        retry_once(self.db, store)
+        for out, number, state, retry_at in rows:
+            self._log(out, number, state, retry_at, now)
+            if retry_at is not None and (self._soonest is None or retry_at < self._soonest):
+                self._soonest = retry_at
+        self.sent += len(outcomes)
+
+    def _still_leased(self, rows):
+        ids = [row[0].delivery.id for row in rows]
+        marks = ", ".join([self.db.param] * len(ids))
+        cursor = self.db.execute_sql("SELECT id FROM delivery WHERE id IN (%s) AND lease_holder = %s"
+                                     % (marks, self.db.param), ids + [self.holder])
+        mine = {r[0] for r in cursor.fetchall()}
+        return [row for row in rows if row[0].delivery.id in mine]
+
+    def _store(self, rows, now):
+        attempts, updates = [], []
+        for out, number, state, retry_at in rows:
+            d = out.delivery
             attempts.append((d.id, number, out.started, out.duration_ms, out.status, out.error, out.response,
                              retry_at))
             updates.append((state, number, retry_at, out.status, out.error,
                             now if state == Delivery.DELIVERED else None, d.id, self.holder))
-            self._log(out, number, state, retry_at, now)
-            if retry_at is not None and (self._soonest is None or retry_at < self._soonest):
-                self._soonest = retry_at
         p = self.db.param
         with write_transaction(self.db):
             self.db.execute_sql(
@@ -175,7 +206,6 @@ class Dispatcher:
             if cursor.rowcount >= 0 and cursor.rowcount < len(updates):
                 log.warning("webhooks: %d lease(s) ran out during their attempt; the new holder decides",
                             len(updates) - cursor.rowcount)
-        self.sent += len(outcomes)
 
     def _next(self, out, number, now):
         if out.ok:
@@ -212,11 +242,14 @@ class Dispatcher:
 
     def _loop(self):
         inflight = {}  # delivery id -> Future; only this thread touches it
+        unrecorded = []  # outcomes whose record failed (database away): kept until it is back
         while True:
             if self._stop.is_set():
                 self._cancel_queued(inflight)
                 if not inflight:
                     break
+            elif unrecorded:
+                pass  # record what was sent before claiming more
             elif len(inflight) <= self.concurrency:
                 # Keep up to twice the pool busy, so threads never wait for a claim.
                 try:
@@ -227,11 +260,18 @@ class Dispatcher:
             outcomes = self._wait()
             for outcome in outcomes:
                 inflight.pop(outcome.delivery.id, None)
+            outcomes = unrecorded + outcomes
             if outcomes:
                 try:
                     self.record(outcomes)
-                except Exception:  # leases run out and the attempts are made again
-                    log.exception("webhook dispatcher: could not record %d outcome(s)", len(outcomes))
+                    unrecorded = []
+                except Exception:  # the database is away: try again at the next poll, before claiming
+                    if not unrecorded:
+                        log.exception("webhook dispatcher: could not record %d outcome(s); keeping them",
+                                      len(outcomes))
+                    unrecorded = outcomes
+                    if self._stop.is_set() and not inflight:
+                        break  # their leases run out; another process sends them again
         self._pool.shutdown(wait=True)
 
     def _wait(self):
