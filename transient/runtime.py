@@ -71,7 +71,8 @@ class Runtime:
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
         self.sender = Sender(config["webhook.secret"], config["webhook.timeout"])
         self.dispatcher = Dispatcher(self.db, self.sender, config["webhook.retry_schedule"],
-                                     config["webhook.concurrency"], clock=clock)
+                                     config["webhook.concurrency"], clock=clock,
+                                     per_target=config["webhook.per_target_concurrency"])
         self.amqp = build_amqp(config, self.db, clock)
         # The outbox: events and their deliveries, written in each change's transaction.
         self.renderer = Renderer(coins, read_cache=config["api.read_cache"])

@@ -171,8 +171,10 @@ SETTINGS = [
     Setting("webhook.secret", None, _opt_str, "Secret used to sign webhook bodies (HMAC-SHA256); unset: unsigned."),
     Setting("webhook.retry_schedule", ["10s", "30s", "2m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "12h", "8h"],
             _schedule, "Waits before each retry (±20 % jitter); after the last one a delivery fails (default: ~2 days)."),
-    Setting("webhook.timeout", 10, _int(1, 120), "Seconds to wait for a receiver to answer."),
+    Setting("webhook.timeout", 10, _int(1, 120), "Seconds an attempt may take in all (connect, send, answer); also /webhooks/test."),
     Setting("webhook.concurrency", 8, _int(1, 128), "Deliveries sent at once by each process."),
+    Setting("webhook.per_target_concurrency", 2, _int(1, 128), "Attempts at once to one receiver (scheme://host:port)"
+            " that hangs or is new; hanging ones share half of concurrency."),
     Setting("amqp.url", None, _url(("amqp", "amqps")),
             "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off."),
     Setting("amqp.exchange", "transient.events", _amqp_name(),
