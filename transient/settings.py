@@ -157,6 +157,8 @@ SETTINGS = [
     Setting("server.bind", "127.0.0.1:8080", _bind, "Address the HTTP API listens on (host:port)."),
     Setting("server.workers", 1, _int(1, 64), "gunicorn worker processes; syncs stay one per coin (lease)."),
     Setting("server.threads", 8, _int(1, 256), "Threads per worker serving requests."),
+    Setting("server.request_timeout", 10, _int(1, 300), "Seconds a client has to send a request's headers and body;"
+            " slower ones get 408 and are closed (they never hold a thread)."),
     Setting("server.worker_memory_limit", 64, _int(0, 1_000_000), "MB: a worker still larger than this once a"
             " burst of transactions is over is replaced by a fresh one (gracefully); 0: never."),
     Setting("server.public_url", None, _url(("http", "https")), "Base URL customers reach (for links); default: the bind address."),
