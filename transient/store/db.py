@@ -35,6 +35,7 @@ _SQLITE_PRAGMAS = {
 
 
 CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails a request, it does not hang it
+MERGE = datetime.timedelta(seconds=5)  # failures this soon after a recovery belong to the same outage
 
 
 class Outages:
@@ -49,15 +50,20 @@ class Outages:
         self.last_error_at = None
         self.last_recovered_at = None
         self.last_seconds = None
+        self._since = None
 
     def failed(self, exc):
         now = datetime.datetime.now(datetime.timezone.utc)
         text = "%s: %s" % (exc.__class__.__name__, (str(exc).strip().splitlines() or [""])[0][:200])
         with self._lock:
             if self.down_since is None:
-                self.down_since = now
-                self.count += 1
-                log.warning("database connection lost (%s); reconnecting on the next use", text)
+                if self.last_recovered_at is not None and now - self.last_recovered_at < MERGE:
+                    # Another thread's connection from before the same outage: one outage.
+                    self.down_since = self._since
+                else:
+                    self.down_since = now
+                    self.count += 1
+                    log.warning("database connection lost (%s); reconnecting on the next use", text)
             self.last_error, self.last_error_at = text, now
 
     def recovered(self):
@@ -66,7 +72,7 @@ class Outages:
             if self.down_since is None:
                 return
             self.last_seconds = round((now - self.down_since).total_seconds(), 3)
-            self.down_since, self.last_recovered_at = None, now
+            self._since, self.down_since, self.last_recovered_at = self.down_since, None, now
         log.warning("database reachable again after %.1fs", self.last_seconds)
 
     def report(self):
