@@ -86,3 +86,19 @@ def test_healthy_receivers_keep_their_share_while_50_receivers_hang(db, stalling
         assert pending == 0
     finally:
         healthy.stop()
+
+
+def test_post_webhooks_test_answers_at_the_deadline(tmp_path, stalling):
+    from fakes import fake_runtime
+
+    trickler = stalling(mode="trickle", interval=0.5, hold=30)
+    client, runtime = fake_runtime(tmp_path, extra="[webhook]\ntimeout = 2\n")
+    try:
+        t0 = time.monotonic()
+        resp = client.simulate_post("/webhooks/test", json={"url": trickler.url})
+        took = time.monotonic() - t0
+        # Before: the API thread was held while the receiver trickled (90 s in the report).
+        assert resp.status_code == 200 and resp.json["success"] is False
+        assert resp.json["error"] == "timed out after 2s" and took < 10, (resp.json, took)
+    finally:
+        runtime.close()
