@@ -15,6 +15,7 @@ Threads also get a socket timeout (``request_timeout``) for what remains: a clie
 that stops reading its answer is dropped, it does not keep a thread.
 """
 import errno
+import re
 import selectors
 import socket
 import time
@@ -41,8 +42,11 @@ class BufferedSocket:
 
     def recv(self, size, *flags):
         if self.buffer:
-            data = bytes(self.buffer[:size])
-            del self.buffer[:size]
+            if size >= len(self.buffer):
+                data, self.buffer = bytes(self.buffer), bytearray()
+            else:
+                data = bytes(self.buffer[:size])
+                del self.buffer[:size]
             return data
         return self.sock.recv(size, *flags)
 
@@ -58,12 +62,17 @@ class BufferedSocket:
         return getattr(self.sock, name)
 
 
+_BODY_HEADER = re.compile(rb"\r\n(?:content-length|transfer-encoding)[ \t]*:", re.IGNORECASE)
+
+
 def request_complete(data, max_buffer=MAX_BUFFER):
     """True when ``data`` (bytes from a connection) holds a whole request, or enough that
     waiting for more is pointless (too large: the parser and the app refuse it)."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return len(data) > MAX_HEADERS
+    if _BODY_HEADER.search(data, 0, end + 2) is None:
+        return True  # no body (a GET): the common case, decided in one scan
     head = bytes(data[:end]).lower()
     body = len(data) - end - 4
     length, chunked = None, False
@@ -134,23 +143,26 @@ class BufferingWorker(ThreadWorker):
                 data = buffered.sock.recv(65536)
                 if not data:
                     return self._drop(conn)  # the client went away
-                buffered.buffer += data
+                if buffered.buffer:
+                    buffered.buffer += data
+                else:
+                    buffered.buffer = bytearray(data)
                 if len(data) < 65536:
                     break
         except (BlockingIOError, InterruptedError):
             pass
         except OSError:
             return self._drop(conn)
-        if not getattr(conn, "continued", False) and _expects_continue(buffered.buffer):
-            conn.continued = True  # once per connection: curl's large POSTs wait for it
-            try:
-                buffered.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
-            except OSError:
-                return self._drop(conn)
         if request_complete(buffered.buffer, self.max_buffer):
             self._stop_reading(conn)
             conn.data_ready = True  # gthread's handle() must not wait for data again
             self.enqueue_req(conn)
+        elif not conn.continued and _expects_continue(buffered.buffer):
+            conn.continued = True  # once per request: curl's large POSTs wait for it
+            try:
+                buffered.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            except OSError:
+                return self._drop(conn)
 
     def _stop_reading(self, conn):
         try:
