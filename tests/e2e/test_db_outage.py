@@ -90,12 +90,14 @@ def test_backends_terminated_during_syncs_and_webhook_batches(start_daemon, regt
 def test_a_private_cluster_stopped_and_started_under_load(tmp_path, regtest, wallet):
     cluster = PrivateCluster(tempfile.mkdtemp(prefix="transient-pg-")).init()  # postgres reads it
     receiver = Receiver().start()
+    daemons = []
     try:
         db = open_database(cluster.url)
         migrations.apply(db)
         db.close()
-        d = Daemon(str(tmp_path), cluster.url, coin_config(regtest, wallet), extra=webhook(receiver),
-                   threads=4).start()
+        d = Daemon(str(tmp_path), cluster.url, coin_config(regtest, wallet), extra=webhook(receiver), threads=4)
+        daemons.append(d)
+        d.start()
         acked, errors, stop = [], collections.Counter(), threading.Event()
 
         def load():  # a merchant creating payments, retrying with its idempotency key
@@ -155,7 +157,8 @@ def test_a_private_cluster_stopped_and_started_under_load(tmp_path, regtest, wal
         assert_each_event_once(receiver, [p["id"] for p in paid])
         health = d.get("/healthz").json()["database_outages"]
         assert health["outages"] >= 1 and health["last_outage_seconds"] >= 3
-        d.kill()
     finally:
+        for d in daemons:
+            d.kill()
         receiver.stop()
         cluster.destroy()
