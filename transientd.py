@@ -11,6 +11,7 @@ import traceback
 from gunicorn.app.base import BaseApplication
 
 from transient import settings
+from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
 from transient.core.errors import TransientError
 
@@ -28,7 +29,11 @@ class Daemon(BaseApplication):
         self.cfg.set("bind", [cfg["server.bind"]])
         self.cfg.set("workers", cfg["server.workers"])
         self.cfg.set("threads", cfg["server.threads"])
-        self.cfg.set("worker_class", "gthread")
+        # gthread whose requests are read on the worker's event loop: a slow or stalled
+        # client costs a socket, not a thread, and is dropped after request_timeout.
+        self.cfg.set("worker_class", type("BufferingWorker", (BufferingWorker,),
+                                          {"request_timeout": float(cfg["server.request_timeout"])}))
+        self.cfg.set("worker_connections", 1000)  # per worker: open sockets, slow ones included
         self.cfg.set("graceful_timeout", 60)
         self.cfg.set("proc_name", "transientd")
         self.cfg.set("loglevel", cfg["log.level"].lower())

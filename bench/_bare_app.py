@@ -1,14 +1,20 @@
 """For bench/api_throughput.py: a bare Falcon app answering a constant, served with the
 daemon's own server config (gunicorn, gthread workers and threads from the same settings).
+bench/slow_clients.py also serves it with transientd's worker (``--worker buffering``).
 
-    python bench/_bare_app.py CONFIG
+    python bench/_bare_app.py CONFIG [--worker gthread|buffering]
 """
 import sys
+
+from transient.api.worker import BufferingWorker
 
 import falcon
 from gunicorn.app.base import BaseApplication
 
 from transient import settings
+
+
+WORKER = "gthread"
 
 
 class Constant:
@@ -28,7 +34,7 @@ class Bare(BaseApplication):
         self.cfg.set("bind", [self.config["server.bind"]])
         self.cfg.set("workers", self.config["server.workers"])
         self.cfg.set("threads", self.config["server.threads"])
-        self.cfg.set("worker_class", "gthread")
+        self.cfg.set("worker_class", BufferingWorker if WORKER == "buffering" else "gthread")
         self.cfg.set("loglevel", "warning")
 
     def load(self):
@@ -40,4 +46,7 @@ class Bare(BaseApplication):
 
 
 if __name__ == "__main__":
-    Bare(settings.load(sys.argv[1], environ={})).run()
+    config = sys.argv[1]
+    WORKER = sys.argv[3] if sys.argv[2:3] == ["--worker"] else "gthread"
+    sys.argv[1:] = []  # gunicorn reads the command line too
+    Bare(settings.load(config, environ={})).run()

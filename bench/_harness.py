@@ -220,7 +220,8 @@ def run_quiet(args, **kw):
 class Bare:
     """The constant-answering Falcon app on the daemon's server config."""
 
-    def __init__(self, workdir, workers, threads):
+    def __init__(self, workdir, workers, threads, worker="gthread"):
+        self.worker = worker
         self.port = find_free_port()
         self.config = os.path.join(workdir, "bare.toml")
         with open(self.config, "w") as fh:
@@ -230,7 +231,7 @@ class Bare:
 
     def __enter__(self):
         self.proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "_bare_app.py"),
-                                      self.config], env=subprocess_env(), stdout=subprocess.DEVNULL,
+                                      self.config, "--worker", self.worker], env=subprocess_env(), stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         if not wait_until(self._up, 30, 0.1):
             raise RuntimeError("the bare app did not start")

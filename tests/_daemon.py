@@ -60,7 +60,7 @@ class Daemon:
             try:
                 self.http.get(self.base + "/healthz", timeout=2)
                 return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a worker booting on a busy machine
                 time.sleep(0.1)
         raise RuntimeError("transientd did not answer within %ss:\n%s" % (timeout, self.log()))
 

@@ -114,3 +114,66 @@ class Receiver:
     def events(self, path="/hook"):
         """The bodies received, parsed, in arrival order."""
         return [r.json for r in self.received(path)]
+
+
+class Stalling:
+    """A receiver that never answers in time, on a raw socket: ``mode`` "hang" reads the
+    request and then says nothing; "trickle" sends its answer's first line one byte every
+    ``interval`` seconds (each read sees data, so only a total deadline ends it). Either
+    gives up after ``hold`` seconds. ``accepted`` counts the connections it got."""
+
+    def __init__(self, mode="hang", interval=0.5, hold=60, port=None):
+        self.mode, self.interval, self.hold = mode, interval, hold
+        self.port = port or find_free_port()
+        self.accepted = 0
+        self.closed_by_peer = []  # seconds each connection lasted until the sender dropped it
+        self._stop = threading.Event()
+        self._sock = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d/hook" % self.port
+
+    def start(self):
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", self.port))
+        self._sock.listen(64)
+        self._sock.settimeout(0.2)
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def _accept(self):
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        t0 = time.monotonic()
+        conn.settimeout(self.interval)
+        answer = b"HTTP/1.1 200 OK\r\nX-Trickle: " + b"a" * 100000  # headers never end
+        sent = 0
+        try:
+            while not self._stop.is_set() and time.monotonic() - t0 < self.hold:
+                try:
+                    if conn.recv(65536) == b"":
+                        self.closed_by_peer.append(time.monotonic() - t0)
+                        return
+                except socket.timeout:
+                    pass
+                if self.mode == "trickle":
+                    conn.sendall(answer[sent:sent + 1])
+                    sent += 1
+        except OSError:
+            self.closed_by_peer.append(time.monotonic() - t0)
+        finally:
+            conn.close()
+
+    def stop(self):
+        self._stop.set()
+        if self._sock is not None:
+            self._sock.close()

@@ -136,7 +136,8 @@ class Runtime:
         self.sender = Sender(config["webhook.secret"], config["webhook.timeout"], guard=self.guard,
                              trusted=[config["webhook.url"]])
         self.dispatcher = Dispatcher(self.db, self.sender, config["webhook.retry_schedule"],
-                                     config["webhook.concurrency"], clock=clock)
+                                     config["webhook.concurrency"], clock=clock,
+                                     per_target=config["webhook.per_target_concurrency"])
         self.amqp = build_amqp(config, self.db, clock)
         # The outbox: events and their deliveries, written in each change's transaction.
         self.renderer = Renderer(coins, read_cache=config["api.read_cache"])
@@ -161,7 +162,8 @@ class Runtime:
         self.pool_keeper = PoolKeeper(self.pools) if self.pools else None
         self.last_notify = {}  # currency -> when this process last got a notify ping (doctor's round trip)
         self.health = HealthReport(self.backends, self.pools, self.sync_counts, self.last_notify, self.amqp,
-                                   stale_rates=self.rates.stale_pairs if self.rates.pairs() else None)
+                                   stale_rates=self.rates.stale_pairs if self.rates.pairs() else None,
+                                   db_outages=self.db.outages.report)
         self._started = False
 
     def app(self):

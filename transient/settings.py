@@ -195,6 +195,8 @@ SETTINGS = [
     Setting("server.bind", "127.0.0.1:8080", _bind, "Address the HTTP API listens on (host:port)."),
     Setting("server.workers", 1, _int(1, 64), "gunicorn worker processes; syncs stay one per coin (lease)."),
     Setting("server.threads", 8, _int(1, 256), "Threads per worker serving requests."),
+    Setting("server.request_timeout", 10, _int(1, 300), "Seconds a client has to send a request's headers and body;"
+            " slower ones get 408 and are closed (they never hold a thread)."),
     Setting("server.worker_memory_limit", 64, _int(0, 1_000_000), "MB: a worker still larger than this once a"
             " burst of transactions is over is replaced by a fresh one (gracefully); 0: never."),
     Setting("server.public_url", None, _url(("http", "https")), "Base URL customers reach (for links); default: the bind address."),
@@ -217,11 +219,13 @@ SETTINGS = [
             secret=True),
     Setting("webhook.retry_schedule", ["10s", "30s", "2m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "12h", "8h"],
             _schedule, "Waits before each retry (±20 % jitter); after the last one a delivery fails (default: ~2 days)."),
-    Setting("webhook.timeout", 10, _int(1, 120), "Seconds to wait for a receiver to answer."),
+    Setting("webhook.timeout", 10, _int(1, 120), "Seconds an attempt may take in all (connect, send, answer); also /webhooks/test."),
     Setting("webhook.concurrency", 8, _int(1, 128), "Deliveries sent at once by each process."),
     Setting("webhook.allowed_networks", [], parse_networks, "Networks (CIDR) that per-payment callback_url,"
             " redirect_url and test URLs may reach besides public addresses, e.g. [\"127.0.0.0/8\", \"::1/128\"]"
             " for a receiver on this host; [webhook] url itself is always trusted."),
+    Setting("webhook.per_target_concurrency", 2, _int(1, 128), "Attempts at once to one receiver (scheme://host:port)"
+            " that hangs or is new; hanging ones share half of concurrency."),
     Setting("amqp.url", None, _url(("amqp", "amqps")),
             "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off.",
             secret=True),

@@ -12,7 +12,7 @@ from fakes import fake_runtime
 from transient import cli, settings
 from transient.core.errors import ConfigError
 from transient.core.keys import SCOPES, KeyRing
-from transient.payments.rendering import PUBLIC_FIELDS
+from transient.payments.rendering import PRICE_FIELDS, PUBLIC_FIELDS
 
 CONFIG_KEY = {"Authorization": "Bearer s3cret-config-key"}
 SECRET_BITS = ("shop-order-42", "tok=abc123", "customer@example.org", "internal note")
@@ -45,7 +45,9 @@ def test_anonymous_reads_get_the_public_view_and_a_key_the_full_object(keyed):
     anon = client.simulate_get("/payments/%s" % full["id"])
     assert anon.status_code == 200
     view = anon.json["payment"]
-    assert set(view) == set(PUBLIC_FIELDS) | {"description", "confirmations", "transactions", "redirect_url", "view"}
+    assert set(view) == set(PUBLIC_FIELDS) | set(PRICE_FIELDS) | {
+        "description", "confirmations", "transactions", "redirect_url", "view"}
+    assert all(view[k] is None for k in PRICE_FIELDS)  # priced in coins: no fiat price to show
     assert view["description"] == "Two mugs" and view["view"] == "public"
     assert view["redirect_url"] is None  # named only once paid, when the page sends the customer there
     assert (view["amount"], view["amount_due"], view["payment_address"], view["payment_uri"]) == (

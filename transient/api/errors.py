@@ -3,6 +3,7 @@ JSON body, and an unexpected one logged and answered 500 without a traceback."""
 import logging
 
 import falcon
+import peewee
 
 from ..core.errors import Unauthorized, error_body
 
@@ -31,6 +32,13 @@ def handle_domain_error(req, resp, exc, params):
 
 def handle_unexpected_error(req, resp, exc, params):
     # Falcon picks the most specific handler, so its own HTTPErrors never get here.
+    if isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
+        # The database is away (restart, failover): the next request reconnects.
+        log.warning("database unavailable on %s %s: %s", req.method, req.path, exc.__class__.__name__)
+        resp.status = falcon.HTTP_503
+        resp.set_header("Retry-After", "1")
+        resp.media = _body("database_unavailable", "the database is unavailable; retry shortly")
+        return
     log.exception("unexpected error on %s %s", req.method, req.path)
     _json_only(resp)
     resp.status = falcon.HTTP_500

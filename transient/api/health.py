@@ -10,15 +10,19 @@ class HealthReport:
     ``sync_counts(currency)`` returns this process's ``{"wakes", "syncs"}``;
     ``last_notify`` maps a currency to when this process last got a ping;
     ``amqp`` has ``report()`` (None without AMQP); ``stale_rates()`` returns ``[(pair,
-    reason)]`` of the fiat pairs without a usable rate (None: no fiat configured)."""
+    reason)]`` of the fiat pairs without a usable rate (None: no fiat configured);
+    ``db_outages()`` returns what this process saw of database outages
+    (store.db.Outages.report)."""
 
-    def __init__(self, backends, pools=None, sync_counts=None, last_notify=None, amqp=None, stale_rates=None):
+    def __init__(self, backends, pools=None, sync_counts=None, last_notify=None, amqp=None, stale_rates=None,
+                 db_outages=None):
         self.stale_rates = stale_rates
         self.backends = backends
         self.pools = pools or {}
         self.sync_counts = sync_counts or (lambda code: {})
         self.last_notify = last_notify if last_notify is not None else {}
         self.amqp = amqp
+        self.db_outages = db_outages
 
     def __call__(self):
         """Return ``{"ok": bool, "database": ..., "coins": {CODE: {...}}}``."""
@@ -27,6 +31,10 @@ class HealthReport:
             states = {s.currency: s for s in ChainState.select()}
         except Exception as exc:  # noqa: BLE001 - report, do not crash the health check
             out["ok"], out["database"], states = False, "error: %s" % exc.__class__.__name__, {}
+        if self.db_outages is not None:
+            # Since this process started: {down_since, outages, last_error, last_error_at,
+            # last_recovered_at, last_outage_seconds}.
+            out["database_outages"] = self.db_outages()
         for code, backend in sorted(self.backends.items()):
             coin = {"backend": backend.name}
             try:

@@ -8,7 +8,7 @@ import uuid
 
 from ..core import faults
 from ..ops import memory
-from ..store.db import chunks, write_transaction
+from ..store.db import chunks, retry_once, write_transaction
 from .ledger import Ledger, expire_due
 from .backend import Output
 from ..store.models import ChainState, Receipt
@@ -109,7 +109,10 @@ class Syncer:
         runs = 0
         try:
             while True:
-                self.sync_once()
+                # A connection lost half-way loses the round's transaction whole; the
+                # round runs again from the stored cursor (at most once here, then the
+                # next poll), so nothing is applied twice or skipped.
+                retry_once(self.db, self.sync_once)
                 runs += 1
                 if self.lease.release():
                     return runs

@@ -9,6 +9,12 @@ in order, and a failing receiver or payment holds up no other.
 
 Delivery is at least once: a process killed between sending and recording
 sends again once its lease runs out. Receivers drop event ids they have seen.
+
+Fairness: a target is the scheme://host:port of a URL. One that has not answered yet, or
+whose last attempt hung (timed out or failed slowly), holds at most ``per_target``
+attempts, and all such targets together at most half of the pool; a target whose last
+attempt answered promptly may use what is idle. So healthy receivers keep their share
+while many others hang, and a busy healthy receiver still gets the whole pool.
 """
 import datetime
 import logging
@@ -17,17 +23,34 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from ..core.clock import utcnow
 from ..core.redact import redact
-from ..store.db import is_sqlite, write_transaction
+from ..store.db import is_sqlite, retry_once, write_transaction
 from ..store.models import Delivery
 from .sender import Outcome
 
 log = logging.getLogger("transient.webhooks")
 
 POLL = 1.0  # seconds between looks for deliveries queued by other processes
+SLOW_MS = 2000  # an attempt slower than this makes its target untrusted (limited to its share)
+MAX_EXCLUDED = 200  # targets named in one claim's filter
+
+
+def target_of(url):
+    """Return the URL's target as written: ``scheme://netloc`` (its prefix)."""
+    start = url.find("://")
+    if start < 0:
+        return url
+    start += 3
+    end = len(url)
+    for ch in "/?#":
+        i = url.find(ch, start)
+        if 0 <= i < end:
+            end = i
+    return url[:end]
 
 
 class Claimed:
@@ -49,7 +72,7 @@ WHERE id IN (
       AND NOT EXISTS (
           SELECT 1 FROM delivery e
           WHERE e.payment_id = d.payment_id AND e.url = d.url AND e.state = 'pending'
-            AND (e.sequence < d.sequence OR (e.sequence = d.sequence AND e.id < d.id)))
+            AND (e.sequence < d.sequence OR (e.sequence = d.sequence AND e.id < d.id))){exclude}
     ORDER BY d.next_attempt_at, d.id
     LIMIT {limit}{lock})
   AND (lease_expires IS NULL OR lease_expires < {p})
@@ -57,11 +80,21 @@ RETURNING id
 """
 
 
-def _claim_sql(db, limit):
+def _claim_sql(db, limit, excluded=(), only=None):
     # PostgreSQL: concurrent claimers skip rows another one is leasing instead of
     # waiting for it and then finding them taken. SQLite runs one writer at a time.
     lock = "" if is_sqlite(db) else " FOR UPDATE SKIP LOCKED"
-    return _CLAIM.replace("{limit}", str(int(limit))).replace("{lock}", lock).replace("{p}", db.param)
+    # Targets are matched by their prefix (substr: no LIKE escaping).
+    one = "(substr(d.url, 1, %d) IN ({p}, {p}, {p}) OR d.url = {p})"
+    extra = "".join("\n      AND NOT " + one % (len(t) + 1) for t in excluded)
+    if only is not None:
+        extra += "\n      AND (%s)" % (" OR ".join(one % (len(t) + 1) for t in only) or "1 = 0")
+    return (_CLAIM.replace("{limit}", str(int(limit))).replace("{lock}", lock).replace("{exclude}", extra)
+            .replace("{p}", db.param))
+
+
+def _target_params(targets):
+    return [v for t in targets for v in (t + "/", t + "?", t + "#", t)]
 
 
 class Dispatcher:
@@ -78,11 +111,16 @@ class Dispatcher:
 
     prefix = "http"
 
-    def __init__(self, db, sender, schedule, concurrency=8, holder=None, clock=utcnow, rng=None):
+    def __init__(self, db, sender, schedule, concurrency=8, holder=None, clock=utcnow, rng=None, per_target=None):
         self.db = db
         self.sender = sender
         self.schedule = list(schedule)
         self.concurrency = concurrency
+        # Default: a quarter of the pool per target (at least 1).
+        self.per_target = max(1, min(concurrency, per_target or concurrency // 4))
+        self.untrusted_share = max(1, concurrency // 2)
+        self._busy = Counter()  # target -> attempts in flight (the loop's thread only)
+        self._trusted = set()  # targets whose last attempt answered promptly
         self.holder = holder or "dispatch:%s" % uuid.uuid4().hex[:12]
         self.clock = clock
         self.rng = rng or random.Random()
@@ -119,16 +157,21 @@ class Dispatcher:
 
     # -- one round, for the loop and for tests ----------------------------------
 
-    def claim(self, limit):
+    def claim(self, limit, excluded=(), only=None):
         """Lease up to ``limit`` due deliveries; return them as Claimed rows.
 
         One UPDATE picks and leases them (hand-written SQL: this runs for every
         few deliveries, and building it with the ORM cost more than running it).
         A delivery is due when no earlier one of its payment to its URL is pending.
         """
+        return retry_once(self.db, self._claim, limit, list(excluded)[:MAX_EXCLUDED],
+                          None if only is None else list(only)[:MAX_EXCLUDED])
+
+    def _claim(self, limit, excluded, only):
         now = self.clock()
-        sql = _claim_sql(self.db, limit)
-        params = (self.holder, now + self.lease, self.prefix + "%", now, now, now)
+        sql = _claim_sql(self.db, limit, excluded, only)
+        params = ([self.holder, now + self.lease, self.prefix + "%", now, now] + _target_params(excluded)
+                  + _target_params(only or ()) + [now])
         with write_transaction(self.db):
             cursor = self.db.execute_sql(sql, params)
             ids = [row[0] for row in cursor.fetchall()]
@@ -148,20 +191,48 @@ class Dispatcher:
         return self.sender.post(delivery.url, body, headers, delivery)
 
     def record(self, outcomes):
-        """Store the attempts and move each delivery on, in one transaction."""
+        """Store the attempts and move each delivery on, in one transaction.
+
+        When the connection is lost half-way the transaction is run again once, for the
+        deliveries this process still leases: if the first commit went through (and only
+        its answer was lost) they are released already and nothing is stored twice."""
         now = self.clock()
-        attempts, updates = [], []
+        rows = []
         for out in outcomes:
-            d = out.delivery
-            number = d.attempts + 1
+            number = out.delivery.attempts + 1
             state, retry_at = self._next(out, number, now)
+            rows.append((out, number, state, retry_at))
+        tries = []
+
+        def store():
+            todo = rows if not tries else self._still_leased(rows)
+            tries.append(1)
+            if todo:
+                self._store(todo, now)
+
+        retry_once(self.db, store)
+        for out, number, state, retry_at in rows:
+            self._log(out, number, state, retry_at, now)
+            if retry_at is not None and (self._soonest is None or retry_at < self._soonest):
+                self._soonest = retry_at
+        self.sent += len(outcomes)
+
+    def _still_leased(self, rows):
+        ids = [row[0].delivery.id for row in rows]
+        marks = ", ".join([self.db.param] * len(ids))
+        cursor = self.db.execute_sql("SELECT id FROM delivery WHERE id IN (%s) AND lease_holder = %s"
+                                     % (marks, self.db.param), ids + [self.holder])
+        mine = {r[0] for r in cursor.fetchall()}
+        return [row for row in rows if row[0].delivery.id in mine]
+
+    def _store(self, rows, now):
+        attempts, updates = [], []
+        for out, number, state, retry_at in rows:
+            d = out.delivery
             attempts.append((d.id, number, out.started, out.duration_ms, out.status, out.error, out.response,
                              retry_at))
             updates.append((state, number, retry_at, out.status, out.error,
                             now if state == Delivery.DELIVERED else None, d.id, self.holder))
-            self._log(out, number, state, retry_at, now)
-            if retry_at is not None and (self._soonest is None or retry_at < self._soonest):
-                self._soonest = retry_at
         p = self.db.param
         with write_transaction(self.db):
             self.db.execute_sql(
@@ -176,7 +247,6 @@ class Dispatcher:
             if cursor.rowcount >= 0 and cursor.rowcount < len(updates):
                 log.warning("webhooks: %d lease(s) ran out during their attempt; the new holder decides",
                             len(updates) - cursor.rowcount)
-        self.sent += len(outcomes)
 
     def _next(self, out, number, now):
         if out.ok:
@@ -213,27 +283,82 @@ class Dispatcher:
 
     def _loop(self):
         inflight = {}  # delivery id -> Future; only this thread touches it
+        unrecorded = []  # outcomes whose record failed (database away): kept until it is back
         while True:
             if self._stop.is_set():
                 self._cancel_queued(inflight)
                 if not inflight:
                     break
+            elif unrecorded:
+                pass  # record what was sent before claiming more
             elif len(inflight) <= self.concurrency:
                 # Keep up to twice the pool busy, so threads never wait for a claim.
                 try:
-                    for delivery in self.claim(2 * self.concurrency - len(inflight)):
-                        inflight[delivery.id] = self._pool.submit(self._attempt, delivery)
+                    self._claim_and_submit(inflight)
                 except Exception:  # the database may be down: try again at the next poll
                     log.exception("webhook dispatcher: could not claim deliveries")
             outcomes = self._wait()
             for outcome in outcomes:
-                inflight.pop(outcome.delivery.id, None)
+                if inflight.pop(outcome.delivery.id, None) is not None:
+                    self._done(outcome)
+            outcomes = unrecorded + outcomes
             if outcomes:
                 try:
                     self.record(outcomes)
-                except Exception:  # leases run out and the attempts are made again
-                    log.exception("webhook dispatcher: could not record %d outcome(s)", len(outcomes))
+                    unrecorded = []
+                except Exception:  # the database is away: try again at the next poll, before claiming
+                    if not unrecorded:
+                        log.exception("webhook dispatcher: could not record %d outcome(s); keeping them",
+                                      len(outcomes))
+                    unrecorded = outcomes
+                    if self._stop.is_set() and not inflight:
+                        break  # their leases run out; another process sends them again
         self._pool.shutdown(wait=True)
+
+    def _untrusted_busy(self):
+        return sum(n for t, n in self._busy.items() if t not in self._trusted)
+
+    def _claim_and_submit(self, inflight):
+        """Claim what the shares allow and start it; give back what a claim took beyond them."""
+        limit = 2 * self.concurrency - len(inflight)
+        untrusted = self._untrusted_busy()
+        if untrusted >= self.untrusted_share:
+            if not self._trusted:
+                return
+            claimed = self.claim(limit, only=sorted(self._trusted))
+        else:
+            claimed = self.claim(limit, excluded=sorted(t for t, n in self._busy.items()
+                                                        if n >= self.per_target and t not in self._trusted))
+        over = []
+        for delivery in claimed:
+            target = target_of(delivery.url)
+            if target not in self._trusted:
+                if self._busy[target] >= self.per_target or untrusted >= self.untrusted_share:
+                    over.append(delivery.id)
+                    continue
+                untrusted += 1
+            self._busy[target] += 1
+            inflight[delivery.id] = self._pool.submit(self._attempt, delivery)
+        if over:
+            self._release(over)
+
+    def _done(self, outcome):
+        target = target_of(outcome.delivery.url)
+        self._busy[target] -= 1
+        if self._busy[target] <= 0:
+            del self._busy[target]
+        if outcome.status is not None and outcome.duration_ms < SLOW_MS:
+            self._trusted.add(target)
+        elif outcome.status is None or outcome.duration_ms >= SLOW_MS:
+            if target in self._trusted:
+                log.warning("webhook target %s is slow or hangs (%s): it gets a share of the dispatcher"
+                            " until it answers promptly again", target, outcome.error or outcome.status)
+            self._trusted.discard(target)
+
+    def _release(self, ids):
+        with write_transaction(self.db):
+            Delivery.update(lease_holder=None, lease_expires=None).where(
+                Delivery.id.in_(ids) & (Delivery.lease_holder == self.holder)).execute()
 
     def _wait(self):
         """Return the outcomes that arrived, waiting for a first item up to POLL
@@ -267,9 +392,7 @@ class Dispatcher:
             del inflight[did]
         if cancelled:
             try:
-                with write_transaction(self.db):
-                    Delivery.update(lease_holder=None, lease_expires=None).where(
-                        Delivery.id.in_(cancelled) & (Delivery.lease_holder == self.holder)).execute()
+                self._release(cancelled)
             except Exception:  # noqa: BLE001 - their leases run out instead
                 log.debug("could not release leases", exc_info=True)
 

@@ -1,4 +1,10 @@
-"""Posting one webhook: a signed body to a URL, and what the attempt gave (an Outcome)."""
+"""Posting one webhook: a signed body to a URL, and what the attempt gave (an Outcome).
+
+``timeout`` is a total deadline per attempt (connect, send, the answer's headers and
+the excerpt of its body): a receiver trickling a byte every few seconds is cut when it
+is due, so an attempt never outlives the dispatcher's lease and is never sent twice at
+once. socket timeouts only bound each read; a timer shuts the attempt's socket down.
+"""
 import socket
 import threading
 import time
@@ -88,15 +94,92 @@ class GuardedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         attrs = {"guard": self.guard}
         self.poolmanager.pool_classes_by_scheme = {
-            "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {
+            "http": type("GuardedHTTPPool", (_Watched, HTTPConnectionPool), {
                 "ConnectionCls": type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), attrs)}),
-            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {
+            "https": type("GuardedHTTPSPool", (_Watched, HTTPSConnectionPool), {
                 "ConnectionCls": type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), attrs)}),
         }
 
 
+_current = threading.local()  # the attempt this thread is making (its deadline and connections)
+
+
+class _Attempt:
+    """One attempt's deadline: when it is due, the sockets it uses are shut down."""
+
+    def __init__(self, seconds):
+        self.lock = threading.Lock()
+        self.conns = []
+        self.done = False
+        self.expired = False
+        self.timer = threading.Timer(seconds, self.expire)
+        self.timer.daemon = True
+
+    def use(self, conn):
+        with self.lock:
+            self.conns.append(conn)
+            late = self.expired
+        if late:
+            _shutdown(conn)
+
+    def expire(self):
+        with self.lock:
+            if self.done:
+                return
+            self.expired = True
+            conns = list(self.conns)
+        for conn in conns:
+            _shutdown(conn)
+
+    def __enter__(self):
+        _current.attempt = self
+        self.timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.done = True
+        self.timer.cancel()
+        _current.attempt = None
+
+
+def _shutdown(conn):
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)  # the blocked read returns at once
+        except OSError:
+            pass
+
+
+class _Watched:
+    def _get_conn(self, timeout=None):
+        conn = super()._get_conn(timeout)
+        attempt = getattr(_current, "attempt", None)
+        if attempt is not None:
+            attempt.use(conn)
+        return conn
+
+
+class _WatchedHTTPPool(_Watched, HTTPConnectionPool):
+    pass
+
+
+class _WatchedHTTPSPool(_Watched, HTTPSConnectionPool):
+    pass
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """Connection pools that hand each connection to the thread's attempt."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
 class Sender:
-    """Posts signed bodies; keep-alive sessions per thread.
+    """Posts signed bodies; keep-alive sessions per thread; ``timeout`` seconds in all per
+    attempt.
 
     ``guard`` (a :class:`~transient.delivery.targets.TargetGuard`) checks every URL but
     the ``trusted`` ones (the operator's ``[webhook] url``) at connection time; the
@@ -125,6 +208,9 @@ class Sender:
                 session.trust_env = False  # a proxy from the environment would reach what the guard refuses
                 for prefix in ("http://", "https://"):
                     session.mount(prefix, GuardedAdapter(self.guard))
+            else:
+                for prefix in ("http://", "https://"):
+                    session.mount(prefix, _DeadlineAdapter())
             setattr(self._local, name, session)
         return session
 
@@ -146,30 +232,34 @@ class Sender:
         guarded = self.guarded(url)
         if guarded and "@" in urlsplit(url).netloc:
             return Outcome(delivery, started, 0, error="refused: the URL holds a user name or password", refused=True)
-        try:
-            resp = self._session(guarded).post(url, data=body, headers=headers, timeout=(min(5, self.timeout), self.timeout),
-                                        allow_redirects=False, stream=True)
+        with _Attempt(self.timeout) as attempt:
             try:
-                text = resp.raw.read(EXCERPT * 4, decode_content=True).decode("utf-8", "replace")[:EXCERPT]
-            except Exception:  # noqa: BLE001 - a broken answer body does not change the status
-                text = None
-            finally:
-                resp.close()
-            if guarded and not 200 <= resp.status_code < 300:
-                text = None  # what an internal service says is not for the caller to read
-            # What is kept and shown never holds the URL's credentials, even echoed back.
-            outcome = Outcome(delivery, started, _ms(t0), status=resp.status_code, response=scrub(text, url),
-                              retry_after=_retry_after(resp.headers.get("Retry-After")))
-            if 300 <= resp.status_code < 400:
-                outcome.error = "redirect to %s not followed" % scrub(redact(resp.headers.get("Location", "?")), url)
-            return outcome
-        except requests.Timeout:
-            return Outcome(delivery, started, _ms(t0), error="timed out after %ss" % self.timeout)
-        except requests.RequestException as exc:
-            refused = _refusal(exc)
-            if refused is not None:
-                return Outcome(delivery, started, _ms(t0), error="refused: the host %s" % refused, refused=True)
-            return Outcome(delivery, started, _ms(t0), error=scrub(_short(exc), url))
+                resp = self._session(guarded).post(url, data=body, headers=headers,
+                                                   timeout=(min(5, self.timeout), self.timeout),
+                                                   allow_redirects=False, stream=True)
+                try:
+                    text = resp.raw.read(EXCERPT * 4, decode_content=True).decode("utf-8", "replace")[:EXCERPT]
+                except Exception:  # noqa: BLE001 - a broken answer body does not change the status
+                    text = None
+                finally:
+                    resp.close()
+            except requests.Timeout:
+                return Outcome(delivery, started, _ms(t0), error="timed out after %ss" % self.timeout)
+            except requests.RequestException as exc:
+                refused = _refusal(exc)
+                if refused is not None:
+                    return Outcome(delivery, started, _ms(t0), error="refused: the host %s" % refused, refused=True)
+                if attempt.expired:
+                    return Outcome(delivery, started, _ms(t0), error="timed out after %ss" % self.timeout)
+                return Outcome(delivery, started, _ms(t0), error=scrub(_short(exc), url))
+        if guarded and not 200 <= resp.status_code < 300:
+            text = None  # what an internal service says is not for the caller to read
+        # What is kept and shown never holds the URL's credentials, even echoed back.
+        outcome = Outcome(delivery, started, _ms(t0), status=resp.status_code, response=scrub(text, url),
+                          retry_after=_retry_after(resp.headers.get("Retry-After")))
+        if 300 <= resp.status_code < 400:
+            outcome.error = "redirect to %s not followed" % scrub(redact(resp.headers.get("Location", "?")), url)
+        return outcome
 
 
 def _refusal(exc):

@@ -14,7 +14,7 @@ from ..core.errors import Conflict, NodeError, NotFound, RateUnavailable, Valida
 from ..core.text import text_problem
 from ..core.money import format_amount
 from ..rates.logic import amount_for, text as rate_text
-from ..store.db import insert, select_where, write_transaction
+from ..store.db import insert, retry_once, select_where, write_transaction
 from ..store.models import Payment
 from . import rendering, validation
 from .validation import int_value
@@ -69,29 +69,31 @@ class PaymentService:
             id=self.uuidgen(), address=None, status=st.UNPAID, created_at=now, updated_at=now,
             idempotency_key=idempotency_key, request_hash=digest, **fields,
         )
-        events = self.outbox.batch(now)
         try:
             pool = self.pools.get(payment.currency)
+            events = None
             if pool is not None:
-                self._claim(pool, payment, events)
-                if payment.address is None and pool.watch_only:
+                # A pooled address, claimed in the insert's transaction: no node round trip.
+                events = retry_once(self.db, self._insert_pooled, payment, pool, now)
+                if events is None and pool.watch_only:
                     # Watch-only: the node has no address to give; derive and register a batch.
                     pool.refill(low_water=1)
-                    self._claim(pool, payment, events)
-                    if payment.address is None:
+                    events = retry_once(self.db, self._insert_pooled, payment, pool, now)
+                    if events is None:
                         raise NodeError("%s: no watch-only address could be derived" % payment.currency)
-            if payment.address is None:
+            if events is None:
                 # No pool, or it is empty: ask the node, outside any transaction.
                 backend, _ = self.coins[payment.currency]
                 payment.address = backend.new_address(payment.account)
-                with write_transaction(self.db):
-                    self._insert(payment, events)
+                events = retry_once(self.db, self._insert_once, payment, now)
         except IntegrityError:
             # A concurrent request with the same key won the race.
             replay = idempotency_key and self._replay(idempotency_key, digest)
             if replay:
                 return replay, False
             raise
+        if isinstance(events, Payment):  # the first commit went through, only its answer was lost
+            return events, True
         self.outbox.written(events)
         return payment, True
 
@@ -110,14 +112,37 @@ class PaymentService:
         return {"amount": amount, "rate": rate_text(priced.rate), "rate_at": priced.at,
                 "rate_sources": json.dumps(priced.sources, separators=(",", ":"))}
 
-    def _claim(self, pool, payment, events):
-        # A pooled address, claimed in the insert's transaction: no node round trip.
-        with write_transaction(self.db):
-            claim = pool.claim(payment.account)
-            if claim is not None:
+    def _insert_pooled(self, payment, pool, now):
+        """The pooled path's transaction; returns its batch, or None when the pool is empty."""
+        events = self.outbox.batch(now)  # a new batch each time: a retry starts from scratch
+        try:
+            with write_transaction(self.db):
+                claim = pool.claim(payment.account)
+                if claim is None:
+                    return None
                 payment.address, payment.derivation_index = claim
                 payment.key_fingerprint = pool.fingerprint if claim[1] is not None else None
                 self._insert(payment, events)
+        except IntegrityError:
+            return self._committed_before(payment)
+        return events
+
+    def _insert_once(self, payment, now):
+        events = self.outbox.batch(now)
+        try:
+            with write_transaction(self.db):
+                self._insert(payment, events)
+        except IntegrityError:
+            return self._committed_before(payment)
+        return events
+
+    def _committed_before(self, payment):
+        """After a retry's IntegrityError: the stored row when an earlier attempt's
+        commit went through (the connection was lost before its answer), else raise."""
+        found = select_where(Payment, '"id" = {p}', Payment.id.db_value(payment.id))
+        if found:  # ids are random: a row with this one is ours
+            return found[0]
+        raise
 
     def _insert(self, payment, events):
         insert(payment)

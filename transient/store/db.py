@@ -1,8 +1,20 @@
-"""The database: one proxy all models use, opened from a URL."""
-import os
+"""The database: one proxy all models use, opened from a URL.
 
-from peewee import DatabaseProxy, SqliteDatabase
-from playhouse.db_url import connect
+On PostgreSQL a lost connection (a database restart, a failover, a proxy's idle
+timeout, ``pg_terminate_backend``) is replaced on the next use: a statement outside a
+transaction is sent again once on a new connection; inside a transaction the error is
+raised, the transaction is given up whole, and ``retry_once`` runs the caller's whole
+unit of work again once (never a part of it). ``db.outages`` keeps what /healthz shows.
+"""
+import datetime
+import logging
+import os
+import threading
+
+from peewee import DatabaseProxy, InterfaceError, OperationalError, PostgresqlDatabase, SqliteDatabase
+from playhouse.db_url import connect, parse
+
+log = logging.getLogger("transient.db")
 
 database = DatabaseProxy()
 
@@ -22,6 +34,143 @@ _SQLITE_PRAGMAS = {
 }
 
 
+CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails a request, it does not hang it
+MERGE = datetime.timedelta(seconds=5)  # failures this soon after a recovery belong to the same outage
+
+
+class Outages:
+    """What this process saw of the database going away: when the current outage began,
+    how many there were, the last error and how long the last one lasted."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.down_since = None
+        self.count = 0
+        self.last_error = None
+        self.last_error_at = None
+        self.last_recovered_at = None
+        self.last_seconds = None
+        self._since = None
+
+    def failed(self, exc):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        text = "%s: %s" % (exc.__class__.__name__, (str(exc).strip().splitlines() or [""])[0][:200])
+        with self._lock:
+            if self.down_since is None:
+                if self.last_recovered_at is not None and now - self.last_recovered_at < MERGE:
+                    # Another thread's connection from before the same outage: one outage.
+                    self.down_since = self._since
+                else:
+                    self.down_since = now
+                    self.count += 1
+                    log.warning("database connection lost (%s); reconnecting on the next use", text)
+            self.last_error, self.last_error_at = text, now
+
+    def recovered(self):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        with self._lock:
+            if self.down_since is None:
+                return
+            self.last_seconds = round((now - self.down_since).total_seconds(), 3)
+            self._since, self.down_since, self.last_recovered_at = self.down_since, None, now
+        log.warning("database reachable again after %.1fs", self.last_seconds)
+
+    def report(self):
+        iso = lambda t: t.isoformat().replace("+00:00", "Z") if t else None  # noqa: E731
+        with self._lock:
+            return {"down_since": iso(self.down_since), "outages": self.count, "last_error": self.last_error,
+                    "last_error_at": iso(self.last_error_at), "last_recovered_at": iso(self.last_recovered_at),
+                    "last_outage_seconds": self.last_seconds}
+
+
+class ReconnectingPostgresqlDatabase(PostgresqlDatabase):
+    """PostgreSQL whose dead connections are replaced on the next use (see the module's text)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT)
+        super().__init__(*args, **kwargs)
+        self.outages = Outages()
+
+    def connection_lost(self):
+        """True when this thread's connection is gone (or could not be opened)."""
+        state = self._state
+        return state.closed or bool(getattr(state.conn, "closed", 0))
+
+    def _drop(self):
+        # The server side is gone: forget the connection without talking to it.
+        conn = self._state.conn
+        self._state.reset()
+        try:
+            if conn is not None:
+                conn.close()
+        except Exception:  # noqa: BLE001 - it is already broken
+            pass
+
+    def execute_sql(self, sql, params=None):
+        try:
+            cursor = super().execute_sql(sql, params)
+        except (OperationalError, InterfaceError) as exc:
+            if not self.connection_lost():
+                raise
+            self.outages.failed(exc)
+            if self.in_transaction():
+                raise  # the transaction is lost whole: its owner decides (retry_once)
+            self._drop()
+            try:
+                cursor = super().execute_sql(sql, params)  # a new connection, the statement once more
+            except (OperationalError, InterfaceError) as again:
+                if self.connection_lost():
+                    self.outages.failed(again)
+                    if not self.in_transaction():
+                        self._drop()
+                raise
+        if self.outages.down_since is not None:
+            self.outages.recovered()
+        return cursor
+
+    def begin(self, *args, **kwargs):
+        if not self.in_transaction() and self.connection_lost() and not self._state.closed:
+            self._drop()  # BEGIN on a dead connection: start on a new one
+        try:
+            return super().begin(*args, **kwargs)
+        except (OperationalError, InterfaceError) as exc:
+            if self.connection_lost():
+                self.outages.failed(exc)
+            raise
+
+    def rollback(self):
+        if self.connection_lost():
+            return  # the server dropped the transaction with the connection
+        super().rollback()
+
+
+def connection_lost(db, exc):
+    """True when ``exc`` (raised by ``db``) means the connection went away."""
+    return (isinstance(exc, (OperationalError, InterfaceError)) and isinstance(db, ReconnectingPostgresqlDatabase)
+            and db.connection_lost())
+
+
+def retry_once(db, fn, *args, **kwargs):
+    """Run ``fn`` (a whole unit of work: its own transactions, re-reading what it needs)
+    and, when it failed because the connection went away, once more on a new connection.
+
+    Only for work that is safe to run again from the start, also when its first commit
+    went through and only the answer was lost. Inside a transaction it runs once: the
+    outer transaction is the unit to retry.
+    """
+    if db.in_transaction():
+        return fn(*args, **kwargs)
+    try:
+        return fn(*args, **kwargs)
+    except (OperationalError, InterfaceError) as exc:
+        if not connection_lost(db, exc) or db.in_transaction():
+            raise
+        log.warning("database connection lost during %s; running it again from the start",
+                    getattr(fn, "__name__", "a transaction"))
+        db._drop()
+    return fn(*args, **kwargs)
+
+
 def open_database(url):
     """Return a peewee Database for ``url`` and bind the models' proxy to it."""
     if url.startswith("sqlite"):
@@ -30,8 +179,12 @@ def open_database(url):
         if path not in ("", ":memory:"):
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         db = SqliteDatabase(path or ":memory:", pragmas=_SQLITE_PRAGMAS, check_same_thread=False)
+        db.outages = Outages()  # nothing to lose: a file
+    elif url.split("://", 1)[0] in ("postgres", "postgresql"):
+        db = ReconnectingPostgresqlDatabase(**parse(url))
     else:
         db = connect(url)
+        db.outages = Outages()
     database.initialize(db)
     return db
 
