@@ -62,6 +62,7 @@ class Daemon:
                 return self
             except requests.ConnectionError:
                 time.sleep(0.1)
+        self.kill()  # left running, it would go on syncing the test's database under the next tests
         raise RuntimeError("transientd did not answer within %ss:\n%s" % (timeout, self.log()))
 
     def stop(self, timeout=60):

@@ -54,9 +54,9 @@ def start_daemon(tmp_path, db_url, regtest, wallet):
     def start(**kw):
         coins = kw.pop("coins", None) or coin_config(regtest, wallet, poll=kw.pop("poll", 1),
                                                      confirmations=kw.pop("confirmations", 1))
-        daemon = Daemon(str(tmp_path), db_url, coins, **kw).start()
-        daemons.append(daemon)
-        return daemon
+        daemon = Daemon(str(tmp_path), db_url, coins, **kw)
+        daemons.append(daemon)  # before start(): one that fails to answer is killed too
+        return daemon.start()
 
     yield start
     for daemon in daemons:
