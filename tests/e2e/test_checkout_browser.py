@@ -272,17 +272,19 @@ def test_page_works_without_javascript(start_daemon, regtest):
     driver = _chrome(javascript=False)
     try:
         driver.get(daemon.base + "/pay/" + p["id"])
-        assert _state(driver) == "UNPAID" and _visible_texts(driver) == "Waiting for your payment."
-        assert not _by_id(driver, "copy").is_displayed()
-        assert _by_id(driver, "address").get_attribute("value") == p["payment_address"]
-        # The page reloads itself every second: a screenshot may catch the <img> of the
-        # document just left (stale), so the QR is read from one that stays loaded.
+        # The page reloads itself every second: an element read may belong to the document
+        # just left (stale), so each read is made again on the one that stays loaded.
+        assert _reloading(driver, lambda: (_state(driver), _visible_texts(driver))) == (
+            "UNPAID", "Waiting for your payment.")
+        assert not _reloading(driver, lambda: _by_id(driver, "copy").is_displayed())
+        assert _reloading(driver, lambda: _by_id(driver, "address").get_attribute("value")) == p["payment_address"]
         assert _reloading(driver, lambda: decode_png(_by_id(driver, "qr").screenshot_as_png).text).endswith(
             "?amount=0.25")
         regtest.pay(p["payment_address"], "0.25")
         # No script: the page reloads itself (meta refresh) and the server renders the new state.
         _wait(driver, lambda: _state(driver) == "PENDING")
-        assert _visible_texts(driver) == "Payment received. Confirming: 0 of 1 confirmations."
+        assert _reloading(driver, lambda: _visible_texts(driver)) == (
+            "Payment received. Confirming: 0 of 1 confirmations.")
         _screenshot(driver, "no-javascript")
     finally:
         driver.quit()
