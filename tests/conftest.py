@@ -8,10 +8,17 @@ import uuid
 import pytest
 
 from _db_fixtures import db, db_url, pg_server_url  # noqa: F401  (database fixtures)
-from _daemon import Daemon, coin_config
+from _daemon import Daemon, coin_config, kill_all
 from transient.devnet.node import RegtestNode, litecoind_available
 
 from _services import REQUIRE_SERVICES, _missing  # noqa: F401  (kept importable from here)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_daemon_left():
+    """At the end of the session, no transientd this process started is left running."""
+    yield
+    kill_all()
 
 
 # -- coin node ----------------------------------------------------------------

@@ -133,13 +133,16 @@ def _qr_text(driver):
 def _reloading(driver, read, attempts=10):
     """``read()`` on a page that reloads itself (no JavaScript: meta refresh), again when
     the element read went stale with the document it was in."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 
     for attempt in range(attempts):
         try:
             return read()
-        except (NoSuchElementException, StaleElementReferenceException):
-            if attempt == attempts - 1:
+        except WebDriverException as exc:
+            # Chromium says "stale element", or "Node with given id does not belong to the document"
+            gone = isinstance(exc, (NoSuchElementException, StaleElementReferenceException)) or (
+                "does not belong to the document" in str(exc))
+            if not gone or attempt == attempts - 1:
                 raise
             _wait(driver, lambda: driver.execute_script("return document.readyState") == "complete")
 
