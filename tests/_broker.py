@@ -1,8 +1,17 @@
 """The machine's RabbitMQ for the AMQP tests: fixtures, a client, unique names, a
-command caller, and stop/start of the broker application."""
+command caller, and stop/start of the broker application.
+
+The broker is shared by every test process on the machine (the xdist workers of a run,
+and other runs): a test that uses it holds a shared lock on a file, and the one test that
+stops the broker application holds it exclusively (``broker_alone``), so no other AMQP
+test runs meanwhile."""
+import contextlib
+import fcntl
 import json
 import os
 import subprocess
+import tempfile
+import threading
 import time
 import uuid
 
@@ -119,6 +128,53 @@ def wait_reachable(timeout=60):
     raise AssertionError("RabbitMQ did not come back within %ss" % timeout)
 
 
+# -- the broker's lock --------------------------------------------------------------------
+
+LOCK_PATH = os.path.join(tempfile.gettempdir(), "transient-tests-rabbitmq.lock")
+
+
+class _BrokerLock:
+    """This process's hold on LOCK_PATH (one open file, so holds nest and upgrade): shared
+    while any AMQP test runs here, exclusive while one stops the broker."""
+
+    def __init__(self):
+        self.mutex = threading.Lock()
+        self.fd = None
+        self.shared = self.exclusive = 0
+
+    def _flock(self, op):
+        if self.fd is None:
+            self.fd = os.open(LOCK_PATH, os.O_RDWR | os.O_CREAT, 0o666)
+        fcntl.flock(self.fd, op)
+
+    @contextlib.contextmanager
+    def hold(self, exclusive=False):
+        with self.mutex:
+            if exclusive:
+                if not self.exclusive:
+                    self._flock(fcntl.LOCK_EX)  # waits for every other process's AMQP tests
+                self.exclusive += 1
+            else:
+                if not (self.shared or self.exclusive):
+                    self._flock(fcntl.LOCK_SH)
+                self.shared += 1
+        try:
+            yield
+        finally:
+            with self.mutex:
+                if exclusive:
+                    self.exclusive -= 1
+                    if not self.exclusive:
+                        self._flock(fcntl.LOCK_SH if self.shared else fcntl.LOCK_UN)
+                else:
+                    self.shared -= 1
+                    if not (self.shared or self.exclusive):
+                        self._flock(fcntl.LOCK_UN)
+
+
+broker_lock = _BrokerLock()
+
+
 # -- fixtures (imported by the test modules) -------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -131,7 +187,22 @@ def broker():
 
 
 @pytest.fixture
-def names(broker):
+def broker_alone(broker):
+    """The broker for this test alone (it stops the broker application): no other AMQP
+    test of this machine runs meanwhile. List it first."""
+    with broker_lock.hold(exclusive=True):
+        yield broker
+
+
+@pytest.fixture
+def broker_shared(broker):
+    """The broker, held shared for this test (see broker_alone)."""
+    with broker_lock.hold():
+        yield broker
+
+
+@pytest.fixture
+def names(broker_shared):
     """Unique exchange and queue names for one test, deleted afterwards (list it before start_daemon)."""
     n = Names()
     yield n
@@ -141,7 +212,7 @@ def names(broker):
 
 
 @pytest.fixture
-def client(broker):
+def client(broker_shared):
     """A test-side connection to the broker."""
     c = Client()
     yield c

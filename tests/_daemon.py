@@ -26,6 +26,16 @@ poll_interval = {poll}
            password=node.rpc_password, wallet=wallet, confirmations=confirmations, poll=poll)
 
 
+_started = []  # every Daemon started by this process: kill_all() ends those still running
+
+
+def kill_all():
+    """SIGKILL every daemon this process started that still runs (a test that failed
+    before its own clean-up must not leave one syncing the next tests' database)."""
+    while _started:
+        _started.pop().kill()
+
+
 class Daemon:
     """transientd in its own process group, configured by a TOML text."""
 
@@ -49,6 +59,7 @@ class Daemon:
         return "http://127.0.0.1:%d" % self.port
 
     def start(self, timeout=30):
+        _started.append(self)
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", self.config_path],
             cwd=self.workdir, env=self.env, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
@@ -60,8 +71,10 @@ class Daemon:
             try:
                 self.http.get(self.base + "/healthz", timeout=2)
                 return self
-            except (requests.ConnectionError, requests.Timeout):  # a worker booting on a busy machine
+            except (requests.ConnectionError, requests.Timeout):
+                # not listening yet, or listening while its worker still boots (a busy machine)
                 time.sleep(0.1)
+        self.kill()  # left running, it would go on syncing the test's database under the next tests
         raise RuntimeError("transientd did not answer within %ss:\n%s" % (timeout, self.log()))
 
     def stop(self, timeout=60):

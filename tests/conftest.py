@@ -8,11 +8,18 @@ import uuid
 import pytest
 
 from _db_fixtures import db, db_url, pg_server_url  # noqa: F401  (database fixtures)
-from _daemon import Daemon, coin_config
+from _daemon import Daemon, coin_config, kill_all
 from _watch import create_keyless_wallet, fresh_tpub
 from transient.devnet.node import RegtestNode, litecoind_available
 
 from _services import REQUIRE_SERVICES, _missing  # noqa: F401  (kept importable from here)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_daemon_left():
+    """At the end of the session, no transientd this process started is left running."""
+    yield
+    kill_all()
 
 
 # -- coin node ----------------------------------------------------------------
@@ -65,9 +72,9 @@ def start_daemon(tmp_path, db_url, regtest, wallet, address_mode):
     def start(**kw):
         coins = kw.pop("coins", None) or coin_config(regtest, wallet, poll=kw.pop("poll", 1),
                                                      confirmations=kw.pop("confirmations", 1)) + xpub
-        daemon = Daemon(str(tmp_path), db_url, coins, **kw).start()
-        daemons.append(daemon)
-        return daemon
+        daemon = Daemon(str(tmp_path), db_url, coins, **kw)
+        daemons.append(daemon)  # before start(): one that fails to answer is killed too
+        return daemon.start()
 
     yield start
     for daemon in daemons:

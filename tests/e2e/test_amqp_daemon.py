@@ -6,13 +6,11 @@ import uuid
 
 import pytest
 
-from _broker import URL, Client, broker, client, names, rabbitmqctl, wait_reachable  # noqa: F401  (fixtures)
+from _broker import (URL, Client, broker, broker_alone, broker_shared, client, names, rabbitmqctl,  # noqa: F401  (fixtures)
+                     wait_reachable)
 from _daemon import wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-# The broker is shared and a test here stops it: AMQP tests run in one xdist worker, one
-# at a time (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("rabbitmq")
 
 
 # -- the daemon: the regtest flow, a broker restart, a crash before the reply ------------
@@ -82,7 +80,7 @@ def _events(d, p):
 
 @pytest.mark.regtest
 @SQLITE_ONLY
-def test_a_broker_restart_in_the_middle_loses_no_event(names, start_daemon, regtest, client):
+def test_a_broker_restart_in_the_middle_loses_no_event(broker_alone, names, start_daemon, regtest, client):
     client.bind_all(names)
     d = amqp_ready(start_daemon(extra=names.config()))
     p = d.create(currency="LTC", amount="0.1")

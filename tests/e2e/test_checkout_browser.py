@@ -134,13 +134,16 @@ def _qr_text(driver):
 def _reloading(driver, read, attempts=10):
     """``read()`` on a page that reloads itself (no JavaScript: meta refresh), again when
     the element read went stale with the document it was in."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 
     for attempt in range(attempts):
         try:
             return read()
-        except (NoSuchElementException, StaleElementReferenceException):
-            if attempt == attempts - 1:
+        except WebDriverException as exc:
+            # Chromium says "stale element", or "Node with given id does not belong to the document"
+            gone = isinstance(exc, (NoSuchElementException, StaleElementReferenceException)) or (
+                "does not belong to the document" in str(exc))
+            if not gone or attempt == attempts - 1:
                 raise
             _wait(driver, lambda: driver.execute_script("return document.readyState") == "complete")
 
@@ -274,17 +277,19 @@ def test_page_works_without_javascript(start_daemon, regtest):
     driver = _chrome(javascript=False)
     try:
         driver.get(daemon.base + "/pay/" + p["id"])
-        assert _state(driver) == "UNPAID" and _visible_texts(driver) == "Waiting for your payment."
-        assert not _by_id(driver, "copy").is_displayed()
-        assert _by_id(driver, "address").get_attribute("value") == p["payment_address"]
-        # The page reloads itself every second: a screenshot may catch the <img> of the
-        # document just left (stale), so the QR is read from one that stays loaded.
+        # The page reloads itself every second: an element read may belong to the document
+        # just left (stale), so each read is made again on the one that stays loaded.
+        assert _reloading(driver, lambda: (_state(driver), _visible_texts(driver))) == (
+            "UNPAID", "Waiting for your payment.")
+        assert not _reloading(driver, lambda: _by_id(driver, "copy").is_displayed())
+        assert _reloading(driver, lambda: _by_id(driver, "address").get_attribute("value")) == p["payment_address"]
         assert _reloading(driver, lambda: decode_png(_by_id(driver, "qr").screenshot_as_png).text).endswith(
             "?amount=0.25")
         regtest.pay(p["payment_address"], "0.25")
         # No script: the page reloads itself (meta refresh) and the server renders the new state.
         _wait(driver, lambda: _state(driver) == "PENDING")
-        assert _visible_texts(driver) == "Payment received. Confirming: 0 of 1 confirmations."
+        assert _reloading(driver, lambda: _visible_texts(driver)) == (
+            "Payment received. Confirming: 0 of 1 confirmations.")
         _screenshot(driver, "no-javascript")
     finally:
         driver.quit()

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from _broker import URL, Client, broker, client, names, rabbitmqctl, wait_reachable  # noqa: F401  (fixtures)
+from _broker import URL, Client, broker, broker_shared, client, names, rabbitmqctl, wait_reachable  # noqa: F401  (fixtures)
 from _daemon import wait_for
 from _outbox import OutboxHarness, settled
 from transient.amqp import link as amqp
@@ -15,10 +15,6 @@ from transient.amqp.publisher import CONFIRMED, Publisher
 from transient.delivery.admin import event_log
 from transient.devnet.node import find_free_port
 from transient.store.models import Delivery, DeliveryAttempt, Payment
-
-# The broker is shared (and some tests stop it): AMQP tests run in one xdist worker, one
-# at a time (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("rabbitmq")
 
 
 # -- events: the publisher on the outbox ------------------------------------------------

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from falcon import testing
 
-from _broker import URL, Client, Names, broker, client, names  # noqa: F401  (fixtures)
+from _broker import URL, Client, Names, broker, broker_lock, broker_shared, client, names  # noqa: F401  (fixtures)
 from _daemon import wait_for
 from fakes import fake_coin_config, fake_plugin_manager
 from transient.amqp import link as amqp
@@ -20,13 +20,15 @@ from transient.amqp.commands import CommandConsumer
 from transient.core.keys import KeyRing
 from transient.runtime import Runtime
 
-# The broker is shared: AMQP tests run in one xdist worker, one at a time (--dist loadgroup).
-pytestmark = pytest.mark.xdist_group("rabbitmq")
-
 
 @pytest.fixture(scope="module")
 def amqp_runtime(tmp_path_factory, broker):
     """A started Runtime (SQLite, the FakeBackend) with AMQP on, its Falcon test client and names."""
+    with broker_lock.hold():  # for the module: its runtime stays connected between tests
+        yield from _amqp_runtime(tmp_path_factory)
+
+
+def _amqp_runtime(tmp_path_factory):
     names = Names()
     tmp = tmp_path_factory.mktemp("amqp")
     path = tmp / "config.toml"

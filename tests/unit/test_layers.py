@@ -5,6 +5,7 @@ higher room, or a cycle between modules, fails with the modules that make it.
 Imports inside functions are allowed only for the optional heavy libraries.
 """
 import ast
+import functools
 import pathlib
 
 import pytest
@@ -82,9 +83,10 @@ def room(module):
     raise AssertionError("%s is in no room: add it to RANKS in this test and to docs/ARCHITECTURE.md" % module)
 
 
+@functools.lru_cache(maxsize=None)  # each file is parsed once for all the tests here
 def imports(module, path):
     """Return ``[(imported module, line, inside a function)]`` of the project's own modules,
-    and the names of the lazily imported libraries."""
+    and the names of the lazily imported libraries (tuples: the answer is shared)."""
     tree = ast.parse(path.read_text(), str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found, lazy = [], []
@@ -107,7 +109,7 @@ def imports(module, path):
                 found.append((target, node.lineno, inner))
             elif inner:
                 lazy.append((target.split(".")[0], node.lineno))
-    return found, lazy
+    return tuple(found), tuple(lazy)
 
 
 def _inside_function(tree, target):
