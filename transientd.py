@@ -1,6 +1,7 @@
 """transientd: the Transient daemon. gunicorn serves the Falcon app; each
 worker also runs the per-coin sync scheduler (the lease keeps one sync per coin).
 """
+
 import argparse
 import logging
 import os
@@ -31,8 +32,10 @@ class Daemon(BaseApplication):
         self.cfg.set("threads", cfg["server.threads"])
         # gthread whose requests are read on the worker's event loop: a slow or stalled
         # client costs a socket, not a thread, and is dropped after request_timeout.
-        self.cfg.set("worker_class", type("BufferingWorker", (BufferingWorker,),
-                                          {"request_timeout": float(cfg["server.request_timeout"])}))
+        self.cfg.set(
+            "worker_class",
+            type("BufferingWorker", (BufferingWorker,), {"request_timeout": float(cfg["server.request_timeout"])}),
+        )
         self.cfg.set("worker_connections", 1000)  # per worker: open sockets, slow ones included
         self.cfg.set("graceful_timeout", 60)
         self.cfg.set("proc_name", "transientd")
@@ -52,8 +55,9 @@ class Daemon(BaseApplication):
         memory.limit_arenas()  # before the runtime and gunicorn start this worker's threads
         # After a burst: SIGTERM to ourselves is gunicorn's graceful exit for a worker
         # (requests and the running sync finish); the master starts a fresh one.
-        memory.recycler = memory.Recycler(self.config["server.worker_memory_limit"],
-                                          lambda: os.kill(os.getpid(), signal.SIGTERM))
+        memory.recycler = memory.Recycler(
+            self.config["server.worker_memory_limit"], lambda: os.kill(os.getpid(), signal.SIGTERM)
+        )
 
         # gunicorn's own log has its own handlers: scrub them too.
         redact.install_log_filter(settings.secret_values(self.config), logging.getLogger("gunicorn.error"))
@@ -79,8 +83,10 @@ def check(config):
     finally:
         runtime.close()
     if not config["webhook.secret"]:
-        log.warning("webhook.secret is not set: webhooks are sent unsigned, and receivers cannot tell"
-                    " them from forgeries (set [webhook] secret or TRANSIENT_WEBHOOK_SECRET)")
+        log.warning(
+            "webhook.secret is not set: webhooks are sent unsigned, and receivers cannot tell"
+            " them from forgeries (set [webhook] secret or TRANSIENT_WEBHOOK_SECRET)"
+        )
 
 
 def check_in_child(config):
@@ -118,8 +124,9 @@ def main(argv=None):
         # APScheduler logs every run of every job at INFO: one line per coin every few seconds.
         logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
         # pika logs each failed connection attempt as an error; transient.amqp logs the changes of state.
-        logging.getLogger("pika").setLevel(logging.WARNING if logging.getLogger().level <= logging.DEBUG
-                                           else logging.CRITICAL)
+        logging.getLogger("pika").setLevel(
+            logging.WARNING if logging.getLogger().level <= logging.DEBUG else logging.CRITICAL
+        )
     except TransientError as exc:
         print("transientd: %s" % redact.scrub(exc.message), file=sys.stderr)
         return 2

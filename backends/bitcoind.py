@@ -7,10 +7,11 @@ cursor for nodes that do not reject an unknown cursor); one more when a block
 arrived between the two calls, and one more when the cursor is unknown on a node
 that rejects it (the listing is then made again from the beginning).
 """
+
 import datetime
 
+from transient.chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
 from transient.core import money
-from transient.chain.backend import Changes, ChainTip, CoinBackend, Output, TxState
 from transient.core.errors import ConfigError, RPCError
 
 from .rpc import RPCClient
@@ -57,9 +58,13 @@ class BitcoindBackend(CoinBackend):
         if not options.get("rpc_url"):
             raise ConfigError("rpc_url is required", "rpc_url")
         return RPCClient(
-            options["rpc_url"], options.get("rpc_user"), options.get("rpc_password"),
-            cookie_file=options.get("rpc_cookie_file"), wallet=options.get("wallet"),
-            timeout=float(options.get("rpc_timeout", 10)), keep_alive=keep_alive,
+            options["rpc_url"],
+            options.get("rpc_user"),
+            options.get("rpc_password"),
+            cookie_file=options.get("rpc_cookie_file"),
+            wallet=options.get("wallet"),
+            timeout=float(options.get("rpc_timeout", 10)),
+            keep_alive=keep_alive,
         )
 
     # -- node ----------------------------------------------------------------
@@ -74,11 +79,13 @@ class BitcoindBackend(CoinBackend):
         return ChainTip(info["bestblockhash"], info["blocks"])
 
     def ping(self):
-        chain, net, wallet = self.rpc.batch(
-            [("getblockchaininfo", []), ("getnetworkinfo", []), ("getwalletinfo", [])])
+        chain, net, wallet = self.rpc.batch([("getblockchaininfo", []), ("getnetworkinfo", []), ("getwalletinfo", [])])
         return {
-            "chain": chain["chain"], "blocks": chain["blocks"], "bestblockhash": chain["bestblockhash"],
-            "version": net["version"], "subversion": net.get("subversion"),
+            "chain": chain["chain"],
+            "blocks": chain["blocks"],
+            "bestblockhash": chain["bestblockhash"],
+            "version": net["version"],
+            "subversion": net.get("subversion"),
             "wallet": wallet.get("walletname"),
         }
 
@@ -128,8 +135,11 @@ class BitcoindBackend(CoinBackend):
                 self._create_keyless(name)
         info = self.rpc.call("getwalletinfo")
         if info.get("private_keys_enabled", True):
-            raise ConfigError("coins.%s.wallet: the node's wallet %r can hold private keys: name a new wallet "
-                              "for the watch-only key" % (self.currency, name), "coins.%s.wallet" % self.currency)
+            raise ConfigError(
+                "coins.%s.wallet: the node's wallet %r can hold private keys: name a new wallet "
+                "for the watch-only key" % (self.currency, name),
+                "coins.%s.wallet" % self.currency,
+            )
         return info
 
     def _create_keyless(self, name):
@@ -156,19 +166,33 @@ class BitcoindBackend(CoinBackend):
         mode = self.watch_import()
         if mode == "descriptors":
             # No label: Bitcoin Core refuses a ranged descriptor with one (even "").
-            request = [{"desc": watch.descriptor(), "range": [start, end - 1], "timestamp": "now",
-                        "active": False, "internal": False}]
+            request = [
+                {
+                    "desc": watch.descriptor(),
+                    "range": [start, end - 1],
+                    "timestamp": "now",
+                    "active": False,
+                    "internal": False,
+                }
+            ]
             _check_items(self.rpc.call("importdescriptors", request), "importdescriptors")
         elif mode == "ranged":
-            request = [{"desc": watch.descriptor(), "range": [start, end - 1], "timestamp": "now",
-                        "watchonly": True, "keypool": False}]
+            request = [
+                {
+                    "desc": watch.descriptor(),
+                    "range": [start, end - 1],
+                    "timestamp": "now",
+                    "watchonly": True,
+                    "keypool": False,
+                }
+            ]
             _check_items(self.rpc.call("importmulti", request, {"rescan": False}), "importmulti")
         else:
             for first in range(start, end, WATCH_BATCH):
-                request = [{"scriptPubKey": {"address": address}, "pubkeys": [pubkey], "timestamp": "now",
-                            "watchonly": True}
-                           for _, address, pubkey in watch.addresses(first, min(WATCH_BATCH, end - first),
-                                                                     chain_name)]
+                request = [
+                    {"scriptPubKey": {"address": address}, "pubkeys": [pubkey], "timestamp": "now", "watchonly": True}
+                    for _, address, pubkey in watch.addresses(first, min(WATCH_BATCH, end - first), chain_name)
+                ]
                 _check_items(self.rpc.call("importmulti", request, {"rescan": False}), "importmulti")
 
     def verify_watch(self, watch, chain_name, count=3):
@@ -215,8 +239,9 @@ class BitcoindBackend(CoinBackend):
         txids = list(txids)
         if not txids:
             return {}
-        replies = self.rpc.batch([("gettransaction", [t, True]) for t in txids]
-                                 + [("getblockcount", [])], return_errors=True)
+        replies = self.rpc.batch(
+            [("gettransaction", [t, True]) for t in txids] + [("getblockcount", [])], return_errors=True
+        )
         height = _raise_any(replies.pop())
         return {txid: self._tx_state(txid, reply, height) for txid, reply in zip(txids, replies)}
 
@@ -277,9 +302,13 @@ class BitcoindBackend(CoinBackend):
             block_hash = entry.get("blockhash")
             block_height = entry.get("blockheight", tip.height - confs + 1)
         return Output(
-            txid=entry["txid"], output=self.output_id(entry), address=entry.get("address", ""),
-            amount=money.from_node(entry["amount"], self.decimals), confirmations=confs,
-            block_hash=block_hash, block_height=block_height,
+            txid=entry["txid"],
+            output=self.output_id(entry),
+            address=entry.get("address", ""),
+            amount=money.from_node(entry["amount"], self.decimals),
+            confirmations=confs,
+            block_hash=block_hash,
+            block_height=block_height,
             label=entry.get("label", entry.get("account")),
             seen_at=_seen_at(entry),
         )
@@ -312,5 +341,6 @@ def _check_items(replies, method):
     for reply in replies:
         if not reply.get("success"):
             error = reply.get("error") or {}
-            raise RPCError("%s refused: %s" % (method, error.get("message", "no reason given")),
-                           error.get("code"), method)
+            raise RPCError(
+                "%s refused: %s" % (method, error.get("message", "no reason given")), error.get("code"), method
+            )

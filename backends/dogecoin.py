@@ -1,4 +1,5 @@
 """The built-in Dogecoin backend (Dogecoin Core 1.14), registered like any plugin."""
+
 from transient import hookimpl
 
 from .bitcoind import BitcoindBackend

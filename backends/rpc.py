@@ -1,4 +1,5 @@
 """A small JSON-RPC 1.0 client for bitcoind-family nodes: exact Decimals, typed errors."""
+
 import itertools
 import json
 import threading
@@ -38,8 +39,9 @@ class RPCClient:
     Raises NodeUnreachable, NodeAuthError, NodeBusy, RPCError or NodeError.
     """
 
-    def __init__(self, url, user=None, password=None, cookie_file=None, wallet=None,
-                 timeout=10, session=None, keep_alive=True):
+    def __init__(
+        self, url, user=None, password=None, cookie_file=None, wallet=None, timeout=10, session=None, keep_alive=True
+    ):
         base, url_user, url_password = _split_credentials(url)
         user, password = user or url_user, password or url_password
         self.url = base + ("/wallet/" + quote(wallet, safe="") if wallet else "")
@@ -92,8 +94,7 @@ class RPCClient:
     def _results(self, calls, single):
         with self._lock:
             ids = [next(self._ids) for _ in calls]
-        requests_ = [{"jsonrpc": "1.0", "id": i, "method": m, "params": list(p)}
-                     for i, (m, p) in zip(ids, calls)]
+        requests_ = [{"jsonrpc": "1.0", "id": i, "method": m, "params": list(p)} for i, (m, p) in zip(ids, calls)]
         body = encode(requests_[0] if single else requests_)
         method = calls[0][0] if single else "batch(%s)" % ",".join(m for m, _ in calls)
         replies = self._post(body, method)
@@ -134,20 +135,19 @@ class RPCClient:
                 # (rpcservertimeout): one fresh attempt tells that from a node that is down.
                 return self._post_once(body)
         except requests.Timeout:
-            raise NodeUnreachable("node at %s did not answer %s within %ss"
-                                  % (self.url, method, self.timeout)) from None
+            raise NodeUnreachable(
+                "node at %s did not answer %s within %ss" % (self.url, method, self.timeout)
+            ) from None
         except requests.ConnectionError as exc:
             if self.cookie_file:
                 self._auth = None  # re-read the cookie when the node is back
-            raise NodeUnreachable(self._redact("cannot reach node at %s: %s"
-                                               % (self.url, _reason(exc)))) from None
+            raise NodeUnreachable(self._redact("cannot reach node at %s: %s" % (self.url, _reason(exc)))) from None
         except requests.RequestException as exc:
             raise NodeError(self._redact("request to %s failed: %s" % (self.url, exc))) from None
 
     def _post_once(self, body):
         return self._get_session().post(
-            self.url, data=body.encode(), auth=self._credentials(), timeout=self.timeout,
-            headers=self.headers,
+            self.url, data=body.encode(), auth=self._credentials(), timeout=self.timeout, headers=self.headers
         )
 
     def _parse(self, response, method):
@@ -162,8 +162,9 @@ class RPCClient:
             # would only raise the worker's peak memory.
             return json.loads(body, parse_float=Decimal)
         except ValueError:
-            raise NodeError(self._redact("HTTP %d from node at %s on %s: %s"
-                                         % (status, self.url, method, _start(body)))) from None
+            raise NodeError(
+                self._redact("HTTP %d from node at %s on %s: %s" % (status, self.url, method, _start(body)))
+            ) from None
 
     def _credentials(self):
         if self._auth is None and self.cookie_file:
@@ -171,8 +172,9 @@ class RPCClient:
                 with open(self.cookie_file) as f:
                     user, _, password = f.read().strip().partition(":")
             except OSError as exc:
-                raise NodeAuthError("cannot read the RPC cookie file %s: %s"
-                                    % (self.cookie_file, exc.strerror)) from None
+                raise NodeAuthError(
+                    "cannot read the RPC cookie file %s: %s" % (self.cookie_file, exc.strerror)
+                ) from None
             self._auth = (user, password)
         return self._auth
 

@@ -4,15 +4,14 @@ bench/slow_clients.py also serves it with transientd's worker (``--worker buffer
 
     python bench/_bare_app.py CONFIG [--worker gthread|buffering]
 """
-import sys
 
-from transient.api.worker import BufferingWorker
+import sys
 
 import falcon
 from gunicorn.app.base import BaseApplication
 
 from transient import settings
-
+from transient.api.worker import BufferingWorker
 
 WORKER = "gthread"
 

@@ -4,6 +4,7 @@ Not a benchmark itself (CI skips files starting with "_"). The node logs every R
 call with the user that made it (``-debug=rpc``): the daemon, the benchmark and a
 baseline each get their own RPC user, so calls are counted per caller from the log.
 """
+
 import hashlib
 import hmac
 import json
@@ -21,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))  # the daemon launcher the e2e tests use
 
 from _daemon import Daemon  # noqa: E402
+
 from transient.devnet.node import RegtestNode, find_free_port  # noqa: E402
 from transient_backends.rpc import RPCClient  # noqa: E402
 
@@ -36,8 +38,12 @@ class BenchNode(RegtestNode):
         self.users = {name: secrets.token_hex(12) for name in users}
 
     def command(self):
-        args = super().command() + ["-debug=rpc", "-maxmempool=1000", "-limitancestorcount=1000",
-                                    "-limitdescendantcount=1000"]
+        args = super().command() + [
+            "-debug=rpc",
+            "-maxmempool=1000",
+            "-limitancestorcount=1000",
+            "-limitdescendantcount=1000",
+        ]
         for name, password in self.users.items():
             salt = secrets.token_hex(16)
             digest = hmac.new(salt.encode(), password.encode(), hashlib.sha256).hexdigest()
@@ -51,9 +57,11 @@ class BenchNode(RegtestNode):
 
     def coin_config(self, wallet, user, poll, extra=""):
         """The daemon's [coins.LTC] section for ``wallet``, connecting as ``user``."""
-        return ('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "%s"\nrpc_user = "%s"\nrpc_password = "%s"\n'
-                'wallet = "%s"\nconfirmations = 1\npoll_interval = %d\n%s\n'
-                % (self.rpc_url, user, self.users[user], wallet, poll, extra))
+        return (
+            '[coins.LTC]\nbackend = "litecoin"\nrpc_url = "%s"\nrpc_user = "%s"\nrpc_password = "%s"\n'
+            'wallet = "%s"\nconfirmations = 1\npoll_interval = %d\n%s\n'
+            % (self.rpc_url, user, self.users[user], wallet, poll, extra)
+        )
 
     def log_offset(self):
         return os.path.getsize(self.log_path)
@@ -79,8 +87,11 @@ def fund(node, wallet, count, amount, chunk=1000):
         addresses = rpc.batch([("getnewaddress", [])] * min(chunk, count - start))
         txid = node.sendmany({a: amount for a in addresses})
         tx = node.rpc("gettransaction", txid, wallet="payer")
-        vouts = {o["scriptPubKey"]["addresses"][0]: o["n"] for o in
-                 node.rpc("decoderawtransaction", tx["hex"])["vout"] if "addresses" in o["scriptPubKey"]}
+        vouts = {
+            o["scriptPubKey"]["addresses"][0]: o["n"]
+            for o in node.rpc("decoderawtransaction", tx["hex"])["vout"]
+            if "addresses" in o["scriptPubKey"]
+        }
         outpoints += [(txid, vouts[a]) for a in addresses]
         if (start // chunk) % 2 == 1:
             node.mine(1)  # the chain of unconfirmed change must stay under the ancestor size limit
@@ -95,9 +106,10 @@ def sign_payments(node, wallet, outpoints, pays, batch=500):
     rpc = node.client(wallet)
     raws = []
     for start in range(0, len(pays), batch):
-        chunk = list(zip(outpoints[start:start + batch], pays[start:start + batch]))
-        made = rpc.batch([("createrawtransaction", [[{"txid": t, "vout": v}], {a: amount}])
-                          for (t, v), (a, amount) in chunk])
+        chunk = list(zip(outpoints[start : start + batch], pays[start : start + batch]))
+        made = rpc.batch(
+            [("createrawtransaction", [[{"txid": t, "vout": v}], {a: amount}]) for (t, v), (a, amount) in chunk]
+        )
         raws += [s["hex"] for s in rpc.batch([("signrawtransactionwithwallet", [r]) for r in made])]
     rpc.close()
     return raws
@@ -108,7 +120,7 @@ def broadcast(node, raws, batch=250):
     rpc = node.client()
     txids = []
     for start in range(0, len(raws), batch):
-        txids += rpc.batch([("sendrawtransaction", [r]) for r in raws[start:start + batch]])
+        txids += rpc.batch([("sendrawtransaction", [r]) for r in raws[start : start + batch]])
     rpc.close()
     return txids
 
@@ -179,12 +191,16 @@ def daemon_memory(pid):
 def print_table(title, header, rows, formats):
     """Print ``rows`` under ``header``; ``formats`` are %-formats per column."""
     print("\n" + title)
-    widths = [max(len(h), *(len(f % r[i]) for r in rows)) if rows else len(h)
-              for i, (h, f) in enumerate(zip(header, formats))]
+    widths = [
+        max(len(h), *(len(f % r[i]) for r in rows)) if rows else len(h) for i, (h, f) in enumerate(zip(header, formats))
+    ]
     print("  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in enumerate(zip(header, widths))))
     for row in rows:
-        print("  ".join((f % v).rjust(w) if i else (f % v).ljust(w)
-                        for i, (v, f, w) in enumerate(zip(row, formats, widths))))
+        print(
+            "  ".join(
+                (f % v).rjust(w) if i else (f % v).ljust(w) for i, (v, f, w) in enumerate(zip(row, formats, widths))
+            )
+        )
 
 
 def write_json(path, data):
@@ -198,13 +214,20 @@ def python_notify_command(kind, currency, url, log_path):
     """walletnotify/blocknotify running the shipped script through bench/_timed_notify.py,
     which logs how long each ping took (``python3 -I -S``, as the README says)."""
     return "%s -I -S %s %s --url %s %s %s %%s" % (
-        sys.executable, os.path.join(ROOT, "bench", "_timed_notify.py"), log_path, url, kind, currency)
+        sys.executable,
+        os.path.join(ROOT, "bench", "_timed_notify.py"),
+        log_path,
+        url,
+        kind,
+        currency,
+    )
 
 
 def start_daemon(workdir, db_url, coins, port=None, workers=1, threads=8, log_level="WARNING", extra=""):
     """transientd on the daemon's own server config (default: 1 worker, 8 threads)."""
-    return Daemon(workdir, db_url, coins, workers=workers, threads=threads, port=port, log_level=log_level,
-                  extra=extra).start(timeout=120)
+    return Daemon(
+        workdir, db_url, coins, workers=workers, threads=threads, port=port, log_level=log_level, extra=extra
+    ).start(timeout=120)
 
 
 def subprocess_env():
@@ -230,9 +253,18 @@ class Bare:
         self.proc = None
 
     def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, os.path.join(os.path.dirname(__file__), "_bare_app.py"),
-                                      self.config, "--worker", self.worker], env=subprocess_env(), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(os.path.dirname(__file__), "_bare_app.py"),
+                self.config,
+                "--worker",
+                self.worker,
+            ],
+            env=subprocess_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if not wait_until(self._up, 30, 0.1):
             raise RuntimeError("the bare app did not start")
         return self

@@ -6,6 +6,7 @@
 one request in flight. It runs in a child process so the bench's own threads do not
 share its interpreter lock.
 """
+
 import asyncio
 import multiprocessing
 import time
@@ -42,8 +43,9 @@ async def _main(host, port, requests, connections, seconds):
     latencies, errors = [], []
     until = time.monotonic() + seconds
     started = time.perf_counter()
-    await asyncio.gather(*(_connection(host, port, requests, c * 7919, until, latencies, errors)
-                           for c in range(connections)))
+    await asyncio.gather(
+        *(_connection(host, port, requests, c * 7919, until, latencies, errors) for c in range(connections))
+    )
     return len(latencies) / (time.perf_counter() - started), latencies, errors
 
 

@@ -1,13 +1,14 @@
 """Shared by the delivery benchmarks: queue events through the real outbox."""
+
 import time
 import uuid
 
 from transient.core import status as S
-from transient.store.db import write_transaction
-from transient.store.models import Delivery, DeliveryAttempt, Event, Payment
 from transient.core.clock import utcnow
 from transient.delivery.outbox import Outbox
 from transient.payments.rendering import Renderer
+from transient.store.db import write_transaction
+from transient.store.models import Delivery, DeliveryAttempt, Event, Payment
 
 EVENTS = ("payment.created", "payment.received", "payment.status_changed", "payment.confirmed")
 
@@ -27,8 +28,16 @@ def fill(db, target, n):
         batch = outbox.batch(now)
         with write_transaction(db):
             for _ in range(min(250, payments - start)):
-                p = Payment.create(id=uuid.uuid4(), currency="LTC", amount=100000, address=uuid.uuid4().hex,
-                                   status=S.UNPAID, confirmations_required=1, created_at=now, updated_at=now)
+                p = Payment.create(
+                    id=uuid.uuid4(),
+                    currency="LTC",
+                    amount=100000,
+                    address=uuid.uuid4().hex,
+                    status=S.UNPAID,
+                    confirmations_required=1,
+                    created_at=now,
+                    updated_at=now,
+                )
                 for type in EVENTS:
                     data = {"from": S.UNPAID, "to": S.PENDING, "cause": "received"} if type.endswith("changed") else {}
                     batch.add(p, type, data)

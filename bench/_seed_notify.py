@@ -7,6 +7,7 @@ A full Python start that loads an application's libraries (requests, peewee), on
 ``notify_transaction.py`` did. Each line of LOG: exit code, the wall-clock end
 time and the seconds this took after the interpreter started.
 """
+
 import os
 import sys
 import time
@@ -17,16 +18,19 @@ import requests  # noqa: E402
 
 
 def main(db_path, url, user, password, txid):
-    reply = requests.post(url, json={"id": 1, "method": "gettransaction", "params": [txid]},
-                          auth=(user, password), timeout=60)
+    reply = requests.post(
+        url, json={"id": 1, "method": "gettransaction", "params": [txid]}, auth=(user, password), timeout=60
+    )
     tx = reply.json()["result"]
     db = peewee.SqliteDatabase(db_path, pragmas={"journal_mode": "wal", "busy_timeout": 60000})
     with db.atomic():
         for detail in tx["details"]:
             if detail["category"] == "receive":
                 status = "PAID" if tx["confirmations"] >= 1 else "PENDING"
-                db.execute_sql("UPDATE seed_payment SET txid = ?, confirmations = ?, status = ? WHERE address = ?",
-                               (txid, tx["confirmations"], status, detail["address"]))
+                db.execute_sql(
+                    "UPDATE seed_payment SET txid = ?, confirmations = ?, status = ? WHERE address = ?",
+                    (txid, tx["confirmations"], status, detail["address"]),
+                )
     db.close()
 
 

@@ -6,6 +6,7 @@ Standard library only, like the script it wraps. Each line of LOG: the outcome (
 HTTP status, "c" when the ping was coalesced into one not yet sent, "eN" for a
 failure with exit code N), the wall-clock time it ended and its duration in seconds.
 """
+
 import os
 import sys
 import time

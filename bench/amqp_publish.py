@@ -12,6 +12,7 @@ checks that the queue holds exactly the events published.
     python bench/amqp_publish.py --n 10000
     python bench/amqp_publish.py --n 10000 --db postgresql://postgres@127.0.0.1:5432/test
 """
+
 import argparse
 import json
 import os
@@ -26,13 +27,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from _outbox_load import fill  # noqa: E402
+
 from transient.amqp import link as amqp
+from transient.amqp.publisher import Publisher  # noqa: E402
 from transient.core.redact import redact
 from transient.store import migrations  # noqa: E402
-from transient.amqp.publisher import Publisher  # noqa: E402
 from transient.store.db import open_database  # noqa: E402
 from transient.store.models import Delivery  # noqa: E402
-
 
 
 class Broker:
@@ -91,11 +92,13 @@ def pika_alone(broker, n, confirms):
 
 def run(db, broker, n, batch):
     target = amqp.target(broker.exchange)
-    runs = [("publisher, no confirms (baseline)", lambda: published(db, broker, n, False, batch)),
-            ("publisher, confirms, batch %d" % batch, lambda: published(db, broker, n, True, batch)),
-            ("publisher, confirms, batch 1", lambda: published(db, broker, n, True, 1)),
-            ("pika alone, no confirms", lambda: pika_alone(broker, n, False)),
-            ("pika alone, confirm each", lambda: pika_alone(broker, n, True))]
+    runs = [
+        ("publisher, no confirms (baseline)", lambda: published(db, broker, n, False, batch)),
+        ("publisher, confirms, batch %d" % batch, lambda: published(db, broker, n, True, batch)),
+        ("publisher, confirms, batch 1", lambda: published(db, broker, n, True, 1)),
+        ("pika alone, no confirms", lambda: pika_alone(broker, n, False)),
+        ("pika alone, confirm each", lambda: pika_alone(broker, n, True)),
+    ]
     rows, base_rate, fill_s = [], None, None
     for name, timed in runs:
         if name.startswith("publisher"):  # pika alone reuses the last fill's bodies
@@ -116,7 +119,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=10000, help="events queued per run")
     parser.add_argument("--batch", type=int, default=200, help="deliveries per confirm round")
-    parser.add_argument("--url", default=os.environ.get("TRANSIENT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"))
+    parser.add_argument(
+        "--url", default=os.environ.get("TRANSIENT_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+    )
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--smoke", action="store_true", help="tiny size: proves the bench runs (CI)")
@@ -133,16 +138,19 @@ def main():
         finally:
             broker.close()
             db.close()
-    print("database: %s; broker %s; %d events per run (4 per payment), durable queue, persistent messages"
-          % (url.split(":")[0], redact(args.url), args.n))
+    print(
+        "database: %s; broker %s; %d events per run (4 per payment), durable queue, persistent messages"
+        % (url.split(":")[0], redact(args.url), args.n)
+    )
     print("queueing %d events through the outbox: %.2f s (%.0f events/s)" % (args.n, fill_s, args.n / fill_s))
     print("%-36s %9s %9s %10s %9s" % ("publisher", "published", "seconds", "events/s", "vs base"))
     for name, sent, seconds, rate, ratio in rows:
         print("%-36s %9d %9.2f %10.0f %8.2fx" % (name, sent, seconds, rate, ratio))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump([dict(zip(("publisher", "published", "seconds", "per_second", "ratio"), r)) for r in rows],
-                      fh, indent=2)
+            json.dump(
+                [dict(zip(("publisher", "published", "seconds", "per_second", "ratio"), r)) for r in rows], fh, indent=2
+            )
 
 
 if __name__ == "__main__":

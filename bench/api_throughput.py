@@ -12,6 +12,7 @@ switched off (``address_pool = 0``: a getnewaddress round trip per payment).
 
     python bench/api_throughput.py --seconds 10 --json api.json
 """
+
 import argparse
 import json
 import os
@@ -28,8 +29,12 @@ def load(port, raw, connections, seconds):
     rate, latencies, errors = _loadgen.run("127.0.0.1", port, raw, connections, seconds)
     if errors:
         raise RuntimeError("%d requests failed (first: HTTP %d)" % (len(errors), errors[0]))
-    return {"per_s": rate, "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
-            "requests": len(latencies)}
+    return {
+        "per_s": rate,
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "requests": len(latencies),
+    }
 
 
 def main():
@@ -48,10 +53,12 @@ def main():
     results = {}
     with tempfile.TemporaryDirectory(prefix="transient-bench-") as tmp:
         with Bare(tmp, args.workers, args.threads) as bare:
-            results["bare GET"] = load(bare.port, [_loadgen.request("GET", "/payments/x")], args.connections,
-                                       args.seconds)
-            results["bare POST"] = load(bare.port, [_loadgen.request("POST", "/payments", BODY)], args.connections,
-                                        args.seconds)
+            results["bare GET"] = load(
+                bare.port, [_loadgen.request("GET", "/payments/x")], args.connections, args.seconds
+            )
+            results["bare POST"] = load(
+                bare.port, [_loadgen.request("POST", "/payments", BODY)], args.connections, args.seconds
+            )
         node = BenchNode(os.path.join(tmp, "node"), users=("transientd",))
         node.start()
         try:
@@ -61,47 +68,73 @@ def main():
             for pool in (args.pool, 0):
                 coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d" % pool)
                 # The second run also reads with the read cache off: every GET renders.
-                daemon = start_daemon(tmp, db_url, coins, workers=args.workers, threads=args.threads,
-                                      extra="" if pool else "[api]\nread_cache = 0\n")
+                daemon = start_daemon(
+                    tmp,
+                    db_url,
+                    coins,
+                    workers=args.workers,
+                    threads=args.threads,
+                    extra="" if pool else "[api]\nread_cache = 0\n",
+                )
                 try:
                     if pool:
-                        full = wait_until(lambda: daemon.get("/healthz").json()["coins"]["LTC"]["address_pool"] >= pool,
-                                          300, 0.2)
+                        full = wait_until(
+                            lambda d=daemon, n=pool: d.get("/healthz").json()["coins"]["LTC"]["address_pool"] >= n,
+                            300,
+                            0.2,
+                        )
                         if not full:
                             raise RuntimeError("the address pool did not fill")
                         ids = [daemon.create(currency="LTC", amount="0.001")["id"] for _ in range(200)]
                         random.shuffle(ids)
-                        results["transient GET"] = load(daemon.port, [_loadgen.request("GET", "/payments/%s" % i)
-                                                                      for i in ids], args.connections, args.seconds)
-                        results["transient POST"] = load(daemon.port, [_loadgen.request("POST", "/payments", BODY)],
-                                                         args.connections, args.seconds)
+                        results["transient GET"] = load(
+                            daemon.port,
+                            [_loadgen.request("GET", "/payments/%s" % i) for i in ids],
+                            args.connections,
+                            args.seconds,
+                        )
+                        results["transient POST"] = load(
+                            daemon.port, [_loadgen.request("POST", "/payments", BODY)], args.connections, args.seconds
+                        )
                         results["transient POST"]["pool_left"] = daemon.get("/healthz").json()["coins"]["LTC"][
-                            "address_pool"]
+                            "address_pool"
+                        ]
                     else:
                         ids = [daemon.create(currency="LTC", amount="0.001")["id"] for _ in range(200)]
                         random.shuffle(ids)
                         results["transient GET, no cache"] = load(
-                            daemon.port, [_loadgen.request("GET", "/payments/%s" % i) for i in ids],
-                            args.connections, args.seconds)
+                            daemon.port,
+                            [_loadgen.request("GET", "/payments/%s" % i) for i in ids],
+                            args.connections,
+                            args.seconds,
+                        )
                         results["transient POST, no pool"] = load(
-                            daemon.port, [_loadgen.request("POST", "/payments", BODY)], args.connections, args.seconds)
+                            daemon.port, [_loadgen.request("POST", "/payments", BODY)], args.connections, args.seconds
+                        )
                 finally:
                     daemon.kill()
         finally:
             node.stop()
     rows = []
-    for name, key, base in (("GET /payments/{id}", "transient GET", "bare GET"),
-                            ("GET /payments/{id}, read cache off", "transient GET, no cache", "bare GET"),
-                            ("POST /payments", "transient POST", "bare POST"),
-                            ("POST /payments, no address pool", "transient POST, no pool", "bare POST")):
+    for name, key, base in (
+        ("GET /payments/{id}", "transient GET", "bare GET"),
+        ("GET /payments/{id}, read cache off", "transient GET, no cache", "bare GET"),
+        ("POST /payments", "transient POST", "bare POST"),
+        ("POST /payments, no address pool", "transient POST, no pool", "bare POST"),
+    ):
         got, ref = results[key], results[base]
         rows.append((name, got["per_s"], got["p50_ms"], got["p99_ms"], ref["per_s"], got["per_s"] / ref["per_s"] * 100))
-    print_table("API throughput: %d worker(s) x %d threads, %d keep-alive connections, %gs each"
-                % (args.workers, args.threads, args.connections, args.seconds),
-                ["request", "req/s", "p50 ms", "p99 ms", "bare app req/s", "% of bare"], rows,
-                ["%s", "%.0f", "%.2f", "%.2f", "%.0f", "%.0f%%"])
-    print("address pool left after the POST run: %d of %d (0: it ran dry, and the figure includes node round"
-          " trips; raise --pool)" % (results["transient POST"]["pool_left"], args.pool))
+    print_table(
+        "API throughput: %d worker(s) x %d threads, %d keep-alive connections, %gs each"
+        % (args.workers, args.threads, args.connections, args.seconds),
+        ["request", "req/s", "p50 ms", "p99 ms", "bare app req/s", "% of bare"],
+        rows,
+        ["%s", "%.0f", "%.2f", "%.2f", "%.0f", "%.0f%%"],
+    )
+    print(
+        "address pool left after the POST run: %d of %d (0: it ran dry, and the figure includes node round"
+        " trips; raise --pool)" % (results["transient POST"]["pool_left"], args.pool)
+    )
     write_json(args.json, results)
 
 

@@ -11,6 +11,7 @@ with no notify at all (the daemon's fallback poll every ``--poll`` seconds, its 
 
     python bench/detect_latency.py --n 200 --json latency.json
 """
+
 import argparse
 import os
 import tempfile
@@ -19,12 +20,11 @@ import time
 from decimal import Decimal
 
 import requests
+from _harness import BenchNode, fund, percentile, print_table, sign_payments, start_daemon, wait_until, write_json
 
-from _harness import (BenchNode, fund, percentile, print_table, sign_payments, start_daemon, wait_until,
-                      write_json)
 from transient.core import status as S
-from transient.store.db import open_database
 from transient.devnet.node import find_free_port, notify_command
+from transient.store.db import open_database
 from transient.store.models import Payment
 
 AMOUNT = Decimal("0.001")
@@ -34,8 +34,11 @@ def watch(db, ids, seen, stop):
     """Record the monotonic time each payment of ``ids`` is first seen PENDING."""
     waiting = set(ids)
     while waiting and not stop.is_set():
-        found = Payment.select(Payment.id).where(Payment.id.in_(list(waiting)[:500])
-                                                 & (Payment.status == S.PENDING)).tuples()
+        found = (
+            Payment.select(Payment.id)
+            .where(Payment.id.in_(list(waiting)[:500]) & (Payment.status == S.PENDING))
+            .tuples()
+        )
         now = time.monotonic()
         for (pid,) in found:
             seen[pid] = now
@@ -57,8 +60,12 @@ def run(node, args, tmp, wiring, outpoints):
     db = open_database(db_url)
     try:
         session = requests.Session()
-        pays = [session.post(daemon.base + "/payments", json={"currency": "LTC", "amount": str(AMOUNT)},
-                             timeout=60).json()["payment"] for _ in range(args.n)]
+        pays = [
+            session.post(daemon.base + "/payments", json={"currency": "LTC", "amount": str(AMOUNT)}, timeout=60).json()[
+                "payment"
+            ]
+            for _ in range(args.n)
+        ]
         raws = sign_payments(node, "funder", outpoints, [(p["payment_address"], AMOUNT) for p in pays])
         rpc = node.client()
         ids = [Payment.id.python_value(p["id"]) for p in pays]
@@ -78,8 +85,13 @@ def run(node, args, tmp, wiring, outpoints):
         daemon.kill()
         db.close()
     latencies = [seen[pid] - sent[pid] for pid in ids if pid in seen]
-    return {"n": args.n, "detected": len(latencies), "p50_ms": percentile(latencies, 50) * 1000,
-            "p99_ms": percentile(latencies, 99) * 1000, "max_ms": max(latencies) * 1000 if latencies else None}
+    return {
+        "n": args.n,
+        "detected": len(latencies),
+        "p50_ms": percentile(latencies, 50) * 1000,
+        "p99_ms": percentile(latencies, 99) * 1000,
+        "max_ms": max(latencies) * 1000 if latencies else None,
+    }
 
 
 def main():
@@ -100,18 +112,23 @@ def main():
             node.setup()
             node.create_wallet("funder")
             outpoints = fund(node, "funder", 3 * args.n, AMOUNT + Decimal("0.00001"))
-            results["walletnotify"] = run(node, args, tmp, "script", outpoints[:args.n])
-            results["walletnotify, line for volume"] = run(node, args, tmp, "gated", outpoints[args.n:2 * args.n])
-            results["poll only"] = run(node, args, tmp, None, outpoints[2 * args.n:])
+            results["walletnotify"] = run(node, args, tmp, "script", outpoints[: args.n])
+            results["walletnotify, line for volume"] = run(node, args, tmp, "gated", outpoints[args.n : 2 * args.n])
+            results["poll only"] = run(node, args, tmp, None, outpoints[2 * args.n :])
         finally:
             node.stop()
     base = results["poll only"]
-    rows = [(name, r["detected"], r["n"], r["p50_ms"], r["p99_ms"], r["max_ms"], base["p99_ms"] / r["p99_ms"])
-            for name, r in results.items()]
-    print_table("detection latency: broadcast -> PENDING, %d payments, one every %gs (poll every %ds)"
-                % (args.n, args.interval, args.poll),
-                ["wiring", "detected", "of", "p50 ms", "p99 ms", "max ms", "p99 vs poll only"], rows,
-                ["%s", "%d", "%d", "%.0f", "%.0f", "%.0f", "%.1fx"])
+    rows = [
+        (name, r["detected"], r["n"], r["p50_ms"], r["p99_ms"], r["max_ms"], base["p99_ms"] / r["p99_ms"])
+        for name, r in results.items()
+    ]
+    print_table(
+        "detection latency: broadcast -> PENDING, %d payments, one every %gs (poll every %ds)"
+        % (args.n, args.interval, args.poll),
+        ["wiring", "detected", "of", "p50 ms", "p99 ms", "max ms", "p99 vs poll only"],
+        rows,
+        ["%s", "%d", "%d", "%.0f", "%.0f", "%.0f", "%.1fx"],
+    )
     write_json(args.json, results)
 
 

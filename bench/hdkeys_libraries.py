@@ -6,6 +6,7 @@ The baseline is embit, the one Transient uses (transient/chain/hdkeys.py).
     python bench/hdkeys_libraries.py            # 10 000 keys
     python bench/hdkeys_libraries.py --smoke    # 200 keys
 """
+
 import argparse
 import time
 
@@ -13,8 +14,9 @@ from embit import base58
 
 from transient.chain import hdkeys
 
-ZPUB84 = ("zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz"
-          "2oz2AGutZYs")
+ZPUB84 = (
+    "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs"
+)
 WANT = ["bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g"]
 XPUB = base58.encode_check(bytes.fromhex("0488b21e") + base58.decode_check(ZPUB84)[4:])
 

@@ -22,6 +22,7 @@ needs ~30 MB and ~0.2 s of CPU: at N = 10 000 at once it would exhaust the machi
 
     python bench/notify_burst.py --n 10000 --json burst.json
 """
+
 import argparse
 import http.client
 import json
@@ -36,15 +37,27 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import requests
+from _harness import (
+    Bare,
+    BenchNode,
+    broadcast,
+    daemon_memory,
+    fund,
+    percentile,
+    print_table,
+    python_notify_command,
+    sign_payments,
+    start_daemon,
+    wait_until,
+    write_json,
+)
 
-from _harness import (Bare, BenchNode, broadcast, daemon_memory, fund, percentile, print_table,
-                      python_notify_command, sign_payments, start_daemon, wait_until, write_json)
-from transient.store import migrations
 from transient.core import status as S
-from transient.store.db import open_database
-from transient.devnet.node import find_free_port
-from transient.store.models import Payment
 from transient.core.clock import utcnow
+from transient.devnet.node import find_free_port
+from transient.store import migrations
+from transient.store.db import open_database
+from transient.store.models import Payment
 from transient_litecoin import LitecoinBackend
 
 AMOUNT = Decimal("0.001")
@@ -81,8 +94,10 @@ class Monitor:
             self.min_avail_mb = min(self.min_avail_mb, avail)
             if avail < self.floor_mb and not self.aborted:
                 self.aborted = True
-                print("bench: memory is running out (%d MB available): killing the notify processes" % avail,
-                      file=sys.stderr)
+                print(
+                    "bench: memory is running out (%d MB available): killing the notify processes" % avail,
+                    file=sys.stderr,
+                )
                 kill_notify_processes()
 
 
@@ -142,10 +157,21 @@ def synthetic_payments(db_url, count, batch=5000):
     migrations.apply(db)
     now = utcnow()
     for start in range(0, count, batch):
-        rows = [{"id": uuid.uuid4(), "currency": "LTC", "amount": 100000, "address": "synthetic-%d" % (start + i),
-                 "status": S.PAID, "confirmations_required": 1, "amount_received": 100000,
-                 "created_at": now, "updated_at": now, "paid_at": now}
-                for i in range(min(batch, count - start))]
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "currency": "LTC",
+                "amount": 100000,
+                "address": "synthetic-%d" % (start + i),
+                "status": S.PAID,
+                "confirmations_required": 1,
+                "amount_received": 100000,
+                "created_at": now,
+                "updated_at": now,
+                "paid_at": now,
+            }
+            for i in range(min(batch, count - start))
+        ]
         with db.atomic():
             Payment.insert_many(rows).execute()
     return db
@@ -234,8 +260,7 @@ class ConfirmedProbe(threading.Thread):
     def run(self):
         rpc = self.node.client(self.wallet)
         try:
-            self.at = wait_until(lambda: rpc.call("getbalances")["mine"]["untrusted_pending"] == 0,
-                                 self.timeout, 0.02)
+            self.at = wait_until(lambda: rpc.call("getbalances")["mine"]["untrusted_pending"] == 0, self.timeout, 0.02)
         finally:
             rpc.close()
 
@@ -255,19 +280,26 @@ def run_transient(node, args, tmp, outpoints):
     node.walletnotify = python_notify_command("transaction", "LTC", url, log) if wallet_pings else None
     if args.wiring == "gated":  # the README's line for volume: the turn is taken before Python starts
         node.walletnotify = "exec 9>>%s; flock -n 9 && exec %s || echo 'g 0 0' >>%s" % (
-            os.path.join(tmp, "notify.lock"), node.walletnotify.replace(" --url ", " --turn-fd 9 --url ", 1), log)
+            os.path.join(tmp, "notify.lock"),
+            node.walletnotify.replace(" --url ", " --turn-fd 9 --url ", 1),
+            log,
+        )
     node.blocknotify = python_notify_command("block", "LTC", url, log)
     node.restart()
     wallet = node.create_wallet("shop")
     db_url = args.db or "sqlite:///%s" % os.path.join(tmp, "transient.db")
     db = synthetic_payments(db_url, max(0, args.stored - args.n))
-    daemon = start_daemon(tmp, db_url, node.coin_config(wallet, USER, poll=args.poll,
-                                                        extra="address_pool = %d" % min(args.n, 2000)), port=port)
+    daemon = start_daemon(
+        tmp,
+        db_url,
+        node.coin_config(wallet, USER, poll=args.poll, extra="address_pool = %d" % min(args.n, 2000)),
+        port=port,
+    )
     try:
         started, since = time.perf_counter(), utcnow()
         addresses = create_payments(daemon.base, args.n)
         create_s = time.perf_counter() - started
-        raws = sign_payments(node, "funder", outpoints[:args.n], [(a, AMOUNT) for a in addresses])
+        raws = sign_payments(node, "funder", outpoints[: args.n], [(a, AMOUNT) for a in addresses])
         node.rpc("unloadwallet", "funder")  # its spends must not notify: only the shop's wallet does
         time.sleep(1)
         before = health(daemon)
@@ -318,28 +350,43 @@ def run_transient(node, args, tmp, outpoints):
         # "c": coalesced in the script; "g": in the shell, before an interpreter started (gated)
         "pings_coalesced": sum(1 for p in pings if p[0] in ("c", "g")),
         "pings_gated": sum(1 for p in pings if p[0] == "g"),
-        "pings_coalesced_block": sum(1 for p in all_pings[len(pings):] if p[0] in ("c", "g")),
-        "pings_gated_block": sum(1 for p in all_pings[len(pings):] if p[0] == "g"),
-        "n": args.n, "stored_payments": max(args.stored, args.n), "create_s": create_s,
-        "broadcast_s": t_sent - t0, "listed_after_s": (t_listed - t0) if t_listed else None,
+        "pings_coalesced_block": sum(1 for p in all_pings[len(pings) :] if p[0] in ("c", "g")),
+        "pings_gated_block": sum(1 for p in all_pings[len(pings) :] if p[0] == "g"),
+        "n": args.n,
+        "stored_payments": max(args.stored, args.n),
+        "create_s": create_s,
+        "broadcast_s": t_sent - t0,
+        "listed_after_s": (t_listed - t0) if t_listed else None,
         "pending_after_listed_s": (t_pending - t_listed) if t_pending and t_listed else None,
-        "paid_after_block_s": (t_paid - t_mined) if t_paid else None, "mine_s": t_mined - t_block,
-        "paid_after_first_block_s": (t_paid - t_first) if t_paid else None, "blocks": blocks,
+        "paid_after_block_s": (t_paid - t_mined) if t_paid else None,
+        "mine_s": t_mined - t_block,
+        "paid_after_first_block_s": (t_paid - t_first) if t_paid else None,
+        "blocks": blocks,
         "confirmed_listed_after_first_block_s": (probe.at - t_first) if probe.at else None,
         "paid_after_confirmed_listed_s": (t_paid - probe.at) if t_paid and probe.at else None,
-        "pings": len(pings), "pings_failed": sum(1 for p in pings if p[0].startswith("e")),
+        "pings": len(pings),
+        "pings_failed": sum(1 for p in pings if p[0].startswith("e")),
         "pings_per_s": len(pings) / max(ends[-1] - ends[0], 1e-9) if len(ends) > 1 else None,
-        "ping_p50_ms": percentile(ok, 50) * 1000, "ping_p99_ms": percentile(ok, 99) * 1000,
+        "ping_p50_ms": percentile(ok, 50) * 1000,
+        "ping_p99_ms": percentile(ok, 99) * 1000,
         "pings_block_phase": len(all_pings) - len(pings),
-        "syncs_mempool": mid["syncs"] - before["syncs"], "syncs_block": after["syncs"] - mid["syncs"],
-        "rpc_mempool": calls_mempool, "rpc_block": calls_block,
-        "memory_idle_mb": memory_idle, "memory_mempool_mb": memory_mid, "memory_after_mb": memory_after,
-        "memory_settled_mb": memory_settled, "worker_replaced": replaced,
+        "syncs_mempool": mid["syncs"] - before["syncs"],
+        "syncs_block": after["syncs"] - mid["syncs"],
+        "rpc_mempool": calls_mempool,
+        "rpc_block": calls_block,
+        "memory_idle_mb": memory_idle,
+        "memory_mempool_mb": memory_mid,
+        "memory_after_mb": memory_after,
+        "memory_settled_mb": memory_settled,
+        "worker_replaced": replaced,
         "bare_memory_mb": bare_memory(tmp),
-        "peak_processes": monitor.peak_procs, "min_available_mb": monitor.min_avail_mb,
+        "peak_processes": monitor.peak_procs,
+        "min_available_mb": monitor.min_avail_mb,
         "aborted": monitor.aborted,
-        "listing_keepalive_ms": stall[True] * 1000, "listing_fresh_ms": stall[False] * 1000,
-        "flood_pings_per_s": flood_rate, "flood_p50_ms": percentile(flood_lat, 50) * 1000,
+        "listing_keepalive_ms": stall[True] * 1000,
+        "listing_fresh_ms": stall[False] * 1000,
+        "flood_pings_per_s": flood_rate,
+        "flood_p50_ms": percentile(flood_lat, 50) * 1000,
         "flood_p99_ms": percentile(flood_lat, 99) * 1000,
     }
 
@@ -353,16 +400,24 @@ def run_seed(node, args, tmp, outpoints):
     wallet = node.create_wallet("seedshop")
     url = "%s/wallet/%s" % (node.rpc_url, wallet)
     node.walletnotify = "%s %s %s %s %s %s %s %%s" % (
-        sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_seed_notify.py"),
-        db_path, url, SEED_USER, node.users[SEED_USER], log)
+        sys.executable,
+        os.path.join(os.path.dirname(os.path.abspath(__file__)), "_seed_notify.py"),
+        db_path,
+        url,
+        SEED_USER,
+        node.users[SEED_USER],
+        log,
+    )
     node.blocknotify = None  # the seed's block script re-read unconfirmed txs: walletnotify does that here
     addresses = node.client(wallet).batch([("getnewaddress", [])] * n)
     with sqlite3.connect(db_path) as conn:
         conn.execute("PRAGMA journal_mode=wal")
-        conn.execute("CREATE TABLE seed_payment (address TEXT PRIMARY KEY, txid TEXT, confirmations INT,"
-                     " status TEXT DEFAULT 'UNPAID')")
+        conn.execute(
+            "CREATE TABLE seed_payment (address TEXT PRIMARY KEY, txid TEXT, confirmations INT,"
+            " status TEXT DEFAULT 'UNPAID')"
+        )
         conn.executemany("INSERT INTO seed_payment (address) VALUES (?)", [(a,) for a in addresses])
-    raws = sign_payments(node, "funder", outpoints[args.n:args.n + n], [(a, AMOUNT) for a in addresses])
+    raws = sign_payments(node, "funder", outpoints[args.n : args.n + n], [(a, AMOUNT) for a in addresses])
     node.rpc("unloadwallet", "funder")
     node.restart()
 
@@ -394,18 +449,26 @@ def run_seed(node, args, tmp, outpoints):
     ends = sorted(float(p[1]) for p in pings)
     ok = [float(p[2]) for p in pings if p[0] == "0"]
     return {
-        "n": n, "reflected_pending": pending, "reflected_paid": paid,
+        "n": n,
+        "reflected_pending": pending,
+        "reflected_paid": paid,
         "listed_after_s": (t_listed - t0) if t_listed else None,
         "pending_after_listed_s": (t_pending - t_listed) if t_pending and t_listed else None,
-        "paid_after_block_s": (t_paid - t_mined) if t_paid else None, "blocks": seed_blocks,
+        "paid_after_block_s": (t_paid - t_mined) if t_paid else None,
+        "blocks": seed_blocks,
         "paid_after_first_block_s": (t_paid - t_first) if t_paid else None,
         "confirmed_listed_after_first_block_s": (probe.at - t_first) if probe.at else None,
         "paid_after_confirmed_listed_s": (t_paid - probe.at) if t_paid and probe.at else None,
-        "pings": len(pings), "pings_failed": len(pings) - len(ok),
+        "pings": len(pings),
+        "pings_failed": len(pings) - len(ok),
         "pings_per_s": len(pings) / max(ends[-1] - ends[0], 1e-9) if len(ends) > 1 else None,
-        "ping_p50_ms": percentile(ok, 50) * 1000, "ping_p99_ms": percentile(ok, 99) * 1000,
-        "rpc_mempool": calls_mempool, "rpc_block": calls_block,
-        "peak_processes": monitor.peak_procs, "min_available_mb": monitor.min_avail_mb, "aborted": monitor.aborted,
+        "ping_p50_ms": percentile(ok, 50) * 1000,
+        "ping_p99_ms": percentile(ok, 99) * 1000,
+        "rpc_mempool": calls_mempool,
+        "rpc_block": calls_block,
+        "peak_processes": monitor.peak_procs,
+        "min_available_mb": monitor.min_avail_mb,
+        "aborted": monitor.aborted,
     }
 
 
@@ -420,67 +483,161 @@ def report(ours, seed):
     seed_calls = sum(seed["rpc_mempool"].values()) + sum(seed["rpc_block"].values())
     rows = [
         ("payments (separate transactions)", ours["n"], seed["n"], float("nan")),
-        ("pings absorbed per second", ours["pings_per_s"] or 0, seed["pings_per_s"] or 0,
-         ratio(ours["pings_per_s"], seed["pings_per_s"])),
-        ("sent ping latency p50, ms", ours["ping_p50_ms"], seed["ping_p50_ms"],
-         ratio(seed["ping_p50_ms"], ours["ping_p50_ms"])),
-        ("sent ping latency p99, ms", ours["ping_p99_ms"], seed["ping_p99_ms"],
-         ratio(seed["ping_p99_ms"], ours["ping_p99_ms"])),
-        ("pings sent (others coalesced before sending)", ours["pings"] - ours["pings_coalesced"] - ours["pings_failed"],
-         seed["pings"] - seed["pings_failed"], float("nan")),
+        (
+            "pings absorbed per second",
+            ours["pings_per_s"] or 0,
+            seed["pings_per_s"] or 0,
+            ratio(ours["pings_per_s"], seed["pings_per_s"]),
+        ),
+        (
+            "sent ping latency p50, ms",
+            ours["ping_p50_ms"],
+            seed["ping_p50_ms"],
+            ratio(seed["ping_p50_ms"], ours["ping_p50_ms"]),
+        ),
+        (
+            "sent ping latency p99, ms",
+            ours["ping_p99_ms"],
+            seed["ping_p99_ms"],
+            ratio(seed["ping_p99_ms"], ours["ping_p99_ms"]),
+        ),
+        (
+            "pings sent (others coalesced before sending)",
+            ours["pings"] - ours["pings_coalesced"] - ours["pings_failed"],
+            seed["pings"] - seed["pings_failed"],
+            float("nan"),
+        ),
         ("failed pings", ours["pings_failed"], seed["pings_failed"], float("nan")),
-        ("node lists last tx -> all PENDING, s", ours["pending_after_listed_s"] or -1,
-         seed["pending_after_listed_s"] or -1, ratio(seed["pending_after_listed_s"], ours["pending_after_listed_s"])),
-        ("first block mined -> all PAID, s", ours["paid_after_first_block_s"] or -1,
-         seed["paid_after_first_block_s"] or -1,
-         ratio(seed["paid_after_first_block_s"], ours["paid_after_first_block_s"])),
-        ("first block -> node lists all confirmed, s", ours["confirmed_listed_after_first_block_s"] or -1,
-         seed["confirmed_listed_after_first_block_s"] or -1, float("nan")),
-        ("node lists all confirmed -> all PAID, s", ours["paid_after_confirmed_listed_s"] or -1,
-         seed["paid_after_confirmed_listed_s"] or -1,
-         ratio(seed["paid_after_confirmed_listed_s"], ours["paid_after_confirmed_listed_s"])),
+        (
+            "node lists last tx -> all PENDING, s",
+            ours["pending_after_listed_s"] or -1,
+            seed["pending_after_listed_s"] or -1,
+            ratio(seed["pending_after_listed_s"], ours["pending_after_listed_s"]),
+        ),
+        (
+            "first block mined -> all PAID, s",
+            ours["paid_after_first_block_s"] or -1,
+            seed["paid_after_first_block_s"] or -1,
+            ratio(seed["paid_after_first_block_s"], ours["paid_after_first_block_s"]),
+        ),
+        (
+            "first block -> node lists all confirmed, s",
+            ours["confirmed_listed_after_first_block_s"] or -1,
+            seed["confirmed_listed_after_first_block_s"] or -1,
+            float("nan"),
+        ),
+        (
+            "node lists all confirmed -> all PAID, s",
+            ours["paid_after_confirmed_listed_s"] or -1,
+            seed["paid_after_confirmed_listed_s"] or -1,
+            ratio(seed["paid_after_confirmed_listed_s"], ours["paid_after_confirmed_listed_s"]),
+        ),
         ("blocks that held the transactions", ours["blocks"], seed["blocks"], float("nan")),
-        ("RPC calls by the gateway (mempool)", sum(ours["rpc_mempool"].values()), sum(seed["rpc_mempool"].values()),
-         float("nan")),
-        ("RPC calls by the gateway (block)", sum(ours["rpc_block"].values()), sum(seed["rpc_block"].values()),
-         float("nan")),
-        ("RPC calls per paid payment", ours_calls / ours["n"], seed_calls / seed["n"],
-         ratio(seed_calls / seed["n"], ours_calls / ours["n"])),
+        (
+            "RPC calls by the gateway (mempool)",
+            sum(ours["rpc_mempool"].values()),
+            sum(seed["rpc_mempool"].values()),
+            float("nan"),
+        ),
+        (
+            "RPC calls by the gateway (block)",
+            sum(ours["rpc_block"].values()),
+            sum(seed["rpc_block"].values()),
+            float("nan"),
+        ),
+        (
+            "RPC calls per paid payment",
+            ours_calls / ours["n"],
+            seed_calls / seed["n"],
+            ratio(seed_calls / seed["n"], ours_calls / ours["n"]),
+        ),
         ("peak processes on the machine", ours["peak_processes"], seed["peak_processes"], float("nan")),
     ]
-    print_table("burst: transient (cursor sync, coalesced pings) vs the seed (gettransaction per notification)",
-                ["figure", "transient", "seed", "better by"], rows, ["%s", "%.2f", "%.2f", "%.1fx"])
-    print("\ntransient (%s wiring): %d syncs for %d mempool pings, %d syncs for %d block pings; RPC calls:"
-          " mempool %s, block %s" % (ours["wiring"], ours["syncs_mempool"], ours["pings"], ours["syncs_block"],
-                                     ours["pings_block_phase"], ours["rpc_mempool"], ours["rpc_block"]))
-    print("pings that ended in the shell (gated, no interpreter started): %d of %d (mempool), %d of %d (block);"
-          " in the script: %d, %d" % (ours["pings_gated"], ours["pings"], ours["pings_gated_block"],
-                                       ours["pings_block_phase"], ours["pings_coalesced"] - ours["pings_gated"],
-                                       ours["pings_coalesced_block"] - ours["pings_gated_block"]))
-    print("seed: RPC calls: mempool %s, block %s; reflected %d of %d as PENDING, %d as PAID"
-          % (seed["rpc_mempool"], seed["rpc_block"], seed["reflected_pending"], seed["n"], seed["reflected_paid"]))
+    print_table(
+        "burst: transient (cursor sync, coalesced pings) vs the seed (gettransaction per notification)",
+        ["figure", "transient", "seed", "better by"],
+        rows,
+        ["%s", "%.2f", "%.2f", "%.1fx"],
+    )
+    print(
+        "\ntransient (%s wiring): %d syncs for %d mempool pings, %d syncs for %d block pings; RPC calls:"
+        " mempool %s, block %s"
+        % (
+            ours["wiring"],
+            ours["syncs_mempool"],
+            ours["pings"],
+            ours["syncs_block"],
+            ours["pings_block_phase"],
+            ours["rpc_mempool"],
+            ours["rpc_block"],
+        )
+    )
+    print(
+        "pings that ended in the shell (gated, no interpreter started): %d of %d (mempool), %d of %d (block);"
+        " in the script: %d, %d"
+        % (
+            ours["pings_gated"],
+            ours["pings"],
+            ours["pings_gated_block"],
+            ours["pings_block_phase"],
+            ours["pings_coalesced"] - ours["pings_gated"],
+            ours["pings_coalesced_block"] - ours["pings_gated_block"],
+        )
+    )
+    print(
+        "seed: RPC calls: mempool %s, block %s; reflected %d of %d as PENDING, %d as PAID"
+        % (seed["rpc_mempool"], seed["rpc_block"], seed["reflected_pending"], seed["n"], seed["reflected_paid"])
+    )
     idle, after, bare = ours["memory_idle_mb"], ours["memory_after_mb"], ours["bare_memory_mb"]
     worker = lambda m: max((v for k, v in m.items() if k != "total"), key=lambda v: v["rss"])  # noqa: E731
     rows = [
         ("pings per second, keep-alive flood of the endpoint", ours["flood_pings_per_s"], float("nan")),
         ("  latency p50 / p99, ms", ours["flood_p50_ms"], ours["flood_p99_ms"]),
-        ("listing of the burst: kept-alive / fresh connection, ms", ours["listing_keepalive_ms"],
-         ours["listing_fresh_ms"]),
+        (
+            "listing of the burst: kept-alive / fresh connection, ms",
+            ours["listing_keepalive_ms"],
+            ours["listing_fresh_ms"],
+        ),
     ]
-    print_table("transient alone (%d payments stored)" % ours["stored_payments"], ["figure", "a", "b"], rows,
-                ["%s", "%.1f", "%.1f"])
+    print_table(
+        "transient alone (%d payments stored)" % ours["stored_payments"],
+        ["figure", "a", "b"],
+        rows,
+        ["%s", "%.1f", "%.1f"],
+    )
     mid, settled = ours["memory_mempool_mb"], ours["memory_settled_mb"]
-    rows = [("%s, MB (master + worker)" % kind.upper(), idle["total"][kind], mid["total"][kind],
-             after["total"][kind], settled["total"][kind], bare["total"][kind],
-             settled["total"][kind] / bare["total"][kind]) for kind in ("pss", "uss", "rss")]
-    rows += [("  worker alone %s, MB" % kind.upper(), worker(idle)[kind], worker(mid)[kind], worker(after)[kind],
-              worker(settled)[kind], worker(bare)[kind], worker(settled)[kind] / worker(bare)[kind])
-             for kind in ("pss", "rss")]
-    print_table("daemon memory (%d payments stored): PSS adds up to what the processes cost the machine; the"
-                " worker was %sreplaced once the burst was over" % (ours["stored_payments"],
-                                                                     "" if ours["worker_replaced"] else "not "),
-                ["figure", "idle", "after mempool burst", "after blocks", "burst over", "bare app idle",
-                 "over / bare"], rows, ["%s", "%.1f", "%.1f", "%.1f", "%.1f", "%.1f", "%.2fx"])
+    rows = [
+        (
+            "%s, MB (master + worker)" % kind.upper(),
+            idle["total"][kind],
+            mid["total"][kind],
+            after["total"][kind],
+            settled["total"][kind],
+            bare["total"][kind],
+            settled["total"][kind] / bare["total"][kind],
+        )
+        for kind in ("pss", "uss", "rss")
+    ]
+    rows += [
+        (
+            "  worker alone %s, MB" % kind.upper(),
+            worker(idle)[kind],
+            worker(mid)[kind],
+            worker(after)[kind],
+            worker(settled)[kind],
+            worker(bare)[kind],
+            worker(settled)[kind] / worker(bare)[kind],
+        )
+        for kind in ("pss", "rss")
+    ]
+    print_table(
+        "daemon memory (%d payments stored): PSS adds up to what the processes cost the machine; the"
+        " worker was %sreplaced once the burst was over"
+        % (ours["stored_payments"], "" if ours["worker_replaced"] else "not "),
+        ["figure", "idle", "after mempool burst", "after blocks", "burst over", "bare app idle", "over / bare"],
+        rows,
+        ["%s", "%.1f", "%.1f", "%.1f", "%.1f", "%.1f", "%.2fx"],
+    )
 
 
 def main():
@@ -493,10 +650,14 @@ def main():
     parser.add_argument("--stall-repeat", type=int, default=5, help="listings timed per connection kind")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for each phase")
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
-    parser.add_argument("--wiring", choices=("script", "gated", "blocknotify"), default="gated",
-                        help="script: walletnotify and blocknotify run transient-notify; gated: walletnotify"
-                        " takes the ping turn in the shell first (the README's line for volume); blocknotify:"
-                        " only blocknotify is wired, new transactions wait for the poll")
+    parser.add_argument(
+        "--wiring",
+        choices=("script", "gated", "blocknotify"),
+        default="gated",
+        help="script: walletnotify and blocknotify run transient-notify; gated: walletnotify"
+        " takes the ping turn in the shell first (the README's line for volume); blocknotify:"
+        " only blocknotify is wired, new transactions wait for the poll",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--smoke", action="store_true", help="tiny size: proves the bench runs (CI)")
     args = parser.parse_args()

@@ -9,6 +9,7 @@ one stored payment; no coin node is needed (a QR request never calls the node).
 
     python bench/qr_render.py --repeat 200
 """
+
 import argparse
 import statistics
 import tempfile
@@ -17,13 +18,12 @@ import uuid
 
 from falcon import testing
 
-from transient.store import migrations
-from transient.api.checkout import qr
 from transient import settings
-from transient.api.app import create_app
-from transient.store.models import Payment
+from transient.api.checkout import qr
 from transient.core.clock import utcnow
 from transient.runtime import Runtime
+from transient.store import migrations
+from transient.store.models import Payment
 
 ADDRESS = "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9"  # bech32 (BIP173 vector, Litecoin prefix)
 URI = "litecoin:%s?amount=1.25" % ADDRESS
@@ -48,23 +48,37 @@ def render_rows(repeat):
         ("png render, cold", timed(lambda: qr.render_png(text, style), repeat, cold=True)),
         ("png render, matrix cached", timed(lambda: qr.render_png(text, style), repeat)),
         ("svg render, cold", timed(lambda: qr.render_svg(text, style), repeat, cold=True)),
-        ("png 2048 px level H, cold", timed(lambda: qr.render_png(text, qr.Style(size=2048, error_correction="H")),
-                                           max(3, repeat // 10), cold=True)),
+        (
+            "png 2048 px level H, cold",
+            timed(
+                lambda: qr.render_png(text, qr.Style(size=2048, error_correction="H")), max(3, repeat // 10), cold=True
+            ),
+        ),
     ]
 
 
 def api_rows(workdir, repeat):
     path = "%s/config.toml" % workdir
     with open(path, "w") as fh:
-        fh.write('[database]\nurl = "sqlite:///%s/bench.db"\n[coins.LTC]\nbackend = "litecoin"\n'
-                 'rpc_url = "http://127.0.0.1:9"\nrpc_user = "u"\nrpc_password = "p"\n' % workdir)
+        fh.write(
+            '[database]\nurl = "sqlite:///%s/bench.db"\n[coins.LTC]\nbackend = "litecoin"\n'
+            'rpc_url = "http://127.0.0.1:9"\nrpc_user = "u"\nrpc_password = "p"\n' % workdir
+        )
     runtime = Runtime(settings.load(path, environ={}))
     try:
         migrations.apply(runtime.db)
         pid = uuid.uuid4()
         now = utcnow()
-        Payment.create(id=pid, currency="LTC", amount=125000000, address=ADDRESS, status="UNPAID",
-                       confirmations_required=1, created_at=now, updated_at=now)
+        Payment.create(
+            id=pid,
+            currency="LTC",
+            amount=125000000,
+            address=ADDRESS,
+            status="UNPAID",
+            confirmations_required=1,
+            created_at=now,
+            updated_at=now,
+        )
         client = testing.TestClient(runtime.app())
         rows = []
         for fmt in ("png", "svg"):
@@ -72,11 +86,22 @@ def api_rows(workdir, repeat):
             first = client.simulate_get(url)
             assert first.status_code == 200, first.text
             tag = first.headers["etag"]
-            rows.append(("GET .%s 200 (rendered, cold)" % fmt,
-                         timed(lambda: _expect(client.simulate_get(url), 200), repeat, cold=True)))
-            rows.append(("GET .%s 304 (If-None-Match)" % fmt,
-                         timed(lambda: _expect(client.simulate_get(url, headers={"If-None-Match": tag}), 304),
-                               repeat, cold=True)))
+            rows.append(
+                (
+                    "GET .%s 200 (rendered, cold)" % fmt,
+                    timed(lambda url=url: _expect(client.simulate_get(url), 200), repeat, cold=True),
+                )
+            )
+            rows.append(
+                (
+                    "GET .%s 304 (If-None-Match)" % fmt,
+                    timed(
+                        lambda url=url, tag=tag: _expect(client.simulate_get(url, headers={"If-None-Match": tag}), 304),
+                        repeat,
+                        cold=True,
+                    ),
+                )
+            )
         return rows
     finally:
         runtime.close()

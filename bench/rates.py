@@ -11,6 +11,7 @@
 
     python bench/rates.py --seconds 10 --daemons 3 --interval 5
 """
+
 import argparse
 import json
 import os
@@ -30,13 +31,15 @@ SOURCES = ("kraken", "coinbase", "bitstamp")
 
 
 def rates_config(exchange, interval, max_age):
-    return ('[rates]\nfiat = ["USD"]\nrefresh_interval = %d\nmax_age = %d\n' % (interval, max_age)
-            + "".join('[rates.%s]\nurl = "%s"\n' % (n, exchange.url(n)) for n in SOURCES))
+    return '[rates]\nfiat = ["USD"]\nrefresh_interval = %d\nmax_age = %d\n' % (interval, max_age) + "".join(
+        '[rates.%s]\nurl = "%s"\n' % (n, exchange.url(n)) for n in SOURCES
+    )
 
 
 def load(port, body, connections, seconds):
-    rate, latencies, errors = _loadgen.run("127.0.0.1", port, [_loadgen.request("POST", "/payments", body)],
-                                           connections, seconds)
+    rate, latencies, errors = _loadgen.run(
+        "127.0.0.1", port, [_loadgen.request("POST", "/payments", body)], connections, seconds
+    )
     if errors:
         raise RuntimeError("%d requests failed (first: HTTP %d)" % (len(errors), errors[0]))
     return {"per_s": rate, "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
@@ -44,16 +47,23 @@ def load(port, body, connections, seconds):
 
 def hot_path(tmp, node, wallet, exchange, args):
     coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d\nrpc_timeout = 60" % args.pool)
-    daemon = start_daemon(tmp, "sqlite:///%s" % os.path.join(tmp, "hot.db"), coins, threads=args.threads,
-                          extra=rates_config(exchange, 60, 3600))
+    daemon = start_daemon(
+        tmp,
+        "sqlite:///%s" % os.path.join(tmp, "hot.db"),
+        coins,
+        threads=args.threads,
+        extra=rates_config(exchange, 60, 3600),
+    )
     try:
         if not wait_until(lambda: daemon.get("/healthz").json()["coins"]["LTC"]["address_pool"] >= args.pool, 600, 0.2):
             raise RuntimeError("the address pool did not fill")
         if not wait_until(lambda: daemon.get("/rates/LTC/USD").status_code == 200, 60, 0.2):
             raise RuntimeError("no rate: %s" % daemon.get("/rates/LTC/USD").text)
-        runs = {"amount": load(daemon.port, AMOUNT, args.connections, args.seconds),
-                "priced": load(daemon.port, PRICED, args.connections, args.seconds),
-                "amount again": load(daemon.port, AMOUNT, args.connections, args.seconds)}
+        runs = {
+            "amount": load(daemon.port, AMOUNT, args.connections, args.seconds),
+            "priced": load(daemon.port, PRICED, args.connections, args.seconds),
+            "amount again": load(daemon.port, AMOUNT, args.connections, args.seconds),
+        }
         runs["pool_left"] = daemon.get("/healthz").json()["coins"]["LTC"]["address_pool"]
         return runs
     finally:
@@ -111,21 +121,34 @@ def main():
             exchange.stop()
     hot = results["hot path"]
     base = (hot["amount"]["per_s"] + hot["amount again"]["per_s"]) / 2
-    rows = [(name, hot[key]["per_s"], hot[key]["p50_ms"], hot[key]["p99_ms"], base, base / hot[key]["per_s"] * 100 - 100)
-            for name, key in (("POST amount", "amount"), ("POST price (USD)", "priced"),
-                              ("POST amount, again", "amount again"))]
-    print_table("POST /payments, priced vs amount: 1 worker x %d threads, %d connections, %gs each"
-                % (args.threads, args.connections, args.seconds),
-                ["request", "req/s", "p50 ms", "p99 ms", "amount req/s (mean)", "cost vs amount"], rows,
-                ["%s", "%.0f", "%.2f", "%.2f", "%.0f", "%+.1f%%"])
+    rows = [
+        (name, hot[key]["per_s"], hot[key]["p50_ms"], hot[key]["p99_ms"], base, base / hot[key]["per_s"] * 100 - 100)
+        for name, key in (
+            ("POST amount", "amount"),
+            ("POST price (USD)", "priced"),
+            ("POST amount, again", "amount again"),
+        )
+    ]
+    print_table(
+        "POST /payments, priced vs amount: 1 worker x %d threads, %d connections, %gs each"
+        % (args.threads, args.connections, args.seconds),
+        ["request", "req/s", "p50 ms", "p99 ms", "amount req/s (mean)", "cost vs amount"],
+        rows,
+        ["%s", "%.0f", "%.2f", "%.2f", "%.0f", "%+.1f%%"],
+    )
     print("address pool left: %d of %d (0: it ran dry; raise --pool)" % (hot["pool_left"], args.pool))
     one, many = results["1 daemon"], results["%d daemons" % args.daemons]
     expected = 60 / args.interval
-    rows = [(name, one[name], many[name], expected, many[name] / one[name] if one[name] else float("nan"))
-            for name in SOURCES]
-    print_table("Exchange requests per minute (1 pair, refresh_interval %ds, %gs window)" % (args.interval, args.window),
-                ["source", "1 daemon", "%d daemons" % args.daemons, "expected", "ratio N/1"], rows,
-                ["%s", "%.1f", "%.1f", "%.1f", "%.2f"])
+    rows = [
+        (name, one[name], many[name], expected, many[name] / one[name] if one[name] else float("nan"))
+        for name in SOURCES
+    ]
+    print_table(
+        "Exchange requests per minute (1 pair, refresh_interval %ds, %gs window)" % (args.interval, args.window),
+        ["source", "1 daemon", "%d daemons" % args.daemons, "expected", "ratio N/1"],
+        rows,
+        ["%s", "%.1f", "%.1f", "%.1f", "%.2f"],
+    )
     write_json(args.json, results)
 
 

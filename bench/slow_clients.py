@@ -9,6 +9,7 @@ body and stopped (a request that does not answer within 5 s counts as 5 s).
 
     python bench/slow_clients.py --seconds 5 --stalled 200
 """
+
 import argparse
 import socket
 import tempfile
@@ -17,8 +18,10 @@ import time
 import _loadgen
 from _harness import Bare, percentile, print_table
 
-STALL = [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a",
-         b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"cu"]
+STALL = [
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a",
+    b'POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"cu',
+]
 
 
 def healthz_ms(port, timeout=5.0):
@@ -35,8 +38,9 @@ def healthz_ms(port, timeout=5.0):
 
 def measure(tmp, worker, args):
     with Bare(tmp, 1, args.threads, worker=worker) as bare:
-        rate, _, errors = _loadgen.run("127.0.0.1", bare.port, [_loadgen.request("GET", "/payments/x")],
-                                       args.connections, args.seconds)
+        rate, _, errors = _loadgen.run(
+            "127.0.0.1", bare.port, [_loadgen.request("GET", "/payments/x")], args.connections, args.seconds
+        )
         stalled = []
         for i in range(args.stalled):
             s = socket.create_connection(("127.0.0.1", bare.port), timeout=5)
@@ -74,11 +78,14 @@ def main():
         rates, lat = got[worker]
         rate = sum(rates) / len(rates)
         rows.append((worker, rate, rate / base * 100, percentile(lat, 50), max(lat)))
-    print_table("Bare app, 1 worker x %d threads: keep-alive GET (%d connections, %gs x %d), then GET /healthz"
-                " with %d stalled connections open (5000 ms: no answer)"
-                % (args.threads, args.connections, args.seconds, args.rounds, args.stalled),
-                ["worker", "req/s", "% of gthread", "healthz p50 ms", "healthz max ms"], rows,
-                ["%s", "%.0f", "%.0f%%", "%.1f", "%.1f"])
+    print_table(
+        "Bare app, 1 worker x %d threads: keep-alive GET (%d connections, %gs x %d), then GET /healthz"
+        " with %d stalled connections open (5000 ms: no answer)"
+        % (args.threads, args.connections, args.seconds, args.rounds, args.stalled),
+        ["worker", "req/s", "% of gthread", "healthz p50 ms", "healthz max ms"],
+        rows,
+        ["%s", "%.0f", "%.0f%%", "%.1f", "%.1f"],
+    )
 
 
 if __name__ == "__main__":

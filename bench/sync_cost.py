@@ -17,6 +17,7 @@ With ``--explain`` it prints the query plans of the sync's lookups at the larges
     python bench/sync_cost.py --json sync_cost.json
     python bench/sync_cost.py --db postgresql://postgres@127.0.0.1:5432/test
 """
+
 import argparse
 import os
 import statistics
@@ -26,12 +27,13 @@ import uuid
 from decimal import Decimal
 
 from _harness import BenchNode, broadcast, fund, print_table, sign_payments, wait_until, write_json
-from transient.store import migrations
+
+from transient.chain.sync import Syncer
 from transient.core import status as S
+from transient.core.clock import utcnow
+from transient.store import migrations
 from transient.store.db import is_sqlite, open_database
 from transient.store.models import ChainState, Payment
-from transient.core.clock import utcnow
-from transient.chain.sync import Syncer
 from transient_litecoin import LitecoinBackend
 
 AMOUNT = Decimal("0.001")
@@ -45,26 +47,36 @@ def fill(db, start, stop, open_every, now):
         return
     stamp = now.isoformat(" ") if is_sqlite(db) else now
     p = db.param
-    cols = ("id, currency, amount, address, account, metadata, status, confirmations_required, tolerance_bp,"
-            " amount_received, amount_pending, paid_at, created_at, updated_at, event_seq")
+    cols = (
+        "id, currency, amount, address, account, metadata, status, confirmations_required, tolerance_bp,"
+        " amount_received, amount_pending, paid_at, created_at, updated_at, event_seq"
+    )
     is_open = "x %s %d = 0" % ("%" if is_sqlite(db) else "%%", open_every)  # psycopg2 wants %% for a %
-    pick = ("'LTC', 100000, 'synthetic-' || x, 'invoice-' || x, '{{}}',"
-            " CASE WHEN {o} THEN 'UNPAID' ELSE 'PAID' END, 1, 0, CASE WHEN {o} THEN 0 ELSE 100000 END, 0,"
-            " CASE WHEN {o} THEN NULL ELSE {p} END, {p}, {p}, 2").format(o=is_open, p=p)
+    pick = (
+        "'LTC', 100000, 'synthetic-' || x, 'invoice-' || x, '{{}}',"
+        " CASE WHEN {o} THEN 'UNPAID' ELSE 'PAID' END, 1, 0, CASE WHEN {o} THEN 0 ELSE 100000 END, 0,"
+        " CASE WHEN {o} THEN NULL ELSE {p} END, {p}, {p}, 2"
+    ).format(o=is_open, p=p)
     if is_sqlite(db):
-        db.execute_sql("INSERT INTO payment (%s) WITH RECURSIVE seq(x) AS (SELECT %s UNION ALL SELECT x + 1 FROM seq"
-                       " WHERE x < %s) SELECT lower(hex(randomblob(16))), %s FROM seq"
-                       % (cols, p, p, pick), (start, stop - 1, stamp, stamp, stamp))
+        db.execute_sql(
+            "INSERT INTO payment (%s) WITH RECURSIVE seq(x) AS (SELECT %s UNION ALL SELECT x + 1 FROM seq"
+            " WHERE x < %s) SELECT lower(hex(randomblob(16))), %s FROM seq" % (cols, p, p, pick),
+            (start, stop - 1, stamp, stamp, stamp),
+        )
         txid = "p.id || p.id"
     else:
-        db.execute_sql("INSERT INTO payment (%s) SELECT gen_random_uuid(), %s FROM generate_series(%s, %s) AS x"
-                       % (cols, pick, p, p), (stamp, stamp, stamp, start, stop - 1))
+        db.execute_sql(
+            "INSERT INTO payment (%s) SELECT gen_random_uuid(), %s FROM generate_series(%s, %s) AS x"
+            % (cols, pick, p, p),
+            (stamp, stamp, stamp, start, stop - 1),
+        )
         txid = "replace(p.id::text, '-', '') || replace(p.id::text, '-', '')"
     db.execute_sql(
         "INSERT INTO receipt (currency, txid, output, address, amount, payment_id, state, block_hash, block_height,"
         " first_seen, last_seen) SELECT 'LTC', %s, '0', p.address, 100000, p.id, 'confirmed', %s, 1, %s, %s"
         " FROM payment p WHERE p.created_at = %s AND p.status = 'PAID'" % (txid, txid, p, p, p),
-        (stamp, stamp, stamp))
+        (stamp, stamp, stamp),
+    )
 
 
 def new_payments(node, wallet, count, round_no):
@@ -74,9 +86,20 @@ def new_payments(node, wallet, count, round_no):
     addresses = rpc.batch([("getnewaddress", [label]) for label in labels])
     rpc.close()
     now = utcnow()
-    rows = [dict(id=uuid.uuid4(), currency="LTC", amount=int(AMOUNT * 10**8), address=a, account=label,
-                 status=S.UNPAID, confirmations_required=1, created_at=now, updated_at=now)
-            for a, label in zip(addresses, labels)]
+    rows = [
+        dict(
+            id=uuid.uuid4(),
+            currency="LTC",
+            amount=int(AMOUNT * 10**8),
+            address=a,
+            account=label,
+            status=S.UNPAID,
+            confirmations_required=1,
+            created_at=now,
+            updated_at=now,
+        )
+        for a, label in zip(addresses, labels)
+    ]
     Payment.insert_many(rows).execute()
     return rows
 
@@ -86,8 +109,11 @@ def per_invoice_poll(db, node, wallet):
     moved (rolled back: the sync under test must find the same state). Returns (seconds, calls)."""
     rpc = node.client(wallet)
     started = time.perf_counter()
-    open_ = list(Payment.select(Payment.id, Payment.account, Payment.amount).where(
-        (Payment.currency == "LTC") & (Payment.status == S.UNPAID)).tuples())
+    open_ = list(
+        Payment.select(Payment.id, Payment.account, Payment.amount)
+        .where((Payment.currency == "LTC") & (Payment.status == S.UNPAID))
+        .tuples()
+    )
     moved = 0
     with db.atomic() as txn:
         for pid, label, amount in open_:
@@ -95,8 +121,11 @@ def per_invoice_poll(db, node, wallet):
             received = sum(int(e["amount"] * 10**8) for e in entries if e["category"] == "receive")
             if received:
                 moved += 1
-                Payment.update(amount_received=received, status=S.PENDING if received >= amount else S.UNDERPAID,
-                               updated_at=utcnow()).where(Payment.id == pid).execute()
+                Payment.update(
+                    amount_received=received,
+                    status=S.PENDING if received >= amount else S.UNDERPAID,
+                    updated_at=utcnow(),
+                ).where(Payment.id == pid).execute()
         txn.rollback()
     seconds = time.perf_counter() - started
     rpc.close()
@@ -131,10 +160,10 @@ EXPLAINED = {
     "payments by address (new receipts)": "SELECT id FROM payment WHERE currency = 'LTC' AND address IN ('a', 'b')",
     "receipts by txid (listed outputs)": "SELECT id FROM receipt WHERE currency = 'LTC' AND txid IN ('a', 'b')",
     "pending receipts in blocks (maturing)": "SELECT id FROM receipt WHERE currency = 'LTC' AND state = 'pending'"
-                                             " AND block_height IS NOT NULL",
+    " AND block_height IS NOT NULL",
     "receipts of touched payments": "SELECT id FROM receipt WHERE payment_id IN (%s)",
     "payments due to expire": "SELECT id FROM payment WHERE currency = 'LTC' AND status IN ('UNPAID', 'UNDERPAID')"
-                              " AND expires_at IS NOT NULL AND expires_at <= '2030-01-01'",
+    " AND expires_at IS NOT NULL AND expires_at <= '2030-01-01'",
 }
 
 
@@ -165,8 +194,10 @@ def main():
         db = open_database(args.db or "sqlite:///%s" % os.path.join(tmp, "bench.db"))
         migrations.apply(db)
         if not is_sqlite(db):
-            db.execute_sql("TRUNCATE delivery_attempt, delivery, event, receipt, chain_state, payment,"
-                           " pooled_address RESTART IDENTITY CASCADE")
+            db.execute_sql(
+                "TRUNCATE delivery_attempt, delivery, event, receipt, chain_state, payment,"
+                " pooled_address RESTART IDENTITY CASCADE"
+            )
         node = BenchNode(os.path.join(tmp, "node"))
         node.start()
         try:
@@ -174,8 +205,15 @@ def main():
             node.create_wallet("funder")
             wallet = node.create_wallet("shop")
             outpoints = fund(node, "funder", len(sizes) * args.repeat * NEW, AMOUNT + Decimal("0.00001"))
-            backend = LitecoinBackend("LTC", {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user,
-                                              "rpc_password": node.rpc_password, "wallet": wallet})
+            backend = LitecoinBackend(
+                "LTC",
+                {
+                    "rpc_url": node.rpc_url,
+                    "rpc_user": node.rpc_user,
+                    "rpc_password": node.rpc_password,
+                    "wallet": wallet,
+                },
+            )
             syncer = Syncer("LTC", backend, 1, db)
             ChainState.insert(currency="LTC").on_conflict_ignore().execute()
             syncer.sync_once()
@@ -190,7 +228,7 @@ def main():
                 stored = size
                 polls, mempool, block, open_counts = [], [], [], []
                 for _ in range(args.repeat):
-                    use = outpoints[round_no * NEW:(round_no + 1) * NEW]
+                    use = outpoints[round_no * NEW : (round_no + 1) * NEW]
                     poll_s, open_count, mempool_s, block_s = one_round(node, db, syncer, wallet, use, round_no)
                     round_no += 1
                     polls.append(poll_s)
@@ -198,10 +236,16 @@ def main():
                     mempool.append(mempool_s)
                     block.append(block_s)
                 total = Payment.select().count()
-                figures.append({"stored": total, "fill_s": fill_s, "open_invoices": max(open_counts),
-                                "sync_mempool_ms": statistics.median(mempool) * 1000,
-                                "sync_block_ms": statistics.median(block) * 1000,
-                                "poll_ms": statistics.median(polls) * 1000})
+                figures.append(
+                    {
+                        "stored": total,
+                        "fill_s": fill_s,
+                        "open_invoices": max(open_counts),
+                        "sync_mempool_ms": statistics.median(mempool) * 1000,
+                        "sync_block_ms": statistics.median(block) * 1000,
+                        "poll_ms": statistics.median(polls) * 1000,
+                    }
+                )
             if args.explain:
                 print("query plans at %d payments (%s):" % (total, "SQLite" if is_sqlite(db) else "PostgreSQL"))
                 explain(db)
@@ -210,14 +254,34 @@ def main():
             db.close()
     first = figures[0]
     for f in figures:
-        rows.append((f["stored"], f["open_invoices"], f["sync_mempool_ms"],
-                     f["sync_mempool_ms"] / first["sync_mempool_ms"], f["sync_block_ms"],
-                     f["sync_block_ms"] / first["sync_block_ms"], f["poll_ms"], f["poll_ms"] / f["sync_mempool_ms"]))
-    print_table("one sync of %d new transactions (median of %d) vs per-invoice polling (%s)"
-                % (NEW, args.repeat, "SQLite" if not args.db else args.db.split(":")[0]),
-                ["stored payments", "open invoices", "sync (mempool) ms", "vs first", "sync (block) ms", "vs first",
-                 "per-invoice poll ms", "poll / sync"],
-                rows, ["%d", "%d", "%.1f", "%.2fx", "%.1f", "%.2fx", "%.1f", "%.1fx"])
+        rows.append(
+            (
+                f["stored"],
+                f["open_invoices"],
+                f["sync_mempool_ms"],
+                f["sync_mempool_ms"] / first["sync_mempool_ms"],
+                f["sync_block_ms"],
+                f["sync_block_ms"] / first["sync_block_ms"],
+                f["poll_ms"],
+                f["poll_ms"] / f["sync_mempool_ms"],
+            )
+        )
+    print_table(
+        "one sync of %d new transactions (median of %d) vs per-invoice polling (%s)"
+        % (NEW, args.repeat, "SQLite" if not args.db else args.db.split(":")[0]),
+        [
+            "stored payments",
+            "open invoices",
+            "sync (mempool) ms",
+            "vs first",
+            "sync (block) ms",
+            "vs first",
+            "per-invoice poll ms",
+            "poll / sync",
+        ],
+        rows,
+        ["%d", "%d", "%.1f", "%.2fx", "%.1f", "%.2fx", "%.1f", "%.1fx"],
+    )
     write_json(args.json, figures)
 
 

@@ -10,6 +10,7 @@ steady state (docs/ARCHITECTURE.md, "The path of a txid"):
 
     python bench/sync_methods.py --n 300 --blocks 10
 """
+
 import argparse
 import statistics
 import tempfile
@@ -31,15 +32,21 @@ def make_load(node, n, blocks):
     split = {a: Decimal("0.01") for a in fund.batch([("getnewaddress", [])] * n)}
     split_txid = node.sendmany(split)
     node.mine(1)
-    vouts = {o["scriptPubKey"]["addresses"][0]: o["n"] for o in
-             node.rpc("decoderawtransaction", node.rpc("gettransaction", split_txid, wallet="payer")["hex"])["vout"]
-             if "addresses" in o["scriptPubKey"]}
+    vouts = {
+        o["scriptPubKey"]["addresses"][0]: o["n"]
+        for o in node.rpc("decoderawtransaction", node.rpc("gettransaction", split_txid, wallet="payer")["hex"])["vout"]
+        if "addresses" in o["scriptPubKey"]
+    }
     payees = _client(node, merchant).batch([("getnewaddress", ["order"])] * n)
     per_block = max(1, n // blocks)
     for start in range(0, n, per_block):
-        chunk = list(zip(list(split)[start:start + per_block], payees[start:start + per_block]))
-        raws = fund.batch([("createrawtransaction", [[{"txid": split_txid, "vout": vouts[src]}],
-                                                      {dst: Decimal("0.01") - FEE}]) for src, dst in chunk])
+        chunk = list(zip(list(split)[start : start + per_block], payees[start : start + per_block]))
+        raws = fund.batch(
+            [
+                ("createrawtransaction", [[{"txid": split_txid, "vout": vouts[src]}], {dst: Decimal("0.01") - FEE}])
+                for src, dst in chunk
+            ]
+        )
         signed = fund.batch([("signrawtransactionwithwallet", [r]) for r in raws])
         fund.batch([("sendrawtransaction", [s["hex"]]) for s in signed])
         node.mine(1)
@@ -47,8 +54,7 @@ def make_load(node, n, blocks):
 
 
 def _client(node, wallet, keep_alive=True):
-    return RPCClient(node.rpc_url, node.rpc_user, node.rpc_password, wallet=wallet, timeout=120,
-                     keep_alive=keep_alive)
+    return RPCClient(node.rpc_url, node.rpc_user, node.rpc_password, wallet=wallet, timeout=120, keep_alive=keep_alive)
 
 
 def timed(fn, repeat):
@@ -62,8 +68,9 @@ def timed(fn, repeat):
 
 def measure(node, wallet, target, repeat):
     rpc, fresh = _client(node, wallet), _client(node, wallet, keep_alive=False)
-    backend = LitecoinBackend("LTC", {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user,
-                                      "rpc_password": node.rpc_password, "wallet": wallet})
+    backend = LitecoinBackend(
+        "LTC", {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user, "rpc_password": node.rpc_password, "wallet": wallet}
+    )
     # Steady state of the target-T loop: the cursor is the lastblock it was last given.
     cursor_t = rpc.call("listsinceblock", "", target, True, True)["lastblock"]
     t_time, listing = timed(lambda: rpc.call("listsinceblock", cursor_t, target, True, True), repeat)
@@ -77,9 +84,11 @@ def measure(node, wallet, target, repeat):
         return changes
 
     tip_time, changes = timed(tip_sync, repeat)
-    return [("target T=%d" % target, len(listing["transactions"]), t_time),
-            ("cursor at tip", len(changes.outputs), tip_time),
-            ("T=%d, no keep-alive" % target, len(listing["transactions"]), t_fresh)]
+    return [
+        ("target T=%d" % target, len(listing["transactions"]), t_time),
+        ("cursor at tip", len(changes.outputs), tip_time),
+        ("T=%d, no keep-alive" % target, len(listing["transactions"]), t_fresh),
+    ]
 
 
 def main():
@@ -105,8 +114,7 @@ def main():
     print("%-22s %10s %12s" % ("method", "txs listed", "ms per sync"))
     for name, listed, seconds in rows:
         print("%-22s %10d %12.2f" % (name, listed, seconds * 1000))
-    print("ratio target/tip: %.1fx (%.1fx without keep-alive)"
-          % (rows[0][2] / rows[1][2], rows[2][2] / rows[1][2]))
+    print("ratio target/tip: %.1fx (%.1fx without keep-alive)" % (rows[0][2] / rows[1][2], rows[2][2] / rows[1][2]))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
     python bench/watch_only.py              # 10 000 addresses, 500 payments
     python bench/watch_only.py --smoke      # 200 addresses, 50 payments
 """
+
 import argparse
 import json
 import os
@@ -22,9 +23,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from _watch import create_keyless_wallet, fresh_tpub  # noqa: E402
 from falcon import testing  # noqa: E402
 
-from _watch import create_keyless_wallet, fresh_tpub  # noqa: E402
 from transient import settings  # noqa: E402
 from transient.chain import hdkeys  # noqa: E402
 from transient.devnet.node import RegtestNode  # noqa: E402
@@ -38,8 +39,16 @@ from transient_litecoin import LitecoinBackend  # noqa: E402
 
 
 def backend(cls, node, wallet, currency):
-    return cls(currency, {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user, "rpc_password": node.rpc_password,
-                          "wallet": wallet, "rpc_timeout": 600})
+    return cls(
+        currency,
+        {
+            "rpc_url": node.rpc_url,
+            "rpc_user": node.rpc_user,
+            "rpc_password": node.rpc_password,
+            "wallet": wallet,
+            "rpc_timeout": 600,
+        },
+    )
 
 
 def timed_refill(pool):
@@ -58,12 +67,19 @@ def addresses(node, tmp, count):
     pool = AddressPool("LTC", backend(LitecoinBackend, node, node_wallet, "LTC"), db, count)
     rows.append(("node wallet: getnewaddress (batched)",) + timed_refill(pool))
     watch = create_keyless_wallet(node, "bench_watch")
-    pool = WatchPool("LTC", backend(LitecoinBackend, node, watch, "LTC"), db, count,
-                     hdkeys.parse("LTC", fresh_tpub()), gap_limit=20)
+    pool = WatchPool(
+        "LTC", backend(LitecoinBackend, node, watch, "LTC"), db, count, hdkeys.parse("LTC", fresh_tpub()), gap_limit=20
+    )
     rows.append(("watch-only LTC: derive + importmulti ranged",) + timed_refill(pool))
     doge = create_keyless_wallet(node, "bench_doge")
-    pool = WatchPool("DOGE", backend(DogecoinBackend, node, doge, "DOGE"), db, count,
-                     hdkeys.parse("DOGE", fresh_tpub()), gap_limit=20)
+    pool = WatchPool(
+        "DOGE",
+        backend(DogecoinBackend, node, doge, "DOGE"),
+        db,
+        count,
+        hdkeys.parse("DOGE", fresh_tpub()),
+        gap_limit=20,
+    )
     rows.append(("watch-only DOGE path: derive + importmulti each",) + timed_refill(pool))
     db.close()
     return rows
@@ -72,10 +88,19 @@ def addresses(node, tmp, count):
 def runtime_for(node, tmp, wallet, xpub, pool_size):
     path = os.path.join(tmp, "%s.toml" % wallet)
     with open(path, "w") as fh:
-        fh.write('[database]\nurl = "sqlite:///%s"\n[coins.LTC]\nbackend = "litecoin"\nrpc_url = "%s"\n'
-                 'rpc_user = "%s"\nrpc_password = "%s"\nwallet = "%s"\naddress_pool = %d\n%s'
-                 % (os.path.join(tmp, wallet + ".db"), node.rpc_url, node.rpc_user, node.rpc_password, wallet,
-                    pool_size, 'xpub = "%s"\n' % xpub if xpub else ""))
+        fh.write(
+            '[database]\nurl = "sqlite:///%s"\n[coins.LTC]\nbackend = "litecoin"\nrpc_url = "%s"\n'
+            'rpc_user = "%s"\nrpc_password = "%s"\nwallet = "%s"\naddress_pool = %d\n%s'
+            % (
+                os.path.join(tmp, wallet + ".db"),
+                node.rpc_url,
+                node.rpc_user,
+                node.rpc_password,
+                wallet,
+                pool_size,
+                'xpub = "%s"\n' % xpub if xpub else "",
+            )
+        )
     runtime = Runtime(settings.load(path, environ={}))
     migrations.apply(runtime.db)
     return runtime
@@ -84,8 +109,10 @@ def runtime_for(node, tmp, wallet, xpub, pool_size):
 def posts(node, tmp, count):
     """Rows of (mode, median ms, payments/s) for ``count`` POST /payments in each mode."""
     rows = []
-    for mode, wallet, xpub in (("node wallet", node.create_wallet("bench_api_node"), None),
-                               ("watch-only", create_keyless_wallet(node, "bench_api_watch"), fresh_tpub())):
+    for mode, wallet, xpub in (
+        ("node wallet", node.create_wallet("bench_api_node"), None),
+        ("watch-only", create_keyless_wallet(node, "bench_api_watch"), fresh_tpub()),
+    ):
         runtime = runtime_for(node, tmp, wallet, xpub, count + 10)
         runtime.pools["LTC"].refill()
         client = testing.TestClient(runtime.app())

@@ -10,6 +10,7 @@ milliseconds, as a real merchant application does.
     python bench/webhooks.py --n 10000
     python bench/webhooks.py --n 10000 --db postgresql://postgres@127.0.0.1:5432/test
 """
+
 import argparse
 import json
 import multiprocessing
@@ -25,13 +26,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from _outbox_load import fill  # noqa: E402
-from transient.store import migrations  # noqa: E402
-from transient.store.db import open_database, write_transaction  # noqa: E402
+
 from transient.delivery.dispatcher import Dispatcher
 from transient.delivery.sender import Sender  # noqa: E402
 from transient.devnet.node import find_free_port  # noqa: E402
+from transient.store import migrations  # noqa: E402
+from transient.store.db import open_database, write_transaction  # noqa: E402
 from transient.store.models import Delivery  # noqa: E402
-
 
 
 def serve(port, latency_ms, counter):
@@ -95,8 +96,9 @@ def one_at_a_time(db, limit):
             break
         resp = requests.post(d.url, data=d.body.encode(), headers={"Content-Type": "application/json"}, timeout=10)
         with write_transaction(db):
-            Delivery.update(state=Delivery.DELIVERED if resp.ok else Delivery.FAILED, attempts=1,
-                            last_status=resp.status_code).where(Delivery.id == d.id).execute()
+            Delivery.update(
+                state=Delivery.DELIVERED if resp.ok else Delivery.FAILED, attempts=1, last_status=resp.status_code
+            ).where(Delivery.id == d.id).execute()
         sent += 1
     return sent, time.perf_counter() - started
 
@@ -124,8 +126,9 @@ def run(db, latency, n, baseline_n, pools):
             fill(db, receiver.url, n)
             # A slow receiver caps a small pool: time it on fewer deliveries.
             sent, seconds = dispatched(db, pool, n if not latency else min(n, base_n * pool))
-            rows.append(("dispatcher, pool %d" % pool, latency, sent, seconds, sent / seconds,
-                         (sent / seconds) / base_rate))
+            rows.append(
+                ("dispatcher, pool %d" % pool, latency, sent, seconds, sent / seconds, (sent / seconds) / base_rate)
+            )
         delivered = receiver.count.value - 1  # minus the start-up probe
     return rows, fill_s, delivered
 
@@ -157,15 +160,18 @@ def main():
             fills.append((latency, fill_s))
         db.close()
     print("database: %s; %d events queued per run (4 per payment)" % (url.split(":")[0], args.n))
-    for latency, fill_s in fills:
+    for _latency, fill_s in fills:
         print("queueing %d events through the outbox: %.2f s (%.0f events/s)" % (args.n, fill_s, args.n / fill_s))
     print("%-26s %8s %10s %9s %12s %9s" % ("sender", "latency", "delivered", "seconds", "deliveries/s", "vs base"))
     for name, latency, sent, seconds, rate, ratio in rows:
         print("%-26s %6dms %10d %9.2f %12.0f %8.1fx" % (name, latency, sent, seconds, rate, ratio))
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump([dict(zip(("sender", "latency_ms", "delivered", "seconds", "per_second", "ratio"), r))
-                       for r in rows], fh, indent=2)
+            json.dump(
+                [dict(zip(("sender", "latency_ms", "delivered", "seconds", "per_second", "ratio"), r)) for r in rows],
+                fh,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

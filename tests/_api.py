@@ -1,6 +1,7 @@
 """The HTTP API in-process (Falcon's TestClient): a client on a runtime, and a POST helper.
 ``fakes.fake_runtime`` gives one on the FakeBackend (unit layer); ``node_client`` one on
 the litecoind regtest node (regtest layer)."""
+
 import json
 
 from falcon import testing
@@ -13,7 +14,8 @@ from transient.store import migrations
 def node_client(tmp_path, regtest, wallet, extra=""):
     """A TestClient and its Runtime on SQLite and the regtest node's ``wallet``."""
     path = tmp_path / "config.toml"
-    path.write_text("""
+    path.write_text(
+        """
 [database]
 url = "sqlite:///%s"
 %s
@@ -23,12 +25,17 @@ rpc_url = "%s"
 rpc_user = "%s"
 rpc_password = "%s"
 wallet = "%s"
-""" % (tmp_path / "api.db", extra, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, wallet))
+"""
+        % (tmp_path / "api.db", extra, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, wallet)
+    )
     runtime = Runtime(settings.load(str(path), environ={}))
     migrations.apply(runtime.db)
     return testing.TestClient(runtime.app()), runtime
 
 
 def post(client, body, headers=None, raw=None):
-    return client.simulate_post("/payments", body=raw if raw is not None else json.dumps(body),
-                                headers={"Content-Type": "application/json", **(headers or {})})
+    return client.simulate_post(
+        "/payments",
+        body=raw if raw is not None else json.dumps(body),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )

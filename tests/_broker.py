@@ -5,6 +5,7 @@ The broker is shared by every test process on the machine (the xdist workers of 
 and other runs): a test that uses it holds a shared lock on a file, and the one test that
 stops the broker application holds it exclusively (``broker_alone``), so no other AMQP
 test runs meanwhile."""
+
 import contextlib
 import fcntl
 import json
@@ -17,8 +18,8 @@ import uuid
 
 import pika
 import pytest
-
 from _services import _missing
+
 from transient.amqp.link import describe
 from transient.core.redact import redact
 
@@ -47,7 +48,11 @@ class Names:
 
     def config(self, url=URL, extra=""):
         return '[amqp]\nurl = "%s"\nexchange = "%s"\nrpc_queue = "%s"\nretry_schedule = ["1s"]\n%s' % (
-            url, self.exchange, self.rpc_queue, extra)
+            url,
+            self.exchange,
+            self.rpc_queue,
+            extra,
+        )
 
 
 class Client:
@@ -85,9 +90,18 @@ class Client:
         correlation_id = uuid.uuid4().hex
         if not isinstance(body, bytes):
             body = json.dumps(body).encode()
-        self.channel.basic_publish("", queue, body, pika.BasicProperties(
-            type=type, correlation_id=correlation_id, reply_to=self.reply_queue if reply else None,
-            delivery_mode=2, **props))
+        self.channel.basic_publish(
+            "",
+            queue,
+            body,
+            pika.BasicProperties(
+                type=type,
+                correlation_id=correlation_id,
+                reply_to=self.reply_queue if reply else None,
+                delivery_mode=2,
+                **props,
+            ),
+        )
         return correlation_id
 
     def reply(self, correlation_id, timeout=20):
@@ -176,6 +190,7 @@ broker_lock = _BrokerLock()
 
 
 # -- fixtures (imported by the test modules) -------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def broker():

@@ -1,4 +1,5 @@
 """Running the ``transient`` command line in tests: its real entry point, in a subprocess."""
+
 import json
 import os
 import queue
@@ -11,8 +12,14 @@ from _daemon import ROOT
 
 def run(*args, cwd=None, env=None, timeout=120):
     """Run ``transient ARGS...`` in a subprocess; return the CompletedProcess."""
-    return subprocess.run([sys.executable, "-m", "transient.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, env=clean_env(env), timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "transient.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=clean_env(env),
+        timeout=timeout,
+    )
 
 
 def clean_env(extra=None):

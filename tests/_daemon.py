@@ -1,4 +1,5 @@
 """A real transientd process for end-to-end tests, and a small HTTP client for it."""
+
 import os
 import signal
 import subprocess
@@ -22,8 +23,16 @@ rpc_password = "{password}"
 wallet = "{wallet}"
 confirmations = {confirmations}
 poll_interval = {poll}
-""".format(currency=currency, backend=backend, url=node.rpc_url, user=node.rpc_user,
-           password=node.rpc_password, wallet=wallet, confirmations=confirmations, poll=poll)
+""".format(
+        currency=currency,
+        backend=backend,
+        url=node.rpc_url,
+        user=node.rpc_user,
+        password=node.rpc_password,
+        wallet=wallet,
+        confirmations=confirmations,
+        poll=poll,
+    )
 
 
 _started = []  # every Daemon started by this process: kill_all() ends those still running
@@ -39,8 +48,7 @@ def kill_all():
 class Daemon:
     """transientd in its own process group, configured by a TOML text."""
 
-    def __init__(self, workdir, db_url, coins, workers=1, extra="", env=None, port=None, threads=4,
-                 log_level="DEBUG"):
+    def __init__(self, workdir, db_url, coins, workers=1, extra="", env=None, port=None, threads=4, log_level="DEBUG"):
         self.workdir = workdir
         self.port = port or find_free_port()
         self.config_path = os.path.join(workdir, "config-%d.toml" % self.port)
@@ -62,8 +70,12 @@ class Daemon:
         _started.append(self)
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", self.config_path],
-            cwd=self.workdir, env=self.env, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+            cwd=self.workdir,
+            env=self.env,
+            stdout=open(self.log_path, "ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -120,8 +132,9 @@ class Daemon:
             if payment["status"] == status:
                 return payment
             time.sleep(0.1)
-        raise AssertionError("payment %s is %s, not %s, after %ss" % (
-            pid, payment and payment["status"], status, timeout))
+        raise AssertionError(
+            "payment %s is %s, not %s, after %ss" % (pid, payment and payment["status"], status, timeout)
+        )
 
 
 def wait_for(predicate, timeout=20, interval=0.1):

@@ -1,4 +1,5 @@
 """Database fixtures: every storage and sync test runs on SQLite and on PostgreSQL."""
+
 import os
 import uuid
 
@@ -49,7 +50,10 @@ def db_url(request, tmp_path):
     url = request.getfixturevalue("pg_server_url")
     db = open_database(url)
     migrations.apply(db)
-    db.execute_sql("TRUNCATE delivery_attempt, delivery, event, receipt, chain_state, payment, pooled_address RESTART IDENTITY CASCADE")
+    db.execute_sql(
+        "TRUNCATE delivery_attempt, delivery, event, receipt, chain_state, payment, pooled_address"
+        " RESTART IDENTITY CASCADE"
+    )
     db.close()
     return url
 

@@ -3,6 +3,7 @@ APIs do (the shapes of their public docs, recorded below), with the price of eac
 by the test. ``mode`` makes it fail as exchanges do: an error list with HTTP 200 (Kraken),
 a 4xx JSON error, an HTML error page, a non-numeric price, or no answer in time.
 ``stop()`` and ``start()`` keep the port; ``requests`` counts what each exchange was asked."""
+
 import json
 import threading
 import time
@@ -20,9 +21,17 @@ HTML_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad
 
 def kraken_ticker(price):
     """One pair's entry of Kraken's Ticker result (a: ask, b: bid, c: last trade [price, volume], ...)."""
-    return {"a": [price, "1", "1.000"], "b": [price, "1", "1.000"], "c": [price, "100.00000000"],
-            "v": ["1000", "5000"], "p": [price, price], "t": [10, 50], "l": [price, price],
-            "h": [price, price], "o": price}
+    return {
+        "a": [price, "1", "1.000"],
+        "b": [price, "1", "1.000"],
+        "c": [price, "100.00000000"],
+        "v": ["1000", "5000"],
+        "p": [price, price],
+        "t": [10, 50],
+        "l": [price, price],
+        "h": [price, price],
+        "o": price,
+    }
 
 
 class Exchange:
@@ -98,14 +107,15 @@ class Exchange:
             return 404, {"error": ["EGeneral:Unknown method"]}
         if mode == "error":
             return 200, {"error": ["EService:Unavailable"]}
-        by_symbol = {KRAKEN_NAMES.get(b, b) + KRAKEN_NAMES.get(q, q): p
-                     for b, q, p in ((*pair.split("/"), p) for pair, p in prices.items())}
+        by_symbol = {
+            KRAKEN_NAMES.get(b, b) + KRAKEN_NAMES.get(q, q): p
+            for b, q, p in ((*pair.split("/"), p) for pair, p in prices.items())
+        }
         result = {}
         for symbol in query.get("pair", [""])[0].split(","):
             if symbol not in by_symbol:
                 return 200, {"error": ["EQuery:Unknown asset pair"]}
-            result[KRAKEN_RESULT_KEY.get(symbol, symbol)] = kraken_ticker(
-                "abc" if mode == "nan" else by_symbol[symbol])
+            result[KRAKEN_RESULT_KEY.get(symbol, symbol)] = kraken_ticker("abc" if mode == "nan" else by_symbol[symbol])
         return 200, {"error": [], "result": result}
 
     def _coinbase(self, path, prices, mode):
@@ -130,6 +140,17 @@ class Exchange:
         if parts[3] not in symbols:
             return 404, {"status": "error", "reason": "Currency pair not found", "code": "404"}
         price = "n/a" if mode == "nan" else symbols[parts[3]]
-        return 200, {"timestamp": str(int(time.time())), "open": price, "high": price, "low": price, "last": price,
-                     "volume": "1000.0", "vwap": price, "bid": price, "ask": price, "side": "0",
-                     "open_24": price, "percent_change_24": "0.00"}
+        return 200, {
+            "timestamp": str(int(time.time())),
+            "open": price,
+            "high": price,
+            "low": price,
+            "last": price,
+            "volume": "1000.0",
+            "vwap": price,
+            "bid": price,
+            "ask": price,
+            "side": "0",
+            "open_24": price,
+            "percent_change_24": "0.00",
+        }

@@ -1,34 +1,51 @@
 """The ledger and the sync transaction, with listings built by hand (the regtest tests
 drive the same code with a real node). Written once, run twice: on SQLite in
 tests/unit/test_ledger.py and on PostgreSQL in tests/integration/test_ledger_postgres.py."""
+
 import datetime
 import uuid
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from transient.core import status as S
 from transient.chain.backend import ChainTip, Changes, Output
 from transient.chain.ledger import Ledger, refresh
-from transient.store.models import ChainState, Event, Payment, Receipt
+from transient.chain.sync import Lease, Syncer
+from transient.core import status as S
 from transient.delivery.outbox import Outbox
 from transient.payments.rendering import Renderer
-from transient.chain.sync import Lease, Syncer
+from transient.store.models import ChainState, Event, Payment, Receipt
 
 T0 = datetime.datetime(2026, 1, 1)
 TX = ["%064x" % i for i in range(1, 20)]
 
 
 def make_payment(address="addr1", amount=100, confs=1, **kw):
-    p = Payment.create(id=uuid.uuid4(), currency="LTC", amount=amount, address=address,
-                       status=S.UNPAID, confirmations_required=confs, created_at=T0, updated_at=T0, **kw)
+    p = Payment.create(
+        id=uuid.uuid4(),
+        currency="LTC",
+        amount=amount,
+        address=address,
+        status=S.UNPAID,
+        confirmations_required=confs,
+        created_at=T0,
+        updated_at=T0,
+        **kw,
+    )
     return p
 
 
 def out(txid, amount, confs, height=None, address="addr1", output="0"):
-    return Output(txid=txid, output=output, address=address, amount=amount, confirmations=confs,
-                  block_hash=("%064x" % (height or 0)) if confs > 0 else None,
-                  block_height=height if confs > 0 else None)
+    return Output(
+        txid=txid,
+        output=output,
+        address=address,
+        amount=amount,
+        confirmations=confs,
+        block_hash=("%064x" % (height or 0)) if confs > 0 else None,
+        block_height=height if confs > 0 else None,
+    )
 
 
 class FakeNode:
@@ -148,8 +165,14 @@ def test_removed_entries_unless_relisted(db):
     p = make_payment(amount=200)
     sync(db, Changes(tip(101), [out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101)]))
     assert Payment.get_by_id(p.id).status == S.PAID
-    sync(db, Changes(tip(101), [out(TX[1], 100, 1, height=101)],
-                     removed=[out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101)]))
+    sync(
+        db,
+        Changes(
+            tip(101),
+            [out(TX[1], 100, 1, height=101)],
+            removed=[out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101)],
+        ),
+    )
     p = Payment.get_by_id(p.id)
     assert (p.status, p.amount_received) == (S.UNDERPAID, 100)
     assert Receipt.get(Receipt.txid == TX[0]).state == Receipt.REMOVED
@@ -164,8 +187,11 @@ def test_outputs_to_unknown_addresses_are_kept(db):
 
 def test_many_outputs_one_tx_and_multiple_payments(db):
     a, b = make_payment("A", 100), make_payment("B", 50)
-    outputs = [out(TX[0], 100, 0, address="A", output="0"), out(TX[0], 50, 0, address="B", output="1"),
-               out(TX[0], 1, 0, address="A", output="2")]
+    outputs = [
+        out(TX[0], 100, 0, address="A", output="0"),
+        out(TX[0], 50, 0, address="B", output="1"),
+        out(TX[0], 1, 0, address="A", output="2"),
+    ]
     sync(db, Changes(tip(100), outputs))
     assert Payment.get_by_id(a.id).amount_received == 101
     assert Payment.get_by_id(b.id).amount_received == 50
@@ -195,8 +221,9 @@ def test_cursor_is_fed_back(db):
 
 _step = st.tuples(
     st.integers(-1, 1),  # how the tip moves
-    st.lists(st.tuples(st.integers(0, 9), st.integers(0, 2), st.integers(-1, 2)),
-             max_size=4),  # listed (tx, output, confirmations)
+    st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 2), st.integers(-1, 2)), max_size=4
+    ),  # listed (tx, output, confirmations)
     st.lists(st.tuples(st.integers(0, 9), st.integers(0, 2)), max_size=2),  # removed (tx, output)
 )
 
@@ -215,15 +242,24 @@ def test_ledger_invariant_holds_for_any_history(db, history):
         listed = {}
         for tx, vout, confs in outputs:
             # the node reports one amount and address per output, whatever the listing
-            listed[(tx, vout)] = out(TX[tx], 10 + tx * 7 + vout, confs, height=height - max(confs, 1) + 1,
-                                     address="A%d" % ((tx + vout) % 4), output=str(vout))
-        gone = [out(TX[tx], 10 + tx * 7 + vout, 0, address="A%d" % ((tx + vout) % 4), output=str(vout))
-                for tx, vout in removed]
+            listed[(tx, vout)] = out(
+                TX[tx],
+                10 + tx * 7 + vout,
+                confs,
+                height=height - max(confs, 1) + 1,
+                address="A%d" % ((tx + vout) % 4),
+                output=str(vout),
+            )
+        gone = [
+            out(TX[tx], 10 + tx * 7 + vout, 0, address="A%d" % ((tx + vout) % 4), output=str(vout))
+            for tx, vout in removed
+        ]
         sync(db, Changes(tip(height), list(listed.values()), removed=gone))
     for p in payments:
         p = Payment.get_by_id(p.id)
-        counted = sum(r.amount for r in Receipt.select().where(
-            (Receipt.payment == p.id) & Receipt.state.in_(Receipt.COUNTED)))
+        counted = sum(
+            r.amount for r in Receipt.select().where((Receipt.payment == p.id) & Receipt.state.in_(Receipt.COUNTED))
+        )
         assert p.amount_received == counted >= 0
         assert 0 <= p.amount_pending <= p.amount_received
     keys = [(r.txid, r.output) for r in Receipt.select()]
@@ -250,8 +286,19 @@ def test_expired_lease_can_be_taken(db):
 
 def test_refresh_is_consistent_with_receipts(db):
     p = make_payment()
-    Receipt.create(currency="LTC", txid=TX[0], output="0", address="addr1", amount=150, payment=p.id,
-                   state=Receipt.CONFIRMED, block_height=10, block_hash="h", first_seen=T0, last_seen=T0)
+    Receipt.create(
+        currency="LTC",
+        txid=TX[0],
+        output="0",
+        address="addr1",
+        amount=150,
+        payment=p.id,
+        state=Receipt.CONFIRMED,
+        block_height=10,
+        block_hash="h",
+        first_seen=T0,
+        last_seen=T0,
+    )
     events = Outbox().batch(T0)
     summary = refresh(p, 12, T0, "test", events)
     events.write()
@@ -264,10 +311,16 @@ def test_the_node_time_decides_in_time_or_late(db):
     minutes = lambda m: T0 + datetime.timedelta(minutes=m)  # noqa: E731
     on_time = make_payment("addr1", expires_at=minutes(-10))
     late = make_payment("addr2", expires_at=minutes(-10))
-    sync(db, Changes(tip(100), [
-        Output(TX[0], "0", "addr1", 100, 0, seen_at=minutes(-20)),
-        Output(TX[1], "0", "addr2", 100, 0, seen_at=minutes(-5)),
-    ]))
+    sync(
+        db,
+        Changes(
+            tip(100),
+            [
+                Output(TX[0], "0", "addr1", 100, 0, seen_at=minutes(-20)),
+                Output(TX[1], "0", "addr2", 100, 0, seen_at=minutes(-5)),
+            ],
+        ),
+    )
     on_time, late = Payment.get_by_id(on_time.id), Payment.get_by_id(late.id)
     assert (on_time.status, late.status) == (S.PENDING, S.EXPIRED)
     assert Receipt.get(Receipt.txid == TX[0]).first_seen == minutes(-20)
@@ -288,28 +341,41 @@ def test_a_block_paying_more_payments_than_a_chunk_writes_every_event_with_its_f
     import json
 
     from transient.chain import ledger
-    from transient.store.models import Delivery
     from transient.delivery import outbox as outbox_module
+    from transient.store.models import Delivery
 
     monkeypatch.setattr(ledger, "CHUNK", 7)
     monkeypatch.setattr(outbox_module, "CHUNK", 3)  # a payment's two events straddle event chunks
     n = 30  # five chunks, the last one short
     payments = [make_payment("A%d" % i, 100) for i in range(n)]
     outbox = Outbox(Renderer({}), "http://127.0.0.1:1/hook")
-    syncer = Syncer("LTC", FakeNode(
-        Changes(tip(100), [out(TX[i % len(TX)], 100, 0, address="A%d" % i, output=str(i)) for i in range(n)]),
-        Changes(tip(101), [out(TX[i % len(TX)], 100, 1, height=101, address="A%d" % i, output=str(i))
-                           for i in range(n)]),
-    ), 1, db, outbox=outbox, clock=lambda: T0)
+    syncer = Syncer(
+        "LTC",
+        FakeNode(
+            Changes(tip(100), [out(TX[i % len(TX)], 100, 0, address="A%d" % i, output=str(i)) for i in range(n)]),
+            Changes(
+                tip(101), [out(TX[i % len(TX)], 100, 1, height=101, address="A%d" % i, output=str(i)) for i in range(n)]
+            ),
+        ),
+        1,
+        db,
+        outbox=outbox,
+        clock=lambda: T0,
+    )
     syncer.run()
     syncer.run()
     for p in payments:
         events = list(Event.select().where(Event.payment == p.id).order_by(Event.sequence))
         assert [e.sequence for e in events] == list(range(1, len(events) + 1))
-        assert [e.type for e in events] == ["payment.received", "payment.status_changed",
-                                            "payment.confirmed", "payment.status_changed"]
-        bodies = [json.loads(d.body) for d in Delivery.select().where(Delivery.payment == p.id)
-                  .order_by(Delivery.sequence)]
+        assert [e.type for e in events] == [
+            "payment.received",
+            "payment.status_changed",
+            "payment.confirmed",
+            "payment.status_changed",
+        ]
+        bodies = [
+            json.loads(d.body) for d in Delivery.select().where(Delivery.payment == p.id).order_by(Delivery.sequence)
+        ]
         assert [b["event"]["sequence"] for b in bodies] == [1, 2, 3, 4]
         assert [b["payment"]["status"] for b in bodies] == [S.PENDING, S.PENDING, S.PAID, S.PAID]
         # The snapshot is taken once all of the payment's events of the sync are stored.
@@ -324,8 +390,9 @@ def test_a_block_paying_more_payments_than_a_chunk_writes_every_event_with_its_f
         raise RuntimeError("crash after the chunks")
 
     monkeypatch.setattr("transient.chain.sync.expire_due", crash)
-    node = FakeNode(Changes(tip(102), [out(TX[i % len(TX)], 100, 0, address="B%d" % i, output="b%d" % i)
-                                       for i in range(n)]))
+    node = FakeNode(
+        Changes(tip(102), [out(TX[i % len(TX)], 100, 0, address="B%d" % i, output="b%d" % i) for i in range(n)])
+    )
     with pytest.raises(RuntimeError):
         Syncer("LTC", node, 1, db, outbox=outbox, clock=lambda: T0).run()
     assert (Event.select().count(), Delivery.select().count()) == (events_before, deliveries_before)

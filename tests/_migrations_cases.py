@@ -1,6 +1,7 @@
 """The migrations build exactly the schema the models describe. Written once, run on
 SQLite in tests/unit/test_migrations.py and on PostgreSQL in
 tests/integration/test_migrations_postgres.py."""
+
 from transient.store import migrations
 from transient.store.models import MODELS
 

@@ -1,13 +1,15 @@
 """Shared by the delivery tests: payments and events written through the real outbox."""
+
 import uuid
 
 from _daemon import wait_for
+
 from transient.core import status as S
-from transient.store.db import write_transaction
-from transient.store.models import Delivery, Event, Payment
 from transient.core.clock import utcnow
 from transient.delivery.outbox import Outbox
 from transient.payments.rendering import Renderer
+from transient.store.db import write_transaction
+from transient.store.models import Delivery, Event, Payment
 
 
 class OutboxHarness:
@@ -25,9 +27,17 @@ class OutboxHarness:
 
     def payment(self, currency="LTC", callback_url=None):
         now = utcnow()
-        return Payment.create(id=uuid.uuid4(), currency=currency, amount=100, address=uuid.uuid4().hex,
-                              status=S.UNPAID, confirmations_required=1, created_at=now, updated_at=now,
-                              callback_url=callback_url)
+        return Payment.create(
+            id=uuid.uuid4(),
+            currency=currency,
+            amount=100,
+            address=uuid.uuid4().hex,
+            status=S.UNPAID,
+            confirmations_required=1,
+            created_at=now,
+            updated_at=now,
+            callback_url=callback_url,
+        )
 
     def emit(self, payment, *types):
         """Write events of ``types`` for ``payment`` in one transaction; return the Event rows."""
@@ -41,13 +51,16 @@ class OutboxHarness:
                 batch.add(payment, type, data)
             batch.write()
         self.outbox.written(batch)
-        return list(Event.select().where((Event.payment == payment.id) & (Event.sequence > before))
-                    .order_by(Event.sequence))
+        return list(
+            Event.select().where((Event.payment == payment.id) & (Event.sequence > before)).order_by(Event.sequence)
+        )
 
 
 def settled(count):
     """Wait until ``count`` deliveries exist and none is pending; return them."""
+
     def done():
         rows = list(Delivery.select().order_by(Delivery.id))
         return len(rows) == count and all(r.state != Delivery.PENDING for r in rows) and rows
+
     return wait_for(done, timeout=30)

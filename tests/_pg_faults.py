@@ -1,5 +1,6 @@
 """Faults of a real PostgreSQL server: end the backends of one test database (what a
 restart, a failover or a proxy's idle timeout does to a daemon's connections)."""
+
 from _db_fixtures import PG_URL
 
 
@@ -14,8 +15,11 @@ def terminate_backends(db_url):
     conn.autocommit = True
     try:
         cur = conn.cursor()
-        cur.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
         return cur.fetchone()[0]
     finally:
         conn.close()
@@ -70,8 +74,17 @@ class PrivateCluster:
         return self
 
     def start(self):
-        self._run("pg_ctl", "-D", self.data, "-w", "-l", self.data + "/../server.log", "-o",
-                  "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (self.port, self.dir), "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            self.data,
+            "-w",
+            "-l",
+            self.data + "/../server.log",
+            "-o",
+            "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (self.port, self.dir),
+            "start",
+        )
 
     def stop(self):
         self._run("pg_ctl", "-D", self.data, "-w", "-m", "fast", "stop")

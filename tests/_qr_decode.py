@@ -1,11 +1,11 @@
 """Read QR codes back with a real decoder: zxing-cpp (a pip wheel with no system
 library; it also reports the error-correction level and version it read), and
 CairoSVG to rasterise SVG codes first (needs Debian's libcairo2)."""
+
 import io
 
-from PIL import Image
-
 from _services import _missing
+from PIL import Image
 
 
 def decode_image(image):

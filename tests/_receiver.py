@@ -1,4 +1,5 @@
 """A real webhook receiver on loopback: records every request, answers from a script."""
+
 import json
 import socket
 import threading
@@ -166,7 +167,7 @@ class Stalling:
                 except socket.timeout:
                     pass
                 if self.mode == "trickle":
-                    conn.sendall(answer[sent:sent + 1])
+                    conn.sendall(answer[sent : sent + 1])
                     sent += 1
         except OSError:
             self.closed_by_peer.append(time.monotonic() - t0)

@@ -1,5 +1,6 @@
 """What a test does when a node or service it needs is missing: skip, or fail when
 TRANSIENT_REQUIRE_SERVICES=1 says every service must be there (CI sets it)."""
+
 import os
 
 import pytest

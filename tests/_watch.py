@@ -1,14 +1,19 @@
 """Watch-only keys for tests on the shared regtest node: each call gives an account key
 no other test watches (a child account of the BIP84 vector's key, as a testnet key)."""
+
 import itertools
 import uuid
 
 from embit import base58
 from embit.bip32 import HDKey
 
-ROOT = HDKey.parse(bytes.fromhex("043587cf") + base58.decode_check(
-    "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz"
-    "2oz2AGutZYs")[4:])
+ROOT = HDKey.parse(
+    bytes.fromhex("043587cf")
+    + base58.decode_check(
+        "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz"
+        "2oz2AGutZYs"
+    )[4:]
+)
 _accounts = itertools.count(int(uuid.uuid4().hex[:6], 16))
 
 

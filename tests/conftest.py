@@ -2,17 +2,17 @@
 The ``regtest`` node is started once per session (per xdist worker). The helpers next to
 this file (_daemon.py, _db_fixtures.py, fakes.py...) are importable from every layer:
 pyproject.toml puts tests/ on the path."""
+
 import itertools
 import uuid
 
 import pytest
-
-from _db_fixtures import db, db_url, pg_server_url  # noqa: F401  (database fixtures)
 from _daemon import Daemon, coin_config, kill_all
-from _watch import create_keyless_wallet, fresh_tpub
-from transient.devnet.node import RegtestNode, litecoind_available
-
+from _db_fixtures import db, db_url, pg_server_url  # noqa: F401  (database fixtures)
 from _services import REQUIRE_SERVICES, _missing  # noqa: F401  (kept importable from here)
+from _watch import create_keyless_wallet, fresh_tpub
+
+from transient.devnet.node import RegtestNode, litecoind_available
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -23,6 +23,7 @@ def no_daemon_left():
 
 
 # -- coin node ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def regtest(tmp_path_factory):
@@ -49,6 +50,7 @@ def merchant_wallet(regtest):
 
 # -- daemon ---------------------------------------------------------------------
 
+
 @pytest.fixture
 def address_mode():
     """Where addresses come from: "node" (the node's wallet) or "watch" (derived from an
@@ -70,8 +72,10 @@ def start_daemon(tmp_path, db_url, regtest, wallet, address_mode):
     xpub = 'xpub = "%s"\n' % fresh_tpub() if address_mode == "watch" else ""
 
     def start(**kw):
-        coins = kw.pop("coins", None) or coin_config(regtest, wallet, poll=kw.pop("poll", 1),
-                                                     confirmations=kw.pop("confirmations", 1)) + xpub
+        coins = (
+            kw.pop("coins", None)
+            or coin_config(regtest, wallet, poll=kw.pop("poll", 1), confirmations=kw.pop("confirmations", 1)) + xpub
+        )
         daemon = Daemon(str(tmp_path), db_url, coins, **kw)
         daemons.append(daemon)  # before start(): one that fails to answer is killed too
         return daemon.start()
@@ -82,6 +86,7 @@ def start_daemon(tmp_path, db_url, regtest, wallet, address_mode):
 
 
 # -- markers ----------------------------------------------------------------------
+
 
 def pytest_collection_modifyitems(config, items):
     """A test that uses the node is marked ``regtest``, one that uses PostgreSQL

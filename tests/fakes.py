@@ -14,6 +14,7 @@ Registered through a pluggy plugin (``FakePlugin``) on a plugin manager of our o
 Tests may also queue exact ``Changes`` with ``script(...)``: the next listings are those,
 in order, before the wallet's own listing resumes.
 """
+
 import hashlib
 import itertools
 import threading
@@ -144,10 +145,17 @@ class FakeBackend(CoinBackend):
     def _output(self, tx, vout, address, amount):
         confs = self._confirmations(tx)
         mined = tx.block_height is not None and confs > 0
-        return Output(txid=tx.txid, output=vout, address=address, amount=amount, confirmations=confs,
-                      block_hash=self.blocks[tx.block_height] if mined else None,
-                      block_height=tx.block_height if mined else None,
-                      label=self.labels.get(address) or None, seen_at=tx.seen_at)
+        return Output(
+            txid=tx.txid,
+            output=vout,
+            address=address,
+            amount=amount,
+            confirmations=confs,
+            block_hash=self.blocks[tx.block_height] if mined else None,
+            block_height=tx.block_height if mined else None,
+            label=self.labels.get(address) or None,
+            seen_at=tx.seen_at,
+        )
 
     # -- CoinBackend ------------------------------------------------------------------
 
@@ -191,10 +199,12 @@ class FakeBackend(CoinBackend):
                 return self.scripted.pop(0)
             known = cursor is None or cursor in self.blocks
             since = self.blocks.index(cursor) if cursor in self.blocks else -1
-            outputs = [self._output(tx, vout, address, amount)
-                       for tx in self.txs.values() for vout, address, amount in tx.outputs
-                       if address in self.labels and (tx.block_height is None or tx.block_height > since
-                                                      or tx.conflicted)]
+            outputs = [
+                self._output(tx, vout, address, amount)
+                for tx in self.txs.values()
+                for vout, address, amount in tx.outputs
+                if address in self.labels and (tx.block_height is None or tx.block_height > since or tx.conflicted)
+            ]
             return Changes(ChainTip(self.blocks[-1], self.height), outputs, cursor_known=known)
 
     def recheck(self, txids):
@@ -203,16 +213,29 @@ class FakeBackend(CoinBackend):
             states = {}
             for txid in txids:
                 tx = self.txs.get(txid)
-                states[txid] = None if tx is None else TxState(
-                    txid, self._confirmations(tx),
-                    self.blocks[tx.block_height] if tx.block_height is not None else None, tx.block_height)
+                states[txid] = (
+                    None
+                    if tx is None
+                    else TxState(
+                        txid,
+                        self._confirmations(tx),
+                        self.blocks[tx.block_height] if tx.block_height is not None else None,
+                        tx.block_height,
+                    )
+                )
             return states
 
     def ping(self):
         self._check("ping")
         with self.lock:
-            return {"chain": "regtest", "blocks": self.height, "bestblockhash": self.blocks[-1],
-                    "version": 1, "subversion": "/fake:1/", "wallet": self.options.get("wallet")}
+            return {
+                "chain": "regtest",
+                "blocks": self.height,
+                "bestblockhash": self.blocks[-1],
+                "version": 1,
+                "subversion": "/fake:1/",
+                "wallet": self.options.get("wallet"),
+            }
 
 
 class FakeWatchBackend(FakeBackend):
@@ -265,8 +288,10 @@ def fake_plugin_manager():
 def fake_coin_config(currency="LTC", confirmations=1, poll=1, extra=""):
     """A ``[coins.<CODE>]`` table for the fake backend (rpc_url is required by the settings,
     never used)."""
-    return ('[coins.%s]\nbackend = "fake"\nrpc_url = "http://127.0.0.1:9/"\nwallet = "fake"\n'
-            'confirmations = %d\npoll_interval = %d\n%s\n' % (currency, confirmations, poll, extra))
+    return (
+        '[coins.%s]\nbackend = "fake"\nrpc_url = "http://127.0.0.1:9/"\nwallet = "fake"\n'
+        "confirmations = %d\npoll_interval = %d\n%s\n" % (currency, confirmations, poll, extra)
+    )
 
 
 def fake_runtime(tmp_path, extra="", coins=None, db_name="api.db"):
@@ -279,8 +304,9 @@ def fake_runtime(tmp_path, extra="", coins=None, db_name="api.db"):
     from transient.store import migrations
 
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:///%s"\n%s\n%s' % (tmp_path / db_name, extra,
-                                                                 coins or fake_coin_config()))
+    path.write_text(
+        '[database]\nurl = "sqlite:///%s"\n%s\n%s' % (tmp_path / db_name, extra, coins or fake_coin_config())
+    )
     runtime = Runtime(settings.load(str(path), environ={}), pm=fake_plugin_manager())
     migrations.apply(runtime.db)
     return testing.TestClient(runtime.app()), runtime

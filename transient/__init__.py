@@ -3,6 +3,7 @@
 The rooms below (core, store, delivery, chain, payments, amqp, api, cli, ...) and the
 direction of their imports are drawn in docs/ARCHITECTURE.md; this package itself
 holds only ``hookimpl`` and the version, and may import nothing of Transient."""
+
 import pluggy
 
 __version__ = "0.1.0"

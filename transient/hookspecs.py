@@ -1,4 +1,5 @@
 """Hook specifications: what a Transient plugin can provide."""
+
 from typing import Any
 
 import pluggy

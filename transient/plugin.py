@@ -20,6 +20,7 @@ it raises; ``from_node`` reads a node's JSON amount into base units exactly.
 A fiat rate source plugin subclasses ``RateSource`` (raising ``SourceError``) and
 returns it from ``transient_register_rate_sources``.
 """
+
 from transient_backends.bitcoind import BitcoindBackend
 from transient_backends.rpc import RPCClient
 
@@ -31,9 +32,21 @@ from .rates.sources import RateSource, SourceError
 
 __all__: list[str] = [
     "hookimpl",
-    "CoinBackend", "BitcoindBackend", "RPCClient",
-    "ChainTip", "Changes", "Output", "TxState",
-    "ConfigError", "NodeError", "NodeUnreachable", "NodeAuthError", "NodeBusy", "RPCError",
-    "from_node", "format_amount",
-    "RateSource", "SourceError",
+    "CoinBackend",
+    "BitcoindBackend",
+    "RPCClient",
+    "ChainTip",
+    "Changes",
+    "Output",
+    "TxState",
+    "ConfigError",
+    "NodeError",
+    "NodeUnreachable",
+    "NodeAuthError",
+    "NodeBusy",
+    "RPCError",
+    "from_node",
+    "format_amount",
+    "RateSource",
+    "SourceError",
 ]

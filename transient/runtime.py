@@ -7,6 +7,7 @@ outbox in the change's transaction; the outbox turns each into one delivery per
 target (the webhook URL, the payment's callback, the AMQP exchange) and, after the
 commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 """
+
 import ipaddress
 import logging
 import socket
@@ -47,7 +48,8 @@ def build_backends(config, backend_classes):
             raise ConfigError(
                 "coins.%s.backend: unknown backend %r (installed: %s)"
                 % (code, opts["backend"], ", ".join(sorted(backend_classes)) or "none"),
-                field="coins.%s.backend" % code)
+                field="coins.%s.backend" % code,
+            )
         backends[code] = cls(code, opts)
     return backends
 
@@ -56,12 +58,16 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
     """Return ``(RateBook, RateRefresher or None)``: the stored rates of the coins in ``[rates]
     fiat``, and the job that keeps them fresh (None when no fiat is configured)."""
     sources = build_sources(config["rates.sources"], collect_sources(pm), config.rate_sources)
-    policy = Policy(config["rates.max_age"], config["rates.max_deviation"], config["rates.min_sources"],
-                    config["rates.spread"])
+    policy = Policy(
+        config["rates.max_age"], config["rates.max_deviation"], config["rates.min_sources"], config["rates.spread"]
+    )
     book = RateBook(currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock)
     if config["rates.min_sources"] > len(sources):
-        raise ConfigError("rates.min_sources: %d quotes cannot agree with %d source(s) in rates.sources"
-                          % (config["rates.min_sources"], len(sources)), field="rates.min_sources")
+        raise ConfigError(
+            "rates.min_sources: %d quotes cannot agree with %d source(s) in rates.sources"
+            % (config["rates.min_sources"], len(sources)),
+            field="rates.min_sources",
+        )
     if not book.pairs():
         return book, None
     lease = PairLease(holder or new_holder_id(), 120, clock)
@@ -73,8 +79,13 @@ def watch_key(code, opts):
     (addresses from the node's wallet)."""
     if not (opts["xpub"] or opts["descriptor"]):
         return None
-    return hdkeys.parse(code, opts["xpub"], opts["derivation"], opts["descriptor"],
-                        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"))
+    return hdkeys.parse(
+        code,
+        opts["xpub"],
+        opts["derivation"],
+        opts["descriptor"],
+        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
+    )
 
 
 def build_pool(code, backend, db, opts, clock):
@@ -82,8 +93,16 @@ def build_pool(code, backend, db, opts, clock):
     watch = watch_key(code, opts)
     if watch is None:
         return AddressPool(code, backend, db, opts["address_pool"], clock=clock)
-    return WatchPool(code, backend, db, opts["address_pool"], watch, gap_limit=opts["gap_limit"],
-                     field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"), clock=clock)
+    return WatchPool(
+        code,
+        backend,
+        db,
+        opts["address_pool"],
+        watch,
+        gap_limit=opts["gap_limit"],
+        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
+        clock=clock,
+    )
 
 
 def build_amqp(config, db, clock):
@@ -93,8 +112,15 @@ def build_amqp(config, db, clock):
     # pika is imported only where AMQP is configured: a worker without it saves its memory.
     from .amqp.bridge import Amqp
 
-    return Amqp(config["amqp.url"], config["amqp.exchange"], config["amqp.rpc_queue"],
-                config["amqp.retry_schedule"], config["amqp.confirm_timeout"], db, clock=clock)
+    return Amqp(
+        config["amqp.url"],
+        config["amqp.exchange"],
+        config["amqp.rpc_queue"],
+        config["amqp.retry_schedule"],
+        config["amqp.confirm_timeout"],
+        db,
+        clock=clock,
+    )
 
 
 def is_loopback(host):
@@ -127,53 +153,95 @@ class Runtime:
         # Who may call: the config's keys (every scope) and the stored ones (transient keys).
         self.key_store = KeyStore(self.db, clock=clock)
         self.keys = KeyRing(config["api.keys"], self.key_store)
-        self.pools = {code: build_pool(code, backend, self.db, config.coins[code], clock)
-                      for code, backend in self.backends.items()
-                      if config.coins[code]["address_pool"] or watch_key(code, config.coins[code])}
+        self.pools = {
+            code: build_pool(code, backend, self.db, config.coins[code], clock)
+            for code, backend in self.backends.items()
+            if config.coins[code]["address_pool"] or watch_key(code, config.coins[code])
+        }
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
         # Per-payment URLs reach public addresses and the allowed networks only (SSRF).
         self.guard = TargetGuard(config["webhook.allowed_networks"])
-        self.sender = Sender(config["webhook.secret"], config["webhook.timeout"], guard=self.guard,
-                             trusted=[config["webhook.url"]])
-        self.dispatcher = Dispatcher(self.db, self.sender, config["webhook.retry_schedule"],
-                                     config["webhook.concurrency"], clock=clock,
-                                     per_target=config["webhook.per_target_concurrency"])
+        self.sender = Sender(
+            config["webhook.secret"], config["webhook.timeout"], guard=self.guard, trusted=[config["webhook.url"]]
+        )
+        self.dispatcher = Dispatcher(
+            self.db,
+            self.sender,
+            config["webhook.retry_schedule"],
+            config["webhook.concurrency"],
+            clock=clock,
+            per_target=config["webhook.per_target_concurrency"],
+        )
         self.amqp = build_amqp(config, self.db, clock)
         # The outbox: events and their deliveries, written in each change's transaction.
         self.renderer = Renderer(coins, read_cache=config["api.read_cache"])
         self.outbox = Outbox(
-            self.renderer, config["webhook.url"],
+            self.renderer,
+            config["webhook.url"],
             extra_targets=[self.amqp.target] if self.amqp else [],
-            listeners=[self.dispatcher.wake] + ([self.amqp.publisher.wake] if self.amqp else []))
+            listeners=[self.dispatcher.wake] + ([self.amqp.publisher.wake] if self.amqp else []),
+        )
         # Fiat rates: stored quotes read on create, kept fresh by one refresher per pair in the cluster.
         self.rates, self.rate_refresher = build_rates(config, self.pm, self.backends, self.db, clock, holder)
         # What changes payments: the service (create) and each coin's Syncer (the ledger).
-        self.payments = PaymentService(coins, self.outbox, self.renderer, db=self.db, pools=self.pools, clock=clock,
-                                       rates=self.rates.price, price_lock=config["rates.lock"], guard=self.guard)
+        self.payments = PaymentService(
+            coins,
+            self.outbox,
+            self.renderer,
+            db=self.db,
+            pools=self.pools,
+            clock=clock,
+            rates=self.rates.price,
+            price_lock=config["rates.lock"],
+            guard=self.guard,
+        )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
         self.syncers = {
-            code: Syncer(code, backend, config.coins[code]["confirmations"], self.db, self.outbox,
-                         holder=holder, lease_seconds=config["sync.lease_seconds"], clock=clock)
+            code: Syncer(
+                code,
+                backend,
+                config.coins[code]["confirmations"],
+                self.db,
+                self.outbox,
+                holder=holder,
+                lease_seconds=config["sync.lease_seconds"],
+                clock=clock,
+            )
             for code, backend in self.backends.items()
         }
-        self.scheduler = SyncScheduler(self.syncers, {c: config.coins[c]["poll_interval"] for c in self.syncers},
-                                       clock)
+        self.scheduler = SyncScheduler(self.syncers, {c: config.coins[c]["poll_interval"] for c in self.syncers}, clock)
         self.pool_keeper = PoolKeeper(self.pools) if self.pools else None
         self.last_notify = {}  # currency -> when this process last got a notify ping (doctor's round trip)
-        self.health = HealthReport(self.backends, self.pools, self.sync_counts, self.last_notify, self.amqp,
-                                   stale_rates=self.rates.stale_pairs if self.rates.pairs() else None,
-                                   db_outages=self.db.outages.report)
+        self.health = HealthReport(
+            self.backends,
+            self.pools,
+            self.sync_counts,
+            self.last_notify,
+            self.amqp,
+            stale_rates=self.rates.stale_pairs if self.rates.pairs() else None,
+            db_outages=self.db.outages.report,
+        )
         self._started = False
 
     def app(self):
         """Return the WSGI app serving this runtime's payments."""
         config = self.config
         return create_app(
-            self.payments, self.health, wake=self.wake, db=self.db, outbox=self.outbox, sender=self.sender,
-            webhook_url=config["webhook.url"], keys=self.keys, notify_token=config["notify.token"],
-            max_body=config["api.max_body"], refresh_interval=config["checkout.refresh_interval"], rates=self.rates,
-            qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}))
+            self.payments,
+            self.health,
+            wake=self.wake,
+            db=self.db,
+            outbox=self.outbox,
+            sender=self.sender,
+            webhook_url=config["webhook.url"],
+            keys=self.keys,
+            notify_token=config["notify.token"],
+            max_body=config["api.max_body"],
+            refresh_interval=config["checkout.refresh_interval"],
+            rates=self.rates,
+            qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
+        )
 
     def prepare_schema(self):
         """Migrate when configured to, else raise NotMigrated if migrations are pending."""
@@ -201,9 +269,12 @@ class Runtime:
         host = self.config["server.bind"].rpartition(":")[0]
         if is_loopback(host) or self.config["api.allow_anonymous"] or self.keys:
             return
-        raise ConfigError("server.bind %s is not a loopback address and no API key is set: set [api] keys"
-                          " (or make one with `transient keys create`), or [api] allow_anonymous = true"
-                          " to serve anyone" % host, field="server.bind")
+        raise ConfigError(
+            "server.bind %s is not a loopback address and no API key is set: set [api] keys"
+            " (or make one with `transient keys create`), or [api] allow_anonymous = true"
+            " to serve anyone" % host,
+            field="server.bind",
+        )
 
     def start(self):
         """Start the per-coin sync scheduler (it catches up from the stored cursor at once),

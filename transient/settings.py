@@ -5,21 +5,22 @@ Order of precedence (last wins): built-in defaults, the TOML file
 (``TRANSIENT_<SECTION>_<KEY>``, also read from ``.env``), and the seed's
 ``PAYMENT_WEBHOOK_URL``.
 """
+
 import os
 import re
 import tomllib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .api.checkout.qr import OPTIONS as _QR
 from .chain import hdkeys
 from .core.errors import ConfigError
-from .api.checkout.qr import OPTIONS as _QR
+from .delivery.targets import parse_networks
 from .rates import logic as _rates
 from .rates.sources import BUILTIN as _RATE_SOURCE_SETTINGS_CLASSES
-from .delivery.targets import parse_networks
-
 
 # -- value parsers: each takes a TOML value or an environment string ---------
+
 
 def _str(value):
     if not isinstance(value, str):
@@ -40,6 +41,7 @@ def _int(lo, hi=None):
         if value < lo or (hi is not None and value > hi):
             raise ValueError("must be between %s and %s" % (lo, hi if hi is not None else "∞"))
         return value
+
     return parse
 
 
@@ -87,7 +89,7 @@ def _schedule(value):
     if isinstance(value, str):
         value = [v for v in value.split(",") if v.strip()]
     if not isinstance(value, list) or not value or len(value) > 50:
-        raise ValueError("must be a list of 1 to 50 durations such as [\"10s\", \"1m\", \"1h\"]")
+        raise ValueError('must be a list of 1 to 50 durations such as ["10s", "1m", "1h"]')
     return [duration(v) for v in value]
 
 
@@ -108,6 +110,7 @@ def _url(schemes):
         if parts.scheme not in schemes or not (parts.netloc or parts.path):
             raise ValueError("must be a URL starting with %s" % " or ".join(s + "://" for s in schemes))
         return value
+
     return parse
 
 
@@ -120,7 +123,7 @@ def _db_url(value):
 
 def _percent(value):
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError("must be a percentage written as a string, e.g. \"1.5\"")
+        raise ValueError('must be a percentage written as a string, e.g. "1.5"')
     if not re.fullmatch(r"[0-9]{1,2}(\.[0-9]{1,2})?", str(value).strip()):
         raise ValueError("must be a percentage from 0 to 99.99 with at most 2 decimals")
     return str(value).strip()
@@ -128,6 +131,7 @@ def _percent(value):
 
 def _amqp_name(optional=False):
     """An AMQP exchange or queue name (``optional``: "" turns the feature off)."""
+
     def parse(value):
         value = _str(value).strip()
         if optional and not value:
@@ -135,6 +139,7 @@ def _amqp_name(optional=False):
         if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,200}", value) or value.startswith("amq."):
             raise ValueError("must be 1-200 letters, digits, '-', '_', '.' or ':', not starting with amq.")
         return value
+
     return parse
 
 
@@ -164,14 +169,14 @@ def _fixed_pairs(value):
     if isinstance(value, str):
         value = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
     if not isinstance(value, dict):
-        raise ValueError("must be a table of pairs such as \"DOGE/USD\" = \"0.125\"")
+        raise ValueError('must be a table of pairs such as "DOGE/USD" = "0.125"')
     out = {}
     for pair, rate in value.items():
         base, _, quote = pair.strip().upper().partition("/")
         if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", base) or not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", quote):
             raise ValueError("%r is not a pair such as DOGE/USD" % pair)
         if not isinstance(rate, str):
-            raise ValueError("%s: write the rate as a string, e.g. \"0.125\"" % pair)
+            raise ValueError('%s: write the rate as a string, e.g. "0.125"' % pair)
         _rates.parse_rate(rate)
         out["%s/%s" % (base, quote)] = rate.strip()
     return out
@@ -195,116 +200,287 @@ SETTINGS = [
     Setting("server.bind", "127.0.0.1:8080", _bind, "Address the HTTP API listens on (host:port)."),
     Setting("server.workers", 1, _int(1, 64), "gunicorn worker processes; syncs stay one per coin (lease)."),
     Setting("server.threads", 8, _int(1, 256), "Threads per worker serving requests."),
-    Setting("server.request_timeout", 10, _int(1, 300), "Seconds a client has to send a request's headers and body;"
-            " slower ones get 408 and are closed (they never hold a thread)."),
-    Setting("server.worker_memory_limit", 64, _int(0, 1_000_000), "MB: a worker still larger than this once a"
-            " burst of transactions is over is replaced by a fresh one (gracefully); 0: never."),
-    Setting("server.public_url", None, _url(("http", "https")), "Base URL customers reach (for links); default: the bind address."),
-    Setting("database.url", "sqlite:///transient.db", _db_url, "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB.",
-            secret=True),
-    Setting("database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."),
-    Setting("api.keys", [], _str_list, "API keys holding every scope; with any key (here or made with `transient keys"
-            " create`), requests need 'Authorization: Bearer KEY' and anonymous reads get the public view.",
-            secret=True),
+    Setting(
+        "server.request_timeout",
+        10,
+        _int(1, 300),
+        "Seconds a client has to send a request's headers and body;"
+        " slower ones get 408 and are closed (they never hold a thread).",
+    ),
+    Setting(
+        "server.worker_memory_limit",
+        64,
+        _int(0, 1_000_000),
+        "MB: a worker still larger than this once a"
+        " burst of transactions is over is replaced by a fresh one (gracefully); 0: never.",
+    ),
+    Setting(
+        "server.public_url",
+        None,
+        _url(("http", "https")),
+        "Base URL customers reach (for links); default: the bind address.",
+    ),
+    Setting(
+        "database.url",
+        "sqlite:///transient.db",
+        _db_url,
+        "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB.",
+        secret=True,
+    ),
+    Setting(
+        "database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."
+    ),
+    Setting(
+        "api.keys",
+        [],
+        _str_list,
+        "API keys holding every scope; with any key (here or made with `transient keys"
+        " create`), requests need 'Authorization: Bearer KEY' and anonymous reads get the public view.",
+        secret=True,
+    ),
     Setting("api.max_body", 65536, _int(1024, 10 * 2**20), "Largest request body accepted, in bytes."),
-    Setting("api.read_cache", 1024, _int(0, 1_000_000), "Payments whose GET /payments/{id} body each worker keeps"
-            " (about 2 KB each), served while the payment is unchanged; 0 turns it off."),
-    Setting("api.allow_anonymous", False, _bool, "Serve without API keys on a non-loopback [server] bind (anyone"
-            " may then create and list payments); without it such a daemon refuses to start."),
-    Setting("notify.token", None, _opt_str, "Token for /notify from non-loopback clients (?token= or X-Transient-Token).",
-            secret=True),
-    Setting("webhook.url", None, _url(("http", "https")), "URL that receives payment events.", env_alias="PAYMENT_WEBHOOK_URL",
-            secret=True),
-    Setting("webhook.secret", None, _opt_str, "Secret used to sign webhook bodies (HMAC-SHA256); unset: unsigned.",
-            secret=True),
-    Setting("webhook.retry_schedule", ["10s", "30s", "2m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "12h", "8h"],
-            _schedule, "Waits before each retry (±20 % jitter); after the last one a delivery fails (default: ~2 days)."),
-    Setting("webhook.timeout", 10, _int(1, 120), "Seconds an attempt may take in all (connect, send, answer); also /webhooks/test."),
+    Setting(
+        "api.read_cache",
+        1024,
+        _int(0, 1_000_000),
+        "Payments whose GET /payments/{id} body each worker keeps"
+        " (about 2 KB each), served while the payment is unchanged; 0 turns it off.",
+    ),
+    Setting(
+        "api.allow_anonymous",
+        False,
+        _bool,
+        "Serve without API keys on a non-loopback [server] bind (anyone"
+        " may then create and list payments); without it such a daemon refuses to start.",
+    ),
+    Setting(
+        "notify.token",
+        None,
+        _opt_str,
+        "Token for /notify from non-loopback clients (?token= or X-Transient-Token).",
+        secret=True,
+    ),
+    Setting(
+        "webhook.url",
+        None,
+        _url(("http", "https")),
+        "URL that receives payment events.",
+        env_alias="PAYMENT_WEBHOOK_URL",
+        secret=True,
+    ),
+    Setting(
+        "webhook.secret",
+        None,
+        _opt_str,
+        "Secret used to sign webhook bodies (HMAC-SHA256); unset: unsigned.",
+        secret=True,
+    ),
+    Setting(
+        "webhook.retry_schedule",
+        ["10s", "30s", "2m", "5m", "15m", "30m", "1h", "2h", "4h", "8h", "12h", "12h", "8h"],
+        _schedule,
+        "Waits before each retry (±20 % jitter); after the last one a delivery fails (default: ~2 days).",
+    ),
+    Setting(
+        "webhook.timeout",
+        10,
+        _int(1, 120),
+        "Seconds an attempt may take in all (connect, send, answer); also /webhooks/test.",
+    ),
     Setting("webhook.concurrency", 8, _int(1, 128), "Deliveries sent at once by each process."),
-    Setting("webhook.allowed_networks", [], parse_networks, "Networks (CIDR) that per-payment callback_url,"
-            " redirect_url and test URLs may reach besides public addresses, e.g. [\"127.0.0.0/8\", \"::1/128\"]"
-            " for a receiver on this host; [webhook] url itself is always trusted."),
-    Setting("webhook.per_target_concurrency", 2, _int(1, 128), "Attempts at once to one receiver (scheme://host:port)"
-            " that hangs or is new; hanging ones share half of concurrency."),
-    Setting("amqp.url", None, _url(("amqp", "amqps")),
-            "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off.",
-            secret=True),
-    Setting("amqp.exchange", "transient.events", _amqp_name(),
-            "Durable topic exchange for payment events (routing key payment.<CURRENCY>.<event>)."),
-    Setting("amqp.rpc_queue", "transient.rpc", _amqp_name(optional=True),
-            "Durable queue of payment commands (create, get, list); empty: no commands."),
-    Setting("amqp.retry_schedule", ["1s", "5s", "15s", "30s", "1m"], _schedule,
-            "Waits before publishing again an event the broker did not confirm; the last repeats (never fails)."),
+    Setting(
+        "webhook.allowed_networks",
+        [],
+        parse_networks,
+        "Networks (CIDR) that per-payment callback_url,"
+        ' redirect_url and test URLs may reach besides public addresses, e.g. ["127.0.0.0/8", "::1/128"]'
+        " for a receiver on this host; [webhook] url itself is always trusted.",
+    ),
+    Setting(
+        "webhook.per_target_concurrency",
+        2,
+        _int(1, 128),
+        "Attempts at once to one receiver (scheme://host:port)"
+        " that hangs or is new; hanging ones share half of concurrency.",
+    ),
+    Setting(
+        "amqp.url",
+        None,
+        _url(("amqp", "amqps")),
+        "AMQP broker, e.g. amqp://USER:PASS@127.0.0.1:5672/ (vhost after the slash, %2F for /); unset: AMQP off.",
+        secret=True,
+    ),
+    Setting(
+        "amqp.exchange",
+        "transient.events",
+        _amqp_name(),
+        "Durable topic exchange for payment events (routing key payment.<CURRENCY>.<event>).",
+    ),
+    Setting(
+        "amqp.rpc_queue",
+        "transient.rpc",
+        _amqp_name(optional=True),
+        "Durable queue of payment commands (create, get, list); empty: no commands.",
+    ),
+    Setting(
+        "amqp.retry_schedule",
+        ["1s", "5s", "15s", "30s", "1m"],
+        _schedule,
+        "Waits before publishing again an event the broker did not confirm; the last repeats (never fails).",
+    ),
     Setting("amqp.confirm_timeout", 30, _int(1, 600), "Seconds to wait for the broker's confirms before reconnecting."),
-    Setting("sync.lease_seconds", 60, _int(2, 3600), "How long a coin's sync lease lasts before another process may take it."),
-    Setting("rates.fiat", [], _fiat_list, "Fiat codes payments may be priced in (price + price_currency),"
-            " e.g. [\"USD\", \"EUR\"]; each coin's rate in each is kept fresh. Empty: no priced payments."),
-    Setting("rates.sources", ["kraken", "coinbase", "bitstamp"], _str_list,
-            "Rate sources (built in: kraken, coinbase, bitstamp, fixed; plugins add more); each has [rates.<name>]."),
-    Setting("rates.via", [], _code_list, "Currencies a pair no source agrees on is crossed through"
-            " (DOGE/EUR = DOGE/BTC x BTC/EUR), in order, e.g. [\"BTC\", \"USDT\", \"USD\"]."),
-    Setting("rates.refresh_interval", 60, duration, "How often each pair's quotes are fetched (once for the whole cluster)."),
+    Setting(
+        "sync.lease_seconds",
+        60,
+        _int(2, 3600),
+        "How long a coin's sync lease lasts before another process may take it.",
+    ),
+    Setting(
+        "rates.fiat",
+        [],
+        _fiat_list,
+        "Fiat codes payments may be priced in (price + price_currency),"
+        ' e.g. ["USD", "EUR"]; each coin\'s rate in each is kept fresh. Empty: no priced payments.',
+    ),
+    Setting(
+        "rates.sources",
+        ["kraken", "coinbase", "bitstamp"],
+        _str_list,
+        "Rate sources (built in: kraken, coinbase, bitstamp, fixed; plugins add more); each has [rates.<name>].",
+    ),
+    Setting(
+        "rates.via",
+        [],
+        _code_list,
+        "Currencies a pair no source agrees on is crossed through"
+        ' (DOGE/EUR = DOGE/BTC x BTC/EUR), in order, e.g. ["BTC", "USDT", "USD"].',
+    ),
+    Setting(
+        "rates.refresh_interval", 60, duration, "How often each pair's quotes are fetched (once for the whole cluster)."
+    ),
     Setting("rates.max_age", 300, duration, "A quote older than this is never used (no rate: create answers 503)."),
-    Setting("rates.max_deviation", "3", _percent, "Percent from the median beyond which a quote is dropped (and logged)."),
-    Setting("rates.min_sources", 0, _int(0, 20), "Fresh agreeing quotes needed for a rate; 0: 2 when two or more"
-            " sources are configured, else 1."),
-    Setting("rates.spread", "0", _percent, "Percent taken off the rate: the customer pays that much more coin (margin)."),
-    Setting("rates.lock", 900, duration, "Default expiry of a priced payment: how long its rate holds;"
-            " an explicit expires_in/expires_at wins."),
-    Setting("rates.fixed", {}, _fixed_pairs, "The fixed source's prices, e.g. [rates.fixed] \"DOGE/USD\" = \"0.125\"."),
+    Setting(
+        "rates.max_deviation", "3", _percent, "Percent from the median beyond which a quote is dropped (and logged)."
+    ),
+    Setting(
+        "rates.min_sources",
+        0,
+        _int(0, 20),
+        "Fresh agreeing quotes needed for a rate; 0: 2 when two or more sources are configured, else 1.",
+    ),
+    Setting(
+        "rates.spread", "0", _percent, "Percent taken off the rate: the customer pays that much more coin (margin)."
+    ),
+    Setting(
+        "rates.lock",
+        900,
+        duration,
+        "Default expiry of a priced payment: how long its rate holds; an explicit expires_in/expires_at wins.",
+    ),
+    Setting("rates.fixed", {}, _fixed_pairs, 'The fixed source\'s prices, e.g. [rates.fixed] "DOGE/USD" = "0.125".'),
     Setting("qrcode.size", 320, _QR["size"], "QR code image size in pixels (32-2048); ?size= overrides."),
-    Setting("qrcode.border", 4, _QR["border"], "Quiet zone around the code, in modules (0-16; scanners want 4); ?border=."),
+    Setting(
+        "qrcode.border", 4, _QR["border"], "Quiet zone around the code, in modules (0-16; scanners want 4); ?border=."
+    ),
     Setting("qrcode.foreground", "#000000", _QR["foreground"], "Colour of the dark modules (hex); ?foreground=."),
-    Setting("qrcode.background", "#ffffff", _QR["background"],
-            "Colour of the light ground (hex; lighter than foreground, contrast >= 3:1); ?background=."),
-    Setting("qrcode.error_correction", "M", _QR["error_correction"], "Error correction level: L, M, Q or H; ?error_correction=."),
-    Setting("qrcode.content", "uri", _QR["content"],
-            "What the code holds: uri (BIP21 URI for the amount due) or address; ?content=."),
-    Setting("checkout.refresh_interval", 5, _int(1, 300),
-            "Seconds between status checks on the /pay/{id} page (fetch with JS, page refresh without)."),
+    Setting(
+        "qrcode.background",
+        "#ffffff",
+        _QR["background"],
+        "Colour of the light ground (hex; lighter than foreground, contrast >= 3:1); ?background=.",
+    ),
+    Setting(
+        "qrcode.error_correction",
+        "M",
+        _QR["error_correction"],
+        "Error correction level: L, M, Q or H; ?error_correction=.",
+    ),
+    Setting(
+        "qrcode.content",
+        "uri",
+        _QR["content"],
+        "What the code holds: uri (BIP21 URI for the amount due) or address; ?content=.",
+    ),
+    Setting(
+        "checkout.refresh_interval",
+        5,
+        _int(1, 300),
+        "Seconds between status checks on the /pay/{id} page (fetch with JS, page refresh without).",
+    ),
     Setting("log.level", "INFO", lambda v: _choice(v, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level."),
 ]
 
 # Each HTTP rate source's [rates.<name>] table (env TRANSIENT_RATES_<NAME>_<KEY>).
 RATE_SOURCE_SETTINGS = [
-    Setting("url", None, _url(("http", "https")), "Base URL of the exchange's API (a proxy, or a local server in tests)."),
+    Setting(
+        "url", None, _url(("http", "https")), "Base URL of the exchange's API (a proxy, or a local server in tests)."
+    ),
     Setting("timeout", 5, _int(1, 60), "Seconds to wait for the exchange's answer."),
 ]
 
 COIN_SETTINGS = [
     Setting("backend", None, _str, "Backend name: dogecoin (built in), bitcoin, litecoin (plugins)."),
-    Setting("rpc_url", None, _url(("http", "https")), "The node's JSON-RPC URL, e.g. http://127.0.0.1:22555.", secret=True),
+    Setting(
+        "rpc_url", None, _url(("http", "https")), "The node's JSON-RPC URL, e.g. http://127.0.0.1:22555.", secret=True
+    ),
     Setting("rpc_user", None, _opt_str, "RPC user name (or use rpc_cookie_file)."),
     Setting("rpc_password", None, _opt_str, "RPC password.", secret=True),
     Setting("rpc_cookie_file", None, _opt_str, "Path of the node's .cookie file (read at each connection)."),
     Setting("rpc_timeout", 10, _int(1, 600), "Seconds to wait for one RPC answer."),
     Setting("wallet", None, _opt_str, "Wallet name on a multi-wallet node (/wallet/<name>)."),
-    Setting("address_type", None, _opt_str, "getnewaddress address type where the node supports it (legacy, p2sh-segwit, bech32)."),
+    Setting(
+        "address_type",
+        None,
+        _opt_str,
+        "getnewaddress address type where the node supports it (legacy, p2sh-segwit, bech32).",
+    ),
     Setting("confirmations", 1, _int(0, 1000), "Confirmations a payment needs to be PAID (BTCPay speeds: 0, 1, 2, 6)."),
     Setting("poll_interval", 5, _int(1, 3600), "Seconds between fallback syncs (pings from the node sync at once)."),
-    Setting("underpayment_tolerance", "0", _percent,
-            "Percent of the amount a payment may fall short and still be PAID (up to 2 decimals, as a string)."),
+    Setting(
+        "underpayment_tolerance",
+        "0",
+        _percent,
+        "Percent of the amount a payment may fall short and still be PAID (up to 2 decimals, as a string).",
+    ),
     Setting("expires_in", 0, _int(0, 365 * 86400), "Default seconds until a new payment expires; 0: never."),
-    Setting("address_pool", 200, _int(0, 100000),
-            "Fresh addresses fetched ahead so creating a payment needs no node round trip; 0: ask the node each time."),
+    Setting(
+        "address_pool",
+        200,
+        _int(0, 100000),
+        "Fresh addresses fetched ahead so creating a payment needs no node round trip; 0: ask the node each time.",
+    ),
     # Watch-only mode (issue 17): addresses derived from the merchant's public key.
-    Setting("xpub", None, _opt_str, "Watch-only: the account's extended public key (xpub/ypub/zpub, tpub/upub/vpub,"
-            " Ltub/Mtub, dgub); addresses are its receive chain /0/i. Unset: the node's wallet makes them."),
-    Setting("derivation", None, lambda v: _opt_str(v) and _choice(v, ("WPKH", "SH-WPKH", "PKH")).lower(),
-            "Watch-only: address type of the xpub: wpkh, sh-wpkh or pkh (default: BTC/LTC wpkh, DOGE pkh)."),
-    Setting("descriptor", None, _opt_str, "Watch-only, instead of xpub: a ranged output descriptor such as"
-            " wpkh([d34db33f/84h/0h/0h]xpub…/0/*)#checksum."),
-    Setting("gap_limit", 20, _int(1, 100000), "Watch-only: the restoring wallet's gap limit; a longer run of"
-            " handed-out addresses that never received anything is warned about (log, /healthz, doctor)."),
+    Setting(
+        "xpub",
+        None,
+        _opt_str,
+        "Watch-only: the account's extended public key (xpub/ypub/zpub, tpub/upub/vpub,"
+        " Ltub/Mtub, dgub); addresses are its receive chain /0/i. Unset: the node's wallet makes them.",
+    ),
+    Setting(
+        "derivation",
+        None,
+        lambda v: _opt_str(v) and _choice(v, ("WPKH", "SH-WPKH", "PKH")).lower(),
+        "Watch-only: address type of the xpub: wpkh, sh-wpkh or pkh (default: BTC/LTC wpkh, DOGE pkh).",
+    ),
+    Setting(
+        "descriptor",
+        None,
+        _opt_str,
+        "Watch-only, instead of xpub: a ranged output descriptor such as wpkh([d34db33f/84h/0h/0h]xpub…/0/*)#checksum.",
+    ),
+    Setting(
+        "gap_limit",
+        20,
+        _int(1, 100000),
+        "Watch-only: the restoring wallet's gap limit; a longer run of"
+        " handed-out addresses that never received anything is warned about (log, /healthz, doctor).",
+    ),
 ]
 
 # A fresh install talks to a local Dogecoin Core, as the original Transient did.
 DEFAULT_COINS = {
-    "DOGE": {
-        "backend": "dogecoin",
-        "rpc_url": "http://127.0.0.1:22555",
-        "rpc_cookie_file": "~/.dogecoin/.cookie",
-    }
+    "DOGE": {"backend": "dogecoin", "rpc_url": "http://127.0.0.1:22555", "rpc_cookie_file": "~/.dogecoin/.cookie"}
 }
 
 
@@ -450,8 +626,9 @@ def _file_rate_source(name, opts, sources):
     for key, raw in opts.items():
         full = "rates.%s.%s" % (name, key)
         if key not in _SOURCE_BY_KEY:
-            raise ConfigError("%s: unknown key (a source's table has %s)" % (full, ", ".join(_SOURCE_BY_KEY)),
-                              field=full)
+            raise ConfigError(
+                "%s: unknown key (a source's table has %s)" % (full, ", ".join(_SOURCE_BY_KEY)), field=full
+            )
         _set(_SOURCE_BY_KEY[key], full, raw, target)
 
 
@@ -485,15 +662,22 @@ def _complete_coin(code, opts):
         if not opts.get(key):
             raise ConfigError("coins.%s.%s is required" % (code, key), field="coins.%s.%s" % (code, key))
     if opts["rpc_user"] and opts["rpc_cookie_file"]:
-        raise ConfigError("coins.%s: give rpc_user/rpc_password or rpc_cookie_file, not both" % code,
-                          field="coins.%s.rpc_cookie_file" % code)
+        raise ConfigError(
+            "coins.%s: give rpc_user/rpc_password or rpc_cookie_file, not both" % code,
+            field="coins.%s.rpc_cookie_file" % code,
+        )
     if opts["rpc_cookie_file"]:
         opts["rpc_cookie_file"] = os.path.expanduser(opts["rpc_cookie_file"])
     if opts["xpub"] or opts["descriptor"]:
         # Read offline here (garbage, checksum, private key, coin); the node's chain is
         # checked at start-up. The messages never quote the key.
-        hdkeys.parse(code, opts["xpub"], opts["derivation"], opts["descriptor"],
-                     field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"))
+        hdkeys.parse(
+            code,
+            opts["xpub"],
+            opts["derivation"],
+            opts["descriptor"],
+            field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
+        )
 
 
 def _sections():
@@ -502,8 +686,11 @@ def _sections():
 
 def example_toml():
     """Return the text of config.example.toml, generated from the settings table."""
-    lines = ["# Transient configuration. Every key, its default and its environment variable.",
-             "# Copy to config.toml (or point TRANSIENT_CONFIG at it) and edit.", ""]
+    lines = [
+        "# Transient configuration. Every key, its default and its environment variable.",
+        "# Copy to config.toml (or point TRANSIENT_CONFIG at it) and edit.",
+        "",
+    ]
     section = None
     for s in SETTINGS:
         sec, key = s.key.split(".")
@@ -515,8 +702,12 @@ def example_toml():
         lines.append(_toml_line(key, s.default) if s.key != "rates.fixed" else '# fixed = { "DOGE/USD" = "0.125" }')
         if s.key == "rates.fixed":
             lines += _rate_source_lines()
-    lines += ["", "# One section per coin. Environment: TRANSIENT_COINS_<CODE>_<KEY>.",
-              "# With no [coins.*] at all, a local Dogecoin Core (cookie auth) is used.", "[coins.DOGE]"]
+    lines += [
+        "",
+        "# One section per coin. Environment: TRANSIENT_COINS_<CODE>_<KEY>.",
+        "# With no [coins.*] at all, a local Dogecoin Core (cookie auth) is used.",
+        "[coins.DOGE]",
+    ]
     for s in COIN_SETTINGS:
         lines.append("# %s" % s.help)
         value = DEFAULT_COINS["DOGE"].get(s.key, s.default)
@@ -537,7 +728,7 @@ def _rate_source_lines():
 
 def _toml_line(key, value):
     if value is None:
-        return "# %s = \"\"" % key
+        return '# %s = ""' % key
     if isinstance(value, bool):
         return "%s = %s" % (key, "true" if value else "false")
     if isinstance(value, int):

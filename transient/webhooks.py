@@ -11,6 +11,7 @@
 The code is :mod:`transient.delivery.signing` (standard library only: copy that
 file into the receiving application if Transient is not installed there).
 """
+
 from .delivery.signing import HEADER, TOLERANCE, SignatureError, sign, signature, verify
 
 __all__ = ["HEADER", "TOLERANCE", "SignatureError", "sign", "signature", "verify"]

@@ -1,5 +1,6 @@
 """The end-to-end layer: tests that start transientd, the ``transient`` CLI, litecoind of a
 devnet or pip as processes. Every test collected here is marked ``e2e``."""
+
 import pathlib
 
 import pytest

@@ -1,8 +1,8 @@
 """The address pool in transientd: it survives a restart and serves payments while the
 node is down; the labels wait in the database until the node is back (the pool in
 process: tests/regtest/test_address_pool.py)."""
-import pytest
 
+import pytest
 from _daemon import Daemon, coin_config, start_with_wallets, wait_for
 
 pytestmark = pytest.mark.regtest
@@ -29,7 +29,8 @@ def test_the_pool_survives_a_restart_and_serves_with_the_node_down(tmp_path, reg
     assert regtest.rpc("getaddressinfo", made["payment_address"], wallet=wallet)["ismine"] is True
     d = Daemon(str(tmp_path), db_url, coins).start()  # the label waited in the database
     try:
-        wait_for(lambda: "while-down" in str(regtest.rpc("getaddressinfo", made["payment_address"],
-                                                         wallet=wallet)["labels"]))
+        wait_for(
+            lambda: "while-down" in str(regtest.rpc("getaddressinfo", made["payment_address"], wallet=wallet)["labels"])
+        )
     finally:
         d.stop()

@@ -1,19 +1,19 @@
 """The AMQP API with a real transientd, the regtest node and the machine's RabbitMQ: the
 events and commands of a payment, a broker restart in the middle, a worker killed
 before its reply (in process: tests/integration/test_amqp.py)."""
+
 import json
 import uuid
 
 import pytest
-
-from _broker import (URL, Client, broker, broker_alone, broker_shared, client, names, rabbitmqctl,  # noqa: F401  (fixtures)
-                     wait_reachable)
+from _broker import URL, Client, broker, broker_alone, broker_shared, client, names, rabbitmqctl, wait_reachable  # noqa: F401  (fixtures)
 from _daemon import wait_for
 
 SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 # -- the daemon: the regtest flow, a broker restart, a crash before the reply ------------
+
 
 @pytest.fixture
 def broker_user(broker):
@@ -46,8 +46,13 @@ def test_the_regtest_flow_over_amqp(names, broker_user, start_daemon, regtest, c
     url, password = broker_user
     client.bind_all(names)
     d = amqp_ready(start_daemon(extra=names.config(url)))
-    status, created, _ = client.call(names.rpc_queue, "payments.create", {"currency": "LTC", "amount": "0.25"},
-                                     message_id=uuid.uuid4().hex, timeout=30)
+    status, created, _ = client.call(
+        names.rpc_queue,
+        "payments.create",
+        {"currency": "LTC", "amount": "0.25"},
+        message_id=uuid.uuid4().hex,
+        timeout=30,
+    )
     assert status == 201
     p = created["payment"]
     regtest.pay(p["payment_address"], "0.25")
@@ -64,8 +69,7 @@ def test_the_regtest_flow_over_amqp(names, broker_user, start_daemon, regtest, c
     ]
     assert all(json.loads(b)["payment_id"] == p["id"] for m, pr, b in got)
     assert client.call(names.rpc_queue, "payments.get", {"id": p["id"]})[1]["payment"] == d.payment(p["id"])
-    events = wait_for(lambda: all(e["deliveries"][0]["state"] == "delivered" for e in _events(d, p))
-                      and _events(d, p))
+    events = wait_for(lambda: all(e["deliveries"][0]["state"] == "delivered" for e in _events(d, p)) and _events(d, p))
     assert [e["deliveries"][0]["url"] for e in events] == ["amqp:" + names.exchange] * 5
     health = d.get("/healthz").json()["amqp"]
     assert health["publisher"]["state"] == "connected" and health["events_waiting"] == 0
@@ -99,8 +103,10 @@ def test_a_broker_restart_in_the_middle_loses_no_event(broker_alone, names, star
     again = Client()
     try:
         got = again.take(names.events_queue, 2, timeout=60)
-        assert [summary(m) for m in got] == [("payment.LTC.received", 2, "PENDING"),
-                                             ("payment.LTC.status_changed", 3, "PENDING")]
+        assert [summary(m) for m in got] == [
+            ("payment.LTC.received", 2, "PENDING"),
+            ("payment.LTC.status_changed", 3, "PENDING"),
+        ]
         status, reply, _ = again.call(names.rpc_queue, "payments.get", {"id": p["id"]}, timeout=60)
         assert status == 200 and reply["payment"]["status"] == "PENDING"
         amqp_health = d.get("/healthz").json()["amqp"]
@@ -112,8 +118,11 @@ def test_a_broker_restart_in_the_middle_loses_no_event(broker_alone, names, star
 def _amqp_down(d):
     health = d.get("/healthz").json()
     amqp_ = health["amqp"]
-    return (amqp_["publisher"]["state"] == amqp_["commands"]["state"] == "disconnected"
-            and amqp_["events_waiting"] == 2 and health)
+    return (
+        amqp_["publisher"]["state"] == amqp_["commands"]["state"] == "disconnected"
+        and amqp_["events_waiting"] == 2
+        and health
+    )
 
 
 @pytest.mark.regtest
@@ -124,8 +133,9 @@ def test_a_create_whose_worker_died_before_the_reply_is_not_done_twice(names, st
     client.bind_all(names)
     d = amqp_ready(start_daemon(extra=names.config(), env={"TRANSIENT_FAULTS": "amqp.before_reply"}))
     body = {"currency": "LTC", "amount": "0.3", "account": "crash-test"}
-    status, reply, props = client.call(names.rpc_queue, "payments.create", body, message_id="cmd-" + uuid.uuid4().hex,
-                                       timeout=60)
+    status, reply, props = client.call(
+        names.rpc_queue, "payments.create", body, message_id="cmd-" + uuid.uuid4().hex, timeout=60
+    )
     assert status == 200 and props.headers["Idempotent-Replayed"] is True
     listed = d.get("/payments").json()["payments"]
     assert [p["id"] for p in listed] == [reply["payment"]["id"]]

@@ -4,11 +4,11 @@ transientd and the regtest node. The page's rendering in-process:
 tests/unit/test_checkout.py.
 
 Screenshots go to $TRANSIENT_ARTIFACTS, default test-artifacts/ (git-ignored)."""
+
 import os
 import re
 
 import pytest
-
 from _daemon import ROOT
 from _qr_decode import decode_png
 from _services import _missing
@@ -24,6 +24,7 @@ FAST = '[checkout]\nrefresh_interval = 1\n[webhook]\nallowed_networks = ["127.0.
 
 
 # -- in Chromium -------------------------------------------------------------------
+
 
 @pytest.fixture
 def db_url(tmp_path):
@@ -50,8 +51,15 @@ def _chrome(javascript=True):
         _missing("selenium is not installed (pip install -e .[test])")
     options = Options()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--no-first-run", "--disable-extensions", "--window-size=390,844"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        "--window-size=390,844",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     if not javascript:
@@ -142,7 +150,8 @@ def _reloading(driver, read, attempts=10):
         except WebDriverException as exc:
             # Chromium says "stale element", or "Node with given id does not belong to the document"
             gone = isinstance(exc, (NoSuchElementException, StaleElementReferenceException)) or (
-                "does not belong to the document" in str(exc))
+                "does not belong to the document" in str(exc)
+            )
             if not gone or attempt == attempts - 1:
                 raise
             _wait(driver, lambda: driver.execute_script("return document.readyState") == "complete")
@@ -178,8 +187,9 @@ return out;
 @pytest.mark.regtest
 def test_page_shows_amount_address_and_a_scannable_qr_on_a_phone(browser, start_daemon):
     daemon = start_daemon(extra=FAST)
-    p = daemon.create(currency="LTC", amount="1.25", account=XSS_ACCOUNT, metadata={"description": XSS_DESCRIPTION},
-                      expires_in=3600)
+    p = daemon.create(
+        currency="LTC", amount="1.25", account=XSS_ACCOUNT, metadata={"description": XSS_DESCRIPTION}, expires_in=3600
+    )
     _open(browser, daemon.base + "/pay/" + p["id"])
     copy = _by_id(browser, "copy")
     _wait(browser, copy.is_displayed)  # checkout.js ran (the button is hidden without it)
@@ -280,16 +290,20 @@ def test_page_works_without_javascript(start_daemon, regtest):
         # The page reloads itself every second: an element read may belong to the document
         # just left (stale), so each read is made again on the one that stays loaded.
         assert _reloading(driver, lambda: (_state(driver), _visible_texts(driver))) == (
-            "UNPAID", "Waiting for your payment.")
+            "UNPAID",
+            "Waiting for your payment.",
+        )
         assert not _reloading(driver, lambda: _by_id(driver, "copy").is_displayed())
         assert _reloading(driver, lambda: _by_id(driver, "address").get_attribute("value")) == p["payment_address"]
         assert _reloading(driver, lambda: decode_png(_by_id(driver, "qr").screenshot_as_png).text).endswith(
-            "?amount=0.25")
+            "?amount=0.25"
+        )
         regtest.pay(p["payment_address"], "0.25")
         # No script: the page reloads itself (meta refresh) and the server renders the new state.
         _wait(driver, lambda: _state(driver) == "PENDING")
         assert _reloading(driver, lambda: _visible_texts(driver)) == (
-            "Payment received. Confirming: 0 of 1 confirmations.")
+            "Payment received. Confirming: 0 of 1 confirmations."
+        )
         _screenshot(driver, "no-javascript")
     finally:
         driver.quit()

@@ -1,5 +1,6 @@
 """The ``transient`` command line through its real entry point (a subprocess), against
 the regtest node: output, --json, exit codes, bad arguments, doctor, rescan."""
+
 import datetime
 import json
 import os
@@ -8,9 +9,9 @@ import subprocess
 import sys
 
 import pytest
-
 from _cli import Lines, as_json, clean_env, one_line_error, run
 from _daemon import Daemon, coin_config, wait_for
+
 from transient.devnet.node import find_free_port
 
 
@@ -18,8 +19,10 @@ from transient.devnet.node import find_free_port
 def config(tmp_path, regtest, wallet):
     """A config file for the regtest node's fresh merchant wallet and an SQLite database."""
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n%s'
-                    % (tmp_path / "transient.db", coin_config(regtest, wallet)))
+    path.write_text(
+        '[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n%s'
+        % (tmp_path / "transient.db", coin_config(regtest, wallet))
+    )
     return str(path)
 
 
@@ -31,10 +34,31 @@ def db_rows(config_path, sql, *params):
 
 # -- payments ---------------------------------------------------------------------
 
+
 def test_payments_create_show_list(config):
-    made = as_json(run("payments", "create", "--currency", "ltc", "--amount", "1.5", "--account", "order-7",
-                       "--metadata", "order=7", "--metadata", "note=a=b", "--expires-in", "15m",
-                       "--confirmations", "2", "--json", "--config", config))
+    made = as_json(
+        run(
+            "payments",
+            "create",
+            "--currency",
+            "ltc",
+            "--amount",
+            "1.5",
+            "--account",
+            "order-7",
+            "--metadata",
+            "order=7",
+            "--metadata",
+            "note=a=b",
+            "--expires-in",
+            "15m",
+            "--confirmations",
+            "2",
+            "--json",
+            "--config",
+            config,
+        )
+    )
     assert (made["currency"], made["amount"], made["status"], made["account"]) == ("LTC", "1.5", "UNPAID", "order-7")
     assert made["metadata"] == {"order": "7", "note": "a=b"} and made["confirmations_required"] == 2
     created, expires = (datetime.datetime.fromisoformat(made[k].rstrip("Z")) for k in ("created_at", "expires_at"))
@@ -60,24 +84,39 @@ def test_payments_create_show_list(config):
 
 
 def test_idempotency_key(config):
-    args = ("payments", "create", "--currency", "LTC", "--amount", "1", "--idempotency-key", "order-9",
-            "--json", "--config", config)
+    args = (
+        "payments",
+        "create",
+        "--currency",
+        "LTC",
+        "--amount",
+        "1",
+        "--idempotency-key",
+        "order-9",
+        "--json",
+        "--config",
+        config,
+    )
     first, again = as_json(run(*args)), as_json(run(*args))
     assert first["id"] == again["id"]
-    clash = run("payments", "create", "--currency", "LTC", "--amount", "2", "--idempotency-key", "order-9",
-                "--config", config)
+    clash = run(
+        "payments", "create", "--currency", "LTC", "--amount", "2", "--idempotency-key", "order-9", "--config", config
+    )
     assert "--idempotency-key was used before" in one_line_error(clash, 1)
 
 
-@pytest.mark.parametrize("args, code, words", [
-    (["--amount", "0"], 2, "--amount must be greater than zero"),
-    (["--amount", "1.123456789"], 2, "--amount has more than 8 decimal places"),
-    (["--amount", "ten"], 2, "--amount must be a plain decimal number"),
-    (["--amount", "1", "--expires-in", "5x"], 2, "--expires-in expected a duration"),
-    (["--amount", "1", "--metadata", "novalue"], 2, "--metadata expects KEY=VALUE"),
-    (["--amount", "1", "--tolerance", "100"], 2, "--tolerance must be below 100"),
-    (["--amount", "1", "--callback-url", "ftp://x"], 2, "--callback-url must be an absolute http"),
-])
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["--amount", "0"], 2, "--amount must be greater than zero"),
+        (["--amount", "1.123456789"], 2, "--amount has more than 8 decimal places"),
+        (["--amount", "ten"], 2, "--amount must be a plain decimal number"),
+        (["--amount", "1", "--expires-in", "5x"], 2, "--expires-in expected a duration"),
+        (["--amount", "1", "--metadata", "novalue"], 2, "--metadata expects KEY=VALUE"),
+        (["--amount", "1", "--tolerance", "100"], 2, "--tolerance must be below 100"),
+        (["--amount", "1", "--callback-url", "ftp://x"], 2, "--callback-url must be an absolute http"),
+    ],
+)
 def test_create_rejects_bad_arguments(config, args, code, words):
     result = run("payments", "create", "--currency", "LTC", *args, "--config", config)
     assert words in one_line_error(result, code)
@@ -89,7 +128,8 @@ def test_lookup_errors(config):
     assert "unknown currency 'XYZ' (configured: LTC)" in one_line_error(unknown, 2)
     assert "--status must be one of" in one_line_error(run("payments", "list", "--status", "x", "--config", config), 2)
     assert "--limit must be between 1 and 500" in one_line_error(
-        run("payments", "list", "--limit", "0", "--config", config), 2)
+        run("payments", "list", "--limit", "0", "--config", config), 2
+    )
 
 
 def test_node_down_is_a_failure_not_a_usage_error(tmp_path, config, regtest):
@@ -128,9 +168,24 @@ def test_migrate_and_backends(tmp_path, regtest, wallet):
 
 def test_watch_follows_a_payment_until_paid(config, regtest):
     made = as_json(run("payments", "create", "--currency", "LTC", "--amount", "0.7", "--json", "--config", config))
-    watch = subprocess.Popen([sys.executable, "-m", "transient.cli", "payments", "watch", made["id"], "--json",
-                              "--interval", "0.1", "--config", config], stdout=subprocess.PIPE, text=True,
-                             env=clean_env())
+    watch = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "transient.cli",
+            "payments",
+            "watch",
+            made["id"],
+            "--json",
+            "--interval",
+            "0.1",
+            "--config",
+            config,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
     try:
         lines = Lines(watch)
         assert json.loads(lines.next())["status"] == "UNPAID"
@@ -151,8 +206,21 @@ def test_watch_follows_a_payment_until_paid(config, regtest):
 
 
 def test_watch_gives_up_or_ends_on_expiry(config):
-    made = as_json(run("payments", "create", "--currency", "LTC", "--amount", "1", "--expires-in", "1s",
-                       "--json", "--config", config))
+    made = as_json(
+        run(
+            "payments",
+            "create",
+            "--currency",
+            "LTC",
+            "--amount",
+            "1",
+            "--expires-in",
+            "1s",
+            "--json",
+            "--config",
+            config,
+        )
+    )
     still = run("payments", "watch", made["id"], "--timeout", "0", "--config", config)
     assert "is still UNPAID after 0s" in one_line_error(still, 1)
     expires = datetime.datetime.fromisoformat(made["expires_at"].rstrip("Z"))
@@ -163,6 +231,7 @@ def test_watch_gives_up_or_ends_on_expiry(config):
 
 
 # -- notify -----------------------------------------------------------------------
+
 
 @pytest.fixture
 def daemon(tmp_path, regtest, wallet):
@@ -180,19 +249,26 @@ def test_notify_wakes_the_daemon(daemon, regtest):
     daemon.wait_status(made["id"], "PENDING", timeout=15)
     block = regtest.mine(1)[0]
     assert as_json(run("notify", "block", "LTC", block, "--json", "--config", daemon.config_path)) == {
-        "currency": "LTC", "kind": "block", "hash": block, "accepted": True}
+        "currency": "LTC",
+        "kind": "block",
+        "hash": block,
+        "accepted": True,
+    }
     daemon.wait_status(made["id"], "PAID", timeout=15)
 
     assert "TXID must be 64 hexadecimal" in one_line_error(
-        run("notify", "transaction", "LTC", "xyz", "--config", daemon.config_path), 2)
+        run("notify", "transaction", "LTC", "xyz", "--config", daemon.config_path), 2
+    )
     assert "unknown currency 'DOGE'" in one_line_error(
-        run("notify", "block", "DOGE", block, "--config", daemon.config_path), 2)
+        run("notify", "block", "DOGE", block, "--config", daemon.config_path), 2
+    )
     daemon.stop()
     down = run("notify", "block", "LTC", block, "--config", daemon.config_path)
     assert "transientd is not reachable at http://127.0.0.1:%d" % daemon.port in one_line_error(down, 1)
 
 
 # -- doctor -----------------------------------------------------------------------
+
 
 def doctor_lines(result):
     return {line[6:24].strip(): (line[:4].strip(), line[24:]) for line in result.stdout.splitlines()}
@@ -204,8 +280,20 @@ def test_doctor_with_a_healthy_node(daemon):
     result = run("doctor", "--no-roundtrip", "--config", daemon.config_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = doctor_lines(result)
-    assert list(lines) == ["config", "plugins", "database", "migrations", "LTC node", "LTC credentials", "LTC chain",
-                           "LTC wallet", "LTC network", "LTC sync", "LTC notify", "LTC round trip"]
+    assert list(lines) == [
+        "config",
+        "plugins",
+        "database",
+        "migrations",
+        "LTC node",
+        "LTC credentials",
+        "LTC chain",
+        "LTC wallet",
+        "LTC network",
+        "LTC sync",
+        "LTC notify",
+        "LTC round trip",
+    ]
     assert {status for name, (status, _) in lines.items() if name != "LTC round trip"} == {"OK"}
     assert lines["LTC round trip"] == ("SKIP", " walletnotify and blocknotify not tested (--no-roundtrip)")
     assert "on regtest" in lines["LTC chain"][1] and "accepts pings" in lines["LTC notify"][1]
@@ -218,8 +306,10 @@ def test_doctor_round_trip_finds_notify_not_wired(daemon):
     assert report["ok"] is False and checks["LTC notify"]["status"] == "ok"
     for kind, path in (("blocknotify", "block"), ("walletnotify", "transaction")):
         assert checks["LTC " + kind]["status"] == "fail"
-        assert "%s=curl -s -X POST http://127.0.0.1:%d/notify/LTC/%s/%%s" % (kind, daemon.port, path) in \
-            checks["LTC " + kind]["fix"]
+        assert (
+            "%s=curl -s -X POST http://127.0.0.1:%d/notify/LTC/%s/%%s" % (kind, daemon.port, path)
+            in checks["LTC " + kind]["fix"]
+        )
 
 
 def as_json_any(result):
@@ -229,9 +319,12 @@ def as_json_any(result):
 
 def test_doctor_with_a_stopped_node_and_a_wrong_setup(tmp_path, regtest, wallet):
     path = tmp_path / "config.toml"
-    path.write_text('[server]\nbind = "127.0.0.1:%d"\n[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n'
-                    % (find_free_port(), tmp_path / "t.db") + coin_config(regtest, wallet).replace(regtest.rpc_url, "http://127.0.0.1:%d" % find_free_port())
-                    + coin_config(regtest, "not-loaded", currency="BTC", backend="bitcoin"))
+    path.write_text(
+        '[server]\nbind = "127.0.0.1:%d"\n[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n'
+        % (find_free_port(), tmp_path / "t.db")
+        + coin_config(regtest, wallet).replace(regtest.rpc_url, "http://127.0.0.1:%d" % find_free_port())
+        + coin_config(regtest, "not-loaded", currency="BTC", backend="bitcoin")
+    )
     run("migrate", "--config", path)
     result = run("doctor", "--config", path)
     assert result.returncode == 1 and result.stderr == "3 problem(s) found\n"
@@ -263,22 +356,28 @@ def test_doctor_database_and_config_problems(tmp_path, regtest, wallet):
 
 # -- rescan -----------------------------------------------------------------------
 
+
 def ledger(config_path):
     payments = db_rows(config_path, "SELECT id, amount_received, amount_pending, status FROM payment ORDER BY id")
-    receipts = db_rows(config_path, "SELECT txid, output, amount, state, block_hash, payment_id FROM receipt"
-                                    " ORDER BY txid, output")
+    receipts = db_rows(
+        config_path, "SELECT txid, output, amount, state, block_hash, payment_id FROM receipt ORDER BY txid, output"
+    )
     return payments, receipts
 
 
 def wipe_ledger(config_path):
     """Lose every receipt and the payments' amounts, as a bad restore would; the cursor stays."""
     db_rows(config_path, "DELETE FROM receipt")
-    db_rows(config_path, "UPDATE payment SET amount_received = 0, amount_pending = 0, status = 'UNPAID', paid_at = NULL")
+    db_rows(
+        config_path, "UPDATE payment SET amount_received = 0, amount_pending = 0, status = 'UNPAID', paid_at = NULL"
+    )
 
 
 def test_rescan_rebuilds_a_deleted_ledger(config, regtest):
-    made = [as_json(run("payments", "create", "--currency", "LTC", "--amount", amount, "--json", "--config", config))
-            for amount in ("0.3", "0.5")]
+    made = [
+        as_json(run("payments", "create", "--currency", "LTC", "--amount", amount, "--json", "--config", config))
+        for amount in ("0.3", "0.5")
+    ]
     regtest.sendmany({made[0]["payment_address"]: "0.3", made[1]["payment_address"]: "0.2"})
     regtest.mine(1)
     regtest.pay(made[1]["payment_address"], "0.1")  # still unconfirmed
@@ -318,9 +417,14 @@ def test_rescan_from_a_height_and_bad_arguments(config, regtest):
     assert (above["outputs"], above["receipts_added"]) == (0, 0)
     found = as_json(run("rescan", "LTC", "--from-height", height, "--json", "--config", config))
     assert (found["from_height"], found["outputs"], found["receipts_added"]) == (height, 1, 1)
-    assert found["payments_changed"] == [{"id": made["id"], "before": {
-        "amount_received": "0", "amount_pending": "0", "status": "UNPAID"}, "after": {
-        "amount_received": "1", "amount_pending": "0", "status": "PAID"}}]
+    assert found["payments_changed"] == [
+        {
+            "id": made["id"],
+            "before": {"amount_received": "0", "amount_pending": "0", "status": "UNPAID"},
+            "after": {"amount_received": "1", "amount_pending": "0", "status": "PAID"},
+        }
+    ]
     assert "is above the chain tip" in one_line_error(
-        run("rescan", "LTC", "--from-height", 10**6, "--config", config), 2)
+        run("rescan", "LTC", "--from-height", 10**6, "--config", config), 2
+    )
     assert "unknown currency 'XYZ'" in one_line_error(run("rescan", "XYZ", "--config", config), 2)

@@ -1,9 +1,10 @@
 """``transient webhooks`` through its real entry point, with a real receiver on loopback."""
-import pytest
 
+import pytest
 from _cli import as_json, one_line_error, run
 from _daemon import coin_config
 from _receiver import Receiver
+
 from transient import webhooks
 
 pytestmark = pytest.mark.regtest
@@ -19,9 +20,11 @@ def receiver():
 @pytest.fixture
 def config(tmp_path, regtest, wallet, receiver):
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n'
-                    '[webhook]\nurl = "%s"\nsecret = "cli-secret"\n%s'
-                    % (tmp_path / "transient.db", receiver.url, coin_config(regtest, wallet)))
+    path.write_text(
+        '[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n'
+        '[webhook]\nurl = "%s"\nsecret = "cli-secret"\n%s'
+        % (tmp_path / "transient.db", receiver.url, coin_config(regtest, wallet))
+    )
     return str(path)
 
 
@@ -32,7 +35,9 @@ def test_events_list_redeliver_and_ping(config, receiver):
     (delivery,) = event["deliveries"]
     assert delivery["state"] == "pending" and delivery["url"] == receiver.url  # no daemon runs to send it
     table = run("webhooks", "events", made["id"], "--config", config)
-    assert table.returncode == 0 and "payment.created" in table.stdout and "#%d pending" % delivery["id"] in table.stdout
+    assert (
+        table.returncode == 0 and "payment.created" in table.stdout and "#%d pending" % delivery["id"] in table.stdout
+    )
 
     listed = as_json(run("webhooks", "list", "--state", "pending", "--json", "--config", config))
     assert [d["id"] for d in listed] == [delivery["id"]] and listed[0]["payment_id"] == made["id"]

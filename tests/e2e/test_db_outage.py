@@ -2,6 +2,7 @@
 middle of syncs and webhook batches (the shared server: only this test database's
 backends), and a private cluster stopped and started under load. Nothing is lost or
 doubled, and it resumes by itself."""
+
 import collections
 import tempfile
 import threading
@@ -10,10 +11,10 @@ import uuid
 
 import pytest
 import requests
-
 from _daemon import Daemon, coin_config, wait_for
 from _pg_faults import PrivateCluster, terminate_backends
 from _receiver import Receiver
+
 from transient.store import migrations
 from transient.store.db import open_database
 
@@ -37,6 +38,7 @@ def received_per_payment(receiver):
 def assert_each_event_once(receiver, ids):
     """Every event of each payment, up to its move to PAID, reached the receiver exactly
     once: sequences 1..n, no gap, no repeat."""
+
     def complete():
         got = received_per_payment(receiver)
         return all(any(to == "PAID" for _, _, _, to in got[pid]) for pid in ids)
@@ -106,8 +108,12 @@ def test_a_private_cluster_stopped_and_started_under_load(tmp_path, regtest, wal
                 key = uuid.uuid4().hex
                 while not stop.is_set():
                     try:
-                        r = http.post(d.base + "/payments", json={"currency": "LTC", "amount": "0.01"},
-                                      headers={"Idempotency-Key": key}, timeout=10)
+                        r = http.post(
+                            d.base + "/payments",
+                            json={"currency": "LTC", "amount": "0.01"},
+                            headers={"Idempotency-Key": key},
+                            timeout=10,
+                        )
                     except requests.RequestException:
                         errors["connection"] += 1
                         continue
@@ -133,15 +139,20 @@ def test_a_private_cluster_stopped_and_started_under_load(tmp_path, regtest, wal
             back = time.monotonic()
             # Reads recover on their own: no restart of the daemon.
             first = acked[0]["id"]
-            wait_for(lambda: d.http.get(d.base + "/payments/%s" % first, timeout=5).status_code == 200,
-                     timeout=30, interval=0.02)
+            wait_for(
+                lambda: d.http.get(d.base + "/payments/%s" % first, timeout=5).status_code == 200,
+                timeout=30,
+                interval=0.02,
+            )
             recovery = time.monotonic() - back
             wait_for(lambda: len(acked) >= down + 5, timeout=30)
         finally:
             stop.set()
             [t.join() for t in threads]
-        print("\nread recovery after the database came back: %.0f ms; answers meanwhile: %s"
-              % (recovery * 1000, dict(errors)))
+        print(
+            "\nread recovery after the database came back: %.0f ms; answers meanwhile: %s"
+            % (recovery * 1000, dict(errors))
+        )
         assert 500 not in errors  # while it was away: 503 with Retry-After, never a 500
         later = acked[3::3]
         for p in later:

@@ -1,5 +1,6 @@
 """``transient devnet`` end to end, as the README's quick start runs it: up, the daemon,
 a payment paid, mined, reorganised and mined again, doctor, down and up again."""
+
 import json
 import os
 import subprocess
@@ -7,10 +8,10 @@ import sys
 
 import pytest
 import requests
-
 from _cli import Lines, as_json, clean_env, one_line_error, run
 from _daemon import ROOT, wait_for
 from _services import _missing
+
 from transient.devnet.node import Devnet, find_free_port, litecoind_available
 
 pytestmark = pytest.mark.regtest
@@ -34,9 +35,14 @@ def daemon_for(tmp_path):
 
     def start(config, api_url):
         log = open(tmp_path / "transientd.log", "ab")
-        proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "transientd.py"), "--config", config],
-                                cwd=tmp_path, env=clean_env(), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", config],
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         procs.append(proc)
         wait_for(lambda: _answers(api_url + "/healthz") or proc.poll() is not None, timeout=30)
         assert proc.poll() is None, open(tmp_path / "transientd.log").read()
@@ -67,8 +73,12 @@ def test_a_first_payment_on_the_devnet(devnet_dir, daemon_for):
     daemon_for(up["config"], up["api_url"])
 
     made = as_json(run("payments", "create", "--currency", "LTC", "--amount", "1.5", "--json", env=env))
-    watch = subprocess.Popen([sys.executable, "-m", "transient.cli", "payments", "watch", made["id"], "--json",
-                              "--interval", "0.2"], stdout=subprocess.PIPE, text=True, env=clean_env(env))
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "transient.cli", "payments", "watch", made["id"], "--json", "--interval", "0.2"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=clean_env(env),
+    )
     try:
         lines = Lines(watch)
         assert json.loads(lines.next())["status"] == "UNPAID"
@@ -99,7 +109,8 @@ def test_a_first_payment_on_the_devnet(devnet_dir, daemon_for):
     nothing_due = run("devnet", "pay", made["id"], "--dir", devnet_dir)
     assert "has nothing due (PAID): give an AMOUNT" in one_line_error(nothing_due, 1)
     assert "AMOUNT must be greater than zero" in one_line_error(
-        run("devnet", "pay", made["id"], "0", "--dir", devnet_dir), 2)
+        run("devnet", "pay", made["id"], "0", "--dir", devnet_dir), 2
+    )
     status = as_json(run("devnet", "status", "--dir", devnet_dir, "--json"))
     assert status["running"] is True and status["height"] == reorg["height"] + 1
 

@@ -1,9 +1,10 @@
 """End to end: a real transientd, a real litecoind regtest node, SQLite and PostgreSQL."""
+
 import re
 
 import pytest
-
 from _daemon import coin_config, ping, start_with_wallets, wait_for
+
 from transient.store.db import open_database
 from transient.store.models import ChainState, Event, Receipt
 
@@ -23,9 +24,16 @@ def test_pay_exact_then_confirm(start_daemon, regtest, address_mode):
     ping(d, value=txid)
     p = d.wait_status(p["id"], "PENDING")
     assert (p["amount_received"], p["amount_pending"], p["amount_due"]) == ("1.5", "1.5", "0")
-    assert p["transactions"] == [{"txid": txid, "vout": p["transactions"][0]["vout"], "amount": "1.5",
-                                  "confirmations": 0, "status": "pending",
-                                  "first_seen": p["transactions"][0]["first_seen"]}]
+    assert p["transactions"] == [
+        {
+            "txid": txid,
+            "vout": p["transactions"][0]["vout"],
+            "amount": "1.5",
+            "confirmations": 0,
+            "status": "pending",
+            "first_seen": p["transactions"][0]["first_seen"],
+        }
+    ]
     block = regtest.mine(1)[0]
     ping(d, "block", block)
     p = d.wait_status(p["id"], "PAID")

@@ -1,6 +1,7 @@
 """Hostile input against a real transientd (gunicorn) on the regtest node, on SQLite and
 PostgreSQL (which refuses NUL in text; issue 14, findings 4-6): what the in-process tests
 in tests/unit/test_hostile_input.py check, through a real server and database."""
+
 import json
 import socket
 
@@ -49,9 +50,12 @@ def test_hostile_input_on_a_real_server_and_database(start_daemon, regtest):
     assert resp.status_code == 201, resp.text
     p = resp.json()["payment"]
     assert p["amount"] == "0.5"
-    answer = _raw(d, b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-                     b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    answer = _raw(
+        d,
+        b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body),
+    )
     assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
 
     # HEAD on GET routes: the headers of GET, no body.

@@ -1,25 +1,32 @@
 """API keys and exposure with real processes: transientd refuses to start beyond
 loopback without keys (exit 2, one line), and keys made and revoked with the
 ``transient keys`` CLI act on a running daemon at once. In-process: tests/unit/test_api_keys.py."""
+
 import os
 import subprocess
 import sys
 
 import requests
-
 from _cli import as_json, clean_env, one_line_error, run
 from _daemon import ROOT, Daemon, coin_config, find_free_port, wait_for
 
 
 def check(config, env=None):
-    return subprocess.run([sys.executable, os.path.join(ROOT, "transientd.py"), "--config", config, "--check"],
-                          capture_output=True, text=True, env=clean_env(env), timeout=120)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", config, "--check"],
+        capture_output=True,
+        text=True,
+        env=clean_env(env),
+        timeout=120,
+    )
 
 
 def _config(tmp_path, regtest, wallet, extra=""):
     path = tmp_path / "exposed.toml"
-    path.write_text('[server]\nbind = "0.0.0.0:%d"\n[database]\nurl = "sqlite:///%s"\n%s\n%s'
-                    % (find_free_port(), tmp_path / "exposed.db", extra, coin_config(regtest, wallet)))
+    path.write_text(
+        '[server]\nbind = "0.0.0.0:%d"\n[database]\nurl = "sqlite:///%s"\n%s\n%s'
+        % (find_free_port(), tmp_path / "exposed.db", extra, coin_config(regtest, wallet))
+    )
     return str(path)
 
 
@@ -42,13 +49,18 @@ def test_keys_made_and_revoked_with_the_cli_act_on_the_running_daemon(tmp_path, 
     try:
         config = daemon.config_path
         assert daemon.get("/payments").status_code == 200  # no key anywhere yet: open (loopback)
-        creator = as_json(run("keys", "create", "--scope", "payments:create", "--label", "shop", "--json",
-                              "--config", config))
+        creator = as_json(
+            run("keys", "create", "--scope", "payments:create", "--label", "shop", "--json", "--config", config)
+        )
         reader = as_json(run("keys", "create", "--scope", "payments:read", "--json", "--config", config))
         # A stored key turns keys on in the daemon too (each worker asks again within a second).
         assert wait_for(lambda: daemon.get("/payments").status_code == 401, timeout=10)
-        made = requests.post(daemon.base + "/payments", json={"currency": "LTC", "amount": "0.1", "account": "o-1"},
-                             headers={"Authorization": "Bearer " + creator["key"]}, timeout=10)
+        made = requests.post(
+            daemon.base + "/payments",
+            json={"currency": "LTC", "amount": "0.1", "account": "o-1"},
+            headers={"Authorization": "Bearer " + creator["key"]},
+            timeout=10,
+        )
         assert made.status_code == 201, made.text
         pid = made.json()["payment"]["id"]
         listed = daemon.get("/payments", headers={"Authorization": "Bearer " + creator["key"]})

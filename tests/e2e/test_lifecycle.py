@@ -1,9 +1,9 @@
 """The payment lifecycle on the real regtest node, through the HTTP API:
 under and over payments, tolerance, confirmations per payment, expiry, late funds."""
+
 import time
 
 import pytest
-
 from _daemon import ping, wait_for
 
 pytestmark = pytest.mark.regtest
@@ -20,8 +20,9 @@ def test_underpay_then_top_up(start_daemon, regtest):
     regtest.pay(p["payment_address"], "1.5")
     regtest.mine(1)
     p = d.wait_status(p["id"], "PAID")
-    assert [h["status"] for h in p["status_history"]] == ["UNPAID", "UNDERPAID", "PENDING", "PAID"] or \
-        [h["status"] for h in p["status_history"]] == ["UNPAID", "UNDERPAID", "PAID"]
+    assert [h["status"] for h in p["status_history"]] == ["UNPAID", "UNDERPAID", "PENDING", "PAID"] or [
+        h["status"] for h in p["status_history"]
+    ] == ["UNPAID", "UNDERPAID", "PAID"]
 
 
 def test_overpay_reports_the_surplus(start_daemon, regtest):

@@ -1,6 +1,7 @@
 """Keeping the worker small, in processes: glibc's tuning in a fresh interpreter, and the
 replacement of a worker (what the recycler does after a burst) under load, on the real
 daemon."""
+
 import os
 import signal
 import subprocess
@@ -9,15 +10,16 @@ import threading
 
 import pytest
 import requests
-
 from _daemon import wait_for
 
 
 def test_worker_memory_tuning_applies_on_glibc():
     """transientd caps glibc's malloc arenas in each worker before its threads start."""
-    code = ("from transient.ops import memory; import platform;"
-            " ok = memory.limit_arenas(); memory.release();"
-            " print(ok, platform.libc_ver()[0])")
+    code = (
+        "from transient.ops import memory; import platform;"
+        " ok = memory.limit_arenas(); memory.release();"
+        " print(ok, platform.libc_ver()[0])"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     applied, libc = result.stdout.split()
     assert result.returncode == 0 and applied == str(libc == "glibc"), result.stderr

@@ -1,6 +1,7 @@
 """walletnotify and blocknotify through processes: the ping script as the node runs it
 (``python3 -I -S``), its wiring line, and transientd woken by it (the coalescing and the
 endpoint in-process: tests/unit/test_notify.py)."""
+
 import http.server
 import os
 import socket
@@ -9,8 +10,8 @@ import sys
 import threading
 
 import pytest
-
 from _daemon import ROOT, Daemon, coin_config
+
 from transient.chain import notify_script
 from transient.devnet.node import NOTIFY_SCRIPT, RegtestNode, find_free_port, notify_command
 
@@ -19,11 +20,17 @@ TXID = "ab" * 32
 
 def ping(*args, timeout=30):
     """Run the ping script as the node does: ``python3 -I -S`` (no site-packages)."""
-    return subprocess.run([sys.executable, "-I", "-S", NOTIFY_SCRIPT, *args], capture_output=True, text=True,
-                          timeout=timeout, env={"PATH": os.environ.get("PATH", "")})
+    return subprocess.run(
+        [sys.executable, "-I", "-S", NOTIFY_SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"PATH": os.environ.get("PATH", "")},
+    )
 
 
 # -- the ping script ------------------------------------------------------------------
+
 
 class Recorder(http.server.BaseHTTPRequestHandler):
     """Answers every POST with the status in the server's ``answer`` and records it."""
@@ -57,25 +64,34 @@ def test_script_posts_the_ping_with_the_token(recorder):
     assert recorder.seen == [("/base/notify/LTC/transaction/%s" % TXID, "s3cret")]
 
 
-@pytest.mark.parametrize("answer, code, words", [
-    ((401, b'{"error": {"message": "notifications are accepted from loopback or with the notify token"}}'), 2,
-     "HTTP 401: notifications are accepted from loopback or with the notify token"),
-    ((503, b"overloaded"), 1, "HTTP 503: overloaded"),
-])
+@pytest.mark.parametrize(
+    "answer, code, words",
+    [
+        (
+            (401, b'{"error": {"message": "notifications are accepted from loopback or with the notify token"}}'),
+            2,
+            "HTTP 401: notifications are accepted from loopback or with the notify token",
+        ),
+        ((503, b"overloaded"), 1, "HTTP 503: overloaded"),
+    ],
+)
 def test_script_exit_code_follows_the_answer(recorder, answer, code, words):
     recorder.answer = answer
     result = ping("--url", "http://127.0.0.1:%d" % recorder.server_port, "block", "LTC", TXID)
     assert result.returncode == code and words in result.stderr, result.stderr
 
 
-@pytest.mark.parametrize("args, words", [
-    (["transaction", "LTC", "xyz"], "the txid must be 64 hexadecimal characters, got 'xyz'"),
-    (["block", "LTC", "%s"], "is the placeholder %s?"),
-    (["mempool", "LTC", TXID], "the kind must be transaction or block"),
-    (["transaction", TXID], "usage: transient-notify"),
-    (["--url", "https://example.org", "block", "LTC", TXID], "for https use curl"),
-    (["--wallet", "x", "block", "LTC", TXID], "unknown option --wallet"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["transaction", "LTC", "xyz"], "the txid must be 64 hexadecimal characters, got 'xyz'"),
+        (["block", "LTC", "%s"], "is the placeholder %s?"),
+        (["mempool", "LTC", TXID], "the kind must be transaction or block"),
+        (["transaction", TXID], "usage: transient-notify"),
+        (["--url", "https://example.org", "block", "LTC", TXID], "for https use curl"),
+        (["--wallet", "x", "block", "LTC", TXID], "unknown option --wallet"),
+    ],
+)
 def test_script_refuses_a_bad_ping_without_sending_it(args, words):
     result = ping("--url", "http://127.0.0.1:%d" % find_free_port(), *args)
     assert result.returncode == 2 and words in result.stderr, result.stderr
@@ -101,8 +117,13 @@ def test_script_leaves_its_event_to_a_ping_not_yet_sent(recorder):
 
 def gated_line(lock, url, python=sys.executable):
     """The README's wiring line for volume, run by /bin/sh as the node runs walletnotify."""
-    return ("exec 9>>%s; flock -n 9 && exec %s -I -S %s --url %s --turn-fd 9 transaction LTC %s"
-            % (lock, python, NOTIFY_SCRIPT, url, TXID))
+    return "exec 9>>%s; flock -n 9 && exec %s -I -S %s --url %s --turn-fd 9 transaction LTC %s" % (
+        lock,
+        python,
+        NOTIFY_SCRIPT,
+        url,
+        TXID,
+    )
 
 
 def turn_is_free(lock):
@@ -124,8 +145,12 @@ def test_wiring_line_takes_the_turn_before_the_interpreter_starts(recorder, tmp_
     lock, url = str(tmp_path / "LTC.lock"), "http://127.0.0.1:%d" % recorder.server_port
     with open(lock, "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
-        covered = subprocess.run(["/bin/sh", "-c", gated_line(lock, url, python="/nonexistent/python3")],
-                                 capture_output=True, text=True, timeout=30)
+        covered = subprocess.run(
+            ["/bin/sh", "-c", gated_line(lock, url, python="/nonexistent/python3")],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert (covered.returncode, covered.stderr) == (1, "")  # flock -n: 1, as `&&` leaves it
     assert recorder.seen == []
 
@@ -150,8 +175,12 @@ def test_wiring_line_gives_the_turn_back_before_it_sends(recorder, tmp_path):
 def test_wiring_line_turn_dies_with_a_failed_ping(recorder, tmp_path):
     """A ping that cannot even start (a wrong interpreter path) does not hold the turn."""
     lock, url = str(tmp_path / "LTC.lock"), "http://127.0.0.1:%d" % recorder.server_port
-    failed = subprocess.run(["/bin/sh", "-c", gated_line(lock, url, python="/nonexistent/python3")],
-                            capture_output=True, text=True, timeout=30)
+    failed = subprocess.run(
+        ["/bin/sh", "-c", gated_line(lock, url, python="/nonexistent/python3")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert failed.returncode == 127 and turn_is_free(lock)
     assert subprocess.run(["/bin/sh", "-c", gated_line(lock, url)], timeout=30).returncode == 0
     assert len(recorder.seen) == 1
@@ -174,8 +203,12 @@ def test_script_gives_up_on_a_daemon_that_does_not_answer():
 
 def test_script_imports_nothing_but_socket_primitives(recorder):
     url = "http://127.0.0.1:%d" % recorder.server_port
-    result = subprocess.run([sys.executable, "-I", "-S", "-X", "importtime", NOTIFY_SCRIPT, "--url", url,
-                             "block", "LTC", TXID], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-X", "importtime", NOTIFY_SCRIPT, "--url", url, "block", "LTC", TXID],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert "_socket" in imported
@@ -190,6 +223,7 @@ def test_scripts_transient_notify_is_the_shipped_script():
 
 
 # -- against the daemon ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory, regtest):
@@ -238,15 +272,18 @@ def test_walletnotify_and_blocknotify_drive_every_payment(tmp_path, regtest):
     for volume, the turn taken in the node's shell); the daemon never polls."""
     port = find_free_port()
     url = "http://127.0.0.1:%d" % port
-    node = RegtestNode(tmp_path / "node", walletnotify=notify_command("transaction", "LTC", url,
-                                                                      lock=str(tmp_path / "notify.lock")),
-                       blocknotify=notify_command("block", "LTC", url))
+    node = RegtestNode(
+        tmp_path / "node",
+        walletnotify=notify_command("transaction", "LTC", url, lock=str(tmp_path / "notify.lock")),
+        blocknotify=notify_command("block", "LTC", url),
+    )
     node.start()
     try:
         node.setup()
         wallet = node.create_wallet("shop")
-        d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "d.db"), coin_config(node, wallet, poll=3600),
-                   port=port).start()
+        d = Daemon(
+            str(tmp_path), "sqlite:///%s" % (tmp_path / "d.db"), coin_config(node, wallet, poll=3600), port=port
+        ).start()
         try:
             pays = [d.create(currency="LTC", amount="0.01") for _ in range(20)]
             for p in pays:  # twenty transactions: forty walletnotify pings and a blocknotify

@@ -2,11 +2,11 @@
 sources (kraken, coinbase, bitstamp) pointed at a local exchange server (tests/_exchange.py).
 The server stops: once the quotes pass max_age, create is a 503 and nothing is written;
 it comes back: create works again without a restart."""
+
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-
 from _cli import as_json, run
 from _daemon import wait_for
 from _exchange import Exchange
@@ -25,9 +25,9 @@ def exchange():
 
 
 def rates_config(exchange, max_age=4):
-    return ('[rates]\nfiat = ["USD"]\nrefresh_interval = 1\nmax_age = %d\n' % max_age
-            + "".join('[rates.%s]\nurl = "%s"\ntimeout = 5\n' % (n, exchange.url(n))
-                      for n in ("kraken", "coinbase", "bitstamp")))
+    return '[rates]\nfiat = ["USD"]\nrefresh_interval = 1\nmax_age = %d\n' % max_age + "".join(
+        '[rates.%s]\nurl = "%s"\ntimeout = 5\n' % (n, exchange.url(n)) for n in ("kraken", "coinbase", "bitstamp")
+    )
 
 
 def _count(d):
@@ -41,9 +41,11 @@ def _create(d, **body):
 def _until(d, status, timeout, path=None):
     """Poll (create, or GET ``path``) until the answer has ``status``; return it. (A requests
     Response is falsy for a 4xx/5xx, so wait_for gets it in a list.)"""
+
     def poll():
         resp = d.get(path) if path else _create(d)
         return [resp] if resp.status_code == status else None
+
     return wait_for(poll, timeout=timeout, interval=0.5)[0]
 
 
@@ -94,10 +96,12 @@ def test_a_priced_payment_fails_closed_and_recovers(start_daemon, regtest, excha
 def test_one_exchange_disagreeing_is_dropped_and_the_cli_shows_it(start_daemon, regtest, exchange):
     exchange.set("LTC/USD", "95", only=["bitstamp"])  # 18 % above the others
     d = start_daemon(extra=rates_config(exchange, max_age=30))
+
     def all_fetched():
         resp = d.get("/rates/LTC/USD")
         rate = resp.json()["rate"] if resp.status_code == 200 else None
         return rate if rate and all(q["state"] != "stale" for q in rate["quotes"]) else None
+
     rate = wait_for(all_fetched, timeout=30, interval=0.5)
     assert rate["rate"] == "80.15"
     states = {q["source"]: q["state"] for q in rate["quotes"]}
@@ -105,7 +109,21 @@ def test_one_exchange_disagreeing_is_dropped_and_the_cli_shows_it(start_daemon, 
     # The CLI on the same config: the table, and a priced payment from the real node.
     shown = as_json(run("--json", "rates", "--config", d.config_path, cwd=d.workdir))
     assert shown[0]["pair"] == "LTC/USD" and shown[0]["rate"] == "80.15"
-    created = as_json(run("--json", "payments", "create", "--currency", "LTC", "--price", "16.03",
-                          "--price-currency", "USD", "--config", d.config_path, cwd=d.workdir))
+    created = as_json(
+        run(
+            "--json",
+            "payments",
+            "create",
+            "--currency",
+            "LTC",
+            "--price",
+            "16.03",
+            "--price-currency",
+            "USD",
+            "--config",
+            d.config_path,
+            cwd=d.workdir,
+        )
+    )
     assert (created["price"], created["rate"], created["amount"]) == ("16.03", "80.15", "0.2")
     assert created["payment_address"].startswith("rltc1")

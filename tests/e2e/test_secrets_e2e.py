@@ -4,13 +4,13 @@ keys, the webhook secret, the notify token, a webhook URL with user:pass@ and ?t
 a payment's callback URL with credentials), then every place a secret could show:
 the daemon's log (at DEBUG), /healthz, every API answer and error body, the event log,
 the CLI's output (webhooks, doctor) and config errors at start-up."""
+
 import os
 import subprocess
 import sys
 from urllib.parse import urlsplit
 
 import pytest
-
 from _cli import clean_env, run
 from _daemon import ROOT, wait_for
 from _receiver import Receiver
@@ -27,8 +27,16 @@ CALLBACK_TOKEN = "cbtoken-E2E-s3cret-5d6e"
 
 
 def _secrets(regtest, db_url):
-    found = [API_KEY, WEBHOOK_SECRET, NOTIFY_TOKEN, HOOK_PASSWORD, HOOK_TOKEN, CALLBACK_PASSWORD, CALLBACK_TOKEN,
-             regtest.rpc_password]
+    found = [
+        API_KEY,
+        WEBHOOK_SECRET,
+        NOTIFY_TOKEN,
+        HOOK_PASSWORD,
+        HOOK_TOKEN,
+        CALLBACK_PASSWORD,
+        CALLBACK_TOKEN,
+        regtest.rpc_password,
+    ]
     if urlsplit(db_url).password:
         found.append(urlsplit(db_url).password)
     return found
@@ -45,8 +53,10 @@ def test_no_secret_appears_in_logs_health_errors_event_log_or_cli(start_daemon, 
     try:
         receiver.script(500, 500)  # two failed attempts before the receiver accepts: errors are logged
         hook = "http://hookuser:%s@127.0.0.1:%d/hook?token=%s&shop=1" % (HOOK_PASSWORD, receiver.port, HOOK_TOKEN)
-        extra = ('[api]\nkeys = ["%s"]\n[notify]\ntoken = "%s"\n[webhook]\nurl = "%s"\nsecret = "%s"\n'
-                 'retry_schedule = ["1s", "1s", "1s"]\ntimeout = 2\n' % (API_KEY, NOTIFY_TOKEN, hook, WEBHOOK_SECRET))
+        extra = (
+            '[api]\nkeys = ["%s"]\n[notify]\ntoken = "%s"\n[webhook]\nurl = "%s"\nsecret = "%s"\n'
+            'retry_schedule = ["1s", "1s", "1s"]\ntimeout = 2\n' % (API_KEY, NOTIFY_TOKEN, hook, WEBHOOK_SECRET)
+        )
         d = start_daemon(extra=extra)
         d.http.headers["Authorization"] = "Bearer " + API_KEY
         texts = {}
@@ -67,10 +77,15 @@ def test_no_secret_appears_in_logs_health_errors_event_log_or_cli(start_daemon, 
         texts["payments"] = d.get("/payments").text
         texts["healthz"] = d.get("/healthz").text
         # Error bodies: a wrong key, bad input, an unknown payment, notify without the token.
-        texts["401"] = d.http.post(d.base + "/payments", json={"currency": "LTC", "amount": 1},
-                                   headers={"Authorization": "Bearer " + API_KEY[:-1]}).text
-        texts["422"] = d.post("/payments", json={"currency": "LTC", "amount": 1,
-                                                 "callback_url": "ftp://u:%s@x.example/" % CALLBACK_PASSWORD}).text
+        texts["401"] = d.http.post(
+            d.base + "/payments",
+            json={"currency": "LTC", "amount": 1},
+            headers={"Authorization": "Bearer " + API_KEY[:-1]},
+        ).text
+        texts["422"] = d.post(
+            "/payments",
+            json={"currency": "LTC", "amount": 1, "callback_url": "ftp://u:%s@x.example/" % CALLBACK_PASSWORD},
+        ).text
         texts["404"] = d.get("/payments/%s" % ("0" * 32)).text
         texts["notify"] = d.post("/notify/LTC/block/%s?token=%s" % ("00" * 32, NOTIFY_TOKEN)).text
         config = d.config_path
@@ -94,15 +109,21 @@ def test_no_secret_appears_in_logs_health_errors_event_log_or_cli(start_daemon, 
         _assert_clean(where, text, secrets)
 
 
-@pytest.mark.parametrize("line, secret", [
-    ('rpc_password = 987654321', "987654321"),
-    ('rpc_password = ["PwInAList-s3cret"]', "PwInAList-s3cret"),
-])
+@pytest.mark.parametrize(
+    "line, secret",
+    [("rpc_password = 987654321", "987654321"), ('rpc_password = ["PwInAList-s3cret"]', "PwInAList-s3cret")],
+)
 def test_a_config_error_at_start_up_names_the_key_without_the_secret(tmp_path, regtest, line, secret):
     path = tmp_path / "bad.toml"
     path.write_text('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "%s"\nrpc_user = "u"\n%s\n' % (regtest.rpc_url, line))
-    daemon = subprocess.run([sys.executable, os.path.join(ROOT, "transientd.py"), "--config", str(path), "--check"],
-                            capture_output=True, text=True, cwd=str(tmp_path), env=clean_env(), timeout=60)
+    daemon = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", str(path), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=clean_env(),
+        timeout=60,
+    )
     assert daemon.returncode == 2, daemon.stderr
     assert "rpc_password" in daemon.stderr and secret not in daemon.stderr + daemon.stdout
     doctor = run("doctor", "--config", path)
@@ -110,7 +131,8 @@ def test_a_config_error_at_start_up_names_the_key_without_the_secret(tmp_path, r
 
 
 def test_a_bad_database_url_from_the_environment_is_not_echoed(tmp_path):
-    result = run("migrate", env={"TRANSIENT_DATABASE_URL": "mysql://admin:DbS3cret-e2e@db.example/pay"},
-                 cwd=str(tmp_path))
+    result = run(
+        "migrate", env={"TRANSIENT_DATABASE_URL": "mysql://admin:DbS3cret-e2e@db.example/pay"}, cwd=str(tmp_path)
+    )
     assert result.returncode == 2, result.stderr
     assert "TRANSIENT_DATABASE_URL" in result.stderr and "DbS3cret-e2e" not in result.stderr + result.stdout

@@ -1,11 +1,11 @@
 """Slow and stalled HTTP clients against a real transientd: they cost a socket, not a
 thread; the API keeps answering with hundreds of them open, and they are dropped after
 ``[server] request_timeout``."""
+
 import socket
 import time
 
 import pytest
-
 from _daemon import wait_for
 
 pytestmark = pytest.mark.regtest
@@ -23,8 +23,11 @@ def _open(port, payload):
 def _stalled_kinds(port, n):
     """``n`` connections: a third send nothing, a third part of their headers, a third
     their headers and part of a body."""
-    kinds = [b"", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a",
-             b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"cu"]
+    kinds = [
+        b"",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: a",
+        b'POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"cu',
+    ]
     return [_open(port, kinds[i % 3]) for i in range(n)]
 
 
@@ -54,8 +57,10 @@ def test_hundreds_of_stalled_clients_do_not_freeze_the_api(start_daemon, regtest
             assert d.http.get(d.base + "/pay/%s" % p["id"], timeout=5).status_code == 200
             latencies.append(time.monotonic() - t0)
         latencies.sort()
-        print("\n/healthz + /pay/{id} with %d stalled clients open: median %.1f ms, max %.1f ms"
-              % (STALLED, latencies[10] * 1000, latencies[-1] * 1000))
+        print(
+            "\n/healthz + /pay/{id} with %d stalled clients open: median %.1f ms, max %.1f ms"
+            % (STALLED, latencies[10] * 1000, latencies[-1] * 1000)
+        )
         # Before: eight of them held the eight threads and these timed out (5 s here).
         # Then each stalled client is dropped once request_timeout (3 s) has passed.
         wait_for(lambda: all(_closed_by_server(s) for s in socks), timeout=30, interval=0.5)
@@ -67,11 +72,12 @@ def test_hundreds_of_stalled_clients_do_not_freeze_the_api(start_daemon, regtest
 def test_a_stalled_request_gets_408_and_a_slow_but_steady_one_is_served(start_daemon, regtest):
     d = start_daemon(threads=2, env={"TRANSIENT_SERVER_REQUEST_TIMEOUT": "3"})
     body = b'{"currency": "LTC", "amount": "0.1"}'
-    head = (b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-            % len(body))
+    head = b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(
+        body
+    )
     slow = _open(d.port, b"")
     for i in range(0, len(head + body), 20):  # 20 bytes every 50 ms: slow, but within the timeout
-        slow.sendall((head + body)[i:i + 20])
+        slow.sendall((head + body)[i : i + 20])
         time.sleep(0.05)
     slow.settimeout(10)
     assert slow.recv(65536).startswith(b"HTTP/1.1 201")

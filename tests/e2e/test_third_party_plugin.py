@@ -6,6 +6,7 @@ throw-away target directory (no index, no build isolation: nothing is downloaded
 the project's .venv is left as it was), then runs the CLI and a Runtime in fresh
 processes whose PYTHONPATH holds that directory.
 """
+
 import ast
 import json
 import os
@@ -14,8 +15,6 @@ import sys
 import textwrap
 
 import pytest
-
-
 
 PLUGIN_SOURCE = textwrap.dedent('''\
     """MyCoin: a third-party-style backend, written against the public module only."""
@@ -34,7 +33,7 @@ PLUGIN_SOURCE = textwrap.dedent('''\
         return [MyCoinBackend]
 ''')
 
-PYPROJECT = textwrap.dedent('''\
+PYPROJECT = textwrap.dedent("""\
     [build-system]
     requires = ["setuptools"]
     build-backend = "setuptools.build_meta"
@@ -49,10 +48,10 @@ PYPROJECT = textwrap.dedent('''\
 
     [tool.setuptools]
     packages = ["transient_mycoin"]
-''')
+""")
 
 # Builds the configured runtime and says what it made of [coins.MYC].
-RUNTIME_SCRIPT = textwrap.dedent('''\
+RUNTIME_SCRIPT = textwrap.dedent("""\
     import json, sys
     from transient.runtime import Runtime
     from transient.settings import load
@@ -66,7 +65,7 @@ RUNTIME_SCRIPT = textwrap.dedent('''\
                           "coins": sorted(runtime.backends)}))
     finally:
         runtime.close()
-''')
+""")
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +78,26 @@ def site(tmp_path_factory):
     (src / "transient_mycoin" / "__init__.py").write_text(PLUGIN_SOURCE)
     target = root / "site"
     proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--no-input", "-q", "--target", str(target), str(src)],
-        capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "--no-input",
+            "-q",
+            "--target",
+            str(target),
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (target / "transient_mycoin" / "__init__.py").is_file()
     return target
@@ -90,8 +106,15 @@ def site(tmp_path_factory):
 def run(site, args, cwd):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRANSIENT_")}
     env["PYTHONPATH"] = os.pathsep.join([str(site)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=120, cwd=str(cwd),
-                          env=env, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=str(cwd),
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
@@ -118,7 +141,9 @@ def test_cli_lists_the_third_party_backend(site, tmp_path):
 
 def test_a_config_naming_the_backend_builds_a_runtime_with_it(site, tmp_path):
     config = tmp_path / "config.toml"
-    config.write_text(textwrap.dedent('''\
+    config.write_text(
+        textwrap.dedent(
+            """\
         [database]
         url = "sqlite:///%s"
 
@@ -126,7 +151,15 @@ def test_a_config_naming_the_backend_builds_a_runtime_with_it(site, tmp_path):
         backend = "mycoin"
         rpc_url = "http://127.0.0.1:9"
         address_pool = 0
-    ''' % (tmp_path / "transient.db")))
+    """
+            % (tmp_path / "transient.db")
+        )
+    )
     made = json.loads(run(site, ["-c", RUNTIME_SCRIPT, str(config)], tmp_path))
-    assert made == {"class": "transient_mycoin.MyCoinBackend", "name": "mycoin", "currency": "MYC",
-                    "uri": "mycoin:addr1?amount=1.5", "coins": ["MYC"]}
+    assert made == {
+        "class": "transient_mycoin.MyCoinBackend",
+        "name": "mycoin",
+        "currency": "MYC",
+        "uri": "mycoin:addr1?amount=1.5",
+        "coins": ["MYC"],
+    }

@@ -1,10 +1,11 @@
 """Webhooks end to end: a real transientd, the regtest node and a real receiver on loopback."""
+
 import json
 
 import pytest
-
 from _daemon import wait_for
 from _receiver import Receiver
+
 from transient import webhooks
 
 pytestmark = pytest.mark.regtest
@@ -15,7 +16,10 @@ SECRET = "e2e-secret"
 def webhook_config(receiver, schedule='["1s", "1s", "1s", "1s", "1s", "1s"]', secret=SECRET):
     # The per-payment receivers of these tests are on loopback: allowed as an operator would.
     return '[webhook]\nurl = "%s"\n%sretry_schedule = %s\nallowed_networks = ["127.0.0.0/8", "::1/128"]\n' % (
-        receiver.url, 'secret = "%s"\n' % secret if secret else "", schedule)
+        receiver.url,
+        'secret = "%s"\n' % secret if secret else "",
+        schedule,
+    )
 
 
 @pytest.fixture
@@ -74,14 +78,20 @@ def test_the_payment_flow_sends_every_event_in_order_signed(start_daemon, regtes
     assert received["amount"] == "0.25" and received["txid"] == reverted["txid"]
     assert reverted["cause"] == "reorg"
     assert got[-1]["payment"]["metadata"] == {"order": 7} and got[-1]["payment"]["paid"] is True
+
     # The log behind it: every event delivered once, at the first attempt.
     def recorded():
         events = d.get("/payments/%s/events" % p["id"]).json()["events"]
         return all(e["deliveries"][0]["state"] != "pending" for e in events) and events
+
     events = wait_for(recorded)
     assert [e["sequence"] for e in events] == list(range(1, 10))
-    assert all(len(e["deliveries"]) == 1 and e["deliveries"][0]["state"] == "delivered"
-               and [a["status_code"] for a in e["deliveries"][0]["log"]] == [200] for e in events)
+    assert all(
+        len(e["deliveries"]) == 1
+        and e["deliveries"][0]["state"] == "delivered"
+        and [a["status_code"] for a in e["deliveries"][0]["log"]] == [200]
+        for e in events
+    )
     assert "webhook payment.created" in d.log()
 
 
@@ -96,6 +106,7 @@ def test_a_receiver_down_across_a_daemon_restart_gets_everything_after(start_dae
     def retried():
         events = d.get("/payments/%s/events" % p["id"]).json()["events"]
         return len(events) == 3 and events[0]["deliveries"][0]["attempts"] >= 2 and events
+
     events = wait_for(retried)
     assert "Connection" in events[0]["deliveries"][0]["log"][0]["error"]
     # The later events wait behind the first: a receiver gets a payment's events in order.
@@ -104,11 +115,17 @@ def test_a_receiver_down_across_a_daemon_restart_gets_everything_after(start_dae
     receiver.start()
     d2 = start_daemon(extra=patient)
     got = wait_for(lambda: len(bodies_for(receiver, p["id"])) >= 3 and bodies_for(receiver, p["id"]))
-    assert [summary(b)[:2] for b in got] == [(1, "payment.created"), (2, "payment.received"),
-                                            (3, "payment.status_changed")]
+    assert [summary(b)[:2] for b in got] == [
+        (1, "payment.created"),
+        (2, "payment.received"),
+        (3, "payment.status_changed"),
+    ]
     assert len(receiver.received()) == 3  # each once
-    wait_for(lambda: all(e["deliveries"][0]["state"] == "delivered"
-                         for e in d2.get("/payments/%s/events" % p["id"]).json()["events"]))
+    wait_for(
+        lambda: all(
+            e["deliveries"][0]["state"] == "delivered" for e in d2.get("/payments/%s/events" % p["id"]).json()["events"]
+        )
+    )
 
 
 def test_callback_url_redelivery_and_test_ping(start_daemon, regtest, receiver):
@@ -116,8 +133,8 @@ def test_callback_url_redelivery_and_test_ping(start_daemon, regtest, receiver):
     own = receiver.url.replace("/hook", "/own")
     p = d.create(currency="LTC", amount="0.1", callback_url=own)
     wait_for(lambda: receiver.received("/hook") and receiver.received("/own"))
-    (global_, ) = receiver.received("/hook")
-    (mine, ) = receiver.received("/own")
+    (global_,) = receiver.received("/hook")
+    (mine,) = receiver.received("/own")
     assert global_.body == mine.body and json.loads(mine.body)["payment"]["callback_url"] == own
     (event,) = d.get("/payments/%s/events" % p["id"]).json()["events"]
     assert {x["url"] for x in event["deliveries"]} == {receiver.url, own}
@@ -142,8 +159,12 @@ def test_funds_after_expiry_send_payment_late(start_daemon, regtest, receiver):
     d.wait_status(p["id"], "EXPIRED")
     regtest.pay(p["payment_address"], "0.1")
     got = wait_for(lambda: len(bodies_for(receiver, p["id"])) >= 4 and bodies_for(receiver, p["id"]))
-    assert [summary(b)[:2] for b in got] == [(1, "payment.created"), (2, "payment.status_changed"),
-                                            (3, "payment.received"), (4, "payment.late")]
+    assert [summary(b)[:2] for b in got] == [
+        (1, "payment.created"),
+        (2, "payment.status_changed"),
+        (3, "payment.received"),
+        (4, "payment.late"),
+    ]
     assert got[1]["event"]["data"] == {"from": "UNPAID", "to": "EXPIRED", "cause": "expiry"}
     assert got[3]["event"]["data"]["amount"] == "0.1" and got[3]["payment"]["paid_late"] is True
 

@@ -1,5 +1,6 @@
 """The integration layer: the machine's PostgreSQL and RabbitMQ and HTTP servers on loopback,
 in-process (no coin node, no transientd process). Every test collected here is marked ``integration``."""
+
 import pathlib
 
 import pytest

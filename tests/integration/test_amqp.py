@@ -3,21 +3,22 @@ publisher confirms and broker outages. The settings: tests/unit/test_amqp_settin
 the command queue: test_amqp_commands.py; a real transientd with the regtest node (the
 events of a payment, a broker restart, a worker killed before its reply):
 tests/e2e/test_amqp_daemon.py."""
+
 import json
 
 import pytest
-
 from _broker import URL, Client, broker, broker_shared, client, names, rabbitmqctl, wait_reachable  # noqa: F401  (fixtures)
 from _daemon import wait_for
 from _outbox import OutboxHarness, settled
+
 from transient.amqp import link as amqp
 from transient.amqp.publisher import CONFIRMED, Publisher
 from transient.delivery.admin import event_log
 from transient.devnet.node import find_free_port
 from transient.store.models import Delivery, DeliveryAttempt, Payment
 
-
 # -- events: the publisher on the outbox ------------------------------------------------
+
 
 class Harness(OutboxHarness):
     """An outbox whose only target is the test's exchange, and publishers draining it."""
@@ -54,13 +55,16 @@ def test_events_are_published_with_confirms_routing_keys_and_the_webhook_body(hu
     got = client.take(names.events_queue, 4)
     assert all(r.state == Delivery.DELIVERED and r.url == "amqp:" + names.exchange for r in rows)
     by_id = {str(r.id): r for r in rows}
-    keys = [(m.routing_key, json.loads(b)["event"]["sequence"]) for m, p, b in got
-            if json.loads(b)["payment_id"] == str(ltc.id)]
+    keys = [
+        (m.routing_key, json.loads(b)["event"]["sequence"])
+        for m, p, b in got
+        if json.loads(b)["payment_id"] == str(ltc.id)
+    ]
     # Per payment in order, one event after another.
     assert keys == [("payment.LTC.created", 1), ("payment.LTC.received", 2), ("payment.LTC.status_changed", 3)]
     assert [m.routing_key for m, p, b in got if m.routing_key.startswith("payment.DOGE")] == ["payment.DOGE.created"]
     events = {str(e.event_id): e for e in ltc_events + doge_events}
-    for method, props, body in got:
+    for _method, props, body in got:
         delivery = by_id[str(props.headers["Transient-Delivery-Id"])]
         assert body == delivery.body.encode()  # exactly the webhook body
         assert props.message_id in events and props.message_id == json.loads(body)["event"]["id"]
@@ -95,8 +99,9 @@ def test_an_unreachable_broker_loses_nothing_and_claims_nothing(hub, client, nam
 def test_refused_publishes_are_retried_until_the_broker_takes_them(hub, client, names):
     """A full queue with overflow=reject-publish makes the broker nack: a real refusal."""
     client.channel.exchange_declare(names.exchange, "topic", durable=True)
-    client.channel.queue_declare(names.events_queue, durable=True,
-                                 arguments={"x-max-length": 1, "x-overflow": "reject-publish"})
+    client.channel.queue_declare(
+        names.events_queue, durable=True, arguments={"x-max-length": 1, "x-overflow": "reject-publish"}
+    )
     client.channel.queue_bind(names.events_queue, names.exchange, "#")
     payments = [hub.payment() for _ in range(3)]
     for p in payments:

@@ -1,13 +1,12 @@
 """A lost PostgreSQL connection (pg_terminate_backend on the session's test database) is
 replaced on the next use; a transaction lost half-way runs again whole, once."""
-import threading
 
 import pytest
-
-from _ledger_cases import FakeNode, T0, make_payment, out, tip
+from _ledger_cases import T0, FakeNode, make_payment, out, tip
 from _outbox import OutboxHarness
 from _pg_faults import terminate_backends
 from _receiver import Receiver
+
 from transient.chain.backend import Changes
 from transient.chain.sync import Syncer
 from transient.core import faults

@@ -2,11 +2,12 @@
 the exchanges' documented shapes (tests/_exchange.py): prices, several pairs in one
 Kraken request, and each documented failure (an error list with HTTP 200, a 4xx for an
 unknown pair, an HTML error page, a non-numeric price, a timeout, a refused connection)."""
+
 from decimal import Decimal
 
 import pytest
-
 from _exchange import Exchange
+
 from transient.rates.sources import Bitstamp, Coinbase, Kraken, SourceError
 
 
@@ -47,8 +48,9 @@ def test_kraken_error_list_with_http_200_is_a_failure(exchange):
         _source(Kraken, exchange).fetch(["DOGE/USD"])
 
 
-@pytest.mark.parametrize("cls, words", [(Coinbase, "HTTP 400: invalid_request"),
-                                        (Bitstamp, "HTTP 404: Currency pair not found")])
+@pytest.mark.parametrize(
+    "cls, words", [(Coinbase, "HTTP 400: invalid_request"), (Bitstamp, "HTTP 404: Currency pair not found")]
+)
 def test_an_unknown_pair_is_a_4xx_reported_per_pair(exchange, cls, words):
     rates, errors = _source(cls, exchange).fetch(["DOGE/USD", "DOGE/CHF"])
     assert set(rates) == {"DOGE/USD"} and words in errors["DOGE/CHF"]

@@ -1,13 +1,14 @@
 """Webhook deadlines and fairness, with real hanging and trickling receivers on loopback:
 an attempt ends at its total deadline, and healthy receivers keep their share of the
 dispatcher while many others hang."""
+
 import time
 
 import pytest
-
 from _daemon import wait_for
 from _outbox import OutboxHarness
 from _receiver import Receiver, Stalling
+
 from transient.delivery.admin import ping
 from transient.delivery.dispatcher import Dispatcher, target_of
 from transient.delivery.sender import Sender
@@ -72,10 +73,12 @@ def test_healthy_receivers_keep_their_share_while_50_receivers_hang(db, stalling
                 t0 = time.time()
                 before = len(healthy.received())
                 h.emit(h.payment(), "payment.created")
-                wait_for(lambda: len(healthy.received()) > before, timeout=30)
+                wait_for(lambda before=before: len(healthy.received()) > before, timeout=30)
                 latencies.append(healthy.received()[-1].at - t0)
-            print("\nhealthy webhook latency while 50 receivers hang: median %.0f ms, max %.0f ms"
-                  % (sorted(latencies)[5] * 1000, max(latencies) * 1000))
+            print(
+                "\nhealthy webhook latency while 50 receivers hang: median %.0f ms, max %.0f ms"
+                % (sorted(latencies)[5] * 1000, max(latencies) * 1000)
+            )
             # The hanging ones never hold the whole pool: no healthy delivery waited for
             # a hanging attempt's 3 s deadline (before: about 50 / 8 x 3 s at each wave).
             assert max(latencies) < 3, latencies

@@ -2,11 +2,12 @@
 addresses and connects to the one it checked (a loopback receiver stands for an
 internal service); the operator's [webhook] url is trusted. The rules themselves:
 tests/unit/test_targets.py."""
-import pytest
 
+import pytest
 from _daemon import wait_for
 from _outbox import OutboxHarness
 from _receiver import Receiver
+
 from transient.core.errors import ValidationError
 from transient.delivery.dispatcher import Dispatcher
 from transient.delivery.sender import Sender
@@ -47,8 +48,13 @@ def test_the_checked_address_is_the_one_connected_to(receiver):
 
 def test_numeric_forms_and_userinfo_are_refused_at_send_time_too(receiver):
     sender = Sender(guard=TargetGuard())
-    for url in ("http://127.0.0.1:%d/hook", "http://2130706433:%d/hook", "http://0x7f000001:%d/hook",
-                "http://localhost:%d/hook", "http://u:p@127.0.0.1:%d/hook"):
+    for url in (
+        "http://127.0.0.1:%d/hook",
+        "http://2130706433:%d/hook",
+        "http://0x7f000001:%d/hook",
+        "http://localhost:%d/hook",
+        "http://u:p@127.0.0.1:%d/hook",
+    ):
         outcome = send(sender, url % receiver.port)
         assert outcome.refused and outcome.status is None, (url, outcome.error)
     assert receiver.received() == []

@@ -1,31 +1,32 @@
 """The outbox and the dispatcher, on SQLite and PostgreSQL, with a real HTTP receiver on
 loopback. (Signatures: tests/unit/test_webhook_signatures.py; the daemon end to end:
 tests/e2e/test_webhooks_e2e.py.)"""
+
 import datetime
 import json
 import threading
 import time
 
 import pytest
-
 from _daemon import wait_for
 from _outbox import OutboxHarness, settled
 from _receiver import Receiver
-from transient.core import status as S
+
 from transient import webhooks
-from transient.store.db import write_transaction
+from transient.core import status as S
+from transient.core.clock import utcnow
+from transient.delivery.admin import event_log, ping, redeliver
 from transient.delivery.dispatcher import Dispatcher
 from transient.delivery.sender import Sender
-from transient.delivery.admin import event_log, ping, redeliver
+from transient.store.db import write_transaction
 from transient.store.models import Delivery, DeliveryAttempt, Event, Payment
-from transient.core.clock import utcnow
-from transient.delivery.outbox import Outbox
 
 SECRET = "whsec_test"
 FAST = [0.05, 0.05, 0.05]  # seconds: the retry schedule used here
 
 
 # -- fixtures ----------------------------------------------------------------------
+
 
 @pytest.fixture
 def receiver():
@@ -66,6 +67,7 @@ def hub(db, receiver):
 
 # -- the outbox ----------------------------------------------------------------------
 
+
 def test_event_and_delivery_are_written_together_or_not_at_all(hub, db):
     p = hub.payment()
     batch = hub.outbox.batch(utcnow())
@@ -83,8 +85,13 @@ def test_event_and_delivery_are_written_together_or_not_at_all(hub, db):
     body = json.loads(d.body)
     assert list(body)[:2] == ["payment_id", "status"]  # the seed's fields first
     assert body["payment_id"] == str(p.id) and body["status"] == S.UNPAID
-    assert body["event"] == {"id": str(events[0].event_id), "type": "payment.created", "sequence": 1,
-                             "created_at": body["event"]["created_at"], "data": {"n": 1}}
+    assert body["event"] == {
+        "id": str(events[0].event_id),
+        "type": "payment.created",
+        "sequence": 1,
+        "created_at": body["event"]["created_at"],
+        "data": {"n": 1},
+    }
     assert body["payment"]["id"] == str(p.id) and body["payment"]["amount"] == "0.000001"
 
 
@@ -98,10 +105,13 @@ def test_no_target_no_delivery_and_callback_url_gets_its_own(db, receiver):
     both = Harness(db, receiver.url)
     both.emit(both.payment(callback_url="http://127.0.0.1:1/x"), "payment.created")
     assert sorted(d.url for d in Delivery.select().where(Delivery.url != receiver.url + "?own")) == [
-        "http://127.0.0.1:1/x", receiver.url]
+        "http://127.0.0.1:1/x",
+        receiver.url,
+    ]
 
 
 # -- delivery ----------------------------------------------------------------------------
+
 
 def test_delivered_signed_with_headers(hub, receiver):
     p = hub.payment()
@@ -240,8 +250,9 @@ def test_lease_of_a_crashed_dispatcher_runs_out_and_the_delivery_is_sent(hub, re
     (claimed,) = crashed.claim(10)  # ... and the process dies before sending
     other = hub.dispatcher(start=False)
     assert other.claim(10) == []  # leased
-    later = Dispatcher(hub.db, Sender(SECRET, 5), FAST, 2,
-                       clock=lambda: utcnow() + crashed.lease + datetime.timedelta(seconds=1))
+    later = Dispatcher(
+        hub.db, Sender(SECRET, 5), FAST, 2, clock=lambda: utcnow() + crashed.lease + datetime.timedelta(seconds=1)
+    )
     (out,) = later.run_once()
     assert out.ok and Delivery.get_by_id(claimed.id).state == Delivery.DELIVERED
     assert len(receiver.received()) == 1

@@ -1,5 +1,6 @@
 """The regtest layer: tests that need the litecoind regtest node (the session's ``regtest``
 fixture), in-process. Every test collected here is marked ``regtest``."""
+
 import pathlib
 
 import pytest

@@ -1,24 +1,26 @@
 """The address pool: fresh addresses fetched ahead, claimed once, labelled afterwards;
 on SQLite and PostgreSQL against the regtest node (kept across daemon restarts:
 tests/e2e/test_address_pool_daemon.py)."""
+
 import threading
 
 import pytest
 
-from transient.payments.pool import AddressPool
-from transient.store.db import write_transaction
-from transient.store.models import Payment, PooledAddress
 from transient.delivery.outbox import Outbox
+from transient.payments.pool import AddressPool
 from transient.payments.rendering import Renderer
 from transient.payments.service import PaymentService
+from transient.store.db import write_transaction
+from transient.store.models import Payment, PooledAddress
 from transient_litecoin import LitecoinBackend
 
 pytestmark = pytest.mark.regtest
 
 
 def backend_for(node, wallet):
-    return LitecoinBackend("LTC", {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user,
-                                   "rpc_password": node.rpc_password, "wallet": wallet})
+    return LitecoinBackend(
+        "LTC", {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user, "rpc_password": node.rpc_password, "wallet": wallet}
+    )
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
 """The HTTP API in-process against the real regtest node: what the unit layer checks on
 the FakeBackend (tests/unit/test_api.py), here with the node's own addresses, payments,
 blocks and health answers."""
+
 import io
 import uuid
 
 import pytest
-
-from _api import node_client as make_client, post
+from _api import node_client as make_client
+from _api import post
 
 pytestmark = pytest.mark.regtest
 
@@ -26,7 +27,12 @@ def test_create_returns_201_location_and_the_payment(api):
     assert resp.json["success"] is True
     assert resp.headers["location"] == "/payments/%s" % p["id"]
     assert (p["currency"], p["status"], p["amount"], p["amount_received"], p["amount_due"]) == (
-        "LTC", "UNPAID", "10", "0", "10")
+        "LTC",
+        "UNPAID",
+        "10",
+        "0",
+        "10",
+    )
     assert p["metadata"] == {"a": [1, "x"]} and p["account"] == "acct"
     assert p["payment_address"].startswith("rltc1")
     assert p["created_at"].endswith("Z") and p["expires_at"] is None and p["paid_at"] is None
@@ -102,8 +108,14 @@ def test_the_public_view_follows_a_real_payment_and_hides_the_merchants_data(tmp
     try:
         syncer = runtime.syncers["LTC"]
         syncer.run()
-        body = {"currency": "LTC", "amount": "0.25", "account": "order-99", "metadata": {"description": "Tea",
-                "vip": True}, "callback_url": "https://93.184.216.34/h?tok=zz", "redirect_url": "https://shop.test/ok"}
+        body = {
+            "currency": "LTC",
+            "amount": "0.25",
+            "account": "order-99",
+            "metadata": {"description": "Tea", "vip": True},
+            "callback_url": "https://93.184.216.34/h?tok=zz",
+            "redirect_url": "https://shop.test/ok",
+        }
         p = post(client, body, key).json["payment"]
         txid = regtest.pay(p["payment_address"], "0.25")
         syncer.run()

@@ -3,6 +3,7 @@
 The DOGE backend runs here too: the RPC subset it uses (3-param listsinceblock,
 getnewaddress(label), getblockheader) is the same on Litecoin Core 0.21.
 """
+
 import pytest
 
 from transient.devnet.node import DevnetError, RegtestNode
@@ -16,8 +17,12 @@ pytestmark = pytest.mark.regtest
 def backend(request, regtest, merchant_wallet):
     """A backend of each kind on its own fresh merchant wallet."""
     cls = request.param
-    options = {"rpc_url": regtest.rpc_url, "rpc_user": regtest.rpc_user,
-               "rpc_password": regtest.rpc_password, "wallet": merchant_wallet}
+    options = {
+        "rpc_url": regtest.rpc_url,
+        "rpc_user": regtest.rpc_user,
+        "rpc_password": regtest.rpc_password,
+        "wallet": merchant_wallet,
+    }
     instance = cls(cls.currency, options)
     yield instance
     instance.close()
@@ -111,8 +116,12 @@ def test_double_spend_of_an_unconfirmed_payment(backend, regtest):
 
 
 def test_backend_survives_a_node_restart(regtest, merchant_wallet):
-    options = {"rpc_url": regtest.rpc_url, "rpc_user": regtest.rpc_user,
-               "rpc_password": regtest.rpc_password, "wallet": merchant_wallet}
+    options = {
+        "rpc_url": regtest.rpc_url,
+        "rpc_user": regtest.rpc_user,
+        "rpc_password": regtest.rpc_password,
+        "wallet": merchant_wallet,
+    }
     ltc = LitecoinBackend("LTC", options)
     before = ltc.tip()
     regtest.restart()
@@ -123,8 +132,9 @@ def test_backend_survives_a_node_restart(regtest, merchant_wallet):
 
 
 def test_notify_commands_reach_the_node_unmangled(tmp_path):
-    node = RegtestNode(tmp_path, rpc_port=1, walletnotify="/bin/ping-transient LTC %s %w",
-                       blocknotify="curl -s http://x/%s")
+    node = RegtestNode(
+        tmp_path, rpc_port=1, walletnotify="/bin/ping-transient LTC %s %w", blocknotify="curl -s http://x/%s"
+    )
     argv = node.command()
     assert "-walletnotify=/bin/ping-transient LTC %s %w" in argv
     assert "-blocknotify=curl -s http://x/%s" in argv and "-listen=0" in argv

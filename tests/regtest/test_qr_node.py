@@ -1,14 +1,16 @@
 """QR codes of the API in-process against the real regtest node: the node's own
 bech32 addresses upper-cased in the code, and a real payment changing the code and its
 ETag (tests/unit/test_qr.py checks the same on the FakeBackend)."""
+
 import io
 import uuid
 
 import pytest
+from _api import node_client as make_client
+from _api import post
+from _qr_decode import decode_png, decode_svg
 from PIL import Image
 
-from _api import node_client as make_client, post
-from _qr_decode import decode_png, decode_svg
 from transient.api.checkout import qr
 
 pytestmark = pytest.mark.regtest
@@ -75,6 +77,9 @@ def test_etag_answers_304_without_a_body_until_the_code_changes(qr_api, regtest)
     assert fresh.status_code == 200 and fresh.headers["etag"] != tag
     assert _decode(fresh).text == "LITECOIN:%s?amount=0.75" % p["payment_address"].upper()
     # The address code did not change.
-    still = client.simulate_get("/payments/%s/qrcode.png" % p["id"], params={"content": "address"},
-                                headers={"If-None-Match": address.headers["etag"]})
+    still = client.simulate_get(
+        "/payments/%s/qrcode.png" % p["id"],
+        params={"content": "address"},
+        headers={"If-None-Match": address.headers["etag"]},
+    )
     assert still.status_code == 304

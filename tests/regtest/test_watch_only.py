@@ -4,6 +4,7 @@ address-by-address importmulti (the DOGE path, run against the same node); addre
 that equal the node's own derivation; PENDING → PAID and back on a reorg; indexes never
 handed out twice across two pools and a restart; the gap report. Key parsing and the
 BIP vectors: tests/unit/test_hdkeys.py."""
+
 import datetime
 import re
 import threading
@@ -27,9 +28,12 @@ from transient_litecoin import LitecoinBackend
 
 pytestmark = pytest.mark.regtest
 
+
 def backend(cls, node, wallet, currency):
-    return cls(currency, {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user,
-                          "rpc_password": node.rpc_password, "wallet": wallet})
+    return cls(
+        currency,
+        {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user, "rpc_password": node.rpc_password, "wallet": wallet},
+    )
 
 
 def test_litecoind_has_no_descriptor_wallets(regtest):
@@ -63,8 +67,9 @@ def test_ltc_keyless_wallet_watches_the_ranged_descriptor_and_derives_what_the_n
     dump = tmp_path / "wallet.dump"
     regtest.rpc("dumpwallet", str(dump), wallet=name)
     lines = [line for line in dump.read_text().splitlines() if line and not line.startswith("#")]
-    assert lines and all(line.startswith("0014") or " script=" in line or line.startswith("a914")
-                         for line in lines), lines[:3]  # scripts only: no WIF key line
+    assert lines and all(line.startswith("0014") or " script=" in line or line.startswith("a914") for line in lines), (
+        lines[:3]
+    )  # scripts only: no WIF key line
     assert not [line for line in lines if re.match(r"^[c9][1-9A-HJ-NP-Za-km-z]{50} ", line)]
     ltc.close()
 
@@ -78,8 +83,10 @@ def test_doge_path_imports_each_address_and_public_key_into_a_keyless_legacy_wal
     pool.refill()
     first = pool_rows()[0]
     # Independently: the node's own pkh derivation (DOGE and LTC regtest share P2PKH version 111).
-    assert first.address == regtest.rpc("deriveaddresses", hdkeys.parse(
-        "LTC", descriptor=watch.descriptor()).descriptor(), [0, 0])[0]
+    assert (
+        first.address
+        == regtest.rpc("deriveaddresses", hdkeys.parse("LTC", descriptor=watch.descriptor()).descriptor(), [0, 0])[0]
+    )
     info = regtest.rpc("getaddressinfo", first.address, wallet=name)
     assert info["iswatchonly"] is True and info["pubkey"] == watch.pubkey(0).hex()
     assert doge.verify_watch(watch, "regtest") is None
@@ -96,7 +103,8 @@ def pool_rows():
 
 def watch_runtime(tmp_path, regtest, name, key, pool=6, gap_limit=3, clock=None):
     path = tmp_path / "config.toml"
-    path.write_text("""
+    path.write_text(
+        """
 [database]
 url = "sqlite:///%s"
 [coins.LTC]
@@ -108,7 +116,9 @@ wallet = "%s"
 xpub = "%s"
 address_pool = %d
 gap_limit = %d
-""" % (tmp_path / "w.db", regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, name, key, pool, gap_limit))
+"""
+        % (tmp_path / "w.db", regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, name, key, pool, gap_limit)
+    )
     runtime = Runtime(settings.load(str(path), environ={}), **({"clock": clock} if clock else {}))
     migrations.apply(runtime.db)
     return runtime
@@ -195,8 +205,10 @@ def test_gap_report_after_paid_expired_and_unpaid_payments(tmp_path, regtest):
     runtime = watch_runtime(tmp_path, regtest, name, fresh_tpub(), pool=10, gap_limit=3, clock=lambda: now[0])
     runtime.backends["LTC"].create_watch_wallet(name)
     client = testing.TestClient(runtime.app())
-    made = [post(client, {"currency": "LTC", "amount": "1", **({"expires_in": 600} if i in (2, 3) else {})})
-            .json["payment"] for i in range(8)]
+    made = [
+        post(client, {"currency": "LTC", "amount": "1", **({"expires_in": 600} if i in (2, 3) else {})}).json["payment"]
+        for i in range(8)
+    ]
     for i in (0, 5):
         regtest.pay(made[i]["payment_address"], "1")
     regtest.mine(1)

@@ -4,6 +4,7 @@ in tmp dirs, Falcon's in-process TestClient and the FakeBackend (tests/fakes.py)
 Guarded twice: collection fails (a UsageError) when a test here asks for a fixture of a
 node or service, and at run time those fixtures fail the test, as does starting any
 process."""
+
 import pathlib
 import subprocess
 
@@ -30,14 +31,14 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.unit)
         used = sorted(set(getattr(item, "fixturenames", ())) & set(FORBIDDEN))
         if used:
-            raise pytest.UsageError("%s is in tests/unit but uses %s: a unit test needs no node and no "
-                                    "service (move it to tests/integration, tests/regtest or tests/e2e)"
-                                    % (item.nodeid, ", ".join(used)))
+            raise pytest.UsageError(
+                "%s is in tests/unit but uses %s: a unit test needs no node and no "
+                "service (move it to tests/integration, tests/regtest or tests/e2e)" % (item.nodeid, ", ".join(used))
+            )
 
 
 def _refuse(name):
-    pytest.fail("a unit test asked for the %r fixture: tests/unit needs no node and no service" % name,
-                pytrace=False)
+    pytest.fail("a unit test asked for the %r fixture: tests/unit needs no node and no service" % name, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +74,10 @@ def db_url(tmp_path):
 @pytest.fixture(autouse=True)
 def no_subprocess(monkeypatch):
     """A unit test starts no process (no transientd, no CLI, no litecoind, no pip)."""
+
     def refuse(self, args, *a, **kw):
-        pytest.fail("a unit test started a process: %r (tests/unit runs none; move it to tests/e2e)" % (args,),
-                    pytrace=False)
+        pytest.fail(
+            "a unit test started a process: %r (tests/unit runs none; move it to tests/e2e)" % (args,), pytrace=False
+        )
 
     monkeypatch.setattr(subprocess.Popen, "_execute_child", refuse)

@@ -1,5 +1,6 @@
 """The AMQP settings and what the runtime builds from them (nothing connects: the
 publisher and the consumer start only with the runtime)."""
+
 import json
 
 import pytest
@@ -9,8 +10,8 @@ from transient.core.errors import ConfigError
 from transient.core.redact import redact
 from transient.runtime import Runtime
 
-
 # -- configuration -------------------------------------------------------------------
+
 
 def load(tmp_path, text):
     path = tmp_path / "config.toml"
@@ -19,7 +20,7 @@ def load(tmp_path, text):
 
 
 def test_off_unless_a_url_is_set_and_the_target_holds_no_password(tmp_path):
-    db = "[database]\nurl = \"sqlite:///%s\"\n" % (tmp_path / "t.db")
+    db = '[database]\nurl = "sqlite:///%s"\n' % (tmp_path / "t.db")
     runtime = Runtime(load(tmp_path, db))
     assert runtime.amqp is None and runtime.outbox.extra_targets == ()
     runtime.close()
@@ -34,12 +35,15 @@ def test_off_unless_a_url_is_set_and_the_target_holds_no_password(tmp_path):
     runtime.close()
 
 
-@pytest.mark.parametrize("text, key", [
-    ('[amqp]\nurl = "http://127.0.0.1:5672/"\n', "amqp.url"),
-    ('[amqp]\nexchange = "amq.topic"\n', "amqp.exchange"),
-    ('[amqp]\nrpc_queue = "bad name"\n', "amqp.rpc_queue"),
-    ('[amqp]\nretry_schedule = []\n', "amqp.retry_schedule"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('[amqp]\nurl = "http://127.0.0.1:5672/"\n', "amqp.url"),
+        ('[amqp]\nexchange = "amq.topic"\n', "amqp.exchange"),
+        ('[amqp]\nrpc_queue = "bad name"\n', "amqp.rpc_queue"),
+        ("[amqp]\nretry_schedule = []\n", "amqp.retry_schedule"),
+    ],
+)
 def test_bad_settings_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as info:
         load(tmp_path, text)

@@ -1,15 +1,14 @@
 """The HTTP API in-process (Falcon's test client) on the FakeBackend: validation, errors,
 idempotency, listing, auth, QR codes, notify, health, the read cache. The same flows
 against the real node: tests/regtest/test_api_node.py."""
+
 import io
 import json
 import uuid
 
 import pytest
-
 from _api import post
 from fakes import fake_runtime
-
 
 LOOPBACK_ALLOWED = '[webhook]\nallowed_networks = ["127.0.0.0/8", "::1/128"]\n'
 
@@ -34,7 +33,12 @@ def test_create_returns_201_location_and_the_payment(api):
     assert resp.json["success"] is True
     assert resp.headers["location"] == "/payments/%s" % p["id"]
     assert (p["currency"], p["status"], p["amount"], p["amount_received"], p["amount_due"]) == (
-        "LTC", "UNPAID", "10", "0", "10")
+        "LTC",
+        "UNPAID",
+        "10",
+        "0",
+        "10",
+    )
     assert p["metadata"] == {"a": [1, "x"]} and p["account"] == "acct"
     assert p["payment_address"].startswith("rltc1")
     assert p["created_at"].endswith("Z") and p["expires_at"] is None and p["paid_at"] is None
@@ -43,8 +47,12 @@ def test_create_returns_201_location_and_the_payment(api):
 
 
 def test_callback_and_redirect_urls_are_kept(api):
-    body = {"currency": "LTC", "amount": 1, "callback_url": "https://shop.example/hooks/transient?x=1",
-            "redirect_url": "http://127.0.0.1:3000/thanks"}
+    body = {
+        "currency": "LTC",
+        "amount": 1,
+        "callback_url": "https://shop.example/hooks/transient?x=1",
+        "redirect_url": "http://127.0.0.1:3000/thanks",
+    }
     p = post(api, body).json["payment"]
     assert (p["callback_url"], p["redirect_url"]) == (body["callback_url"], body["redirect_url"])
     plain = post(api, {"currency": "LTC", "amount": 1}).json["payment"]
@@ -59,37 +67,40 @@ def test_amounts_are_exact(api):
         assert resp.json["payment"]["amount"] == (shown or "0.1")  # 0.1 as a JSON number is read as exact decimal
 
 
-@pytest.mark.parametrize("body, status, field", [
-    ({"currency": "LTC", "amount": 0}, 422, "amount"),
-    ({"currency": "LTC", "amount": "-1"}, 422, "amount"),
-    ({"currency": "LTC", "amount": "1.000000001"}, 422, "amount"),
-    ({"currency": "LTC", "amount": "84000000.00000001"}, 422, "amount"),
-    ({"currency": "LTC", "amount": "NaN"}, 422, "amount"),
-    ({"currency": "LTC", "amount": True}, 422, "amount"),
-    ({"currency": "LTC", "amount": [1]}, 422, "amount"),
-    ({"currency": "LTC"}, 422, "amount"),
-    ({"amount": 1}, 422, "currency"),
-    ({"currency": "XYZ", "amount": 1}, 422, "currency"),
-    ({"currency": "LTC", "amount": 1, "metadata": [1]}, 422, "metadata"),
-    ({"currency": "LTC", "amount": 1, "account": 5}, 422, "account"),
-    ({"currency": "LTC", "amount": 1, "ammount": 1}, 422, "ammount"),
-    ({"currency": "LTC", "amount": 1, "confirmations": -1}, 422, "confirmations"),
-    ({"currency": "LTC", "amount": 1, "expires_in": 0}, 422, "expires_in"),
-    ({"currency": "LTC", "amount": 1, "expires_in": 400 * 86400}, 422, "expires_in"),
-    ({"currency": "LTC", "amount": 1, "expires_at": "2099-01-01T00:00:00"}, 422, "expires_at"),
-    ({"currency": "LTC", "amount": 1, "underpayment_tolerance": "1.234"}, 422, "underpayment_tolerance"),
-    ({"currency": "LTC", "amount": 1, "expires_in": 600, "expires_at": "2099-01-01T00:00:00Z"}, 422, "expires_at"),
-    ({"currency": "LTC", "amount": 1, "expires_at": "2000-01-01T00:00:00Z"}, 422, "expires_at"),
-    ({"currency": "LTC", "amount": 1, "underpayment_tolerance": "100"}, 422, "underpayment_tolerance"),
-    ({"currency": "LTC", "amount": 1, "callback_url": "ftp://shop.example/hook"}, 422, "callback_url"),
-    ({"currency": "LTC", "amount": 1, "callback_url": "/relative/hook"}, 422, "callback_url"),
-    ({"currency": "LTC", "amount": 1, "callback_url": "http://shop.example:99999/"}, 422, "callback_url"),
-    ({"currency": "LTC", "amount": 1, "callback_url": "http://shop example/"}, 422, "callback_url"),
-    ({"currency": "LTC", "amount": 1, "callback_url": 7}, 422, "callback_url"),
-    ({"currency": "LTC", "amount": 1, "redirect_url": "javascript:alert(1)"}, 422, "redirect_url"),
-    ({"currency": "LTC", "amount": 1, "redirect_url": "https://" + "x" * 2100}, 422, "redirect_url"),
-    ([1, 2], 400, None),
-])
+@pytest.mark.parametrize(
+    "body, status, field",
+    [
+        ({"currency": "LTC", "amount": 0}, 422, "amount"),
+        ({"currency": "LTC", "amount": "-1"}, 422, "amount"),
+        ({"currency": "LTC", "amount": "1.000000001"}, 422, "amount"),
+        ({"currency": "LTC", "amount": "84000000.00000001"}, 422, "amount"),
+        ({"currency": "LTC", "amount": "NaN"}, 422, "amount"),
+        ({"currency": "LTC", "amount": True}, 422, "amount"),
+        ({"currency": "LTC", "amount": [1]}, 422, "amount"),
+        ({"currency": "LTC"}, 422, "amount"),
+        ({"amount": 1}, 422, "currency"),
+        ({"currency": "XYZ", "amount": 1}, 422, "currency"),
+        ({"currency": "LTC", "amount": 1, "metadata": [1]}, 422, "metadata"),
+        ({"currency": "LTC", "amount": 1, "account": 5}, 422, "account"),
+        ({"currency": "LTC", "amount": 1, "ammount": 1}, 422, "ammount"),
+        ({"currency": "LTC", "amount": 1, "confirmations": -1}, 422, "confirmations"),
+        ({"currency": "LTC", "amount": 1, "expires_in": 0}, 422, "expires_in"),
+        ({"currency": "LTC", "amount": 1, "expires_in": 400 * 86400}, 422, "expires_in"),
+        ({"currency": "LTC", "amount": 1, "expires_at": "2099-01-01T00:00:00"}, 422, "expires_at"),
+        ({"currency": "LTC", "amount": 1, "underpayment_tolerance": "1.234"}, 422, "underpayment_tolerance"),
+        ({"currency": "LTC", "amount": 1, "expires_in": 600, "expires_at": "2099-01-01T00:00:00Z"}, 422, "expires_at"),
+        ({"currency": "LTC", "amount": 1, "expires_at": "2000-01-01T00:00:00Z"}, 422, "expires_at"),
+        ({"currency": "LTC", "amount": 1, "underpayment_tolerance": "100"}, 422, "underpayment_tolerance"),
+        ({"currency": "LTC", "amount": 1, "callback_url": "ftp://shop.example/hook"}, 422, "callback_url"),
+        ({"currency": "LTC", "amount": 1, "callback_url": "/relative/hook"}, 422, "callback_url"),
+        ({"currency": "LTC", "amount": 1, "callback_url": "http://shop.example:99999/"}, 422, "callback_url"),
+        ({"currency": "LTC", "amount": 1, "callback_url": "http://shop example/"}, 422, "callback_url"),
+        ({"currency": "LTC", "amount": 1, "callback_url": 7}, 422, "callback_url"),
+        ({"currency": "LTC", "amount": 1, "redirect_url": "javascript:alert(1)"}, 422, "redirect_url"),
+        ({"currency": "LTC", "amount": 1, "redirect_url": "https://" + "x" * 2100}, 422, "redirect_url"),
+        ([1, 2], 400, None),
+    ],
+)
 def test_bad_input_names_the_field_and_changes_nothing(api, body, status, field):
     before = api.simulate_get("/payments", params={"limit": 500}).json["payments"]
     resp = post(api, body)
@@ -100,14 +111,18 @@ def test_bad_input_names_the_field_and_changes_nothing(api, body, status, field)
     assert api.simulate_get("/payments", params={"limit": 500}).json["payments"] == before
 
 
-@pytest.mark.parametrize("raw, ctype, status", [
-    ('{"currency": "LTC", "amount": NaN}', "application/json", 400),
-    ('{"currency": "LTC", "amount": Infinity}', "application/json", 400),
-    ("{not json", "application/json", 400),
-    ("\xff\xfe", "application/json", 400),
-    ("currency=LTC", "application/x-www-form-urlencoded", 415),
-    ('{"pad": "%s"}' % ("x" * 70000), "application/json", 413),
-], ids=["nan", "infinity", "broken", "not-utf8", "form", "oversized"])
+@pytest.mark.parametrize(
+    "raw, ctype, status",
+    [
+        ('{"currency": "LTC", "amount": NaN}', "application/json", 400),
+        ('{"currency": "LTC", "amount": Infinity}', "application/json", 400),
+        ("{not json", "application/json", 400),
+        ("\xff\xfe", "application/json", 400),
+        ("currency=LTC", "application/x-www-form-urlencoded", 415),
+        ('{"pad": "%s"}' % ("x" * 70000), "application/json", 413),
+    ],
+    ids=["nan", "infinity", "broken", "not-utf8", "form", "oversized"],
+)
 def test_unreadable_bodies(api, raw, ctype, status):
     resp = api.simulate_post("/payments", body=raw, headers={"Content-Type": ctype})
     assert resp.status_code == status, resp.text
@@ -199,8 +214,11 @@ def test_api_keys(tmp_path):
         assert client.simulate_get("/payments/%s" % pid).status_code == 200
         # The event log (webhook URLs, receivers' answers) and webhook actions need the key.
         key = {"Authorization": "Bearer s3cret"}
-        for method, path in [("GET", "/payments/%s/events" % pid), ("POST", "/deliveries/1/redeliver"),
-                             ("POST", "/webhooks/test")]:
+        for method, path in [
+            ("GET", "/payments/%s/events" % pid),
+            ("POST", "/deliveries/1/redeliver"),
+            ("POST", "/webhooks/test"),
+        ]:
             assert client.simulate_request(method, path).status_code == 401, path
         events = client.simulate_get("/payments/%s/events" % pid, headers=key)
         assert events.status_code == 200 and [e["type"] for e in events.json["events"]] == ["payment.created"]

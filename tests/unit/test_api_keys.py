@@ -2,13 +2,14 @@
 public view of a payment (the checkout page's), the full object only with
 payments:read; a daemon beyond loopback without keys refuses to start. In-process on
 the FakeBackend; the CLI in-process too (`transient keys`)."""
+
 import json
 import sqlite3
 
 import pytest
-
 from _api import post
 from fakes import fake_runtime
+
 from transient import cli, settings
 from transient.core.errors import ConfigError
 from transient.core.keys import SCOPES, KeyRing
@@ -31,9 +32,14 @@ def keyed(tmp_path):
 
 
 def _merchant_payment(client, headers):
-    body = {"currency": "LTC", "amount": "1.5", "account": "shop-order-42",
-            "metadata": {"description": "Two mugs", "email": "customer@example.org", "note": "internal note"},
-            "callback_url": "https://93.184.216.34/hook?tok=abc123", "redirect_url": "https://93.184.216.34/thanks"}
+    body = {
+        "currency": "LTC",
+        "amount": "1.5",
+        "account": "shop-order-42",
+        "metadata": {"description": "Two mugs", "email": "customer@example.org", "note": "internal note"},
+        "callback_url": "https://93.184.216.34/hook?tok=abc123",
+        "redirect_url": "https://93.184.216.34/thanks",
+    }
     resp = post(client, body, headers)
     assert resp.status_code == 201, resp.text
     return resp.json["payment"]
@@ -46,12 +52,21 @@ def test_anonymous_reads_get_the_public_view_and_a_key_the_full_object(keyed):
     assert anon.status_code == 200
     view = anon.json["payment"]
     assert set(view) == set(PUBLIC_FIELDS) | set(PRICE_FIELDS) | {
-        "description", "confirmations", "transactions", "redirect_url", "view"}
+        "description",
+        "confirmations",
+        "transactions",
+        "redirect_url",
+        "view",
+    }
     assert all(view[k] is None for k in PRICE_FIELDS)  # priced in coins: no fiat price to show
     assert view["description"] == "Two mugs" and view["view"] == "public"
     assert view["redirect_url"] is None  # named only once paid, when the page sends the customer there
     assert (view["amount"], view["amount_due"], view["payment_address"], view["payment_uri"]) == (
-        full["amount"], full["amount_due"], full["payment_address"], full["payment_uri"])
+        full["amount"],
+        full["amount_due"],
+        full["payment_address"],
+        full["payment_uri"],
+    )
     for bit in SECRET_BITS:
         assert bit not in anon.text, bit
     for name in ("metadata", "account", "callback_url", "status_history"):
@@ -77,8 +92,15 @@ def test_the_public_view_shows_transactions_and_the_redirect_once_paid(keyed):
     runtime.syncers["LTC"].run()
     view = client.simulate_get("/payments/%s" % p["id"]).json["payment"]
     assert view["status"] == "PAID" and view["paid"] is True
-    assert view["transactions"] == [{"txid": txid, "vout": view["transactions"][0]["vout"], "amount": "1.5",
-                                     "confirmations": 1, "status": "confirmed"}]
+    assert view["transactions"] == [
+        {
+            "txid": txid,
+            "vout": view["transactions"][0]["vout"],
+            "amount": "1.5",
+            "confirmations": 1,
+            "status": "confirmed",
+        }
+    ]
     assert view["confirmations"] == 1 and view["redirect_url"] == "https://93.184.216.34/thanks"
 
 
@@ -172,11 +194,27 @@ def test_the_keyring_rules():
 
 # -- the CLI: transient keys create / list / revoke (in-process main) --------------------
 
+
 def test_cli_creates_shows_once_lists_and_revokes(keyed, tmp_path, capsys):
     client, runtime = keyed
     config = ["--config", str(tmp_path / "config.toml")]
-    assert cli.main(["keys", "create", "--scope", "payments:read", "--scope", "payments:create",
-                     "--label", "shop", "--json", *config]) == 0
+    assert (
+        cli.main(
+            [
+                "keys",
+                "create",
+                "--scope",
+                "payments:read",
+                "--scope",
+                "payments:create",
+                "--label",
+                "shop",
+                "--json",
+                *config,
+            ]
+        )
+        == 0
+    )
     made = json.loads(capsys.readouterr().out)
     assert made["scopes"] == ["payments:read", "payments:create"] and made["key"].startswith("tk_" + made["id"])
     assert client.simulate_get("/payments", headers=bearer(made["key"])).status_code == 200
@@ -190,11 +228,14 @@ def test_cli_creates_shows_once_lists_and_revokes(keyed, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == []
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["keys", "create", "--scope", "payments:delete"], "unknown scope 'payments:delete'"),
-    (["keys", "create"], "--scope"),
-    (["keys", "revoke", "nosuchkey00"], "no API key nosuchkey00"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["keys", "create", "--scope", "payments:delete"], "unknown scope 'payments:delete'"),
+        (["keys", "create"], "--scope"),
+        (["keys", "revoke", "nosuchkey00"], "no API key nosuchkey00"),
+    ],
+)
 def test_cli_errors_are_one_line(keyed, tmp_path, capsys, argv, words):
     try:
         code = cli.main([*argv, "--config", str(tmp_path / "config.toml")])
@@ -206,16 +247,20 @@ def test_cli_errors_are_one_line(keyed, tmp_path, capsys, argv, words):
 
 # -- start-up: beyond loopback, keys or an explicit allow_anonymous -----------------------
 
-@pytest.mark.parametrize("bind, extra, refused", [
-    ("0.0.0.0:8080", "", True),
-    ("192.0.2.10:8080", "", True),
-    ("[::]:8080", "", True),
-    ("127.0.0.1:8080", "", False),
-    ("[::1]:8080", "", False),
-    ("localhost:8080", "", False),
-    ("0.0.0.0:8080", "[api]\nallow_anonymous = true\n", False),
-    ("0.0.0.0:8080", '[api]\nkeys = ["k"]\n', False),
-])
+
+@pytest.mark.parametrize(
+    "bind, extra, refused",
+    [
+        ("0.0.0.0:8080", "", True),
+        ("192.0.2.10:8080", "", True),
+        ("[::]:8080", "", True),
+        ("127.0.0.1:8080", "", False),
+        ("[::1]:8080", "", False),
+        ("localhost:8080", "", False),
+        ("0.0.0.0:8080", "[api]\nallow_anonymous = true\n", False),
+        ("0.0.0.0:8080", '[api]\nkeys = ["k"]\n', False),
+    ],
+)
 def test_a_daemon_beyond_loopback_needs_keys_or_allow_anonymous(tmp_path, bind, extra, refused):
     client, runtime = fake_runtime(tmp_path, extra='[server]\nbind = "%s"\n%s' % (bind, extra))
     try:

@@ -1,5 +1,6 @@
 """Backends against recorded node answers whose shapes follow each node's source:
 what no local node can produce (Dogecoin 1.14, Bitcoin Core 27-29, MWEB)."""
+
 import datetime
 import json
 from decimal import Decimal
@@ -9,8 +10,8 @@ import responses
 
 from transient.chain import hdkeys
 from transient.chain.backend import ChainTip, Output
-from transient.core.errors import ConfigError, RPCError
 from transient.chain.plugins import collect_backends, get_plugin_manager
+from transient.core.errors import ConfigError, RPCError
 from transient_backends.dogecoin import DogecoinBackend
 from transient_bitcoin import BitcoinBackend
 from transient_litecoin import LitecoinBackend
@@ -96,16 +97,38 @@ def raw(text):
 
 # -- Dogecoin 1.14 ---------------------------------------------------------------
 
+
 def test_doge_listing_without_removed_and_with_account(node):
-    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockchaininfo=chaininfo(120),
-                         getblockheader={"hash": CURSOR, "height": 110, "confirmations": 11})
+    node.handlers.update(
+        listsinceblock=raw(DOGE_LISTING),
+        getblockchaininfo=chaininfo(120),
+        getblockheader={"hash": CURSOR, "height": 110, "confirmations": 11},
+    )
     changes = backend(DogecoinBackend).changes_since(CURSOR)
     assert changes.tip == ChainTip(TIP, 120) and changes.cursor_known and changes.removed == []
     assert changes.outputs == [
-        Output("t1", "1", "DRF7yvmFHR5gMXRtijkbkPzmLYnMfTYMGZ", 999999999999999999, 3, "bb" * 32, 118, "order-1",
-               seen_at=datetime.datetime(2023, 11, 14, 22, 13, 20)),
-        Output("t3", "0", "DBXu2kgc3xtvCUWFcxFE3r9hEYgmuaaCyD", 1, 0, None, None, "order-2",
-               seen_at=datetime.datetime(2023, 11, 14, 22, 14, 10)),  # the earlier of time and timereceived
+        Output(
+            "t1",
+            "1",
+            "DRF7yvmFHR5gMXRtijkbkPzmLYnMfTYMGZ",
+            999999999999999999,
+            3,
+            "bb" * 32,
+            118,
+            "order-1",
+            seen_at=datetime.datetime(2023, 11, 14, 22, 13, 20),
+        ),
+        Output(
+            "t3",
+            "0",
+            "DBXu2kgc3xtvCUWFcxFE3r9hEYgmuaaCyD",
+            1,
+            0,
+            None,
+            None,
+            "order-2",
+            seen_at=datetime.datetime(2023, 11, 14, 22, 14, 10),
+        ),  # the earlier of time and timereceived
     ]
     # Three params only, and the cursor check rides in the same HTTP request.
     assert ("listsinceblock", [CURSOR, 1, True]) in node.calls
@@ -113,8 +136,7 @@ def test_doge_listing_without_removed_and_with_account(node):
 
 
 def test_doge_unknown_cursor_lists_all_silently_and_is_reported(node):
-    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockchaininfo=chaininfo(120),
-                         getblockheader=not_found)
+    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockchaininfo=chaininfo(120), getblockheader=not_found)
     changes = backend(DogecoinBackend).changes_since(CURSOR)
     assert changes.cursor_known is False
     assert [o.txid for o in changes.outputs] == ["t1", "t3"]  # the whole wallet, kept
@@ -159,8 +181,19 @@ BTC_LISTING = """{"transactions": [
 def test_btc_newer_fields_and_removed_unless_listed_again(node):
     node.handlers.update(listsinceblock=raw(BTC_LISTING), getblockchaininfo=chaininfo(120))
     changes = backend(BitcoinBackend, wallet="shop").changes_since(CURSOR)
-    assert changes.outputs == [Output("b1", "0", "bc1qexample", 12345, 2, "bb" * 32, 119, "order-7",
-                                      seen_at=datetime.datetime(1970, 1, 1, 0, 0, 1))]
+    assert changes.outputs == [
+        Output(
+            "b1",
+            "0",
+            "bc1qexample",
+            12345,
+            2,
+            "bb" * 32,
+            119,
+            "order-7",
+            seen_at=datetime.datetime(1970, 1, 1, 0, 0, 1),
+        )
+    ]
     # b1 was disconnected and mined again: it is listed, so it is not removed.
     assert changes.removed == [Output("b2", "1", "bc1qexample", 50000000, 0, None, None, "order-8")]
     assert node.calls[0] == ("listsinceblock", [CURSOR, 1, True, True, False])
@@ -170,7 +203,8 @@ def test_btc_newer_fields_and_removed_unless_listed_again(node):
 def test_btc_unknown_cursor_error_lists_again_from_the_beginning(node):
     node.handlers.update(
         listsinceblock=lambda params: not_found(params) if params[0] else raw(BTC_LISTING),
-        getblockchaininfo=chaininfo(120))
+        getblockchaininfo=chaininfo(120),
+    )
     changes = backend(BitcoinBackend).changes_since(CURSOR)
     assert changes.cursor_known is False and [o.txid for o in changes.outputs] == ["b1"]
     assert node.requests == 2 and "getblockheader" not in node.methods()
@@ -179,6 +213,7 @@ def test_btc_unknown_cursor_error_lists_again_from_the_beginning(node):
 def test_btc_other_errors_are_raised(node):
     def broken(params):
         raise RPCError("Wallet file not specified", -19)
+
     node.handlers.update(listsinceblock=broken, getblockchaininfo=chaininfo(120))
     with pytest.raises(RPCError) as exc:
         backend(BitcoinBackend).changes_since(CURSOR)
@@ -186,8 +221,11 @@ def test_btc_other_errors_are_raised(node):
 
 
 def test_tip_height_is_asked_when_a_block_arrived_mid_batch(node):
-    node.handlers.update(listsinceblock=raw(BTC_LISTING), getblockchaininfo=chaininfo(121, best="dd" * 32),
-                         getblockheader={"hash": TIP, "height": 120})
+    node.handlers.update(
+        listsinceblock=raw(BTC_LISTING),
+        getblockchaininfo=chaininfo(121, best="dd" * 32),
+        getblockheader={"hash": TIP, "height": 120},
+    )
     changes = backend(BitcoinBackend).changes_since(CURSOR)
     assert changes.tip == ChainTip(TIP, 120) and node.requests == 2
 
@@ -199,12 +237,20 @@ def test_btc_getnewaddress_with_address_type(node):
 
 
 def test_ping_and_network(node):
-    node.handlers.update(getblockchaininfo=chaininfo(5, chain="regtest"),
-                         getnetworkinfo={"version": 280000, "subversion": "/Satoshi:28.0.0/"},
-                         getwalletinfo={"walletname": "shop"})
+    node.handlers.update(
+        getblockchaininfo=chaininfo(5, chain="regtest"),
+        getnetworkinfo={"version": 280000, "subversion": "/Satoshi:28.0.0/"},
+        getwalletinfo={"walletname": "shop"},
+    )
     btc = backend(BitcoinBackend)
-    assert btc.ping() == {"chain": "regtest", "blocks": 5, "bestblockhash": TIP, "version": 280000,
-                          "subversion": "/Satoshi:28.0.0/", "wallet": "shop"}
+    assert btc.ping() == {
+        "chain": "regtest",
+        "blocks": 5,
+        "bestblockhash": TIP,
+        "version": 280000,
+        "subversion": "/Satoshi:28.0.0/",
+        "wallet": "shop",
+    }
     assert btc.network() == btc.network() == "regtest"
     assert node.methods().count("getblockchaininfo") == 2  # network() is cached
 
@@ -214,8 +260,13 @@ def test_recheck_reports_conflicts_and_unknown_txids(node):
         if params[0] == "gone":
             raise RPCError("Invalid or non-wallet transaction id", -5)
         confs = {"c": -2, "m": 0, "k": 4}[params[0]]
-        return {"txid": params[0], "confirmations": confs, "details": [],
-                **({"blockhash": "bb" * 32} if confs > 0 else {})}
+        return {
+            "txid": params[0],
+            "confirmations": confs,
+            "details": [],
+            **({"blockhash": "bb" * 32} if confs > 0 else {}),
+        }
+
     node.handlers.update(gettransaction=gettransaction, getblockcount=120)
     states = backend(DogecoinBackend).recheck(["c", "m", "k", "gone"])
     assert states["c"].confirmations == -2 and states["c"].block_hash is None
@@ -245,7 +296,9 @@ def test_ltc_mweb_outputs_and_hogex_skipped(node):
     node.handlers.update(listsinceblock=raw(LTC_LISTING), getblockchaininfo=chaininfo(120))
     changes = backend(LitecoinBackend).changes_since(CURSOR)
     assert [(o.txid, o.output, o.amount) for o in changes.outputs] == [
-        ("l1", "mweb:" + "ee" * 32, 250000000), ("l2", "3", 10000000)]
+        ("l1", "mweb:" + "ee" * 32, 250000000),
+        ("l2", "3", 10000000),
+    ]
     assert node.calls[0] == ("listsinceblock", [CURSOR, 1, True, True])
 
 
@@ -260,8 +313,9 @@ def test_plugins_register_the_three_backends():
 # -- watch-only keys: Bitcoin Core's descriptor wallet and Dogecoin 1.14's importmulti ------
 
 # An account key (m/84h/1h/0h of seed 00..1f) as a testnet key.
-WATCH_TPUB = ("tpubDDH1ndozCcuGXjVaXnB4NHUWbKfMTYfxH3wuU1GFvCXtEZZqsMY6NxBdgdaebExgDAVicckGNJDU8wVfRUWWMaov5jX4"
-              "zPaDorqe75QwjAC")
+WATCH_TPUB = (
+    "tpubDDH1ndozCcuGXjVaXnB4NHUWbKfMTYfxH3wuU1GFvCXtEZZqsMY6NxBdgdaebExgDAVicckGNJDU8wVfRUWWMaov5jX4zPaDorqe75QwjAC"
+)
 
 
 def watch_key(currency="BTC"):
@@ -272,9 +326,12 @@ def test_bitcoin_core_creates_a_keyless_descriptor_wallet(node):
     def loadwallet(params):
         raise RPCError("Path does not exist", -18)
 
-    node.handlers.update(listwallets=[], loadwallet=loadwallet, createwallet={"name": "shop", "warning": ""},
-                         getwalletinfo={"walletname": "shop", "private_keys_enabled": False, "descriptors": True,
-                                        "format": "sqlite"})
+    node.handlers.update(
+        listwallets=[],
+        loadwallet=loadwallet,
+        createwallet={"name": "shop", "warning": ""},
+        getwalletinfo={"walletname": "shop", "private_keys_enabled": False, "descriptors": True, "format": "sqlite"},
+    )
     btc = backend(BitcoinBackend, wallet="shop")
     assert btc.create_watch_wallet("shop")["private_keys_enabled"] is False
     assert ("createwallet", ["shop", True, True, "", False, True, True]) in node.calls
@@ -293,11 +350,13 @@ def test_importdescriptors_has_no_label_and_each_item_is_checked(node):
     btc = backend(BitcoinBackend, wallet="shop")
     btc.register_watch(watch, 0, 20, "regtest")
     (request,) = [p for m, p in node.calls if m == "importdescriptors"][0]
-    assert request == [{"desc": watch.descriptor(), "range": [0, 19], "timestamp": "now", "active": False,
-                        "internal": False}]
+    assert request == [
+        {"desc": watch.descriptor(), "range": [0, 19], "timestamp": "now", "active": False, "internal": False}
+    ]
     # The call succeeds while an item fails (Bitcoin Core 28: a ranged descriptor with a label).
-    node.handlers["importdescriptors"] = [{"success": False, "error": {
-        "code": -8, "message": "Ranged descriptors should not have a label"}}]
+    node.handlers["importdescriptors"] = [
+        {"success": False, "error": {"code": -8, "message": "Ranged descriptors should not have a label"}}
+    ]
     with pytest.raises(RPCError, match="importdescriptors refused: Ranged descriptors should not have a label"):
         btc.register_watch(watch, 20, 40, "regtest")
 
@@ -320,13 +379,24 @@ def test_dogecoin_imports_each_address_with_its_public_key_in_batches(node):
     batches = [p for m, p in node.calls if m == "importmulti"]
     assert [len(b[0]) for b in batches] == [500, 500, 200] and all(b[1] == {"rescan": False} for b in batches)
     first = batches[0][0][0]
-    assert first == {"scriptPubKey": {"address": watch.address(0, "regtest")}, "pubkeys": [watch.pubkey(0).hex()],
-                     "timestamp": "now", "watchonly": True}
+    assert first == {
+        "scriptPubKey": {"address": watch.address(0, "regtest")},
+        "pubkeys": [watch.pubkey(0).hex()],
+        "timestamp": "now",
+        "watchonly": True,
+    }
     assert "getwalletinfo" not in node.methods()  # 1.14 has no descriptors: no need to ask
     # Dogecoin 1.14's validateaddress of an imported watch-only address.
-    node.handlers["validateaddress"] = {"isvalid": True, "address": watch.address(0, "regtest"), "ismine": False,
-                                        "iswatchonly": True, "isscript": False, "pubkey": watch.pubkey(0).hex(),
-                                        "iscompressed": True, "account": ""}
+    node.handlers["validateaddress"] = {
+        "isvalid": True,
+        "address": watch.address(0, "regtest"),
+        "ismine": False,
+        "iswatchonly": True,
+        "isscript": False,
+        "pubkey": watch.pubkey(0).hex(),
+        "iscompressed": True,
+        "account": "",
+    }
     assert doge.verify_watch(watch, "regtest") is None
     assert doge.owns(watch.address(0, "regtest")) is True
     node.handlers["validateaddress"] = dict(node.handlers["validateaddress"], pubkey="02" + "11" * 32)

@@ -1,6 +1,7 @@
 """The /pay/{id} checkout page rendered by the server: its state from a payment dict,
 then headers, escaping and assets in-process on the FakeBackend. The page in headless
 Chromium against a real transientd and the regtest node: tests/e2e/test_checkout_browser.py."""
+
 import base64
 import hashlib
 import html.parser
@@ -8,9 +9,9 @@ import re
 import uuid
 
 import pytest
-
 from _api import post
 from fakes import fake_runtime
+
 from transient.api.checkout import page as checkout
 from transient.payments.rendering import least_confirmations, public_view
 
@@ -20,24 +21,44 @@ XSS_DESCRIPTION = '"><img id="xss" src="/x" onerror="window.pwned = 2">'
 
 # -- pure: the page's state and what it shows -----------------------------------------
 
+
 def _payment(**over):
     """The public view (what the page is rendered from) of a rendered payment."""
-    base = {"id": "6c6fa0ea-1998-49d1-a815-27bbe1f3c5d9", "currency": "LTC", "status": "UNPAID", "paid": False,
-            "paid_late": False, "amount": "1.25", "amount_received": "0", "amount_pending": "0", "amount_due": "1.25",
-            "amount_overpaid": "0", "payment_address": "rltc1qexample",
-            "payment_uri": "litecoin:rltc1qexample?amount=1.25",
-            "account": None, "metadata": {}, "confirmations_required": 2, "redirect_url": None,
-            "transactions": [], "expires_at": None}
+    base = {
+        "id": "6c6fa0ea-1998-49d1-a815-27bbe1f3c5d9",
+        "currency": "LTC",
+        "status": "UNPAID",
+        "paid": False,
+        "paid_late": False,
+        "amount": "1.25",
+        "amount_received": "0",
+        "amount_pending": "0",
+        "amount_due": "1.25",
+        "amount_overpaid": "0",
+        "payment_address": "rltc1qexample",
+        "payment_uri": "litecoin:rltc1qexample?amount=1.25",
+        "account": None,
+        "metadata": {},
+        "confirmations_required": 2,
+        "redirect_url": None,
+        "transactions": [],
+        "expires_at": None,
+    }
     base.update(over)
     return public_view(base)
 
 
-@pytest.mark.parametrize("over, state", [
-    ({}, "UNPAID"), ({"status": "UNDERPAID"}, "UNDERPAID"), ({"status": "PAID", "paid": True}, "PAID"),
-    ({"status": "EXPIRED"}, "EXPIRED"),
-    ({"status": "EXPIRED", "amount_received": "0.1"}, "EXPIRED_PARTIAL"),
-    ({"status": "EXPIRED", "amount_received": "1.25", "paid_late": True}, "EXPIRED_LATE"),
-])
+@pytest.mark.parametrize(
+    "over, state",
+    [
+        ({}, "UNPAID"),
+        ({"status": "UNDERPAID"}, "UNDERPAID"),
+        ({"status": "PAID", "paid": True}, "PAID"),
+        ({"status": "EXPIRED"}, "EXPIRED"),
+        ({"status": "EXPIRED", "amount_received": "0.1"}, "EXPIRED_PARTIAL"),
+        ({"status": "EXPIRED", "amount_received": "1.25", "paid_late": True}, "EXPIRED_LATE"),
+    ],
+)
 def test_page_state(over, state):
     payment = _payment(**over)
     assert checkout.page_state(payment) == state
@@ -45,8 +66,10 @@ def test_page_state(over, state):
 
 
 def test_confirmations_shown_are_the_least_among_counted_outputs():
-    txs = [{"txid": "aa", "vout": i, "amount": "1", "status": status, "confirmations": n}
-           for i, (status, n) in enumerate([("confirmed", 5), ("pending", 1), ("conflicted", -1), ("removed", 0)])]
+    txs = [
+        {"txid": "aa", "vout": i, "amount": "1", "status": status, "confirmations": n}
+        for i, (status, n) in enumerate([("confirmed", 5), ("pending", 1), ("conflicted", -1), ("removed", 0)])
+    ]
     assert _payment(transactions=txs)["confirmations"] == 1
     assert _payment(transactions=txs[:1])["confirmations"] == 2  # capped at the requirement
     assert _payment()["confirmations"] == 0
@@ -57,8 +80,9 @@ def test_refresh_without_javascript_and_redirect_after_payment():
     waiting = checkout.render_page(_payment(redirect_url="https://shop.example/done?a=1&b=2"), _now(), 7)
     assert '<noscript><meta http-equiv="refresh" content="7"></noscript>' in waiting
     assert "shop.example" not in waiting  # the public view names the redirect only once paid
-    paid = checkout.render_page(_payment(status="PAID", paid=True, redirect_url="https://shop.example/done?a=1&b=2"),
-                                _now(), 7)
+    paid = checkout.render_page(
+        _payment(status="PAID", paid=True, redirect_url="https://shop.example/done?a=1&b=2"), _now(), 7
+    )
     assert '<meta http-equiv="refresh" content="5;url=https://shop.example/done?a=1&amp;b=2">' in paid
     assert 'href="https://shop.example/done?a=1&amp;b=2"' in paid
     assert 'id="done" data-for="PAID OVERPAID" hidden' not in paid
@@ -77,6 +101,7 @@ def _now():
 
 
 # -- in-process: headers, escaping, assets --------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
@@ -117,8 +142,13 @@ def test_page_headers_allow_nothing_from_other_hosts(client):
 
 
 def test_every_value_shown_is_escaped(client):
-    body = {"currency": "LTC", "amount": "1", "account": XSS_ACCOUNT, "metadata": {"description": XSS_DESCRIPTION},
-            "redirect_url": "https://shop.example/thanks?order=1&x=\"><script>"}
+    body = {
+        "currency": "LTC",
+        "amount": "1",
+        "account": XSS_ACCOUNT,
+        "metadata": {"description": XSS_DESCRIPTION},
+        "redirect_url": 'https://shop.example/thanks?order=1&x="><script>',
+    }
     p = post(client, body).json["payment"]
     page = client.simulate_get("/pay/%s" % p["id"]).text
     assert XSS_ACCOUNT not in page and XSS_DESCRIPTION not in page

@@ -1,6 +1,7 @@
 """The ``transient`` command line in-process: the same main() the console script calls,
 for help and usage errors, and its parsing helpers (the commands as processes against
 the regtest node: tests/e2e/test_cli.py)."""
+
 import io
 
 import pytest
@@ -8,15 +9,37 @@ import pytest
 from transient import cli
 from transient.cli.util import ProgressBar, parse_duration
 
-
 # -- argument parsing (in-process: the same main() the console script calls) -----
 
-@pytest.mark.parametrize("argv", [
-    [], ["payments"], ["payments", "create"], ["payments", "show"], ["payments", "list"], ["payments", "watch"],
-    ["notify"], ["doctor"], ["rescan"], ["devnet"], ["devnet", "up"], ["devnet", "down"], ["devnet", "pay"],
-    ["devnet", "mine"], ["devnet", "reorg"], ["devnet", "status"], ["migrate"], ["backends"], ["sync"],
-    ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"],
-])
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["payments"],
+        ["payments", "create"],
+        ["payments", "show"],
+        ["payments", "list"],
+        ["payments", "watch"],
+        ["notify"],
+        ["doctor"],
+        ["rescan"],
+        ["devnet"],
+        ["devnet", "up"],
+        ["devnet", "down"],
+        ["devnet", "pay"],
+        ["devnet", "mine"],
+        ["devnet", "reorg"],
+        ["devnet", "status"],
+        ["migrate"],
+        ["backends"],
+        ["sync"],
+        ["keys"],
+        ["keys", "create"],
+        ["keys", "list"],
+        ["keys", "revoke"],
+    ],
+)
 def test_help_everywhere(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main([*argv, "--help"])
@@ -24,14 +47,17 @@ def test_help_everywhere(argv, capsys):
     assert capsys.readouterr().out.startswith("usage: transient")
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["payments", "create", "--amount", "1"], "required: --currency"),
-    (["payments", "frobnicate"], "invalid choice"),
-    (["notify", "mempool", "LTC", "00"], "invalid choice"),
-    (["rescan", "LTC", "--from-height", "-5"], "--from-height"),
-    (["devnet", "mine", "0"], "from 1 to 1000"),
-    (["nosuch"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["payments", "create", "--amount", "1"], "required: --currency"),
+        (["payments", "frobnicate"], "invalid choice"),
+        (["notify", "mempool", "LTC", "00"], "invalid choice"),
+        (["rescan", "LTC", "--from-height", "-5"], "--from-height"),
+        (["devnet", "mine", "0"], "from 1 to 1000"),
+        (["nosuch"], "invalid choice"),
+    ],
+)
 def test_usage_errors_are_one_line_and_exit_2(argv, words, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(argv)
@@ -41,7 +67,14 @@ def test_usage_errors_are_one_line_and_exit_2(argv, words, capsys):
 
 def test_durations():
     assert [parse_duration(t) for t in ("90", "90s", "15m", "2h", "1d", "1h30m", "1w")] == [
-        90, 90, 900, 7200, 86400, 5400, 604800]
+        90,
+        90,
+        900,
+        7200,
+        86400,
+        5400,
+        604800,
+    ]
     for bad in ("", "5x", "m", "1.5h", "-1m", "1h 30m"):
         with pytest.raises(ValueError):
             parse_duration(bad)
@@ -53,8 +86,9 @@ def test_progress_bar_draws_on_a_terminal_only():
     bar.update(1, "height 10")
     bar.update(4, "height 40")
     bar.close()
-    assert out.getvalue() == ("\rLTC rescan [##------]  25% height 10\x1b[K"
-                              "\rLTC rescan [########] 100% height 40\x1b[K\n")
+    assert out.getvalue() == (
+        "\rLTC rescan [##------]  25% height 10\x1b[K\rLTC rescan [########] 100% height 40\x1b[K\n"
+    )
     quiet = io.StringIO()
     ProgressBar(4, stream=quiet, tty=False).update(2)
     assert quiet.getvalue() == ""

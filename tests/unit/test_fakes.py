@@ -1,6 +1,8 @@
 """The FakeBackend the unit layer runs the API and the sync on (tests/fakes.py): a
 CoinBackend that plugins may register, answering as a node's wallet would."""
+
 from fakes import FakeBackend, fake_plugin_manager
+
 from transient.api.checkout import qr
 from transient.chain import plugins
 
@@ -28,7 +30,12 @@ def test_listings_follow_the_mempool_the_blocks_and_the_cursor():
     txid = node.pay_many({mine: 5, stranger: 7})
     (pending,) = node.changes_since(first.tip.hash).outputs  # only the wallet's own output
     assert (pending.txid, pending.output, pending.amount, pending.confirmations, pending.block_height) == (
-        txid, "0", 5, 0, None)
+        txid,
+        "0",
+        5,
+        0,
+        None,
+    )
     node.mine(3)
     listed = node.changes_since(first.tip.hash)
     (mined,) = listed.outputs

@@ -1,6 +1,7 @@
 """Watch-only keys: SLIP-132 prefixes, the BIP44/49/84 test vectors, descriptors with
 checksums, and the keys that must refuse to start (naming the key, never quoting it).
 The node's own derivation of the same keys: tests/regtest/test_watch_only.py."""
+
 import pytest
 from embit import base58
 
@@ -9,15 +10,17 @@ from transient.chain import hdkeys
 from transient.core.errors import ConfigError
 
 # BIP44/49/84 vectors: the "abandon … about" mnemonic's account keys and first receive addresses.
-XPUB44 = ("xpub6BosfCnifzxcFwrSzQiqu2DBVTshkCXacvNsWGYJVVhhawA7d4R5WSWGFNbi8Aw6ZRc1brxMyWMzG3DSSSSoekkudhUd9yLb"
-          "6qx39T9nMdj")
-YPUB49 = ("ypub6Ww3ibxVfGzLrAH1PNcjyAWenMTbbAosGNB6VvmSEgytSER9azLDWCxoJwW7Ke7icmizBMXrzBx9979FfaHxHcrArf3zbeJJ"
-          "JUZPf663zsP")
-ZPUB84 = ("zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz"
-          "2oz2AGutZYs")
+XPUB44 = (
+    "xpub6BosfCnifzxcFwrSzQiqu2DBVTshkCXacvNsWGYJVVhhawA7d4R5WSWGFNbi8Aw6ZRc1brxMyWMzG3DSSSSoekkudhUd9yLb6qx39T9nMdj"
+)
+YPUB49 = (
+    "ypub6Ww3ibxVfGzLrAH1PNcjyAWenMTbbAosGNB6VvmSEgytSER9azLDWCxoJwW7Ke7icmizBMXrzBx9979FfaHxHcrArf3zbeJJJUZPf663zsP"
+)
+ZPUB84 = (
+    "zpub6rFR7y4Q2AijBEqTUquhVz398htDFrtymD9xYYfG1m4wAcvPhXNfE3EfH1r1ADqtfSdVCToUG868RvUUkgDKf31mGDtKsAYz2oz2AGutZYs"
+)
 # BIP32 test vector 1, master private key: pasted by mistake.
-XPRV = ("xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yu"
-        "GBxrMPHi")
+XPRV = "xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yuGBxrMPHi"
 
 
 def reprefix(key, version_hex):
@@ -25,11 +28,14 @@ def reprefix(key, version_hex):
     return base58.encode_check(bytes.fromhex(version_hex) + base58.decode_check(key)[4:])
 
 
-@pytest.mark.parametrize("key, derivation, want", [
-    (XPUB44, "pkh", ["1LqBGSKuX5yYUonjxT5qGfpUsXKYYWeabA", "1Ak8PffB2meyfYnbXZR9EGfLfFZVpzJvQP"]),
-    (YPUB49, "sh-wpkh", ["37VucYSaXLCAsxYyAPfbSi9eh4iEcbShgf", "3LtMnn87fqUeHBUG414p9CWwnoV6E2pNKS"]),
-    (ZPUB84, "wpkh", ["bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g"]),
-])
+@pytest.mark.parametrize(
+    "key, derivation, want",
+    [
+        (XPUB44, "pkh", ["1LqBGSKuX5yYUonjxT5qGfpUsXKYYWeabA", "1Ak8PffB2meyfYnbXZR9EGfLfFZVpzJvQP"]),
+        (YPUB49, "sh-wpkh", ["37VucYSaXLCAsxYyAPfbSi9eh4iEcbShgf", "3LtMnn87fqUeHBUG414p9CWwnoV6E2pNKS"]),
+        (ZPUB84, "wpkh", ["bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", "bc1qnjg0jd8228aq7egyzacy8cys3knf9xvrerkf9g"]),
+    ],
+)
 def test_bip_vectors_give_the_wallets_receive_addresses(key, derivation, want):
     watch = hdkeys.parse("BTC", key, derivation)
     assert [watch.address(i, "main") for i in range(2)] == want
@@ -100,15 +106,19 @@ def test_a_bad_key_is_a_config_error_naming_the_key_and_never_quoting_it(tmp_pat
 
 def test_settings_accept_a_good_key_and_refuse_segwit_on_dogecoin(tmp_path):
     path = tmp_path / "config.toml"
-    path.write_text('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://x:1"\nxpub = "%s"\n'
-                    'derivation = "sh-wpkh"\ngap_limit = 50\n' % ZPUB84)
+    path.write_text(
+        '[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://x:1"\nxpub = "%s"\n'
+        'derivation = "sh-wpkh"\ngap_limit = 50\n' % ZPUB84
+    )
     config = settings.load(str(path), environ={})
     assert config.coins["LTC"]["derivation"] == "sh-wpkh" and config.coins["LTC"]["gap_limit"] == 50
-    path.write_text('[coins.DOGE]\nbackend = "dogecoin"\nrpc_url = "http://x:1"\nxpub = "%s"\n'
-                    'derivation = "wpkh"\n' % XPUB44)
+    path.write_text(
+        '[coins.DOGE]\nbackend = "dogecoin"\nrpc_url = "http://x:1"\nxpub = "%s"\nderivation = "wpkh"\n' % XPUB44
+    )
     with pytest.raises(ConfigError, match="DOGE has no segwit"):
         settings.load(str(path), environ={})
-    path.write_text('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://x:1"\nxpub = "%s"\ndescriptor = "x"\n'
-                    % ZPUB84)
+    path.write_text(
+        '[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://x:1"\nxpub = "%s"\ndescriptor = "x"\n' % ZPUB84
+    )
     with pytest.raises(ConfigError, match="not both"):
         settings.load(str(path), environ={})

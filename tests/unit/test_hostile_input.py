@@ -2,13 +2,14 @@
 surrogates and NUL bytes, Unicode digits and huge numbers, deep metadata, out-of-range
 times and ids, bodies sent chunked, HEAD on every GET route. Each answer is a 4xx JSON
 error naming the field (never a 500), and a bad stored row never breaks a list."""
+
 import json
 import uuid
 
 import pytest
-
 from _api import post
 from fakes import fake_runtime
+
 from transient.payments import validation
 from transient.store.db import write_transaction
 from transient.store.models import Payment
@@ -59,7 +60,8 @@ def test_a_stored_row_that_cannot_be_rendered_never_breaks_reads_or_lists(api):
     bad = post(client, {"currency": "LTC", "amount": "2"}).json["payment"]["id"]
     with write_transaction(runtime.db):
         Payment.update(metadata='{"\\udfff": "\\ud800", "description": "x\\udfff"}').where(
-            Payment.id == uuid.UUID(bad)).execute()
+            Payment.id == uuid.UUID(bad)
+        ).execute()
     for path in ("/payments/%s" % bad, "/pay/%s" % bad, "/payments/%s/events" % bad):
         resp = client.simulate_get(path)
         assert resp.status_code == 200, (path, resp.text)
@@ -102,17 +104,20 @@ def test_bad_integers_times_and_amounts_are_4xx_naming_the_field(api, body, fiel
     assert _count(client) == before
 
 
-@pytest.mark.parametrize("raw, status, field", [
-    ('{"currency": "LTC", "amount": 1e999999}', 422, "amount"),
-    ('{"currency": "LTC", "amount": 1e-999999}', 422, "amount"),
-    ('{"currency": "LTC", "amount": 1e9999999999999999999}', 400, None),
-    ('{"currency": "LTC", "amount": 1, "confirmations": 1e5}', 422, "confirmations"),
-    ('{"currency": "LTC", "amount": %s}' % ("9" * 4000), 422, "amount"),
-    ('{"currency": "LTC", "amount": 1, "metadata": %s1%s}' % ('{"a":' * 1000, "}" * 1000), 422, "metadata"),
-    ('{"currency": "LTC", "amount": 1, "metadata": %s1%s}' % ("[" * 30000, "]" * 30000), 422, "metadata"),
-    ('{"currency": "LTC", "amount": 1, "pad": %s1%s}' % ("[" * 40, "]" * 40), 422, "pad"),
-    ("[" * 5000 + "]" * 5000, 422, None),
-])
+@pytest.mark.parametrize(
+    "raw, status, field",
+    [
+        ('{"currency": "LTC", "amount": 1e999999}', 422, "amount"),
+        ('{"currency": "LTC", "amount": 1e-999999}', 422, "amount"),
+        ('{"currency": "LTC", "amount": 1e9999999999999999999}', 400, None),
+        ('{"currency": "LTC", "amount": 1, "confirmations": 1e5}', 422, "confirmations"),
+        ('{"currency": "LTC", "amount": %s}' % ("9" * 4000), 422, "amount"),
+        ('{"currency": "LTC", "amount": 1, "metadata": %s1%s}' % ('{"a":' * 1000, "}" * 1000), 422, "metadata"),
+        ('{"currency": "LTC", "amount": 1, "metadata": %s1%s}' % ("[" * 30000, "]" * 30000), 422, "metadata"),
+        ('{"currency": "LTC", "amount": 1, "pad": %s1%s}' % ("[" * 40, "]" * 40), 422, "pad"),
+        ("[" * 5000 + "]" * 5000, 422, None),
+    ],
+)
 def test_huge_numbers_and_deep_nesting_are_4xx(api, raw, status, field):
     client, _ = api
     resp = _raw_post(client, raw)
@@ -122,11 +127,13 @@ def test_huge_numbers_and_deep_nesting_are_4xx(api, raw, status, field):
 
 def test_metadata_depth_and_size_limits(api):
     client, _ = api
+
     def nested(depth):
         value = 1
         for _ in range(depth - 1):
             value = {"a": value}
         return {"k": value}
+
     ok = post(client, {"currency": "LTC", "amount": 1, "metadata": nested(validation.MAX_METADATA_DEPTH)})
     assert ok.status_code == 201, ok.text
     deep = post(client, {"currency": "LTC", "amount": 1, "metadata": nested(validation.MAX_METADATA_DEPTH + 1)})
@@ -135,11 +142,21 @@ def test_metadata_depth_and_size_limits(api):
     assert big.status_code == 422 and big.json["error"]["field"] == "metadata"
 
 
-@pytest.mark.parametrize("query, field", [
-    ("limit=%C2%B2", "limit"), ("limit=%D9%A3", "limit"), ("limit=" + "9" * 5000, "limit"),
-    ("limit=%205", "limit"), ("limit=5%0A", "limit"), ("status=%ED%BF%BF", "status"), ("status=%00", "status"),
-    ("currency=%00", "currency"), ("currency=LTC%00", "currency"), ("currency=" + "L" * 300, "currency"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("limit=%C2%B2", "limit"),
+        ("limit=%D9%A3", "limit"),
+        ("limit=" + "9" * 5000, "limit"),
+        ("limit=%205", "limit"),
+        ("limit=5%0A", "limit"),
+        ("status=%ED%BF%BF", "status"),
+        ("status=%00", "status"),
+        ("currency=%00", "currency"),
+        ("currency=LTC%00", "currency"),
+        ("currency=" + "L" * 300, "currency"),
+    ],
+)
 def test_bad_query_parameters_are_4xx(api, query, field):
     client, _ = api
     resp = client.simulate_get("/payments", query_string=query)
@@ -173,20 +190,35 @@ def test_a_chunked_body_is_read(api):
     body = json.dumps({"currency": "LTC", "amount": "1.5"}).encode()
     # What gunicorn hands the app for "Transfer-Encoding: chunked": no Content-Length,
     # a wsgi.input that ends where the body ends.
-    resp = client.simulate_post("/payments", body=body, headers={
-        "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
-        extras={"CONTENT_LENGTH": ""})
+    resp = client.simulate_post(
+        "/payments",
+        body=body,
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        extras={"CONTENT_LENGTH": ""},
+    )
     assert resp.status_code == 201, resp.text
     assert resp.json["payment"]["amount"] == "1.5"
     big = json.dumps({"currency": "LTC", "amount": 1, "metadata": {"k": "x" * 70000}}).encode()
-    resp = client.simulate_post("/payments", body=big, headers={
-        "Content-Type": "application/json", "Transfer-Encoding": "chunked"}, extras={"CONTENT_LENGTH": ""})
+    resp = client.simulate_post(
+        "/payments",
+        body=big,
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        extras={"CONTENT_LENGTH": ""},
+    )
     assert resp.status_code == 413, resp.text
 
 
 def _get_routes(client, pid):
-    return ["/payments", "/payments/%s" % pid, "/payments/%s/events" % pid, "/payments/%s/qrcode.png" % pid,
-            "/payments/%s/qrcode.svg" % pid, "/pay/%s" % pid, "/pay/static/checkout.js", "/healthz"]
+    return [
+        "/payments",
+        "/payments/%s" % pid,
+        "/payments/%s/events" % pid,
+        "/payments/%s/qrcode.png" % pid,
+        "/payments/%s/qrcode.svg" % pid,
+        "/pay/%s" % pid,
+        "/pay/static/checkout.js",
+        "/healthz",
+    ]
 
 
 def test_head_answers_every_get_route_like_get_without_a_body(api):

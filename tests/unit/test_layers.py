@@ -4,6 +4,7 @@ Every module's imports are read with ast (nothing is imported): an import from a
 higher room, or a cycle between modules, fails with the modules that make it.
 Imports inside functions are allowed only for the optional heavy libraries.
 """
+
 import ast
 import functools
 import pathlib
@@ -38,8 +39,13 @@ RANKS = {
     "transient_litecoin": 6,
 }
 # The rooms that must not import each other although neither is above the other.
-SIBLINGS = [{"transient.store", "transient.ops"}, {"transient.delivery", "transient.rates"}, {"transient.webhooks", "transient.chain"},
-            {"transient_backends", "transient.payments"}, {"transient.plugin", "transient.devnet"}]
+SIBLINGS = [
+    {"transient.store", "transient.ops"},
+    {"transient.delivery", "transient.rates"},
+    {"transient.webhooks", "transient.chain"},
+    {"transient_backends", "transient.payments"},
+    {"transient.plugin", "transient.devnet"},
+]
 # Optional or heavy libraries a function may import when it needs them (each says why).
 LAZY = {"qrcode", "PIL", "pika", "psycopg2", "dotenv", "fcntl", "json", "importlib"}
 # Own modules imported inside a function, and why.
@@ -140,8 +146,9 @@ def test_imports_point_down_only():
             if here.startswith("transient_") and here != "transient_backends" and target not in PLUGIN_API:
                 wrong.append("%s:%d imports %s (a plugin imports only transient.plugin)" % (path.name, line, target))
             elif RANKS[there] > RANKS[here] or any({here, there} <= s for s in SIBLINGS):
-                wrong.append("%s:%d: %s (%s) imports %s (%s)" % (
-                    path.relative_to(ROOT), line, module, here, target, there))
+                wrong.append(
+                    "%s:%d: %s (%s) imports %s (%s)" % (path.relative_to(ROOT), line, module, here, target, there)
+                )
     assert not wrong, "\n".join(wrong)
 
 
@@ -154,7 +161,7 @@ def test_no_import_cycles():
 
     def visit(node):
         if node in stack:
-            cycles.append(stack[stack.index(node):] + [node])
+            cycles.append(stack[stack.index(node) :] + [node])
             return
         if node in seen:
             return
@@ -173,10 +180,16 @@ def test_imports_inside_functions_are_only_for_heavy_optional_libraries():
     wrong = []
     for module, path in FILES.items():
         own, lazy = imports(module, path)
-        wrong += ["%s:%d imports %s inside a function" % (path.relative_to(ROOT), line, target)
-                  for target, line, inner in own if inner and (module, target) not in LAZY_OWN]
-        wrong += ["%s:%d imports %s inside a function (not an optional heavy library)"
-                  % (path.relative_to(ROOT), line, lib) for lib, line in lazy if lib not in LAZY]
+        wrong += [
+            "%s:%d imports %s inside a function" % (path.relative_to(ROOT), line, target)
+            for target, line, inner in own
+            if inner and (module, target) not in LAZY_OWN
+        ]
+        wrong += [
+            "%s:%d imports %s inside a function (not an optional heavy library)" % (path.relative_to(ROOT), line, lib)
+            for lib, line in lazy
+            if lib not in LAZY
+        ]
     assert not wrong, "\n".join(wrong)
 
 

@@ -1,5 +1,6 @@
 """Keeping the worker small: the recycler's policy and the measure it reads (the
 replacement of a worker under load, on the real daemon: tests/e2e/test_memory_workers.py)."""
+
 from transient.ops import memory
 
 
@@ -13,8 +14,7 @@ class Clock:
 
 def recycler(rss, limit=64, min_age=60):
     clock, replaced = Clock(), []
-    r = memory.Recycler(limit, lambda: replaced.append(clock.now), min_age=min_age, clock=clock,
-                        measure=lambda: rss[0])
+    r = memory.Recycler(limit, lambda: replaced.append(clock.now), min_age=min_age, clock=clock, measure=lambda: rss[0])
     return r, clock, replaced
 
 
@@ -56,7 +56,7 @@ def test_while_every_listing_is_large_the_worker_stays():
 
 def test_a_limit_of_zero_never_replaces():
     r, clock, replaced = recycler([10_000.0], limit=0)
-    clock.now = 10 ** 6
+    clock.now = 10**6
     r.after_sync(True)
     assert not r.after_sync(False) and replaced == []
 

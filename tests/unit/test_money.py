@@ -1,7 +1,8 @@
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transient.core.errors import ValidationError
 from transient.core.money import format_amount, from_node, parse_amount, to_decimal
@@ -9,20 +10,41 @@ from transient.core.money import format_amount, from_node, parse_amount, to_deci
 DOGE_MAX = 10**18
 
 
-@pytest.mark.parametrize("value, units", [
-    ("10", 10 * 10**8), (10, 10 * 10**8), ("10.5", 1050000000), (Decimal("0.00000001"), 1),
-    ("10000000000", DOGE_MAX), (Decimal("1E-8"), 1),
-])
+@pytest.mark.parametrize(
+    "value, units",
+    [
+        ("10", 10 * 10**8),
+        (10, 10 * 10**8),
+        ("10.5", 1050000000),
+        (Decimal("0.00000001"), 1),
+        ("10000000000", DOGE_MAX),
+        (Decimal("1E-8"), 1),
+    ],
+)
 def test_parse_amount_exact(value, units):
     assert parse_amount(value, max_money=DOGE_MAX) == units
 
 
-@pytest.mark.parametrize("value, message", [
-    ("0", "greater than zero"), (0, "greater than zero"), ("-1", "plain decimal"), (Decimal("-1"), "negative"),
-    ("0.000000001", "more than 8 decimal"), ("10000000000.00000001", "maximum"), (Decimal("NaN"), "finite"),
-    (Decimal("Infinity"), "finite"), (1.5, "not float"), (True, "not bool"), ("1e5", "plain decimal"),
-    ("", "plain decimal"), (None, "decimal number"), ([1], "decimal number"), (" 1 2", "plain decimal"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("0", "greater than zero"),
+        (0, "greater than zero"),
+        ("-1", "plain decimal"),
+        (Decimal("-1"), "negative"),
+        ("0.000000001", "more than 8 decimal"),
+        ("10000000000.00000001", "maximum"),
+        (Decimal("NaN"), "finite"),
+        (Decimal("Infinity"), "finite"),
+        (1.5, "not float"),
+        (True, "not bool"),
+        ("1e5", "plain decimal"),
+        ("", "plain decimal"),
+        (None, "decimal number"),
+        ([1], "decimal number"),
+        (" 1 2", "plain decimal"),
+    ],
+)
 def test_parse_amount_rejects(value, message):
     with pytest.raises(ValidationError) as info:
         parse_amount(value, max_money=DOGE_MAX)

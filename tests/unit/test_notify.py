@@ -1,13 +1,14 @@
 """walletnotify and blocknotify at volume, in-process: the coalescing of pings into
 syncs and the notify endpoint. The ping script and the daemon: tests/e2e/test_notify_script.py."""
+
 import threading
 import time
 
 import pytest
+from _daemon import wait_for
 from apscheduler.schedulers.background import BackgroundScheduler
 from falcon import testing
 
-from _daemon import wait_for
 from transient import settings
 from transient.chain.scheduler import CoinRunner
 from transient.devnet.node import find_free_port
@@ -17,6 +18,7 @@ TXID = "ab" * 32
 
 
 # -- coalescing ---------------------------------------------------------------------
+
 
 class HeldSyncer:
     """Stands in for a Syncer: each sync waits until the test lets it finish."""
@@ -86,8 +88,10 @@ def test_a_ping_needs_neither_the_database_nor_the_node(tmp_path):
     """The endpoint answers while both are down: it only marks the coin dirty."""
     dead = find_free_port()
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "postgresql://nobody@127.0.0.1:%d/none"\n%s' % (
-        dead, '[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://127.0.0.1:%d"\npoll_interval = 3600\n' % dead))
+    path.write_text(
+        '[database]\nurl = "postgresql://nobody@127.0.0.1:%d/none"\n%s'
+        % (dead, '[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://127.0.0.1:%d"\npoll_interval = 3600\n' % dead)
+    )
     runtime = Runtime(settings.load(str(path), environ={}))
     runtime.scheduler.start()  # its start-up sync fails in the background: no node, no database
     try:

@@ -1,4 +1,5 @@
 """Plugin loading: built-in and entry-point backends, and the start-up errors."""
+
 import os
 import sys
 import types
@@ -14,13 +15,26 @@ from transient.core.errors import PluginError
 class GoodBackend(CoinBackend):
     name, currency, uri_scheme, max_money = "goodcoin", "GOOD", "goodcoin", 10**16
 
-    def network(self): return "regtest"
-    def new_address(self, label=None): return "g1"
-    def new_addresses(self, count, label=None): return ["g1"] * count
-    def tip(self): return None
-    def changes_since(self, cursor): return None
-    def recheck(self, txids): return {}
-    def ping(self): return {}
+    def network(self):
+        return "regtest"
+
+    def new_address(self, label=None):
+        return "g1"
+
+    def new_addresses(self, count, label=None):
+        return ["g1"] * count
+
+    def tip(self):
+        return None
+
+    def changes_since(self, cursor):
+        return None
+
+    def recheck(self, txids):
+        return {}
+
+    def ping(self):
+        return {}
 
 
 def plugin(*classes, hook="transient_register_backends"):
@@ -71,11 +85,14 @@ def test_unknown_hook_fails_at_start():
         pm.check_pending()
 
 
-@pytest.mark.parametrize("attrs, words", [
-    ({"uri_scheme": None}, "does not define 'uri_scheme'"),
-    ({"max_money": None}, "does not define 'max_money'"),
-    ({"changes_since": CoinBackend.changes_since}, "does not implement changes_since()"),
-])
+@pytest.mark.parametrize(
+    "attrs, words",
+    [
+        ({"uri_scheme": None}, "does not define 'uri_scheme'"),
+        ({"max_money": None}, "does not define 'max_money'"),
+        ({"changes_since": CoinBackend.changes_since}, "does not implement changes_since()"),
+    ],
+)
 def test_incomplete_backend_fails(attrs, words):
     broken = type("Broken", (GoodBackend,), dict(attrs, name="broken"))
     with pytest.raises(PluginError, match=words.replace("(", r"\(").replace(")", r"\)")):
@@ -91,8 +108,12 @@ def test_every_hookspec_has_a_test():
     """Meta-test: each hook spec is exercised by name in some test."""
     specs = [n for n in dir(hookspecs) if n.startswith("transient_")]
     tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # every layer
-    text = "".join(open(os.path.join(d, f)).read() for d, _, files in os.walk(tests) for f in files
-                   if f.startswith("test_") and f.endswith(".py") and f != "test_plugins.py")
+    text = "".join(
+        open(os.path.join(d, f)).read()
+        for d, _, files in os.walk(tests)
+        for f in files
+        if f.startswith("test_") and f.endswith(".py") and f != "test_plugins.py"
+    )
     text += "".join(n for n in dir(sys.modules[__name__]) if n.startswith("test_"))
     for spec in specs:
         assert spec in text, "hook %s has no test" % spec

@@ -2,23 +2,28 @@
 ETags and caching. Every code is read back with a real decoder (zxing-cpp); SVGs are
 rasterised with CairoSVG first. The API tests run in-process on the FakeBackend (on the
 regtest node: tests/regtest/test_qr_node.py)."""
+
 import io
 import uuid
 
 import pytest
+from _api import post
+from _qr_decode import decode_png, decode_svg
+from fakes import fake_runtime
 from PIL import Image
 
-from _qr_decode import decode_png, decode_svg
-from _api import post
-from fakes import fake_runtime
-from transient.api.checkout import qr
 from transient import settings
+from transient.api.checkout import qr
 from transient.core.errors import BadRequest, ConfigError
 
 BECH32_VALID = [  # BIP173 and BIP350 test vectors
-    "A12UEL5L", "a12uel5l", "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
-    "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w", "?1ezyfcl",
-    "A1LQFN3A", "abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx",
+    "A12UEL5L",
+    "a12uel5l",
+    "abcdef1qpzry9x8gf2tvdw0s3jn54khce6mua7lmqqqxw",
+    "split1checkupstagehandshakeupstreamerranterredcaperred2y9e3w",
+    "?1ezyfcl",
+    "A1LQFN3A",
+    "abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx",
     "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
 ]
 BECH32_INVALID = [
@@ -35,6 +40,7 @@ URI = "litecoin:rltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kqd6yhq?amount=1.25"
 
 # -- pure: what goes in the code --------------------------------------------------
 
+
 @pytest.mark.parametrize("text", BECH32_VALID)
 def test_bech32_with_a_valid_checksum_is_recognised(text):
     assert qr.is_bech32(text)
@@ -46,12 +52,16 @@ def test_anything_else_is_not_bech32(text):
 
 
 def test_payment_text_upper_cases_bech32_only():
-    bech = {"payment_address": "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
-            "payment_uri": "bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4?amount=0.001"}
+    bech = {
+        "payment_address": "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",
+        "payment_uri": "bitcoin:bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4?amount=0.001",
+    }
     assert qr.payment_text(bech, "uri") == "BITCOIN:BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4?amount=0.001"
     assert qr.payment_text(bech, "address") == "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4"
-    legacy = {"payment_address": "nWpGJvdqXZ5aHRFxTQyy4wJkgWsuwXuZnF",
-              "payment_uri": "dogecoin:nWpGJvdqXZ5aHRFxTQyy4wJkgWsuwXuZnF?amount=10"}
+    legacy = {
+        "payment_address": "nWpGJvdqXZ5aHRFxTQyy4wJkgWsuwXuZnF",
+        "payment_uri": "dogecoin:nWpGJvdqXZ5aHRFxTQyy4wJkgWsuwXuZnF?amount=10",
+    }
     assert qr.payment_text(legacy, "uri") == legacy["payment_uri"]
     assert qr.payment_text(legacy, "address") == legacy["payment_address"]
     assert qr.payment_text(dict(legacy, payment_uri=None), "uri") == legacy["payment_address"]
@@ -67,6 +77,7 @@ def test_upper_case_makes_a_smaller_code():
 
 
 # -- pure: rendering ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize("level", ["L", "M", "Q", "H"])
 def test_png_and_svg_decode_to_the_exact_text_at_each_level(level):
@@ -124,28 +135,54 @@ def test_etag_follows_every_input():
     style = qr.Style()
     tag = qr.etag("png", URI, style)
     assert tag == qr.etag("png", URI, qr.Style()) and tag.startswith('"') and tag.endswith('"')
-    others = {qr.etag("svg", URI, style), qr.etag("png", URI + "0", style),
-              qr.etag("png", URI, qr.Style(size=321)), qr.etag("png", URI, qr.Style(foreground="#000001"))}
+    others = {
+        qr.etag("svg", URI, style),
+        qr.etag("png", URI + "0", style),
+        qr.etag("png", URI, qr.Style(size=321)),
+        qr.etag("png", URI, qr.Style(foreground="#000001")),
+    }
     assert tag not in others and len(others) == 4
 
 
 # -- pure: options --------------------------------------------------------------------
 
+
 def test_query_options_override_the_defaults_and_are_normalised():
-    style = qr.parse_style({"size": "200", "border": "0", "foreground": "036", "background": "#FFFFFF",
-                            "error_correction": "q", "content": "Address", "v": "0.75"}, qr.Style())
-    assert style == qr.Style(size=200, border=0, foreground="#003366", background="#ffffff",
-                             error_correction="Q", content="address")
+    style = qr.parse_style(
+        {
+            "size": "200",
+            "border": "0",
+            "foreground": "036",
+            "background": "#FFFFFF",
+            "error_correction": "q",
+            "content": "Address",
+            "v": "0.75",
+        },
+        qr.Style(),
+    )
+    assert style == qr.Style(
+        size=200, border=0, foreground="#003366", background="#ffffff", error_correction="Q", content="address"
+    )
     assert qr.parse_style({}, qr.Style(size=99)) == qr.Style(size=99)
 
 
 BAD_PARAMS = [
-    ({"size": "big"}, "size"), ({"size": "31"}, "size"), ({"size": "2049"}, "size"), ({"size": "-5"}, "size"),
-    ({"size": "1e3"}, "size"), ({"border": "17"}, "border"), ({"border": "-1"}, "border"),
-    ({"foreground": "red"}, "foreground"), ({"foreground": "#12345"}, "foreground"),
-    ({"background": "#ggg"}, "background"), ({"error_correction": "X"}, "error_correction"),
-    ({"error_correction": ""}, "error_correction"), ({"content": "qr"}, "content"),
-    ({"colour": "#000"}, "colour"), ({"size": ["100", "200"]}, "size"), ({"v": "x" * 65}, "v"),
+    ({"size": "big"}, "size"),
+    ({"size": "31"}, "size"),
+    ({"size": "2049"}, "size"),
+    ({"size": "-5"}, "size"),
+    ({"size": "1e3"}, "size"),
+    ({"border": "17"}, "border"),
+    ({"border": "-1"}, "border"),
+    ({"foreground": "red"}, "foreground"),
+    ({"foreground": "#12345"}, "foreground"),
+    ({"background": "#ggg"}, "background"),
+    ({"error_correction": "X"}, "error_correction"),
+    ({"error_correction": ""}, "error_correction"),
+    ({"content": "qr"}, "content"),
+    ({"colour": "#000"}, "colour"),
+    ({"size": ["100", "200"]}, "size"),
+    ({"v": "x" * 65}, "v"),
     ({"foreground": "#ffffff"}, "foreground"),  # not darker than the white background
     ({"background": "#000000"}, "background"),  # not lighter than the black foreground
     ({"foreground": "#cccccc"}, "foreground"),  # too little contrast to scan
@@ -162,11 +199,11 @@ def test_bad_options_raise_naming_the_parameter(params, field):
 
 def test_config_defaults_are_validated(tmp_path):
     path = tmp_path / "config.toml"
-    path.write_text('[qrcode]\nsize = 5\n')
+    path.write_text("[qrcode]\nsize = 5\n")
     with pytest.raises(ConfigError) as err:
         settings.load(str(path), environ={})
     assert err.value.field == "qrcode.size"
-    path.write_text('[qrcode]\nsize = 256\n')
+    path.write_text("[qrcode]\nsize = 256\n")
     config = settings.load(str(path), environ={"TRANSIENT_QRCODE_FOREGROUND": "#eeeeee"})
     with pytest.raises(ConfigError) as err:
         qr.default_style(**_section(config))  # light on white: the app refuses to start
@@ -181,6 +218,7 @@ def _section(config):
 
 
 # -- the API (FakeBackend; on the regtest node: tests/regtest/test_qr_node.py) ----
+
 
 @pytest.fixture(scope="module")
 def qr_api(tmp_path_factory):
@@ -272,8 +310,11 @@ def test_etag_answers_304_without_a_body_until_the_code_changes(qr_api):
     assert fresh.status_code == 200 and fresh.headers["etag"] != tag
     assert _decode(fresh).text == "LITECOIN:%s?amount=0.75" % p["payment_address"].upper()
     # The address code did not change.
-    still = client.simulate_get("/payments/%s/qrcode.png" % p["id"], params={"content": "address"},
-                                headers={"If-None-Match": address.headers["etag"]})
+    still = client.simulate_get(
+        "/payments/%s/qrcode.png" % p["id"],
+        params={"content": "address"},
+        headers={"If-None-Match": address.headers["etag"]},
+    )
     assert still.status_code == 304
 
 

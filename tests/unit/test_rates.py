@@ -1,23 +1,24 @@
 """Fiat rates in the unit layer: sources as plugins (transient_register_rate_sources), the
 settings, the stored quotes and their per-pair lease, the refresher's back-off, and priced
 payments through the HTTP API (Falcon's TestClient) on the FakeBackend."""
+
 import datetime
 import json
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-
 from _api import post
 from fakes import fake_plugin_manager, fake_runtime
+
 from transient import hookimpl, settings
 from transient.chain import plugins
+from transient.core.clock import utcnow
 from transient.core.errors import ConfigError, PluginError, RateUnavailable
+from transient.plugin import RateSource, SourceError  # what a third-party source imports
 from transient.rates import registry, store
 from transient.rates.book import Policy, RateBook
 from transient.rates.refresher import RateRefresher
-from transient.plugin import RateSource, SourceError  # what a third-party source imports
-from transient.core.clock import utcnow
 from transient.store.models import Delivery, Payment, PooledAddress, RatePair, RateQuote
 
 
@@ -38,7 +39,8 @@ class Scripted(RateSource):
         if isinstance(answer, Exception):
             raise answer
         return {p: (Decimal(answer[p]), None) for p in pairs if p in answer}, {
-            p: "unknown pair" for p in pairs if p not in answer}
+            p: "unknown pair" for p in pairs if p not in answer
+        }
 
 
 class Second(Scripted):
@@ -95,25 +97,31 @@ def _load(tmp_path, text, environ=None):
 
 
 def test_rate_settings_and_source_tables(tmp_path):
-    config = _load(tmp_path, '[rates]\nfiat = ["usd", "EUR"]\nvia = ["btc"]\nspread = "1.5"\n'
-                   '[rates.kraken]\nurl = "http://127.0.0.1:9/"\ntimeout = 2\n'
-                   '[rates.fixed]\n"DOGE/USD" = "0.125"\n',
-                   {"TRANSIENT_RATES_COINBASE_URL": "http://127.0.0.1:8/"})
+    config = _load(
+        tmp_path,
+        '[rates]\nfiat = ["usd", "EUR"]\nvia = ["btc"]\nspread = "1.5"\n'
+        '[rates.kraken]\nurl = "http://127.0.0.1:9/"\ntimeout = 2\n'
+        '[rates.fixed]\n"DOGE/USD" = "0.125"\n',
+        {"TRANSIENT_RATES_COINBASE_URL": "http://127.0.0.1:8/"},
+    )
     assert config["rates.fiat"] == ["USD", "EUR"] and config["rates.via"] == ["BTC"]
     assert config.rate_sources["kraken"] == {"url": "http://127.0.0.1:9/", "timeout": 2}
     assert config.rate_sources["coinbase"]["url"] == "http://127.0.0.1:8/"
     assert config.rate_sources["fixed"]["pairs"] == {"DOGE/USD": "0.125"}
 
 
-@pytest.mark.parametrize("text, key", [
-    ('[rates]\nfiat = ["XYZ"]\n', "rates.fiat"),
-    ('[rates]\nmax_age = "soon"\n', "rates.max_age"),
-    ('[rates]\nmax_deviation = 3.5\n', "rates.max_deviation"),
-    ('[rates.kraken]\nurl = "ftp://x"\n', "rates.kraken.url"),
-    ('[rates.kraken]\nproxy = "x"\n', "rates.kraken.proxy"),
-    ('[rates.fixed]\n"DOGE/USD" = 0.125\n', "rates.fixed"),
-    ('[rates.fixed]\n"DOGE/USD" = "cheap"\n', "rates.fixed"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ('[rates]\nfiat = ["XYZ"]\n', "rates.fiat"),
+        ('[rates]\nmax_age = "soon"\n', "rates.max_age"),
+        ("[rates]\nmax_deviation = 3.5\n", "rates.max_deviation"),
+        ('[rates.kraken]\nurl = "ftp://x"\n', "rates.kraken.url"),
+        ('[rates.kraken]\nproxy = "x"\n', "rates.kraken.proxy"),
+        ('[rates.fixed]\n"DOGE/USD" = 0.125\n', "rates.fixed"),
+        ('[rates.fixed]\n"DOGE/USD" = "cheap"\n', "rates.fixed"),
+    ],
+)
 def test_bad_rate_settings_name_the_key(tmp_path, text, key):
     with pytest.raises(ConfigError) as err:
         _load(tmp_path, text)
@@ -121,6 +129,7 @@ def test_bad_rate_settings_name_the_key(tmp_path, text, key):
 
 
 # -- the stored quotes, the lease, the refresher -------------------------------------------
+
 
 class Clock:
     def __init__(self):
@@ -188,7 +197,7 @@ def test_a_failing_source_backs_off_and_keeps_its_old_quote(db, caplog):
     worker.tick()
     assert book.price("DOGE", "USD").rate == Decimal("0.1")
     Scripted.ANSWERS["second"] = SourceError("no answer within 5 s")
-    for step in range(6):
+    for _step in range(6):
         clock.advance(60)
         worker.tick()
     calls = [c for c in Scripted.CALLS if c[0] == "second"]
@@ -222,13 +231,19 @@ def test_a_kept_rate_expires_with_its_quotes(db):
 def test_a_pair_no_source_agrees_on_is_crossed_through_via(db):
     clock = Clock()
     book, sources = _book(clock)
-    Scripted.ANSWERS.update(scripted={"DOGE/BTC": "0.000002", "BTC/EUR": "50000"},
-                            second={"DOGE/BTC": "0.000002", "BTC/EUR": "50000", "DOGE/EUR": "9"})
+    Scripted.ANSWERS.update(
+        scripted={"DOGE/BTC": "0.000002", "BTC/EUR": "50000"},
+        second={"DOGE/BTC": "0.000002", "BTC/EUR": "50000", "DOGE/EUR": "9"},
+    )
     _refresher(book, sources, db, clock).tick()
     priced = book.price("DOGE", "EUR")  # DOGE/EUR direct: only one source quotes it
     assert priced.rate == Decimal("0.1")
     assert {(s["source"], s["pair"]) for s in priced.sources} == {
-        ("scripted", "DOGE/BTC"), ("second", "DOGE/BTC"), ("scripted", "BTC/EUR"), ("second", "BTC/EUR")}
+        ("scripted", "DOGE/BTC"),
+        ("second", "DOGE/BTC"),
+        ("scripted", "BTC/EUR"),
+        ("second", "BTC/EUR"),
+    }
     report = book.report("DOGE", "EUR")
     assert report["usable"] and report["rate"] == "0.1"
     assert any(q["pair"] == "DOGE/EUR" and q["state"] == "stale" for q in report["quotes"])
@@ -241,15 +256,17 @@ RATES = '[rates]\nfiat = ["USD", "EUR"]\nsources = ["scripted", "second"]\n'
 
 @pytest.fixture()
 def priced(tmp_path):
+    from fakes import fake_coin_config
     from falcon import testing
 
     from transient.runtime import Runtime
     from transient.store import migrations
-    from fakes import fake_coin_config
 
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:///%s"\n[webhook]\nallowed_networks = ["127.0.0.0/8"]\n%s\n%s'
-                    % (tmp_path / "p.db", RATES, fake_coin_config()))
+    path.write_text(
+        '[database]\nurl = "sqlite:///%s"\n[webhook]\nallowed_networks = ["127.0.0.0/8"]\n%s\n%s'
+        % (tmp_path / "p.db", RATES, fake_coin_config())
+    )
     runtime = Runtime(settings.load(str(path), environ={}), pm=rates_pm())
     migrations.apply(runtime.db)
     Scripted.ANSWERS.update(scripted={"LTC/USD": "80.10"}, second={"LTC/USD": "80.30"})
@@ -260,8 +277,10 @@ def priced(tmp_path):
 
 def test_a_priced_payment_is_converted_at_the_median_rounded_up(priced):
     client, runtime = priced
-    resp = post(client, {"currency": "LTC", "price": "19.99", "price_currency": "usd",
-                         "callback_url": "http://127.0.0.1:9/hook"})
+    resp = post(
+        client,
+        {"currency": "LTC", "price": "19.99", "price_currency": "usd", "callback_url": "http://127.0.0.1:9/hook"},
+    )
     assert resp.status_code == 201, resp.text
     p = resp.json["payment"]
     assert (p["price"], p["price_currency"], p["rate"]) == ("19.99", "USD", "80.2")
@@ -275,7 +294,8 @@ def test_a_priced_payment_is_converted_at_the_median_rounded_up(priced):
     # The webhook (and AMQP) body embeds the payment object, price and rate included.
     sent = json.loads(Delivery.get(Delivery.payment == p["id"]).body)
     assert {k: sent["payment"][k] for k in ("price", "price_currency", "rate", "rate_sources", "rate_at")} == {
-        k: p[k] for k in ("price", "price_currency", "rate", "rate_sources", "rate_at")}
+        k: p[k] for k in ("price", "price_currency", "rate", "rate_sources", "rate_at")
+    }
 
 
 def test_an_explicit_expiry_wins_over_the_rate_lock(priced):
@@ -291,17 +311,20 @@ def test_an_unpriced_payment_shows_nulls(priced):
     assert [p[k] for k in ("price", "price_currency", "rate", "rate_sources", "rate_at")] == [None] * 5
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"currency": "LTC", "amount": "1", "price": "5", "price_currency": "USD"}, "price"),
-    ({"currency": "LTC"}, "amount"),
-    ({"currency": "LTC", "price": "5"}, "price_currency"),
-    ({"currency": "LTC", "price_currency": "USD"}, "price"),
-    ({"currency": "LTC", "price": "5.001", "price_currency": "USD"}, "price"),
-    ({"currency": "LTC", "price": True, "price_currency": "USD"}, "price"),
-    ({"currency": "LTC", "price": "5", "price_currency": 840}, "price_currency"),
-    ({"currency": "LTC", "price": "5", "price_currency": "DOLLARS"}, "price_currency"),
-    ({"currency": "LTC", "price": "5", "price_currency": "GBP"}, "price_currency"),  # not in [rates] fiat
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"currency": "LTC", "amount": "1", "price": "5", "price_currency": "USD"}, "price"),
+        ({"currency": "LTC"}, "amount"),
+        ({"currency": "LTC", "price": "5"}, "price_currency"),
+        ({"currency": "LTC", "price_currency": "USD"}, "price"),
+        ({"currency": "LTC", "price": "5.001", "price_currency": "USD"}, "price"),
+        ({"currency": "LTC", "price": True, "price_currency": "USD"}, "price"),
+        ({"currency": "LTC", "price": "5", "price_currency": 840}, "price_currency"),
+        ({"currency": "LTC", "price": "5", "price_currency": "DOLLARS"}, "price_currency"),
+        ({"currency": "LTC", "price": "5", "price_currency": "GBP"}, "price_currency"),  # not in [rates] fiat
+    ],
+)
 def test_bad_priced_requests_are_422_naming_the_field(priced, body, field):
     client, _ = priced
     before = Payment.select().count()
@@ -316,7 +339,8 @@ def test_no_usable_rate_is_a_503_and_nothing_is_written(priced):
     fake = runtime.backends["LTC"]
     before = (Payment.select().count(), len(fake.labels), PooledAddress.select().count())
     RateQuote.update(fetched_at=utcnow() - datetime.timedelta(seconds=301)).where(
-        RateQuote.source == "second").execute()
+        RateQuote.source == "second"
+    ).execute()
     resp = post(client, {"currency": "LTC", "price": "19.99", "price_currency": "USD"})
     assert resp.status_code == 503
     err = resp.json["error"]
@@ -336,7 +360,9 @@ def test_get_rates_shows_the_rate_and_each_quote(priced):
     rate = resp.json["rate"]
     assert (rate["pair"], rate["rate"], rate["usable"], rate["reason"]) == ("LTC/USD", "80.2", True, None)
     assert sorted((q["source"], q["rate"], q["state"]) for q in rate["quotes"]) == [
-        ("scripted", "80.1", "used"), ("second", "80.3", "used")]
+        ("scripted", "80.1", "used"),
+        ("second", "80.3", "used"),
+    ]
     assert all(q["age_seconds"] is not None for q in rate["quotes"])
     assert client.simulate_get("/rates/LTC/GBP").status_code == 404
     assert client.simulate_get("/rates/XYZ/USD").status_code == 422
@@ -346,8 +372,9 @@ def test_get_rates_shows_the_rate_and_each_quote(priced):
 
 
 def test_the_fixed_source_prices_by_hand(tmp_path):
-    client, runtime = fake_runtime(tmp_path, extra='[rates]\nfiat = ["EUR"]\nsources = ["fixed"]\n'
-                                   '[rates.fixed]\n"LTC/EUR" = "64"\n')
+    client, runtime = fake_runtime(
+        tmp_path, extra='[rates]\nfiat = ["EUR"]\nsources = ["fixed"]\n[rates.fixed]\n"LTC/EUR" = "64"\n'
+    )
     try:
         runtime.rate_refresher.tick()
         p = post(client, {"currency": "LTC", "price": "16", "price_currency": "EUR"}).json["payment"]
@@ -370,10 +397,12 @@ def test_the_cli_prints_every_pair(tmp_path, capsys):
     from transient.runtime import Runtime
 
     path = tmp_path / "config.toml"
-    path.write_text('[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n'
-                    '[rates]\nfiat = ["USD", "EUR"]\nsources = ["fixed"]\n[rates.fixed]\n"DOGE/USD" = "0.125"\n'
-                    '[coins.DOGE]\nbackend = "dogecoin"\nrpc_url = "http://127.0.0.1:9/"\naddress_pool = 0\n'
-                    % (tmp_path / "cli.db"))
+    path.write_text(
+        '[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n'
+        '[rates]\nfiat = ["USD", "EUR"]\nsources = ["fixed"]\n[rates.fixed]\n"DOGE/USD" = "0.125"\n'
+        '[coins.DOGE]\nbackend = "dogecoin"\nrpc_url = "http://127.0.0.1:9/"\naddress_pool = 0\n'
+        % (tmp_path / "cli.db")
+    )
     runtime = Runtime(settings.load(str(path), environ={}))
     runtime.prepare_schema()
     runtime.rate_refresher.tick()  # what the daemon's refresher does
@@ -385,17 +414,44 @@ def test_the_cli_prints_every_pair(tmp_path, capsys):
     assert commands.main(["--json", "rates", "--config", str(path)]) == 1
     reports = json.loads(capsys.readouterr().out)
     assert [r["pair"] for r in reports] == ["DOGE/USD", "DOGE/EUR"] and reports[0]["rate"] == "0.125"
-    args = ["payments", "create", "--currency", "DOGE", "--price", "1", "--price-currency", "EUR", "--config", str(path)]
+    args = [
+        "payments",
+        "create",
+        "--currency",
+        "DOGE",
+        "--price",
+        "1",
+        "--price-currency",
+        "EUR",
+        "--config",
+        str(path),
+    ]
     assert commands.main(args) == 1
     assert "no usable rate for DOGE/EUR: no configured source quotes it" in capsys.readouterr().err
-    assert commands.main(["payments", "create", "--currency", "DOGE", "--price", "1.001", "--price-currency", "USD",
-                          "--config", str(path)]) == 2
+    assert (
+        commands.main(
+            [
+                "payments",
+                "create",
+                "--currency",
+                "DOGE",
+                "--price",
+                "1.001",
+                "--price-currency",
+                "USD",
+                "--config",
+                str(path),
+            ]
+        )
+        == 2
+    )
     assert "--price has more than 2 decimal places" in capsys.readouterr().err
 
 
 def test_the_spread_lowers_the_rate_and_more_sources_than_configured_is_a_config_error(tmp_path):
-    client, runtime = fake_runtime(tmp_path, extra='[rates]\nfiat = ["EUR"]\nsources = ["fixed"]\nspread = "10"\n'
-                                   '[rates.fixed]\n"LTC/EUR" = "64"\n')
+    client, runtime = fake_runtime(
+        tmp_path, extra='[rates]\nfiat = ["EUR"]\nsources = ["fixed"]\nspread = "10"\n[rates.fixed]\n"LTC/EUR" = "64"\n'
+    )
     try:
         runtime.rate_refresher.tick()
         p = post(client, {"currency": "LTC", "price": "16", "price_currency": "EUR"}).json["payment"]

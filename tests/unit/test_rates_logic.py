@@ -1,11 +1,13 @@
 """The pure rules of a rate (transient/rates/logic.py): median, deviation, staleness,
 cross rates, the spread and the rounding of a price to an amount, as property tests."""
+
 import datetime
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from transient.core.errors import ValidationError
 from transient.rates import logic
@@ -43,12 +45,20 @@ def test_the_median_is_the_middle_and_ignores_the_order(values):
 
 
 def _quote(name, rate, age=0, error=None):
-    return Quote(name, "DOGE/USD", None if rate is None else Decimal(rate),
-                 None if age is None else NOW - datetime.timedelta(seconds=age), error)
+    return Quote(
+        name,
+        "DOGE/USD",
+        None if rate is None else Decimal(rate),
+        None if age is None else NOW - datetime.timedelta(seconds=age),
+        error,
+    )
 
 
-@given(st.lists(st.tuples(rates, st.integers(0, 1000)), min_size=0, max_size=7),
-       st.integers(1, 4), st.sampled_from(["0", "1", "3", "10"]))
+@given(
+    st.lists(st.tuples(rates, st.integers(0, 1000)), min_size=0, max_size=7),
+    st.integers(1, 4),
+    st.sampled_from(["0", "1", "3", "10"]),
+)
 def test_an_agreed_rate_uses_only_fresh_quotes_near_the_median(items, min_sources, max_dev):
     quotes = [_quote("s%d" % i, r, age) for i, (r, age) in enumerate(items)]
     got = logic.agree("DOGE/USD", quotes, NOW, 300, max_dev, min_sources)
@@ -66,8 +76,7 @@ def test_an_agreed_rate_uses_only_fresh_quotes_near_the_median(items, min_source
 
 
 def test_old_quotes_are_never_used_and_the_reason_names_them():
-    got = logic.agree("DOGE/USD", [_quote("kraken", "0.1", 301), _quote("coinbase", "0.1", 900)],
-                      NOW, 300, "3", 1)
+    got = logic.agree("DOGE/USD", [_quote("kraken", "0.1", 301), _quote("coinbase", "0.1", 900)], NOW, 300, "3", 1)
     assert got.rate is None
     assert "kraken stale (301s old)" in got.reason and "coinbase stale (900s old)" in got.reason
 
@@ -89,8 +98,9 @@ def test_two_sources_that_disagree_give_no_rate():
 
 
 def test_failing_and_unfetched_sources_are_named():
-    got = logic.agree("DOGE/USD", [_quote("a", None, None, "no answer within 5 s"), _quote("b", None, None)],
-                      NOW, 300, "3", 1)
+    got = logic.agree(
+        "DOGE/USD", [_quote("a", None, None, "no answer within 5 s"), _quote("b", None, None)], NOW, 300, "3", 1
+    )
     assert "a failing (no answer within 5 s)" in got.reason and "b not fetched yet" in got.reason
 
 
@@ -105,15 +115,23 @@ def test_the_spread_lowers_the_rate_exactly(rate, spread):
     assert Fraction(got) == Fraction(rate) * (100 - Fraction(Decimal(spread))) / 100
 
 
-@pytest.mark.parametrize("value, code, expected", [
-    ("19.99", "USD", Decimal("19.99")), ("1000", "JPY", Decimal("1000")), (5, "EUR", Decimal("5")),
-    (Decimal("0.5"), "GBP", Decimal("0.5"))])
+@pytest.mark.parametrize(
+    "value, code, expected",
+    [
+        ("19.99", "USD", Decimal("19.99")),
+        ("1000", "JPY", Decimal("1000")),
+        (5, "EUR", Decimal("5")),
+        (Decimal("0.5"), "GBP", Decimal("0.5")),
+    ],
+)
 def test_prices_follow_iso_4217_minor_units(value, code, expected):
     assert logic.parse_price(value, code) == expected
 
 
-@pytest.mark.parametrize("value, code", [("19.999", "USD"), ("10.5", "JPY"), ("0", "USD"), ("-1", "EUR"),
-                                         (1.5, "USD"), ("NaN", "USD"), ("1e3", "USD")])
+@pytest.mark.parametrize(
+    "value, code",
+    [("19.999", "USD"), ("10.5", "JPY"), ("0", "USD"), ("-1", "EUR"), (1.5, "USD"), ("NaN", "USD"), ("1e3", "USD")],
+)
 def test_bad_prices_name_the_field(value, code):
     with pytest.raises(ValidationError) as err:
         logic.parse_price(value, code)

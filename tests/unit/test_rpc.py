@@ -1,4 +1,5 @@
 """The JSON-RPC client against recorded HTTP answers (no node needed)."""
+
 import json
 from decimal import Decimal
 
@@ -19,10 +20,12 @@ def reply(result=None, error=None, id=1):
 
 def echo_ids(results):
     """A callback answering a batch with ``results`` in request order, matching ids."""
+
     def callback(request):
         calls = json.loads(request.body)
         body = [dict(r, id=c["id"]) for c, r in zip(calls, results)]
         return 200, {}, json.dumps(body)
+
     return callback
 
 
@@ -45,6 +48,7 @@ def test_batch_returns_results_in_call_order_even_if_node_reorders(client):
     def callback(request):
         calls = json.loads(request.body)
         return 200, {}, json.dumps([reply(c["method"], id=c["id"]) for c in reversed(calls)])
+
     responses.add_callback("POST", URL, callback=callback)
     assert client.batch([("a", []), ("b", [1]), ("c", [])]) == ["a", "b", "c"]
     assert len(responses.calls) == 1
@@ -76,8 +80,10 @@ def test_amounts_parse_exactly_to_the_last_unit(client):
 
 
 def test_decimal_params_are_sent_as_exact_numbers():
-    assert encode([Decimal("9999999999.99999999"), Decimal("1E+2"), {"a": Decimal("0.1")}]) == \
-        '[9999999999.99999999,100,{"a":0.1}]'
+    assert (
+        encode([Decimal("9999999999.99999999"), Decimal("1E+2"), {"a": Decimal("0.1")}])
+        == '[9999999999.99999999,100,{"a":0.1}]'
+    )
     with pytest.raises(TypeError):
         encode([0.1])
 
@@ -176,6 +182,7 @@ def test_missing_cookie_file_is_an_auth_error(tmp_path):
 
 def test_each_thread_gets_its_own_session():
     import threading
+
     client = RPCClient(URL, "user", PASSWORD)
     seen = []
     threads = [threading.Thread(target=lambda: seen.append(client._get_session())) for _ in range(3)]

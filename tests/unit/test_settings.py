@@ -1,8 +1,8 @@
 import os
 
 import pytest
-
 from _daemon import ROOT
+
 from transient import settings
 from transient.core.errors import ConfigError
 
@@ -22,7 +22,9 @@ def test_defaults(tmp_path, monkeypatch):
 
 
 def test_file_and_env_override(tmp_path):
-    config = load(tmp_path, """
+    config = load(
+        tmp_path,
+        """
 [server]
 bind = "0.0.0.0:9000"
 workers = 3
@@ -32,8 +34,13 @@ rpc_url = "http://127.0.0.1:19443"
 rpc_user = "u"
 rpc_password = "p"
 confirmations = 2
-""", env={"TRANSIENT_SERVER_WORKERS": "5", "TRANSIENT_COINS_LTC_CONFIRMATIONS": "6",
-          "PAYMENT_WEBHOOK_URL": "https://example.test/hook"})
+""",
+        env={
+            "TRANSIENT_SERVER_WORKERS": "5",
+            "TRANSIENT_COINS_LTC_CONFIRMATIONS": "6",
+            "PAYMENT_WEBHOOK_URL": "https://example.test/hook",
+        },
+    )
     assert config["server.bind"] == "0.0.0.0:9000"
     assert config["server.workers"] == 5
     assert config.coins["LTC"]["confirmations"] == 6
@@ -43,32 +50,46 @@ confirmations = 2
 
 
 def test_env_only_coin(tmp_path):
-    config = load(tmp_path, env={"TRANSIENT_COINS_BTC_BACKEND": "bitcoin",
-                                 "TRANSIENT_COINS_BTC_RPC_URL": "http://127.0.0.1:18443",
-                                 "TRANSIENT_API_KEYS": "k1, k2"})
+    config = load(
+        tmp_path,
+        env={
+            "TRANSIENT_COINS_BTC_BACKEND": "bitcoin",
+            "TRANSIENT_COINS_BTC_RPC_URL": "http://127.0.0.1:18443",
+            "TRANSIENT_API_KEYS": "k1, k2",
+        },
+    )
     assert set(config.coins) == {"BTC"}
     assert config["api.keys"] == ["k1", "k2"]
 
 
-@pytest.mark.parametrize("text, env, key", [
-    ("[server]\nbnd = 'x'\n", {}, "server.bnd"),
-    ("[server]\nworkers = 'many'\n", {}, "server.workers"),
-    ("[server]\nworkers = 0\n", {}, "server.workers"),
-    ("[server]\nbind = '8080'\n", {}, "server.bind"),
-    ("[database]\nurl = 'mysql://x'\n", {}, "database.url"),
-    ("[coins.doge]\nbackend = 'dogecoin'\n", {}, "coins.doge"),
-    ("[coins.DOGE]\nbackend = 'dogecoin'\nrpc_port = 1\n", {}, "coins.DOGE.rpc_port"),
-    ("[coins.DOGE]\nbackend = 'dogecoin'\n", {}, "coins.DOGE.rpc_url"),
-    ("[coins.DOGE]\nbackend = 'dogecoin'\nrpc_url = 'ftp://x'\n", {}, "coins.DOGE.rpc_url"),
-    ("[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nconfirmations=-1\n", {}, "coins.DOGE.confirmations"),
-    ("nonsense = [", {}, "not valid TOML"),
-    ("[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nunderpayment_tolerance=1.5\n", {},
-     "coins.DOGE.underpayment_tolerance"),
-    ("[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nunderpayment_tolerance='100'\n", {},
-     "coins.DOGE.underpayment_tolerance"),
-    (None, {"TRANSIENT_SERVER_WORKERS": "x"}, "TRANSIENT_SERVER_WORKERS"),
-    (None, {"TRANSIENT_COINS_DOGE_RPC_PORT": "1"}, "TRANSIENT_COINS_DOGE_RPC_PORT"),
-])
+@pytest.mark.parametrize(
+    "text, env, key",
+    [
+        ("[server]\nbnd = 'x'\n", {}, "server.bnd"),
+        ("[server]\nworkers = 'many'\n", {}, "server.workers"),
+        ("[server]\nworkers = 0\n", {}, "server.workers"),
+        ("[server]\nbind = '8080'\n", {}, "server.bind"),
+        ("[database]\nurl = 'mysql://x'\n", {}, "database.url"),
+        ("[coins.doge]\nbackend = 'dogecoin'\n", {}, "coins.doge"),
+        ("[coins.DOGE]\nbackend = 'dogecoin'\nrpc_port = 1\n", {}, "coins.DOGE.rpc_port"),
+        ("[coins.DOGE]\nbackend = 'dogecoin'\n", {}, "coins.DOGE.rpc_url"),
+        ("[coins.DOGE]\nbackend = 'dogecoin'\nrpc_url = 'ftp://x'\n", {}, "coins.DOGE.rpc_url"),
+        ("[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nconfirmations=-1\n", {}, "coins.DOGE.confirmations"),
+        ("nonsense = [", {}, "not valid TOML"),
+        (
+            "[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nunderpayment_tolerance=1.5\n",
+            {},
+            "coins.DOGE.underpayment_tolerance",
+        ),
+        (
+            "[coins.DOGE]\nbackend='dogecoin'\nrpc_url='http://x'\nunderpayment_tolerance='100'\n",
+            {},
+            "coins.DOGE.underpayment_tolerance",
+        ),
+        (None, {"TRANSIENT_SERVER_WORKERS": "x"}, "TRANSIENT_SERVER_WORKERS"),
+        (None, {"TRANSIENT_COINS_DOGE_RPC_PORT": "1"}, "TRANSIENT_COINS_DOGE_RPC_PORT"),
+    ],
+)
 def test_errors_name_the_key(tmp_path, text, env, key):
     with pytest.raises(ConfigError) as info:
         load(tmp_path, text, env)

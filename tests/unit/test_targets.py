@@ -1,20 +1,38 @@
 """SSRF: per-payment URLs (callback_url, redirect_url, the test ping's url) may reach
 public addresses and the operator's allowed networks only. The check at send time, on
 the address actually connected to: tests/integration/test_webhook_targets.py."""
-import pytest
 
+import pytest
 from _api import post
 from fakes import fake_runtime
+
 from transient.delivery.targets import TargetGuard, UnsafeTarget, parse_networks
 
 REFUSED = [
-    "http://127.0.0.1/hook", "http://127.1:8080/", "http://0x7f000001/", "http://2130706433/",
-    "http://0177.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://localhost:9000/",
-    "http://LOCALHOST./", "http://api.localhost/", "http://169.254.169.254/latest/meta-data/",
-    "http://10.1.2.3/", "http://172.16.0.1/", "http://192.168.1.1/", "http://100.64.0.1/",
-    "http://[fe80::1]/", "http://[fd00::1]/", "http://224.0.0.1/", "http://240.0.0.1/",
-    "http://0.0.0.0/", "http://255.255.255.255/", "https://user:pass@shop.example/hook",
-    "https://user@93.184.216.34/", "http://internal.test/",  # resolves (below) to a private address
+    "http://127.0.0.1/hook",
+    "http://127.1:8080/",
+    "http://0x7f000001/",
+    "http://2130706433/",
+    "http://0177.0.0.1/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://localhost:9000/",
+    "http://LOCALHOST./",
+    "http://api.localhost/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.1.2.3/",
+    "http://172.16.0.1/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://[fe80::1]/",
+    "http://[fd00::1]/",
+    "http://224.0.0.1/",
+    "http://240.0.0.1/",
+    "http://0.0.0.0/",
+    "http://255.255.255.255/",
+    "https://user:pass@shop.example/hook",
+    "https://user@93.184.216.34/",
+    "http://internal.test/",  # resolves (below) to a private address
 ]
 
 
@@ -23,12 +41,17 @@ def resolver(table):
         if host in table:
             return table[host]
         import socket
+
         return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
     return resolve
 
 
-GUARD = TargetGuard(resolve=resolver({"internal.test": ["93.184.216.34", "10.0.0.7"],
-                                      "shop.test": ["93.184.216.34", "2606:2800:220:1::1"]}))
+GUARD = TargetGuard(
+    resolve=resolver(
+        {"internal.test": ["93.184.216.34", "10.0.0.7"], "shop.test": ["93.184.216.34", "2606:2800:220:1::1"]}
+    )
+)
 
 
 @pytest.mark.parametrize("url", REFUSED)
@@ -37,8 +60,9 @@ def test_private_loopback_and_reserved_targets_are_refused(url):
         GUARD.check_url(url, unresolved_ok=True)
 
 
-@pytest.mark.parametrize("url", ["https://93.184.216.34/hook", "https://shop.test/hook?token=1",
-                                 "http://[2606:2800:220:1::1]:8443/"])
+@pytest.mark.parametrize(
+    "url", ["https://93.184.216.34/hook", "https://shop.test/hook?token=1", "http://[2606:2800:220:1::1]:8443/"]
+)
 def test_public_targets_pass(url):
     GUARD.check_url(url)
 
@@ -89,14 +113,19 @@ def test_the_api_refuses_private_per_payment_urls_with_a_422_naming_the_field(st
 
 
 def test_the_api_keeps_public_urls(strict):
-    body = {"currency": "LTC", "amount": 1, "callback_url": "https://93.184.216.34/hook?t=1",
-            "redirect_url": "https://shop.example/thanks"}  # .example does not resolve: checked at send time
+    body = {
+        "currency": "LTC",
+        "amount": 1,
+        "callback_url": "https://93.184.216.34/hook?t=1",
+        "redirect_url": "https://shop.example/thanks",
+    }  # .example does not resolve: checked at send time
     resp = post(strict, body)
     assert resp.status_code == 201, resp.text
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:1/", "http://169.254.169.254/", "http://0x7f000001/",
-                                 "http://u:p@93.184.216.34/"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:1/", "http://169.254.169.254/", "http://0x7f000001/", "http://u:p@93.184.216.34/"]
+)
 def test_the_test_ping_refuses_private_urls_and_sends_nothing(strict, url):
     resp = strict.simulate_post("/webhooks/test", json={"url": url})
     assert resp.status_code == 422 and resp.json["error"]["field"] == "url", resp.text

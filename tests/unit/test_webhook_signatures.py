@@ -1,9 +1,11 @@
 """Webhook signatures: what receivers verify with ``transient.webhooks`` (the deliveries
 that carry them: tests/integration/test_webhooks.py)."""
+
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transient import webhooks
 
@@ -11,6 +13,7 @@ SECRET = "whsec_test"
 
 
 # -- signatures ------------------------------------------------------------------
+
 
 def test_verify_accepts_a_good_signature_and_returns_the_body():
     body = b'{"payment_id":"p","status":"PAID","amount":"0.1"}'
@@ -52,11 +55,26 @@ BODY = b'{"status":"PAID"}'
 GOOD = webhooks.sign(SECRET, BODY, timestamp=1_700_000_000)
 
 
-@pytest.mark.parametrize("header", [
-    "t=²,v1=aa", "t=٣,v1=aa", "t=1700000000,v1=é", "t=1700000000,v1=\udfff", "t=%s,v1=aa" % ("9" * 5000),
-    "t=1700000000\n,v1=aa", "t=-5,v1=aa", "t=1e9,v1=aa", b"t=1700000000,v1=aa", b"\xff\xfe", 12345, ["t=1"],
-    GOOD.replace("v1=", "v1=\x00"), GOOD + "\n", "t=" + "1" * 40 + ",v1=" + "a" * 64,
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "t=²,v1=aa",
+        "t=٣,v1=aa",
+        "t=1700000000,v1=é",
+        "t=1700000000,v1=\udfff",
+        "t=%s,v1=aa" % ("9" * 5000),
+        "t=1700000000\n,v1=aa",
+        "t=-5,v1=aa",
+        "t=1e9,v1=aa",
+        b"t=1700000000,v1=aa",
+        b"\xff\xfe",
+        12345,
+        ["t=1"],
+        GOOD.replace("v1=", "v1=\x00"),
+        GOOD + "\n",
+        "t=" + "1" * 40 + ",v1=" + "a" * 64,
+    ],
+)
 def test_every_malformed_header_raises_signature_error(header):
     with pytest.raises(webhooks.SignatureError):
         webhooks.verify(BODY, header, SECRET, now=1_700_000_010)
@@ -66,8 +84,15 @@ def test_a_bytes_header_that_is_right_verifies():
     assert webhooks.verify(BODY, GOOD.encode(), SECRET, now=1_700_000_010) == json.loads(BODY)
 
 
-@given(st.one_of(st.text(), st.binary(), st.integers(), st.none(),
-                 st.builds(lambda t, v: "t=%s,v1=%s" % (t, v), st.text(), st.text())))
+@given(
+    st.one_of(
+        st.text(),
+        st.binary(),
+        st.integers(),
+        st.none(),
+        st.builds(lambda t, v: "t=%s,v1=%s" % (t, v), st.text(), st.text()),
+    )
+)
 @settings(max_examples=300, deadline=None)
 def test_verify_raises_only_signature_error_for_any_header(header):
     try:

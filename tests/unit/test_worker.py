@@ -1,5 +1,6 @@
 """The request-completeness rule of transientd's worker (transient/api/worker.py): a
 request goes to a thread only once its headers and body are in."""
+
 from transient.api.worker import MAX_HEADERS, BufferedSocket, request_complete
 
 HEAD = b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n"

@@ -1,5 +1,6 @@
 """The AMQP side of one process: the events publisher and the commands consumer, built
 from values (never the whole config), started and stopped together, reported once."""
+
 import logging
 
 from ..core.clock import utcnow
@@ -31,23 +32,40 @@ class Amqp:
         parameters(url, "check")  # a URL pika cannot read is a config error at start-up
         self.publisher_link = Link("publisher", clock=clock)
         self.consumer_link = Link("commands", clock=clock)
-        self.publisher = Publisher(db, parameters(url, "publisher"), retry_schedule,
-                                   confirm_timeout=confirm_timeout, link=self.publisher_link, url=url, clock=clock)
+        self.publisher = Publisher(
+            db,
+            parameters(url, "publisher"),
+            retry_schedule,
+            confirm_timeout=confirm_timeout,
+            link=self.publisher_link,
+            url=url,
+            clock=clock,
+        )
         self.consumer = None
 
     def serve_commands(self, service, max_body, api_keys):
         """Make the consumer of the command queue for ``service`` (none without a queue);
         return self."""
         if self.queue and self.consumer is None:
-            self.consumer = CommandConsumer(service, parameters(self.url, "commands"), self.queue,
-                                            max_body=max_body, api_keys=api_keys, link=self.consumer_link,
-                                            url=self.url)
+            self.consumer = CommandConsumer(
+                service,
+                parameters(self.url, "commands"),
+                self.queue,
+                max_body=max_body,
+                api_keys=api_keys,
+                link=self.consumer_link,
+                url=self.url,
+            )
         return self
 
     def start(self):
         """Start publishing, and consuming commands when there is a queue."""
-        log.info("amqp: events to exchange %s, commands on %s, broker %s", self.exchange,
-                 self.queue or "(off)", redact(self.url))
+        log.info(
+            "amqp: events to exchange %s, commands on %s, broker %s",
+            self.exchange,
+            self.queue or "(off)",
+            redact(self.url),
+        )
         self.publisher.start()
         if self.consumer is not None:
             self.consumer.start()
@@ -61,15 +79,18 @@ class Amqp:
 
     def report(self):
         """The AMQP part of /healthz: both connections and the events waiting for the broker."""
-        out = {"broker": redact(self.url), "exchange": self.exchange, "rpc_queue": self.queue,
-               "publisher": self.publisher_link.report(),
-               "commands": self.consumer_link.report() if self.queue else None}
+        out = {
+            "broker": redact(self.url),
+            "exchange": self.exchange,
+            "rpc_queue": self.queue,
+            "publisher": self.publisher_link.report(),
+            "commands": self.consumer_link.report() if self.queue else None,
+        }
         try:
             pending = Delivery.select().where((Delivery.state == Delivery.PENDING) & (Delivery.url == self.target))
             out["events_waiting"] = pending.count()
             oldest = pending.order_by(Delivery.created_at).first()
-            out["oldest_waiting_seconds"] = (
-                int((utcnow() - oldest.created_at).total_seconds()) if oldest else 0)
+            out["oldest_waiting_seconds"] = int((utcnow() - oldest.created_at).total_seconds()) if oldest else 0
         except Exception as exc:  # noqa: BLE001 - the database part of the report says it
             out["events_waiting"] = "error: %s" % exc.__class__.__name__
         return out

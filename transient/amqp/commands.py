@@ -18,6 +18,7 @@ Keys as over HTTP, in the ``Authorization`` header: ``payments.create`` needs th
 scope payments:create, ``payments.list`` payments:read, and ``payments.get`` answers
 the public view without payments:read.
 """
+
 import json
 import logging
 import threading
@@ -67,15 +68,23 @@ def declare(channel, queue):
 
 # -- the commands: parse, call the service, render (as the HTTP resources do) ----
 
+
 def create(consumer, params, headers, props):
     consumer.keys.require(_text(headers.get("Authorization")), PAYMENTS_CREATE)
     key = _text(headers.get("Idempotency-Key")) or props.message_id
     if not key:
-        raise BadRequest("is required for payments.create (or an Idempotency-Key header): it makes a command"
-                         " delivered twice create one payment", "message_id")
+        raise BadRequest(
+            "is required for payments.create (or an Idempotency-Key header): it makes a command"
+            " delivered twice create one payment",
+            "message_id",
+        )
     payment, created = consumer.service.create(params, key)
-    return Reply(201 if created else 200, {"success": True, "payment": consumer.service.render(payment)},
-                 {} if created else {"Idempotent-Replayed": True}, created=created)
+    return Reply(
+        201 if created else 200,
+        {"success": True, "payment": consumer.service.render(payment)},
+        {} if created else {"Idempotent-Replayed": True},
+        created=created,
+    )
 
 
 def get(consumer, params, headers, props):
@@ -120,8 +129,7 @@ def _text(value):
 class CommandConsumer:
     """Consumes the command queue in its own thread (one BlockingConnection) until stopped."""
 
-    def __init__(self, service, params, queue, max_body=65536, api_keys=(), prefetch=PREFETCH, link=None,
-                 url=None):
+    def __init__(self, service, params, queue, max_body=65536, api_keys=(), prefetch=PREFETCH, link=None, url=None):
         self.service = service
         self.params = params
         self.queue = queue
@@ -193,16 +201,26 @@ class CommandConsumer:
         if reply.created:
             faults.point("amqp.before_reply")
         if props.reply_to:
-            channel.basic_publish("", props.reply_to, json.dumps(reply.body, separators=(",", ":")).encode(),
-                                  pika.BasicProperties(correlation_id=props.correlation_id,
-                                                       content_type="application/json",
-                                                       headers={"status": reply.status, **reply.headers}))
+            channel.basic_publish(
+                "",
+                props.reply_to,
+                json.dumps(reply.body, separators=(",", ":")).encode(),
+                pika.BasicProperties(
+                    correlation_id=props.correlation_id,
+                    content_type="application/json",
+                    headers={"status": reply.status, **reply.headers},
+                ),
+            )
             channel.basic_ack(method.delivery_tag)
         elif reply.status < 400:
             channel.basic_ack(method.delivery_tag)
         else:
-            log.warning("amqp command %r (message %s) failed with no reply_to, dead-lettered: %s",
-                        props.type, props.message_id, reply.body["error"]["message"])
+            log.warning(
+                "amqp command %r (message %s) failed with no reply_to, dead-lettered: %s",
+                props.type,
+                props.message_id,
+                reply.body["error"]["message"],
+            )
             channel.basic_reject(method.delivery_tag, requeue=False)
         self.handled += 1
 
@@ -222,9 +240,17 @@ class CommandConsumer:
             return Reply(exc.http_status, error_body(exc))
         except Exception:  # noqa: BLE001 - a bug answers 500 like HTTP, and the consumer goes on
             log.exception("amqp command %r (message %s): unexpected error", props.type, props.message_id)
-            return Reply(500, {"success": False, "error": {
-                "code": "internal_error", "message": "internal error; the server log has the details",
-                "field": None}})
+            return Reply(
+                500,
+                {
+                    "success": False,
+                    "error": {
+                        "code": "internal_error",
+                        "message": "internal error; the server log has the details",
+                        "field": None,
+                    },
+                },
+            )
 
 
 def _names():

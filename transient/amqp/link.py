@@ -1,5 +1,6 @@
 """The connection side of AMQP: one connection's state (Link), reconnection backoff,
 pika parameters and error texts without the broker password, and target names."""
+
 import logging
 import os
 import random
@@ -23,7 +24,7 @@ def target(exchange):
 
 
 def exchange_of(url):
-    return url[len(TARGET_PREFIX):]
+    return url[len(TARGET_PREFIX) :]
 
 
 def parameters(url, role):
@@ -89,8 +90,13 @@ class Link:
 
     def report(self):
         with self._lock:
-            return {"state": self.state, "since": iso(self.since), "connects": self.connects,
-                    "last_error": self.last_error, "last_error_at": iso(self.last_error_at)}
+            return {
+                "state": self.state,
+                "since": iso(self.since),
+                "connects": self.connects,
+                "last_error": self.last_error,
+                "last_error_at": iso(self.last_error_at),
+            }
 
 
 class Backoff:

@@ -21,6 +21,7 @@ pika's SelectConnection runs in the publisher's own thread, on one IOLoop kept
 across reconnections (so ``wake()`` from any thread always reaches it); every
 callback, the database work included, runs in that thread.
 """
+
 import datetime
 import json
 import logging
@@ -32,11 +33,11 @@ from types import SimpleNamespace
 import pika
 from pika.adapters.select_connection import IOLoop
 
-from .link import Backoff, Link, describe, exchange_of
+from ..core.clock import utcnow
 from ..delivery.dispatcher import POLL, Dispatcher
 from ..delivery.sender import Outcome
 from ..store.models import Delivery
-from ..core.clock import utcnow
+from .link import Backoff, Link, describe, exchange_of
 
 log = logging.getLogger("transient.amqp")
 
@@ -62,19 +63,28 @@ class Published(Outcome):
 def routing_key(delivery):
     """``payment.<CURRENCY>.<event type without "payment.">``, e.g. ``payment.LTC.confirmed``."""
     currency = json.loads(delivery.body)["payment"]["currency"]
-    kind = delivery.type[len("payment."):] if delivery.type.startswith("payment.") else delivery.type
+    kind = delivery.type[len("payment.") :] if delivery.type.startswith("payment.") else delivery.type
     return "payment.%s.%s" % (currency, kind)
 
 
 def properties(delivery, now):
-    headers = {"Transient-Event-Id": delivery.event_id, "Transient-Event-Type": delivery.type,
-               "Transient-Delivery-Id": delivery.id, "Transient-Delivery-Attempt": delivery.attempts + 1}
+    headers = {
+        "Transient-Event-Id": delivery.event_id,
+        "Transient-Event-Type": delivery.type,
+        "Transient-Delivery-Id": delivery.id,
+        "Transient-Delivery-Attempt": delivery.attempts + 1,
+    }
     if delivery.redelivery_of is not None:
         headers["Transient-Redelivery-Of"] = delivery.redelivery_of
-    return pika.BasicProperties(content_type="application/json", delivery_mode=pika.DeliveryMode.Persistent,
-                                message_id=delivery.event_id, type=delivery.type, app_id="transient",
-                                timestamp=int(now.replace(tzinfo=datetime.timezone.utc).timestamp()),
-                                headers=headers)
+    return pika.BasicProperties(
+        content_type="application/json",
+        delivery_mode=pika.DeliveryMode.Persistent,
+        message_id=delivery.event_id,
+        type=delivery.type,
+        app_id="transient",
+        timestamp=int(now.replace(tzinfo=datetime.timezone.utc).timestamp()),
+        headers=headers,
+    )
 
 
 class Publisher(Dispatcher):
@@ -85,11 +95,30 @@ class Publisher(Dispatcher):
 
     prefix = "amqp"
 
-    def __init__(self, db, params, schedule, batch=BATCH, confirms=True, confirm_timeout=30, link=None,
-                 url=None, holder=None, clock=utcnow, rng=None):
+    def __init__(
+        self,
+        db,
+        params,
+        schedule,
+        batch=BATCH,
+        confirms=True,
+        confirm_timeout=30,
+        link=None,
+        url=None,
+        holder=None,
+        clock=utcnow,
+        rng=None,
+    ):
         # The lease covers one batch: publishing it and waiting for its confirms.
-        super().__init__(db, SimpleNamespace(timeout=confirm_timeout), schedule, concurrency=batch,
-                         holder=holder or "amqp:%s" % uuid.uuid4().hex[:12], clock=clock, rng=rng)
+        super().__init__(
+            db,
+            SimpleNamespace(timeout=confirm_timeout),
+            schedule,
+            concurrency=batch,
+            holder=holder or "amqp:%s" % uuid.uuid4().hex[:12],
+            clock=clock,
+            rng=rng,
+        )
         self.params = params
         self.confirms = confirms
         self.confirm_timeout = confirm_timeout
@@ -165,8 +194,12 @@ class Publisher(Dispatcher):
             return
         self.link.connecting()
         self._conn = pika.SelectConnection(
-            self.params, on_open_callback=self._on_open, on_open_error_callback=self._on_open_error,
-            on_close_callback=self._on_closed, custom_ioloop=self._ioloop)
+            self.params,
+            on_open_callback=self._on_open,
+            on_open_error_callback=self._on_open_error,
+            on_close_callback=self._on_closed,
+            custom_ioloop=self._ioloop,
+        )
 
     def _on_open_error(self, conn, error):
         self._conn = None
@@ -276,13 +309,15 @@ class Publisher(Dispatcher):
     def _on_confirm(self, frame):
         method = frame.method
         ack = isinstance(method, pika.spec.Basic.Ack)
-        tags = ([t for t in self._inflight if t <= method.delivery_tag] if method.multiple
-                else [method.delivery_tag])
+        tags = [t for t in self._inflight if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
         for tag in tags:
             d = self._inflight.pop(tag, None)
             if d is not None:
-                self._done.append(self._outcome(d, response=CONFIRMED) if ack
-                                  else self._outcome(d, error="refused by the broker (nack)"))
+                self._done.append(
+                    self._outcome(d, response=CONFIRMED)
+                    if ack
+                    else self._outcome(d, error="refused by the broker (nack)")
+                )
         if not self._inflight:
             self._finish()
 

@@ -1,4 +1,5 @@
 """The Falcon application factory: every route, given the services it serves."""
+
 import falcon
 
 from ..core.errors import TransientError
@@ -17,8 +18,22 @@ class App(falcon.App):
         super().add_route(uri_template, resource, **kwargs)
 
 
-def create_app(payments, health, *, wake, db, outbox, sender, webhook_url=None, keys=(),
-               notify_token=None, max_body=65536, qr_style, refresh_interval=10, rates=None):
+def create_app(
+    payments,
+    health,
+    *,
+    wake,
+    db,
+    outbox,
+    sender,
+    webhook_url=None,
+    keys=(),
+    notify_token=None,
+    max_body=65536,
+    qr_style,
+    refresh_interval=10,
+    rates=None,
+):
     """Return the WSGI app.
 
     ``payments`` is the PaymentService; ``health()`` returns the health report;

@@ -2,6 +2,7 @@
 (``{"POST": "payments:create"}``; HEAD as GET); a method it does not name needs no
 key. For every resource that declares them, the request's Grant is left in
 ``req.context.grant`` (GET /payments/{id} picks the full or the public view by it)."""
+
 from ..core.keys import KeyRing
 
 

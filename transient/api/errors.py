@@ -1,5 +1,6 @@
 """Errors at the HTTP edge: domain errors mapped to statuses once, every other error a
 JSON body, and an unexpected one logged and answered 500 without a traceback."""
+
 import logging
 
 import falcon

@@ -1,5 +1,6 @@
 """Health report: per coin, node reachable, chain tip, cursor lag, last sync; the AMQP
 links; the database. Built once from the process's parts, read on every /healthz."""
+
 from ..core.clock import iso
 from ..core.errors import NodeError
 from ..store.models import ChainState
@@ -14,8 +15,9 @@ class HealthReport:
     ``db_outages()`` returns what this process saw of database outages
     (store.db.Outages.report)."""
 
-    def __init__(self, backends, pools=None, sync_counts=None, last_notify=None, amqp=None, stale_rates=None,
-                 db_outages=None):
+    def __init__(
+        self, backends, pools=None, sync_counts=None, last_notify=None, amqp=None, stale_rates=None, db_outages=None
+    ):
         self.stale_rates = stale_rates
         self.backends = backends
         self.pools = pools or {}

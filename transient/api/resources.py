@@ -2,6 +2,7 @@
 
 Each resource is given the collaborators and values it uses, never the whole config.
 """
+
 import hmac
 import ipaddress
 import re
@@ -56,10 +57,16 @@ class Payments:
 
     def on_get(self, req, resp):
         payments, cursor = self.service.list(
-            status=req.get_param("status"), currency=req.get_param("currency"),
-            limit=req.get_param("limit"), cursor=req.get_param("cursor"))
-        resp.media = {"success": True, "payments": self.service.render_many(payments, private=True),
-                      "next_cursor": cursor}
+            status=req.get_param("status"),
+            currency=req.get_param("currency"),
+            limit=req.get_param("limit"),
+            cursor=req.get_param("cursor"),
+        )
+        resp.media = {
+            "success": True,
+            "payments": self.service.render_many(payments, private=True),
+            "next_cursor": cursor,
+        }
 
 
 class PaymentItem:
@@ -128,9 +135,15 @@ class WebhookTest:
         if not url:
             raise ValidationError("is required: no [webhook] url is configured", "url")
         outcome = admin.ping(self.sender, url)
-        resp.media = {"success": outcome.ok, "url": redact(url), "status_code": outcome.status, "error": outcome.error,
-                      "duration_ms": outcome.duration_ms, "response": outcome.response,
-                      "signed": bool(self.sender.secret)}
+        resp.media = {
+            "success": outcome.ok,
+            "url": redact(url),
+            "status_code": outcome.status,
+            "error": outcome.error,
+            "duration_ms": outcome.duration_ms,
+            "response": outcome.response,
+            "signed": bool(self.sender.secret),
+        }
 
 
 class Notify:
@@ -148,8 +161,9 @@ class Notify:
         if kind not in self.KINDS:
             raise NotFound("no such notification kind %r (transaction or block)" % kind, "kind")
         if currency.upper() not in self.currencies:
-            raise UnknownCurrency("%r is not configured (configured: %s)"
-                                  % (currency, ", ".join(sorted(self.currencies))), "currency")
+            raise UnknownCurrency(
+                "%r is not configured (configured: %s)" % (currency, ", ".join(sorted(self.currencies))), "currency"
+            )
         if not _HEX64.fullmatch(value):
             raise ValidationError("must be 64 hexadecimal characters", "txid" if kind == "transaction" else "hash")
         self.wake(currency.upper())
@@ -191,11 +205,14 @@ class Rates:
     def on_get(self, req, resp, currency, fiat):
         code, fiat = currency.upper(), fiat.upper()
         if code not in self.book.coins:
-            raise UnknownCurrency("%r is not configured (configured: %s)" % (currency, ", ".join(self.book.coins)),
-                                  "currency")
+            raise UnknownCurrency(
+                "%r is not configured (configured: %s)" % (currency, ", ".join(self.book.coins)), "currency"
+            )
         if fiat not in self.book.fiat:
-            raise NotFound("%s/%s is not a configured pair ([rates] fiat: %s)"
-                           % (code, fiat, ", ".join(self.book.fiat) or "none"), "fiat")
+            raise NotFound(
+                "%s/%s is not a configured pair ([rates] fiat: %s)" % (code, fiat, ", ".join(self.book.fiat) or "none"),
+                "fiat",
+            )
         report = self.book.report(code, fiat)
         resp.status = falcon.HTTP_200 if report["usable"] else falcon.HTTP_503
         resp.media = {"success": report["usable"], "rate": report}

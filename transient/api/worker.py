@@ -14,10 +14,10 @@ new connection, of the accept) is answered 408 and closed. Bodies larger than
 Threads also get a socket timeout (``request_timeout``) for what remains: a client
 that stops reading its answer is dropped, it does not keep a thread.
 """
+
 import errno
 import re
 import selectors
-import socket
 import time
 from collections import deque
 from functools import partial
@@ -28,8 +28,10 @@ REQUEST_TIMEOUT = 10.0  # seconds for the headers and body of one request
 MAX_HEADERS = 64 * 1024  # bytes: beyond this the parser refuses the request (431/400)
 MAX_BUFFER = 1024 * 1024 + MAX_HEADERS  # bytes kept per connection before handing over
 _TIMEOUT_BODY = b'{"success": false, "error": {"code": "request_timeout", "message": "request too slow"}}'
-_TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                   b"Content-Length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
+_TIMEOUT_ANSWER = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
+)
 
 
 class BufferedSocket:

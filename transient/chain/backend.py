@@ -1,4 +1,5 @@
 """The coin backend interface: what the sync loop and the API need from a coin node."""
+
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +103,15 @@ class CoinBackend:
 
     REQUIRED: ClassVar[tuple[str, ...]] = ("name", "currency", "uri_scheme", "max_money")
     METHODS: ClassVar[tuple[str, ...]] = (
-        "network", "new_address", "new_addresses", "tip", "changes_since", "recheck", "ping", "close")
+        "network",
+        "new_address",
+        "new_addresses",
+        "tip",
+        "changes_since",
+        "recheck",
+        "ping",
+        "close",
+    )
 
     options: dict[str, Any]
 

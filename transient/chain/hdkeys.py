@@ -11,6 +11,7 @@ why); the encodings and the network rules are here.
 Errors are ConfigError naming the key; a message never holds the key's text, so a
 private key pasted by mistake is not echoed or logged.
 """
+
 import re
 from dataclasses import dataclass
 
@@ -26,30 +27,43 @@ DEFAULT_DERIVATION = {"BTC": "wpkh", "LTC": "wpkh", "DOGE": "pkh"}
 
 # SLIP-132 version bytes: name -> (network class, coin or None for any, private?)
 _VERSIONS = {
-    "0488b21e": ("xpub", "main", None, False), "049d7cb2": ("ypub", "main", None, False),
-    "04b24746": ("zpub", "main", None, False), "043587cf": ("tpub", "test", None, False),
-    "044a5262": ("upub", "test", None, False), "045f1cf6": ("vpub", "test", None, False),
-    "019da462": ("Ltub", "main", "LTC", False), "01b26ef6": ("Mtub", "main", "LTC", False),
+    "0488b21e": ("xpub", "main", None, False),
+    "049d7cb2": ("ypub", "main", None, False),
+    "04b24746": ("zpub", "main", None, False),
+    "043587cf": ("tpub", "test", None, False),
+    "044a5262": ("upub", "test", None, False),
+    "045f1cf6": ("vpub", "test", None, False),
+    "019da462": ("Ltub", "main", "LTC", False),
+    "01b26ef6": ("Mtub", "main", "LTC", False),
     "02facafd": ("dgub", "main", "DOGE", False),
-    "0488ade4": ("xprv", "main", None, True), "049d7878": ("yprv", "main", None, True),
-    "04b2430c": ("zprv", "main", None, True), "04358394": ("tprv", "test", None, True),
-    "044a4e28": ("uprv", "test", None, True), "045f18bc": ("vprv", "test", None, True),
-    "019d9cfe": ("Ltpv", "main", "LTC", True), "01b26792": ("Mtpv", "main", "LTC", True),
+    "0488ade4": ("xprv", "main", None, True),
+    "049d7878": ("yprv", "main", None, True),
+    "04b2430c": ("zprv", "main", None, True),
+    "04358394": ("tprv", "test", None, True),
+    "044a4e28": ("uprv", "test", None, True),
+    "045f18bc": ("vprv", "test", None, True),
+    "019d9cfe": ("Ltpv", "main", "LTC", True),
+    "01b26792": ("Mtpv", "main", "LTC", True),
     "02fac398": ("dgpv", "main", "DOGE", True),
 }
 _PLAIN = {"main": bytes.fromhex("0488b21e"), "test": bytes.fromhex("043587cf")}
 
 # Address encodings per coin and node chain: (P2PKH version, P2SH version, bech32 hrp).
 ADDRESS_PARAMS = {
-    "BTC": {"main": (0x00, 0x05, "bc"), "test": (0x6F, 0xC4, "tb"), "signet": (0x6F, 0xC4, "tb"),
-            "regtest": (0x6F, 0xC4, "bcrt")},
+    "BTC": {
+        "main": (0x00, 0x05, "bc"),
+        "test": (0x6F, 0xC4, "tb"),
+        "signet": (0x6F, 0xC4, "tb"),
+        "regtest": (0x6F, 0xC4, "bcrt"),
+    },
     "LTC": {"main": (0x30, 0x32, "ltc"), "test": (0x6F, 0x3A, "tltc"), "regtest": (0x6F, 0x3A, "rltc")},
     "DOGE": {"main": (0x1E, 0x16, None), "test": (0x71, 0xC4, None), "regtest": (0x6F, 0xC4, None)},
 }
 
 _DESCRIPTOR = re.compile(
     r"^(?P<outer>wpkh|pkh|sh)\((?P<inner>wpkh\()?(?:\[(?P<origin>[0-9a-fA-F]{8}(?:/[0-9]+[hH']?)*)\])?"
-    r"(?P<key>[1-9A-HJ-NP-Za-km-z]+)(?P<path>(?:/[0-9]+)*)/\*\)(?(inner)\))(?:#(?P<sum>[a-z0-9]{8}))?$")
+    r"(?P<key>[1-9A-HJ-NP-Za-km-z]+)(?P<path>(?:/[0-9]+)*)/\*\)(?(inner)\))(?:#(?P<sum>[a-z0-9]{8}))?$"
+)
 
 
 @dataclass(frozen=True)
@@ -93,9 +107,11 @@ class WatchKey:
         """Raise ConfigError when the key's network is not the node's ``chain_name``."""
         node = "main" if chain_name == "main" else "test"
         if node != self.network:
-            raise ConfigError("%s: a %s key, but the %s node runs %s" % (
-                field, "mainnet" if self.network == "main" else "testnet/regtest", self.currency, chain_name),
-                field=field)
+            raise ConfigError(
+                "%s: a %s key, but the %s node runs %s"
+                % (field, "mainnet" if self.network == "main" else "testnet/regtest", self.currency, chain_name),
+                field=field,
+            )
 
 
 def parse(currency, xpub=None, derivation=None, descriptor=None, field="xpub"):
@@ -113,15 +129,19 @@ def parse(currency, xpub=None, derivation=None, descriptor=None, field="xpub"):
         raise ConfigError("%s: derivation must be one of %s" % (field, ", ".join(DERIVATIONS)), field=field)
     _check_script(currency, derivation, field)
     account, network, _ = _read_key(currency, xpub.strip(), field)
-    return WatchKey(currency, derivation, network, account.child(0), _plain(account, network) + "/0", "",
-                    _fingerprint(account))
+    return WatchKey(
+        currency, derivation, network, account.child(0), _plain(account, network) + "/0", "", _fingerprint(account)
+    )
 
 
 def _parse_descriptor(currency, text, field):
     match = _DESCRIPTOR.match(text)
     if not match or (match["outer"] == "sh") != bool(match["inner"]):
-        raise ConfigError("%s: not a supported descriptor: wpkh(KEY/…/*), sh(wpkh(KEY/…/*)) or pkh(KEY/…/*),"
-                          " unhardened steps only" % field, field=field)
+        raise ConfigError(
+            "%s: not a supported descriptor: wpkh(KEY/…/*), sh(wpkh(KEY/…/*)) or pkh(KEY/…/*),"
+            " unhardened steps only" % field,
+            field=field,
+        )
     if match["sum"]:
         if _checksum(text.split("#")[0]) != match["sum"]:
             raise ConfigError("%s: the descriptor's checksum is wrong" % field, field=field)
@@ -132,8 +152,9 @@ def _parse_descriptor(currency, text, field):
     for step in match["path"].split("/")[1:]:
         node = node.child(int(step))
     origin = "[%s]" % match["origin"].lower().replace("'", "h").replace("H", "h") if match["origin"] else ""
-    return WatchKey(currency, derivation, network, node, _plain(key, network) + match["path"], origin,
-                    _fingerprint(key))
+    return WatchKey(
+        currency, derivation, network, node, _plain(key, network) + match["path"], origin, _fingerprint(key)
+    )
 
 
 def _check_script(currency, derivation, field):
@@ -154,8 +175,11 @@ def _read_key(currency, text, field):
         raise ConfigError("%s: unknown extended key prefix" % field, field=field)
     name, network, coin, private = version
     if private or raw[45] == 0:
-        raise ConfigError("%s: this is a PRIVATE key (%s…): give the account's public key (xpub), never the "
-                          "private one; treat the pasted key as exposed" % (field, name[:4]), field=field)
+        raise ConfigError(
+            "%s: this is a PRIVATE key (%s…): give the account's public key (xpub), never the "
+            "private one; treat the pasted key as exposed" % (field, name[:4]),
+            field=field,
+        )
     if coin is not None and coin != currency:
         raise ConfigError("%s: a %s key (%s) configured for %s" % (field, coin, name, currency), field=field)
     try:
@@ -178,8 +202,9 @@ def encode_address(currency, chain_name, derivation, sec):
     try:
         pkh_version, sh_version, hrp = ADDRESS_PARAMS[currency][chain_name]
     except KeyError:
-        raise ConfigError("xpub: no address encoding known for %s on %s" % (currency, chain_name),
-                          field="coins.%s.xpub" % currency) from None
+        raise ConfigError(
+            "xpub: no address encoding known for %s on %s" % (currency, chain_name), field="coins.%s.xpub" % currency
+        ) from None
     h160 = hash160(sec)
     if derivation == "pkh":
         return base58.encode_check(bytes([pkh_version]) + h160)

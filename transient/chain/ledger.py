@@ -3,6 +3,7 @@
 Every function here runs inside the sync's write transaction; the caller
 commits the ledger and the new cursor together.
 """
+
 from ..core import status as st
 from ..core.events import CONFIRMED, LATE, RECEIVED, REVERTED, STATUS_CHANGED
 from ..core.status import Coin, Policy, receipt_state
@@ -76,8 +77,7 @@ class Ledger:
         found = {}
         txids = sorted({txid for txid, _ in keys})
         for part in chunks(txids, CHUNK):
-            query = Receipt.select().where(
-                (Receipt.currency == self.currency) & Receipt.txid.in_(part))
+            query = Receipt.select().where((Receipt.currency == self.currency) & Receipt.txid.in_(part))
             found.update({(r.txid, r.output): r for r in query})
         return found
 
@@ -85,9 +85,9 @@ class Ledger:
         found = {}
         addresses = sorted(addresses)
         for part in chunks(addresses, CHUNK):
-            query = Payment.select(Payment.id, Payment.address, Payment.confirmations_required,
-                                   Payment.expires_at).where(
-                (Payment.currency == self.currency) & Payment.address.in_(part))
+            query = Payment.select(
+                Payment.id, Payment.address, Payment.confirmations_required, Payment.expires_at
+            ).where((Payment.currency == self.currency) & Payment.address.in_(part))
             found.update({p.address: p for p in query})
         return found
 
@@ -96,8 +96,7 @@ class Ledger:
         # re-lists thousands of unconfirmed receipts.
         ids = sorted(pid for pid in payment_ids if pid is not None and pid not in self._required_cache)
         for part in chunks(ids, CHUNK):
-            query = Payment.select(Payment.id, Payment.confirmations_required).where(
-                Payment.id.in_(part)).tuples()
+            query = Payment.select(Payment.id, Payment.confirmations_required).where(Payment.id.in_(part)).tuples()
             self._required_cache.update(query)
 
     def _required(self, payment_id):
@@ -105,7 +104,8 @@ class Ledger:
             return self.default_confirmations
         if payment_id not in self._required_cache:
             self._required_cache[payment_id] = (
-                Payment.select(Payment.confirmations_required).where(Payment.id == payment_id).scalar())
+                Payment.select(Payment.confirmations_required).where(Payment.id == payment_id).scalar()
+            )
         return self._required_cache[payment_id]
 
     def _state_for(self, payment_id, out_confirmations, block_height):
@@ -124,10 +124,17 @@ class Ledger:
         # in time even if Transient was down or behind then.
         first_seen = min(self.now, out.seen_at) if out.seen_at else self.now
         row = Receipt(
-            currency=self.currency, txid=out.txid, output=out.output, address=out.address,
-            amount=out.amount, payment=pid, state=state,
-            block_hash=out.block_hash if height is not None else None, block_height=height,
-            first_seen=first_seen, last_seen=self.now,
+            currency=self.currency,
+            txid=out.txid,
+            output=out.output,
+            address=out.address,
+            amount=out.amount,
+            payment=pid,
+            state=state,
+            block_hash=out.block_hash if height is not None else None,
+            block_height=height,
+            first_seen=first_seen,
+            last_seen=self.now,
         )
         if pid is not None and state in Receipt.COUNTED:
             self._event(pid, EVENT_RECEIVED, row)
@@ -166,9 +173,13 @@ class Ledger:
 
     def _mature(self, listed):
         """Move receipts in blocks that reached their confirmations; return how many."""
-        rows = list(Receipt.select().where(
-            (Receipt.currency == self.currency) & (Receipt.state == Receipt.PENDING)
-            & Receipt.block_height.is_null(False)))
+        rows = list(
+            Receipt.select().where(
+                (Receipt.currency == self.currency)
+                & (Receipt.state == Receipt.PENDING)
+                & Receipt.block_height.is_null(False)
+            )
+        )
         self._prefetch_required({r.payment_id for r in rows})
         changed = []
         for row in rows:
@@ -209,8 +220,15 @@ class Ledger:
                 payment = payments[pid]
                 for type, data in events.pop(pid, ()):
                     self.events.add(payment, type, data)
-                refresh(payment, self.tip.height, self.now, self.touched[pid], self.events, receipts.get(pid, []),
-                        save=False)
+                refresh(
+                    payment,
+                    self.tip.height,
+                    self.now,
+                    self.touched[pid],
+                    self.events,
+                    receipts.get(pid, []),
+                    save=False,
+                )
             save_refreshed([payments[pid] for pid in part])
             self.events.write()
         return ids
@@ -223,8 +241,11 @@ def expire_due(currency, tip_height, now, events):
     expires on time even when no transaction arrives, and only once.
     """
     due = Payment.select().where(
-        (Payment.currency == currency) & Payment.status.in_((st.UNPAID, st.UNDERPAID))
-        & Payment.expires_at.is_null(False) & (Payment.expires_at <= now))
+        (Payment.currency == currency)
+        & Payment.status.in_((st.UNPAID, st.UNDERPAID))
+        & Payment.expires_at.is_null(False)
+        & (Payment.expires_at <= now)
+    )
     expired = []
     for payment in due:
         if refresh(payment, tip_height, now, "expiry", events).status == st.EXPIRED:
@@ -244,9 +265,14 @@ def save_fields(model, fields, rows):
     db = model._meta.database
     mark, pk = db.param, model._meta.primary_key
     sql = 'UPDATE "%s" SET %s WHERE "%s" = %s' % (
-        model._meta.table_name, ", ".join('"%s" = %s' % (f.column_name, mark) for f in fields), pk.column_name, mark)
-    db.cursor().executemany(sql, [[f.db_value(getattr(r, f.name)) for f in fields] + [pk.db_value(r._pk)]
-                                  for r in rows])
+        model._meta.table_name,
+        ", ".join('"%s" = %s' % (f.column_name, mark) for f in fields),
+        pk.column_name,
+        mark,
+    )
+    db.cursor().executemany(
+        sql, [[f.db_value(getattr(r, f.name)) for f in fields] + [pk.db_value(r._pk)] for r in rows]
+    )
 
 
 def save_receipts(receipts):
@@ -287,7 +313,6 @@ def refresh(payment, tip_height, now, cause, events, receipts=None, save=True):
 
 def summarize(payment, receipts, tip_height, now):
     """Return the status Summary of ``payment`` given its receipts (pure)."""
-    coins = [Coin(r.amount, confirmations(r, tip_height), r.first_seen, r.state != Receipt.REMOVED)
-             for r in receipts]
+    coins = [Coin(r.amount, confirmations(r, tip_height), r.first_seen, r.state != Receipt.REMOVED) for r in receipts]
     policy = Policy(payment.confirmations_required, payment.tolerance_bp, payment.expires_at)
     return st.evaluate(payment.amount, coins, policy, now)

@@ -37,12 +37,15 @@ Exit codes: 0 accepted, 1 the daemon is down, slow or failing (its poll and star
 catch-up cover the event), 2 a bad ping (usage, not a 64-hex hash, a currency the
 daemon does not know, a refused token): a message on stderr says which.
 """
+
 import _socket
 import posix
 import sys
 
-USAGE = ("usage: transient-notify [--url URL] [--token TOKEN] [--timeout SECONDS] [--nice N] [--turn-fd FD]"
-         " transaction|block CURRENCY HASH")
+USAGE = (
+    "usage: transient-notify [--url URL] [--token TOKEN] [--timeout SECONDS] [--nice N] [--turn-fd FD]"
+    " transaction|block CURRENCY HASH"
+)
 DEFAULT_URL = "http://127.0.0.1:8080"
 HEX = frozenset("0123456789abcdefABCDEF")
 
@@ -74,8 +77,11 @@ def parse(argv):
     if not currency.isalnum():
         raise Failure("bad currency code %r" % currency, 2)
     if len(value) != 64 or not HEX.issuperset(value):
-        raise Failure("%s must be 64 hexadecimal characters, got %r (is the placeholder %%s?)"
-                      % ("the txid" if kind == "transaction" else "the block hash", value), 2)
+        raise Failure(
+            "%s must be 64 hexadecimal characters, got %r (is the placeholder %%s?)"
+            % ("the txid" if kind == "transaction" else "the block hash", value),
+            2,
+        )
     try:
         timeout = float(options["--timeout"])
     except ValueError:
@@ -85,15 +91,23 @@ def parse(argv):
     turn_fd = options["--turn-fd"]
     if turn_fd is not None and (not turn_fd.isdigit() or int(turn_fd) < 3):
         raise Failure("--turn-fd must be a file descriptor number of 3 or more", 2)
-    return (options["--url"], options["--token"], timeout, kind, currency.upper(), value,
-            int(options["--nice"]), None if turn_fd is None else int(turn_fd))
+    return (
+        options["--url"],
+        options["--token"],
+        timeout,
+        kind,
+        currency.upper(),
+        value,
+        int(options["--nice"]),
+        None if turn_fd is None else int(turn_fd),
+    )
 
 
 def split_url(url):
     """Return ``(host, port, path prefix)`` of an http:// URL."""
     if not url.startswith("http://"):
         raise Failure("--url must start with http:// (got %r); for https use curl" % url, 2)
-    rest = url[len("http://"):]
+    rest = url[len("http://") :]
     netloc, _, path = rest.partition("/")
     if netloc.startswith("["):
         host, _, port = netloc[1:].partition("]")
@@ -193,8 +207,9 @@ def ping(url, token, timeout, kind, currency, value, nice=0, turn_fd=None):
     except _socket.timeout:
         raise Failure("transientd at %s did not answer within %gs" % (url, timeout), 1) from None
     except OSError as exc:
-        raise Failure("transientd is not reachable at %s (%s): is it running?"
-                      % (url, exc.strerror or exc), 1) from None
+        raise Failure(
+            "transientd is not reachable at %s (%s): is it running?" % (url, exc.strerror or exc), 1
+        ) from None
     finally:
         sock.close()
     status_line, _, rest = reply.partition(b"\r\n")
@@ -228,8 +243,10 @@ def main(argv=None):
             return 0
         status, body = answer
         # 4xx: this ping is wrong (unknown currency, bad token); 5xx: the daemon is failing.
-        raise Failure("transientd at %s refused the ping: HTTP %d: %s" % (url, status, _message(body)),
-                      2 if 400 <= status < 500 else 1)
+        raise Failure(
+            "transientd at %s refused the ping: HTTP %d: %s" % (url, status, _message(body)),
+            2 if 400 <= status < 500 else 1,
+        )
     except Failure as exc:
         sys.stderr.write("transient-notify: %s\n" % exc)
         return exc.code

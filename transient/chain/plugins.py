@@ -1,11 +1,12 @@
 """The plugin manager: built once, loads the ``transient`` entry points."""
+
 import os
 
 import pluggy
 
 from .. import hookspecs
-from .backend import CoinBackend
 from ..core.errors import PluginError
+from .backend import CoinBackend
 
 DISABLE_AUTOLOAD = "TRANSIENT_DISABLE_PLUGIN_AUTOLOAD"
 DEFAULT_PLUGINS = ("transient_backends.dogecoin", "transient.rates.builtin")
@@ -47,8 +48,7 @@ def collect_backends(pm):
             check_backend_class(cls, plugin)
             if cls.name in found:
                 raise PluginError(
-                    "backend %r is registered twice (by %s and %s)"
-                    % (cls.name, found[cls.name][1], plugin)
+                    "backend %r is registered twice (by %s and %s)" % (cls.name, found[cls.name][1], plugin)
                 )
             found[cls.name] = (cls, plugin)
     return {name: cls for name, (cls, _) in found.items()}
@@ -58,7 +58,10 @@ def backend_plugins(pm):
     """Return ``[(backend name, plugin name, distribution version or None)]``."""
     versions = {}
     for plugin, dist in pm.list_plugin_distinfo():
-        versions[pm.get_name(plugin)] = (dist.project_name if hasattr(dist, "project_name") else dist.metadata["name"], dist.version)
+        versions[pm.get_name(plugin)] = (
+            dist.project_name if hasattr(dist, "project_name") else dist.metadata["name"],
+            dist.version,
+        )
     rows = []
     for plugin, classes in _results_by_plugin(pm):
         dist = versions.get(plugin)

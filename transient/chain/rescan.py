@@ -12,15 +12,16 @@ for new transactions. The rescan only chooses what the sync is fed:
    receipts are upserted by (currency, txid, output), so an interrupted rescan
    leaves a consistent ledger and running it again finishes the job.
 """
+
 import copy
 import time
 from dataclasses import dataclass, field
 
 from ..core import faults
 from ..core.errors import Conflict, ValidationError
-from .backend import Changes, ChainTip
 from ..store.db import chunks
 from ..store.models import ChainState, Payment, Receipt
+from .backend import ChainTip, Changes
 
 
 @dataclass
@@ -107,9 +108,11 @@ class Rescan:
         """Return the outputs to replay: in blocks from ``from_height`` to the tip, and
         conflicted ones, oldest first. Unconfirmed outputs came with the sync to the tip."""
         changes = self.syncer.backend.changes_since(self._start_hash())
-        keep = [o for o in changes.outputs
-                if o.confirmations < 0
-                or (o.block_height is not None and self.from_height <= o.block_height <= tip.height)]
+        keep = [
+            o
+            for o in changes.outputs
+            if o.confirmations < 0 or (o.block_height is not None and self.from_height <= o.block_height <= tip.height)
+        ]
         return sorted(keep, key=lambda o: (o.block_height is None, o.block_height or 0, o.txid, o.output))
 
     def _start_hash(self):
@@ -124,8 +127,10 @@ class Rescan:
         while not self.syncer.lease.acquire():
             if time.monotonic() >= deadline:
                 holder = ChainState.get_by_id(self.currency).lease_holder
-                raise Conflict("another process (%s) is syncing %s and did not finish within %ds;"
-                             " try again" % (holder, self.currency, self.lease_wait))
+                raise Conflict(
+                    "another process (%s) is syncing %s and did not finish within %ds;"
+                    " try again" % (holder, self.currency, self.lease_wait)
+                )
             time.sleep(0.2)
 
     def _renew(self):
@@ -134,11 +139,16 @@ class Rescan:
 
 
 def _snapshot(currency):
-    receipts = {(r.txid, r.output): (r.state, r.block_hash, r.amount, r.payment_id)
-                for r in Receipt.select().where(Receipt.currency == currency)}
-    payments = {p.id: (p.amount_received, p.amount_pending, p.status)
-                for p in Payment.select(Payment.id, Payment.amount_received, Payment.amount_pending,
-                                        Payment.status).where(Payment.currency == currency)}
+    receipts = {
+        (r.txid, r.output): (r.state, r.block_hash, r.amount, r.payment_id)
+        for r in Receipt.select().where(Receipt.currency == currency)
+    }
+    payments = {
+        p.id: (p.amount_received, p.amount_pending, p.status)
+        for p in Payment.select(Payment.id, Payment.amount_received, Payment.amount_pending, Payment.status).where(
+            Payment.currency == currency
+        )
+    }
     return receipts, payments
 
 
@@ -146,5 +156,6 @@ def _compare(before, after, report):
     (receipts0, payments0), (receipts1, payments1) = before, after
     report.receipts_added = len(receipts1.keys() - receipts0.keys())
     report.receipts_updated = sum(1 for k, v in receipts1.items() if k in receipts0 and receipts0[k] != v)
-    report.payments = [(pid, payments0.get(pid), now) for pid, now in sorted(payments1.items(), key=str)
-                       if payments0.get(pid) != now]
+    report.payments = [
+        (pid, payments0.get(pid), now) for pid, now in sorted(payments1.items(), key=str) if payments0.get(pid) != now
+    ]

@@ -4,6 +4,7 @@ A burst of pings while a sync runs makes exactly one more sync; a ping when
 none runs starts one at once. Node outages back off and are logged once per
 change of state.
 """
+
 import datetime
 import logging
 import threading
@@ -97,8 +98,7 @@ class CoinRunner:
             delay = min(self.poll_interval * 2 ** (self._failures - 1), MAX_BACKOFF)
             self._retry_at = self.clock() + _seconds(delay)
             if self._failures == 1:
-                log.warning("%s: node unavailable (%s); retrying with back-off up to %ds",
-                            currency, exc, MAX_BACKOFF)
+                log.warning("%s: node unavailable (%s); retrying with back-off up to %ds", currency, exc, MAX_BACKOFF)
             self._note_error(str(exc))
             return
         except Exception:
@@ -110,8 +110,13 @@ class CoinRunner:
         self._failures, self._retry_at = 0, None
 
     def _retry_later(self, seconds):
-        self.scheduler.add_job(self.wake, "date", run_date=datetime.datetime.now(datetime.timezone.utc)
-                               + _seconds(seconds), id=self.job_id + "-retry", replace_existing=True)
+        self.scheduler.add_job(
+            self.wake,
+            "date",
+            run_date=datetime.datetime.now(datetime.timezone.utc) + _seconds(seconds),
+            id=self.job_id + "-retry",
+            replace_existing=True,
+        )
 
     def _note_error(self, message):
         try:
@@ -138,14 +143,16 @@ class SyncScheduler:
             job_defaults={"coalesce": True, "max_instances": 1},
             timezone="UTC",
         )
-        self.runners = {code: CoinRunner(syncer, poll_intervals[code], self.scheduler, clock)
-                        for code, syncer in syncers.items()}
+        self.runners = {
+            code: CoinRunner(syncer, poll_intervals[code], self.scheduler, clock) for code, syncer in syncers.items()
+        }
 
     def start(self):
         self.scheduler.start()
         for code, runner in self.runners.items():
-            self.scheduler.add_job(runner.poll, "interval", seconds=runner.poll_interval,
-                                   id="poll-%s" % code, misfire_grace_time=None)
+            self.scheduler.add_job(
+                runner.poll, "interval", seconds=runner.poll_interval, id="poll-%s" % code, misfire_grace_time=None
+            )
             runner.wake()  # catch up from the stored cursor at start-up
 
     def wake(self, currency):

@@ -1,5 +1,6 @@
 """The per-coin sync (docs/ARCHITECTURE.md, "The path of a txid"): lease, listsinceblock,
 ledger, cursor."""
+
 import datetime
 import logging
 import os
@@ -7,13 +8,13 @@ import socket
 import uuid
 
 from ..core import faults
-from ..ops import memory
-from ..store.db import chunks, retry_once, write_transaction
-from .ledger import Ledger, expire_due
-from .backend import Output
-from ..store.models import ChainState, Receipt
 from ..core.clock import utcnow
 from ..delivery.outbox import Outbox
+from ..ops import memory
+from ..store.db import chunks, retry_once, write_transaction
+from ..store.models import ChainState, Receipt
+from .backend import Output
+from .ledger import Ledger, expire_due
 
 log = logging.getLogger("transient.sync")
 REORG_WINDOW = 100  # blocks: coinbase maturity; no real reorg is deeper
@@ -39,8 +40,11 @@ class Lease:
         ChainState.insert(currency=self.currency).on_conflict_ignore().execute()
         now = self.clock()
         until = now + datetime.timedelta(seconds=self.seconds)
-        free = (ChainState.lease_holder.is_null() | (ChainState.lease_holder == self.holder)
-                | (ChainState.lease_expires < now))
+        free = (
+            ChainState.lease_holder.is_null()
+            | (ChainState.lease_holder == self.holder)
+            | (ChainState.lease_expires < now)
+        )
         if self._take(free, until):
             return True
         # A holder on this host whose process is gone (kill -9, crash) cannot
@@ -52,14 +56,15 @@ class Lease:
 
     def _take(self, condition, until):
         query = ChainState.update(lease_holder=self.holder, lease_expires=until).where(
-            (ChainState.currency == self.currency) & condition)
+            (ChainState.currency == self.currency) & condition
+        )
         return query.execute() == 1
 
     def release(self):
         """Give the lease up; return False (keeping it) when a rerun was asked for meanwhile."""
         mine = (ChainState.currency == self.currency) & (ChainState.lease_holder == self.holder)
-        done = ChainState.update(lease_holder=None, lease_expires=None).where(
-            mine & (ChainState.rerun == False)).execute()  # noqa: E712 (SQL, not Python)
+        not_asked = ChainState.rerun == False  # noqa: E712 (SQL, not Python)
+        done = ChainState.update(lease_holder=None, lease_expires=None).where(mine & not_asked).execute()
         if done:
             return True
         ChainState.update(rerun=False).where(mine).execute()
@@ -88,8 +93,7 @@ def _dead_local_holder(holder):
 class Syncer:
     """Syncs one coin: ``run()`` is what the scheduler and the notify pings call."""
 
-    def __init__(self, currency, backend, confirmations, db, outbox=None, holder=None, lease_seconds=60,
-                 clock=utcnow):
+    def __init__(self, currency, backend, confirmations, db, outbox=None, holder=None, lease_seconds=60, clock=utcnow):
         self.currency = currency
         self.outbox = outbox or Outbox()  # default: events without webhook targets
         self.backend = backend
@@ -129,8 +133,9 @@ class Syncer:
         changes = self.backend.changes_since(state.cursor_hash)
         changes.removed += self._vanished(changes, state)
         if state.cursor_hash and not changes.cursor_known:
-            log.warning("%s: the node does not know cursor block %s; re-read the whole wallet",
-                        self.currency, state.cursor_hash)
+            log.warning(
+                "%s: the node does not know cursor block %s; re-read the whole wallet", self.currency, state.cursor_hash
+            )
         now = self.clock()
         with write_transaction(self.db):
             faults.point("sync.before_apply")
@@ -142,13 +147,22 @@ class Syncer:
             changed += expire_due(self.currency, changes.tip.height, now, events)
             events.write()
             ChainState.update(
-                cursor_hash=changes.tip.hash, cursor_height=changes.tip.height,
-                last_sync_at=now, last_error=None, last_error_at=None,
+                cursor_hash=changes.tip.hash,
+                cursor_height=changes.tip.height,
+                last_sync_at=now,
+                last_error=None,
+                last_error_at=None,
             ).where(ChainState.currency == self.currency).execute()
             faults.point("sync.before_commit")
         self.outbox.written(events)
-        log.debug("%s: sync end pid=%d height=%d outputs=%d payments=%d", self.currency, os.getpid(),
-                  changes.tip.height, len(changes.outputs), len(changed))
+        log.debug(
+            "%s: sync end pid=%d height=%d outputs=%d payments=%d",
+            self.currency,
+            os.getpid(),
+            changes.tip.height,
+            len(changes.outputs),
+            len(changed),
+        )
         # A burst's listing would leave the worker tens of MB larger.
         memory.after_sync(len(changes.outputs) >= LARGE_LISTING)
         return changed
@@ -166,11 +180,15 @@ class Syncer:
             # A reorg on a node without `removed`: a mined receive that lost to a
             # double spend in it is not listed again either. Blocks deeper than
             # REORG_WINDOW below the old tip are taken as final.
-            suspect |= (Receipt.state.in_(Receipt.COUNTED)
-                        & (Receipt.block_height > state.cursor_height - REORG_WINDOW))
+            suspect |= Receipt.state.in_(Receipt.COUNTED) & (Receipt.block_height > state.cursor_height - REORG_WINDOW)
         # Tuples first: during a burst thousands of unconfirmed receipts are all listed again.
-        ids = [rid for rid, txid, output in Receipt.select(Receipt.id, Receipt.txid, Receipt.output).where(
-            (Receipt.currency == self.currency) & suspect).tuples() if (txid, output) not in listed]
+        ids = [
+            rid
+            for rid, txid, output in Receipt.select(Receipt.id, Receipt.txid, Receipt.output)
+            .where((Receipt.currency == self.currency) & suspect)
+            .tuples()
+            if (txid, output) not in listed
+        ]
         if not ids:
             return []
         rows = [r for part in chunks(ids) for r in Receipt.select().where(Receipt.id.in_(part))]
@@ -185,4 +203,5 @@ class Syncer:
     def record_error(self, message):
         ChainState.insert(currency=self.currency).on_conflict_ignore().execute()
         ChainState.update(last_error=message, last_error_at=self.clock()).where(
-            ChainState.currency == self.currency).execute()
+            ChainState.currency == self.currency
+        ).execute()

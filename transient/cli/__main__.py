@@ -1,4 +1,5 @@
 """``python -m transient.cli``: the same as the ``transient`` command."""
+
 import sys
 
 from .commands import main

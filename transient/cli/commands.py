@@ -5,6 +5,7 @@ payments service, syncers and backends). Human-readable output by default,
 ``--json`` for scripts. Exit codes: 0 success, 1 failure (node down, payment
 not found...), 2 usage or config error, 130 interrupted.
 """
+
 import argparse
 import os
 import re
@@ -14,14 +15,32 @@ from peewee import InterfaceError, OperationalError
 
 from ..chain import plugins
 from ..chain.rescan import Rescan
+from ..core.errors import TransientError
+from ..core.money import format_amount
+from ..core.redact import scrub
+from ..devnet.node import DevnetError
 from ..store import migrations
 from ..store.db import open_database
-from . import devnet as cli_devnet, keys as cli_keys, payments as cli_payments, rates as cli_rates, wallet as cli_wallet, webhooks as cli_webhooks, doctor
-from .util import CommandError, OK, USAGE, ProgressBar, currency_arg, fail_line, load_config, open_runtime, print_json, table, usage
-from ..devnet.node import DevnetError
-from ..core.errors import TransientError
-from ..core.redact import scrub
-from ..core.money import format_amount
+from . import devnet as cli_devnet
+from . import doctor
+from . import keys as cli_keys
+from . import payments as cli_payments
+from . import rates as cli_rates
+from . import wallet as cli_wallet
+from . import webhooks as cli_webhooks
+from .util import (
+    OK,
+    USAGE,
+    CommandError,
+    ProgressBar,
+    currency_arg,
+    fail_line,
+    load_config,
+    open_runtime,
+    print_json,
+    table,
+    usage,
+)
 
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -37,8 +56,9 @@ def common_options():
     """Options accepted before or after the command (``transient --json payments list``
     and ``transient payments list --json`` both work)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", default=argparse.SUPPRESS,
-                        help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
+    common.add_argument(
+        "--config", default=argparse.SUPPRESS, help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)"
+    )
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
     return common
 
@@ -57,6 +77,7 @@ def positive(text):
 
 
 # -- commands -------------------------------------------------------------------
+
 
 def cmd_migrate(args):
     db = open_database(load_config(args)["database.url"])
@@ -100,11 +121,14 @@ def cmd_notify(args):
     config = load_config(args)
     currency = currency_arg(config.coins, args.currency)
     if not _HASH.fullmatch(args.hash):
-        raise usage("%s must be 64 hexadecimal characters, got %r" % ("TXID" if args.kind == "transaction" else "HASH",
-                                                                      args.hash))
+        raise usage(
+            "%s must be 64 hexadecimal characters, got %r"
+            % ("TXID" if args.kind == "transaction" else "HASH", args.hash)
+        )
     base = (args.url or doctor.daemon_url(config)).rstrip("/")
-    status, text = doctor.post("%s/notify/%s/%s/%s" % (base, currency, args.kind, args.hash),
-                               config["notify.token"], timeout=args.timeout)
+    status, text = doctor.post(
+        "%s/notify/%s/%s/%s" % (base, currency, args.kind, args.hash), config["notify.token"], timeout=args.timeout
+    )
     if status is None:
         raise CommandError("transientd is not reachable at %s (%s): is it running?" % (base, text))
     if status != 202:
@@ -147,24 +171,43 @@ def cmd_rescan(args):
             report = Rescan(runtime.syncers[currency], args.from_height, args.batch, progress).run()
         finally:
             bar.close()
-    changed = [{"id": str(pid), "before": _amounts(old, decimals), "after": _amounts(new, decimals)}
-               for pid, old, new in report.payments]
+    changed = [
+        {"id": str(pid), "before": _amounts(old, decimals), "after": _amounts(new, decimals)}
+        for pid, old, new in report.payments
+    ]
     if args.json:
-        print_json({"currency": currency, "from_height": report.from_height, "to_height": report.to_height,
-                    "outputs": report.outputs, "receipts_added": report.receipts_added,
-                    "receipts_updated": report.receipts_updated, "payments_changed": changed,
-                    "matched": report.matched})
+        print_json(
+            {
+                "currency": currency,
+                "from_height": report.from_height,
+                "to_height": report.to_height,
+                "outputs": report.outputs,
+                "receipts_added": report.receipts_added,
+                "receipts_updated": report.receipts_updated,
+                "payments_changed": changed,
+                "matched": report.matched,
+            }
+        )
         return OK
-    print("%s: read %d wallet output(s) in blocks %d-%d from the node" % (
-        currency, report.outputs, report.from_height, report.to_height))
+    print(
+        "%s: read %d wallet output(s) in blocks %d-%d from the node"
+        % (currency, report.outputs, report.from_height, report.to_height)
+    )
     if report.matched:
         print("%s: the ledger matches the node (nothing changed)" % currency)
         return OK
-    print("%s: ledger repaired: %d receipt(s) added, %d updated, %d payment(s) changed" % (
-        currency, report.receipts_added, report.receipts_updated, len(changed)))
+    print(
+        "%s: ledger repaired: %d receipt(s) added, %d updated, %d payment(s) changed"
+        % (currency, report.receipts_added, report.receipts_updated, len(changed))
+    )
     if changed:
-        table([(c["id"], _arrow(c, "amount_received"), _arrow(c, "amount_pending"), _arrow(c, "status"))
-               for c in changed], ["PAYMENT", "RECEIVED", "PENDING", "STATUS"])
+        table(
+            [
+                (c["id"], _arrow(c, "amount_received"), _arrow(c, "amount_pending"), _arrow(c, "status"))
+                for c in changed
+            ],
+            ["PAYMENT", "RECEIVED", "PENDING", "STATUS"],
+        )
     return OK
 
 
@@ -172,8 +215,11 @@ def _amounts(values, decimals):
     if values is None:
         return None
     received, pending, status = values
-    return {"amount_received": format_amount(received, decimals),
-            "amount_pending": format_amount(pending, decimals), "status": status}
+    return {
+        "amount_received": format_amount(received, decimals),
+        "amount_pending": format_amount(pending, decimals),
+        "status": status,
+    }
 
 
 def _arrow(change, key):
@@ -183,21 +229,28 @@ def _arrow(change, key):
 
 # -- the parser -----------------------------------------------------------------
 
+
 def build_parser():
     common = common_options()
-    parser = Parser(prog="transient", description="Transient payment gateway: the command line. "
-                    "Exit codes: 0 success, 1 failure, 2 usage or config error.")
-    parser.add_argument("--config", default=None,
-                        help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
+    parser = Parser(
+        prog="transient",
+        description="Transient payment gateway: the command line. "
+        "Exit codes: 0 success, 1 failure, 2 usage or config error.",
+    )
+    parser.add_argument("--config", default=None, help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
     parser.add_argument("--json", action="store_true", default=False, help="print JSON for scripts")
     parser.add_argument("--version", action="version", version="%(prog)s " + _version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     cli_payments.register(sub, common)
 
-    notify = sub.add_parser("notify", parents=[common], help="tell the running daemon a coin changed (walletnotify)",
-                            description="Ping transientd as walletnotify/blocknotify do, e.g. "
-                            "walletnotify=transient notify transaction DOGE %%s")
+    notify = sub.add_parser(
+        "notify",
+        parents=[common],
+        help="tell the running daemon a coin changed (walletnotify)",
+        description="Ping transientd as walletnotify/blocknotify do, e.g. "
+        "walletnotify=transient notify transaction DOGE %%s",
+    )
     notify.add_argument("kind", choices=("transaction", "block"), help="what changed")
     notify.add_argument("currency", help="currency code, e.g. DOGE")
     notify.add_argument("hash", help="the txid or block hash (64 hex characters)")
@@ -205,23 +258,36 @@ def build_parser():
     notify.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the daemon (default 3)")
     notify.set_defaults(func=cmd_notify)
 
-    doc = sub.add_parser("doctor", parents=[common], help="check the config, the database and each coin node",
-                         description="Check the config, the database and its migrations, and each coin node "
-                         "(reachable, credentials, wallet, chain and network, walletnotify/blocknotify). "
-                         "On a regtest node with the daemon running, notify is checked by a round trip: "
-                         "the doctor mines one block and makes a wallet transaction in a wallet of its own.")
+    doc = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check the config, the database and each coin node",
+        description="Check the config, the database and its migrations, and each coin node "
+        "(reachable, credentials, wallet, chain and network, walletnotify/blocknotify). "
+        "On a regtest node with the daemon running, notify is checked by a round trip: "
+        "the doctor mines one block and makes a wallet transaction in a wallet of its own.",
+    )
     doc.add_argument("--no-roundtrip", action="store_true", help="never mine or touch wallets, even on regtest")
-    doc.add_argument("--notify-timeout", type=float, default=10.0,
-                     help="seconds to wait for the daemon to report a ping (default 10)")
+    doc.add_argument(
+        "--notify-timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for the daemon to report a ping (default 10)",
+    )
     doc.set_defaults(func=cmd_doctor)
 
-    rescan = sub.add_parser("rescan", parents=[common], help="re-read a coin's wallet history to rebuild or verify the ledger",
-                            description="Re-read the wallet history from the node and replay it through the "
-                            "ledger: missing receipts are added, wrong ones corrected, payments recomputed. "
-                            "Safe to interrupt and to run again; the daemon may keep running.")
+    rescan = sub.add_parser(
+        "rescan",
+        parents=[common],
+        help="re-read a coin's wallet history to rebuild or verify the ledger",
+        description="Re-read the wallet history from the node and replay it through the "
+        "ledger: missing receipts are added, wrong ones corrected, payments recomputed. "
+        "Safe to interrupt and to run again; the daemon may keep running.",
+    )
     rescan.add_argument("currency", help="currency code, e.g. DOGE")
-    rescan.add_argument("--from-height", type=non_negative, default=0,
-                        help="start at this block height (default: the whole wallet)")
+    rescan.add_argument(
+        "--from-height", type=non_negative, default=0, help="start at this block height (default: the whole wallet)"
+    )
     rescan.add_argument("--batch", type=positive, default=500, help="outputs per database transaction (default 500)")
     rescan.set_defaults(func=cmd_rescan)
 

@@ -1,29 +1,41 @@
 """``transient devnet``: a private Litecoin Core regtest network to take a first payment on."""
+
 import argparse
 import os
 
 from .. import settings
-from .util import CommandError, OK, fields, open_runtime, print_json
-from ..devnet.node import DEFAULT_DIR, Devnet
 from ..core.money import parse_amount, to_decimal
+from ..devnet.node import DEFAULT_DIR, Devnet
+from .util import OK, CommandError, fields, open_runtime, print_json
 
 DIR_ENV = "TRANSIENT_DEVNET_DIR"
 
 
 def register(sub, common):
-    devnet = sub.add_parser("devnet", parents=[common], help="a private regtest network to try Transient on",
-                            description="A private Litecoin Core regtest node (needs litecoind) with a funded "
-                            "payer wallet, wired to the daemon, and a config transientd runs with.")
+    devnet = sub.add_parser(
+        "devnet",
+        parents=[common],
+        help="a private regtest network to try Transient on",
+        description="A private Litecoin Core regtest node (needs litecoind) with a funded "
+        "payer wallet, wired to the daemon, and a config transientd runs with.",
+    )
     actions = devnet.add_subparsers(dest="action", metavar="ACTION", required=True)
     where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--dir", default=os.environ.get(DIR_ENV) or DEFAULT_DIR,
-                       help="the devnet's directory (default: $%s or ./%s)" % (DIR_ENV, DEFAULT_DIR))
+    where.add_argument(
+        "--dir",
+        default=os.environ.get(DIR_ENV) or DEFAULT_DIR,
+        help="the devnet's directory (default: $%s or ./%s)" % (DIR_ENV, DEFAULT_DIR),
+    )
     parents = [common, where]
 
-    up = actions.add_parser("up", parents=parents, help="start the node and write the daemon's config",
-                            description="Start the regtest node (the first time: create the wallets and mine "
-                            "mature coins), wire its walletnotify and blocknotify to the daemon, and write "
-                            "config.toml for transientd and this CLI.")
+    up = actions.add_parser(
+        "up",
+        parents=parents,
+        help="start the node and write the daemon's config",
+        description="Start the regtest node (the first time: create the wallets and mine "
+        "mature coins), wire its walletnotify and blocknotify to the daemon, and write "
+        "config.toml for transientd and this CLI.",
+    )
     up.add_argument("--api-port", type=_port, help="port of the daemon's API (default 8080, or a free one)")
     up.set_defaults(func=cmd_up)
 
@@ -43,9 +55,13 @@ def register(sub, common):
     mine.add_argument("blocks", nargs="?", type=_count, default=1, help="how many (default 1)")
     mine.set_defaults(func=cmd_mine)
 
-    reorg = actions.add_parser("reorg", parents=parents, help="replace the top blocks with a longer empty branch",
-                               description="Replace the top DEPTH blocks with DEPTH+1 empty ones: their "
-                               "transactions go back to the mempool, and payments back to PENDING.")
+    reorg = actions.add_parser(
+        "reorg",
+        parents=parents,
+        help="replace the top blocks with a longer empty branch",
+        description="Replace the top DEPTH blocks with DEPTH+1 empty ones: their "
+        "transactions go back to the mempool, and payments back to PENDING.",
+    )
     reorg.add_argument("depth", nargs="?", type=_count, default=1, help="how many blocks (default 1)")
     reorg.set_defaults(func=cmd_reorg)
 
@@ -74,11 +90,20 @@ def cmd_up(args):
     devnet = Devnet(args.dir)
     state, started = devnet.up(args.api_port)
     if args.json:
-        print_json(dict(_public(state), started=started, directory=devnet.directory, config=devnet.config_path,
-                        api_url=devnet.api_url))
+        print_json(
+            dict(
+                _public(state),
+                started=started,
+                directory=devnet.directory,
+                config=devnet.config_path,
+                api_url=devnet.api_url,
+            )
+        )
         return OK
-    print("devnet %s: Litecoin Core regtest node (pid %d), RPC on 127.0.0.1:%d, files in %s" % (
-        "up" if started else "already running", state["pid"], state["rpc_port"], devnet.directory))
+    print(
+        "devnet %s: Litecoin Core regtest node (pid %d), RPC on 127.0.0.1:%d, files in %s"
+        % ("up" if started else "already running", state["pid"], state["rpc_port"], devnet.directory)
+    )
     print("config for transientd and the CLI: %s (API on %s)" % (devnet.config_path, devnet.api_url))
     print()
     print("Take a payment:")
@@ -97,8 +122,10 @@ def cmd_down(args):
     if args.json:
         print_json({"stopped": was_running, "purged": args.purge, "directory": devnet.directory})
     else:
-        print("devnet %s%s" % ("stopped" if was_running else "was not running",
-                               "; %s deleted" % devnet.directory if args.purge else ""))
+        print(
+            "devnet %s%s"
+            % ("stopped" if was_running else "was not running", "; %s deleted" % devnet.directory if args.purge else "")
+        )
     return OK
 
 
@@ -107,18 +134,30 @@ def cmd_status(args):
     if devnet.state is None:
         raise CommandError("no devnet in %s: run `transient devnet up`" % devnet.directory)
     node = devnet.node()
-    info = dict(_public(devnet.state), running=node.running, directory=devnet.directory,
-                config=devnet.config_path, api_url=devnet.api_url)
+    info = dict(
+        _public(devnet.state),
+        running=node.running,
+        directory=devnet.directory,
+        config=devnet.config_path,
+        api_url=devnet.api_url,
+    )
     if node.running:
         info["height"] = node.rpc("getblockcount")
         info["payer_balance"] = str(node.rpc("getbalance", wallet=devnet.PAYER))
     if args.json:
         print_json(info)
     else:
-        fields([("running", "yes (pid %d)" % info["pid"] if node.running else "no"),
-                ("height", info.get("height")), ("payer balance", info.get("payer_balance")),
-                ("rpc", "127.0.0.1:%d" % info["rpc_port"]), ("config", info["config"]),
-                ("api", info["api_url"]), ("directory", info["directory"])])
+        fields(
+            [
+                ("running", "yes (pid %d)" % info["pid"] if node.running else "no"),
+                ("height", info.get("height")),
+                ("payer balance", info.get("payer_balance")),
+                ("rpc", "127.0.0.1:%d" % info["rpc_port"]),
+                ("config", info["config"]),
+                ("api", info["api_url"]),
+                ("directory", info["directory"]),
+            ]
+        )
     return OK if node.running else 1
 
 
@@ -128,14 +167,17 @@ def cmd_pay(args):
     with open_runtime(settings.load(devnet.config_path)) as runtime:
         payment = runtime.payments.get(args.id)
         if payment.currency != devnet.CURRENCY:
-            raise CommandError("payment %s is in %s; the devnet pays %s" % (payment.id, payment.currency, devnet.CURRENCY))
+            raise CommandError(
+                "payment %s is in %s; the devnet pays %s" % (payment.id, payment.currency, devnet.CURRENCY)
+            )
         rendered = runtime.payments.render(payment, with_history=False)
         backend = runtime.backends[devnet.CURRENCY]
     amount = args.amount if args.amount is not None else rendered["amount_due"]
     units = parse_amount(amount, "AMOUNT", backend.max_money, backend.decimals, allow_zero=args.amount is None)
     if units == 0:
-        raise CommandError("payment %s has nothing due (%s): give an AMOUNT to send more"
-                           % (payment.id, rendered["status"]))
+        raise CommandError(
+            "payment %s has nothing due (%s): give an AMOUNT to send more" % (payment.id, rendered["status"])
+        )
     txid = node.pay(rendered["payment_address"], to_decimal(units, backend.decimals), wallet=devnet.PAYER)
     if args.json:
         print_json({"txid": txid, "address": rendered["payment_address"], "amount": amount, "payment": str(payment.id)})
@@ -168,11 +210,19 @@ def cmd_reorg(args):
     back = len(node.rpc("getrawmempool")) - before
     tip = node.rpc("getblockcount")
     if args.json:
-        print_json({"depth": args.depth, "from_height": height - args.depth + 1, "height": tip,
-                    "transactions_back_in_mempool": back})
+        print_json(
+            {
+                "depth": args.depth,
+                "from_height": height - args.depth + 1,
+                "height": tip,
+                "transactions_back_in_mempool": back,
+            }
+        )
     else:
-        print("replaced blocks %d-%d with %d empty block(s); the tip is now %d" % (
-            height - args.depth + 1, height, args.depth + 1, tip))
+        print(
+            "replaced blocks %d-%d with %d empty block(s); the tip is now %d"
+            % (height - args.depth + 1, height, args.depth + 1, tip)
+        )
         print("%d transaction(s) back in the mempool (`transient devnet mine` confirms them again)" % back)
     return OK
 

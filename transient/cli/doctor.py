@@ -5,6 +5,7 @@ as it happens). Every failure carries a fix. On a regtest node with the daemon
 running, walletnotify and blocknotify are checked by a real round trip: the
 node is made to fire each one, and the daemon must report the ping.
 """
+
 import datetime
 import json
 import os
@@ -12,16 +13,16 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, replace
-from ..core.redact import redact, scrub
 
-from ..store import migrations
-from ..chain import plugins
 from .. import settings
+from ..chain import plugins
+from ..core.clock import utcnow
 from ..core.errors import ConfigError, NodeAuthError, NodeError, NodeUnreachable, PluginError, RPCError
+from ..core.redact import redact, scrub
+from ..runtime import build_pool, build_rates, watch_key
+from ..store import migrations
 from ..store.db import open_database
 from ..store.models import ChainState, Payment
-from ..core.clock import utcnow
-from ..runtime import build_pool, build_rates, watch_key
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
@@ -60,11 +61,19 @@ def _checks(config_path, roundtrip, notify_timeout):
         config = settings.load(config_path)
     except ConfigError as exc:
         where = config_path or os.environ.get("TRANSIENT_CONFIG") or "config.toml"
-        yield Check("config", FAIL, exc.message, "fix %s in %s (or its environment variable)"
-                    % (exc.field or "the file", where), config_error=True)
+        yield Check(
+            "config",
+            FAIL,
+            exc.message,
+            "fix %s in %s (or its environment variable)" % (exc.field or "the file", where),
+            config_error=True,
+        )
         return
-    yield Check("config", OK, "%s; coins: %s" % (config.source or "built-in defaults (no config file)",
-                                                  ", ".join(sorted(config.coins))))
+    yield Check(
+        "config",
+        OK,
+        "%s; coins: %s" % (config.source or "built-in defaults (no config file)", ", ".join(sorted(config.coins))),
+    )
     backends = yield from _backends(config)
     db = yield from _database(config)
     for code, backend in sorted(backends.items()):
@@ -91,13 +100,21 @@ def _rates(config):
         return
     for pair in book.pairs():
         if pair in stale:
-            yield Check("rate %s" % pair, FAIL, stale[pair],
-                        "is transientd running (it refreshes rates)? check [rates] sources and each "
-                        "[rates.<name>] url, and that this host reaches the exchanges")
+            yield Check(
+                "rate %s" % pair,
+                FAIL,
+                stale[pair],
+                "is transientd running (it refreshes rates)? check [rates] sources and each "
+                "[rates.<name>] url, and that this host reaches the exchanges",
+            )
         else:
             report = book.report(*pair.split("/"))
-            yield Check("rate %s" % pair, OK, "%s (%d quote(s), at %s)" % (
-                report["rate"], sum(q["state"] == "used" for q in report["quotes"]), report["rate_at"]))
+            yield Check(
+                "rate %s" % pair,
+                OK,
+                "%s (%d quote(s), at %s)"
+                % (report["rate"], sum(q["state"] == "used" for q in report["quotes"]), report["rate_at"]),
+            )
 
 
 def _backends(config):
@@ -110,9 +127,14 @@ def _backends(config):
     for code, opts in sorted(config.coins.items()):
         cls = classes.get(opts["backend"])
         if cls is None:
-            yield Check("%s backend" % code, FAIL, "coins.%s.backend: no backend %r is installed (installed: %s)"
-                        % (code, opts["backend"], ", ".join(sorted(classes))),
-                        "install the plugin that provides it, or set coins.%s.backend" % code, config_error=True)
+            yield Check(
+                "%s backend" % code,
+                FAIL,
+                "coins.%s.backend: no backend %r is installed (installed: %s)"
+                % (code, opts["backend"], ", ".join(sorted(classes))),
+                "install the plugin that provides it, or set coins.%s.backend" % code,
+                config_error=True,
+            )
             continue
         backends[code] = cls(code, opts)
     yield Check("plugins", OK, "backends: %s" % ", ".join("%s (%s)" % (b.name, c) for c, b in sorted(backends.items())))
@@ -124,8 +146,12 @@ def _database(config):
     shown = redact(url)
     path = url.split(":///", 1)[1] if url.startswith("sqlite") and ":///" in url else None
     if path and path != ":memory:" and not os.path.exists(path):
-        yield Check("database", FAIL, "%s: the file %s does not exist" % (shown, os.path.abspath(path)),
-                    "run `transient migrate` to create it (or check database.url)")
+        yield Check(
+            "database",
+            FAIL,
+            "%s: the file %s does not exist" % (shown, os.path.abspath(path)),
+            "run `transient migrate` to create it (or check database.url)",
+        )
         return None
     try:
         db = open_database(url)
@@ -133,18 +159,30 @@ def _database(config):
         db.execute_sql("SELECT 1")
         todo = migrations.pending(db)
     except Exception as exc:  # noqa: BLE001 - any driver's failure is a finding, not a crash
-        yield Check("database", FAIL, "cannot use %s: %s" % (shown, str(exc).strip().splitlines()[0]),
-                    "check database.url, and that the database server is running and accepts this user")
+        yield Check(
+            "database",
+            FAIL,
+            "cannot use %s: %s" % (shown, str(exc).strip().splitlines()[0]),
+            "check database.url, and that the database server is running and accepts this user",
+        )
         return None
     yield Check("database", OK, shown)
     if not todo:
         yield Check("migrations", OK, "schema up to date")
     elif config["database.auto_migrate"]:
-        yield Check("migrations", WARN, "%d pending (%s); transientd applies them at start-up (auto_migrate)"
-                    % (len(todo), ", ".join(todo)), "run `transient migrate` to apply them now")
+        yield Check(
+            "migrations",
+            WARN,
+            "%d pending (%s); transientd applies them at start-up (auto_migrate)" % (len(todo), ", ".join(todo)),
+            "run `transient migrate` to apply them now",
+        )
     else:
-        yield Check("migrations", FAIL, "%d pending: %s" % (len(todo), ", ".join(todo)),
-                    "run `transient migrate` (or set database.auto_migrate = true)")
+        yield Check(
+            "migrations",
+            FAIL,
+            "%d pending: %s" % (len(todo), ", ".join(todo)),
+            "run `transient migrate` (or set database.auto_migrate = true)",
+        )
     return db
 
 
@@ -198,24 +236,42 @@ class CoinDoctor:
         try:
             info = self.rpc.call("getblockchaininfo")
         except NodeUnreachable as exc:
-            yield self.check("node", FAIL, "not reachable at %s: %s" % (url, exc.message),
-                             "start the node, or fix coins.%s.rpc_url" % self.code)
+            yield self.check(
+                "node",
+                FAIL,
+                "not reachable at %s: %s" % (url, exc.message),
+                "start the node, or fix coins.%s.rpc_url" % self.code,
+            )
             return False
         except NodeAuthError as exc:
             yield self.check("node", OK, "reachable at %s" % url)
-            yield self.check("credentials", FAIL, exc.message,
-                             "fix coins.%s.rpc_user/rpc_password, or rpc_cookie_file (readable by this user)" % self.code)
+            yield self.check(
+                "credentials",
+                FAIL,
+                exc.message,
+                "fix coins.%s.rpc_user/rpc_password, or rpc_cookie_file (readable by this user)" % self.code,
+            )
             return False
         except NodeError as exc:
-            yield self.check("node", FAIL, "%s answers, but not as a node: %s" % (url, exc.message),
-                             "fix coins.%s.rpc_url (the node's RPC port)" % self.code)
+            yield self.check(
+                "node",
+                FAIL,
+                "%s answers, but not as a node: %s" % (url, exc.message),
+                "fix coins.%s.rpc_url (the node's RPC port)" % self.code,
+            )
             return False
         self.chain, self.tip = info["chain"], (info["blocks"], info["bestblockhash"])
         yield self.check("node", OK, "reachable at %s" % url)
-        yield self.check("credentials", OK, "accepted (%s)" % ("cookie file" if self.opts["rpc_cookie_file"] else "rpc_user"))
+        yield self.check(
+            "credentials", OK, "accepted (%s)" % ("cookie file" if self.opts["rpc_cookie_file"] else "rpc_user")
+        )
         if info.get("initialblockdownload"):
-            yield self.check("chain sync", WARN, "the node is still downloading the chain (height %d)" % info["blocks"],
-                             "wait for it to catch up: payments show up late until then")
+            yield self.check(
+                "chain sync",
+                WARN,
+                "the node is still downloading the chain (height %d)" % info["blocks"],
+                "wait for it to catch up: payments show up late until then",
+            )
         return True
 
     def _chain(self):
@@ -223,11 +279,19 @@ class CoinDoctor:
         subversion = net.get("subversion", "")
         agent = subversion.strip("/").split(":")[0]
         expected = getattr(type(self.backend), "node_agent", None) or NODE_AGENTS.get(self.backend.name)
-        detail = "%s on %s, tip %d" % (subversion.strip("/") or "version %s" % net.get("version"), self.chain, self.tip[0])
+        detail = "%s on %s, tip %d" % (
+            subversion.strip("/") or "version %s" % net.get("version"),
+            self.chain,
+            self.tip[0],
+        )
         if expected and agent != expected:
-            yield self.check("chain", FAIL, "%s, but backend %r expects a %s node" % (detail, self.backend.name, expected),
-                             "point coins.%s.rpc_url at the right node, or set coins.%s.backend to this node's coin"
-                             % (self.code, self.code))
+            yield self.check(
+                "chain",
+                FAIL,
+                "%s, but backend %r expects a %s node" % (detail, self.backend.name, expected),
+                "point coins.%s.rpc_url at the right node, or set coins.%s.backend to this node's coin"
+                % (self.code, self.code),
+            )
         else:
             yield self.check("chain", OK, detail)
 
@@ -238,18 +302,25 @@ class CoinDoctor:
         except RPCError as exc:
             yield self.check("wallet", FAIL, *self._wallet_problem(exc, name))
             return False
-        yield self.check("wallet", OK, "%r loaded, %d transaction(s)" % (info.get("walletname", name), info.get("txcount", 0)))
+        yield self.check(
+            "wallet", OK, "%r loaded, %d transaction(s)" % (info.get("walletname", name), info.get("txcount", 0))
+        )
         return True
 
     def _wallet_problem(self, exc, name):
         if exc.rpc_code == WALLET_NOT_FOUND:
-            return ("wallet %r is not loaded on the node" % name,
-                    "load it (`%s-cli loadwallet %s`) and add `wallet=%s` to the node's config so it loads at start,"
-                    " or fix coins.%s.wallet" % (self._cli(), name, name, self.code))
+            return (
+                "wallet %r is not loaded on the node" % name,
+                "load it (`%s-cli loadwallet %s`) and add `wallet=%s` to the node's config so it loads at start,"
+                " or fix coins.%s.wallet" % (self._cli(), name, name, self.code),
+            )
         if exc.rpc_code == WALLET_NOT_SPECIFIED:
             loaded = self._base_rpc().call("listwallets")
-            return ("the node has several wallets loaded (%s) and coins.%s.wallet is not set" % (", ".join(loaded), self.code),
-                    "set coins.%s.wallet to the wallet that receives payments" % self.code)
+            return (
+                "the node has several wallets loaded (%s) and coins.%s.wallet is not set"
+                % (", ".join(loaded), self.code),
+                "set coins.%s.wallet to the wallet that receives payments" % self.code,
+            )
         if exc.rpc_code == METHOD_NOT_FOUND:
             return "the node runs without a wallet", "start the node without disablewallet"
         return exc.message, "see the node's log"
@@ -259,8 +330,12 @@ class CoinDoctor:
         if self.db is None:
             return
         try:
-            payment = (Payment.select(Payment.id, Payment.address).where(Payment.currency == self.code)
-                       .order_by(Payment.created_at.desc()).first())
+            payment = (
+                Payment.select(Payment.id, Payment.address)
+                .where(Payment.currency == self.code)
+                .order_by(Payment.created_at.desc())
+                .first()
+            )
         except Exception:  # noqa: BLE001 - an unmigrated database: reported above
             return
         if payment is None:
@@ -268,22 +343,32 @@ class CoinDoctor:
             return
         info = self.rpc.call("validateaddress", payment.address)
         if not info.get("isvalid"):
-            yield self.check("network", FAIL, "payment %s's address %s is not an address of this node's %s network"
-                             % (payment.id, payment.address, self.chain),
-                             "this database's %s payments come from another coin or network: point coins.%s.rpc_url"
-                             " at the node that made them" % (self.code, self.code))
+            yield self.check(
+                "network",
+                FAIL,
+                "payment %s's address %s is not an address of this node's %s network"
+                % (payment.id, payment.address, self.chain),
+                "this database's %s payments come from another coin or network: point coins.%s.rpc_url"
+                " at the node that made them" % (self.code, self.code),
+            )
             return
         if info.get("ismine") is None:  # newer nodes moved ismine to getaddressinfo
             info = self.rpc.call("getaddressinfo", payment.address)
         if not (info.get("ismine") or info.get("iswatchonly")):  # watch-only wallets own no key
-            yield self.check("network", FAIL, "the wallet does not own the address of payment %s" % payment.id,
-                             "set coins.%s.wallet to the wallet that made the payments' addresses" % self.code)
+            yield self.check(
+                "network",
+                FAIL,
+                "the wallet does not own the address of payment %s" % payment.id,
+                "set coins.%s.wallet to the wallet that made the payments' addresses" % self.code,
+            )
             return
         yield self.check("network", OK, "the wallet owns the payments' addresses (checked payment %s)" % payment.id)
 
     def _watch_only(self):
         """A watch-only key: its network, the node's own derivation of it, and the gap."""
-        pool = build_pool(self.code, self.backend, self.db, self.opts, utcnow) if watch_key(self.code, self.opts) else None
+        pool = (
+            build_pool(self.code, self.backend, self.db, self.opts, utcnow) if watch_key(self.code, self.opts) else None
+        )
         if pool is None or self.db is None:
             return
         try:
@@ -291,19 +376,30 @@ class CoinDoctor:
             pool.check_wallet()
             report = pool.gap_report()
         except ConfigError as exc:
-            yield self.check("watch-only key", FAIL, exc.message,
-                             "check coins.%s.xpub against the wallet that exported it, or run "
-                             "`transient wallet init %s`" % (self.code, self.code))
+            yield self.check(
+                "watch-only key",
+                FAIL,
+                exc.message,
+                "check coins.%s.xpub against the wallet that exported it, or run "
+                "`transient wallet init %s`" % (self.code, self.code),
+            )
             return
-        yield self.check("watch-only key", OK, "fingerprint %s; the node derives the same addresses; next index %d,"
-                         " registered up to %d" % (report["fingerprint"], report["next_index"],
-                                                   report["registered"][1] - 1))
+        yield self.check(
+            "watch-only key",
+            OK,
+            "fingerprint %s; the node derives the same addresses; next index %d,"
+            " registered up to %d" % (report["fingerprint"], report["next_index"], report["registered"][1] - 1),
+        )
         if report["gap_ok"]:
             yield self.check("gap", OK, "longest unused run %d (gap limit %d)" % (report["gap"], report["gap_limit"]))
         else:
-            yield self.check("gap", WARN, report["advice"],
-                             "raise the restoring wallet's gap limit above %d, or shorten coins.%s.expires_in"
-                             % (report["gap"], self.code))
+            yield self.check(
+                "gap",
+                WARN,
+                report["advice"],
+                "raise the restoring wallet's gap limit above %d, or shorten coins.%s.expires_in"
+                % (report["gap"], self.code),
+            )
 
     def _sync(self):
         if self.db is None:
@@ -326,12 +422,20 @@ class CoinDoctor:
         url = "%s/notify/%s/block/%s" % (daemon_url(self.config), self.code, self.tip[1])
         status, body = post(url, self.config["notify.token"])
         if status is None:
-            yield self.check("notify", WARN, "transientd is not running at %s (%s)" % (daemon_url(self.config), body),
-                             "start transientd, then run doctor again to check walletnotify and blocknotify")
+            yield self.check(
+                "notify",
+                WARN,
+                "transientd is not running at %s (%s)" % (daemon_url(self.config), body),
+                "start transientd, then run doctor again to check walletnotify and blocknotify",
+            )
             return False
         if status != 202:
-            yield self.check("notify", FAIL, "the daemon refused a ping: HTTP %d %s" % (status, body), _NOTIFY_FIX[status]
-                             if status in _NOTIFY_FIX else "see the transientd log")
+            yield self.check(
+                "notify",
+                FAIL,
+                "the daemon refused a ping: HTTP %d %s" % (status, body),
+                _NOTIFY_FIX[status] if status in _NOTIFY_FIX else "see the transientd log",
+            )
             return False
         yield self.check("notify", OK, "the daemon at %s accepts pings for %s" % (daemon_url(self.config), self.code))
         return True
@@ -379,9 +483,17 @@ class CoinDoctor:
                 break
             time.sleep(0.1)
         line = "%snotify=curl -s -X POST %s/notify/%s/%s/%%s" % (
-            "wallet" if kind == "transaction" else "block", daemon_url(self.config), self.code, kind)
-        return self.check(what, FAIL, "round trip: %s, but no ping reached the daemon in %gs"
-                          % (trigger, self.notify_timeout), "add `%s` to the node's config and restart it" % line)
+            "wallet" if kind == "transaction" else "block",
+            daemon_url(self.config),
+            self.code,
+            kind,
+        )
+        return self.check(
+            what,
+            FAIL,
+            "round trip: %s, but no ping reached the daemon in %gs" % (trigger, self.notify_timeout),
+            "add `%s` to the node's config and restart it" % line,
+        )
 
     def _doctor_wallet(self):
         base = self._base_rpc()

@@ -2,6 +2,7 @@
 
 A key is printed once, when it is made: the database keeps only its SHA-256.
 """
+
 import contextlib
 
 from ..core.clock import iso
@@ -13,15 +14,23 @@ from .util import OK, load_config, print_json, table, usage
 
 
 def register(sub, common):
-    keys = sub.add_parser("keys", parents=[common], help="API keys: create (shown once), list, revoke",
-                          description="API keys stored hashed in the database, each with scopes: %s "
-                          "(admin holds them all). The [api] keys of the config hold every scope."
-                          % ", ".join(SCOPES))
+    keys = sub.add_parser(
+        "keys",
+        parents=[common],
+        help="API keys: create (shown once), list, revoke",
+        description="API keys stored hashed in the database, each with scopes: %s "
+        "(admin holds them all). The [api] keys of the config hold every scope." % ", ".join(SCOPES),
+    )
     actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     create = actions.add_parser("create", parents=[common], help="make a key and print it (once)")
-    create.add_argument("--scope", action="append", required=True, metavar="SCOPE",
-                        help="a scope the key holds (repeat, or comma-separate): %s" % ", ".join(SCOPES))
+    create.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        metavar="SCOPE",
+        help="a scope the key holds (repeat, or comma-separate): %s" % ", ".join(SCOPES),
+    )
     create.add_argument("--label", help="what the key is for, e.g. 'shop backend'")
     create.set_defaults(func=cmd_create)
 
@@ -46,8 +55,13 @@ def open_store(config):
 
 
 def _row(row):
-    return {"id": row.public_id, "label": row.label, "scopes": row.scopes.split(), "created_at": iso(row.created_at),
-            "revoked_at": iso(row.revoked_at)}
+    return {
+        "id": row.public_id,
+        "label": row.label,
+        "scopes": row.scopes.split(),
+        "created_at": iso(row.created_at),
+        "revoked_at": iso(row.revoked_at),
+    }
 
 
 def cmd_create(args):
@@ -62,7 +76,9 @@ def cmd_create(args):
     if args.json:
         print_json({**_row(row), "key": key})
     else:
-        print("created key %s (%s)%s" % (row.public_id, ", ".join(scopes), " for %s" % args.label if args.label else ""))
+        print(
+            "created key %s (%s)%s" % (row.public_id, ", ".join(scopes), " for %s" % args.label if args.label else "")
+        )
         print(key)
         print("Store it now: it is not shown again (the database keeps only its hash).")
     return OK
@@ -74,8 +90,13 @@ def cmd_list(args):
     if args.json:
         print_json(rows)
     else:
-        table([(r["id"], " ".join(r["scopes"]), r["label"] or "-", r["created_at"], r["revoked_at"] or "active")
-               for r in rows], ["ID", "SCOPES", "LABEL", "CREATED", "REVOKED"])
+        table(
+            [
+                (r["id"], " ".join(r["scopes"]), r["label"] or "-", r["created_at"], r["revoked_at"] or "active")
+                for r in rows
+            ],
+            ["ID", "SCOPES", "LABEL", "CREATED", "REVOKED"],
+        )
     return OK
 
 

@@ -1,30 +1,42 @@
 """``transient payments``: create, show, list and watch payments through the payments service."""
+
 import json
 import sys
 import time
 
 from ..core import status as st
-from .util import CommandError, OK, fields, load_config, open_runtime, parse_duration, print_json, table, usage
-from ..core.clock import utcnow
-from ..core.clock import iso
+from ..core.clock import iso, utcnow
+from .util import OK, CommandError, fields, load_config, open_runtime, parse_duration, print_json, table, usage
 
 FINAL = {st.PAID: 0, st.OVERPAID: 0, st.EXPIRED: 1}  # status -> exit code of `watch`
 
 
 def register(sub, common):
-    payments = sub.add_parser("payments", parents=[common], help="create, show, list and watch payments",
-                              description="Payments, through the same service as the HTTP API.")
+    payments = sub.add_parser(
+        "payments",
+        parents=[common],
+        help="create, show, list and watch payments",
+        description="Payments, through the same service as the HTTP API.",
+    )
     actions = payments.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     create = actions.add_parser("create", parents=[common], help="create a payment (the node gives its address)")
     create.add_argument("--currency", required=True, help="currency code, e.g. DOGE")
     create.add_argument("--amount", help="exact decimal amount, e.g. 10 or 0.5 (at most 8 decimals)")
-    create.add_argument("--price", help="a price in fiat instead of an amount, e.g. 19.99 (with --price-currency):"
-                        " converted at the current rate, locked for [rates] lock")
+    create.add_argument(
+        "--price",
+        help="a price in fiat instead of an amount, e.g. 19.99 (with --price-currency):"
+        " converted at the current rate, locked for [rates] lock",
+    )
     create.add_argument("--price-currency", metavar="CODE", help="the price's ISO 4217 code, e.g. USD")
     create.add_argument("--account", help="label for the address on the node (e.g. an order id)")
-    create.add_argument("--metadata", action="append", default=[], metavar="KEY=VALUE",
-                        help="attach KEY=VALUE to the payment (repeatable)")
+    create.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="attach KEY=VALUE to the payment (repeatable)",
+    )
     when = create.add_mutually_exclusive_group()
     when.add_argument("--expires-in", metavar="DURATION", help="expire after 90s, 15m, 2h, 1d... (default: the coin's)")
     when.add_argument("--expires-at", metavar="TIME", help="expire at an ISO 8601 time with an offset")
@@ -46,9 +58,13 @@ def register(sub, common):
     listing.add_argument("--cursor", help="the next page, as printed by the previous one")
     listing.set_defaults(func=cmd_list)
 
-    watch = actions.add_parser("watch", parents=[common], help="follow a payment live until PAID, OVERPAID or EXPIRED",
-                               description="Print a line each time the payment changes, until it is PAID or "
-                               "OVERPAID (exit 0) or EXPIRED (exit 1). The running daemon does the syncing.")
+    watch = actions.add_parser(
+        "watch",
+        parents=[common],
+        help="follow a payment live until PAID, OVERPAID or EXPIRED",
+        description="Print a line each time the payment changes, until it is PAID or "
+        "OVERPAID (exit 0) or EXPIRED (exit 1). The running daemon does the syncing.",
+    )
     watch.add_argument("id", help="payment id")
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between looks (default 1)")
     watch.add_argument("--timeout", type=float, help="give up after this many seconds (exit 1)")
@@ -60,10 +76,17 @@ def create_body(args):
     body = {"currency": args.currency}
     if args.amount is None and args.price is None:
         raise usage("give --amount, or --price and --price-currency")
-    optional = {"amount": args.amount, "price": args.price, "price_currency": args.price_currency,
-                "account": args.account, "expires_at": args.expires_at, "confirmations": args.confirmations,
-                "underpayment_tolerance": args.tolerance, "callback_url": args.callback_url,
-                "redirect_url": args.redirect_url}
+    optional = {
+        "amount": args.amount,
+        "price": args.price,
+        "price_currency": args.price_currency,
+        "account": args.account,
+        "expires_at": args.expires_at,
+        "confirmations": args.confirmations,
+        "underpayment_tolerance": args.tolerance,
+        "callback_url": args.callback_url,
+        "redirect_url": args.redirect_url,
+    }
     body.update({k: v for k, v in optional.items() if v is not None})
     if args.metadata:
         body["metadata"] = parse_metadata(args.metadata)
@@ -120,8 +143,10 @@ def cmd_list(args):
     if not rendered:
         print("no payments")
         return OK
-    table([(p["id"], p["currency"], p["amount"], p["amount_received"], p["status"], p["created_at"])
-           for p in rendered], ["ID", "CURRENCY", "AMOUNT", "RECEIVED", "STATUS", "CREATED"])
+    table(
+        [(p["id"], p["currency"], p["amount"], p["amount_received"], p["status"], p["created_at"]) for p in rendered],
+        ["ID", "CURRENCY", "AMOUNT", "RECEIVED", "STATUS", "CREATED"],
+    )
     if cursor:
         print("more: transient payments list --cursor %s" % cursor, file=sys.stderr)
     return OK
@@ -159,36 +184,52 @@ def watch_line(p):
     counted = [t["confirmations"] for t in p["transactions"] if t["status"] in ("pending", "confirmed")]
     confs = ", %d/%d confirmations" % (min(counted), p["confirmations_required"]) if counted else ""
     return "%s  %-9s received %s of %s %s (pending %s)%s" % (
-        iso(utcnow())[:19] + "Z", p["status"], p["amount_received"], p["amount"], p["currency"],
-        p["amount_pending"], confs)
+        iso(utcnow())[:19] + "Z",
+        p["status"],
+        p["amount_received"],
+        p["amount"],
+        p["currency"],
+        p["amount_pending"],
+        confs,
+    )
 
 
 def show_payment(p):
     """Print a payment as a block of fields, then its transactions and status history."""
-    fields([
-        ("id", p["id"]),
-        ("status", p["status"] + (" (paid late)" if p.get("paid_late") else "")),
-        ("amount", "%s %s" % (p["amount"], p["currency"])),
-        ("price", _price_line(p) if p.get("price") else None),
-        ("received", "%s (pending %s)" % (p["amount_received"], p["amount_pending"])),
-        ("due", p["amount_due"]),
-        ("overpaid", p["amount_overpaid"] if p.get("amount_overpaid", "0") != "0" else None),
-        ("address", p["payment_address"]),
-        ("uri", p["payment_uri"]),
-        ("account", p.get("account")),
-        ("metadata", json.dumps(p["metadata"], sort_keys=True) if p.get("metadata") else None),
-        ("confirmations", "%d required" % p["confirmations_required"]),
-        ("tolerance", "%s%%" % p["underpayment_tolerance"] if p.get("underpayment_tolerance", "0") != "0" else None),
-        ("callback url", p.get("callback_url")),
-        ("redirect url", p.get("redirect_url")),
-        ("created", p["created_at"]),
-        ("expires", p["expires_at"] or "never"),
-        ("paid", p.get("paid_at")),
-    ])
+    fields(
+        [
+            ("id", p["id"]),
+            ("status", p["status"] + (" (paid late)" if p.get("paid_late") else "")),
+            ("amount", "%s %s" % (p["amount"], p["currency"])),
+            ("price", _price_line(p) if p.get("price") else None),
+            ("received", "%s (pending %s)" % (p["amount_received"], p["amount_pending"])),
+            ("due", p["amount_due"]),
+            ("overpaid", p["amount_overpaid"] if p.get("amount_overpaid", "0") != "0" else None),
+            ("address", p["payment_address"]),
+            ("uri", p["payment_uri"]),
+            ("account", p.get("account")),
+            ("metadata", json.dumps(p["metadata"], sort_keys=True) if p.get("metadata") else None),
+            ("confirmations", "%d required" % p["confirmations_required"]),
+            (
+                "tolerance",
+                "%s%%" % p["underpayment_tolerance"] if p.get("underpayment_tolerance", "0") != "0" else None,
+            ),
+            ("callback url", p.get("callback_url")),
+            ("redirect url", p.get("redirect_url")),
+            ("created", p["created_at"]),
+            ("expires", p["expires_at"] or "never"),
+            ("paid", p.get("paid_at")),
+        ]
+    )
     if p["transactions"]:
         print()
-        table([(t["txid"], t["vout"], t["amount"], t["confirmations"], t["status"], t["first_seen"])
-               for t in p["transactions"]], ["TXID", "VOUT", "AMOUNT", "CONF", "STATUS", "FIRST SEEN"])
+        table(
+            [
+                (t["txid"], t["vout"], t["amount"], t["confirmations"], t["status"], t["first_seen"])
+                for t in p["transactions"]
+            ],
+            ["TXID", "VOUT", "AMOUNT", "CONF", "STATUS", "FIRST SEEN"],
+        )
     if p.get("status_history"):
         print()
         table([(h["at"], h["status"], h.get("cause") or "") for h in p["status_history"]], ["AT", "STATUS", "CAUSE"])
@@ -196,5 +237,12 @@ def show_payment(p):
 
 def _price_line(p):
     sources = ", ".join(sorted({s["source"] for s in p.get("rate_sources") or ()}))
-    return "%s %s at %s %s/%s (%s; rate of %s)" % (p["price"], p["price_currency"], p["rate"], p["price_currency"],
-                                                    p["currency"], sources, p["rate_at"])
+    return "%s %s at %s %s/%s (%s; rate of %s)" % (
+        p["price"],
+        p["price_currency"],
+        p["rate"],
+        p["price_currency"],
+        p["currency"],
+        sources,
+        p["rate_at"],
+    )

@@ -1,4 +1,5 @@
 """What the ``transient`` commands share: errors to exit codes, the runtime, output."""
+
 import contextlib
 import json
 import re
@@ -7,19 +8,39 @@ import sys
 from decimal import Decimal
 
 from .. import settings
+from ..core.errors import (
+    BadRequest,
+    ConfigError,
+    Conflict,
+    NotMigrated,
+    PluginError,
+    TransientError,
+    UnknownCurrency,
+    ValidationError,
+)
 from ..runtime import Runtime
-from ..core.errors import BadRequest, ConfigError, Conflict, NotMigrated, PluginError, TransientError, UnknownCurrency, ValidationError
 
 OK, FAILURE, USAGE = 0, 1, 2
 
 # The API names fields as in JSON bodies; the CLI user typed these options.
 FLAGS = {
-    "currency": "--currency", "amount": "--amount", "account": "--account", "metadata": "--metadata",
-    "price": "--price", "price_currency": "--price-currency",
-    "confirmations": "--confirmations", "underpayment_tolerance": "--tolerance",
-    "expires_in": "--expires-in", "expires_at": "--expires-at", "callback_url": "--callback-url",
-    "redirect_url": "--redirect-url", "Idempotency-Key": "--idempotency-key",
-    "status": "--status", "limit": "--limit", "cursor": "--cursor", "from_height": "--from-height",
+    "currency": "--currency",
+    "amount": "--amount",
+    "account": "--account",
+    "metadata": "--metadata",
+    "price": "--price",
+    "price_currency": "--price-currency",
+    "confirmations": "--confirmations",
+    "underpayment_tolerance": "--tolerance",
+    "expires_in": "--expires-in",
+    "expires_at": "--expires-at",
+    "callback_url": "--callback-url",
+    "redirect_url": "--redirect-url",
+    "Idempotency-Key": "--idempotency-key",
+    "status": "--status",
+    "limit": "--limit",
+    "cursor": "--cursor",
+    "from_height": "--from-height",
 }
 
 
@@ -104,6 +125,7 @@ def parse_duration(text):
 
 # -- output ---------------------------------------------------------------------
 
+
 def print_json(value, stream=None):
     print(json.dumps(value, indent=2, default=_json_default), file=stream or sys.stdout)
 
@@ -148,8 +170,10 @@ class ProgressBar:
             return
         done = min(max(done, 0), self.total)
         filled = self.width * done // self.total
-        self.stream.write("\r%s [%s%s] %3d%% %s\x1b[K" % (
-            self.label, "#" * filled, "-" * (self.width - filled), 100 * done // self.total, note))
+        self.stream.write(
+            "\r%s [%s%s] %3d%% %s\x1b[K"
+            % (self.label, "#" * filled, "-" * (self.width - filled), 100 * done // self.total, note)
+        )
         self.stream.flush()
         self.shown = True
 

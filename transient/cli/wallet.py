@@ -1,16 +1,22 @@
 """``transient wallet``: the node's watch-only wallet of a coin's xpub (init) and the
 key's state: fingerprint, next index, registered range and gap (status)."""
+
 from ..core.errors import ConfigError
 from .util import OK, currency_arg, fields, load_config, open_runtime, print_json, usage
 
 
 def register(sub, common):
-    wallet = sub.add_parser("wallet", parents=[common], help="the watch-only wallet of a coin's xpub",
-                            description="For coins with [coins.X] xpub or descriptor: Transient derives the "
-                            "addresses and the node's wallet, which holds no private key, watches them.")
+    wallet = sub.add_parser(
+        "wallet",
+        parents=[common],
+        help="the watch-only wallet of a coin's xpub",
+        description="For coins with [coins.X] xpub or descriptor: Transient derives the "
+        "addresses and the node's wallet, which holds no private key, watches them.",
+    )
     actions = wallet.add_subparsers(dest="action", metavar="ACTION", required=True)
-    init = actions.add_parser("init", parents=[common],
-                              help="create the node's watch-only wallet, register the first range")
+    init = actions.add_parser(
+        "init", parents=[common], help="create the node's watch-only wallet, register the first range"
+    )
     init.add_argument("coin", help="currency code, e.g. LTC")
     init.set_defaults(func=cmd_init)
     status = actions.add_parser("status", parents=[common], help="fingerprint, next index, registered range, gap")
@@ -32,15 +38,20 @@ def cmd_init(args):
         code, pool = _pool(runtime, config, args.coin)
         name = config.coins[code]["wallet"]
         if not name:
-            raise ConfigError("coins.%s.wallet: name the node's watch-only wallet for the key" % code,
-                              "coins.%s.wallet" % code)
+            raise ConfigError(
+                "coins.%s.wallet: name the node's watch-only wallet for the key" % code, "coins.%s.wallet" % code
+            )
         info = pool.backend.create_watch_wallet(name)
         pool.check_network()  # the key's network against the node's chain (ConfigError)
         pool.register(pool.key_row().next_index)  # the first range, before any address is handed out
         pool.refill()
         pool.check_wallet()  # the node derives what Transient derives, or ConfigError
-        report = pool.gap_report() | {"wallet": name, "private_keys_enabled": info.get("private_keys_enabled"),
-                                      "import": pool.backend.watch_import(), "pooled": pool.available()}
+        report = pool.gap_report() | {
+            "wallet": name,
+            "private_keys_enabled": info.get("private_keys_enabled"),
+            "import": pool.backend.watch_import(),
+            "pooled": pool.available(),
+        }
     _show(args, report)
     return OK
 
@@ -58,11 +69,26 @@ def _show(args, report):
     if args.json:
         print_json(report)
         return
-    pairs = [(key.replace("_", " "), report[key]) for key in
-             ("wallet", "private_keys_enabled", "import", "fingerprint", "descriptor", "next_index", "pooled",
-              "last_handed_out", "gap", "gap_limit") if key in report]
-    pairs.insert(pairs.index(("next index", report["next_index"])) + 1,
-                 ("registered", "indexes %d to %d" % (report["registered"][0], report["registered"][1] - 1)))
+    pairs = [
+        (key.replace("_", " "), report[key])
+        for key in (
+            "wallet",
+            "private_keys_enabled",
+            "import",
+            "fingerprint",
+            "descriptor",
+            "next_index",
+            "pooled",
+            "last_handed_out",
+            "gap",
+            "gap_limit",
+        )
+        if key in report
+    ]
+    pairs.insert(
+        pairs.index(("next index", report["next_index"])) + 1,
+        ("registered", "indexes %d to %d" % (report["registered"][0], report["registered"][1] - 1)),
+    )
     fields(pairs)
     if not report["gap_ok"]:
         print("WARNING: " + report["advice"])

@@ -1,4 +1,5 @@
 """Time as Transient keeps it: naive datetimes in UTC inside, ISO 8601 with a Z outside."""
+
 import datetime
 
 from .errors import ValidationError

@@ -1,4 +1,5 @@
 """Domain errors. The API maps them to HTTP statuses once, the CLI to exit codes."""
+
 from typing import Any
 
 
@@ -76,6 +77,7 @@ class NotMigrated(TransientError):
 
 
 # -- node errors -------------------------------------------------------------
+
 
 class NodeError(TransientError):
     """Anything that went wrong talking to a coin node."""

@@ -1,5 +1,6 @@
 """The names of the events a payment goes through (the outbox's ``type`` column and
 the ``event.type`` of every webhook and AMQP message)."""
+
 from typing import Final
 
 STATUS_CHANGED: Final = "payment.status_changed"

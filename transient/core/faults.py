@@ -4,6 +4,7 @@
 no clean-up, as a power cut would) when it reaches that point. Unset, a point
 costs one set lookup.
 """
+
 import os
 import signal
 

@@ -5,6 +5,7 @@ Two kinds of key. The ``[api] keys`` of the config hold every scope. Keys made w
 of the key (never the key itself) and are found by their public id:
 ``tk_<public id>_<secret>``. A key is shown once, when it is made.
 """
+
 import hashlib
 import hmac
 import re

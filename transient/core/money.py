@@ -1,4 +1,5 @@
 """Exact money: integer base units inside, decimal strings outside. No floats."""
+
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Final
@@ -10,8 +11,9 @@ _PLAIN: Final = re.compile(r"[0-9]{1,40}(\.[0-9]{1,40})?")
 _MAX_DIGITS: Final = 40  # digits before the point: far above any coin's supply, far below Decimal's limits
 
 
-def parse_amount(value: object, field: str = "amount", max_money: int | None = None, decimals: int = 8,
-                 allow_zero: bool = False) -> int:
+def parse_amount(
+    value: object, field: str = "amount", max_money: int | None = None, decimals: int = 8, allow_zero: bool = False
+) -> int:
     """Return ``value`` (int, Decimal or decimal string) as integer base units.
 
     Raises ValidationError naming ``field`` for floats, booleans, NaN/Infinity,
@@ -23,7 +25,7 @@ def parse_amount(value: object, field: str = "amount", max_money: int | None = N
     if isinstance(value, str):
         text = value.strip()
         if not _PLAIN.fullmatch(text):
-            raise ValidationError("must be a plain decimal number such as \"10.5\"", field)
+            raise ValidationError('must be a plain decimal number such as "10.5"', field)
         number = Decimal(text)
     elif isinstance(value, int):
         number = Decimal(value)

@@ -8,6 +8,7 @@ log, CLI output. One module, used everywhere:
 - ``ScrubFilter``: a logging filter that scrubs every record (message, arguments and
   traceback) of the configured secrets.
 """
+
 import logging
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit

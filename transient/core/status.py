@@ -3,6 +3,7 @@
 Nothing else in Transient decides a status. The sync loop and the expiry job
 call :func:`evaluate` and store what it returns.
 """
+
 import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass

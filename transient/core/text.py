@@ -1,6 +1,7 @@
 """Text as Transient takes it in and shows it: Unicode scalar values only (no lone
 surrogates, which no UTF-8 encoder, database or browser accepts), no NUL (PostgreSQL
 refuses it), JSON trees of a bounded depth, and integers of ASCII digits only."""
+
 import re
 
 from .errors import ValidationError
@@ -71,4 +72,3 @@ def ascii_int(value: object, field: str, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise ValidationError("must be between %d and %d" % (lo, hi), field)
     return value
-

@@ -1,5 +1,6 @@
 """The outbox as the operator sees it: a payment's event log, one delivery rendered,
 redelivery, the newest and the failed deliveries, and the test ping."""
+
 import re
 import uuid
 
@@ -38,14 +39,28 @@ def render_delivery(d, attempts=None):
     if attempts is None:
         attempts = list(d.log.order_by(DeliveryAttempt.number))
     return {
-        "id": d.id, "url": redact(d.url), "state": d.state, "attempts": d.attempts,
+        "id": d.id,
+        "url": redact(d.url),
+        "state": d.state,
+        "attempts": d.attempts,
         "next_attempt_at": iso(d.next_attempt_at) if d.state == Delivery.PENDING else None,
-        "delivered_at": iso(d.delivered_at), "last_status": d.last_status, "last_error": scrub(d.last_error, d.url),
-        "redelivery_of": d.redelivery_of_id, "created_at": iso(d.created_at),
-        "log": [{"attempt": a.number, "at": iso(a.started_at), "status_code": a.status_code,
-                 "error": scrub(a.error, d.url), "duration_ms": a.duration_ms, "response": scrub(a.response, d.url),
-                 "retry_at": iso(a.retry_at)}
-                for a in attempts],
+        "delivered_at": iso(d.delivered_at),
+        "last_status": d.last_status,
+        "last_error": scrub(d.last_error, d.url),
+        "redelivery_of": d.redelivery_of_id,
+        "created_at": iso(d.created_at),
+        "log": [
+            {
+                "attempt": a.number,
+                "at": iso(a.started_at),
+                "status_code": a.status_code,
+                "error": scrub(a.error, d.url),
+                "duration_ms": a.duration_ms,
+                "response": scrub(a.response, d.url),
+                "retry_at": iso(a.retry_at),
+            }
+            for a in attempts
+        ],
     }
 
 
@@ -62,9 +77,17 @@ def redeliver(delivery_id, db=None, now=None):
         if original is None:
             raise NotFound("no delivery with id %s" % did, "id")
         now = now or utcnow()
-        return Delivery.create(event=original.event_id, payment=original.payment_id, sequence=original.sequence,
-                               url=original.url, body=original.body, state=Delivery.PENDING,
-                               next_attempt_at=now, created_at=now, redelivery_of=original.id)
+        return Delivery.create(
+            event=original.event_id,
+            payment=original.payment_id,
+            sequence=original.sequence,
+            url=original.url,
+            body=original.body,
+            state=Delivery.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+            redelivery_of=original.id,
+        )
 
 
 def recent(state=None, limit=50):
@@ -79,13 +102,19 @@ def failed_ids():
     """Ids of deliveries that failed for good and have no redelivery queued or made since."""
     again = Delivery.alias()
     redone = again.select(again.redelivery_of).where(again.redelivery_of.is_null(False))
-    return [d.id for d in Delivery.select(Delivery.id).where(
-        (Delivery.state == Delivery.FAILED) & Delivery.id.not_in(redone)).order_by(Delivery.id)]
+    return [
+        d.id
+        for d in Delivery.select(Delivery.id)
+        .where((Delivery.state == Delivery.FAILED) & Delivery.id.not_in(redone))
+        .order_by(Delivery.id)
+    ]
 
 
 def ping(sender, url):
     """Send a signed test event to ``url`` now; return its Outcome (nothing is stored)."""
     event_id = uuid.uuid4()
-    body = ('{"payment_id":null,"status":null,"event":{"id":"%s","type":"ping","created_at":"%s",'
-            '"sequence":0,"data":{}},"payment":null}' % (event_id, iso(utcnow()))).encode()
+    body = (
+        '{"payment_id":null,"status":null,"event":{"id":"%s","type":"ping","created_at":"%s",'
+        '"sequence":0,"data":{}},"payment":null}' % (event_id, iso(utcnow()))
+    ).encode()
     return sender.post(url, body, sender.headers(event_id, "ping", body=body))

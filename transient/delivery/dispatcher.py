@@ -16,12 +16,12 @@ attempts, and all such targets together at most half of the pool; a target whose
 attempt answered promptly may use what is idle. So healthy receivers keep their share
 while many others hang, and a busy healthy receiver still gets the whole pool.
 """
+
 import datetime
 import logging
 import queue
 import random
 import threading
-import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -89,8 +89,12 @@ def _claim_sql(db, limit, excluded=(), only=None):
     extra = "".join("\n      AND NOT " + one % (len(t) + 1) for t in excluded)
     if only is not None:
         extra += "\n      AND (%s)" % (" OR ".join(one % (len(t) + 1) for t in only) or "1 = 0")
-    return (_CLAIM.replace("{limit}", str(int(limit))).replace("{lock}", lock).replace("{exclude}", extra)
-            .replace("{p}", db.param))
+    return (
+        _CLAIM.replace("{limit}", str(int(limit)))
+        .replace("{lock}", lock)
+        .replace("{exclude}", extra)
+        .replace("{p}", db.param)
+    )
 
 
 def _target_params(targets):
@@ -164,14 +168,23 @@ class Dispatcher:
         few deliveries, and building it with the ORM cost more than running it).
         A delivery is due when no earlier one of its payment to its URL is pending.
         """
-        return retry_once(self.db, self._claim, limit, list(excluded)[:MAX_EXCLUDED],
-                          None if only is None else list(only)[:MAX_EXCLUDED])
+        return retry_once(
+            self.db,
+            self._claim,
+            limit,
+            list(excluded)[:MAX_EXCLUDED],
+            None if only is None else list(only)[:MAX_EXCLUDED],
+        )
 
     def _claim(self, limit, excluded, only):
         now = self.clock()
         sql = _claim_sql(self.db, limit, excluded, only)
-        params = ([self.holder, now + self.lease, self.prefix + "%", now, now] + _target_params(excluded)
-                  + _target_params(only or ()) + [now])
+        params = (
+            [self.holder, now + self.lease, self.prefix + "%", now, now]
+            + _target_params(excluded)
+            + _target_params(only or ())
+            + [now]
+        )
         with write_transaction(self.db):
             cursor = self.db.execute_sql(sql, params)
             ids = [row[0] for row in cursor.fetchall()]
@@ -179,15 +192,17 @@ class Dispatcher:
             return []
         marks = ", ".join([self.db.param] * len(ids))
         cursor = self.db.execute_sql(
-            'SELECT d.id, d.url, d.body, d.attempts, d.sequence, d.redelivery_of_id, e.event_id, e.type'
-            ' FROM delivery d JOIN event e ON e.id = d.event_id WHERE d.id IN (%s) ORDER BY d.id' % marks, ids)
-        return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], str(uuid.UUID(str(r[6]))), r[7])
-                for r in cursor.fetchall()]
+            "SELECT d.id, d.url, d.body, d.attempts, d.sequence, d.redelivery_of_id, e.event_id, e.type"
+            " FROM delivery d JOIN event e ON e.id = d.event_id WHERE d.id IN (%s) ORDER BY d.id" % marks,
+            ids,
+        )
+        return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], str(uuid.UUID(str(r[6]))), r[7]) for r in cursor.fetchall()]
 
     def send(self, delivery):
         body = delivery.body.encode()
-        headers = self.sender.headers(delivery.event_id, delivery.type, delivery.id,
-                                      delivery.attempts + 1, delivery.redelivery_of, body)
+        headers = self.sender.headers(
+            delivery.event_id, delivery.type, delivery.id, delivery.attempts + 1, delivery.redelivery_of, body
+        )
         return self.sender.post(delivery.url, body, headers, delivery)
 
     def record(self, outcomes):
@@ -220,8 +235,10 @@ class Dispatcher:
     def _still_leased(self, rows):
         ids = [row[0].delivery.id for row in rows]
         marks = ", ".join([self.db.param] * len(ids))
-        cursor = self.db.execute_sql("SELECT id FROM delivery WHERE id IN (%s) AND lease_holder = %s"
-                                     % (marks, self.db.param), ids + [self.holder])
+        cursor = self.db.execute_sql(
+            "SELECT id FROM delivery WHERE id IN (%s) AND lease_holder = %s" % (marks, self.db.param),
+            ids + [self.holder],
+        )
         mine = {r[0] for r in cursor.fetchall()}
         return [row for row in rows if row[0].delivery.id in mine]
 
@@ -229,24 +246,38 @@ class Dispatcher:
         attempts, updates = [], []
         for out, number, state, retry_at in rows:
             d = out.delivery
-            attempts.append((d.id, number, out.started, out.duration_ms, out.status, out.error, out.response,
-                             retry_at))
-            updates.append((state, number, retry_at, out.status, out.error,
-                            now if state == Delivery.DELIVERED else None, d.id, self.holder))
+            attempts.append((d.id, number, out.started, out.duration_ms, out.status, out.error, out.response, retry_at))
+            updates.append(
+                (
+                    state,
+                    number,
+                    retry_at,
+                    out.status,
+                    out.error,
+                    now if state == Delivery.DELIVERED else None,
+                    d.id,
+                    self.holder,
+                )
+            )
         p = self.db.param
         with write_transaction(self.db):
             self.db.execute_sql(
                 "INSERT INTO delivery_attempt (delivery_id, number, started_at, duration_ms, status_code, error,"
                 " response, retry_at) VALUES %s" % ", ".join(["(%s)" % ", ".join([p] * 8)] * len(attempts)),
-                [v for row in attempts for v in row])
+                [v for row in attempts for v in row],
+            )
             cursor = self.db.cursor()
             cursor.executemany(
                 "UPDATE delivery SET state = {p}, attempts = {p}, next_attempt_at = COALESCE({p}, next_attempt_at),"
                 " lease_holder = NULL, lease_expires = NULL, last_status = {p}, last_error = {p}, delivered_at = {p}"
-                " WHERE id = {p} AND lease_holder = {p}".format(p=p), updates)
+                " WHERE id = {p} AND lease_holder = {p}".format(p=p),
+                updates,
+            )
             if cursor.rowcount >= 0 and cursor.rowcount < len(updates):
-                log.warning("webhooks: %d lease(s) ran out during their attempt; the new holder decides",
-                            len(updates) - cursor.rowcount)
+                log.warning(
+                    "webhooks: %d lease(s) ran out during their attempt; the new holder decides",
+                    len(updates) - cursor.rowcount,
+                )
 
     def _next(self, out, number, now):
         if out.ok:
@@ -261,13 +292,24 @@ class Dispatcher:
     def _log(self, out, number, state, retry_at, now):
         d = out.delivery
         what = "%s (#%d, event %s seq %d) to %s attempt %d: %s in %d ms" % (
-            d.type, d.id, d.event_id, d.sequence, redact(d.url), number,
-            out.status if out.status is not None else out.error, out.duration_ms)
+            d.type,
+            d.id,
+            d.event_id,
+            d.sequence,
+            redact(d.url),
+            number,
+            out.status if out.status is not None else out.error,
+            out.duration_ms,
+        )
         if state == Delivery.DELIVERED:
             log.info("webhook %s: delivered", what)
         elif state == Delivery.PENDING:
-            log.warning("webhook %s%s; retry in %ds", what, " (%s)" % out.error if out.status and out.error else "",
-                        (retry_at - now).total_seconds())
+            log.warning(
+                "webhook %s%s; retry in %ds",
+                what,
+                " (%s)" % out.error if out.status and out.error else "",
+                (retry_at - now).total_seconds(),
+            )
         else:
             log.error("webhook %s%s; giving up", what, " (%s)" % out.error if out.status and out.error else "")
 
@@ -308,8 +350,7 @@ class Dispatcher:
                     unrecorded = []
                 except Exception:  # the database is away: try again at the next poll, before claiming
                     if not unrecorded:
-                        log.exception("webhook dispatcher: could not record %d outcome(s); keeping them",
-                                      len(outcomes))
+                        log.exception("webhook dispatcher: could not record %d outcome(s); keeping them", len(outcomes))
                     unrecorded = outcomes
                     if self._stop.is_set() and not inflight:
                         break  # their leases run out; another process sends them again
@@ -327,8 +368,10 @@ class Dispatcher:
                 return
             claimed = self.claim(limit, only=sorted(self._trusted))
         else:
-            claimed = self.claim(limit, excluded=sorted(t for t, n in self._busy.items()
-                                                        if n >= self.per_target and t not in self._trusted))
+            claimed = self.claim(
+                limit,
+                excluded=sorted(t for t, n in self._busy.items() if n >= self.per_target and t not in self._trusted),
+            )
         over = []
         for delivery in claimed:
             target = target_of(delivery.url)
@@ -351,14 +394,19 @@ class Dispatcher:
             self._trusted.add(target)
         elif outcome.status is None or outcome.duration_ms >= SLOW_MS:
             if target in self._trusted:
-                log.warning("webhook target %s is slow or hangs (%s): it gets a share of the dispatcher"
-                            " until it answers promptly again", target, outcome.error or outcome.status)
+                log.warning(
+                    "webhook target %s is slow or hangs (%s): it gets a share of the dispatcher"
+                    " until it answers promptly again",
+                    target,
+                    outcome.error or outcome.status,
+                )
             self._trusted.discard(target)
 
     def _release(self, ids):
         with write_transaction(self.db):
             Delivery.update(lease_holder=None, lease_expires=None).where(
-                Delivery.id.in_(ids) & (Delivery.lease_holder == self.holder)).execute()
+                Delivery.id.in_(ids) & (Delivery.lease_holder == self.holder)
+            ).execute()
 
     def _wait(self):
         """Return the outcomes that arrived, waiting for a first item up to POLL
@@ -395,5 +443,3 @@ class Dispatcher:
                 self._release(cancelled)
             except Exception:  # noqa: BLE001 - their leases run out instead
                 log.debug("could not release leases", exc_info=True)
-
-

@@ -5,6 +5,7 @@ A change collects its events in an :class:`EventBatch`; ``write()`` stores them,
 at the end of the change's transaction, when the payment is in its final state:
 every event of one transaction carries the same snapshot of the payment.
 """
+
 import json
 import uuid
 
@@ -89,21 +90,32 @@ class EventBatch:
         # their text written here: building them with the ORM cost more than running them.
         fields = [Event.event_id, Event.payment, Event.sequence, Event.type, Event.data, Event.created_at]
         db = Event._meta.database
-        insert = 'INSERT INTO "event" (%s) VALUES (%s)' % (", ".join('"%s"' % f.column_name for f in fields),
-                                                          ", ".join([db.param] * len(fields)))
+        insert = 'INSERT INTO "event" (%s) VALUES (%s)' % (
+            ", ".join('"%s"' % f.column_name for f in fields),
+            ", ".join([db.param] * len(fields)),
+        )
         last = {pid: i for i, (pid, _, _, _) in enumerate(self.pending)}
         created_at = Event.created_at.db_value(self.now)
         for start, end in self._chunks(last):
-            made = [(self.outbox.uuidgen(), pid, seq, type, json.dumps(data, sort_keys=True))
-                    for pid, seq, type, data in self.pending[start:end]]
+            made = [
+                (self.outbox.uuidgen(), pid, seq, type, json.dumps(data, sort_keys=True))
+                for pid, seq, type, data in self.pending[start:end]
+            ]
             keys = [Event.event_id.db_value(event_id) for event_id, _, _, _, _ in made]
-            db.cursor().executemany(insert, [(key, Payment.id.db_value(pid), seq, type, data, created_at)
-                                             for key, (_, pid, seq, type, data) in zip(keys, made)])
+            db.cursor().executemany(
+                insert,
+                [
+                    (key, Payment.id.db_value(pid), seq, type, data, created_at)
+                    for key, (_, pid, seq, type, data) in zip(keys, made)
+                ],
+            )
             targets = [self.outbox.targets(self.payments[pid]) for _, pid, _, _, _ in made]
             rows, snapshots = [], {}  # payment id -> its snapshot (a chunk holds all its events)
             if any(targets):
-                found = db.execute_sql('SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)'
-                                       % ", ".join([db.param] * len(keys)), keys).fetchall()
+                found = db.execute_sql(
+                    'SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)' % ", ".join([db.param] * len(keys)),
+                    keys,
+                ).fetchall()
                 ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
             for (event_id, pid, seq, type, data), urls in zip(made, targets):
                 if not urls:
@@ -112,17 +124,36 @@ class EventBatch:
                 snapshot = snapshots.get(pid)
                 if snapshot is None:
                     snapshot = snapshots[pid] = self.outbox.renderer.render(payment, tip_height=self.tip_height)
-                event = Event(id=ids[event_id], event_id=event_id, payment=pid, sequence=seq, type=type,
-                              data=data, created_at=self.now)
+                event = Event(
+                    id=ids[event_id],
+                    event_id=event_id,
+                    payment=pid,
+                    sequence=seq,
+                    type=type,
+                    data=data,
+                    created_at=self.now,
+                )
                 body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
-                rows += [dict(event=event.id, payment=pid, sequence=seq, url=url, body=body,
-                              state=Delivery.PENDING, next_attempt_at=self.now, created_at=self.now)
-                         for url in urls]
+                rows += [
+                    dict(
+                        event=event.id,
+                        payment=pid,
+                        sequence=seq,
+                        url=url,
+                        body=body,
+                        state=Delivery.PENDING,
+                        next_attempt_at=self.now,
+                        created_at=self.now,
+                    )
+                    for url in urls
+                ]
             for part in chunks(rows, CHUNK):
                 Delivery.insert_many(part).execute()
             self.deliveries += len(rows)
-        db.cursor().executemany('UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param),
-                                [(self.seq[pid], Payment.id.db_value(pid)) for pid in last])
+        db.cursor().executemany(
+            'UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param),
+            [(self.seq[pid], Payment.id.db_value(pid)) for pid in last],
+        )
         for pid in last:
             del self.payments[pid]
         count, self.pending = len(self.pending), []
@@ -144,9 +175,7 @@ class EventBatch:
 
 def envelope(payment, rendered_event):
     """The webhook body: the seed's fields first, then the event and the payment."""
-    return json.dumps({
-        "payment_id": payment["id"],
-        "status": payment["status"],
-        "event": rendered_event,
-        "payment": payment,
-    }, separators=(",", ":"))
+    return json.dumps(
+        {"payment_id": payment["id"], "status": payment["status"], "event": rendered_event, "payment": payment},
+        separators=(",", ":"),
+    )

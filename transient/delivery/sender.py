@@ -5,6 +5,7 @@ the excerpt of its body): a receiver trickling a byte every few seconds is cut w
 is due, so an attempt never outlives the dispatcher's lease and is never sent twice at
 once. socket timeouts only bound each read; a timer shuts the attempt's socket down.
 """
+
 import socket
 import threading
 import time
@@ -18,7 +19,6 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 from urllib3.util.connection import create_connection
 
 from .. import __version__
-
 from ..core.clock import utcnow
 from ..core.redact import redact, scrub
 from . import signing
@@ -34,8 +34,9 @@ class Outcome:
 
     __slots__ = ("delivery", "started", "duration_ms", "status", "error", "response", "retry_after", "refused")
 
-    def __init__(self, delivery, started, duration_ms, status=None, error=None, response=None,
-                 retry_after=None, refused=False):
+    def __init__(
+        self, delivery, started, duration_ms, status=None, error=None, response=None, retry_after=None, refused=False
+    ):
         self.delivery = delivery
         self.started = started
         self.duration_ms = duration_ms
@@ -74,8 +75,12 @@ class _GuardedConnection:
         error = None
         for address in addresses:
             try:
-                return create_connection((address, self.port), self.timeout, source_address=self.source_address,
-                                         socket_options=self.socket_options)
+                return create_connection(
+                    (address, self.port),
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
             except socket.timeout:
                 raise ConnectTimeoutError(self, "Connection to %s timed out" % self.host) from None
             except OSError as exc:
@@ -94,10 +99,16 @@ class GuardedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         attrs = {"guard": self.guard}
         self.poolmanager.pool_classes_by_scheme = {
-            "http": type("GuardedHTTPPool", (_Watched, HTTPConnectionPool), {
-                "ConnectionCls": type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), attrs)}),
-            "https": type("GuardedHTTPSPool", (_Watched, HTTPSConnectionPool), {
-                "ConnectionCls": type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), attrs)}),
+            "http": type(
+                "GuardedHTTPPool",
+                (_Watched, HTTPConnectionPool),
+                {"ConnectionCls": type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), attrs)},
+            ),
+            "https": type(
+                "GuardedHTTPSPool",
+                (_Watched, HTTPSConnectionPool),
+                {"ConnectionCls": type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), attrs)},
+            ),
         }
 
 
@@ -215,8 +226,12 @@ class Sender:
         return session
 
     def headers(self, event_id, event_type, delivery_id=None, attempt=1, redelivery_of=None, body=b""):
-        headers = {"Content-Type": "application/json", "Transient-Event-Id": str(event_id),
-                   "Transient-Event-Type": event_type, "Transient-Delivery-Attempt": str(attempt)}
+        headers = {
+            "Content-Type": "application/json",
+            "Transient-Event-Id": str(event_id),
+            "Transient-Event-Type": event_type,
+            "Transient-Delivery-Attempt": str(attempt),
+        }
         if delivery_id is not None:
             headers["Transient-Delivery-Id"] = str(delivery_id)
         if redelivery_of is not None:
@@ -234,9 +249,14 @@ class Sender:
             return Outcome(delivery, started, 0, error="refused: the URL holds a user name or password", refused=True)
         with _Attempt(self.timeout) as attempt:
             try:
-                resp = self._session(guarded).post(url, data=body, headers=headers,
-                                                   timeout=(min(5, self.timeout), self.timeout),
-                                                   allow_redirects=False, stream=True)
+                resp = self._session(guarded).post(
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=(min(5, self.timeout), self.timeout),
+                    allow_redirects=False,
+                    stream=True,
+                )
                 try:
                     text = resp.raw.read(EXCERPT * 4, decode_content=True).decode("utf-8", "replace")[:EXCERPT]
                 except Exception:  # noqa: BLE001 - a broken answer body does not change the status
@@ -255,8 +275,14 @@ class Sender:
         if guarded and not 200 <= resp.status_code < 300:
             text = None  # what an internal service says is not for the caller to read
         # What is kept and shown never holds the URL's credentials, even echoed back.
-        outcome = Outcome(delivery, started, _ms(t0), status=resp.status_code, response=scrub(text, url),
-                          retry_after=_retry_after(resp.headers.get("Retry-After")))
+        outcome = Outcome(
+            delivery,
+            started,
+            _ms(t0),
+            status=resp.status_code,
+            response=scrub(text, url),
+            retry_after=_retry_after(resp.headers.get("Retry-After")),
+        )
         if 300 <= resp.status_code < 400:
             outcome.error = "redirect to %s not followed" % scrub(redact(resp.headers.get("Location", "?")), url)
         return outcome
@@ -287,5 +313,3 @@ def _retry_after(value):
     if value and value.strip().isdigit():
         return min(int(value.strip()), MAX_RETRY_AFTER)
     return None
-
-

@@ -5,6 +5,7 @@ is HMAC-SHA256(secret, "<t>.<raw body>"). Receivers import it as
 :mod:`transient.webhooks`; it needs nothing but the standard library, so it can
 also be copied into a receiving application that does not install Transient.
 """
+
 import hashlib
 import hmac
 import json
@@ -51,8 +52,9 @@ def verify(body, header, secrets, tolerance=TOLERANCE, now=None):
     timestamp, given = _parse(header)
     now = time.time() if now is None else now
     if abs(now - timestamp) > tolerance:
-        raise SignatureError("signature timestamp is %d s away from now (tolerance %d s)"
-                             % (abs(now - timestamp), tolerance))
+        raise SignatureError(
+            "signature timestamp is %d s away from now (tolerance %d s)" % (abs(now - timestamp), tolerance)
+        )
     expected = [signature(s, timestamp, body) for s in secrets]
     # Compare every pair so the time taken says nothing about which one matched.
     ok = False

@@ -7,6 +7,7 @@ then connects to exactly that address, so a name that resolves to a public addre
 at creation and to 127.0.0.1 later (DNS rebinding) is refused too. The operator's
 own ``[webhook] url`` is trusted and never checked.
 """
+
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -27,13 +28,13 @@ def parse_networks(value):
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list):
-        raise ValueError("must be a list of networks such as [\"10.0.0.0/8\", \"::1/128\"]")
+        raise ValueError('must be a list of networks such as ["10.0.0.0/8", "::1/128"]')
     networks = []
     for item in value:
         try:
             networks.append(ipaddress.ip_network(str(item).strip(), strict=False))
         except ValueError:
-            raise ValueError("must be a list of networks such as [\"10.0.0.0/8\"]; %r is not one" % item) from None
+            raise ValueError('must be a list of networks such as ["10.0.0.0/8"]; %r is not one' % item) from None
     return networks
 
 
@@ -58,9 +59,13 @@ class TargetGuard:
             ip = ip.ipv4_mapped
         if any(ip in net for net in self.allowed if net.version == ip.version):
             return None
-        for word, bad in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
-                          ("multicast", ip.is_multicast), ("private", ip.is_private),
-                          ("reserved", ip.is_reserved or ip.is_unspecified or not ip.is_global)):
+        for word, bad in (
+            ("loopback", ip.is_loopback),
+            ("link-local", ip.is_link_local),
+            ("multicast", ip.is_multicast),
+            ("private", ip.is_private),
+            ("reserved", ip.is_reserved or ip.is_unspecified or not ip.is_global),
+        ):
             if bad:
                 return "resolves to a %s address (%s); allow its network in [webhook] allowed_networks" % (word, ip)
         return None
@@ -75,8 +80,9 @@ class TargetGuard:
         try:
             found = self.resolve(host, port)
         except (OSError, UnicodeError) as exc:
-            raise UnsafeTarget("does not resolve (%s)" % (getattr(exc, "strerror", None) or exc),
-                               unresolved=True) from None
+            raise UnsafeTarget(
+                "does not resolve (%s)" % (getattr(exc, "strerror", None) or exc), unresolved=True
+            ) from None
         if not found:
             raise UnsafeTarget("does not resolve", unresolved=True)
         for address in found:

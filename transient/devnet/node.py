@@ -8,6 +8,7 @@
 :class:`Devnet` keeps such a node running between commands (``transient devnet up``),
 with its state in a directory and a config the daemon runs with.
 """
+
 import json
 import os
 import secrets
@@ -20,8 +21,9 @@ import sys
 import time
 from decimal import Decimal
 
-from ..core.errors import NodeAuthError, NodeError, NodeUnreachable, RPCError
 from transient_backends.rpc import RPCClient
+
+from ..core.errors import NodeAuthError, NodeError, NodeUnreachable, RPCError
 
 COINBASE_MATURITY = 100
 #: The walletnotify/blocknotify script (stdlib only; scripts/transient-notify links to it).
@@ -50,8 +52,17 @@ class RegtestNode:
     RPC_SERVER_TIMEOUT = 3
     KEYPOOL = 100  # keys made per new wallet: the default 1000 makes createwallet ~0.9 s
 
-    def __init__(self, datadir, rpc_port=None, p2p_port=None, walletnotify=None,
-                 blocknotify=None, binary="litecoind", rpc_password=None, pid=None):
+    def __init__(
+        self,
+        datadir,
+        rpc_port=None,
+        p2p_port=None,
+        walletnotify=None,
+        blocknotify=None,
+        binary="litecoind",
+        rpc_password=None,
+        pid=None,
+    ):
         self.datadir = os.path.abspath(datadir)
         self.rpc_port = rpc_port
         self.p2p_port = p2p_port
@@ -79,12 +90,23 @@ class RegtestNode:
         """Return the argv that starts the node (notify commands passed as single args,
         so their %s placeholders reach litecoind untouched by any shell)."""
         args = [
-            self.binary, "-regtest", "-server", "-daemon=0", "-datadir=" + self.datadir,
-            "-rpcuser=" + self.rpc_user, "-rpcpassword=" + self.rpc_password,
-            "-rpcport=%d" % self.rpc_port, "-rpcbind=127.0.0.1", "-rpcallowip=127.0.0.1",
-            "-fallbackfee=0.0001", "-txindex=0", "-printtoconsole=1", "-shrinkdebugfile=1",
+            self.binary,
+            "-regtest",
+            "-server",
+            "-daemon=0",
+            "-datadir=" + self.datadir,
+            "-rpcuser=" + self.rpc_user,
+            "-rpcpassword=" + self.rpc_password,
+            "-rpcport=%d" % self.rpc_port,
+            "-rpcbind=127.0.0.1",
+            "-rpcallowip=127.0.0.1",
+            "-fallbackfee=0.0001",
+            "-txindex=0",
+            "-printtoconsole=1",
+            "-shrinkdebugfile=1",
             # Shutdown waits for open keep-alive connections to time out (default 30 s).
-            "-rpcservertimeout=%d" % self.RPC_SERVER_TIMEOUT, "-keypool=%d" % self.KEYPOOL,
+            "-rpcservertimeout=%d" % self.RPC_SERVER_TIMEOUT,
+            "-keypool=%d" % self.KEYPOOL,
         ]
         args += ["-listen=1", "-bind=127.0.0.1:%d" % self.p2p_port] if self.p2p_port else ["-listen=0"]
         if self.walletnotify:
@@ -103,15 +125,15 @@ class RegtestNode:
         os.makedirs(self.datadir, exist_ok=True)
         self.rpc_port = self.rpc_port or find_free_port()
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=detach)
+            self.process = subprocess.Popen(
+                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=detach
+            )
         self.pid = self.process.pid
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self._close_clients()
-                raise DevnetError("litecoind exited with %s:\n%s"
-                                  % (self.process.returncode, self.log_tail()))
+                raise DevnetError("litecoind exited with %s:\n%s" % (self.process.returncode, self.log_tail()))
             try:
                 self.rpc("getblockcount")
                 return self
@@ -191,7 +213,8 @@ class RegtestNode:
         client = self._clients.get(wallet)
         if client is None:
             client = self._clients[wallet] = RPCClient(
-                self.rpc_url, self.rpc_user, self.rpc_password, wallet=wallet, timeout=120)
+                self.rpc_url, self.rpc_user, self.rpc_password, wallet=wallet, timeout=120
+            )
         return client.call(method, *params)
 
     # -- chain helpers -------------------------------------------------------
@@ -322,10 +345,12 @@ def _node_alive(pid, datadir):
 # -- the devnet: a node that outlives the command that started it ---------------
 
 DEFAULT_DIR = ".devnet"
-INSTALL_HINT = ("litecoind is not installed: on Debian 12 run `sudo apt-get install litecoind`"
-                " (or put Litecoin Core's litecoind on PATH)")
+INSTALL_HINT = (
+    "litecoind is not installed: on Debian 12 run `sudo apt-get install litecoind`"
+    " (or put Litecoin Core's litecoind on PATH)"
+)
 
-_CONFIG = '''\
+_CONFIG = """\
 # Written by `transient devnet up` (and again at each `up`): transientd and the
 # transient CLI against the devnet's private Litecoin Core regtest node.
 # Test coins only. Start the daemon with: transientd --config %(config)s
@@ -346,7 +371,7 @@ wallet = "%(wallet)s"
 confirmations = 1
 # walletnotify and blocknotify ping the daemon at once; this poll is the fallback.
 poll_interval = 10
-'''
+"""
 
 
 def notify_command(kind, currency, url, python=None, lock=None):
@@ -356,8 +381,13 @@ def notify_command(kind, currency, url, python=None, lock=None):
     With ``lock`` (a file path), the README's line for volume: the node's shell takes the
     ping turn on that file first, and no interpreter starts for an event already covered."""
     line = "%s -I -S %s%s --url %s %s %s %%s" % (
-        shlex.quote(python or sys.executable), shlex.quote(NOTIFY_SCRIPT), " --turn-fd 9" if lock else "",
-        shlex.quote(url), kind, currency)
+        shlex.quote(python or sys.executable),
+        shlex.quote(NOTIFY_SCRIPT),
+        " --turn-fd 9" if lock else "",
+        shlex.quote(url),
+        kind,
+        currency,
+    )
     if lock:
         line = "exec 9>>%s; flock -n 9 && exec %s" % (shlex.quote(lock), line)
     return line
@@ -410,8 +440,10 @@ class Devnet:
         except FileNotFoundError:
             return None
         except ValueError:
-            raise DevnetError("%s is damaged: remove %s and run `transient devnet up` again"
-                              % (self.path("devnet.json"), self.directory)) from None
+            raise DevnetError(
+                "%s is damaged: remove %s and run `transient devnet up` again"
+                % (self.path("devnet.json"), self.directory)
+            ) from None
 
     def _write(self, name, text, mode=0o600):
         # The files hold the node's RPC password: readable by their owner only.
@@ -423,10 +455,15 @@ class Devnet:
         """Return the devnet's :class:`RegtestNode`; raise DevnetError when there is none."""
         if self.state is None:
             raise DevnetError("no devnet in %s: run `transient devnet up` first" % self.directory)
-        node = RegtestNode(self.path("node"), rpc_port=self.state["rpc_port"], binary=self.binary,
-                           rpc_password=self.state["rpc_password"], pid=self.state.get("pid"),
-                           walletnotify=self.notify_command("transaction"),
-                           blocknotify=self.notify_command("block"))
+        node = RegtestNode(
+            self.path("node"),
+            rpc_port=self.state["rpc_port"],
+            binary=self.binary,
+            rpc_password=self.state["rpc_password"],
+            pid=self.state.get("pid"),
+            walletnotify=self.notify_command("transaction"),
+            blocknotify=self.notify_command("block"),
+        )
         node.merchant, node.payer = self.MERCHANT, self.PAYER
         return node
 
@@ -449,8 +486,9 @@ class Devnet:
         if self.running:
             return self.state, False
         state = dict(self.state or {}, currency=self.CURRENCY, wallet=self.MERCHANT, payer=self.PAYER)
-        state["api_port"] = api_port or state.get("api_port") or (
-            self.API_PORT if port_free(self.API_PORT) else find_free_port())
+        state["api_port"] = (
+            api_port or state.get("api_port") or (self.API_PORT if port_free(self.API_PORT) else find_free_port())
+        )
         if not (state.get("rpc_port") and port_free(state["rpc_port"])):
             state["rpc_port"] = find_free_port()
         state.setdefault("rpc_password", secrets.token_hex(16))
@@ -475,8 +513,12 @@ class Devnet:
     def _first_setup(self):
         # Without notify commands: mining to maturity would start ~200 pings
         # for a daemon that is not running yet.
-        node = RegtestNode(self.path("node"), rpc_port=self.state["rpc_port"], binary=self.binary,
-                           rpc_password=self.state["rpc_password"])
+        node = RegtestNode(
+            self.path("node"),
+            rpc_port=self.state["rpc_port"],
+            binary=self.binary,
+            rpc_password=self.state["rpc_password"],
+        )
         node.start()
         try:
             node.setup(self.MERCHANT, self.PAYER)
@@ -487,8 +529,13 @@ class Devnet:
         """Return the daemon's config for this devnet (TOML)."""
         db_path = self.path("transient.db")
         return _CONFIG % dict(
-            self.state, config=self.config_path, currency=self.CURRENCY, backend=self.BACKEND,
-            rpc_user="transient", db_url=json.dumps("sqlite:///" + db_path))
+            self.state,
+            config=self.config_path,
+            currency=self.CURRENCY,
+            backend=self.BACKEND,
+            rpc_user="transient",
+            db_url=json.dumps("sqlite:///" + db_path),
+        )
 
     def down(self, purge=False):
         """Stop the node (its chain and wallets are kept unless ``purge``); return

@@ -5,6 +5,7 @@ glibc gives each thread that contends for the heap an arena of its own, up to ei
 core, and keeps what an arena freed for that arena: a worker whose request threads and
 sync threads each took part in a burst keeps a burst's worth of memory per arena.
 """
+
 import ctypes
 import functools
 import gc
@@ -90,8 +91,11 @@ class Recycler:
         rss = self.measure()
         if rss <= self.limit_mb:
             return False
-        log.warning("worker %.0f MB after a burst, over [server] worker_memory_limit (%d MB):"
-                    " replacing it with a fresh worker", rss, self.limit_mb)
+        log.warning(
+            "worker %.0f MB after a burst, over [server] worker_memory_limit (%d MB): replacing it with a fresh worker",
+            rss,
+            self.limit_mb,
+        )
         self.done = True
         self.replace()
         return True

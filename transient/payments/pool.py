@@ -14,16 +14,18 @@ still gets a pooled address; the keeper then labels it in the node's wallet
 and before anyone can have paid to it in practice. Transient itself matches
 outputs to payments by address, never by label.
 """
+
 import logging
 import threading
 
 from peewee import fn
 
 from ..chain.backend import CoinBackend
-from ..store.db import chunks, is_sqlite, write_transaction
-from ..core.errors import ConfigError, NodeError
-from ..store.models import Payment, PooledAddress, WatchKey as WatchKeyRow
 from ..core.clock import utcnow
+from ..core.errors import ConfigError, NodeError
+from ..store.db import chunks, is_sqlite, write_transaction
+from ..store.models import Payment, PooledAddress
+from ..store.models import WatchKey as WatchKeyRow
 
 log = logging.getLogger("transient.addresses")
 BATCH = 500  # addresses per getnewaddress batch: about a second of the node's time
@@ -78,8 +80,11 @@ class AddressPool:
 
     def available(self):
         """Return how many unclaimed addresses the pool holds."""
-        return (PooledAddress.select().where((PooledAddress.currency == self.currency)
-                                             & PooledAddress.claimed_at.is_null()).count())
+        return (
+            PooledAddress.select()
+            .where((PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null())
+            .count()
+        )
 
     def refill(self, low_water=None):
         """Top the pool up to ``size`` when it holds fewer than ``low_water`` (default:
@@ -102,8 +107,11 @@ class AddressPool:
     def label_claimed(self):
         """Label the claimed addresses that have a label, then forget every claimed row;
         return the number labelled. Raises NodeError (the rows stay for a retry)."""
-        rows = list(PooledAddress.select(PooledAddress.id, PooledAddress.address, PooledAddress.label).where(
-            (PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null(False)))
+        rows = list(
+            PooledAddress.select(PooledAddress.id, PooledAddress.address, PooledAddress.label).where(
+                (PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null(False)
+            )
+        )
         if not rows:
             return 0
         labels = {r.address: r.label for r in rows if r.label}
@@ -117,15 +125,25 @@ class AddressPool:
     def check_wallet(self):
         """Drop the unclaimed addresses when the node's wallet does not own them (the
         config now points at another node or wallet); return the number dropped."""
-        oldest = (PooledAddress.select(PooledAddress.address)
-                  .where((PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null())
-                  .order_by(PooledAddress.id).first())
+        oldest = (
+            PooledAddress.select(PooledAddress.address)
+            .where((PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null())
+            .order_by(PooledAddress.id)
+            .first()
+        )
         if oldest is None or self.backend.owns(oldest.address) is not False:
             return 0
-        dropped = PooledAddress.delete().where((PooledAddress.currency == self.currency)
-                                               & PooledAddress.claimed_at.is_null()).execute()
-        log.warning("%s: the wallet does not own the pooled addresses (another node or wallet?): "
-                    "dropped %d and fetching new ones", self.currency, dropped)
+        dropped = (
+            PooledAddress.delete()
+            .where((PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null())
+            .execute()
+        )
+        log.warning(
+            "%s: the wallet does not own the pooled addresses (another node or wallet?): "
+            "dropped %d and fetching new ones",
+            self.currency,
+            dropped,
+        )
         return dropped
 
 
@@ -178,8 +196,12 @@ class WatchPool(AddressPool):
         where = (WatchKeyRow.currency == self.currency) & (WatchKeyRow.fingerprint == self.fingerprint)
         row = WatchKeyRow.get_or_none(where)
         if row is None:  # a concurrent first use: the unique key keeps one row
-            WatchKeyRow.insert(currency=self.currency, fingerprint=self.fingerprint,
-                               descriptor=self.watch.descriptor(), created_at=self.clock()).on_conflict_ignore().execute()
+            WatchKeyRow.insert(
+                currency=self.currency,
+                fingerprint=self.fingerprint,
+                descriptor=self.watch.descriptor(),
+                created_at=self.clock(),
+            ).on_conflict_ignore().execute()
             row = WatchKeyRow.get(where)
         return row
 
@@ -215,8 +237,11 @@ class WatchPool(AddressPool):
             now = self.clock()
             with write_transaction(self.db):
                 PooledAddress.insert_many(
-                    [{"currency": self.currency, "address": a, "derivation_index": i, "created_at": now}
-                     for i, a, _ in rows]).on_conflict_ignore().execute()
+                    [
+                        {"currency": self.currency, "address": a, "derivation_index": i, "created_at": now}
+                        for i, a, _ in rows
+                    ]
+                ).on_conflict_ignore().execute()
             added += count
         self.warn_gap()
         return added
@@ -234,12 +259,16 @@ class WatchPool(AddressPool):
         raise ConfigError when the node derives other addresses than Transient."""
         problem = self.backend.verify_watch(self.watch, self.chain_name) if self.key_row().registered_end else None
         if problem:
-            raise ConfigError("coins.%s: the node and Transient disagree on the watch-only key: %s"
-                              % (self.currency, problem), "coins.%s.xpub" % self.currency)
-        unclaimed = ((PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null())
+            raise ConfigError(
+                "coins.%s: the node and Transient disagree on the watch-only key: %s" % (self.currency, problem),
+                "coins.%s.xpub" % self.currency,
+            )
+        unclaimed = (PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null()
         oldest = PooledAddress.select().where(unclaimed).order_by(PooledAddress.id).first()
-        if oldest is None or (oldest.derivation_index is not None
-                              and self.watch.address(oldest.derivation_index, self.chain_name) == oldest.address):
+        if oldest is None or (
+            oldest.derivation_index is not None
+            and self.watch.address(oldest.derivation_index, self.chain_name) == oldest.address
+        ):
             return 0
         dropped = PooledAddress.delete().where(unclaimed).execute()
         log.warning("%s: the pooled addresses are not the configured key's: dropped %d", self.currency, dropped)
@@ -250,21 +279,34 @@ class WatchPool(AddressPool):
         row = self.key_row()
         mine = (Payment.currency == self.currency) & (Payment.key_fingerprint == self.fingerprint)
         received = (Payment.amount_received > 0) | (Payment.amount_pending > 0)
-        used = [r[0] for r in Payment.select(Payment.derivation_index).where(mine & received)
-                .order_by(Payment.derivation_index).tuples()]
+        used = [
+            r[0]
+            for r in Payment.select(Payment.derivation_index)
+            .where(mine & received)
+            .order_by(Payment.derivation_index)
+            .tuples()
+        ]
         last = Payment.select(fn.MAX(Payment.derivation_index)).where(mine).scalar()
-        report = {"fingerprint": self.fingerprint, "descriptor": self.watch.descriptor(),
-                  "next_index": row.next_index, "registered": [0, row.registered_end],
-                  "last_handed_out": last, "gap": gap(used, last), "gap_limit": self.gap_limit}
+        report = {
+            "fingerprint": self.fingerprint,
+            "descriptor": self.watch.descriptor(),
+            "next_index": row.next_index,
+            "registered": [0, row.registered_end],
+            "last_handed_out": last,
+            "gap": gap(used, last),
+            "gap_limit": self.gap_limit,
+        }
         report["gap_ok"] = report["gap"] <= self.gap_limit
         if not report["gap_ok"]:
             report["advice"] = GAP_ADVICE % (report["gap"], self.gap_limit)
         return report
 
 
-GAP_ADVICE = ("%d handed-out addresses in a row never received anything, more than the gap limit of %d: a wallet "
-              "restored from this key may miss later payments. Raise the wallet's gap limit (and "
-              "[coins.X] gap_limit) or shorten expiry; addresses are never reused to close the gap.")
+GAP_ADVICE = (
+    "%d handed-out addresses in a row never received anything, more than the gap limit of %d: a wallet "
+    "restored from this key may miss later payments. Raise the wallet's gap limit (and "
+    "[coins.X] gap_limit) or shorten expiry; addresses are never reused to close the gap."
+)
 
 
 def gap(used, last):

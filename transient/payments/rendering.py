@@ -3,12 +3,14 @@ payment and its events, and the per-worker cache of rendered GET bodies.
 
 Amounts are exact decimal strings; times ISO 8601 with a Z.
 """
+
 import json
 import logging
 import threading
 from collections import OrderedDict
 
-from ..core import events as event_types, status as st
+from ..core import events as event_types
+from ..core import status as st
 from ..core.clock import iso
 from ..core.errors import NotFound
 from ..core.money import format_amount
@@ -24,9 +26,22 @@ RENDERED_CACHE = 1024  # payments whose GET body a worker keeps (~2 KB each)
 MAX_DESCRIPTION = 200  # characters of metadata["description"] the public view shows
 # What anyone holding a payment's id may read (the checkout page's view): never the
 # merchant's metadata, account, callback_url (its tokens), or the status history.
-PUBLIC_FIELDS = ("id", "currency", "status", "paid", "paid_late", "amount", "amount_received", "amount_pending",
-                 "amount_due", "amount_overpaid", "payment_address", "payment_uri", "confirmations_required",
-                 "expires_at")
+PUBLIC_FIELDS = (
+    "id",
+    "currency",
+    "status",
+    "paid",
+    "paid_late",
+    "amount",
+    "amount_received",
+    "amount_pending",
+    "amount_due",
+    "amount_overpaid",
+    "payment_address",
+    "payment_uri",
+    "confirmations_required",
+    "expires_at",
+)
 PRICE_FIELDS = ("price", "price_currency", "rate", "rate_at")  # what a priced payment costs, and at what rate
 
 
@@ -86,10 +101,16 @@ class Renderer:
         if self._row_sql is None:
             # Every column by name (a migration may add columns in another order) and
             # the coin's tip height, for the confirmations of the receipts.
-            self._row_sql = 'SELECT %s, (SELECT "cursor_height" FROM "%s" WHERE "currency" = p."currency") ' \
-                'FROM "%s" AS p WHERE p."id" = %s' % (
-                    ", ".join('p."%s"' % f.column_name for f in self._row_fields), ChainState._meta.table_name,
-                    Payment._meta.table_name, db.param)
+            self._row_sql = (
+                'SELECT %s, (SELECT "cursor_height" FROM "%s" WHERE "currency" = p."currency") '
+                'FROM "%s" AS p WHERE p."id" = %s'
+                % (
+                    ", ".join('p."%s"' % f.column_name for f in self._row_fields),
+                    ChainState._meta.table_name,
+                    Payment._meta.table_name,
+                    db.param,
+                )
+            )
         row = db.execute_sql(self._row_sql, [Payment.id.db_value(pid)]).fetchone()
         if row is None:
             raise NotFound("no payment with id %s" % pid, "id")
@@ -98,8 +119,9 @@ class Renderer:
             payment = Payment(**{f.name: f.python_value(v) for f, v in zip(self._row_fields, row)})
             payment._dirty.clear()
             rendered = self.render(payment, tip_height=row[-1], with_history=not public)
-            body = json.dumps({"success": True, "payment": public_view(rendered) if public else rendered},
-                              ensure_ascii=False).encode()
+            body = json.dumps(
+                {"success": True, "payment": public_view(rendered) if public else rendered}, ensure_ascii=False
+            ).encode()
             self.cache.put((pid, public), row, body)
         return body
 
@@ -168,8 +190,11 @@ class Renderer:
             "expires_at": iso(payment.expires_at),
             "paid_at": iso(payment.paid_at),
             **({"status_history": history} if history is not None else {}),
-            **({"derivation_index": payment.derivation_index, "key_fingerprint": payment.key_fingerprint}
-               if private and payment.derivation_index is not None else {}),
+            **(
+                {"derivation_index": payment.derivation_index, "key_fingerprint": payment.key_fingerprint}
+                if private and payment.derivation_index is not None
+                else {}
+            ),
         }
 
     def render_event(self, event, currency):
@@ -180,8 +205,13 @@ class Renderer:
             data["amount"] = format_amount(data["amount"], backend.decimals if backend else 8)
         if isinstance(data.get("vout"), str) and data["vout"].isdigit():
             data["vout"] = int(data["vout"])
-        return {"id": str(event.event_id), "type": event.type, "sequence": event.sequence,
-                "created_at": iso(event.created_at), "data": data}
+        return {
+            "id": str(event.event_id),
+            "type": event.type,
+            "sequence": event.sequence,
+            "created_at": iso(event.created_at),
+            "data": data,
+        }
 
     def render_many(self, payments, private=False):
         """Render a page of payments with one receipts query and one tip query per currency."""
@@ -199,8 +229,12 @@ class Renderer:
             return self.render(payment, receipts, tip_height, with_history=False, private=private)
         except Exception:  # noqa: BLE001 - logged; the row is listed with what is sure
             log.exception("payment %s cannot be rendered", payment.id)
-            return {"id": str(payment.id), "currency": payment.currency, "status": payment.status,
-                    "render_error": "this payment cannot be shown; the server log has the details"}
+            return {
+                "id": str(payment.id),
+                "currency": payment.currency,
+                "status": payment.status,
+                "render_error": "this payment cannot be shown; the server log has the details",
+            }
 
 
 def least_confirmations(payment):
@@ -220,8 +254,9 @@ def public_view(payment):
     description = payment["metadata"].get("description")
     view["description"] = description[:MAX_DESCRIPTION] if isinstance(description, str) else None
     view["confirmations"] = least_confirmations(payment)
-    view["transactions"] = [{k: t[k] for k in ("txid", "vout", "amount", "confirmations", "status")}
-                            for t in payment["transactions"]]
+    view["transactions"] = [
+        {k: t[k] for k in ("txid", "vout", "amount", "confirmations", "status")} for t in payment["transactions"]
+    ]
     view["redirect_url"] = payment["redirect_url"] if payment["paid"] else None
     view["view"] = "public"
     return view
@@ -229,8 +264,14 @@ def public_view(payment):
 
 def _render_receipt(r, tip_height, money):
     vout = int(r.output) if r.output.isdigit() else r.output
-    return {"txid": r.txid, "vout": vout, "amount": money(r.amount), "confirmations": confirmations(r, tip_height or 0),
-            "status": r.state, "first_seen": iso(r.first_seen)}
+    return {
+        "txid": r.txid,
+        "vout": vout,
+        "amount": money(r.amount),
+        "confirmations": confirmations(r, tip_height or 0),
+        "status": r.state,
+        "first_seen": iso(r.first_seen),
+    }
 
 
 def _tip_height(currency):
@@ -244,5 +285,10 @@ def _percent(bp):
 
 def _status_changes(pid):
     """The payment's status-change events, oldest first."""
-    return select_where(Event, '"payment_id" = {p} AND "type" = {p}', Payment.id.db_value(pid),
-                        event_types.STATUS_CHANGED, order='"sequence"')
+    return select_where(
+        Event,
+        '"payment_id" = {p} AND "type" = {p}',
+        Payment.id.db_value(pid),
+        event_types.STATUS_CHANGED,
+        order='"sequence"',
+    )

@@ -1,5 +1,6 @@
 """The payments service: create, read and list payments. The API, the CLI and the AMQP
 commands all call this; none of them holds payment logic of its own."""
+
 import base64
 import datetime
 import json
@@ -8,12 +9,14 @@ from decimal import Decimal
 
 from peewee import IntegrityError
 
-from ..core import events as event_types, status as st
+from ..core import events as event_types
+from ..core import status as st
 from ..core.clock import utcnow
 from ..core.errors import Conflict, NodeError, NotFound, RateUnavailable, ValidationError
-from ..core.text import text_problem
 from ..core.money import format_amount
-from ..rates.logic import amount_for, text as rate_text
+from ..core.text import text_problem
+from ..rates.logic import amount_for
+from ..rates.logic import text as rate_text
 from ..store.db import insert, retry_once, select_where, write_transaction
 from ..store.models import Payment
 from . import rendering, validation
@@ -31,8 +34,19 @@ class PaymentService:
     ``rates`` prices a payment given in fiat (``price_lock``: its default expiry, seconds).
     """
 
-    def __init__(self, coins, outbox, renderer, db=None, pools=None, clock=utcnow, uuidgen=uuid.uuid4,
-                 rates=None, price_lock=None, guard=None):
+    def __init__(
+        self,
+        coins,
+        outbox,
+        renderer,
+        db=None,
+        pools=None,
+        clock=utcnow,
+        uuidgen=uuid.uuid4,
+        rates=None,
+        price_lock=None,
+        guard=None,
+    ):
         self.coins = coins
         self.rates = rates  # rates(currency, fiat) -> Priced, or raises RateUnavailable (RateBook.price)
         self.price_lock = price_lock
@@ -66,8 +80,14 @@ class PaymentService:
         if fields["amount"] is None:
             fields.update(self._priced(fields["currency"], fields["price"], fields["price_currency"]))
         payment = Payment(
-            id=self.uuidgen(), address=None, status=st.UNPAID, created_at=now, updated_at=now,
-            idempotency_key=idempotency_key, request_hash=digest, **fields,
+            id=self.uuidgen(),
+            address=None,
+            status=st.UNPAID,
+            created_at=now,
+            updated_at=now,
+            idempotency_key=idempotency_key,
+            request_hash=digest,
+            **fields,
         )
         try:
             pool = self.pools.get(payment.currency)
@@ -106,11 +126,23 @@ class PaymentService:
         backend, _ = self.coins[currency]
         amount = amount_for(Decimal(price), priced.rate, backend.decimals)
         if amount > backend.max_money:
-            raise ValidationError("is above the coin's maximum of %s %s at %s %s per %s" % (
-                format_amount(backend.max_money, backend.decimals), currency, rate_text(priced.rate), fiat,
-                currency), "price")
-        return {"amount": amount, "rate": rate_text(priced.rate), "rate_at": priced.at,
-                "rate_sources": json.dumps(priced.sources, separators=(",", ":"))}
+            raise ValidationError(
+                "is above the coin's maximum of %s %s at %s %s per %s"
+                % (
+                    format_amount(backend.max_money, backend.decimals),
+                    currency,
+                    rate_text(priced.rate),
+                    fiat,
+                    currency,
+                ),
+                "price",
+            )
+        return {
+            "amount": amount,
+            "rate": rate_text(priced.rate),
+            "rate_at": priced.at,
+            "rate_sources": json.dumps(priced.sources, separators=(",", ":")),
+        }
 
     def _insert_pooled(self, payment, pool, now):
         """The pooled path's transaction; returns its batch, or None when the pool is empty."""

@@ -1,5 +1,6 @@
 """Reading what a caller sent: a create request's fields, ids, URLs, integers and JSON
 bodies with exact decimals. Every error names the field; nothing here writes."""
+
 import datetime
 import hashlib
 import json
@@ -12,11 +13,24 @@ from ..core.clock import parse_time
 from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
 from ..core.money import parse_amount
 from ..core.text import ascii_int, check_tree, text_problem
-from ..rates.logic import fiat_code, parse_price, text as rate_text
 from ..delivery.targets import UnsafeTarget
+from ..rates.logic import fiat_code, parse_price
+from ..rates.logic import text as rate_text
 
-CREATE_FIELDS = {"currency", "amount", "price", "price_currency", "account", "metadata", "confirmations",
-                 "underpayment_tolerance", "expires_in", "expires_at", "callback_url", "redirect_url"}
+CREATE_FIELDS = {
+    "currency",
+    "amount",
+    "price",
+    "price_currency",
+    "account",
+    "metadata",
+    "confirmations",
+    "underpayment_tolerance",
+    "expires_in",
+    "expires_at",
+    "callback_url",
+    "redirect_url",
+}
 MAX_URL = 2048
 MAX_METADATA = 16384  # bytes of the metadata object as JSON
 MAX_METADATA_DEPTH = 16  # levels of objects and arrays, the metadata object being the first
@@ -46,8 +60,7 @@ def create_fields(body, coins, now, price_lock=None, guard=None):
         raise ValidationError("is required", "currency")
     currency = currency.upper()
     if currency not in coins:
-        raise UnknownCurrency("unknown currency %r (configured: %s)" % (currency, ", ".join(sorted(coins))),
-                              "currency")
+        raise UnknownCurrency("unknown currency %r (configured: %s)" % (currency, ", ".join(sorted(coins))), "currency")
     backend, options = coins[currency]
     price = _price(body)
     if price is None:
@@ -91,8 +104,7 @@ def _expiry(body, default_seconds, now):
     if not given:
         return now + datetime.timedelta(seconds=default_seconds) if default_seconds else None
     if given[0] == "expires_in":
-        seconds = int_field(body, "expires_in", int(MIN_EXPIRY.total_seconds()),
-                            int(MAX_EXPIRY.total_seconds()), None)
+        seconds = int_field(body, "expires_in", int(MIN_EXPIRY.total_seconds()), int(MAX_EXPIRY.total_seconds()), None)
         return now + datetime.timedelta(seconds=seconds)
     at = parse_time(body["expires_at"], "expires_at")
     if not now + MIN_EXPIRY <= at <= now + MAX_EXPIRY:

@@ -1,5 +1,6 @@
 """The read side of rates: the pairs to keep, and the usable rate of a pair from the
 stored quotes (one query), crossed through ``via`` when no source agrees on it directly."""
+
 import datetime
 from dataclasses import dataclass
 
@@ -96,8 +97,7 @@ class RateBook:
         p = self.policy
         results = []
         for route in routes:
-            agreed = [logic.agree(leg, quotes[leg], now, p.max_age, p.max_deviation, self.min_sources)
-                      for leg in route]
+            agreed = [logic.agree(leg, quotes[leg], now, p.max_age, p.max_deviation, self.min_sources) for leg in route]
             results.append(agreed)
             if all(a.rate is not None for a in agreed):
                 return results, agreed
@@ -108,16 +108,21 @@ class RateBook:
         the pair and why (which sources are stale or disagree)."""
         pair = "%s/%s" % (coin, fiat)
         if fiat not in self.fiat or coin not in self.coins:
-            raise ValidationError("%s is not priced here ([rates] fiat: %s)"
-                                  % (pair, ", ".join(self.fiat) or "none"), "price_currency")
+            raise ValidationError(
+                "%s is not priced here ([rates] fiat: %s)" % (pair, ", ".join(self.fiat) or "none"), "price_currency"
+            )
         evaluation = self.evaluate(coin, fiat)
         kept = self._priced.get(pair)
         if kept is not None and kept[0] is evaluation:
             return kept[1]
         results, route = evaluation
         if route is None:
-            reasons = [a.reason[len(pair) + 2:] if a.reason.startswith(pair + ": ") else a.reason
-                       for agreed in results for a in agreed if a.reason]
+            reasons = [
+                a.reason[len(pair) + 2 :] if a.reason.startswith(pair + ": ") else a.reason
+                for agreed in results
+                for a in agreed
+                if a.reason
+            ]
             raise RateUnavailable("no usable rate for %s: %s" % (pair, "; ".join(reasons)), "price_currency")
         rate = route[0].rate
         for leg in route[1:]:
@@ -143,12 +148,27 @@ class RateBook:
             for a in agreed:
                 for q in a.used + a.dropped + a.stale:
                     state = "used" if q in a.used else "dropped" if q in a.dropped else "stale"
-                    quotes.append({**_quote(q), "state": state, "error": q.error,
-                                   "age_seconds": int((now - q.at).total_seconds()) if q.at else None})
-        return {"pair": pair, "currency": coin, "fiat": fiat, "usable": priced is not None,
-                "rate": logic.text(priced.rate) if priced else None, "rate_at": iso(priced.at) if priced else None,
-                "spread": self.policy.spread, "max_age": self.policy.max_age, "min_sources": self.min_sources,
-                "reason": reason, "quotes": quotes}
+                    quotes.append(
+                        {
+                            **_quote(q),
+                            "state": state,
+                            "error": q.error,
+                            "age_seconds": int((now - q.at).total_seconds()) if q.at else None,
+                        }
+                    )
+        return {
+            "pair": pair,
+            "currency": coin,
+            "fiat": fiat,
+            "usable": priced is not None,
+            "rate": logic.text(priced.rate) if priced else None,
+            "rate_at": iso(priced.at) if priced else None,
+            "spread": self.policy.spread,
+            "max_age": self.policy.max_age,
+            "min_sources": self.min_sources,
+            "reason": reason,
+            "quotes": quotes,
+        }
 
     def stale_pairs(self):
         """Return ``[(pair, reason)]`` of the configured pairs that have no usable rate now."""
@@ -162,5 +182,9 @@ class RateBook:
 
 
 def _quote(q):
-    return {"source": q.source, "pair": q.pair, "rate": logic.text(q.rate) if q.rate is not None else None,
-            "at": iso(q.at)}
+    return {
+        "source": q.source,
+        "pair": q.pair,
+        "rate": logic.text(q.rate) if q.rate is not None else None,
+        "at": iso(q.at),
+    }

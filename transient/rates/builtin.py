@@ -1,4 +1,5 @@
 """The built-in rate sources, registered through the hook as a third party's would be."""
+
 from .. import hookimpl
 from .sources import BUILTIN
 

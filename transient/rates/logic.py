@@ -1,6 +1,7 @@
 """The rules of a rate, as pure functions: which quotes are fresh, which agree, their
 median, a cross through one intermediate currency, the merchant's spread, and the
 amount of a price (rounded up to the coin's base unit). Decimal and Fraction only."""
+
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -10,9 +11,31 @@ from ..core.errors import ValidationError
 from ..core.money import parse_amount
 
 # ISO 4217 minor units of the fiat codes priced in; other 3-letter codes are refused.
-MINOR_UNITS = {"USD": 2, "EUR": 2, "GBP": 2, "CHF": 2, "JPY": 0, "CAD": 2, "AUD": 2, "NZD": 2,
-               "SEK": 2, "NOK": 2, "DKK": 2, "PLN": 2, "CZK": 2, "HUF": 2, "SGD": 2, "HKD": 2,
-               "KRW": 0, "BRL": 2, "MXN": 2, "ZAR": 2, "TRY": 2, "INR": 2, "CNY": 2}
+MINOR_UNITS = {
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "JPY": 0,
+    "CAD": 2,
+    "AUD": 2,
+    "NZD": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "HUF": 2,
+    "SGD": 2,
+    "HKD": 2,
+    "KRW": 0,
+    "BRL": 2,
+    "MXN": 2,
+    "ZAR": 2,
+    "TRY": 2,
+    "INR": 2,
+    "CNY": 2,
+}
 PRECISION = 60  # digits: products and means of two exchange quotes stay exact
 
 
@@ -22,8 +45,9 @@ def fiat_code(value, field_name="price_currency"):
         raise ValidationError("must be a 3-letter ISO 4217 currency code such as USD", field_name)
     code = value.upper()
     if code not in MINOR_UNITS:
-        raise ValidationError("%s is not a supported fiat currency (%s)" % (code, ", ".join(sorted(MINOR_UNITS))),
-                              field_name)
+        raise ValidationError(
+            "%s is not a supported fiat currency (%s)" % (code, ", ".join(sorted(MINOR_UNITS))), field_name
+        )
     return code
 
 
@@ -120,7 +144,10 @@ def agree(pair, quotes, now, max_age, max_deviation, min_sources):
         why = "%d of the %d quote(s) needed" % (len(used), min_sources)
         if dropped:
             why += "; disagree with the median %s by more than %s %%: %s" % (
-                text(center), max_deviation, ", ".join("%s %s" % (q.source, text(q.rate)) for q in dropped))
+                text(center),
+                max_deviation,
+                ", ".join("%s %s" % (q.source, text(q.rate)) for q in dropped),
+            )
         if stale:
             why += "; " + _why_none(stale, stale, now)
         return Agreement(pair, None, used, dropped, stale, "%s: %s" % (pair, why))
@@ -137,8 +164,9 @@ def _why_none(quotes, stale, now):
         elif q.at is None or q.rate is None:
             parts.append("%s not fetched yet" % q.source)
         else:
-            parts.append("%s stale (%ds old%s)" % (q.source, (now - q.at).total_seconds(),
-                                                   ", " + q.error if q.error else ""))
+            parts.append(
+                "%s stale (%ds old%s)" % (q.source, (now - q.at).total_seconds(), ", " + q.error if q.error else "")
+            )
     return "no fresh quote: %s" % ", ".join(parts)
 
 

@@ -2,6 +2,7 @@
 pairs that are due (the per-pair lease: one refresher for the whole cluster), asks each
 source for its claimed pairs in one call and stores the quotes. Failing sources back off
 and are logged once per change of state. Creating a payment never waits on it."""
+
 import datetime
 import logging
 import threading

@@ -6,6 +6,7 @@ and a requests session; ``fetch(pairs)`` asks the exchange for as many of them a
 as it allows and returns ``({pair: (Decimal rate, fetched-at or None)}, {pair: error})``.
 Exchange JSON is read with ``parse_float=Decimal``: a rate is never a float.
 """
+
 import datetime
 import json
 from decimal import Decimal
@@ -46,8 +47,12 @@ class RateSource:
         """GET ``url + path`` and return its JSON (exact decimals) and the HTTP status.
         Raises SourceError for a timeout, a refused connection or a body that is not JSON."""
         try:
-            resp = self.session.get(self.url + path, params=params, timeout=self.timeout,
-                                    headers={"Accept": "application/json", "User-Agent": "transient-rates"})
+            resp = self.session.get(
+                self.url + path,
+                params=params,
+                timeout=self.timeout,
+                headers={"Accept": "application/json", "User-Agent": "transient-rates"},
+            )
         except requests.Timeout:
             raise SourceError("no answer within %s s" % self.timeout) from None
         except requests.RequestException as exc:
@@ -123,8 +128,9 @@ class Kraken(RateSource):
             try:
                 rates[pair] = (parse_rate(entry["c"][0]), None)
             except (TypeError, KeyError, IndexError, ValueError) as exc:
-                errors[pair] = "no last trade price in the answer (%s)" % (exc if isinstance(exc, ValueError) else
-                                                                           "missing c[0]")
+                errors[pair] = "no last trade price in the answer (%s)" % (
+                    exc if isinstance(exc, ValueError) else "missing c[0]"
+                )
         return rates, errors
 
     def _entry(self, result, pair, asked):

@@ -1,5 +1,6 @@
 """The stored quotes and the per-pair refresh lease (one conditional UPDATE, as the
 sync's ChainState lease): N workers or hosts make one refresh per pair per interval."""
+
 import datetime
 
 from ..store.db import write_transaction
@@ -23,8 +24,12 @@ class PairLease:
         now = self.clock()
         due = RatePair.due_at.is_null() | (RatePair.due_at <= now)
         free = RatePair.lease_holder.is_null() | (RatePair.lease_expires < now) | (RatePair.lease_holder == self.holder)
-        if RatePair.update(lease_holder=self.holder, lease_expires=now + _s(self.seconds)).where(
-                (RatePair.pair == pair) & due & free).execute() != 1:
+        if (
+            RatePair.update(lease_holder=self.holder, lease_expires=now + _s(self.seconds))
+            .where((RatePair.pair == pair) & due & free)
+            .execute()
+            != 1
+        ):
             return False
         self._claimed[pair] = now
         return True
@@ -35,7 +40,8 @@ class PairLease:
         now = self.clock()
         started = self._claimed.pop(pair, now)
         RatePair.update(lease_holder=None, lease_expires=None, refreshed_at=now, due_at=started + _s(interval)).where(
-            (RatePair.pair == pair) & (RatePair.lease_holder == self.holder)).execute()
+            (RatePair.pair == pair) & (RatePair.lease_holder == self.holder)
+        ).execute()
 
 
 def _s(seconds):
@@ -48,14 +54,22 @@ def save(db, source, rates, errors, now):
     with write_transaction(db):
         for pair, (rate, at) in rates.items():
             at = min(at, now) if at is not None else now
-            RateQuote.insert(pair=pair, source=source, rate=text(rate), fetched_at=at, error=None, error_at=None
-                             ).on_conflict(conflict_target=[RateQuote.pair, RateQuote.source],
-                                           update={RateQuote.rate: text(rate), RateQuote.fetched_at: at,
-                                                   RateQuote.error: None, RateQuote.error_at: None}).execute()
+            RateQuote.insert(
+                pair=pair, source=source, rate=text(rate), fetched_at=at, error=None, error_at=None
+            ).on_conflict(
+                conflict_target=[RateQuote.pair, RateQuote.source],
+                update={
+                    RateQuote.rate: text(rate),
+                    RateQuote.fetched_at: at,
+                    RateQuote.error: None,
+                    RateQuote.error_at: None,
+                },
+            ).execute()
         for pair, error in errors.items():
             RateQuote.insert(pair=pair, source=source, error=error[:500], error_at=now).on_conflict(
                 conflict_target=[RateQuote.pair, RateQuote.source],
-                update={RateQuote.error: error[:500], RateQuote.error_at: now}).execute()
+                update={RateQuote.error: error[:500], RateQuote.error_at: now},
+            ).execute()
 
 
 _SQL = {}
@@ -73,7 +87,9 @@ def rows(pairs):
     sql = _SQL.get(key)
     if sql is None:
         sql = _SQL[key] = 'SELECT "pair", "source", "rate", "fetched_at", "error" FROM "%s" WHERE "pair" IN (%s)' % (
-            RateQuote._meta.table_name, ", ".join([db.param] * len(names)))
+            RateQuote._meta.table_name,
+            ", ".join([db.param] * len(names)),
+        )
     return tuple(sorted(tuple(r) for r in db.execute_sql(sql, names).fetchall()))
 
 
@@ -81,10 +97,11 @@ def quotes(found_rows, pairs):
     """Return ``{pair: [Quote]}`` for ``pairs`` (pair -> source names) from ``rows(...)``; a
     source with no row yet gives a Quote without a rate."""
     at = RateQuote.fetched_at.python_value
-    found = {(pair, source): Quote(source, pair, parse_rate(rate) if rate else None, at(fetched_at), error)
-             for pair, source, rate, fetched_at, error in found_rows}
-    return {pair: [found.get((pair, name)) or Quote(name, pair, None, None) for name in pairs[pair]]
-            for pair in pairs}
+    found = {
+        (pair, source): Quote(source, pair, parse_rate(rate) if rate else None, at(fetched_at), error)
+        for pair, source, rate, fetched_at, error in found_rows
+    }
+    return {pair: [found.get((pair, name)) or Quote(name, pair, None, None) for name in pairs[pair]] for pair in pairs}
 
 
 def load(pairs):

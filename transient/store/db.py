@@ -6,6 +6,7 @@ transaction is sent again once on a new connection; inside a transaction the err
 raised, the transaction is given up whole, and ``retry_once`` runs the caller's whole
 unit of work again once (never a part of it). ``db.outages`` keeps what /healthz shows.
 """
+
 import datetime
 import logging
 import os
@@ -24,7 +25,7 @@ database = DatabaseProxy()
 IN_CHUNK = 500
 
 _SQLITE_PRAGMAS = {
-    "journal_mode": "wal",   # readers never wait for the sync's writer
+    "journal_mode": "wal",  # readers never wait for the sync's writer
     "synchronous": "normal",  # with WAL: durable at checkpoints, never corrupt
     "foreign_keys": 1,
     "busy_timeout": 10000,
@@ -78,9 +79,14 @@ class Outages:
     def report(self):
         iso = lambda t: t.isoformat().replace("+00:00", "Z") if t else None  # noqa: E731
         with self._lock:
-            return {"down_since": iso(self.down_since), "outages": self.count, "last_error": self.last_error,
-                    "last_error_at": iso(self.last_error_at), "last_recovered_at": iso(self.last_recovered_at),
-                    "last_outage_seconds": self.last_seconds}
+            return {
+                "down_since": iso(self.down_since),
+                "outages": self.count,
+                "last_error": self.last_error,
+                "last_error_at": iso(self.last_error_at),
+                "last_recovered_at": iso(self.last_recovered_at),
+                "last_outage_seconds": self.last_seconds,
+            }
 
 
 class ReconnectingPostgresqlDatabase(PostgresqlDatabase):
@@ -146,8 +152,11 @@ class ReconnectingPostgresqlDatabase(PostgresqlDatabase):
 
 def connection_lost(db, exc):
     """True when ``exc`` (raised by ``db``) means the connection went away."""
-    return (isinstance(exc, (OperationalError, InterfaceError)) and isinstance(db, ReconnectingPostgresqlDatabase)
-            and db.connection_lost())
+    return (
+        isinstance(exc, (OperationalError, InterfaceError))
+        and isinstance(db, ReconnectingPostgresqlDatabase)
+        and db.connection_lost()
+    )
 
 
 def retry_once(db, fn, *args, **kwargs):
@@ -165,8 +174,10 @@ def retry_once(db, fn, *args, **kwargs):
     except (OperationalError, InterfaceError) as exc:
         if not connection_lost(db, exc) or db.in_transaction():
             raise
-        log.warning("database connection lost during %s; running it again from the start",
-                    getattr(fn, "__name__", "a transaction"))
+        log.warning(
+            "database connection lost during %s; running it again from the start",
+            getattr(fn, "__name__", "a transaction"),
+        )
         db._drop()
     return fn(*args, **kwargs)
 
@@ -193,7 +204,7 @@ def chunks(items, size=IN_CHUNK):
     """Yield consecutive slices of the sequence ``items``, each of at most ``size``
     (the last may be shorter; none for an empty sequence)."""
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def is_sqlite(db=None):
@@ -229,7 +240,10 @@ def select_where(model, where, *params, order=None):
     sql = _SQL.get(key)
     if sql is None:
         sql = _SQL[key] = 'SELECT * FROM "%s" WHERE %s%s' % (
-            model._meta.table_name, where.replace("{p}", db.param), " ORDER BY %s" % order if order else "")
+            model._meta.table_name,
+            where.replace("{p}", db.param),
+            " ORDER BY %s" % order if order else "",
+        )
     return list(model.raw(sql, *params))
 
 
@@ -243,6 +257,8 @@ def insert(instance):
     sql = _SQL.get(key)
     if sql is None:
         sql = _SQL[key] = 'INSERT INTO "%s" (%s) VALUES (%s)' % (
-            model._meta.table_name, ", ".join('"%s"' % f.column_name for f in fields),
-            ", ".join([db.param] * len(fields)))
+            model._meta.table_name,
+            ", ".join('"%s"' % f.column_name for f in fields),
+            ", ".join([db.param] * len(fields)),
+        )
     db.execute_sql(sql, [f.db_value(instance.__data__.get(f.name)) for f in fields])

@@ -1,5 +1,6 @@
 """Stored API keys: make one (shown once), list them, revoke one, find one by its
 public id. The rules (scopes, the key's form, checking a request): core/keys.py."""
+
 import threading
 import time
 
@@ -8,7 +9,6 @@ from ..core.clock import utcnow
 from ..core.errors import NotFound
 from .db import write_transaction
 from .models import ApiKey
-
 
 ACTIVE_TTL = 1.0  # seconds a worker trusts its answer to "is any stored key active?"
 
@@ -35,8 +35,13 @@ class KeyStore:
         scopes = key_rules.parse_scopes(scopes)
         key, public_id = key_rules.new_key()
         with write_transaction(self.db):
-            row = ApiKey.create(public_id=public_id, digest=key_rules.digest(key), scopes=" ".join(scopes),
-                                label=label, created_at=self.clock())
+            row = ApiKey.create(
+                public_id=public_id,
+                digest=key_rules.digest(key),
+                scopes=" ".join(scopes),
+                label=label,
+                created_at=self.clock(),
+            )
         self._active = None
         return row, key
 

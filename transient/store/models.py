@@ -2,11 +2,18 @@
 
 Times are naive datetimes in UTC; the API renders them as ISO 8601 with "Z".
 """
-import datetime
 
 from peewee import (
-    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
-    ForeignKeyField, IntegerField, Model, TextField, UUIDField,
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+    UUIDField,
 )
 
 from ..core.clock import utcnow  # noqa: F401  (the models' default clock)
@@ -83,11 +90,7 @@ class Receipt(BaseModel):
     last_seen = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = (
-            (("currency", "txid", "output"), True),
-            (("currency", "state"), False),
-        )
-
+        indexes = ((("currency", "txid", "output"), True), (("currency", "state"), False))
 
 
 def confirmations(receipt, tip_height):
@@ -156,10 +159,7 @@ class Delivery(BaseModel):
     redelivery_of = ForeignKeyField("self", null=True, on_delete="RESTRICT")
 
     class Meta:
-        indexes = (
-            (("state", "next_attempt_at"), False),
-            (("payment", "state", "sequence"), False),
-        )
+        indexes = ((("state", "next_attempt_at"), False), (("payment", "state", "sequence"), False))
 
 
 class DeliveryAttempt(BaseModel):
@@ -196,10 +196,7 @@ class PooledAddress(BaseModel):
     derivation_index = IntegerField(null=True)  # watch-only mode: the index on the key's receive chain
 
     class Meta:
-        indexes = (
-            (("currency", "address"), True),
-            (("currency", "claimed_at", "id"), False),
-        )
+        indexes = ((("currency", "address"), True), (("currency", "claimed_at", "id"), False))
 
 
 class RateQuote(BaseModel):
@@ -260,5 +257,16 @@ class ApiKey(BaseModel):
     revoked_at = DateTimeField(null=True)
 
 
-MODELS = [Payment, Receipt, ChainState, Event, Delivery, DeliveryAttempt, PooledAddress, RateQuote, RatePair, WatchKey,
-          ApiKey]
+MODELS = [
+    Payment,
+    Receipt,
+    ChainState,
+    Event,
+    Delivery,
+    DeliveryAttempt,
+    PooledAddress,
+    RateQuote,
+    RatePair,
+    WatchKey,
+    ApiKey,
+]

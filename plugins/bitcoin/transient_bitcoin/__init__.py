@@ -1,4 +1,5 @@
 """Transient plugin: the Bitcoin Core (27-29) backend."""
+
 from transient.plugin import BitcoindBackend, hookimpl
 
 __version__ = "0.1.0"

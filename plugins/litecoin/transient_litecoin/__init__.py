@@ -1,4 +1,5 @@
 """Transient plugin: the Litecoin Core (0.21) backend."""
+
 from transient.plugin import BitcoindBackend, hookimpl
 
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ itself); checkout.js then keeps it live by polling the payment's JSON. Every val
 shown goes through html.escape. Nothing is loaded from another host: the policy is
 ``default-src 'none'`` with the script, style sheet and images served by this app.
 """
+
 import base64
 import hashlib
 import html
@@ -15,13 +16,15 @@ from importlib import resources as package_files
 
 import falcon
 
-from . import qr
 from ...core import status as st
-from ...core.errors import NotFound
 from ...core.clock import iso, parse_time
+from ...core.errors import NotFound
+from . import qr
 
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'"
+)
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -53,8 +56,10 @@ class Asset:
 def _load_assets():
     static = package_files.files(__package__) / "static"
     types = {"js": "text/javascript; charset=utf-8", "css": "text/css; charset=utf-8", "svg": "image/svg+xml"}
-    return {name: Asset(name, (static / name).read_bytes(), types[name.rsplit(".", 1)[1]])
-            for name in ("checkout.js", "checkout.css", "favicon.svg")}
+    return {
+        name: Asset(name, (static / name).read_bytes(), types[name.rsplit(".", 1)[1]])
+        for name in ("checkout.js", "checkout.css", "favicon.svg")
+    }
 
 
 ASSETS = _load_assets()
@@ -62,6 +67,7 @@ TEMPLATE = string.Template((package_files.files(__package__) / "templates" / "ch
 
 
 # -- the page ----------------------------------------------------------------------
+
 
 def page_state(payment):
     """Return the page's state for a rendered payment: its status, with EXPIRED split into
@@ -87,30 +93,47 @@ def render_page(payment, now, refresh_seconds):
     pid = payment["id"]
     # The script polls ?view=public: the same view whether keys are in use or not.
     values = {
-        "id": pid, "state": state, "currency": payment["currency"],
-        "amount": payment["amount"], "amount_due": payment["amount_due"],
-        "amount_received": payment["amount_received"], "amount_overpaid": payment["amount_overpaid"],
-        "confirmations": payment["confirmations"], "confirmations_required": payment["confirmations_required"],
-        "address": payment["payment_address"], "payment_uri": payment["payment_uri"] or "",
+        "id": pid,
+        "state": state,
+        "currency": payment["currency"],
+        "amount": payment["amount"],
+        "amount_due": payment["amount_due"],
+        "amount_received": payment["amount_received"],
+        "amount_overpaid": payment["amount_overpaid"],
+        "confirmations": payment["confirmations"],
+        "confirmations_required": payment["confirmations_required"],
+        "address": payment["payment_address"],
+        "payment_uri": payment["payment_uri"] or "",
         "description": description or "",
-        "api": "/payments/%s?view=public" % pid, "qr_base": "/payments/%s/qrcode.svg" % pid,
+        "api": "/payments/%s?view=public" % pid,
+        "qr_base": "/payments/%s/qrcode.svg" % pid,
         "qr_src": "/payments/%s/qrcode.svg?v=%s" % (pid, payment["amount_due"]),
-        "qr_alt": "QR code: send %s %s to %s" % (payment["amount_due"], payment["currency"],
-                                                 payment["payment_address"]),
-        "now": iso(now), "expires_at": payment["expires_at"] or "",
+        "qr_alt": "QR code: send %s %s to %s"
+        % (payment["amount_due"], payment["currency"], payment["payment_address"]),
+        "now": iso(now),
+        "expires_at": payment["expires_at"] or "",
         "expires_in": _remaining(payment["expires_at"], now),
-        "refresh_seconds": refresh_seconds, "redirect_url": redirect or "",
-        "css_href": ASSETS["checkout.css"].href, "css_sri": ASSETS["checkout.css"].sri,
-        "js_href": ASSETS["checkout.js"].href, "js_sri": ASSETS["checkout.js"].sri,
+        "refresh_seconds": refresh_seconds,
+        "redirect_url": redirect or "",
+        "css_href": ASSETS["checkout.css"].href,
+        "css_sri": ASSETS["checkout.css"].sri,
+        "js_href": ASSETS["checkout.js"].href,
+        "js_sri": ASSETS["checkout.js"].sri,
         "icon_href": ASSETS["favicon.svg"].href,
         # A priced payment shows what it was priced with (hidden for one given in coins).
-        "price": payment.get("price") or "", "price_currency": payment.get("price_currency") or "",
-        "rate": payment.get("rate") or "", "rate_at": payment.get("rate_at") or "",
+        "price": payment.get("price") or "",
+        "price_currency": payment.get("price_currency") or "",
+        "rate": payment.get("rate") or "",
+        "rate_at": payment.get("rate_at") or "",
     }
     values = {k: html.escape(str(v)) for k, v in values.items()}
-    values.update(refresh=refresh, description_hidden=_hidden(description),
-                  expiry_hidden=_hidden(payment["expires_at"]), redirect_hidden=_hidden(redirect),
-                  price_hidden=_hidden(payment.get("price")))
+    values.update(
+        refresh=refresh,
+        description_hidden=_hidden(description),
+        expiry_hidden=_hidden(payment["expires_at"]),
+        redirect_hidden=_hidden(redirect),
+        price_hidden=_hidden(payment.get("price")),
+    )
     return TEMPLATE.substitute(values)
 
 
@@ -136,6 +159,7 @@ NOT_FOUND = """<!doctype html>
 
 
 # -- resources ---------------------------------------------------------------------
+
 
 def fresh(req, tag):
     """True when the request's If-None-Match already holds the quoted ETag ``tag``."""

@@ -3,6 +3,7 @@
 Rendering is a pure function of (text, style): the same inputs always give the
 same bytes, so an ETag is a hash of the inputs and answering a 304 renders nothing.
 """
+
 import functools
 import hashlib
 import io
@@ -40,6 +41,7 @@ def png(text, box_size=8, border=4):
 # Each parser takes a TOML value or a query-string text and raises ValueError with
 # a message to show after the option's name; the settings table uses them too.
 
+
 def _bounded_int(lo, hi):
     def parse(value):
         if isinstance(value, str) and re.fullmatch(r"[0-9]{1,6}", value.strip()):
@@ -49,6 +51,7 @@ def _bounded_int(lo, hi):
         if not lo <= value <= hi:
             raise ValueError("must be between %d and %d" % (lo, hi))
         return value
+
     return parse
 
 
@@ -70,6 +73,7 @@ def _choice(choices, upper=False):
         if text not in choices:
             raise ValueError("must be one of %s" % ", ".join(choices))
         return text
+
     return parse
 
 
@@ -137,7 +141,9 @@ def contrast_problem(style, field="foreground"):
     other = "background" if field == "foreground" else "foreground"
     if fg >= bg:
         return "must be %s than the %s (scanners expect dark modules on a light ground)" % (
-            "darker" if field == "foreground" else "lighter", other)
+            "darker" if field == "foreground" else "lighter",
+            other,
+        )
     if ratio < MIN_CONTRAST:
         return "must contrast with the %s at least %.0f:1 (got %.2f:1)" % (other, MIN_CONTRAST, ratio)
     return None
@@ -148,7 +154,8 @@ def _luminance(colour):
     def channel(c):
         c /= 255
         return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
 
 
@@ -177,7 +184,7 @@ def is_bech32(address):
     pos = text.rfind("1")
     if pos < 1 or pos + 7 > len(text) or any(not 33 <= ord(c) <= 126 for c in text[:pos]):
         return False
-    hrp, data = text[:pos], text[pos + 1:]
+    hrp, data = text[:pos], text[pos + 1 :]
     if any(c not in _BECH32 for c in data):
         return False
     expanded = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
@@ -201,6 +208,7 @@ def payment_text(payment, content):
 
 
 # -- rendering ---------------------------------------------------------------------
+
 
 @functools.lru_cache(maxsize=256)
 def matrix(text, level):
@@ -259,10 +267,15 @@ def render_svg(text, style):
             while x < len(row) and row[x]:
                 x += 1
             runs.append("M%d %dh%dv1h-%dz" % (start + b, y + b, x - start, x - start))
-    return ('<svg xmlns="http://www.w3.org/2000/svg" width="{s}" height="{s}" viewBox="0 0 {t} {t}" '
+    return (
+        (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="{s}" height="{s}" viewBox="0 0 {t} {t}" '
             'shape-rendering="crispEdges"><rect width="{t}" height="{t}" fill="{bg}"/>'
-            '<path fill="{fg}" d="{d}"/></svg>\n').format(
-        s=style.size, t=total, bg=style.background, fg=style.foreground, d="".join(runs)).encode()
+            '<path fill="{fg}" d="{d}"/></svg>\n'
+        )
+        .format(s=style.size, t=total, bg=style.background, fg=style.foreground, d="".join(runs))
+        .encode()
+    )
 
 
 def etag(fmt, text, style):
@@ -272,4 +285,4 @@ def etag(fmt, text, style):
 
 
 def _rgb(colour):
-    return [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return [int(colour[i : i + 2], 16) for i in (1, 3, 5)]

@@ -1,9 +1,18 @@
 """Payments, receipts, chain state and the event outbox."""
+
 import datetime
 
 from peewee import (
-    BigAutoField, BigIntegerField, BooleanField, CharField, DateTimeField,
-    ForeignKeyField, IntegerField, Model, TextField, UUIDField,
+    BigAutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+    UUIDField,
 )
 
 
@@ -38,7 +47,7 @@ def up(migrator, db):
             indexes = (
                 (("currency", "address"), True),
                 (("status", "created_at"), False),
-            (("currency", "status", "expires_at"), False),
+                (("currency", "status", "expires_at"), False),
                 (("created_at", "id"), False),
             )
 
@@ -57,10 +66,7 @@ def up(migrator, db):
         last_seen = DateTimeField()
 
         class Meta:
-            indexes = (
-                (("currency", "txid", "output"), True),
-                (("currency", "state"), False),
-            )
+            indexes = ((("currency", "txid", "output"), True), (("currency", "state"), False))
 
     class ChainState(Base):
         currency = CharField(max_length=10, primary_key=True)

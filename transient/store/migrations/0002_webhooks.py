@@ -1,7 +1,6 @@
 """Webhook deliveries and their log; per-payment callback and redirect URLs."""
-from peewee import (
-    BigAutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField, UUIDField,
-)
+
+from peewee import BigAutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField, UUIDField
 from playhouse.migrate import migrate
 
 
@@ -37,10 +36,7 @@ def up(migrator, db):
         redelivery_of = ForeignKeyField("self", null=True, on_delete="RESTRICT")
 
         class Meta:
-            indexes = (
-                (("state", "next_attempt_at"), False),
-                (("payment", "state", "sequence"), False),
-            )
+            indexes = ((("state", "next_attempt_at"), False), (("payment", "state", "sequence"), False))
 
     class DeliveryAttempt(Base):
         id = BigAutoField()
@@ -56,8 +52,10 @@ def up(migrator, db):
         class Meta:
             indexes = ((("delivery", "number"), False),)
 
-    migrate(migrator.add_column("payment", "callback_url", TextField(null=True)),
-            migrator.add_column("payment", "redirect_url", TextField(null=True)))
+    migrate(
+        migrator.add_column("payment", "callback_url", TextField(null=True)),
+        migrator.add_column("payment", "redirect_url", TextField(null=True)),
+    )
     db.create_tables([Delivery, DeliveryAttempt])
 
 

@@ -1,4 +1,5 @@
 """The address pool: fresh addresses fetched from the node ahead of payments."""
+
 from peewee import BigAutoField, CharField, DateTimeField, Model
 
 
@@ -18,10 +19,7 @@ def up(migrator, db):
         claimed_at = DateTimeField(null=True)
 
         class Meta:
-            indexes = (
-                (("currency", "address"), True),
-                (("currency", "claimed_at", "id"), False),
-            )
+            indexes = ((("currency", "address"), True), (("currency", "claimed_at", "id"), False))
 
     db.create_tables([PooledAddress])
 

@@ -1,4 +1,5 @@
 """API keys made with ``transient keys create``: hashed, with scopes."""
+
 from peewee import BigAutoField, CharField, DateTimeField, Model
 
 

@@ -1,4 +1,5 @@
 """Fiat rates: the stored quotes, the per-pair refresh lease, and a payment's price."""
+
 from peewee import BigAutoField, CharField, DateTimeField, Model, TextField
 from playhouse.migrate import migrate
 
@@ -40,7 +41,11 @@ def up(migrator, db):
 
 
 def down(migrator, db):
-    migrate(*(migrator.drop_column("payment", name)
-              for name in ("price", "price_currency", "rate", "rate_sources", "rate_at")))
+    migrate(
+        *(
+            migrator.drop_column("payment", name)
+            for name in ("price", "price_currency", "rate", "rate_sources", "rate_at")
+        )
+    )
     db.execute_sql('DROP TABLE IF EXISTS "rate_pair"')
     db.execute_sql('DROP TABLE IF EXISTS "rate_quote"')

@@ -1,5 +1,6 @@
 """Watch-only wallets: each payment's derivation index and key, the pool's index, and
 the per-key counter that hands indexes out."""
+
 from peewee import BigAutoField, CharField, DateTimeField, IntegerField, Model, TextField
 from playhouse.migrate import migrate
 

@@ -1,4 +1,5 @@
 """Schema migrations, applied by ``transient migrate`` (peewee's migration runner)."""
+
 import os
 
 from playhouse.migrations import Runner
