@@ -8,6 +8,7 @@ import pytest
 
 from transient.store import migrations
 from transient.store.db import open_database
+from transient.store.models import MODELS
 
 PG_URL = os.environ.get("TRANSIENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE = os.environ.get("TRANSIENT_REQUIRE_SERVICES") == "1"
@@ -50,10 +51,10 @@ def db_url(request, tmp_path):
     url = request.getfixturevalue("pg_server_url")
     db = open_database(url)
     migrations.apply(db)
-    db.execute_sql(
-        "TRUNCATE delivery_attempt, delivery, event, receipt, chain_state, payment, pooled_address"
-        " RESTART IDENTITY CASCADE"
-    )
+    # Every table the models have (stored API keys and rates too): a key or a quote left by
+    # an earlier test would change what the next one sees.
+    tables = ", ".join('"%s"' % m._meta.table_name for m in MODELS)
+    db.execute_sql("TRUNCATE %s RESTART IDENTITY CASCADE" % tables)
     db.close()
     return url
 

@@ -167,7 +167,8 @@ def test_a_private_cluster_stopped_and_started_under_load(tmp_path, regtest, wal
             assert d.get("/payments/%s" % pid).status_code == 200  # nothing acknowledged was lost
         assert_each_event_once(receiver, [p["id"] for p in paid])
         health = d.get("/healthz").json()["database_outages"]
-        assert health["outages"] >= 1 and health["last_outage_seconds"] >= 3
+        # It was away for the 2 s sleep at least (and the payments made meanwhile): no timing beyond that.
+        assert health["outages"] >= 1 and health["last_outage_seconds"] >= 1
     finally:
         for d in daemons:
             d.kill()

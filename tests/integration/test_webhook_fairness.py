@@ -95,7 +95,7 @@ def test_post_webhooks_test_answers_at_the_deadline(tmp_path, stalling):
     from fakes import fake_runtime
 
     trickler = stalling(mode="trickle", interval=0.5, hold=30)
-    client, runtime = fake_runtime(tmp_path, extra="[webhook]\ntimeout = 2\n")
+    client, runtime = fake_runtime(tmp_path, extra='[webhook]\ntimeout = 2\nallowed_networks = ["127.0.0.0/8"]\n')
     try:
         t0 = time.monotonic()
         resp = client.simulate_post("/webhooks/test", json={"url": trickler.url})

@@ -188,8 +188,10 @@ class RegtestNode:
         wallets = self.rpc("listwallets")
         self.stop()
         self.start()
+        loaded = set(self.rpc("listwallets"))  # a wallet made with load_on_startup is back already
         for name in wallets:
-            self.rpc("loadwallet", name)
+            if name not in loaded:
+                self.rpc("loadwallet", name)
         return self
 
     @property
