@@ -95,14 +95,18 @@ class AddressPool:
         added = 0
         while have + added < self.size:
             count = min(BATCH, self.size - have - added)
-            addresses = self.backend.new_addresses(count)
+            rows = self.new_rows(count)
             now = self.clock()
             with write_transaction(self.db):
                 PooledAddress.insert_many(
-                    [{"currency": self.currency, "address": a, "created_at": now} for a in addresses]
+                    [{"currency": self.currency, "created_at": now, **row} for row in rows]
                 ).on_conflict_ignore().execute()
             added += count
         return added
+
+    def new_rows(self, count):
+        """Return ``count`` fresh addresses as pool rows (``{"address": ...}``), from the node."""
+        return [{"address": a} for a in self.backend.new_addresses(count)]
 
     def label_claimed(self):
         """Label the claimed addresses that have a label, then forget every claimed row;
@@ -225,26 +229,18 @@ class WatchPool(AddressPool):
     def refill(self, low_water=None):
         """Derive, register and pool addresses up to ``size`` when fewer than ``low_water``
         (default: half) are left; return the number added. Raises NodeError."""
-        have = self.available()
-        if have >= (self.size // 2 if low_water is None else low_water):
-            return 0
-        added = 0
-        while have + added < self.size:
-            count = min(BATCH, self.size - have - added)
-            start = self.allocate(count)
-            rows = self.watch.addresses(start, count, self.chain_name)
-            self.register(start + count)  # watched before anyone can be given it
-            now = self.clock()
-            with write_transaction(self.db):
-                PooledAddress.insert_many(
-                    [
-                        {"currency": self.currency, "address": a, "derivation_index": i, "created_at": now}
-                        for i, a, _ in rows
-                    ]
-                ).on_conflict_ignore().execute()
-            added += count
-        self.warn_gap()
+        added = super().refill(low_water)
+        if added:
+            self.warn_gap()
         return added
+
+    def new_rows(self, count):
+        """Derive the next ``count`` receive addresses and register them with the node first:
+        each is watched before anyone can be given it."""
+        start = self.allocate(count)
+        rows = self.watch.addresses(start, count, self.chain_name)
+        self.register(start + count)
+        return [{"address": a, "derivation_index": i} for i, a, _ in rows]
 
     def warn_gap(self):
         """Log a warning (once, until it is fixed) when the gap is over the gap limit."""
