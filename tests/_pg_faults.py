@@ -1,14 +1,19 @@
 """Faults of a real PostgreSQL server: end the backends of one test database (what a
 restart, a failover or a proxy's idle timeout does to a daemon's connections)."""
 
+import glob
+import os
+
+import psycopg2
 from _db_fixtures import PG_URL
+from _services import _missing
+
+from transient.devnet.node import find_free_port
 
 
 def terminate_backends(db_url):
     """pg_terminate_backend on every connection to ``db_url``'s database (never another
     database's); return how many were ended."""
-    import psycopg2
-
     name = db_url.rsplit("/", 1)[1]
     assert name.startswith("transient_test_"), name  # only a test database of this session
     conn = psycopg2.connect(PG_URL)
@@ -31,16 +36,9 @@ class PrivateCluster:
     tests run as root (the server refuses root)."""
 
     def __init__(self, directory):
-        import glob
-        import os
-
-        from transient.devnet.node import find_free_port
-
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-        if not bins:
-            import pytest
-
-            pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql")
+        if not bins:  # a failure, not a skip, when TRANSIENT_REQUIRE_SERVICES=1 (CI)
+            _missing("no PostgreSQL server binaries under /usr/lib/postgresql")
         self.bin = bins[-1]
         self.dir = str(directory)
         self.data = os.path.join(self.dir, "data")
