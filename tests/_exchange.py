@@ -8,8 +8,10 @@ import json
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from _http import close, serve
 
 from transient.devnet.node import find_free_port
 
@@ -81,16 +83,12 @@ class Exchange:
                 except OSError:
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(self.port, Handler)
         return self
 
     def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        close(self.server)
+        self.server = None
 
     def answer(self, name, path, query, mode):
         prices = self.prices.get(name, {})

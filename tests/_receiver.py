@@ -4,7 +4,9 @@ import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from _http import close, serve
 
 from transient.devnet.node import find_free_port
 
@@ -88,18 +90,13 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.server = serve(self.port, Handler)
         return self
 
     def stop(self):
         """Go down like a crashed receiver: refuse new connections, drop open ones."""
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        close(self.server)
+        self.server = None
         with self.lock:
             for conn in list(self.connections):
                 try:
