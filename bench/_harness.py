@@ -223,11 +223,16 @@ def python_notify_command(kind, currency, url, log_path):
     )
 
 
-def start_daemon(workdir, db_url, coins, port=None, workers=1, threads=8, log_level="WARNING", extra=""):
-    """transientd on the daemon's own server config (default: 1 worker, 8 threads)."""
-    return Daemon(
+def start_daemon(workdir, db_url, coins, port=None, workers=1, threads=8, log_level="WARNING", extra="", worker=None):
+    """transientd on the daemon's own server config (default: 1 worker, 8 threads).
+    ``worker="gthread"``: the same daemon served by gunicorn's plain gthread worker
+    (bench/_gthread_daemon.py), the baseline of transientd's own worker."""
+    daemon = Daemon(
         workdir, db_url, coins, workers=workers, threads=threads, port=port, log_level=log_level, extra=extra
-    ).start(timeout=120)
+    )
+    if worker == "gthread":
+        daemon.script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_gthread_daemon.py")
+    return daemon.start(timeout=120)
 
 
 def subprocess_env():

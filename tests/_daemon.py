@@ -46,7 +46,10 @@ def kill_all():
 
 
 class Daemon:
-    """transientd in its own process group, configured by a TOML text."""
+    """transientd in its own process group, configured by a TOML text. ``script`` is the
+    program run with ``--config`` (a bench runs transientd under another worker)."""
+
+    script = os.path.join(ROOT, "transientd.py")
 
     def __init__(self, workdir, db_url, coins, workers=1, extra="", env=None, port=None, threads=4, log_level="DEBUG"):
         self.workdir = workdir
@@ -69,7 +72,7 @@ class Daemon:
     def start(self, timeout=30):
         _started.append(self)
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", self.config_path],
+            [sys.executable, self.script, "--config", self.config_path],
             cwd=self.workdir,
             env=self.env,
             stdout=open(self.log_path, "ab"),

@@ -69,8 +69,44 @@ def test_hundreds_of_stalled_clients_do_not_freeze_the_api(start_daemon, regtest
             s.close()
 
 
+def _answers(s, n):
+    """Read ``n`` whole HTTP answers (each with a Content-Length) from ``s``; their status lines."""
+    data, statuses = b"", []
+    while len(statuses) < n:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            head = data[:end].decode("latin-1")
+            length = int(
+                next(v for k, _, v in (h.partition(":") for h in head.split("\r\n")) if k.lower() == "content-length")
+            )
+            if len(data) >= end + 4 + length:
+                statuses.append(head.split("\r\n")[0])
+                data = data[end + 4 + length :]
+                continue
+        chunk = s.recv(65536)
+        assert chunk, "the server closed the connection after %d answer(s)" % len(statuses)
+        data += chunk
+    return statuses
+
+
 def test_a_stalled_request_gets_408_and_a_slow_but_steady_one_is_served(start_daemon, regtest):
     d = start_daemon(threads=2, env={"TRANSIENT_SERVER_REQUEST_TIMEOUT": "3"})
+    # One kept-alive connection: a request whole, the next in two parts (it goes back to
+    # the event loop until complete), then two pipelined in one packet.
+    get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    kept = _open(d.port, get)
+    assert _answers(kept, 1) == ["HTTP/1.1 200 OK"]
+    kept.sendall(get[:10])
+    time.sleep(0.2)
+    kept.sendall(get[10:])
+    assert _answers(kept, 1) == ["HTTP/1.1 200 OK"]
+    kept.sendall(get + get)
+    assert _answers(kept, 2) == ["HTTP/1.1 200 OK"] * 2
+    # ... and one that stalls in its next request is answered 408, like a new one.
+    kept.sendall(get[:10])
+    kept.settimeout(30)
+    assert kept.recv(65536).startswith(b"HTTP/1.1 408")
+    kept.close()
     body = b'{"currency": "LTC", "amount": "0.1"}'
     head = b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(
         body

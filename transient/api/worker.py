@@ -39,16 +39,15 @@ class BufferedSocket:
 
     def __init__(self, sock, timeout):
         self.sock = sock
-        self.buffer = bytearray()
+        self.buffer = b""  # bytes as first read, a bytearray once more arrives
         self.timeout = timeout
 
     def recv(self, size, *flags):
         if self.buffer:
             if size >= len(self.buffer):
-                data, self.buffer = bytes(self.buffer), bytearray()
+                data, self.buffer = bytes(self.buffer), b""
             else:
-                data = bytes(self.buffer[:size])
-                del self.buffer[:size]
+                data, self.buffer = bytes(self.buffer[:size]), self.buffer[size:]
             return data
         return self.sock.recv(size, *flags)
 
@@ -123,11 +122,23 @@ class BufferingWorker(ThreadWorker):
         self._start_reading(conn)
 
     def on_client_socket_readable(self, conn, client):
-        """A kept-alive connection sends its next request: read it on the loop too."""
-        self.poller.unregister(client)
+        """A kept-alive connection sends its next request. The fast path: it came whole
+        in one read, as nearly every request does, and goes to a thread at once, with
+        the same poller calls as gthread's. Only a request that is not complete yet is
+        kept on the loop (re-registered in place, one call)."""
         self.keepalived_conns.remove(conn)
-        self._start_reading(conn)
-        self._read(conn)
+        if self._receive(conn) is None:
+            return
+        if request_complete(conn.sock.buffer, self.max_buffer):
+            self.poller.unregister(client)
+            conn.data_ready = True
+            self.enqueue_req(conn)
+            return
+        conn.timeout = time.monotonic() + self.request_timeout
+        conn.continued = False
+        self.reading.append(conn)
+        self.poller.modify(client, selectors.EVENT_READ, partial(self._on_readable, conn))
+        self._check_continue(conn)
 
     def _start_reading(self, conn):
         conn.timeout = time.monotonic() + self.request_timeout
@@ -139,32 +150,46 @@ class BufferingWorker(ThreadWorker):
         self._read(conn)
 
     def _read(self, conn):
+        if self._receive(conn) is None:
+            return
+        if request_complete(conn.sock.buffer, self.max_buffer):
+            self._stop_reading(conn)
+            conn.data_ready = True  # gthread's handle() must not wait for data again
+            self.enqueue_req(conn)
+        else:
+            self._check_continue(conn)
+
+    def _receive(self, conn):
+        """Read what the socket holds into the connection's buffer (a first read is kept
+        as it came: no copy); None when the client went away (it is dropped)."""
         buffered = conn.sock
         try:
             while True:
                 data = buffered.sock.recv(65536)
                 if not data:
                     return self._drop(conn)  # the client went away
-                if buffered.buffer:
-                    buffered.buffer += data
+                if not buffered.buffer:
+                    buffered.buffer = data
                 else:
-                    buffered.buffer = bytearray(data)
+                    if isinstance(buffered.buffer, bytes):
+                        buffered.buffer = bytearray(buffered.buffer)
+                    buffered.buffer += data
                 if len(data) < 65536:
                     break
         except (BlockingIOError, InterruptedError):
             pass
         except OSError:
             return self._drop(conn)
-        if request_complete(buffered.buffer, self.max_buffer):
-            self._stop_reading(conn)
-            conn.data_ready = True  # gthread's handle() must not wait for data again
-            self.enqueue_req(conn)
-        elif not conn.continued and _expects_continue(buffered.buffer):
+        return True
+
+    def _check_continue(self, conn):
+        buffered = conn.sock
+        if not conn.continued and _expects_continue(buffered.buffer):
             conn.continued = True  # once per request: curl's large POSTs wait for it
             try:
                 buffered.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
             except OSError:
-                return self._drop(conn)
+                self._drop(conn)
 
     def _stop_reading(self, conn):
         try:
