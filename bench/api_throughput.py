@@ -6,8 +6,8 @@ load generator on loopback (bench/_loadgen.py: keep-alive connections, one reque
 flight each, in its own process). The baseline, measured in the same run on the same
 server config: a bare Falcon app answering a constant JSON body (bench/_bare_app.py).
 
-The pooled runs are made on two daemons side by side, on one database and one pool,
-loaded in turn (``--rounds``): transientd as it ships (its worker reads each request on
+GET is measured on two daemons side by side, on one database, loaded in turn
+(``--rounds``), and POST on each in turn, from a full pool: transientd as it ships (its worker reads each request on
 the event loop before a thread serves it, so slow clients cost no thread) and the same
 daemon under gunicorn's plain gthread worker (bench/_gthread_daemon.py), what it ran
 before; the ratio between them is printed below the table.
@@ -69,26 +69,39 @@ def alternate(results, kind, daemons, raw, args):
         }
 
 
-def pooled_runs(results, tmp, node, wallet, db_url, args):
-    """transientd as it ships and the same daemon under plain gthread, side by side on
-    one database and one pool, loaded in turn."""
-    coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d" % args.pool)
+def side_by_side_gets(results, tmp, node, wallet, db_url, args):
+    """GET on transientd as it ships and on the same daemon under plain gthread, side by
+    side on one database, loaded in turn; no pool and polls far apart, so that neither
+    works in the background while loaded."""
+    coins = node.coin_config(wallet, "transientd", poll=600, extra="address_pool = 0")
     daemons = {}
     try:
         for suffix, worker in (("", None), (", gthread", "gthread")):
             daemons[suffix] = start_daemon(
                 tmp, db_url, coins, workers=args.workers, threads=args.threads, worker=worker
             )
-        shipped = daemons[""]
-        if not wait_until(lambda: pool_size(shipped) >= args.pool, 300, 0.2):
-            raise RuntimeError("the address pool did not fill")
-        ids = [shipped.create(currency="LTC", amount="0.001")["id"] for _ in range(200)]
+        ids = [daemons[""].create(currency="LTC", amount="0.001")["id"] for _ in range(200)]
         random.shuffle(ids)
         alternate(results, "GET", daemons, [_loadgen.request("GET", "/payments/%s" % i) for i in ids], args)
-        alternate(results, "POST", daemons, [_loadgen.request("POST", "/payments", BODY)], args)
-        results["transient POST"]["pool_left"] = pool_size(shipped)
     finally:
         for daemon in daemons.values():
+            daemon.kill()
+
+
+def one_after_the_other_posts(results, tmp, node, wallet, db_url, args):
+    """POST on each of the two, one after the other (two processes writing one SQLite file
+    at once would measure its lock), each starting from a full pool."""
+    coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d" % args.pool)
+    for suffix, worker in (("", None), (", gthread", "gthread")):
+        daemon = start_daemon(tmp, db_url, coins, workers=args.workers, threads=args.threads, worker=worker)
+        try:
+            if not wait_until(lambda d=daemon: pool_size(d) >= args.pool, 300, 0.2):
+                raise RuntimeError("the address pool did not fill")
+            post = results["transient POST" + suffix] = load(
+                daemon.port, [_loadgen.request("POST", "/payments", BODY)], args.connections, args.seconds
+            )
+            post["pool_left"] = pool_size(daemon)
+        finally:
             daemon.kill()
 
 
@@ -117,7 +130,7 @@ def main():
     parser.add_argument("--workers", type=int, default=1, help="[server] workers (both apps)")
     parser.add_argument("--threads", type=int, default=8, help="[server] threads (both apps)")
     parser.add_argument("--pool", type=int, default=12000, help="the daemons' address_pool for the POST runs")
-    parser.add_argument("--rounds", type=int, default=2, help="turns of the two pooled daemons in --seconds")
+    parser.add_argument("--rounds", type=int, default=4, help="turns of the two GET daemons in --seconds")
     parser.add_argument("--db", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--smoke", action="store_true", help="tiny size: proves the bench runs (CI)")
@@ -139,7 +152,8 @@ def main():
             node.setup()
             wallet = node.create_wallet("shop")
             db_url = args.db or "sqlite:///%s" % os.path.join(tmp, "transient.db")
-            pooled_runs(results, tmp, node, wallet, db_url, args)
+            side_by_side_gets(results, tmp, node, wallet, db_url, args)
+            one_after_the_other_posts(results, tmp, node, wallet, db_url, args)
             unpooled_run(results, tmp, node, wallet, db_url, args)
         finally:
             node.stop()
@@ -169,8 +183,9 @@ def main():
             " (p99 %.2f ms against %.2f ms)" % (kind, ratio, mine["p99_ms"], base["p99_ms"])
         )
     print(
-        "address pool left after the POST runs: %d of %d (0: it ran dry, and the figures include node"
-        " round trips; raise --pool)" % (results["transient POST"]["pool_left"], args.pool)
+        "address pool left after the POST runs: %d and %d of %d (0: it ran dry, and the figures include"
+        " node round trips; raise --pool)"
+        % (results["transient POST"]["pool_left"], results["transient POST, gthread"]["pool_left"], args.pool)
     )
     write_json(args.json, results)
 
