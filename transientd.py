@@ -3,9 +3,11 @@ worker also runs the per-coin sync scheduler (the lease keeps one sync per coin)
 """
 
 import argparse
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import traceback
 
@@ -14,7 +16,7 @@ from gunicorn.app.base import BaseApplication
 from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
-from transient.core.errors import TransientError
+from transient.core.errors import ConfigError, TransientError
 
 log = logging.getLogger("transient")
 
@@ -111,6 +113,34 @@ def check_in_child(config):
         os._exit(code)
 
 
+def check_bind(bind):
+    """Raise ConfigError naming ``[server] bind`` when its address cannot be listened on
+    (in use by another program, not this host's, or a privileged port): gunicorn would
+    retry for five seconds and then only say "Can't connect to (host, port)"."""
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(
+            "server.bind %s: cannot resolve %s (%s)" % (bind, host, exc.strerror), field="server.bind"
+        ) from None
+    probe = socket.socket(family, kind, proto)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no conflict
+        probe.bind(address)
+    except OSError as exc:
+        why = "the address is in use (another transientd or program listens there)"
+        if exc.errno != errno.EADDRINUSE:
+            why = exc.strerror
+        raise ConfigError(
+            "cannot listen on %s: %s; set [server] bind or TRANSIENT_SERVER_BIND to a free address" % (bind, why),
+            field="server.bind",
+        ) from None
+    finally:
+        probe.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="transientd", description="Run the Transient payment gateway.")
     parser.add_argument("--config", help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
@@ -129,6 +159,12 @@ def main(argv=None):
         )
     except TransientError as exc:
         print("transientd: %s" % redact.scrub(exc.message), file=sys.stderr)
+        return 2
+    try:
+        if not args.check:  # --check may run next to the daemon it checks
+            check_bind(config["server.bind"])
+    except ConfigError as exc:
+        print("transientd: %s" % exc.message, file=sys.stderr)
         return 2
     code = check_in_child(config)
     if code:
