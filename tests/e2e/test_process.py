@@ -9,6 +9,8 @@ import sys
 from _cli import clean_env
 from _daemon import ROOT
 
+from transient.devnet.node import find_free_port
+
 
 def test_a_taken_address_is_named_with_its_setting(tmp_path):
     """In the background (no terminal, output to a file) as in the foreground: one
@@ -40,3 +42,32 @@ def test_a_taken_address_is_named_with_its_setting(tmp_path):
         "transientd: cannot listen on 127.0.0.1:%d: the address is in use (another transientd or program"
         " listens there); set [server] bind or TRANSIENT_SERVER_BIND to a free address" % port
     ]
+
+
+# -- PostgreSQL without its driver --------------------------------------------------
+
+# Installed without the postgres extra: the driver's import fails, as peewee sees it.
+_NO_DRIVER = 'import sys\nsys.modules["psycopg2"] = None\nsys.modules["psycopg"] = None\n'
+
+
+def test_a_postgresql_url_without_the_driver_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "site"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(_NO_DRIVER)
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[server]\nbind = "127.0.0.1:%d"\n[database]\nurl = "postgresql://u:hunter2@127.0.0.1:5432/test"\n'
+        % find_free_port()
+    )
+    env = clean_env({"PYTHONPATH": "%s:%s" % (blocker, ROOT)})
+    wanted = (
+        "database.url is a PostgreSQL URL, but its driver (psycopg2) is not installed:"
+        " pip install 'transient[postgres]'"
+    )
+    for argv in (["-m", "transient.cli", "migrate"], [os.path.join(ROOT, "transientd.py")]):
+        proc = subprocess.run(
+            [sys.executable, *argv, "--config", str(config)], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert proc.returncode == 2, (argv, proc.stdout, proc.stderr)
+        assert proc.stderr.strip().splitlines() == ["%s: %s" % ("transient" if "-m" in argv else "transientd", wanted)]
+        assert "hunter2" not in proc.stderr + proc.stdout
