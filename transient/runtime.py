@@ -174,7 +174,7 @@ class Runtime:
         )
         self.amqp = build_amqp(config, self.db, clock)
         # The outbox: events and their deliveries, written in each change's transaction.
-        self.renderer = Renderer(coins, read_cache=config["api.read_cache"])
+        self.renderer = Renderer(coins, read_cache=config["api.read_cache"], public_url=config["server.public_url"])
         self.outbox = Outbox(
             self.renderer,
             config["webhook.url"],

@@ -115,6 +115,26 @@ def _url(schemes):
     return parse
 
 
+def _public_url(value):
+    """The base of the links payments give out: an http(s) URL with a host, maybe a path
+    (a proxy's prefix), no query, fragment or credentials; kept without a trailing slash."""
+    value = _opt_str(value)
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. https://pay.example.com")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must not have a query (?) or fragment (#): links are appended to it")
+    if parts.username or parts.password:
+        raise ValueError("must not hold credentials: customers see it")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return value.strip().rstrip("/")
+
+
 def _db_url(value):
     value = _str(value)
     if not re.match(r"^(sqlite|postgres|postgresql)(\+pool)?://", value):
@@ -218,8 +238,9 @@ SETTINGS = [
     Setting(
         "server.public_url",
         None,
-        _url(("http", "https")),
-        "Base URL customers reach (for links); default: the bind address.",
+        _public_url,
+        "Base URL customers reach, e.g. https://pay.example.com: every payment's checkout_url"
+        " and qrcode_url start with it. Unset, those links are relative (/pay/<id>).",
     ),
     Setting(
         "database.url",

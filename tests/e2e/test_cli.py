@@ -66,7 +66,8 @@ def test_payments_create_show_list(config):
 
     shown = run("--config", config, "payments", "show", made["id"])  # options before the command work too
     assert shown.returncode == 0, shown.stderr
-    for text in (made["id"], "1.5 LTC", made["payment_address"], "UNPAID", '{"note": "a=b", "order": "7"}'):
+    assert made["checkout_url"] == "/pay/%s" % made["id"]  # no [server] public_url here: relative
+    for text in (made["id"], "1.5 LTC", made["payment_address"], "UNPAID", '{"note": "a=b", "order": "7"}', "/pay/"):
         assert text in shown.stdout
     assert as_json(run("payments", "show", made["id"], "--json", "--config", config)) == made
 
