@@ -12,20 +12,42 @@ import sys
 import traceback
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
 from transient.core.errors import ConfigError, TransientError
+from transient.ops.systemd import Notifier, ServiceState
 
 log = logging.getLogger("transient")
 
 
+class NotifyingArbiter(Arbiter):
+    """gunicorn's master, which tells systemd STOPPING=1 as it begins to stop the workers."""
+
+    def stop(self, graceful=True):
+        notifier = getattr(self.app, "notifier", None)
+        if notifier is not None and not getattr(self, "_stopping_sent", False):
+            self._stopping_sent = True
+            notifier.stopping("stopping: finishing the running syncs and requests")
+        super().stop(graceful)
+
+
 class Daemon(BaseApplication):
-    def __init__(self, config):
+    def __init__(self, config, notifier=None):
         self.config = config
         self.runtime = None
+        self.notifier = notifier or Notifier()
         super().__init__()
+
+    def run(self):
+        try:
+            NotifyingArbiter(self).run()
+        except RuntimeError as e:  # as BaseApplication.run: gunicorn's own start-up errors
+            print("\nError: %s\n" % e, file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
 
     def load_config(self):
         cfg = self.config
@@ -41,6 +63,9 @@ class Daemon(BaseApplication):
         self.cfg.set("worker_connections", 1000)  # per worker: open sockets, slow ones included
         self.cfg.set("graceful_timeout", 60)
         self.cfg.set("proc_name", "transientd")
+        # gunicorn 23+ puts its control socket at one path per user (~/.gunicorn/gunicorn.ctl):
+        # a second daemon on the host took it over, and stopping either deleted it.
+        self.cfg.set("control_socket_disable", True)
         self.cfg.set("loglevel", cfg["log.level"].lower())
         self.cfg.set("worker_exit", self._worker_exit)
 
@@ -64,7 +89,7 @@ class Daemon(BaseApplication):
         # gunicorn's own log has its own handlers: scrub them too.
         redact.install_log_filter(settings.secret_values(self.config), logging.getLogger("gunicorn.error"))
         self.runtime = Runtime(self.config)
-        self.runtime.start()
+        self.runtime.start(heartbeat=ServiceState(self.notifier) if self.notifier.enabled else None)
         return self.runtime.app()
 
     def _worker_exit(self, server, worker):
@@ -146,6 +171,8 @@ def main(argv=None):
     parser.add_argument("--config", help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
     parser.add_argument("--check", action="store_true", help="check the config and database, then exit")
     args = parser.parse_args(argv)
+    # Ours alone from here: gunicorn would send READY=1 as soon as it listens.
+    notifier = Notifier.take_from(os.environ)
     try:
         config = settings.load(args.config)
         logging.basicConfig(level=config["log.level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -166,13 +193,15 @@ def main(argv=None):
     except ConfigError as exc:
         print("transientd: %s" % exc.message, file=sys.stderr)
         return 2
+    notifier.status("starting: checking the configuration and migrating the database")
     code = check_in_child(config)
     if code:
         return code
     if args.check:
         print("transientd: configuration and database OK")
         return 0
-    Daemon(config).run()
+    notifier.status("starting: workers are starting and syncing each coin")
+    Daemon(config, notifier).run()
     return 0
 
 

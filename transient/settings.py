@@ -246,7 +246,8 @@ SETTINGS = [
         "database.url",
         "sqlite:///transient.db",
         _db_url,
-        "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB.",
+        "sqlite:///PATH (default: transient.db in the working directory, or in $STATE_DIRECTORY"
+        " under systemd) or postgresql://USER:PASS@HOST:PORT/DB.",
         secret=True,
     ),
     Setting(
@@ -552,6 +553,7 @@ def load(path=None, environ=None, dotenv=True):
     coins, sources = {}, {}
     _apply_file(data, values, coins, sources)
     _apply_env(environ, values, coins, sources)
+    _default_database_in_state_directory(data, environ, values)
     if not coins:
         coins = {code: dict(opts) for code, opts in DEFAULT_COINS.items()}
     for code, opts in coins.items():
@@ -713,6 +715,16 @@ def _apply_env(environ, values, coins, sources):
                 ),
                 field=name,
             )
+
+
+def _default_database_in_state_directory(data, environ, values):
+    """Under systemd (``StateDirectory=transient``: ``$STATE_DIRECTORY=/var/lib/transient``)
+    the default SQLite file goes there: the working directory is read-only under
+    ``ProtectSystem=strict``. A configured database.url is never changed."""
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    configured = "url" in (data.get("database") or {}) or environ.get("TRANSIENT_DATABASE_URL")
+    if state and not configured:
+        values["database.url"] = "sqlite:///" + os.path.join(os.path.abspath(state), "transient.db")
 
 
 def _refuse_unknown_env(environ):

@@ -2,12 +2,18 @@
 notify protocol and two daemons side by side on one host."""
 
 import os
+import re
+import shutil
 import socket
+import struct
 import subprocess
 import sys
+import time
+import uuid
 
+import pytest
 from _cli import clean_env
-from _daemon import ROOT
+from _daemon import ROOT, Daemon, coin_config, wait_for
 
 from transient.devnet.node import find_free_port
 
@@ -71,3 +77,158 @@ def test_a_postgresql_url_without_the_driver_is_one_line_exit_2(tmp_path):
         assert proc.returncode == 2, (argv, proc.stdout, proc.stderr)
         assert proc.stderr.strip().splitlines() == ["%s: %s" % ("transient" if "-m" in argv else "transientd", wanted)]
         assert "hunter2" not in proc.stderr + proc.stdout
+
+
+# -- systemd's notify protocol, and two daemons side by side ---------------------------
+
+
+class NotifySocket:
+    """The datagram socket systemd gives a Type=notify service, bound by the test: a path,
+    or an abstract name (``@...``). Each message is kept with its sender's pid (the
+    kernel's SCM_CREDENTIALS, as systemd reads them)."""
+
+    def __init__(self, address):
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
+        self.messages = []  # (pid, {key: value})
+
+    def receive(self, timeout):
+        """Read what arrives within ``timeout`` seconds; return the new messages."""
+        new = []
+        self.sock.settimeout(timeout)
+        while True:
+            try:
+                data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(struct.calcsize("3i")))
+            except TimeoutError:
+                break
+            pid = next(
+                (struct.unpack("3i", d[:12])[0] for level, kind, d in ancillary if kind == socket.SCM_CREDENTIALS), None
+            )
+            new.append((pid, dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)))
+            self.sock.settimeout(0.05)  # drain what is queued, then return
+        self.messages += new
+        return new
+
+    def wait(self, key, value=None, timeout=60):
+        """Return the first (pid, message) holding ``key`` (with ``value``), waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for pid, msg in self.messages:
+                if key in msg and (value is None or value in msg[key]):
+                    return pid, msg
+            left = deadline - time.monotonic()
+            assert left > 0, "no %s=%s within %ss; got %s" % (key, value or "", timeout, self.messages)
+            self.receive(min(left, 1.0))
+
+    def close(self):
+        self.sock.close()
+        if not self.address.startswith("@") and os.path.exists(self.address):
+            os.unlink(self.address)
+
+
+@pytest.fixture
+def sockets(tmp_path):
+    made = []
+
+    def make(address):
+        made.append(NotifySocket(address))
+        return made[-1]
+
+    yield make
+    for sock in made:
+        sock.close()
+
+
+def children(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as fh:
+        return {int(p) for p in fh.read().split()}
+
+
+def test_two_daemons_side_by_side_notify_systemd_and_stop_alone(tmp_path, regtest, wallet, sockets):
+    home = tmp_path / "home"  # one user's home for both, where gunicorn's control socket would be
+    home.mkdir()
+    path_sock = sockets(str(tmp_path / "notify-a.sock"))
+    abstract_sock = sockets("@transient-test-%s" % uuid.uuid4().hex)
+    daemons = []
+    try:
+        for name, sock in (("a", path_sock), ("b", abstract_sock)):
+            env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "10000000", "HOME": str(home)}
+            d = Daemon(
+                str(tmp_path), "sqlite:///%s" % (tmp_path / ("%s.db" % name)), coin_config(regtest, wallet), env=env
+            )
+            d.env.pop("XDG_RUNTIME_DIR", None)
+            daemons.append(d.start())
+        a, b = daemons
+        for d, sock in ((a, path_sock), (b, abstract_sock)):
+            pid, ready = sock.wait("READY", "1")
+            # A worker says it (after its first sync), not the master gunicorn would have
+            # sent READY=1 from as soon as it listened: hence NotifyAccess=all.
+            assert pid in children(d.proc.pid), (pid, d.proc.pid)
+            assert ready["STATUS"] == "ready: LTC synced"
+            assert d.get("/healthz").json()["coins"]["LTC"]["cursor_height"] is not None
+            assert sock.messages[0][0] == d.proc.pid and sock.messages[0][1]["STATUS"].startswith("starting")
+            sock.wait("WATCHDOG", "1")
+        assert not os.path.exists(home / ".gunicorn")  # no control socket shared by the two
+
+        assert a.stop() == 0
+        pid, stopping = path_sock.wait("STOPPING", "1")
+        assert pid == a.proc.pid and stopping["STATUS"].startswith("stopping")
+        # The other one is untouched: it answers, and its watchdog pings go on.
+        assert b.get("/healthz").status_code == 200
+        abstract_sock.messages.clear()
+        abstract_sock.wait("WATCHDOG", "1")
+        assert not any("STOPPING" in m for _, m in abstract_sock.messages)
+        assert b.create(currency="LTC", amount="1")["checkout_url"].startswith("/pay/")
+    finally:
+        for d in daemons:
+            d.kill()
+
+
+def test_a_stuck_scheduler_stops_the_watchdog_pings(tmp_path, regtest, wallet, sockets):
+    """The third sync hangs for ever (a fault point): READY=1 and pings before it, then
+    none, so systemd's WatchdogSec= would restart the daemon."""
+    sock = sockets(str(tmp_path / "notify.sock"))
+    env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "1000000", "TRANSIENT_FAULTS": "sync.before_apply:hang:3"}
+    d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "t.db"), coin_config(regtest, wallet), env=env)
+    try:
+        d.start()
+        sock.wait("READY", "1")
+        sock.wait("WATCHDOG", "1")
+        wait_for(lambda: "fault point sync.before_apply: hanging" in d.log(), timeout=60)
+        _, status = sock.wait("STATUS", "LTC stuck in a sync")
+        assert status.get("WATCHDOG") is None
+        sock.receive(0.1)  # what was sent before
+        quiet = sock.receive(3.0)  # three watchdog periods: a live scheduler pings six times
+        assert not any("WATCHDOG" in m for _, m in quiet), quiet
+        assert "sync of LTC running for more than 1s: no more watchdog pings" in d.log()
+        assert d.get("/healthz").status_code in (200, 503)  # the API itself still answers
+    finally:
+        d.kill()
+
+
+# -- the unit file ------------------------------------------------------------------
+
+UNIT = os.path.join(ROOT, "deploy", "transientd.service")
+
+
+def test_the_unit_keeps_its_hardening_score():
+    """`systemd-analyze security` rates the unit's sandbox offline: at most 2.0 ("OK")."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed (Debian: the systemd package)")
+    proc = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", UNIT], capture_output=True, text=True, timeout=60
+    )
+    found = re.search(r"Overall exposure level for transientd\.service: ([0-9.]+) (\w+)", proc.stdout)
+    assert found, proc.stdout + proc.stderr
+    assert float(found.group(1)) <= 2.0 and found.group(2) == "OK", found.group(0)
+
+
+def test_the_unit_is_type_notify_with_a_watchdog_and_a_state_directory():
+    with open(UNIT) as fh:
+        lines = {line.strip() for line in fh if line.strip() and not line.startswith("#")}
+    for wanted in ("Type=notify", "NotifyAccess=all", "StateDirectory=transient", "ProtectSystem=strict"):
+        assert wanted in lines
+    (watchdog,) = [line for line in lines if line.startswith("WatchdogSec=")]
+    assert int(watchdog.split("=")[1]) >= 60  # longer than a long sync: a shorter one is no watchdog but a loop

@@ -96,3 +96,16 @@ def test_a_missing_config_file_names_the_flag_or_the_variable(tmp_path):
     with pytest.raises(ConfigError) as exc:
         settings.load(environ={"TRANSIENT_CONFIG": missing}, dotenv=False)
     assert exc.value.message == "config file %s does not exist (TRANSIENT_CONFIG)" % missing
+
+
+def test_the_default_database_goes_to_systemd_s_state_directory(tmp_path):
+    """ProtectSystem=strict leaves the working directory read-only: StateDirectory= is the place."""
+    state = tmp_path / "state"
+    config = load(tmp_path, env={"STATE_DIRECTORY": "%s:/var/lib/other" % state})
+    assert config["database.url"] == "sqlite:///%s" % (state / "transient.db")
+    assert config["database.url"].startswith("sqlite:////")  # absolute
+    kept = load(tmp_path, '[database]\nurl = "sqlite:///here.db"\n', env={"STATE_DIRECTORY": str(state)})
+    assert kept["database.url"] == "sqlite:///here.db"
+    env = {"STATE_DIRECTORY": str(state), "TRANSIENT_DATABASE_URL": "postgresql://u@h/db"}
+    assert load(tmp_path, env=env)["database.url"] == "postgresql://u@h/db"
+    assert load(tmp_path)["database.url"] == "sqlite:///transient.db"
