@@ -38,6 +38,7 @@ class Daemon(BaseApplication):
     def __init__(self, config, notifier=None):
         self.config = config
         self.runtime = None
+        self.heartbeat = None
         self.notifier = notifier or Notifier()
         super().__init__()
 
@@ -89,10 +90,13 @@ class Daemon(BaseApplication):
         # gunicorn's own log has its own handlers: scrub them too.
         redact.install_log_filter(settings.secret_values(self.config), logging.getLogger("gunicorn.error"))
         self.runtime = Runtime(self.config)
-        self.runtime.start(heartbeat=ServiceState(self.notifier) if self.notifier.enabled else None)
+        self.heartbeat = ServiceState(self.notifier) if self.notifier.enabled else None
+        self.runtime.start(heartbeat=self.heartbeat)
         return self.runtime.app()
 
     def _worker_exit(self, server, worker):
+        if self.heartbeat is not None:
+            self.heartbeat.quiet()  # the master said STOPPING=1: no "ready" over it
         if self.runtime is not None:
             log.info("worker %s stopping: finishing the running sync", worker.pid)
             self.runtime.close()
@@ -142,6 +146,8 @@ def check_bind(bind):
     """Raise ConfigError naming ``[server] bind`` when its address cannot be listened on
     (in use by another program, not this host's, or a privileged port): gunicorn would
     retry for five seconds and then only say "Can't connect to (host, port)"."""
+    if os.environ.get("LISTEN_FDS"):
+        return  # socket activation: systemd holds the listening socket and hands it over
     host, _, port = bind.rpartition(":")
     host = host.strip("[]")
     try:

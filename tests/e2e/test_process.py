@@ -175,6 +175,9 @@ def test_two_daemons_side_by_side_notify_systemd_and_stop_alone(tmp_path, regtes
         assert a.stop() == 0
         pid, stopping = path_sock.wait("STOPPING", "1")
         assert pid == a.proc.pid and stopping["STATUS"].startswith("stopping")
+        path_sock.receive(0.2)
+        after = [m for _, m in path_sock.messages[path_sock.messages.index((pid, stopping)) + 1 :]]
+        assert not any(m.get("STATUS", "").startswith("ready") for m in after), after  # the last word is "stopping"
         # The other one is untouched: it answers, and its watchdog pings go on.
         assert b.get("/healthz").status_code == 200
         abstract_sock.messages.clear()

@@ -79,6 +79,10 @@ class ServiceState:
         self._status = None
         self._stuck = ()
 
+    def quiet(self):
+        """Send nothing more (the process is stopping)."""
+        self.notifier = Notifier()
+
     def beat(self, report):
         """Take the scheduler's ``report`` (``ready``: every coin's first sync is over,
         ``stuck``: coins whose sync runs past ``stuck_after``, ``status``: one line) and
