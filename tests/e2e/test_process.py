@@ -50,6 +50,19 @@ def test_a_taken_address_is_named_with_its_setting(tmp_path):
     ]
 
 
+def test_start_up_errors_name_the_variable_or_the_flag(tmp_path):
+    transientd = [sys.executable, os.path.join(ROOT, "transientd.py")]
+    typo = subprocess.run(
+        transientd, capture_output=True, text=True, cwd=tmp_path, env=clean_env({"TRANSIENT_SERVER_BNID": "x"})
+    )
+    assert typo.returncode == 2 and typo.stderr.startswith(
+        "transientd: TRANSIENT_SERVER_BNID: unknown environment variable (did you mean TRANSIENT_SERVER_BIND?)"
+    )
+    missing = str(tmp_path / "nope.toml")
+    flag = subprocess.run([*transientd, "--config", missing], capture_output=True, text=True, env=clean_env())
+    assert (flag.returncode, flag.stderr) == (2, "transientd: config file %s does not exist (--config)\n" % missing)
+
+
 # -- PostgreSQL without its driver --------------------------------------------------
 
 # Installed without the postgres extra: the driver's import fails, as peewee sees it.
