@@ -18,7 +18,7 @@ from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
 from transient.core.errors import ConfigError, TransientError
-from transient.ops.systemd import Notifier, ServiceState
+from transient.ops.systemd import Heartbeats, Notifier, ServiceState
 
 log = logging.getLogger("transient")
 
@@ -35,11 +35,12 @@ class NotifyingArbiter(Arbiter):
 
 
 class Daemon(BaseApplication):
-    def __init__(self, config, notifier=None):
+    def __init__(self, config, notifier=None, peers=None):
         self.config = config
         self.runtime = None
         self.heartbeat = None
         self.notifier = notifier or Notifier()
+        self.peers = peers  # every worker's scheduler heartbeat, for the watchdog
         super().__init__()
 
     def run(self):
@@ -90,7 +91,7 @@ class Daemon(BaseApplication):
         # gunicorn's own log has its own handlers: scrub them too.
         redact.install_log_filter(settings.secret_values(self.config), logging.getLogger("gunicorn.error"))
         self.runtime = Runtime(self.config)
-        self.heartbeat = ServiceState(self.notifier) if self.notifier.enabled else None
+        self.heartbeat = ServiceState(self.notifier, self.peers) if self.notifier.enabled else None
         self.runtime.start(heartbeat=self.heartbeat)
         return self.runtime.app()
 
@@ -207,7 +208,12 @@ def main(argv=None):
         print("transientd: configuration and database OK")
         return 0
     notifier.status("starting: workers are starting and syncing each coin")
-    Daemon(config, notifier).run()
+    peers = Heartbeats.create() if notifier.watchdog else None
+    try:
+        Daemon(config, notifier, peers).run()
+    finally:
+        if peers is not None:
+            peers.remove()
     return 0
 
 

@@ -8,6 +8,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -97,45 +98,59 @@ def test_a_postgresql_url_without_the_driver_is_one_line_exit_2(tmp_path):
 
 class NotifySocket:
     """The datagram socket systemd gives a Type=notify service, bound by the test: a path,
-    or an abstract name (``@...``). Each message is kept with its sender's pid (the
-    kernel's SCM_CREDENTIALS, as systemd reads them)."""
+    or an abstract name (``@...``). A thread reads it all the time, as systemd does; each
+    message is kept with its sender's pid (the kernel's SCM_CREDENTIALS, as systemd reads
+    them)."""
 
     def __init__(self, address):
         self.address = address
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
         self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
-        self.messages = []  # (pid, {key: value})
+        self.sock.settimeout(0.2)
+        self.messages = []  # (pid, {key: value}), appended by the reader only
+        self.closed = threading.Event()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
-    def receive(self, timeout):
-        """Read what arrives within ``timeout`` seconds; return the new messages."""
-        new = []
-        self.sock.settimeout(timeout)
-        while True:
+    def _read(self):
+        size = socket.CMSG_SPACE(struct.calcsize("3i"))
+        while not self.closed.is_set():
             try:
-                data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(struct.calcsize("3i")))
+                data, ancillary, _, _ = self.sock.recvmsg(4096, size)
             except TimeoutError:
-                break
-            pid = next(
-                (struct.unpack("3i", d[:12])[0] for level, kind, d in ancillary if kind == socket.SCM_CREDENTIALS), None
-            )
-            new.append((pid, dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)))
-            self.sock.settimeout(0.05)  # drain what is queued, then return
-        self.messages += new
-        return new
+                continue
+            except OSError:
+                return
+            creds = [d for _, kind, d in ancillary if kind == socket.SCM_CREDENTIALS]
+            pid = struct.unpack("3i", creds[0][:12])[0] if creds else None
+            self.messages.append((pid, dict(line.split("=", 1) for line in data.decode().splitlines() if "=" in line)))
 
-    def wait(self, key, value=None, timeout=60):
-        """Return the first (pid, message) holding ``key`` (with ``value``), waiting for it."""
+    def wait(self, key, value=None, timeout=60, after=0):
+        """Return the first (pid, message) from index ``after`` on holding ``key`` (with
+        ``value`` in it), waiting for it."""
         deadline = time.monotonic() + timeout
         while True:
-            for pid, msg in self.messages:
+            for pid, msg in self.messages[after:]:
                 if key in msg and (value is None or value in msg[key]):
                     return pid, msg
-            left = deadline - time.monotonic()
-            assert left > 0, "no %s=%s within %ss; got %s" % (key, value or "", timeout, self.messages)
-            self.receive(min(left, 1.0))
+            assert time.monotonic() < deadline, "no %s=%s within %ss; got %s" % (
+                key,
+                value or "",
+                timeout,
+                self.messages,
+            )
+            time.sleep(0.05)
+
+    def arriving(self, seconds):
+        """The messages that arrive in the next ``seconds`` (a window for what must not come)."""
+        start = len(self.messages)
+        time.sleep(seconds)
+        return self.messages[start:]
 
     def close(self):
+        self.closed.set()
+        self.reader.join(5)
         self.sock.close()
         if not self.address.startswith("@") and os.path.exists(self.address):
             os.unlink(self.address)
@@ -188,13 +203,12 @@ def test_two_daemons_side_by_side_notify_systemd_and_stop_alone(tmp_path, regtes
         assert a.stop() == 0
         pid, stopping = path_sock.wait("STOPPING", "1")
         assert pid == a.proc.pid and stopping["STATUS"].startswith("stopping")
-        path_sock.receive(0.2)
+        a.proc.wait(10)
         after = [m for _, m in path_sock.messages[path_sock.messages.index((pid, stopping)) + 1 :]]
         assert not any(m.get("STATUS", "").startswith("ready") for m in after), after  # the last word is "stopping"
         # The other one is untouched: it answers, and its watchdog pings go on.
         assert b.get("/healthz").status_code == 200
-        abstract_sock.messages.clear()
-        abstract_sock.wait("WATCHDOG", "1")
+        abstract_sock.wait("WATCHDOG", "1", after=len(abstract_sock.messages))
         assert not any("STOPPING" in m for _, m in abstract_sock.messages)
         assert b.create(currency="LTC", amount="1")["checkout_url"].startswith("/pay/")
     finally:
@@ -203,22 +217,25 @@ def test_two_daemons_side_by_side_notify_systemd_and_stop_alone(tmp_path, regtes
 
 
 def test_a_stuck_scheduler_stops_the_watchdog_pings(tmp_path, regtest, wallet, sockets):
-    """The third sync hangs for ever (a fault point): READY=1 and pings before it, then
-    none, so systemd's WatchdogSec= would restart the daemon."""
+    """Two workers; the third sync of one of them hangs for ever (a fault point): READY=1
+    and pings before it, then none from either worker (the other one's scheduler still
+    runs, but sees its sibling's heartbeat grow old), so systemd's WatchdogSec= would
+    restart the daemon."""
     sock = sockets(str(tmp_path / "notify.sock"))
-    env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "1000000", "TRANSIENT_FAULTS": "sync.before_apply:hang:3"}
-    d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "t.db"), coin_config(regtest, wallet), env=env)
+    env = {"NOTIFY_SOCKET": sock.address, "WATCHDOG_USEC": "1000000", "TRANSIENT_FAULTS": "sync.before_listing:hang:3"}
+    d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "t.db"), coin_config(regtest, wallet), workers=2, env=env)
     try:
         d.start()
         sock.wait("READY", "1")
         sock.wait("WATCHDOG", "1")
-        wait_for(lambda: "fault point sync.before_apply: hanging" in d.log(), timeout=60)
+        wait_for(lambda: "fault point sync.before_listing: hanging" in d.log(), timeout=60)
         _, status = sock.wait("STATUS", "LTC stuck in a sync")
         assert status.get("WATCHDOG") is None
-        sock.receive(0.1)  # what was sent before
-        quiet = sock.receive(3.0)  # three watchdog periods: a live scheduler pings six times
-        assert not any("WATCHDOG" in m for _, m in quiet), quiet
         assert "sync of LTC running for more than 1s: no more watchdog pings" in d.log()
+        # The other worker stops too, once its sibling's heartbeat is a watchdog period old.
+        wait_for(lambda: "no scheduler heartbeat for 1s: no more watchdog pings" in d.log())
+        quiet = sock.arriving(3.0)  # three watchdog periods: live schedulers ping six times each
+        assert not any("WATCHDOG" in m for _, m in quiet), quiet
         assert d.get("/healthz").status_code in (200, 503)  # the API itself still answers
     finally:
         d.kill()

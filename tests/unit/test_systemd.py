@@ -3,6 +3,7 @@
 scheduler's report (ready, stuck, status). A real transientd under NOTIFY_SOCKET and
 WATCHDOG_USEC: tests/e2e/test_process.py."""
 
+import os
 import socket
 import threading
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from transient.chain.scheduler import SyncScheduler
 from transient.core.clock import utcnow
-from transient.ops.systemd import Notifier, ServiceState
+from transient.ops.systemd import Heartbeats, Notifier, ServiceState
 
 
 @pytest.fixture(params=["path", "abstract"])
@@ -123,3 +124,34 @@ def test_the_scheduler_reports_ready_after_the_first_sync_and_a_stuck_sync():
     finally:
         gate.open.set()
         scheduler.shutdown()
+
+
+def test_one_stale_worker_of_several_stops_every_worker_s_pings(listener, tmp_path, caplog):
+    """Workers share the master's Heartbeats: a live sibling whose heartbeat grew old (its
+    scheduler is stuck) silences this one too; a sibling that died does not count."""
+    address, sock = listener
+    peers = Heartbeats(str(tmp_path / "beats"))
+    os.mkdir(peers.path)
+    state = ServiceState(Notifier(address, watchdog_usec=4_000_000), peers)
+    status = {"ready": True, "stuck": [], "status": "ready: LTC synced"}
+    sibling = os.path.join(peers.path, str(os.getppid()))  # a process that is alive
+    open(sibling, "w").close()
+    state.beat(status)
+    assert messages(sock) == [{"READY": "1", "STATUS": "ready: LTC synced", "WATCHDOG": "1"}]
+    old = time.time() - 5
+    os.utime(sibling, (old, old))
+    state.beat(status)
+    assert messages(sock) == []
+    assert "worker(s) %d: no scheduler heartbeat for 4s" % os.getppid() in caplog.text
+    os.utime(sibling)  # it beats again
+    with open("/proc/sys/kernel/pid_max") as fh:
+        dead = int(fh.read())  # pids stay below pid_max: no process has this one
+    gone = os.path.join(peers.path, str(dead))
+    open(gone, "w").close()
+    os.utime(gone, (old, old))
+    state.beat(status)
+    assert messages(sock) == [{"WATCHDOG": "1"}] and not os.path.exists(gone)
+    state.quiet()  # this worker stops: its own file goes, the others no longer wait for it
+    assert sorted(os.listdir(peers.path)) == [str(os.getppid())]
+    peers.remove()
+    assert not os.path.exists(peers.path)
