@@ -3,27 +3,53 @@ worker also runs the per-coin sync scheduler (the lease keeps one sync per coin)
 """
 
 import argparse
+import errno
 import logging
 import os
 import signal
+import socket
 import sys
 import traceback
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
 from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
-from transient.core.errors import TransientError
+from transient.core.errors import ConfigError, TransientError
+from transient.ops.systemd import Heartbeats, Notifier, ServiceState
 
 log = logging.getLogger("transient")
 
 
+class NotifyingArbiter(Arbiter):
+    """gunicorn's master, which tells systemd STOPPING=1 as it begins to stop the workers."""
+
+    def stop(self, graceful=True):
+        notifier = getattr(self.app, "notifier", None)
+        if notifier is not None and not getattr(self, "_stopping_sent", False):
+            self._stopping_sent = True
+            notifier.stopping("stopping: finishing the running syncs and requests")
+        super().stop(graceful)
+
+
 class Daemon(BaseApplication):
-    def __init__(self, config):
+    def __init__(self, config, notifier=None, peers=None):
         self.config = config
         self.runtime = None
+        self.heartbeat = None
+        self.notifier = notifier or Notifier()
+        self.peers = peers  # every worker's scheduler heartbeat, for the watchdog
         super().__init__()
+
+    def run(self):
+        try:
+            NotifyingArbiter(self).run()
+        except RuntimeError as e:  # as BaseApplication.run: gunicorn's own start-up errors
+            print("\nError: %s\n" % e, file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
 
     def load_config(self):
         cfg = self.config
@@ -39,6 +65,9 @@ class Daemon(BaseApplication):
         self.cfg.set("worker_connections", 1000)  # per worker: open sockets, slow ones included
         self.cfg.set("graceful_timeout", 60)
         self.cfg.set("proc_name", "transientd")
+        # gunicorn 23+ puts its control socket at one path per user (~/.gunicorn/gunicorn.ctl):
+        # a second daemon on the host took it over, and stopping either deleted it.
+        self.cfg.set("control_socket_disable", True)
         self.cfg.set("loglevel", cfg["log.level"].lower())
         self.cfg.set("worker_exit", self._worker_exit)
 
@@ -62,10 +91,13 @@ class Daemon(BaseApplication):
         # gunicorn's own log has its own handlers: scrub them too.
         redact.install_log_filter(settings.secret_values(self.config), logging.getLogger("gunicorn.error"))
         self.runtime = Runtime(self.config)
-        self.runtime.start()
+        self.heartbeat = ServiceState(self.notifier, self.peers) if self.notifier.enabled else None
+        self.runtime.start(heartbeat=self.heartbeat)
         return self.runtime.app()
 
     def _worker_exit(self, server, worker):
+        if self.heartbeat is not None:
+            self.heartbeat.quiet()  # the master said STOPPING=1: no "ready" over it
         if self.runtime is not None:
             log.info("worker %s stopping: finishing the running sync", worker.pid)
             self.runtime.close()
@@ -111,11 +143,43 @@ def check_in_child(config):
         os._exit(code)
 
 
+def check_bind(bind):
+    """Raise ConfigError naming ``[server] bind`` when its address cannot be listened on
+    (in use by another program, not this host's, or a privileged port): gunicorn would
+    retry for five seconds and then only say "Can't connect to (host, port)"."""
+    if os.environ.get("LISTEN_FDS"):
+        return  # socket activation: systemd holds the listening socket and hands it over
+    host, _, port = bind.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, int(port), 0, socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise ConfigError(
+            "server.bind %s: cannot resolve %s (%s)" % (bind, host, exc.strerror), field="server.bind"
+        ) from None
+    probe = socket.socket(family, kind, proto)
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no conflict
+        probe.bind(address)
+    except OSError as exc:
+        why = "the address is in use (another transientd or program listens there)"
+        if exc.errno != errno.EADDRINUSE:
+            why = exc.strerror
+        raise ConfigError(
+            "cannot listen on %s: %s; set [server] bind or TRANSIENT_SERVER_BIND to a free address" % (bind, why),
+            field="server.bind",
+        ) from None
+    finally:
+        probe.close()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="transientd", description="Run the Transient payment gateway.")
     parser.add_argument("--config", help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
     parser.add_argument("--check", action="store_true", help="check the config and database, then exit")
     args = parser.parse_args(argv)
+    # Ours alone from here: gunicorn would send READY=1 as soon as it listens.
+    notifier = Notifier.take_from(os.environ)
     try:
         config = settings.load(args.config)
         logging.basicConfig(level=config["log.level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -130,13 +194,26 @@ def main(argv=None):
     except TransientError as exc:
         print("transientd: %s" % redact.scrub(exc.message), file=sys.stderr)
         return 2
+    try:
+        if not args.check:  # --check may run next to the daemon it checks
+            check_bind(config["server.bind"])
+    except ConfigError as exc:
+        print("transientd: %s" % exc.message, file=sys.stderr)
+        return 2
+    notifier.status("starting: checking the configuration and migrating the database")
     code = check_in_child(config)
     if code:
         return code
     if args.check:
         print("transientd: configuration and database OK")
         return 0
-    Daemon(config).run()
+    notifier.status("starting: workers are starting and syncing each coin")
+    peers = Heartbeats.create() if notifier.watchdog else None
+    try:
+        Daemon(config, notifier, peers).run()
+    finally:
+        if peers is not None:
+            peers.remove()
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import os
 import threading
 from decimal import Decimal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -173,7 +174,8 @@ class RPCClient:
                     user, _, password = f.read().strip().partition(":")
             except OSError as exc:
                 raise NodeAuthError(
-                    "cannot read the RPC cookie file %s: %s" % (self.cookie_file, exc.strerror)
+                    "cannot read the RPC cookie file %s: %s%s"
+                    % (self.cookie_file, exc.strerror, _sandbox_hint(self.cookie_file))
                 ) from None
             self._auth = (user, password)
         return self._auth
@@ -211,3 +213,12 @@ def _reason(exc):
 def _start(body):
     """The first 200 characters of a reply's body, for an error message."""
     return body[:800].decode("utf-8", "replace").strip()[:200]
+
+
+def _sandbox_hint(path):
+    """Under systemd (``$INVOCATION_ID``), a cookie in a home directory is hidden by the
+    unit's ProtectHome=yes, whatever its permissions: say so, and where the way out is."""
+    home = ("/home/", "/root/", "/run/user/")
+    if os.environ.get("INVOCATION_ID") and os.path.abspath(path).startswith(home):
+        return " (under systemd, ProtectHome=yes hides /home and /root: see deploy/transientd.service)"
+    return ""

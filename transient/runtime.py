@@ -174,7 +174,7 @@ class Runtime:
         )
         self.amqp = build_amqp(config, self.db, clock)
         # The outbox: events and their deliveries, written in each change's transaction.
-        self.renderer = Renderer(coins, read_cache=config["api.read_cache"])
+        self.renderer = Renderer(coins, read_cache=config["api.read_cache"], public_url=config["server.public_url"])
         self.outbox = Outbox(
             self.renderer,
             config["webhook.url"],
@@ -276,12 +276,13 @@ class Runtime:
             field="server.bind",
         )
 
-    def start(self):
+    def start(self, heartbeat=None):
         """Start the per-coin sync scheduler (it catches up from the stored cursor at once),
         the rates refresher, the pool keeper, the webhook dispatcher (pending deliveries resume from the
-        database) and the AMQP publisher and consumer."""
+        database) and the AMQP publisher and consumer. ``heartbeat``: what the scheduler
+        reports its liveness to (transientd's systemd ServiceState), if anything."""
         self._started = True
-        self.scheduler.start()
+        self.scheduler.start(heartbeat=heartbeat)
         if self.pool_keeper is not None:
             self.pool_keeper.start()
         self.dispatcher.start()

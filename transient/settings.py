@@ -6,6 +6,7 @@ Order of precedence (last wins): built-in defaults, the TOML file
 ``PAYMENT_WEBHOOK_URL``.
 """
 
+import difflib
 import os
 import re
 import tomllib
@@ -114,6 +115,26 @@ def _url(schemes):
     return parse
 
 
+def _public_url(value):
+    """The base of the links payments give out: an http(s) URL with a host, maybe a path
+    (a proxy's prefix), no query, fragment or credentials; kept without a trailing slash."""
+    value = _opt_str(value)
+    if value is None:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host, e.g. https://pay.example.com")
+    if parts.query or parts.fragment or "?" in value or "#" in value:
+        raise ValueError("must not have a query (?) or fragment (#): links are appended to it")
+    if parts.username or parts.password:
+        raise ValueError("must not hold credentials: customers see it")
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number or out of range
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return value.strip().rstrip("/")
+
+
 def _db_url(value):
     value = _str(value)
     if not re.match(r"^(sqlite|postgres|postgresql)(\+pool)?://", value):
@@ -217,14 +238,16 @@ SETTINGS = [
     Setting(
         "server.public_url",
         None,
-        _url(("http", "https")),
-        "Base URL customers reach (for links); default: the bind address.",
+        _public_url,
+        "Base URL customers reach, e.g. https://pay.example.com: every payment's checkout_url"
+        " and qrcode_url start with it. Unset, those links are relative (/pay/<id>).",
     ),
     Setting(
         "database.url",
         "sqlite:///transient.db",
         _db_url,
-        "sqlite:///PATH (default) or postgresql://USER:PASS@HOST:PORT/DB.",
+        "sqlite:///PATH (default: transient.db in the working directory, or in $STATE_DIRECTORY"
+        " under systemd) or postgresql://USER:PASS@HOST:PORT/DB.",
         secret=True,
     ),
     Setting(
@@ -522,14 +545,15 @@ def load(path=None, environ=None, dotenv=True):
 
             load_dotenv(os.path.join(os.getcwd(), ".env"), override=False)
         environ = os.environ
-    path = path or environ.get("TRANSIENT_CONFIG") or None
-    explicit = path is not None
-    path = path or "config.toml"
+    # Who named the file, for the error when it is missing: the caller's --config, or the variable.
+    explicit = "--config" if path else "TRANSIENT_CONFIG" if environ.get("TRANSIENT_CONFIG") else None
+    path = path or environ.get("TRANSIENT_CONFIG") or "config.toml"
     data = _read_toml(path, explicit)
     values = {s.key: s.default if s.default is None else s.parse(s.default) for s in SETTINGS}
     coins, sources = {}, {}
     _apply_file(data, values, coins, sources)
     _apply_env(environ, values, coins, sources)
+    _default_database_in_state_directory(data, environ, values)
     if not coins:
         coins = {code: dict(opts) for code, opts in DEFAULT_COINS.items()}
     for code, opts in coins.items():
@@ -545,7 +569,7 @@ def load(path=None, environ=None, dotenv=True):
 def _read_toml(path, explicit):
     if not os.path.exists(path):
         if explicit:
-            raise ConfigError("config file %s does not exist (TRANSIENT_CONFIG)" % path)
+            raise ConfigError("config file %s does not exist (%s)" % (path, explicit), field=explicit)
         return {}
     try:
         with open(path, "rb") as fh:
@@ -594,15 +618,26 @@ def _apply_file(data, values, coins, sources):
             for code, opts in table.items():
                 _file_coin(code, opts, coins)
             continue
-        if not isinstance(table, dict):
-            raise ConfigError("%s: unknown key (sections are %s)" % (section, _sections()), field=section)
+        if not isinstance(table, dict) or section not in _section_names():
+            close = _did_you_mean(section, _section_names()).strip(" ()")
+            raise ConfigError(
+                "%s: unknown %s (%ssections are %s)"
+                % (
+                    section,
+                    "section" if isinstance(table, dict) else "key",
+                    close + "; " if close else "",
+                    _sections(),
+                ),
+                field=section,
+            )
         for key, raw in table.items():
             name = "%s.%s" % (section, key)
             if section == "rates" and name not in _BY_KEY and isinstance(raw, dict):
                 _file_rate_source(key, raw, sources)
                 continue
             if name not in _BY_KEY:
-                raise ConfigError("%s: unknown key" % name, field=name)
+                known = [k.split(".", 1)[1] for k in _BY_KEY if k.startswith(section + ".")]
+                raise ConfigError("%s: unknown key%s" % (name, _did_you_mean(key, known)), field=name)
             _set(_BY_KEY[name], name, raw, values)
 
 
@@ -617,7 +652,7 @@ def _file_coin(code, opts, coins):
     for key, raw in opts.items():
         name = "coins.%s.%s" % (code, key)
         if key not in _COIN_BY_KEY:
-            raise ConfigError("%s: unknown key" % name, field=name)
+            raise ConfigError("%s: unknown key%s" % (name, _did_you_mean(key, _COIN_BY_KEY)), field=name)
         _set(_COIN_BY_KEY[key], name, raw, target)
 
 
@@ -637,22 +672,86 @@ _SOURCE_ENV = re.compile(r"^TRANSIENT_RATES_([A-Z0-9]+)_(%s)$" % "|".join(k.uppe
 _COIN_ENV = re.compile(r"^TRANSIENT_COINS_([A-Z][A-Z0-9]{1,9})_(%s)$" % "|".join(k.upper() for k in _COIN_BY_KEY))
 
 
+# TRANSIENT_ variables that are not settings: the config file's path, switches of the
+# plugin manager, the devnet, the fault points, and the tests' and scripts' own.
+NOT_SETTINGS = frozenset(
+    {
+        "TRANSIENT_CONFIG",
+        "TRANSIENT_DISABLE_PLUGIN_AUTOLOAD",
+        "TRANSIENT_DEVNET_DIR",
+        "TRANSIENT_FAULTS",
+        "TRANSIENT_REQUIRE_SERVICES",
+        "TRANSIENT_ARTIFACTS",
+        "TRANSIENT_CHROMIUM",
+        "TRANSIENT_CHROMEDRIVER",
+    }
+)
+NOT_SETTINGS_PREFIXES = ("TRANSIENT_TEST_", "TRANSIENT_BOOTSTRAP_")
+
+
 def _apply_env(environ, values, coins, sources):
+    _refuse_unknown_env(environ)
     for setting in SETTINGS:
         for name in (setting.env, setting.env_alias):
             if name and environ.get(name, "") != "":
-                _set(setting, name, environ[name], values)
+                _set(setting, name, _env_list(setting, name, environ[name]), values)
                 break
     for name, raw in environ.items():
         match = _COIN_ENV.match(name)
         if match:
             code, key = match.group(1), match.group(2).lower()
-            _set(_COIN_BY_KEY[key], name, raw, coins.setdefault(code, {}))
+            _set(_COIN_BY_KEY[key], name, _env_list(_COIN_BY_KEY[key], name, raw), coins.setdefault(code, {}))
         elif _SOURCE_ENV.match(name) and environ[name] != "":
             source, key = _SOURCE_ENV.match(name).groups()
             _set(_SOURCE_BY_KEY[key.lower()], name, environ[name], sources.setdefault(source.lower(), {}))
         elif name.startswith("TRANSIENT_COINS_"):
-            raise ConfigError("%s: unknown coin setting (TRANSIENT_COINS_<CODE>_<KEY>)" % name, field=name)
+            raise ConfigError(
+                "%s: unknown coin setting (TRANSIENT_COINS_<CODE>_<KEY>)%s"
+                % (
+                    name,
+                    _did_you_mean(
+                        name, ["TRANSIENT_COINS_%s_%s" % (name.split("_")[2], k.upper()) for k in _COIN_BY_KEY]
+                    ),
+                ),
+                field=name,
+            )
+
+
+def _default_database_in_state_directory(data, environ, values):
+    """Under systemd (``StateDirectory=transient``: ``$STATE_DIRECTORY=/var/lib/transient``)
+    the default SQLite file goes there: the working directory is read-only under
+    ``ProtectSystem=strict``. A configured database.url is never changed."""
+    state = environ.get("STATE_DIRECTORY", "").split(":")[0]
+    configured = "url" in (data.get("database") or {}) or environ.get("TRANSIENT_DATABASE_URL")
+    if state and not configured:
+        values["database.url"] = "sqlite:///" + os.path.join(os.path.abspath(state), "transient.db")
+
+
+def _refuse_unknown_env(environ):
+    """A misspelt TRANSIENT_ variable is an error naming it: silently ignored, it would
+    leave the setting it meant at its default."""
+    known = {n for s in SETTINGS for n in (s.env, s.env_alias) if n}
+    for name in sorted(environ):
+        if not name.startswith("TRANSIENT_") or name in known or name in NOT_SETTINGS:
+            continue
+        if name.startswith(NOT_SETTINGS_PREFIXES + ("TRANSIENT_COINS_",)) or _SOURCE_ENV.match(name):
+            continue
+        raise ConfigError(
+            "%s: unknown environment variable%s; settings are TRANSIENT_<SECTION>_<KEY> (see config.example.toml)"
+            % (name, _did_you_mean(name, known | NOT_SETTINGS)),
+            field=name,
+        )
+
+
+def _env_list(setting, name, raw):
+    """A list setting's value from the environment: TOML/JSON list syntax
+    (``["10s", "1m"]``) or, as before, comma-separated (``10s,1m``)."""
+    if not isinstance(setting.default, list) or not raw.strip().startswith("["):
+        return raw
+    try:
+        return tomllib.loads("value = " + raw)["value"]
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError('%s is not a list such as ["a", "b"] (or a,b): %s' % (name, exc), field=name) from None
 
 
 def _complete_coin(code, opts):
@@ -678,6 +777,17 @@ def _complete_coin(code, opts):
             opts["descriptor"],
             field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
         )
+
+
+def _did_you_mean(name, known):
+    """ " (did you mean rpc_password?)" for the known name closest to a misspelt ``name``, or ""."""
+    by_lower = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(name.lower(), sorted(by_lower), n=1, cutoff=0.6)
+    return " (did you mean %s?)" % by_lower[close[0]] if close else ""
+
+
+def _section_names():
+    return sorted({s.key.split(".")[0] for s in SETTINGS} | {"coins"})
 
 
 def _sections():

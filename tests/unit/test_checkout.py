@@ -37,6 +37,8 @@ def _payment(**over):
         "amount_overpaid": "0",
         "payment_address": "rltc1qexample",
         "payment_uri": "litecoin:rltc1qexample?amount=1.25",
+        "checkout_url": "/pay/6c6fa0ea-1998-49d1-a815-27bbe1f3c5d9",
+        "qrcode_url": "/payments/6c6fa0ea-1998-49d1-a815-27bbe1f3c5d9/qrcode.png",
         "account": None,
         "metadata": {},
         "confirmations_required": 2,

@@ -47,6 +47,14 @@ def test_help_everywhere(argv, capsys):
     assert capsys.readouterr().out.startswith("usage: transient")
 
 
+def test_notify_help_shows_the_placeholder_the_node_needs(capsys):
+    """The node's config needs %s; argparse's escaping must not leak as %%s."""
+    with pytest.raises(SystemExit):
+        cli.main(["notify", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "walletnotify=transient notify transaction DOGE %s" in out and "%%" not in out
+
+
 @pytest.mark.parametrize(
     "argv, words",
     [

@@ -1,6 +1,7 @@
 """The JSON-RPC client against recorded HTTP answers (no node needed)."""
 
 import json
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -192,3 +193,14 @@ def test_each_thread_gets_its_own_session():
         t.join()
     assert len({id(s) for s in seen}) == 3
     client.close()
+
+
+def test_a_cookie_hidden_by_systemd_s_protecthome_says_so(monkeypatch):
+    client = RPCClient(URL, cookie_file="/home/dogecoin/.dogecoin/.cookie-%s" % uuid.uuid4().hex)
+    with pytest.raises(NodeAuthError) as exc:
+        client.call("getblockchaininfo")
+    assert "ProtectHome" not in exc.value.message  # not under systemd: only the reason
+    monkeypatch.setenv("INVOCATION_ID", "0123456789abcdef")
+    with pytest.raises(NodeAuthError) as exc:
+        client.call("getblockchaininfo")
+    assert exc.value.message.endswith("ProtectHome=yes hides /home and /root: see deploy/transientd.service)")

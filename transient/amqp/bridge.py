@@ -40,6 +40,7 @@ class Amqp:
             link=self.publisher_link,
             url=url,
             clock=clock,
+            exchanges=[exchange],
         )
         self.consumer = None
 

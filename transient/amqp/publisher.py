@@ -108,6 +108,7 @@ class Publisher(Dispatcher):
         holder=None,
         clock=utcnow,
         rng=None,
+        exchanges=(),
     ):
         # The lease covers one batch: publishing it and waiting for its confirms.
         super().__init__(
@@ -120,6 +121,7 @@ class Publisher(Dispatcher):
             rng=rng,
         )
         self.params = params
+        self.exchanges = tuple(exchanges)  # declared as soon as a channel opens, events or not
         self.confirms = confirms
         self.confirm_timeout = confirm_timeout
         self.link = link or Link("publisher", clock=clock)
@@ -218,6 +220,11 @@ class Publisher(Dispatcher):
     def _on_channel(self, channel):
         self._channel, self._declared, self._tag = channel, set(), 0
         channel.add_on_close_callback(self._on_channel_closed)
+        # A consumer started before the first event can bind its queue at once (the
+        # channel runs these before anything published on it).
+        for exchange in self.exchanges:
+            channel.exchange_declare(exchange, "topic", durable=True)
+            self._declared.add(exchange)
         if self.confirms:
             channel.confirm_delivery(self._on_confirm, callback=lambda _frame: self._ready())
         else:

@@ -8,6 +8,7 @@ change of state.
 import datetime
 import logging
 import threading
+import time
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -35,6 +36,8 @@ class CoinRunner:
         self._retry_at = None
         self.syncs = 0
         self.wakes = 0
+        self.sync_started = None  # time.monotonic() of the sync running now, for the heartbeat
+        self.first_done = False  # the first sync ran (or failed): the coin counts as started
 
     def wake(self):
         """Trigger a sync now; returns at once.
@@ -78,11 +81,28 @@ class CoinRunner:
                         self._running = False
                         return
                     self._dirty = False
-                self._sync()
+                self._timed_sync()
         except BaseException:
             with self._lock:
                 self._running = False
             raise
+
+    def _timed_sync(self):
+        self.sync_started = time.monotonic()
+        try:
+            self._sync()
+        finally:
+            self.sync_started = None
+            self.first_done = True
+
+    def state(self, stuck_after, now=None):
+        """One word or phrase for STATUS=: starting, synced, node unavailable, stuck."""
+        started = self.sync_started
+        if started is not None and (now or time.monotonic()) - started > stuck_after:
+            return "stuck in a sync for %ds" % ((now or time.monotonic()) - started)
+        if not self.first_done:
+            return "first sync"
+        return "node unavailable, retrying" if self._failures else "synced"
 
     def _sync(self):
         currency = self.syncer.currency
@@ -147,13 +167,36 @@ class SyncScheduler:
             code: CoinRunner(syncer, poll_intervals[code], self.scheduler, clock) for code, syncer in syncers.items()
         }
 
-    def start(self):
+    def start(self, heartbeat=None):
+        """Start the polls and the start-up catch-up; with ``heartbeat`` (an object with
+        ``every``, ``stuck_after`` and ``beat(report)``, e.g. ops.systemd.ServiceState),
+        also a job that reports this scheduler's :meth:`report` every ``every`` seconds."""
         self.scheduler.start()
         for code, runner in self.runners.items():
             self.scheduler.add_job(
                 runner.poll, "interval", seconds=runner.poll_interval, id="poll-%s" % code, misfire_grace_time=None
             )
             runner.wake()  # catch up from the stored cursor at start-up
+        if heartbeat is not None:
+            # A job of this scheduler, on its executor: when jobs stop running, so do the beats.
+            self.scheduler.add_job(
+                lambda: heartbeat.beat(self.report(heartbeat.stuck_after)),
+                "interval",
+                seconds=heartbeat.every,
+                id="heartbeat",
+                misfire_grace_time=None,
+                next_run_time=datetime.datetime.now(datetime.timezone.utc),
+            )
+
+    def report(self, stuck_after):
+        """Return ``{"ready", "stuck", "status"}``: every coin's first sync is over; the coins
+        whose sync has run longer than ``stuck_after`` seconds; one line for STATUS=."""
+        now = time.monotonic()
+        runners = sorted(self.runners.items())
+        stuck = [c for c, r in runners if r.sync_started is not None and now - r.sync_started > stuck_after]
+        ready = all(r.first_done for _, r in runners)
+        states = ", ".join("%s %s" % (c, r.state(stuck_after, now)) for c, r in runners)
+        return {"ready": ready, "stuck": stuck, "status": "%s: %s" % ("ready" if ready else "starting", states)}
 
     def wake(self, currency):
         self.runners[currency].wake()

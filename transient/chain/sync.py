@@ -130,6 +130,7 @@ class Syncer:
         in one transaction. Returns the ids of the payments that changed."""
         state = ChainState.get_by_id(self.currency)
         log.debug("%s: sync start pid=%d cursor=%s", self.currency, os.getpid(), state.cursor_height)
+        faults.point("sync.before_listing")  # where a node that never answers would hold a sync
         changes = self.backend.changes_since(state.cursor_hash)
         changes.removed += self._vanished(changes, state)
         if state.cursor_hash and not changes.cursor_known:

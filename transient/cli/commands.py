@@ -249,7 +249,7 @@ def build_parser():
         parents=[common],
         help="tell the running daemon a coin changed (walletnotify)",
         description="Ping transientd as walletnotify/blocknotify do, e.g. "
-        "walletnotify=transient notify transaction DOGE %%s",
+        "walletnotify=transient notify transaction DOGE %s",
     )
     notify.add_argument("kind", choices=("transaction", "block"), help="what changed")
     notify.add_argument("currency", help="currency code, e.g. DOGE")

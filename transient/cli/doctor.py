@@ -9,8 +9,10 @@ node is made to fire each one, and the daemon must report the ping.
 import datetime
 import json
 import os
+import socket
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import asdict, dataclass, replace
 
@@ -60,14 +62,7 @@ def _checks(config_path, roundtrip, notify_timeout):
     try:
         config = settings.load(config_path)
     except ConfigError as exc:
-        where = config_path or os.environ.get("TRANSIENT_CONFIG") or "config.toml"
-        yield Check(
-            "config",
-            FAIL,
-            exc.message,
-            "fix %s in %s (or its environment variable)" % (exc.field or "the file", where),
-            config_error=True,
-        )
+        yield Check("config", FAIL, exc.message, _config_fix(exc.field, config_path), config_error=True)
         return
     yield Check(
         "config",
@@ -88,6 +83,16 @@ def _checks(config_path, roundtrip, notify_timeout):
         db.close()
 
 
+def _config_fix(field, config_path):
+    """Where to correct a config error: the variable, the flag, or the key in its file."""
+    where = config_path or os.environ.get("TRANSIENT_CONFIG") or "config.toml"
+    if field and field.startswith("TRANSIENT_"):
+        return "correct (or unset) the environment variable %s" % field
+    if field == "--config":
+        return "give --config the path of an existing TOML file"
+    return "correct %s in %s (or its environment variable)" % (field or "the file", where)
+
+
 def _rates(config):
     """A check per configured fiat pair: is its stored rate usable now (kept fresh by transientd)?"""
     if not config["rates.fiat"]:
@@ -96,7 +101,7 @@ def _rates(config):
         book, _ = build_rates(config, plugins.get_plugin_manager(), config.coins, None, utcnow)
         stale = dict(book.stale_pairs())
     except (ConfigError, PluginError) as exc:
-        yield Check("rates", FAIL, exc.message, "fix %s" % (exc.field or "[rates]"), config_error=True)
+        yield Check("rates", FAIL, exc.message, "correct %s" % (exc.field or "[rates]"), config_error=True)
         return
     for pair in book.pairs():
         if pair in stale:
@@ -244,12 +249,22 @@ class CoinDoctor:
             )
             return False
         except NodeAuthError as exc:
+            cookie = self.opts["rpc_cookie_file"]
+            if cookie and not os.path.exists(cookie) and not _listening(self.opts["rpc_url"]):
+                # The node writes its cookie when it starts: no file and no listener is a stopped node.
+                yield self.check(
+                    "node",
+                    FAIL,
+                    "not reachable at %s: nothing listens there, and the cookie file %s does not exist" % (url, cookie),
+                    "start the node (it writes the cookie file), or fix coins.%s.rpc_url" % self.code,
+                )
+                return False
             yield self.check("node", OK, "reachable at %s" % url)
             yield self.check(
                 "credentials",
                 FAIL,
                 exc.message,
-                "fix coins.%s.rpc_user/rpc_password, or rpc_cookie_file (readable by this user)" % self.code,
+                "correct coins.%s.rpc_user/rpc_password, or rpc_cookie_file (readable by this user)" % self.code,
             )
             return False
         except NodeError as exc:
@@ -257,7 +272,7 @@ class CoinDoctor:
                 "node",
                 FAIL,
                 "%s answers, but not as a node: %s" % (url, exc.message),
-                "fix coins.%s.rpc_url (the node's RPC port)" % self.code,
+                "point coins.%s.rpc_url at the node's RPC port" % self.code,
             )
             return False
         self.chain, self.tip = info["chain"], (info["blocks"], info["bestblockhash"])
@@ -488,10 +503,13 @@ class CoinDoctor:
             self.code,
             kind,
         )
+        poll = self.opts["poll_interval"]
+        # While polling is on, pings only make syncs sooner: the poll still sees everything.
         return self.check(
             what,
-            FAIL,
-            "round trip: %s, but no ping reached the daemon in %gs" % (trigger, self.notify_timeout),
+            WARN if poll > 0 else FAIL,
+            "round trip: %s, but no ping reached the daemon in %gs%s"
+            % (trigger, self.notify_timeout, "; payments are still seen by the poll every %ds" % poll if poll else ""),
             "add `%s` to the node's config and restart it" % line,
         )
 
@@ -519,6 +537,17 @@ _NOTIFY_FIX = {
     401: "ping from the loopback, or set [notify] token and send it (?token= or X-Transient-Token)",
     422: "the running daemon does not know this coin: restart transientd after changing the config",
 }
+
+
+def _listening(url, timeout=2.0):
+    """True when something accepts a TCP connection at ``url``'s host and port."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def daemon_url(config):

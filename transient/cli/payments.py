@@ -207,6 +207,7 @@ def show_payment(p):
             ("overpaid", p["amount_overpaid"] if p.get("amount_overpaid", "0") != "0" else None),
             ("address", p["payment_address"]),
             ("uri", p["payment_uri"]),
+            ("checkout", _checkout_line(p.get("checkout_url"))),
             ("account", p.get("account")),
             ("metadata", json.dumps(p["metadata"], sort_keys=True) if p.get("metadata") else None),
             ("confirmations", "%d required" % p["confirmations_required"]),
@@ -233,6 +234,13 @@ def show_payment(p):
     if p.get("status_history"):
         print()
         table([(h["at"], h["status"], h.get("cause") or "") for h in p["status_history"]], ["AT", "STATUS", "CAUSE"])
+
+
+def _checkout_line(url):
+    """The page to send the customer to; a relative one says how to make it whole."""
+    if url and url.startswith("/"):
+        return "%s (relative: set [server] public_url for a full link)" % url
+    return url
 
 
 def _price_line(p):

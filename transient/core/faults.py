@@ -1,16 +1,48 @@
-"""Named crash points, for the crash-safety tests.
+"""Named fault points, for the crash-safety and watchdog tests.
 
 ``TRANSIENT_FAULTS=sync.before_commit`` makes the process kill itself (SIGKILL,
-no clean-up, as a power cut would) when it reaches that point. Unset, a point
-costs one set lookup.
+no clean-up, as a power cut would) when it reaches that point.
+``TRANSIENT_FAULTS=sync.before_apply:hang:3`` makes the thread that reaches the point
+for the third time (and any later one) block for ever, as a sync stuck on a lock or a
+dead connection would. Unset, a point costs one set lookup.
 """
 
+import logging
 import os
 import signal
+import threading
+from collections import Counter
 
-_ARMED = frozenset(filter(None, os.environ.get("TRANSIENT_FAULTS", "").split(",")))
+log = logging.getLogger("transient.faults")
+
+
+def _parse(text):
+    """Return ``(points that kill, {point: the hit from which it hangs})``."""
+    kill, hang = set(), {}
+    for item in filter(None, (i.strip() for i in text.split(","))):
+        name, _, mode = item.partition(":")
+        if mode.startswith("hang"):
+            count = mode.partition(":")[2]
+            hang[name] = int(count) if count.isdigit() else 1
+        else:
+            kill.add(name)
+    return frozenset(kill), hang
+
+
+_KILL, _HANG = _parse(os.environ.get("TRANSIENT_FAULTS", ""))
+_ARMED = _KILL | frozenset(_HANG)
+_hits = Counter()
+_lock = threading.Lock()
 
 
 def point(name):
-    if name in _ARMED:
+    if name not in _ARMED:
+        return
+    if name in _KILL:
         os.kill(os.getpid(), signal.SIGKILL)
+    with _lock:
+        _hits[name] += 1
+        hit = _hits[name]
+    if hit >= _HANG[name]:
+        log.warning("fault point %s: hanging for ever (TRANSIENT_FAULTS, hit %d)", name, hit)
+        threading.Event().wait()

@@ -41,6 +41,8 @@ PUBLIC_FIELDS = (
     "payment_uri",
     "confirmations_required",
     "expires_at",
+    "checkout_url",
+    "qrcode_url",
 )
 PRICE_FIELDS = ("price", "price_currency", "rate", "rate_at")  # what a priced payment costs, and at what rate
 
@@ -86,9 +88,12 @@ class Renderer:
     """Renders payments and their events. ``coins`` maps a currency code to ``(backend,
     options)``; ``read_cache`` bounds the RenderedCache (0 turns it off)."""
 
-    def __init__(self, coins, read_cache=RENDERED_CACHE):
+    def __init__(self, coins, read_cache=RENDERED_CACHE, public_url=None):
         self.coins = coins
         self.cache = RenderedCache(read_cache)
+        # The base of the links a payment gives out ([server] public_url); without it
+        # they are relative to wherever the API was reached.
+        self.base_url = (public_url or "").rstrip("/")
         self._row_fields = Payment._meta.sorted_fields
         self._row_sql = None  # made at the first read: the placeholder is the database's
 
@@ -169,6 +174,8 @@ class Renderer:
             "amount_overpaid": money(max(0, payment.amount_received - payment.amount)),
             "payment_address": payment.address,
             "payment_uri": uri,
+            "checkout_url": "%s/pay/%s" % (self.base_url, payment.id),
+            "qrcode_url": "%s/payments/%s/qrcode.png" % (self.base_url, payment.id),
             # Rows stored before the input checks may hold lone surrogates: shown as U+FFFD.
             "account": clean(payment.account),
             "metadata": clean(json.loads(payment.metadata)),

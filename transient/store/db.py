@@ -12,8 +12,11 @@ import logging
 import os
 import threading
 
+import peewee
 from peewee import DatabaseProxy, InterfaceError, OperationalError, PostgresqlDatabase, SqliteDatabase
 from playhouse.db_url import connect, parse
+
+from ..core.errors import ConfigError
 
 log = logging.getLogger("transient.db")
 
@@ -192,12 +195,25 @@ def open_database(url):
         db = SqliteDatabase(path or ":memory:", pragmas=_SQLITE_PRAGMAS, check_same_thread=False)
         db.outages = Outages()  # nothing to lose: a file
     elif url.split("://", 1)[0] in ("postgres", "postgresql"):
+        _require_postgres_driver()
         db = ReconnectingPostgresqlDatabase(**parse(url))
     else:
         db = connect(url)
         db.outages = Outages()
     database.initialize(db)
     return db
+
+
+def _require_postgres_driver():
+    """Raise ConfigError naming database.url and the install command when psycopg2 is
+    missing (``pip install .`` without the extra): peewee would only fail at the first
+    connection, with a traceback."""
+    if peewee.psycopg2 is None:
+        raise ConfigError(
+            "database.url is a PostgreSQL URL, but its driver (psycopg2) is not installed:"
+            " pip install 'transient[postgres]'",
+            field="database.url",
+        )
 
 
 def chunks(items, size=IN_CHUNK):
