@@ -4,6 +4,7 @@ worker also runs the per-coin sync scheduler (the lease keeps one sync per coin)
 
 import argparse
 import logging
+import logging.config
 import os
 import signal
 import sys
@@ -15,6 +16,7 @@ from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
 from transient.core.errors import TransientError
+from transient.ops import logs, rundir
 
 log = logging.getLogger("transient")
 
@@ -40,7 +42,11 @@ class Daemon(BaseApplication):
         self.cfg.set("graceful_timeout", 60)
         self.cfg.set("proc_name", "transientd")
         self.cfg.set("loglevel", cfg["log.level"].lower())
+        # gunicorn's error and access logs through the daemon's one handler and format.
+        self.cfg.set("logconfig_dict", log_config(cfg))
+        self.cfg.set("access_log_format", logs.ACCESS_FORMAT)
         self.cfg.set("worker_exit", self._worker_exit)
+        self.cfg.set("child_exit", _child_exit)
 
     def load(self):
         # Runs in each worker after the fork: connections are never shared across processes.
@@ -69,6 +75,20 @@ class Daemon(BaseApplication):
         if self.runtime is not None:
             log.info("worker %s stopping: finishing the running sync", worker.pid)
             self.runtime.close()
+
+
+def log_config(config):
+    """The logging dict of the master and gunicorn: [log] format, level, access_log."""
+    return logs.config(
+        config["log.format"], config["log.level"], settings.secret_values(config), config["log.access_log"]
+    )
+
+
+def _child_exit(server, worker):
+    # A worker is gone: its live gauges leave the sums (its counters stay counted).
+    from transient.ops import metrics  # after rundir.prepare(): prometheus_client reads the directory at import
+
+    metrics.mark_dead(worker.pid)
 
 
 def check(config):
@@ -118,15 +138,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         config = settings.load(args.config)
-        logging.basicConfig(level=config["log.level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        redact.install_log_filter(settings.secret_values(config))  # no secret in any log line
-        redact.install_log_filter(settings.secret_values(config))  # no secret in any log line
-        # APScheduler logs every run of every job at INFO: one line per coin every few seconds.
-        logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
-        # pika logs each failed connection attempt as an error; transient.amqp logs the changes of state.
-        logging.getLogger("pika").setLevel(
-            logging.WARNING if logging.getLogger().level <= logging.DEBUG else logging.CRITICAL
-        )
+        # One format for every line, the redaction filter on the handler (ops.logs).
+        logging.config.dictConfig(log_config(config))
     except TransientError as exc:
         print("transientd: %s" % redact.scrub(exc.message), file=sys.stderr)
         return 2
@@ -136,6 +149,7 @@ def main(argv=None):
     if args.check:
         print("transientd: configuration and database OK")
         return 0
+    rundir.prepare()  # the workers' metric files, fresh for this start
     Daemon(config).run()
     return 0
 

@@ -408,6 +408,13 @@ SETTINGS = [
         "Seconds between status checks on the /pay/{id} page (fetch with JS, page refresh without).",
     ),
     Setting("log.level", "INFO", lambda v: _choice(v, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level."),
+    Setting(
+        "log.format",
+        "text",
+        lambda v: _choice(v, ("TEXT", "JSON")).lower(),
+        'Every line (the daemon\'s and gunicorn\'s): "text" (one readable line) or "json" (one object a line).',
+    ),
+    Setting("log.access_log", False, _bool, "Log each HTTP request (gunicorn's access log) in the same format."),
 ]
 
 # Each HTTP rate source's [rates.<name>] table (env TRANSIENT_RATES_<NAME>_<KEY>).
