@@ -93,6 +93,13 @@ def _schedule(value):
     return [duration(v) for v in value]
 
 
+def _log_format(value):
+    value = _str(value).strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError('must be "text" or "json"')
+    return value
+
+
 def _bind(value):
     value = _str(value)
     host, sep, port = value.rpartition(":")
@@ -411,7 +418,7 @@ SETTINGS = [
     Setting(
         "log.format",
         "text",
-        lambda v: _choice(v, ("TEXT", "JSON")).lower(),
+        _log_format,
         'Every line (the daemon\'s and gunicorn\'s): "text" (one readable line) or "json" (one object a line).',
     ),
     Setting("log.access_log", False, _bool, "Log each HTTP request (gunicorn's access log) in the same format."),

@@ -10,7 +10,9 @@ import sys
 
 import pytest
 
+from transient import settings
 from transient.core import events as ev
+from transient.core.errors import ConfigError
 from transient.ops import lifecycle, logs, metrics
 from transient.store.db import Outages
 
@@ -175,3 +177,13 @@ def test_each_payment_event_is_one_line_with_its_fields_and_counts(caplog):
     assert count(metrics.PAYMENTS_CREATED, "DOGE") - before[0] == 1
     assert count(metrics.RECEIVED_UNITS, "DOGE") - before[1] == 150
     assert count(metrics.STATUS_CHANGES, "DOGE", "UNPAID", "double_spend") - before_reverted == 1
+
+
+def test_the_log_settings_and_their_environment_variables():
+    env = {"TRANSIENT_LOG_FORMAT": "JSON", "TRANSIENT_LOG_ACCESS_LOG": "true", "TRANSIENT_LOG_LEVEL": "warning"}
+    config = settings.load(None, environ=env, dotenv=False)
+    assert (config["log.format"], config["log.access_log"], config["log.level"]) == ("json", True, "WARNING")
+    defaults = settings.load(None, environ={}, dotenv=False)
+    assert (defaults["log.format"], defaults["log.access_log"]) == ("text", False)
+    with pytest.raises(ConfigError, match='TRANSIENT_LOG_FORMAT must be "text" or "json"'):
+        settings.load(None, environ={"TRANSIENT_LOG_FORMAT": "xml"}, dotenv=False)
