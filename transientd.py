@@ -5,6 +5,7 @@ worker also runs the per-coin sync scheduler (the lease keeps one sync per coin)
 import argparse
 import errno
 import logging
+import logging.config
 import os
 import signal
 import socket
@@ -18,6 +19,7 @@ from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
 from transient.core.errors import ConfigError, TransientError
+from transient.ops import logs, rundir
 from transient.ops.systemd import Heartbeats, Notifier, ServiceState
 
 log = logging.getLogger("transient")
@@ -69,7 +71,11 @@ class Daemon(BaseApplication):
         # a second daemon on the host took it over, and stopping either deleted it.
         self.cfg.set("control_socket_disable", True)
         self.cfg.set("loglevel", cfg["log.level"].lower())
+        # gunicorn's error and access logs through the daemon's one handler and format.
+        self.cfg.set("logconfig_dict", log_config(cfg))
+        self.cfg.set("access_log_format", logs.ACCESS_FORMAT)
         self.cfg.set("worker_exit", self._worker_exit)
+        self.cfg.set("child_exit", _child_exit)
 
     def load(self):
         # Runs in each worker after the fork: connections are never shared across processes.
@@ -88,8 +94,6 @@ class Daemon(BaseApplication):
             self.config["server.worker_memory_limit"], lambda: os.kill(os.getpid(), signal.SIGTERM)
         )
 
-        # gunicorn's own log has its own handlers: scrub them too.
-        redact.install_log_filter(settings.secret_values(self.config), logging.getLogger("gunicorn.error"))
         self.runtime = Runtime(self.config)
         self.heartbeat = ServiceState(self.notifier, self.peers) if self.notifier.enabled else None
         self.runtime.start(heartbeat=self.heartbeat)
@@ -101,6 +105,20 @@ class Daemon(BaseApplication):
         if self.runtime is not None:
             log.info("worker %s stopping: finishing the running sync", worker.pid)
             self.runtime.close()
+
+
+def log_config(config):
+    """The logging dict of the master and gunicorn: [log] format, level, access_log."""
+    return logs.config(
+        config["log.format"], config["log.level"], settings.secret_values(config), config["log.access_log"]
+    )
+
+
+def _child_exit(server, worker):
+    # A worker is gone: its live gauges leave the sums (its counters stay counted).
+    from transient.ops import metrics  # after rundir.prepare(): prometheus_client reads the directory at import
+
+    metrics.mark_dead(worker.pid)
 
 
 def check(config):
@@ -182,15 +200,8 @@ def main(argv=None):
     notifier = Notifier.take_from(os.environ)
     try:
         config = settings.load(args.config)
-        logging.basicConfig(level=config["log.level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        redact.install_log_filter(settings.secret_values(config))  # no secret in any log line
-        redact.install_log_filter(settings.secret_values(config))  # no secret in any log line
-        # APScheduler logs every run of every job at INFO: one line per coin every few seconds.
-        logging.getLogger("apscheduler").setLevel(max(logging.WARNING, logging.getLogger().level))
-        # pika logs each failed connection attempt as an error; transient.amqp logs the changes of state.
-        logging.getLogger("pika").setLevel(
-            logging.WARNING if logging.getLogger().level <= logging.DEBUG else logging.CRITICAL
-        )
+        # One format for every line, the redaction filter on the handler (ops.logs).
+        logging.config.dictConfig(log_config(config))
     except TransientError as exc:
         print("transientd: %s" % redact.scrub(exc.message), file=sys.stderr)
         return 2
@@ -207,6 +218,7 @@ def main(argv=None):
     if args.check:
         print("transientd: configuration and database OK")
         return 0
+    rundir.prepare()  # the workers' metric files, fresh for this start
     notifier.status("starting: workers are starting and syncing each coin")
     peers = Heartbeats.create() if notifier.watchdog else None
     try:

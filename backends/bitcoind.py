@@ -45,16 +45,16 @@ class BitcoindBackend(CoinBackend):
 
     def __init__(self, currency, options, rpc=None):
         super().__init__(currency, options)
-        self.rpc = rpc or self._client(options)
+        self.rpc = rpc or self._client(options, currency=currency)
         # The listings come on a new connection each: a reply of many TCP segments on a
         # kept-alive one stalls ~40 ms (the node's Nagle against our delayed ACK), which
         # cost a sync of 100 new txs 60 ms instead of 17; a loopback connect costs 0.1 ms
         # (bench/notify_burst.py measures both).
-        self.listing_rpc = rpc or self._client(options, keep_alive=False)
+        self.listing_rpc = rpc or self._client(options, keep_alive=False, currency=currency)
         self._chain = None
 
     @staticmethod
-    def _client(options, keep_alive=True):
+    def _client(options, keep_alive=True, currency=None):
         if not options.get("rpc_url"):
             raise ConfigError("rpc_url is required", "rpc_url")
         return RPCClient(
@@ -65,6 +65,7 @@ class BitcoindBackend(CoinBackend):
             wallet=options.get("wallet"),
             timeout=float(options.get("rpc_timeout", 10)),
             keep_alive=keep_alive,
+            currency=currency,
         )
 
     # -- node ----------------------------------------------------------------

@@ -4,12 +4,14 @@ import itertools
 import json
 import os
 import threading
+import time
 from decimal import Decimal
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
 from transient.core.errors import NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
+from transient.ops import metrics
 
 # Litecoin Core answers a full RPC work queue with HTTP 500 and this text (Bitcoin Core: 503).
 WORK_QUEUE_FULL = "Work queue depth exceeded"
@@ -38,10 +40,20 @@ class RPCClient:
     or from ``cookie_file`` (re-read on a 401, so a restarted node's new cookie works).
     Each thread gets its own ``requests.Session`` unless ``session`` is given.
     Raises NodeUnreachable, NodeAuthError, NodeBusy, RPCError or NodeError.
+    With ``currency``, each request is counted and timed in the RPC metrics.
     """
 
     def __init__(
-        self, url, user=None, password=None, cookie_file=None, wallet=None, timeout=10, session=None, keep_alive=True
+        self,
+        url,
+        user=None,
+        password=None,
+        cookie_file=None,
+        wallet=None,
+        timeout=10,
+        session=None,
+        keep_alive=True,
+        currency=None,
     ):
         base, url_user, url_password = _split_credentials(url)
         user, password = user or url_user, password or url_password
@@ -60,6 +72,7 @@ class RPCClient:
         self._sessions = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self.currency = currency
 
     def call(self, method, *params):
         """Return the result of one RPC call."""
@@ -98,9 +111,12 @@ class RPCClient:
         requests_ = [{"jsonrpc": "1.0", "id": i, "method": m, "params": list(p)} for i, (m, p) in zip(ids, calls)]
         body = encode(requests_[0] if single else requests_)
         method = calls[0][0] if single else "batch(%s)" % ",".join(m for m, _ in calls)
-        replies = self._post(body, method)
+        replies = self._measured(body, method, [m for m, _ in calls])
         if single:
-            return [self._result(replies if isinstance(replies, dict) else None, method)]
+            result = self._result(replies if isinstance(replies, dict) else None, method)
+            if isinstance(result, RPCError) and self.currency:
+                metrics.RPC_ERRORS.labels(self.currency, method, "rpc").inc()
+            return [result]
         if not isinstance(replies, list):  # e.g. the node could not parse the batch
             error = self._result(replies, method) if isinstance(replies, dict) else None
             raise error if isinstance(error, RPCError) else NodeError("unexpected reply to %s" % method)
@@ -116,6 +132,22 @@ class RPCClient:
             code = error.get("code") if isinstance(error, dict) else None
             return RPCError("%s: %s" % (method, self._redact(message)), code, method)
         return reply.get("result")
+
+    def _measured(self, body, method, methods):
+        """``_post``, counted and timed under ``currency`` (label: the method, or
+        ``batch(...)`` of the distinct methods: bounded whatever the batch's size)."""
+        if not self.currency:
+            return self._post(body, method)
+        label = metrics.rpc_method(methods)
+        metrics.RPC_CALLS.labels(self.currency, label).inc()
+        started = time.perf_counter()
+        try:
+            return self._post(body, method)
+        except NodeError as exc:
+            metrics.RPC_ERRORS.labels(self.currency, label, _error_kind(exc)).inc()
+            raise
+        finally:
+            metrics.RPC_DURATION.labels(self.currency, label).observe(time.perf_counter() - started)
 
     def _post(self, body, method):
         response = self._send(body, method)
@@ -193,6 +225,13 @@ class RPCClient:
     def _redact(self, text):
         password = self._auth[1] if self._auth else None
         return text.replace(password, "***") if password else text
+
+
+def _error_kind(exc):
+    for cls, kind in ((NodeUnreachable, "unreachable"), (NodeAuthError, "auth"), (NodeBusy, "busy"), (RPCError, "rpc")):
+        if isinstance(exc, cls):
+            return kind
+    return "other"
 
 
 def _split_credentials(url):

@@ -25,6 +25,8 @@ from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.sender import Sender
 from .delivery.targets import TargetGuard
+from .ops import logs
+from .ops.metrics import StateCollector
 from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
@@ -150,6 +152,7 @@ class Runtime:
         self.backends = build_backends(config, plugins.collect_backends(self.pm))
         coins = {code: (backend, config.coins[code]) for code, backend in self.backends.items()}
         self.db = open_database(config["database.url"])
+        self.db.outages.transition = logs.Transition("database")  # its down/up lines once per daemon
         # Who may call: the config's keys (every scope) and the stored ones (transient keys).
         self.key_store = KeyStore(self.db, clock=clock)
         self.keys = KeyRing(config["api.keys"], self.key_store)
@@ -241,6 +244,7 @@ class Runtime:
             refresh_interval=config["checkout.refresh_interval"],
             rates=self.rates,
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
+            metrics_state=StateCollector(self.health.metrics_state),
         )
 
     def prepare_schema(self):
@@ -292,9 +296,10 @@ class Runtime:
             self.amqp.start()
 
     def wake(self, currency):
-        """Ask for a sync of ``currency`` now (coalesced with any running one)."""
+        """Ask for a sync of ``currency`` now (coalesced with any running one); False when
+        it was coalesced."""
         self.last_notify[currency] = self.clock()
-        self.scheduler.wake(currency)  # before start(), the scheduler keeps it until it starts
+        return self.scheduler.wake(currency)  # before start(), the scheduler keeps it until it starts
 
     def sync_counts(self, currency):
         """Return ``{"wakes": n, "syncs": n}``: sync triggers (pings, polls, start-up) and

@@ -94,6 +94,13 @@ def _schedule(value):
     return [duration(v) for v in value]
 
 
+def _log_format(value):
+    value = _str(value).strip().lower()
+    if value not in ("text", "json"):
+        raise ValueError('must be "text" or "json"')
+    return value
+
+
 def _bind(value):
     value = _str(value)
     host, sep, port = value.rpartition(":")
@@ -431,6 +438,13 @@ SETTINGS = [
         "Seconds between status checks on the /pay/{id} page (fetch with JS, page refresh without).",
     ),
     Setting("log.level", "INFO", lambda v: _choice(v, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level."),
+    Setting(
+        "log.format",
+        "text",
+        _log_format,
+        'Every line (the daemon\'s and gunicorn\'s): "text" (one readable line) or "json" (one object a line).',
+    ),
+    Setting("log.access_log", False, _bool, "Log each HTTP request (gunicorn's access log) in the same format."),
 ]
 
 # Each HTTP rate source's [rates.<name>] table (env TRANSIENT_RATES_<NAME>_<KEY>).

@@ -4,6 +4,7 @@ backends), and a private cluster stopped and started under load. Nothing is lost
 doubled, and it resumes by itself."""
 
 import collections
+import json
 import tempfile
 import threading
 import time
@@ -97,7 +98,15 @@ def test_a_private_cluster_stopped_and_started_under_load(tmp_path, regtest, wal
         db = open_database(cluster.url)
         migrations.apply(db)
         db.close()
-        d = Daemon(str(tmp_path), cluster.url, coin_config(regtest, wallet), extra=webhook(receiver), threads=4)
+        # Two workers, JSON lines: the outage's down and up lines are said once for the daemon.
+        d = Daemon(
+            str(tmp_path),
+            cluster.url,
+            coin_config(regtest, wallet),
+            extra='format = "json"\n' + webhook(receiver),
+            threads=4,
+            workers=2,
+        )
         daemons.append(d)
         d.start()
         acked, errors, stop = [], collections.Counter(), threading.Event()
@@ -169,6 +178,12 @@ def test_a_private_cluster_stopped_and_started_under_load(tmp_path, regtest, wal
         health = d.get("/healthz").json()["database_outages"]
         # It was away for the 2 s sleep at least (and the payments made meanwhile): no timing beyond that.
         assert health["outages"] >= 1 and health["last_outage_seconds"] >= 1
+        # Down, up (again for a later outage), never down twice in a row: the second
+        # worker to lose its connections does not say it again.
+        said = [json.loads(line).get("event") for line in d.log().splitlines() if line.startswith("{")]
+        said = [e for e in said if e in ("database.down", "database.up")]
+        assert said and said[0] == "database.down" and said[-1] == "database.up", said
+        assert all(a != b for a, b in zip(said, said[1:])), said
     finally:
         for d in daemons:
             d.kill()

@@ -15,6 +15,7 @@ from transient.amqp import link as amqp
 from transient.amqp.publisher import CONFIRMED, Publisher
 from transient.delivery.admin import event_log
 from transient.devnet.node import find_free_port
+from transient.ops import metrics
 from transient.store.models import Delivery, DeliveryAttempt, Payment
 
 # -- events: the publisher on the outbox ------------------------------------------------
@@ -106,6 +107,8 @@ def test_refused_publishes_are_retried_until_the_broker_takes_them(hub, client, 
     payments = [hub.payment() for _ in range(3)]
     for p in payments:
         hub.emit(p, "payment.created")
+    counted = {o: metrics.DELIVERIES.labels("amqp", o)._value.get for o in metrics.DELIVERY_OUTCOMES}
+    before = {o: get() for o, get in counted.items()}
     hub.publisher(schedule=[0.05])  # one wait, repeated: an AMQP delivery never fails for good
     # The queue holds one message: the other two are refused at every try, past the schedule's end.
     wait_for(lambda: Delivery.select().where(Delivery.attempts >= 3).count() == 2)
@@ -120,3 +123,6 @@ def test_refused_publishes_are_retried_until_the_broker_takes_them(hub, client, 
     assert len(retried) >= 2 and len(retried[0].log) == retried[0].attempts  # one log row per attempt
     first = DeliveryAttempt.get((DeliveryAttempt.delivery == retried[0].id) & (DeliveryAttempt.number == 1))
     assert "nack" in first.error and first.retry_at is not None
+    # transient_deliveries_total{kind="amqp"}: every attempt counted once, by its outcome.
+    delta = {o: get() - before[o] for o, get in counted.items()}
+    assert delta == {"sent": 3, "retried": sum(r.attempts for r in rows) - 3, "failed": 0}

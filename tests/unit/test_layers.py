@@ -53,6 +53,7 @@ LAZY_OWN = {
     ("transient.runtime", "transient.amqp.bridge"): "pika, only where [amqp] url is set",
     ("transientd", "transient.runtime"): "the daemon's master never loads the app (each worker does)",
     ("transientd", "transient.ops.memory"): "likewise",
+    ("transientd", "transient.ops.metrics"): "prometheus_client is imported once the run directory is made",
 }
 # The only modules a third-party-style plugin may import from Transient.
 PLUGIN_API = {"transient.plugin"}

@@ -94,6 +94,7 @@ class Publisher(Dispatcher):
     the batch in flight."""
 
     prefix = "amqp"
+    kind = "amqp"
 
     def __init__(
         self,

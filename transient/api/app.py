@@ -6,6 +6,7 @@ from ..core.errors import TransientError
 from . import errors, resources
 from .auth import ApiKeys
 from .checkout import page
+from .metrics import HttpMetrics, Metrics
 
 
 class App(falcon.App):
@@ -33,6 +34,7 @@ def create_app(
     qr_style,
     refresh_interval=10,
     rates=None,
+    metrics_state=None,
 ):
     """Return the WSGI app.
 
@@ -41,9 +43,10 @@ def create_app(
     ``sender`` serve redelivery and the webhook test ping; ``keys`` is the KeyRing
     (or a list of full-scope keys); ``qr_style`` is the
     default QR Style; ``refresh_interval`` the checkout page's reload, in seconds;
-    ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``.
+    ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``; ``metrics_state`` the
+    scrape-time gauges of ``/metrics`` (an ops.metrics.StateCollector).
     """
-    app = App(middleware=[ApiKeys(keys)])
+    app = App(middleware=[HttpMetrics(), ApiKeys(keys)])
     app.req_options.strip_url_path_trailing_slash = True
     app.set_error_serializer(errors.serialize_http_error)
     app.add_error_handler(TransientError, errors.handle_domain_error)
@@ -56,6 +59,7 @@ def create_app(
     app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))
     app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token))
     app.add_route("/healthz", resources.Health(health))
+    app.add_route("/metrics", Metrics(keys, metrics_state))
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     return app

@@ -1,8 +1,9 @@
 """Health report: per coin, node reachable, chain tip, cursor lag, last sync; the AMQP
 links; the database. Built once from the process's parts, read on every /healthz."""
 
-from ..core.clock import iso
+from ..core.clock import iso, utcnow
 from ..core.errors import NodeError
+from ..delivery import admin
 from ..store.models import ChainState
 
 
@@ -72,6 +73,31 @@ class HealthReport:
             # Reported, never counted against "ok": HTTP keeps working while the broker is
             # away, and the events wait in the outbox for it.
             out["amqp"] = self.amqp.report()
+        return out
+
+    def metrics_state(self):
+        """What /metrics reads at each scrape (ops.metrics.StateCollector): per coin the
+        node's tip (one RPC), the stored cursor, the last good sync and the pool; the
+        outbox's backlog by target kind; whether the database answered."""
+        now = utcnow()
+        out = {"database_up": True, "coins": {}, "outbox": {}}
+        try:
+            states = {s.currency: s for s in ChainState.select()}
+            out["outbox"] = admin.backlog(now)
+        except Exception:  # noqa: BLE001 - a scrape reports the database as down, never fails
+            out["database_up"], states = False, {}
+        for code, backend in sorted(self.backends.items()):
+            coin = {"node_up": False, "tip_height": None}
+            try:
+                coin.update(node_up=True, tip_height=backend.tip().height)
+            except NodeError:
+                pass
+            state = states.get(code)
+            coin["cursor_height"] = state.cursor_height if state else None
+            if state is not None and state.last_sync_at is not None:
+                coin["seconds_since_sync"] = max(0.0, (now - state.last_sync_at).total_seconds())
+            coin["pool"] = _pool_size(self.pools.get(code)) if out["database_up"] else None
+            out["coins"][code] = coin
         return out
 
 

@@ -13,6 +13,7 @@ from ..core.errors import BadRequest, NotFound, Unauthorized, UnknownCurrency, V
 from ..core.keys import PAYMENTS_CREATE, PAYMENTS_READ, WEBHOOKS_MANAGE
 from ..core.redact import redact
 from ..delivery import admin
+from ..ops import metrics
 from ..payments.validation import check_url, parse_json
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -166,7 +167,10 @@ class Notify:
             )
         if not _HEX64.fullmatch(value):
             raise ValidationError("must be 64 hexadecimal characters", "txid" if kind == "transaction" else "hash")
-        self.wake(currency.upper())
+        code = currency.upper()
+        metrics.NOTIFY_PINGS.labels(code, kind).inc()
+        if self.wake(code) is False:  # a sync was running or queued already: this ping joined it
+            metrics.NOTIFY_COALESCED.labels(code).inc()
         resp.status = falcon.HTTP_202
         resp.media = {"success": True}
 

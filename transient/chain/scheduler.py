@@ -14,6 +14,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from ..core.errors import NodeError
+from ..ops import logs, metrics
 
 log = logging.getLogger("transient.sync")
 MAX_BACKOFF = 60.0
@@ -34,13 +35,15 @@ class CoinRunner:
         self._dirty = False
         self._failures = 0
         self._retry_at = None
+        self._node = logs.Transition("node-%s" % syncer.currency)  # its down/up lines, once per daemon
         self.syncs = 0
         self.wakes = 0
         self.sync_started = None  # time.monotonic() of the sync running now, for the heartbeat
         self.first_done = False  # the first sync ran (or failed): the coin counts as started
 
     def wake(self):
-        """Trigger a sync now; returns at once.
+        """Trigger a sync now; returns at once: True when it queued a sync, False when
+        it was coalesced with one running or queued.
 
         A ping costs a flag under a lock: no database, no RPC. At most one job is
         queued, and a running sync only notes that it must go round once more.
@@ -49,7 +52,7 @@ class CoinRunner:
             self.wakes += 1
             self._dirty = True
             if self._running or self._queued:
-                return
+                return False
             self._queued = True
         try:
             self.scheduler.add_job(self.run, id=self.job_id, replace_existing=True, misfire_grace_time=None)
@@ -57,10 +60,12 @@ class CoinRunner:
             with self._lock:
                 self._queued = False
             raise
+        return True
 
     def poll(self):
         """The fallback poll: a sync unless the node is in back-off. It only wakes the
         runner's job, so a sync longer than the poll interval never overlaps the poll."""
+        metrics.observe_rss()  # each worker's memory gauge stays fresh between scrapes
         if self._retry_at is not None and self.clock() < self._retry_at:
             return
         self.wake()
@@ -107,7 +112,11 @@ class CoinRunner:
     def _sync(self):
         currency = self.syncer.currency
         try:
-            runs = self.syncer.run()
+            with metrics.Timer() as timer:
+                runs = self.syncer.run()
+            if runs:
+                metrics.SYNC_RUNS.labels(currency).inc(runs)
+                metrics.SYNC_DURATION.labels(currency).observe(timer.seconds)
             if runs == 0:
                 # Another process holds the lease and was asked to run again. If it
                 # died, its lease runs out: look again then rather than at the next poll.
@@ -117,16 +126,24 @@ class CoinRunner:
             self._failures += 1
             delay = min(self.poll_interval * 2 ** (self._failures - 1), MAX_BACKOFF)
             self._retry_at = self.clock() + _seconds(delay)
-            if self._failures == 1:
-                log.warning("%s: node unavailable (%s); retrying with back-off up to %ds", currency, exc, MAX_BACKOFF)
+            metrics.SYNC_FAILURES.labels(currency, "node").inc()
+            if self._failures == 1 and self._node.down():
+                log.warning(
+                    "%s: node unavailable (%s), down; retrying with back-off up to %ds",
+                    currency,
+                    exc,
+                    MAX_BACKOFF,
+                    extra={"event": "node.down", "currency": currency, "error": str(exc)},
+                )
             self._note_error(str(exc))
             return
         except Exception:
+            metrics.SYNC_FAILURES.labels(currency, "internal").inc()
             log.exception("%s: sync failed", currency)
             self._note_error("internal error during sync (see the log)")
             return
-        if self._failures:
-            log.info("%s: node reachable again after %d failed sync(s)", currency, self._failures)
+        if runs and self._node.up():
+            log.info("%s: node reachable again, up", currency, extra={"event": "node.up", "currency": currency})
         self._failures, self._retry_at = 0, None
 
     def _retry_later(self, seconds):
@@ -199,7 +216,8 @@ class SyncScheduler:
         return {"ready": ready, "stuck": stuck, "status": "%s: %s" % ("ready" if ready else "starting", states)}
 
     def wake(self, currency):
-        self.runners[currency].wake()
+        """Ask for a sync of ``currency``; False when coalesced with a running or queued one."""
+        return self.runners[currency].wake()
 
     def shutdown(self):
         self.scheduler.shutdown(wait=True)

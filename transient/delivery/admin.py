@@ -4,6 +4,8 @@ redelivery, the newest and the failed deliveries, and the test ping."""
 import re
 import uuid
 
+from peewee import fn
+
 from ..core.clock import iso, utcnow
 from ..core.errors import NotFound
 from ..core.redact import redact, scrub
@@ -118,3 +120,22 @@ def ping(sender, url):
         '"sequence":0,"data":{}},"payment":null}' % (event_id, iso(utcnow()))
     ).encode()
     return sender.post(url, body, sender.headers(event_id, "ping", body=body))
+
+
+def backlog(now=None):
+    """Return ``{kind: (count, oldest age in seconds or None)}`` of the deliveries not yet
+    delivered nor given up, for ``webhook`` and ``amqp`` targets (the /metrics gauges)."""
+    now = now or utcnow()
+    out = {}
+    amqp = Delivery.url.startswith("amqp:")
+    for kind, where in (("webhook", ~amqp), ("amqp", amqp)):
+        count, oldest = (
+            Delivery.select(fn.COUNT(Delivery.id), fn.MIN(Delivery.created_at))
+            .where((Delivery.state == Delivery.PENDING) & where)
+            .tuples()
+            .get()
+        )
+        if isinstance(oldest, str):  # SQLite hands an aggregate's datetime back as text
+            oldest = Delivery.created_at.python_value(oldest)
+        out[kind] = (count, max(0.0, (now - oldest).total_seconds()) if oldest else None)
+    return out

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ..core.clock import utcnow
 from ..core.redact import redact
+from ..ops import metrics
 from ..store.db import is_sqlite, retry_once, write_transaction
 from ..store.models import Delivery
 from .sender import Outcome
@@ -51,6 +52,10 @@ def target_of(url):
         if 0 <= i < end:
             end = i
     return url[:end]
+
+
+# A recorded attempt's state -> its outcome in transient_deliveries_total.
+_OUTCOME = {Delivery.DELIVERED: "sent", Delivery.PENDING: "retried", Delivery.FAILED: "failed"}
 
 
 class Claimed:
@@ -114,6 +119,7 @@ class Dispatcher:
     """
 
     prefix = "http"
+    kind = "webhook"  # the target kind of its metrics (transient_deliveries_total)
 
     def __init__(self, db, sender, schedule, concurrency=8, holder=None, clock=utcnow, rng=None, per_target=None):
         self.db = db
@@ -227,6 +233,7 @@ class Dispatcher:
 
         retry_once(self.db, store)
         for out, number, state, retry_at in rows:
+            metrics.DELIVERIES.labels(self.kind, _OUTCOME[state]).inc()
             self._log(out, number, state, retry_at, now)
             if retry_at is not None and (self._soonest is None or retry_at < self._soonest):
                 self._soonest = retry_at
@@ -291,6 +298,7 @@ class Dispatcher:
 
     def _log(self, out, number, state, retry_at, now):
         d = out.delivery
+        fields = {"delivery_id": d.id, "target": redact(target_of(d.url)), "attempts": number}
         what = "%s (#%d, event %s seq %d) to %s attempt %d: %s in %d ms" % (
             d.type,
             d.id,
@@ -302,16 +310,22 @@ class Dispatcher:
             out.duration_ms,
         )
         if state == Delivery.DELIVERED:
-            log.info("webhook %s: delivered", what)
+            log.info("webhook %s: delivered", what, extra=dict(fields, event="delivery.sent"))
         elif state == Delivery.PENDING:
             log.warning(
                 "webhook %s%s; retry in %ds",
                 what,
                 " (%s)" % out.error if out.status and out.error else "",
                 (retry_at - now).total_seconds(),
+                extra=dict(fields, event="delivery.retry"),
             )
         else:
-            log.error("webhook %s%s; giving up", what, " (%s)" % out.error if out.status and out.error else "")
+            log.error(
+                "webhook %s%s; giving up",
+                what,
+                " (%s)" % out.error if out.status and out.error else "",
+                extra=dict(fields, event="delivery.given_up", error=out.error or str(out.status)),
+            )
 
     def run_once(self, limit=None):
         """Claim, send one after another, record; return the outcomes (for tests and the CLI)."""

@@ -9,6 +9,7 @@ every event of one transaction carries the same snapshot of the payment.
 import json
 import uuid
 
+from ..ops import lifecycle
 from ..store.db import chunks
 from ..store.models import Delivery, Event, Payment
 
@@ -44,9 +45,12 @@ class Outbox:
         return list(dict.fromkeys(urls))
 
     def written(self, batch):
-        """Call after the batch's transaction committed: wake the dispatcher."""
+        """Call after the batch's transaction committed: wake the dispatcher, then say
+        what happened (ops.lifecycle: the lines and the counters, once per event)."""
         if batch.deliveries:
             self.written_one()
+        lifecycle.committed(batch.added)
+        batch.added = []
 
     def written_one(self):
         """A delivery was queued and committed: tell the listeners."""
@@ -65,6 +69,7 @@ class EventBatch:
         self.payments = {}  # payment id -> the latest Payment instance seen
         self.seq = {}  # payment id -> last sequence number given out
         self.deliveries = 0
+        self.added = []  # (payment id, currency, type, data) of every event, for ops.lifecycle
 
     def add(self, payment, type, data=None):
         """Queue an event of ``type``; its sequence number is taken at once."""
@@ -73,6 +78,7 @@ class EventBatch:
         self.seq[pid] = payment.event_seq = seq
         self.payments[pid] = payment
         self.pending.append((pid, seq, type, data or {}))
+        self.added.append((pid, payment.currency, type, data or {}))
 
     def write(self):
         """Store the queued events and their deliveries; return how many events.

@@ -44,7 +44,13 @@ MERGE = datetime.timedelta(seconds=5)  # failures this soon after a recovery bel
 
 class Outages:
     """What this process saw of the database going away: when the current outage began,
-    how many there were, the last error and how long the last one lasted."""
+    how many there were, the last error and how long the last one lasted.
+
+    ``transition`` (set by the runtime: an ops.logs.Transition) has ``down()`` and
+    ``up()``, True for the one process of the daemon that says the change: the down
+    and up lines are logged once, not once per worker."""
+
+    transition = None
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -67,7 +73,12 @@ class Outages:
                 else:
                     self.down_since = now
                     self.count += 1
-                    log.warning("database connection lost (%s); reconnecting on the next use", text)
+                    if self.transition is None or self.transition.down():
+                        log.warning(
+                            "database connection lost (%s), down; reconnecting on the next use",
+                            text,
+                            extra={"event": "database.down", "error": text},
+                        )
             self.last_error, self.last_error_at = text, now
 
     def recovered(self):
@@ -77,7 +88,12 @@ class Outages:
                 return
             self.last_seconds = round((now - self.down_since).total_seconds(), 3)
             self._since, self.down_since, self.last_recovered_at = self.down_since, None, now
-        log.warning("database reachable again after %.1fs", self.last_seconds)
+        if self.transition is None or self.transition.up():
+            log.info(
+                "database reachable again after %.1fs, up",
+                self.last_seconds,
+                extra={"event": "database.up", "duration_ms": int(self.last_seconds * 1000)},
+            )
 
     def report(self):
         iso = lambda t: t.isoformat().replace("+00:00", "Z") if t else None  # noqa: E731
