@@ -6,6 +6,7 @@ from ..core.errors import TransientError
 from . import errors, resources
 from .auth import ApiKeys
 from .checkout import page
+from .greenfield import mount as mount_greenfield
 
 
 class App(falcon.App):
@@ -33,6 +34,7 @@ def create_app(
     qr_style,
     refresh_interval=10,
     rates=None,
+    greenfield=None,
 ):
     """Return the WSGI app.
 
@@ -41,9 +43,11 @@ def create_app(
     ``sender`` serve redelivery and the webhook test ping; ``keys`` is the KeyRing
     (or a list of full-scope keys); ``qr_style`` is the
     default QR Style; ``refresh_interval`` the checkout page's reload, in seconds;
-    ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``.
+    ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``; ``greenfield`` the
+    ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     """
-    app = App(middleware=[ApiKeys(keys)])
+    access = ApiKeys(keys)
+    app = App(middleware=[access])
     app.req_options.strip_url_path_trailing_slash = True
     app.set_error_serializer(errors.serialize_http_error)
     app.add_error_handler(TransientError, errors.handle_domain_error)
@@ -58,4 +62,6 @@ def create_app(
     app.add_route("/healthz", resources.Health(health))
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
+    if greenfield is not None:
+        mount_greenfield(app, *greenfield, access.keys, max_body, refresh_interval)
     return app

@@ -1,0 +1,583 @@
+"""The Greenfield store, server and invoices over the payments service.
+
+An invoice offers one Transient payment per payment method it allows (each its own
+address and locked amount, made by :class:`~transient.payments.service.PaymentService`):
+whichever is paid settles it, and funds on any of them are credited by the ledger as
+always. The invoice row keeps what Greenfield needs besides (metadata, checkout options,
+the merchant's mark); its status is computed from its payments when read.
+"""
+
+import datetime
+import json
+from decimal import Decimal
+
+from peewee import IntegrityError
+
+from ...core.clock import iso
+from ...core.errors import ValidationError
+from ...core.money import format_amount
+from ...core.status import required_amount
+from ...store.db import chunks, write_transaction
+from ...store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Payment, Receipt
+from ...store.models import confirmations as receipt_confirmations
+from . import shapes
+from .projection import new_event, receipt_status, state_of, status_extra
+
+MAX_TAKE = 1000
+SYNC_FRESH = datetime.timedelta(minutes=2)  # a coin synced this recently counts as synched
+# A payments-service field -> the Greenfield request path it comes from (422 paths).
+PATHS = {
+    "amount": "amount",
+    "price": "amount",
+    "price_currency": "currency",
+    "currency": "currency",
+    "metadata": "metadata",
+    "confirmations": "checkout.speedPolicy",
+    "underpayment_tolerance": "checkout.paymentTolerance",
+    "expires_at": "checkout.expirationMinutes",
+    "redirect_url": "checkout.redirectURL",
+}
+
+
+class Unknown(Exception):
+    """A store, invoice, webhook or delivery this key cannot see (404): ``code`` and text."""
+
+    def __init__(self, what):
+        super().__init__("The %s was not found" % what)
+        self.code = "%s-not-found" % what
+        self.message = str(self)
+
+
+class Refused(Exception):
+    """A request understood but refused by a business rule (400 ``{code, message}``)."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def store_id(db, configured, clock, idgen=shapes.new_id):
+    """The store id: ``configured`` (``[greenfield] store_id``), else the one generated
+    once and kept in the database (made here the first time it is asked for)."""
+    if configured:
+        return configured
+    row = GreenfieldStore.select().order_by(GreenfieldStore.created_at, GreenfieldStore.id).first()
+    if row is None:
+        try:
+            with write_transaction(db):
+                GreenfieldStore.create(id=idgen(44), created_at=clock())
+        except IntegrityError:
+            pass  # another process made it first
+        # The oldest row wins, should two processes have made one at once.
+        row = GreenfieldStore.select().order_by(GreenfieldStore.created_at, GreenfieldStore.id).first()
+    return row.id
+
+
+class Greenfield:
+    """One store (the gateway) and its invoices.
+
+    ``payments`` is the PaymentService; ``options`` the ``[greenfield]`` settings as a
+    dict (``store_id``, ``store_name``, ...); ``projection`` queues the webhooks;
+    ``base_url`` is where customers reach the pages (``[server] public_url``)."""
+
+    def __init__(self, payments, db, projection, registry, options, base_url, clock, idgen=shapes.new_id):
+        self.payments = payments
+        self.coins = payments.coins
+        self.db = db
+        self.projection = projection
+        self.registry = registry
+        self.options = options
+        self.base_url = base_url.rstrip("/")
+        self.clock = clock
+        self.idgen = idgen
+        self._store_id = options.get("store_id")
+
+    # -- the store -------------------------------------------------------------------
+
+    @property
+    def store_id(self):
+        """The configured store id, or the one generated once and kept in the database."""
+        if self._store_id is None:
+            self._store_id = store_id(self.db, None, self.clock, self.idgen)
+        return self._store_id
+
+    def check_store(self, store_id):
+        """Raise Unknown unless ``store_id`` is this gateway's store."""
+        if store_id != self.store_id:
+            raise Unknown("store")
+
+    def store(self):
+        """The store object of §3.3 (the whole BTCPay shape: clients have typed getters)."""
+        o = self.options
+        return {
+            "id": self.store_id,
+            "name": o["store_name"],
+            "website": None,
+            "defaultCurrency": o["default_currency"],
+            "invoiceExpiration": o["expiration_minutes"] * 60,
+            "monitoringExpiration": o["monitoring_minutes"] * 60,
+            "displayExpirationTimer": 300,
+            "speedPolicy": o["speed_policy"],
+            "paymentTolerance": _number(o["payment_tolerance"]),
+            "defaultLang": "en",
+            "defaultPaymentMethod": shapes.method_id(sorted(self.coins)[0]) if self.coins else None,
+            "archived": False,
+            "anyoneCanCreateInvoice": False,
+            "requiresRefundEmail": False,
+            "checkoutType": "V2",
+            "receipt": {"enabled": True, "showQR": None, "showPayments": None},
+            "lightningAmountInSatoshi": False,
+            "lightningPrivateRouteHints": False,
+            "onChainWithLnInvoiceFallback": False,
+            "redirectAutomatically": False,
+            "showRecommendedFee": False,
+            "recommendedFeeBlockTarget": 1,
+            "htmlTitle": None,
+            "networkFeeMode": "Never",
+            "payJoinEnabled": False,
+            "lazyPaymentMethods": False,
+            "spread": 0,
+            "paymentMethodCriteria": [],
+        }
+
+    def payment_methods(self):
+        """The store's payment methods: one on-chain method per configured coin."""
+        return [{"paymentMethodId": shapes.method_id(c), "enabled": True} for c in sorted(self.coins)]
+
+    def server_info(self, version):
+        """§3.1: ``fullySynched`` when every coin synced recently without an error since."""
+        now = self.clock()
+        states = {s.currency: s for s in ChainState.select().where(ChainState.currency.in_(list(self.coins)))}
+        status = []
+        for code in sorted(self.coins):
+            s = states.get(code)
+            ok = (
+                s is not None
+                and s.last_sync_at is not None
+                and now - s.last_sync_at <= SYNC_FRESH
+                and (s.last_error_at is None or s.last_error_at < s.last_sync_at)
+            )
+            height = s.cursor_height if s is not None and s.cursor_height is not None else 0
+            status.append(
+                {
+                    "paymentMethodId": shapes.method_id(code),
+                    "cryptoCode": code,
+                    "chainHeight": height,
+                    "syncHeight": height,
+                    "nodeInformation": None,
+                    "available": bool(ok),
+                }
+            )
+        return {
+            "version": shapes.VERSION,
+            "transientVersion": version,
+            "onion": None,
+            "supportedPaymentMethods": [shapes.method_id(c) for c in sorted(self.coins)],
+            "fullySynched": bool(status) and all(s["available"] for s in status),
+            "syncStatus": status,
+        }
+
+    # -- invoices --------------------------------------------------------------------
+
+    def create(self, store_id, body):
+        """Create an invoice from a Greenfield request; return its object (§3.5)."""
+        self.check_store(store_id)
+        request = read_request(body, self.coins, self.options)
+        now = self.clock()
+        invoice_id = self.idgen()
+        expires_at = now + datetime.timedelta(minutes=request["expiration_minutes"])
+        made = []
+        for code in request["methods"]:
+            payment, _ = self._payment(code, request, invoice_id, expires_at)
+            made.append((code, payment))
+        with write_transaction(self.db):
+            invoice = Invoice.create(
+                id=invoice_id,
+                store_id=self.store_id,
+                amount=request["amount"],
+                currency=request["currency"],
+                metadata=json.dumps(request["metadata"]),
+                order_id=request["order_id"],
+                checkout=json.dumps(request["checkout"]),
+                created_at=now,
+                expires_at=expires_at,
+                monitoring_until=expires_at + datetime.timedelta(minutes=request["monitoring_minutes"]),
+                updated_at=now,
+            )
+            for code, payment in made:
+                InvoicePayment.create(invoice=invoice_id, payment=payment.id, method=shapes.method_id(code))
+            first = made[0][1]
+            created = Event.get((Event.payment == first.id) & (Event.sequence == 1))
+            hooks = [h for h in self.registry.greenfield(self.store_id) if h.enabled]
+            queued = self.projection.queue(invoice, [(shapes.CREATED, {}, created.id, first.id, 1)], hooks, now)
+        if queued:
+            self.payments.outbox.written_one()
+        return self.render(invoice, [p for _, p in made], now)
+
+    def _payment(self, code, request, invoice_id, expires_at):
+        body = {
+            "currency": code,
+            "metadata": {
+                "greenfield": {"invoiceId": invoice_id, "storeId": self.store_id},
+                **({"orderId": request["order_id"]} if request["order_id"] else {}),
+                **({"description": request["description"]} if request["description"] else {}),
+            },
+            "expires_at": iso(expires_at),
+            "underpayment_tolerance": request["tolerance"],
+        }
+        if request["confirmations"] is not None:
+            body["confirmations"] = request["confirmations"]
+        if request["redirect_url"]:
+            body["redirect_url"] = request["redirect_url"]
+        if request["currency"] == code:
+            body["amount"] = request["amount"]
+        else:
+            body["price"], body["price_currency"] = request["amount"], request["currency"]
+        try:
+            return self.payments.create(body)
+        except ValidationError as exc:
+            raise shapes.FieldErrors([(PATHS.get(exc.field, exc.field or "body"), exc.message)]) from None
+
+    def find(self, store_id, invoice_id):
+        """The Invoice row ``invoice_id`` of the store, or raise Unknown."""
+        self.check_store(store_id)
+        invoice = Invoice.get_or_none((Invoice.id == str(invoice_id)) & (Invoice.store_id == self.store_id))
+        if invoice is None:
+            raise Unknown("invoice")
+        return invoice
+
+    def get(self, store_id, invoice_id):
+        invoice = self.find(store_id, invoice_id)
+        return self.render(invoice, self._payments_of([invoice.id])[invoice.id], self.clock())
+
+    def list(self, store_id, params):
+        """§3.7: a bare array, newest first, filtered by orderId/status/dates, paged by skip/take."""
+        self.check_store(store_id)
+        query = Invoice.select().where(Invoice.store_id == self.store_id)
+        orders = params.get("orderId") or []
+        if orders:
+            query = query.where(Invoice.order_id.in_(orders))
+        if params.get("startDate") is not None:
+            query = query.where(Invoice.created_at >= shapes.from_unix(params["startDate"], "startDate"))
+        if params.get("endDate") is not None:
+            query = query.where(Invoice.created_at <= shapes.from_unix(params["endDate"], "endDate"))
+        statuses = set(params.get("status") or [])
+        unknown = sorted(statuses - set(shapes.STATUSES))
+        if unknown:
+            raise shapes.FieldErrors(
+                [("status", "unknown status %s (one of %s)" % (unknown[0], ", ".join(shapes.STATUSES)))]
+            )
+        skip = _int_param(params.get("skip"), "skip", 0)
+        take = _int_param(params.get("take"), "take", MAX_TAKE, MAX_TAKE)
+        rows = list(query.order_by(Invoice.created_at.desc(), Invoice.id.desc()))
+        now = self.clock()
+        out, seen = [], 0
+        for part in chunks(rows):
+            payments = self._payments_of([i.id for i in part])
+            for invoice in part:
+                rendered = self.render(invoice, payments[invoice.id], now)
+                if statuses and rendered["status"] not in statuses:
+                    continue
+                seen += 1
+                if seen > skip:
+                    out.append(rendered)
+                if len(out) >= take:
+                    return out
+        return out
+
+    def mark(self, store_id, invoice_id, body):
+        """§3.9: mark the invoice Settled or Invalid; return it. The ledger is untouched."""
+        if not isinstance(body, dict):
+            raise shapes.FieldErrors([("status", "is required: Settled or Invalid")])
+        wanted = body.get("status")
+        if wanted not in shapes.MARKABLE:
+            raise shapes.FieldErrors([("status", "must be Settled or Invalid")])
+        invoice = self.find(store_id, invoice_id)
+        now = self.clock()
+        with write_transaction(self.db):
+            invoice = Invoice.get(Invoice.id == invoice.id)
+            payments = self._payments_of([invoice.id])[invoice.id]
+            status, _ = state_of(invoice, payments, now)
+            if status == wanted:
+                raise Refused("invoice-invalid-state", "The invoice is already %s" % wanted)
+            invoice.marked = invoice.status = wanted
+            invoice.additional_status, invoice.updated_at = shapes.MARKED, now
+            invoice.save(only=[Invoice.marked, Invoice.status, Invoice.additional_status, Invoice.updated_at])
+            first = payments[0]
+            event, seq = new_event(first.id, "greenfield.marked", {"invoice": invoice.id, "status": wanted}, now)
+            kind = shapes.STATUS_EVENTS[wanted]
+            extra = status_extra(wanted, shapes.MARKED, True, payments)
+            hooks = [h for h in self.registry.greenfield(self.store_id) if h.enabled]
+            queued = self.projection.queue(invoice, [(kind, extra, event, first.id, seq)], hooks, now)
+        if queued:
+            self.payments.outbox.written_one()
+        return self.render(invoice, payments, now)
+
+    def methods(self, store_id, invoice_id):
+        """§3.8: one entry per payment method of the invoice, with its payments."""
+        invoice = self.find(store_id, invoice_id)
+        payments = self._payments_of([invoice.id])[invoice.id]
+        links = {
+            link.payment_id: link.method for link in InvoicePayment.select().where(InvoicePayment.invoice == invoice.id)
+        }
+        receipts = {}
+        for r in Receipt.select().where(Receipt.payment.in_([p.id for p in payments])).order_by(Receipt.id):
+            receipts.setdefault(r.payment_id, []).append(r)
+        tips = {s.currency: s.cursor_height for s in ChainState.select()}
+        return [self._method(invoice, p, links[p.id], receipts.get(p.id, []), tips.get(p.currency)) for p in payments]
+
+    def _method(self, invoice, payment, method, receipts, tip):
+        backend, _ = self.coins.get(payment.currency, (None, None))
+        decimals = backend.decimals if backend else 8
+        money = lambda units: format_amount(units, decimals)  # noqa: E731
+        need = _need(payment)
+        due = max(0, payment.amount - payment.amount_received) if payment.amount_received < need else 0
+        entries = []
+        for r in receipts:
+            status = receipt_status(r.state)
+            if r.state == Receipt.PENDING and receipt_confirmations(r, tip or 0) >= payment.confirmations_required:
+                status = "Settled"
+            entries.append(
+                {
+                    "id": "%s-%s" % (r.txid, r.output),
+                    "receivedDate": shapes.unix(r.first_seen),
+                    "value": money(r.amount),
+                    "fee": "0",
+                    "status": status,
+                    "destination": r.address,
+                }
+            )
+        return {
+            "paymentMethodId": method,
+            "paymentMethod": method,
+            "cryptoCode": payment.currency,
+            "currency": payment.currency,
+            "destination": payment.address,
+            "paymentLink": backend.payment_uri(payment.address, due or payment.amount) if backend else None,
+            "rate": payment.rate or "1",
+            "paymentMethodPaid": money(payment.amount_received),
+            "totalPaid": money(payment.amount_received),
+            "due": money(due),
+            "amount": money(payment.amount),
+            "paymentMethodFee": "0",
+            "networkFee": "0",
+            "activated": True,
+            "additionalData": {},
+            "payments": entries,
+        }
+
+    def page(self, invoice_id):
+        """What the /i/{id} page shows: the invoice and, per method, its payment's id,
+        coin, amount and status. Raises Unknown."""
+        invoice = Invoice.get_or_none(Invoice.id == str(invoice_id))
+        if invoice is None:
+            raise Unknown("invoice")
+        payments = self._payments_of([invoice.id])[invoice.id]
+        rendered = self.render(invoice, payments, self.clock())
+        choices = []
+        for p in payments:
+            backend, _ = self.coins.get(p.currency, (None, None))
+            choices.append(
+                {
+                    "payment_id": str(p.id),
+                    "currency": p.currency,
+                    "amount": format_amount(p.amount, backend.decimals if backend else 8),
+                    "status": p.status,
+                }
+            )
+        return rendered, choices
+
+    def _payments_of(self, invoice_ids):
+        """``{invoice id: [Payment, ...]}`` in the order the methods were offered."""
+        out = {i: [] for i in invoice_ids}
+        query = (
+            Payment.select(Payment, InvoicePayment.invoice)
+            .join(InvoicePayment)
+            .where(InvoicePayment.invoice.in_(list(invoice_ids)))
+            .order_by(InvoicePayment.id)
+        )
+        for p in query:
+            out[p.invoicepayment.invoice_id].append(p)
+        return out
+
+    def render(self, invoice, payments, now):
+        """The invoice object of §3.5, its status computed from its payments now."""
+        status, additional = state_of(invoice, payments, now)
+        checkout = json.loads(invoice.checkout)
+        checkout["paymentMethods"] = [shapes.method_id(p.currency) for p in payments]
+        return {
+            "id": invoice.id,
+            "storeId": invoice.store_id,
+            "amount": invoice.amount,
+            "currency": invoice.currency,
+            "type": "Standard",
+            "checkoutLink": "%s/i/%s" % (self.base_url, invoice.id),
+            "status": status,
+            "additionalStatus": additional,
+            "createdTime": shapes.unix(invoice.created_at),
+            "expirationTime": shapes.unix(invoice.expires_at),
+            "monitoringExpiration": shapes.unix(invoice.monitoring_until),
+            "monitoringTime": shapes.unix(invoice.monitoring_until),
+            "archived": False,
+            "availableStatusesForManualMarking": shapes.markable(status),
+            "metadata": json.loads(invoice.metadata),
+            "checkout": checkout,
+            "receipt": {"enabled": True, "showQR": None, "showPayments": None},
+        }
+
+
+def _need(payment):
+    return required_amount(payment.amount, payment.tolerance_bp)
+
+
+def _number(text):
+    value = Decimal(text)
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _plain(value):
+    """``value`` with its numbers as JSON numbers again (bodies parse them as Decimal):
+    the metadata is echoed as it came, ``"taxIncluded": 3.20`` a number still."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
+    return value
+
+
+def _int_param(value, name, default, hi=2**31):
+    if value is None:
+        return default
+    text = str(value).strip()
+    if not text.isascii() or not text.isdigit() or int(text) > hi:
+        raise shapes.FieldErrors([(name, "must be a whole number from 0 to %d" % hi)])
+    return int(text)
+
+
+def read_request(body, coins, options):
+    """Return the fields of a create request (§3.5), or raise FieldErrors naming each path.
+
+    ``null`` is accepted wherever a field is optional (the clients send it)."""
+    if not isinstance(body, dict):
+        raise shapes.FieldErrors([("body", "must be a JSON object")])
+    errors = []
+    checkout = body.get("checkout")
+    if checkout is None:
+        checkout = {}
+    if not isinstance(checkout, dict):
+        errors.append(("checkout", "must be an object or null"))
+        checkout = {}
+    currency = body.get("currency")
+    if not isinstance(currency, str) or not currency.strip():
+        errors.append(("currency", "is required, e.g. USD or LTC"))
+        currency = ""
+    currency = currency.strip().upper()
+    amount = None
+    if body.get("amount") is None:
+        errors.append(("amount", "is required (top-up invoices without an amount are not supported)"))
+    else:
+        try:
+            amount = shapes.money_text(shapes.decimal_of(body["amount"], "amount"))
+        except shapes.FieldErrors as exc:
+            errors += exc.errors
+    metadata = body.get("metadata")
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        errors.append(("metadata", "must be an object or null"))
+        metadata = {}
+    metadata = _plain(metadata)
+    order_id = metadata.get("orderId")
+    if order_id is not None:
+        order_id = str(order_id)
+        if len(order_id) > 255:
+            errors.append(("metadata.orderId", "must be at most 255 characters"))
+    speed = checkout.get("speedPolicy")
+    if speed is not None and speed not in shapes.SPEEDS:
+        errors.append(("checkout.speedPolicy", "must be one of %s" % ", ".join(shapes.SPEEDS)))
+    methods = _methods(checkout.get("paymentMethods"), currency, coins, errors)
+    expiration = _minutes(checkout, "expirationMinutes", options["expiration_minutes"], errors)
+    monitoring = _minutes(checkout, "monitoringMinutes", options["monitoring_minutes"], errors)
+    tolerance = checkout.get("paymentTolerance")
+    if tolerance is None:
+        tolerance = options["payment_tolerance"]
+    try:
+        tolerance_text = shapes.money_text(shapes.decimal_of(tolerance, "checkout.paymentTolerance", positive=False))
+        if Decimal(tolerance_text) >= 100:
+            errors.append(("checkout.paymentTolerance", "must be below 100 (percent)"))
+    except shapes.FieldErrors as exc:
+        errors += exc.errors
+        tolerance_text = "0"
+    redirect = checkout.get("redirectURL")
+    if redirect is not None and not isinstance(redirect, str):
+        errors.append(("checkout.redirectURL", "must be a URL or null"))
+    for key in ("redirectAutomatically", "requiresRefundEmail"):
+        if checkout.get(key) is not None and not isinstance(checkout[key], bool):
+            errors.append(("checkout.%s" % key, "must be true, false or null"))
+    if errors:
+        raise shapes.FieldErrors(errors)
+    description = metadata.get("itemDesc")
+    speed_name = speed or options["speed_policy"]
+    return {
+        "currency": currency,
+        "amount": amount,
+        "metadata": metadata,
+        "order_id": order_id,
+        "description": description[:200] if isinstance(description, str) else None,
+        "methods": methods,
+        "confirmations": shapes.SPEEDS.get(speed_name),
+        "expiration_minutes": expiration,
+        "monitoring_minutes": monitoring,
+        "tolerance": tolerance_text,
+        "redirect_url": redirect or None,
+        "checkout": {
+            "speedPolicy": speed_name,
+            "defaultPaymentMethod": checkout.get("defaultPaymentMethod"),
+            "expirationMinutes": expiration,
+            "monitoringMinutes": monitoring,
+            "paymentTolerance": _number(tolerance_text),
+            "redirectURL": redirect or None,
+            "redirectAutomatically": bool(checkout.get("redirectAutomatically")),
+            "requiresRefundEmail": checkout.get("requiresRefundEmail"),
+            "defaultLanguage": checkout.get("defaultLanguage"),
+            "checkoutType": checkout.get("checkoutType"),
+        },
+    }
+
+
+def _methods(value, currency, coins, errors):
+    """The coins an invoice offers: those of ``paymentMethods`` (null: every coin); an
+    invoice priced in a coin is paid in that coin."""
+    if value is None:
+        wanted = sorted(coins)
+    elif not isinstance(value, list):
+        errors.append(("checkout.paymentMethods", "must be a list of payment method ids or null"))
+        return []
+    else:
+        wanted = []
+        for item in value:
+            code = shapes.parse_method(item, coins)
+            if code is None:
+                errors.append(("checkout.paymentMethods", "Unsupported payment method: %s" % item))
+            elif code not in wanted:
+                wanted.append(code)
+    if currency in coins:
+        if currency not in wanted and value is not None:
+            errors.append(("checkout.paymentMethods", "an invoice in %s is paid with %s-CHAIN" % (currency, currency)))
+        return [currency]
+    if not wanted and value is not None:
+        errors.append(("checkout.paymentMethods", "must name at least one payment method"))
+    return wanted
+
+
+def _minutes(checkout, key, default, errors):
+    value = checkout.get(key)
+    if value is None:
+        return default
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 525600:
+        errors.append(("checkout.%s" % key, "must be whole minutes from 1 to 525600"))
+        return default
+    return int(text)
