@@ -185,7 +185,7 @@ class Greenfield:
         request = read_request(body, self.coins, self.options)
         now = self.clock()
         invoice_id = self.idgen()
-        expires_at = now + datetime.timedelta(minutes=request["expiration_minutes"])
+        expires_at = now + _span(request["expiration_minutes"])
         made = []
         for code in request["methods"]:
             payment, _ = self._payment(code, request, invoice_id, expires_at)
@@ -201,7 +201,7 @@ class Greenfield:
                 checkout=json.dumps(request["checkout"]),
                 created_at=now,
                 expires_at=expires_at,
-                monitoring_until=expires_at + datetime.timedelta(minutes=request["monitoring_minutes"]),
+                monitoring_until=expires_at + _span(request["monitoring_minutes"]),
                 updated_at=now,
             )
             for code, payment in made:
@@ -430,6 +430,11 @@ def _need(payment):
     return required_amount(payment.amount, payment.tolerance_bp)
 
 
+def _span(minutes):
+    """A timedelta of ``minutes`` (an int, or a float read from an exact decimal), whole seconds."""
+    return datetime.timedelta(seconds=int(round(Decimal(str(minutes)) * 60)))
+
+
 def _number(text):
     value = Decimal(text)
     return int(value) if value == value.to_integral_value() else float(value)
@@ -556,13 +561,16 @@ def _methods(value, currency, coins, errors):
         errors.append(("checkout.paymentMethods", "must be a list of payment method ids or null"))
         return []
     else:
-        wanted = []
+        wanted, unsupported = [], False
         for item in value:
             code = shapes.parse_method(item, coins)
             if code is None:
                 errors.append(("checkout.paymentMethods", "Unsupported payment method: %s" % item))
+                unsupported = True
             elif code not in wanted:
                 wanted.append(code)
+        if unsupported:
+            return wanted
     if currency in coins:
         if currency not in wanted and value is not None:
             errors.append(("checkout.paymentMethods", "an invoice in %s is paid with %s-CHAIN" % (currency, currency)))
@@ -573,11 +581,17 @@ def _methods(value, currency, coins, errors):
 
 
 def _minutes(checkout, key, default, errors):
+    """Minutes from the request (Greenfield sends whole minutes; a decimal such as 0.5 is
+    taken too, down to one second), or ``default``."""
     value = checkout.get(key)
     if value is None:
         return default
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isascii() or not text.isdigit() or not 1 <= int(text) <= 525600:
-        errors.append(("checkout.%s" % key, "must be whole minutes from 1 to 525600"))
+    try:
+        minutes = shapes.decimal_of(value, "checkout.%s" % key)
+    except shapes.FieldErrors as exc:
+        errors += exc.errors
         return default
-    return int(text)
+    if not Decimal(1) / 60 <= minutes <= 525600:
+        errors.append(("checkout.%s" % key, "must be from 1 second to 525600 minutes"))
+        return default
+    return _number(shapes.money_text(minutes))
