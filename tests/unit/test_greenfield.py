@@ -434,3 +434,42 @@ def test_delivery_targets_live_in_the_database(tmp_path):
     again.register_targets()
     again.close()
     assert create_in_a_bare_process() == []
+
+
+def test_a_webhook_without_automatic_redelivery_is_not_retried(gf):
+    """A failed attempt to a Greenfield webhook with automaticRedelivery off fails for good;
+    with it on, it is retried on the dispatcher's schedule (a closed loopback port: no answer)."""
+    from transient.delivery.dispatcher import Claimed
+
+    base = "/api/v1/stores/%s/webhooks" % gf.store
+    dispatcher = gf.runtime.dispatcher
+    for redeliver, want in ((True, Delivery.PENDING), (False, Delivery.FAILED)):
+        hook = gf.ok("POST", base, {"url": "http://127.0.0.1:9/hook", "automaticRedelivery": redeliver})
+        target = DeliveryTarget.get(DeliveryTarget.public_id == hook["id"])
+        claimed = Claimed(1, target.url, '{"type":"InvoiceSettled"}', 0, 1, None, "e", "x", target_id=target.id)
+        outcome = dispatcher.send(claimed)
+        assert outcome.status is None and outcome.retryable  # refused connection
+        assert dispatcher._next(outcome, 1, NOW)[0] == want
+
+
+def test_the_invoice_page_offers_each_method_and_escapes():
+    from transient.api.greenfield.page import render_page
+
+    invoice = {
+        "status": "New",
+        "additionalStatus": "None",
+        "amount": "40",
+        "currency": "USD",
+        "checkout": {"redirectURL": "http://shop/ok"},
+        "metadata": {"itemDesc": "<b>mug</b>"},
+    }
+    choices = [
+        {"payment_id": "p-doge", "currency": "DOGE", "amount": "320", "status": "UNPAID"},
+        {"payment_id": "p-ltc", "currency": "LTC", "amount": "0.5", "status": "UNPAID"},
+    ]
+    html = render_page(invoice, choices, 5)
+    assert 'href="/pay/p-doge"' in html and 'href="/pay/p-ltc"' in html and "DOGE-CHAIN" in html
+    assert "&lt;b&gt;mug&lt;/b&gt;" in html and "<b>mug" not in html
+    assert "<script" not in html and "http://shop/ok" not in html  # the way back once settled only
+    settled = render_page({**invoice, "status": "Settled"}, choices, 5)
+    assert 'url=http://shop/ok"' in settled and 'id="methods" aria-label="Choose how to pay" hidden' in settled
