@@ -244,6 +244,17 @@ def test_errors_and_out_of_scope_answers(gf):
     assert gf.call("PATCH", base).status_code == 405 and gf.call("PATCH", base).json["code"]
     refund = gf.post(base + "/pull-payments", {"name": "Refund", "amount": "1", "currency": "USD"})
     assert refund.status_code == 403 and refund.json["missingPermission"] == shapes.PULL_PAYMENTS
+    # A fiat without rates is refused naming the field, nothing written; a coin whose
+    # node is down is a 503.
+    from transient.store.models import Invoice, Payment
+
+    before = Payment.select().count()
+    fiat = gf.post(base + "/invoices", {"amount": "40", "currency": "USD"})
+    assert fiat.status_code == 422 and fiat.json[0]["path"] == "currency" and "rates" in fiat.json[0]["message"]
+    gf.runtime.backends["DOGE"].down = True
+    down = gf.post(base + "/invoices", {"amount": "1", "currency": "DOGE"})
+    assert down.status_code == 503 and down.json["message"]
+    assert (Payment.select().count(), Invoice.select().count()) == (before, 0)
     wizard = gf.client.simulate_get("/api-keys/authorize", query_string="permissions=x")
     assert wizard.status_code == 404 and "transient keys create --greenfield" in wizard.text
     assert gf.client.simulate_get("/modal/btcpay.js").status_code == 404

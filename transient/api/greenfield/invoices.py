@@ -14,7 +14,7 @@ from decimal import Decimal
 from peewee import IntegrityError
 
 from ...core.clock import iso
-from ...core.errors import ValidationError
+from ...core.errors import NodeError, RateUnavailable, ValidationError
 from ...core.money import format_amount
 from ...core.status import required_amount
 from ...store.db import chunks, write_transaction
@@ -186,10 +186,18 @@ class Greenfield:
         now = self.clock()
         invoice_id = self.idgen()
         expires_at = now + _span(request["expiration_minutes"])
-        made = []
+        made, failed = [], None
         for code in request["methods"]:
-            payment, _ = self._payment(code, request, invoice_id, expires_at)
+            try:
+                payment, _ = self._payment(code, request, invoice_id, expires_at)
+            except (RateUnavailable, NodeError) as exc:
+                # A coin without a usable rate or node is left out, as BTCPay leaves out a
+                # method without a rate; with none left the invoice is refused.
+                failed = failed or exc
+                continue
             made.append((code, payment))
+        if not made:
+            raise failed
         with write_transaction(self.db):
             invoice = Invoice.create(
                 id=invoice_id,
