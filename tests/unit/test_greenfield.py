@@ -50,6 +50,14 @@ def paid(status, amount=100, received=0, pending=0, need=None):
         # A reorg reverts the confirmations: the invoice is Processing again (or New).
         ([paid(st.PENDING, received=100, pending=100)], NOW, None, ("Processing", "None")),
         ([paid(st.UNPAID)], NOW, None, ("New", "None")),
+        # A double spend took the only payment away: Invalid (until something arrives).
+        ([shapes.Paid(st.UNPAID, 100, 0, 0, 100, conflicted=True)], NOW, None, ("Invalid", "None")),
+        (
+            [shapes.Paid(st.UNPAID, 100, 0, 0, 100, True), paid(st.PENDING, received=100, pending=100)],
+            NOW,
+            None,
+            ("Processing", "None"),
+        ),
         # The merchant's mark wins over the payments.
         ([paid(st.PAID, received=100)], NOW, "Invalid", ("Invalid", "Marked")),
         ([paid(st.UNPAID)], NOW, "Settled", ("Settled", "Marked")),
@@ -484,3 +492,27 @@ def test_the_invoice_page_offers_each_method_and_escapes():
     assert "<script" not in html and "http://shop/ok" not in html  # the way back once settled only
     settled = render_page({**invoice, "status": "Settled"}, choices, 5)
     assert 'url=http://shop/ok"' in settled and 'id="methods" aria-label="Choose how to pay" hidden' in settled
+
+
+def test_a_double_spend_makes_the_invoice_invalid_until_paid_again(gf):
+    base = "/api/v1/stores/%s" % gf.store
+    gf.ok("POST", base + "/webhooks", {"url": "http://127.0.0.1:9/hook"})
+    invoice = gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"})
+    (ltc,) = gf.ok("GET", base + "/invoices/%s/payment-methods" % invoice["id"])
+    node, sync = gf.runtime.backends["LTC"], gf.runtime.syncers["LTC"]
+    txid = node.pay(ltc["destination"], 100_000_000)
+    sync.run()
+    assert gf.ok("GET", base + "/invoices/" + invoice["id"])["status"] == "Processing"
+    node.txs[txid].conflicted = True  # a conflicting transaction won
+    node.mine(1)
+    sync.run()
+    invalid = gf.ok("GET", base + "/invoices/" + invoice["id"])
+    assert (invalid["status"], invalid["additionalStatus"]) == ("Invalid", "None")
+    last = _deliveries()[-1]
+    assert (last["type"], last["manuallyMarked"]) == ("InvoiceInvalid", False)
+    (after,) = gf.ok("GET", base + "/invoices/%s/payment-methods" % invoice["id"])
+    assert after["payments"][0]["status"] == "Invalid" and after["due"] == "1"
+    node.pay(ltc["destination"], 100_000_000)  # the customer pays again
+    sync.run()
+    assert gf.ok("GET", base + "/invoices/" + invoice["id"])["status"] == "Processing"
+    assert _deliveries()[-1]["type"] == "InvoiceProcessing"

@@ -17,11 +17,11 @@ from ...core import events as event_types
 from ...core import status as st
 from ...core.money import format_amount
 from ...store.db import chunks
-from ...store.models import Delivery, Event, Invoice, InvoicePayment, Payment
+from ...store.models import Delivery, Event, Invoice, InvoicePayment, Payment, Receipt
 from . import shapes
 
 
-def paid_of(payment):
+def paid_of(payment, conflicted=False):
     """The :class:`shapes.Paid` of a Payment row."""
     return shapes.Paid(
         payment.status,
@@ -29,12 +29,23 @@ def paid_of(payment):
         payment.amount_received,
         payment.amount_pending,
         st.required_amount(payment.amount, payment.tolerance_bp),
+        conflicted,
     )
 
 
 def state_of(invoice, payments, now):
-    """``(status, additionalStatus)`` of ``invoice`` with its Payment rows, at ``now``."""
-    return shapes.invoice_status([paid_of(p) for p in payments], invoice.expires_at, now, invoice.marked)
+    """``(status, additionalStatus)`` of ``invoice`` with its Payment rows, at ``now``.
+
+    The receipts are read only when nothing counts on any payment (a double spend is then
+    the one thing they can still tell)."""
+    conflicted = set()
+    if not invoice.marked and payments and all(p.amount_received == 0 for p in payments):
+        query = Receipt.select(Receipt.payment).where(
+            Receipt.payment.in_([p.id for p in payments]) & (Receipt.state == Receipt.CONFLICTED)
+        )
+        conflicted = {r.payment_id for r in query}
+    paid = [paid_of(p, p.id in conflicted) for p in payments]
+    return shapes.invoice_status(paid, invoice.expires_at, now, invoice.marked)
 
 
 def body(hook, type, invoice, extra, delivery_id, now, original=None):

@@ -128,6 +128,7 @@ class Paid:
     received: int
     pending: int  # part of received without the required confirmations
     need: int  # the least amount that counts as paid (after tolerance)
+    conflicted: bool = False  # a transaction paying it lost to a double spend
 
     @property
     def confirmed(self):
@@ -138,7 +139,8 @@ def invoice_status(payments, expires_at, now, marked=None):
     """Return ``(status, additionalStatus)`` of an invoice whose payments are ``payments``
     (Paid), expiring at ``expires_at`` (naive UTC), at ``now``.
 
-    Whichever payment is paid settles the invoice. A payment a reorg reverts moves the
+    Whichever payment is paid settles the invoice; one whose only transaction was
+    double-spent away makes it Invalid until something arrives. A payment a reorg reverts moves the
     invoice back (Settled -> Processing, or New): Greenfield has no such transition, and
     a client sees the status the ledger holds, with an InvoiceProcessing event when it is
     Processing again. A merchant's mark wins over the payments.
@@ -156,6 +158,9 @@ def invoice_status(payments, expires_at, now, marked=None):
     if late:
         return EXPIRED, PAID_LATE
     partial = any(p.received > 0 for p in payments)
+    if not partial and any(p.conflicted for p in payments):
+        # What was paid was double-spent away: the payment failed (it can still be paid again).
+        return INVALID, NONE
     if now >= expires_at or (payments and all(p.status == st.EXPIRED for p in payments)):
         return EXPIRED, PAID_PARTIAL if partial else NONE
     return NEW, PAID_PARTIAL if partial else NONE
