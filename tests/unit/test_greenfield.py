@@ -12,7 +12,7 @@ import pytest
 from fakes import fake_coin_config, fake_runtime
 
 from transient.api.greenfield import shapes
-from transient.api.greenfield.invoices import read_request
+from transient.api.greenfield.reading import read_request
 from transient.core import status as st
 from transient.delivery.registry import greenfield_signature
 from transient.store.models import Delivery, DeliveryTarget

@@ -9,7 +9,6 @@ the merchant's mark); its status is computed from its payments when read.
 
 import datetime
 import json
-from decimal import Decimal
 
 from peewee import IntegrityError
 
@@ -22,6 +21,7 @@ from ...store.models import ChainState, Event, GreenfieldStore, Invoice, Invoice
 from ...store.models import confirmations as receipt_confirmations
 from . import shapes
 from .projection import new_event, receipt_status, state_of, status_extra
+from .reading import int_param, number, read_request, span
 
 MAX_TAKE = 1000
 SYNC_FRESH = datetime.timedelta(minutes=2)  # a coin synced this recently counts as synched
@@ -118,7 +118,7 @@ class Greenfield:
             "monitoringExpiration": o["monitoring_minutes"] * 60,
             "displayExpirationTimer": 300,
             "speedPolicy": o["speed_policy"],
-            "paymentTolerance": _number(o["payment_tolerance"]),
+            "paymentTolerance": number(o["payment_tolerance"]),
             "defaultLang": "en",
             "defaultPaymentMethod": shapes.method_id(sorted(self.coins)[0]) if self.coins else None,
             "archived": False,
@@ -185,7 +185,7 @@ class Greenfield:
         request = read_request(body, self.coins, self.options)
         now = self.clock()
         invoice_id = self.idgen()
-        expires_at = now + _span(request["expiration_minutes"])
+        expires_at = now + span(request["expiration_minutes"])
         made, failed = [], None
         for code in request["methods"]:
             try:
@@ -209,7 +209,7 @@ class Greenfield:
                 checkout=json.dumps(request["checkout"]),
                 created_at=now,
                 expires_at=expires_at,
-                monitoring_until=expires_at + _span(request["monitoring_minutes"]),
+                monitoring_until=expires_at + span(request["monitoring_minutes"]),
                 updated_at=now,
             )
             for code, payment in made:
@@ -275,8 +275,8 @@ class Greenfield:
             raise shapes.FieldErrors(
                 [("status", "unknown status %s (one of %s)" % (unknown[0], ", ".join(shapes.STATUSES)))]
             )
-        skip = _int_param(params.get("skip"), "skip", 0)
-        take = _int_param(params.get("take"), "take", MAX_TAKE, MAX_TAKE)
+        skip = int_param(params.get("skip"), "skip", 0)
+        take = int_param(params.get("take"), "take", MAX_TAKE, MAX_TAKE)
         rows = list(query.order_by(Invoice.created_at.desc(), Invoice.id.desc()))
         now = self.clock()
         out, seen = [], 0
@@ -436,170 +436,3 @@ class Greenfield:
 
 def _need(payment):
     return required_amount(payment.amount, payment.tolerance_bp)
-
-
-def _span(minutes):
-    """A timedelta of ``minutes`` (an int, or a float read from an exact decimal), whole seconds."""
-    return datetime.timedelta(seconds=int(round(Decimal(str(minutes)) * 60)))
-
-
-def _number(text):
-    value = Decimal(text)
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-def _plain(value):
-    """``value`` with its numbers as JSON numbers again (bodies parse them as Decimal):
-    the metadata is echoed as it came, ``"taxIncluded": 3.20`` a number still."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
-    return value
-
-
-def _int_param(value, name, default, hi=2**31):
-    if value is None:
-        return default
-    text = str(value).strip()
-    if not text.isascii() or not text.isdigit() or int(text) > hi:
-        raise shapes.FieldErrors([(name, "must be a whole number from 0 to %d" % hi)])
-    return int(text)
-
-
-def read_request(body, coins, options):
-    """Return the fields of a create request (§3.5), or raise FieldErrors naming each path.
-
-    ``null`` is accepted wherever a field is optional (the clients send it)."""
-    if not isinstance(body, dict):
-        raise shapes.FieldErrors([("body", "must be a JSON object")])
-    errors = []
-    checkout = body.get("checkout")
-    if checkout is None:
-        checkout = {}
-    if not isinstance(checkout, dict):
-        errors.append(("checkout", "must be an object or null"))
-        checkout = {}
-    currency = body.get("currency")
-    if not isinstance(currency, str) or not currency.strip():
-        errors.append(("currency", "is required, e.g. USD or LTC"))
-        currency = ""
-    currency = currency.strip().upper()
-    amount = None
-    if body.get("amount") is None:
-        errors.append(("amount", "is required (top-up invoices without an amount are not supported)"))
-    else:
-        try:
-            amount = shapes.money_text(shapes.decimal_of(body["amount"], "amount"))
-        except shapes.FieldErrors as exc:
-            errors += exc.errors
-    metadata = body.get("metadata")
-    if metadata is None:
-        metadata = {}
-    if not isinstance(metadata, dict):
-        errors.append(("metadata", "must be an object or null"))
-        metadata = {}
-    metadata = _plain(metadata)
-    order_id = metadata.get("orderId")
-    if order_id is not None:
-        order_id = str(order_id)
-        if len(order_id) > 255:
-            errors.append(("metadata.orderId", "must be at most 255 characters"))
-    speed = checkout.get("speedPolicy")
-    if speed is not None and speed not in shapes.SPEEDS:
-        errors.append(("checkout.speedPolicy", "must be one of %s" % ", ".join(shapes.SPEEDS)))
-    methods = _methods(checkout.get("paymentMethods"), currency, coins, errors)
-    expiration = _minutes(checkout, "expirationMinutes", options["expiration_minutes"], errors)
-    monitoring = _minutes(checkout, "monitoringMinutes", options["monitoring_minutes"], errors)
-    tolerance = checkout.get("paymentTolerance")
-    if tolerance is None:
-        tolerance = options["payment_tolerance"]
-    try:
-        tolerance_text = shapes.money_text(shapes.decimal_of(tolerance, "checkout.paymentTolerance", positive=False))
-        if Decimal(tolerance_text) >= 100:
-            errors.append(("checkout.paymentTolerance", "must be below 100 (percent)"))
-    except shapes.FieldErrors as exc:
-        errors += exc.errors
-        tolerance_text = "0"
-    redirect = checkout.get("redirectURL")
-    if redirect is not None and not isinstance(redirect, str):
-        errors.append(("checkout.redirectURL", "must be a URL or null"))
-    for key in ("redirectAutomatically", "requiresRefundEmail"):
-        if checkout.get(key) is not None and not isinstance(checkout[key], bool):
-            errors.append(("checkout.%s" % key, "must be true, false or null"))
-    if errors:
-        raise shapes.FieldErrors(errors)
-    description = metadata.get("itemDesc")
-    speed_name = speed or options["speed_policy"]
-    return {
-        "currency": currency,
-        "amount": amount,
-        "metadata": metadata,
-        "order_id": order_id,
-        "description": description[:200] if isinstance(description, str) else None,
-        "methods": methods,
-        "confirmations": shapes.SPEEDS.get(speed_name),
-        "expiration_minutes": expiration,
-        "monitoring_minutes": monitoring,
-        "tolerance": tolerance_text,
-        "redirect_url": redirect or None,
-        "checkout": {
-            "speedPolicy": speed_name,
-            "defaultPaymentMethod": checkout.get("defaultPaymentMethod"),
-            "expirationMinutes": expiration,
-            "monitoringMinutes": monitoring,
-            "paymentTolerance": _number(tolerance_text),
-            "redirectURL": redirect or None,
-            "redirectAutomatically": bool(checkout.get("redirectAutomatically")),
-            "requiresRefundEmail": checkout.get("requiresRefundEmail"),
-            "defaultLanguage": checkout.get("defaultLanguage"),
-            "checkoutType": checkout.get("checkoutType"),
-        },
-    }
-
-
-def _methods(value, currency, coins, errors):
-    """The coins an invoice offers: those of ``paymentMethods`` (null: every coin); an
-    invoice priced in a coin is paid in that coin."""
-    if value is None:
-        wanted = sorted(coins)
-    elif not isinstance(value, list):
-        errors.append(("checkout.paymentMethods", "must be a list of payment method ids or null"))
-        return []
-    else:
-        wanted, unsupported = [], False
-        for item in value:
-            code = shapes.parse_method(item, coins)
-            if code is None:
-                errors.append(("checkout.paymentMethods", "Unsupported payment method: %s" % item))
-                unsupported = True
-            elif code not in wanted:
-                wanted.append(code)
-        if unsupported:
-            return wanted
-    if currency in coins:
-        if currency not in wanted and value is not None:
-            errors.append(("checkout.paymentMethods", "an invoice in %s is paid with %s-CHAIN" % (currency, currency)))
-        return [currency]
-    if not wanted and value is not None:
-        errors.append(("checkout.paymentMethods", "must name at least one payment method"))
-    return wanted
-
-
-def _minutes(checkout, key, default, errors):
-    """Minutes from the request (Greenfield sends whole minutes; a decimal such as 0.5 is
-    taken too, down to one second), or ``default``."""
-    value = checkout.get(key)
-    if value is None:
-        return default
-    try:
-        minutes = shapes.decimal_of(value, "checkout.%s" % key)
-    except shapes.FieldErrors as exc:
-        errors += exc.errors
-        return default
-    if not Decimal(1) / 60 <= minutes <= 525600:
-        errors.append(("checkout.%s" % key, "must be from 1 second to 525600 minutes"))
-        return default
-    return _number(shapes.money_text(minutes))
