@@ -96,10 +96,7 @@ def test_progress_bar_draws_on_a_terminal_only():
 
 @pytest.mark.parametrize(
     "argv, words",
-    [
-        (["keys", "create", "--greenfield", "--scope", "admin"], "not both"),
-        (["keys", "create"], "--greenfield"),
-    ],
+    [(["keys", "create", "--greenfield", "--scope", "admin"], "not both"), (["keys", "create"], "--greenfield")],
 )
 def test_a_key_is_made_with_scopes_or_for_greenfield(argv, words, capsys):
     assert cli.main(argv) == 2

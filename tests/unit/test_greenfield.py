@@ -394,6 +394,7 @@ def test_listing_filters_and_pages(gf):
     assert [i["id"] for i in gf.ok("GET", base + "/invoices?skip=1&take=1")] == [made[1]["id"]]
     assert gf.ok("GET", base + "/invoices?status=Settled") == []
     assert len(gf.ok("GET", base + "/invoices?status=New")) == 3
+    assert [i["id"] for i in gf.ok("GET", base + "/invoices?status=New&skip=1&take=1")] == [made[1]["id"]]
     assert gf.ok("GET", base + "/invoices?endDate=1") == []
     assert gf.get(base + "/invoices?status=Paid").status_code == 422
     assert gf.get(base + "/invoices?take=x").status_code == 422

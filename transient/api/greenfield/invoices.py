@@ -16,7 +16,7 @@ from ...core.clock import iso
 from ...core.errors import NodeError, RateUnavailable, ValidationError
 from ...core.money import format_amount
 from ...core.status import required_amount
-from ...store.db import chunks, write_transaction
+from ...store.db import write_transaction
 from ...store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Payment, Receipt
 from ...store.models import confirmations as receipt_confirmations
 from . import shapes
@@ -24,6 +24,7 @@ from .projection import new_event, receipt_status, state_of, status_extra
 from .reading import int_param, number, read_request, span
 
 MAX_TAKE = 1000
+PAGE = 200  # invoices read at a time while filtering on their computed status
 SYNC_FRESH = datetime.timedelta(minutes=2)  # a coin synced this recently counts as synched
 # A payments-service field -> the Greenfield request path it comes from (422 paths).
 PATHS = {
@@ -277,20 +278,26 @@ class Greenfield:
             )
         skip = int_param(params.get("skip"), "skip", 0)
         take = int_param(params.get("take"), "take", MAX_TAKE, MAX_TAKE)
-        rows = list(query.order_by(Invoice.created_at.desc(), Invoice.id.desc()))
+        query = query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
         now = self.clock()
-        out, seen = [], 0
-        for part in chunks(rows):
-            payments = self._payments_of([i.id for i in part])
-            for invoice in part:
+        if not statuses:
+            rows = list(query.offset(skip).limit(take))  # paged in SQL
+            payments = self._payments_of([i.id for i in rows])
+            return [self.render(i, payments[i.id], now) for i in rows]
+        # A status is computed from the payments: read on, a page at a time, until enough match.
+        out, seen, page = [], 0, 1
+        while len(out) < take:
+            rows = list(query.paginate(page, PAGE))
+            if not rows:
+                break
+            page += 1
+            payments = self._payments_of([i.id for i in rows])
+            for invoice in rows:
                 rendered = self.render(invoice, payments[invoice.id], now)
-                if statuses and rendered["status"] not in statuses:
-                    continue
-                seen += 1
-                if seen > skip:
-                    out.append(rendered)
-                if len(out) >= take:
-                    return out
+                if rendered["status"] in statuses:
+                    seen += 1
+                    if seen > skip and len(out) < take:
+                        out.append(rendered)
         return out
 
     def mark(self, store_id, invoice_id, body):
