@@ -4,6 +4,7 @@ database (issue 15), and the API cases of tests/_greenfield_cases.py on SQLite. 
 and a real daemon: tests/e2e/test_greenfield_conformance.py."""
 
 import datetime
+import json
 
 import pytest
 from _greenfield_cases import *  # noqa: F401,F403  (the API cases, on SQLite here)
@@ -185,3 +186,79 @@ def test_the_invoice_page_offers_each_method_and_escapes():
     assert "<script" not in html and "http://shop/ok" not in html  # the way back once settled only
     settled = render_page({**invoice, "status": "Settled"}, choices, 5)
     assert 'url=http://shop/ok"' in settled and 'id="methods" aria-label="Choose how to pay" hidden' in settled
+
+
+# -- hostile bodies ------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as hs  # noqa: E402
+
+SCALARS = hs.one_of(
+    hs.none(),
+    hs.booleans(),
+    hs.integers(-(10**20), 10**20),
+    hs.text(max_size=12),
+    hs.sampled_from(["1.5", "-1", "1e999", "NaN", "LTC_CHAIN", "DOGE-CHAIN", "USD", "Invalid", "Settled", "http://x/"]),
+)
+VALUES = hs.recursive(
+    SCALARS,
+    lambda inner: hs.lists(inner, max_size=3) | hs.dictionaries(hs.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+KEYS = hs.sampled_from(
+    ["amount", "currency", "metadata", "checkout", "status", "url", "authorizedEvents", "secret", "enabled"]
+)
+BODIES = hs.one_of(
+    hs.dictionaries(KEYS, VALUES, max_size=5),
+    hs.fixed_dictionaries(
+        {
+            "amount": VALUES,
+            "currency": hs.sampled_from(["LTC", "DOGE", "USD", "ltc"]),
+            "checkout": hs.dictionaries(
+                hs.sampled_from(
+                    [
+                        "speedPolicy",
+                        "paymentMethods",
+                        "expirationMinutes",
+                        "monitoringMinutes",
+                        "paymentTolerance",
+                        "redirectURL",
+                        "redirectAutomatically",
+                    ]
+                ),
+                VALUES,
+                max_size=4,
+            ),
+        }
+    ),
+    VALUES,
+)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    from _greenfield_cases import greenfield_runtime
+
+    tmp = tmp_path_factory.mktemp("hostile")
+    client, runtime = greenfield_runtime(tmp, "sqlite:///%s" % (tmp / "h.db"))
+    store = client.simulate_get("/api/v1/stores").json[0]["id"]
+    invoice = client.simulate_post("/api/v1/stores/%s/invoices" % store, json={"amount": "1", "currency": "LTC"}).json[
+        "id"
+    ]
+    yield client, store, invoice
+    runtime.close()
+
+
+@given(body=BODIES, route=hs.sampled_from(["invoices", "status", "webhooks"]))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_no_body_answers_5xx(hostile, body, route):
+    client, store, invoice = hostile
+    path = {
+        "invoices": "/api/v1/stores/%s/invoices" % store,
+        "status": "/api/v1/stores/%s/invoices/%s/status" % (store, invoice),
+        "webhooks": "/api/v1/stores/%s/webhooks" % store,
+    }[route]
+    resp = client.simulate_post(path, body=json.dumps(body), headers={"Content-Type": "application/json"})
+    assert resp.status_code in (200, 400, 422, 503), (resp.status_code, resp.text)
+    if resp.status_code == 422:
+        assert isinstance(resp.json, list) and all(e["path"] and e["message"] for e in resp.json), resp.json

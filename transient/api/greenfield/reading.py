@@ -68,7 +68,7 @@ def read_request(body, coins, options):
         if len(order_id) > 255:
             errors.append(("metadata.orderId", "must be at most 255 characters"))
     speed = checkout.get("speedPolicy")
-    if speed is not None and speed not in shapes.SPEEDS:
+    if speed is not None and (not isinstance(speed, str) or speed not in shapes.SPEEDS):
         errors.append(("checkout.speedPolicy", "must be one of %s" % ", ".join(shapes.SPEEDS)))
     methods = _methods(checkout.get("paymentMethods"), currency, coins, errors)
     expiration = _minutes(checkout, "expirationMinutes", options["expiration_minutes"], errors)
@@ -89,6 +89,9 @@ def read_request(body, coins, options):
     for key in ("redirectAutomatically", "requiresRefundEmail"):
         if checkout.get(key) is not None and not isinstance(checkout[key], bool):
             errors.append(("checkout.%s" % key, "must be true, false or null"))
+    for key in ("defaultPaymentMethod", "defaultLanguage", "checkoutType"):
+        if checkout.get(key) is not None and not (isinstance(checkout[key], str) and len(checkout[key]) <= 64):
+            errors.append(("checkout.%s" % key, "must be a short string or null"))
     if errors:
         raise shapes.FieldErrors(errors)
     description = metadata.get("itemDesc")
