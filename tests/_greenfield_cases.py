@@ -291,6 +291,8 @@ def test_listing_filters_and_pages(gf):
     assert len(gf.ok("GET", base + "/invoices?status=New")) == 3
     assert [i["id"] for i in gf.ok("GET", base + "/invoices?status=New&skip=1&take=1")] == [made[1]["id"]]
     assert gf.ok("GET", base + "/invoices?endDate=1") == []
+    assert [i["id"] for i in gf.ok("GET", base + "/invoices?textSearch=" + made[1]["id"])] == [made[1]["id"]]
+    assert len(gf.ok("GET", base + "/invoices?textSearch=b")) == 1  # in the metadata
     assert gf.get(base + "/invoices?status=Paid").status_code == 422
     assert gf.get(base + "/invoices?take=x").status_code == 422
 

@@ -16,6 +16,7 @@ from ...core.clock import iso
 from ...core.errors import NodeError, RateUnavailable, ValidationError
 from ...core.money import format_amount
 from ...core.status import required_amount
+from ...core.text import text_problem
 from ...store.db import write_transaction
 from ...store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Payment, Receipt
 from ...store.models import confirmations as receipt_confirmations
@@ -266,6 +267,11 @@ class Greenfield:
         orders = params.get("orderId") or []
         if orders:
             query = query.where(Invoice.order_id.in_(orders))
+        text = params.get("textSearch")
+        if text:
+            if len(text) > 200 or text_problem(text):
+                raise shapes.FieldErrors([("textSearch", "must be text of at most 200 characters")])
+            query = query.where((Invoice.id == text) | (Invoice.order_id == text) | Invoice.metadata.contains(text))
         if params.get("startDate") is not None:
             query = query.where(Invoice.created_at >= shapes.from_unix(params["startDate"], "startDate"))
         if params.get("endDate") is not None:

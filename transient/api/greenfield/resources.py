@@ -173,6 +173,7 @@ class Invoices(Resource):
         params = {
             "orderId": req.get_param_as_list("orderId"),
             "status": req.get_param_as_list("status"),
+            "textSearch": req.get_param("textSearch"),
             "startDate": req.get_param("startDate"),
             "endDate": req.get_param("endDate"),
             "skip": req.get_param("skip"),
