@@ -14,6 +14,9 @@ import socket
 
 from .api.app import create_app
 from .api.checkout import qr
+from .api.greenfield.invoices import Greenfield
+from .api.greenfield.projection import Projection
+from .api.greenfield.webhooks import Webhooks
 from .api.health import HealthReport
 from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
@@ -23,6 +26,7 @@ from .core.errors import ConfigError, NodeError
 from .core.keys import KeyRing
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
+from .delivery.registry import TargetRegistry
 from .delivery.sender import Sender
 from .delivery.targets import TargetGuard
 from .ops import logs
@@ -39,6 +43,15 @@ from .store.db import open_database
 from .store.keys import KeyStore
 
 log = logging.getLogger("transient")
+GREENFIELD_KEYS = (
+    "greenfield.store_id",
+    "greenfield.store_name",
+    "greenfield.default_currency",
+    "greenfield.speed_policy",
+    "greenfield.expiration_minutes",
+    "greenfield.monitoring_minutes",
+    "greenfield.payment_tolerance",
+)
 
 
 def build_backends(config, backend_classes):
@@ -164,6 +177,9 @@ class Runtime:
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
         # Per-payment URLs reach public addresses and the allowed networks only (SSRF).
         self.guard = TargetGuard(config["webhook.allowed_networks"])
+        # The targets every process queues deliveries for, kept in the database (the
+        # daemon registers its configured ones at start-up; Greenfield webhooks are rows).
+        self.targets = TargetRegistry(self.db, clock=clock)
         self.sender = Sender(
             config["webhook.secret"], config["webhook.timeout"], guard=self.guard, trusted=[config["webhook.url"]]
         )
@@ -174,15 +190,20 @@ class Runtime:
             config["webhook.concurrency"],
             clock=clock,
             per_target=config["webhook.per_target_concurrency"],
+            registry=self.targets,
         )
         self.amqp = build_amqp(config, self.db, clock)
         # The outbox: events and their deliveries, written in each change's transaction.
         self.renderer = Renderer(coins, read_cache=config["api.read_cache"], public_url=config["server.public_url"])
+        # Greenfield invoices' webhooks: derived from the payments' events in their transaction.
+        self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
         self.outbox = Outbox(
             self.renderer,
             config["webhook.url"],
             extra_targets=[self.amqp.target] if self.amqp else [],
             listeners=[self.dispatcher.wake] + ([self.amqp.publisher.wake] if self.amqp else []),
+            registry=self.targets,
+            projections=[self.greenfield_events],
         )
         # Fiat rates: stored quotes read on create, kept fresh by one refresher per pair in the cluster.
         self.rates, self.rate_refresher = build_rates(config, self.pm, self.backends, self.db, clock, holder)
@@ -200,6 +221,17 @@ class Runtime:
         )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
+        # BTCPay Greenfield: one store, its invoices (views over payments) and webhooks.
+        self.greenfield = Greenfield(
+            self.payments,
+            self.db,
+            self.greenfield_events,
+            self.targets,
+            {k.split(".", 1)[1]: config[k] for k in GREENFIELD_KEYS},
+            config["server.public_url"] or "http://%s" % config["server.bind"],
+            clock,
+        )
+        self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
         self.syncers = {
             code: Syncer(
                 code,
@@ -243,6 +275,7 @@ class Runtime:
             max_body=config["api.max_body"],
             refresh_interval=config["checkout.refresh_interval"],
             rates=self.rates,
+            greenfield=(self.greenfield, self.greenfield_hooks),
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
             metrics_state=StateCollector(self.health.metrics_state),
         )
@@ -286,6 +319,7 @@ class Runtime:
         database) and the AMQP publisher and consumer. ``heartbeat``: what the scheduler
         reports its liveness to (transientd's systemd ServiceState), if anything."""
         self._started = True
+        self.register_targets()
         self.scheduler.start(heartbeat=heartbeat)
         if self.pool_keeper is not None:
             self.pool_keeper.start()
@@ -294,6 +328,15 @@ class Runtime:
             self.rate_refresher.start()
         if self.amqp is not None:
             self.amqp.start()
+
+    def register_targets(self):
+        """Make this daemon's configured webhook URL and AMQP exchange the targets every
+        process queues deliveries for (a CLI with a bare environment included)."""
+        urls = [self.config["webhook.url"], self.amqp.target if self.amqp else None]
+        try:
+            self.targets.register_config(urls)
+        except Exception:  # noqa: BLE001 - the database may be away: this process still uses its own
+            log.exception("could not register the delivery targets; retrying at the next start")
 
     def wake(self, currency):
         """Ask for a sync of ``currency`` now (coalesced with any running one); False when

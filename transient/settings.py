@@ -171,6 +171,20 @@ def _amqp_name(optional=False):
     return parse
 
 
+def _speed(value):
+    speeds = ("HighSpeed", "MediumSpeed", "LowMediumSpeed", "LowSpeed")
+    if _str(value) not in speeds:
+        raise ValueError("must be one of %s" % ", ".join(speeds))
+    return value
+
+
+def _store_id(value):
+    value = _str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        raise ValueError("must be 1-64 letters, digits, '-' or '_' (the plugin keeps no other character)")
+    return value
+
+
 def _currency(value):
     if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", value):
         raise ValueError("must be an upper-case currency code such as DOGE")
@@ -445,6 +459,31 @@ SETTINGS = [
         'Every line (the daemon\'s and gunicorn\'s): "text" (one readable line) or "json" (one object a line).',
     ),
     Setting("log.access_log", False, _bool, "Log each HTTP request (gunicorn's access log) in the same format."),
+    # BTCPay Greenfield compatibility (/api/v1): the gateway is one store.
+    Setting(
+        "greenfield.store_id",
+        None,
+        _store_id,
+        "The store id Greenfield clients use; default: one generated once and kept in the database.",
+    ),
+    Setting("greenfield.store_name", "Transient", _str, "The store's name (GET /api/v1/stores)."),
+    Setting("greenfield.default_currency", "USD", lambda v: _str(v).strip().upper(), "The store's default currency."),
+    Setting(
+        "greenfield.speed_policy",
+        "MediumSpeed",
+        _speed,
+        "Confirmations of an invoice that names none: HighSpeed 0, MediumSpeed 1, LowMediumSpeed 2, LowSpeed 6.",
+    ),
+    Setting("greenfield.expiration_minutes", 15, _int(1, 525600), "Minutes until an invoice expires (default)."),
+    Setting(
+        "greenfield.monitoring_minutes",
+        60,
+        _int(0, 525600),
+        "Minutes after expiry an invoice reports as monitored (late funds are always credited).",
+    ),
+    Setting(
+        "greenfield.payment_tolerance", "0", _percent, "Percent an invoice may be underpaid and still settle (default)."
+    ),
 ]
 
 # Each HTTP rate source's [rates.<name>] table (env TRANSIENT_RATES_<NAME>_<KEY>).

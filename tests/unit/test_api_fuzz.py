@@ -159,7 +159,11 @@ def _check(resp, method, path):
     assert resp.status_code < 500, (method, path, resp.status_code, resp.text[:500])
     if method != "HEAD" and resp.headers.get("content-type", "").startswith("application/json"):
         body = json.loads(resp.content)
-        if resp.status_code >= 400:
+        if resp.status_code >= 400 and path.startswith("/api/v1/"):
+            # Greenfield's shapes: {code, message}, or a 422's array of {path, message}.
+            items = body if isinstance(body, list) else [body]
+            assert items and all(i.get("message") for i in items) and (isinstance(body, list) or body["code"]), body
+        elif resp.status_code >= 400:
             assert body["success"] is False and body["error"]["code"], body
 
 

@@ -100,3 +100,13 @@ def test_progress_bar_draws_on_a_terminal_only():
     quiet = io.StringIO()
     ProgressBar(4, stream=quiet, tty=False).update(2)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [(["keys", "create", "--greenfield", "--scope", "admin"], "not both"), (["keys", "create"], "--greenfield")],
+)
+def test_a_key_is_made_with_scopes_or_for_greenfield(argv, words, capsys):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and len(err.strip().splitlines()) == 1, err

@@ -6,6 +6,7 @@ from ..core.errors import TransientError
 from . import errors, resources
 from .auth import ApiKeys
 from .checkout import page
+from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
 
 
@@ -35,6 +36,7 @@ def create_app(
     refresh_interval=10,
     rates=None,
     metrics_state=None,
+    greenfield=None,
 ):
     """Return the WSGI app.
 
@@ -44,9 +46,11 @@ def create_app(
     (or a list of full-scope keys); ``qr_style`` is the
     default QR Style; ``refresh_interval`` the checkout page's reload, in seconds;
     ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``; ``metrics_state`` the
-    scrape-time gauges of ``/metrics`` (an ops.metrics.StateCollector).
+    scrape-time gauges of ``/metrics`` (an ops.metrics.StateCollector); ``greenfield`` the
+    ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     """
-    app = App(middleware=[HttpMetrics(), ApiKeys(keys)])
+    access = ApiKeys(keys)
+    app = App(middleware=[HttpMetrics(), access])
     app.req_options.strip_url_path_trailing_slash = True
     app.set_error_serializer(errors.serialize_http_error)
     app.add_error_handler(TransientError, errors.handle_domain_error)
@@ -62,4 +66,6 @@ def create_app(
     app.add_route("/metrics", Metrics(keys, metrics_state))
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
+    if greenfield is not None:
+        mount_greenfield(app, *greenfield, access.keys, max_body, refresh_interval)
     return app

@@ -5,7 +5,9 @@ A key is printed once, when it is made: the database keeps only its SHA-256.
 
 import contextlib
 
-from ..core.clock import iso
+from ..api.greenfield import shapes as greenfield
+from ..api.greenfield.invoices import store_id
+from ..core.clock import iso, utcnow
 from ..core.keys import SCOPES, parse_scopes
 from ..store import migrations
 from ..store.db import open_database
@@ -27,9 +29,14 @@ def register(sub, common):
     create.add_argument(
         "--scope",
         action="append",
-        required=True,
         metavar="SCOPE",
         help="a scope the key holds (repeat, or comma-separate): %s" % ", ".join(SCOPES),
+    )
+    create.add_argument(
+        "--greenfield",
+        action="store_true",
+        help="a key for a BTCPay Greenfield client (the WooCommerce plugin): exactly the"
+        " permissions it requires (%s); prints the store id too" % ", ".join(greenfield.PLUGIN_SCOPES),
     )
     create.add_argument("--label", help="what the key is for, e.g. 'shop backend'")
     create.set_defaults(func=cmd_create)
@@ -65,14 +72,24 @@ def _row(row):
 
 
 def cmd_create(args):
+    if args.greenfield and args.scope:
+        raise usage("give --greenfield or --scope, not both")
+    if not args.greenfield and not args.scope:
+        raise usage("give --scope (repeat for several) or --greenfield")
     try:
-        scopes = parse_scopes(args.scope)
+        scopes = list(greenfield.PLUGIN_SCOPES) if args.greenfield else parse_scopes(args.scope)
     except ValueError as exc:
         raise usage("--scope: %s" % exc) from None
+    if args.greenfield and args.label is None:
+        args.label = "WooCommerce"
     if args.label is not None and not 0 < len(args.label) <= 255:
         raise usage("--label must be 1-255 characters")
-    with open_store(load_config(args)) as store:
+    config = load_config(args)
+    with open_store(config) as store:
         row, key = store.create(scopes, args.label)
+        store_of = store_id(store.db, config["greenfield.store_id"], utcnow) if args.greenfield else None
+    if args.greenfield:
+        return _print_greenfield(args, row, key, store_of)
     if args.json:
         print_json({**_row(row), "key": key})
     else:
@@ -81,6 +98,21 @@ def cmd_create(args):
         )
         print(key)
         print("Store it now: it is not shown again (the database keeps only its hash).")
+    return OK
+
+
+def _print_greenfield(args, row, key, store_of):
+    permissions = greenfield.permissions_of(greenfield.PLUGIN_SCOPES, store_of)
+    if args.json:
+        print_json({**_row(row), "key": key, "store_id": store_of, "permissions": permissions})
+        return OK
+    print(
+        "created key %s for %s (Greenfield: %s)"
+        % (row.public_id, row.label, ", ".join(p.split(":")[0] for p in permissions))
+    )
+    print(key)
+    print("Store id: %s" % store_of)
+    print("Store the key now: it is not shown again (the database keeps only its hash).")
     return OK
 
 

@@ -89,6 +89,7 @@ def redeliver(delivery_id, db=None, now=None):
             next_attempt_at=now,
             created_at=now,
             redelivery_of=original.id,
+            target=original.target_id,  # a Greenfield webhook's keeps its own signature
         )
 
 

@@ -61,11 +61,13 @@ _OUTCOME = {Delivery.DELIVERED: "sent", Delivery.PENDING: "retried", Delivery.FA
 class Claimed:
     """A leased delivery with what sending it needs."""
 
-    __slots__ = ("id", "url", "body", "attempts", "sequence", "redelivery_of", "event_id", "type")
+    __slots__ = ("id", "url", "body", "attempts", "sequence", "redelivery_of", "event_id", "type", "target_id", "retry")
 
-    def __init__(self, id, url, body, attempts, sequence, redelivery_of, event_id, type):
+    def __init__(self, id, url, body, attempts, sequence, redelivery_of, event_id, type, target_id=None):
         self.id, self.url, self.body, self.attempts = id, url, body, attempts
         self.sequence, self.redelivery_of, self.event_id, self.type = sequence, redelivery_of, event_id, type
+        self.target_id = target_id  # a registered target that signs its own way (a Greenfield webhook)
+        self.retry = True  # False: the target asked for no automatic redelivery
 
 
 _CLAIM = """
@@ -121,8 +123,11 @@ class Dispatcher:
     prefix = "http"
     kind = "webhook"  # the target kind of its metrics (transient_deliveries_total)
 
-    def __init__(self, db, sender, schedule, concurrency=8, holder=None, clock=utcnow, rng=None, per_target=None):
+    def __init__(
+        self, db, sender, schedule, concurrency=8, holder=None, clock=utcnow, rng=None, per_target=None, registry=None
+    ):
         self.db = db
+        self.registry = registry  # signs deliveries to registered targets of their own rule
         self.sender = sender
         self.schedule = list(schedule)
         self.concurrency = concurrency
@@ -198,14 +203,24 @@ class Dispatcher:
             return []
         marks = ", ".join([self.db.param] * len(ids))
         cursor = self.db.execute_sql(
-            "SELECT d.id, d.url, d.body, d.attempts, d.sequence, d.redelivery_of_id, e.event_id, e.type"
+            "SELECT d.id, d.url, d.body, d.attempts, d.sequence, d.redelivery_of_id, e.event_id, e.type, d.target_id"
             " FROM delivery d JOIN event e ON e.id = d.event_id WHERE d.id IN (%s) ORDER BY d.id" % marks,
             ids,
         )
-        return [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], str(uuid.UUID(str(r[6]))), r[7]) for r in cursor.fetchall()]
+        return [
+            Claimed(r[0], r[1], r[2], r[3], r[4], r[5], str(uuid.UUID(str(r[6]))), r[7], r[8])
+            for r in cursor.fetchall()
+        ]
 
     def send(self, delivery):
         body = delivery.body.encode()
+        if delivery.target_id is not None and self.registry is not None:
+            # A registered target with its own signing rule: its secret, its headers.
+            own = self.registry.headers(delivery.target_id, body)
+            if own is None:
+                return Outcome(delivery, self.clock(), 0, error="the target was deleted", refused=True)
+            headers, delivery.retry = own
+            return self.sender.post(delivery.url, body, headers, delivery)
         headers = self.sender.headers(
             delivery.event_id, delivery.type, delivery.id, delivery.attempts + 1, delivery.redelivery_of, body
         )
@@ -289,7 +304,7 @@ class Dispatcher:
     def _next(self, out, number, now):
         if out.ok:
             return Delivery.DELIVERED, None
-        if not out.retryable or number > len(self.schedule):
+        if not out.retryable or number > len(self.schedule) or not getattr(out.delivery, "retry", True):
             return Delivery.FAILED, None
         wait = self.schedule[number - 1] * self.rng.uniform(0.8, 1.2)
         if out.retry_after:

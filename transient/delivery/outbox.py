@@ -27,22 +27,44 @@ class Outbox:
     webhook target, ``extra_targets`` other transports' (``amqp:<exchange>``);
     ``listeners`` are called, without arguments, after a commit that queued
     deliveries (the dispatcher's and the AMQP publisher's ``wake``).
+
+    ``registry`` (a :class:`~transient.delivery.registry.TargetRegistry`) adds the targets
+    registered in the database, so a process without the daemon's config queues the
+    daemon's deliveries too. ``projections`` turn events into other views' deliveries in
+    the same transaction: each has ``project(events, payments, now)`` (events: ``(event
+    uuid, payment id, sequence, type, data)``) returning how many deliveries it queued.
     """
 
-    def __init__(self, renderer=None, webhook_url=None, extra_targets=(), listeners=(), uuidgen=uuid.uuid4):
+    def __init__(
+        self,
+        renderer=None,
+        webhook_url=None,
+        extra_targets=(),
+        listeners=(),
+        uuidgen=uuid.uuid4,
+        registry=None,
+        projections=(),
+    ):
         self.renderer = renderer
         self.webhook_url = webhook_url
         self.extra_targets = tuple(extra_targets)
         self.listeners = tuple(listeners)
         self.uuidgen = uuidgen
+        self.registry = registry
+        self.projections = list(projections)
 
     def batch(self, now, tip_height=None):
         return EventBatch(self, now, tip_height)
 
-    def targets(self, payment):
-        """The URLs ``payment``'s events go to: the global one and its own callback."""
-        urls = [u for u in (self.webhook_url, payment.callback_url, *self.extra_targets) if u]
+    def targets(self, payment, registered=()):
+        """The URLs ``payment``'s events go to: the registered ones (``registered``), this
+        process's configured ones and the payment's own callback."""
+        urls = [u for u in (self.webhook_url, payment.callback_url, *self.extra_targets, *registered) if u]
         return list(dict.fromkeys(urls))
+
+    def registered(self):
+        """The targets registered in the database (none without a registry)."""
+        return self.registry.urls() if self.registry is not None else ()
 
     def written(self, batch):
         """Call after the batch's transaction committed: wake the dispatcher, then say
@@ -102,6 +124,7 @@ class EventBatch:
         )
         last = {pid: i for i, (pid, _, _, _) in enumerate(self.pending)}
         created_at = Event.created_at.db_value(self.now)
+        registered = self.outbox.registered()
         for start, end in self._chunks(last):
             made = [
                 (self.outbox.uuidgen(), pid, seq, type, json.dumps(data, sort_keys=True))
@@ -115,7 +138,7 @@ class EventBatch:
                     for key, (_, pid, seq, type, data) in zip(keys, made)
                 ],
             )
-            targets = [self.outbox.targets(self.payments[pid]) for _, pid, _, _, _ in made]
+            targets = [self.outbox.targets(self.payments[pid], registered) for _, pid, _, _, _ in made]
             rows, snapshots = [], {}  # payment id -> its snapshot (a chunk holds all its events)
             if any(targets):
                 found = db.execute_sql(
@@ -156,6 +179,8 @@ class EventBatch:
             for part in chunks(rows, CHUNK):
                 Delivery.insert_many(part).execute()
             self.deliveries += len(rows)
+            for projection in self.outbox.projections:
+                self.deliveries += projection.project(made, self.payments, self.now)
         db.cursor().executemany(
             'UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param),
             [(self.seq[pid], Payment.id.db_value(pid)) for pid in last],

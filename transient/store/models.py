@@ -132,6 +132,31 @@ class Event(BaseModel):
         indexes = ((("payment", "sequence"), True),)
 
 
+class DeliveryTarget(BaseModel):
+    """Where events go, kept in the database so that every process (the daemon, a bare
+    CLI) queues the same deliveries: the daemon's configured webhook URL and AMQP exchange
+    (kinds ``webhook`` and ``amqp``, registered at its start-up) and the Greenfield
+    webhooks (kind ``greenfield``: their own secret, events and store)."""
+
+    WEBHOOK, AMQP, GREENFIELD = "webhook", "amqp", "greenfield"
+
+    id = BigAutoField()
+    kind = CharField(max_length=16)
+    url = TextField()
+    public_id = CharField(max_length=32, null=True, unique=True)  # a Greenfield webhook's id
+    store_id = CharField(max_length=64, null=True)
+    secret = TextField(null=True)  # a Greenfield webhook's signing key (shown once, at creation)
+    enabled = BooleanField(default=True)
+    automatic_redelivery = BooleanField(default=True)
+    events = TextField(null=True)  # JSON list of event types; null: every one
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    deleted_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("kind", "deleted_at"), False),)
+
+
 class Delivery(BaseModel):
     """One event to send to one URL: a row of the outbox's delivery queue.
 
@@ -157,9 +182,18 @@ class Delivery(BaseModel):
     delivered_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
     redelivery_of = ForeignKeyField("self", null=True, on_delete="RESTRICT")
+    # A delivery to a registered target of its own signing rule (a Greenfield webhook):
+    # the target, and the id its body carries (Greenfield's ``deliveryId``).
+    target = ForeignKeyField(DeliveryTarget, null=True, on_delete="RESTRICT", lazy_load=False)
+    public_id = CharField(max_length=32, null=True)
 
     class Meta:
-        indexes = ((("state", "next_attempt_at"), False), (("payment", "state", "sequence"), False))
+        indexes = (
+            (("state", "next_attempt_at"), False),
+            (("payment", "state", "sequence"), False),
+            (("target", "id"), False),
+            (("public_id",), False),
+        )
 
 
 class DeliveryAttempt(BaseModel):
@@ -257,6 +291,49 @@ class ApiKey(BaseModel):
     revoked_at = DateTimeField(null=True)
 
 
+class GreenfieldStore(BaseModel):
+    """The store id Greenfield clients use, generated once when ``[greenfield] store_id`` is unset."""
+
+    id = CharField(max_length=64, primary_key=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Invoice(BaseModel):
+    """A Greenfield invoice: a view over one Transient payment per payment method it
+    offers (InvoicePayment); the ledger stays the payments'. ``status`` and
+    ``additional_status`` are what its webhooks last said; ``marked`` a merchant's mark."""
+
+    id = CharField(max_length=32, primary_key=True)
+    store_id = CharField(max_length=64)
+    amount = TextField()  # exact decimal string in ``currency``
+    currency = CharField(max_length=10)
+    metadata = TextField(default="{}")  # the caller's object, verbatim (JSON)
+    order_id = CharField(max_length=255, null=True)  # metadata.orderId, indexed for ?orderId=
+    checkout = TextField(default="{}")  # the checkout options as answered (JSON)
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    monitoring_until = DateTimeField()
+    status = CharField(max_length=16, default="New")
+    additional_status = CharField(max_length=16, default="None")
+    marked = CharField(max_length=16, null=True)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("store_id", "order_id"), False), (("store_id", "created_at"), False))
+
+
+class InvoicePayment(BaseModel):
+    """One payment method of an invoice: its Transient payment (own address, locked amount)."""
+
+    id = BigAutoField()
+    invoice = ForeignKeyField(Invoice, backref="links", on_delete="RESTRICT")
+    payment = ForeignKeyField(Payment, unique=True, on_delete="RESTRICT")
+    method = CharField(max_length=24)  # e.g. "LTC-CHAIN"
+
+    class Meta:
+        indexes = ((("invoice", "id"), False),)
+
+
 MODELS = [
     Payment,
     Receipt,
@@ -269,4 +346,8 @@ MODELS = [
     RatePair,
     WatchKey,
     ApiKey,
+    DeliveryTarget,
+    GreenfieldStore,
+    Invoice,
+    InvoicePayment,
 ]

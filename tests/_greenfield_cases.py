@@ -1,0 +1,368 @@
+"""Greenfield through the API in-process on the FakeBackend, written once: run on SQLite by
+tests/unit/test_greenfield.py and on PostgreSQL by tests/integration/test_greenfield_postgres.py
+(each gives the ``greenfield_url`` fixture). Shapes, types, error bodies, the webhooks the
+outbox queues for an invoice (with their BTCPay-Sig), reorgs, double spends, marks, lists."""
+
+import datetime
+import hashlib
+import hmac
+import json
+
+import pytest
+from fakes import fake_coin_config, fake_plugin_manager
+from falcon import testing
+
+from transient import settings
+from transient.api.greenfield import shapes
+from transient.delivery.registry import greenfield_signature
+from transient.runtime import Runtime
+from transient.store import migrations
+from transient.store.models import Delivery, DeliveryTarget
+
+NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)
+PLUGIN_REQUIRED = {shapes.VIEW_INVOICES, shapes.CREATE_INVOICE, shapes.VIEW_STORE, shapes.MODIFY_INVOICES}
+
+
+def plugin_accepts(permissions):
+    """The WooCommerce plugin's check of api-keys/current (§6)."""
+    split = [p.split(":") for p in permissions]
+    if any(len(s) != 2 for s in split) or len({s[1] for s in split}) != 1:
+        return False
+    names = {s[0] for s in split} - {shapes.PULL_PAYMENTS, shapes.MODIFY_WEBHOOKS}
+    return names == PLUGIN_REQUIRED
+
+
+# -- the API in-process -----------------------------------------------------------
+
+EXTRA = '[webhook]\nallowed_networks = ["127.0.0.0/8"]\n[greenfield]\nstore_name = "Shop"\n'
+
+
+def greenfield_runtime(tmp_path, url):
+    """A TestClient and its Runtime on the database ``url`` with fake LTC and DOGE backends."""
+    path = tmp_path / "greenfield.toml"
+    coins = fake_coin_config("LTC", confirmations=1) + fake_coin_config("DOGE")
+    path.write_text('[database]\nurl = "%s"\n%s\n%s' % (url, EXTRA, coins))
+    runtime = Runtime(settings.load(str(path), environ={}), pm=fake_plugin_manager())
+    migrations.apply(runtime.db)
+    return testing.TestClient(runtime.app()), runtime
+
+
+@pytest.fixture
+def gf(tmp_path, greenfield_url):
+    """The Greenfield API in-process on ``greenfield_url`` (each layer's module gives it)."""
+    client, runtime = greenfield_runtime(tmp_path, greenfield_url)
+    _, key = runtime.key_store.create(list(shapes.PLUGIN_SCOPES), "WooCommerce")
+    _, reader = runtime.key_store.create(["payments:read"], "reader")
+    api = Api(client, key)
+    api.reader = reader
+    api.runtime = runtime
+    api.store = api.get("/api/v1/stores").json[0]["id"]
+    yield api
+    runtime.close()
+
+
+class Api:
+    def __init__(self, client, key):
+        self.client, self.key = client, key
+
+    def call(self, method, path, body=None, key=None, auth=None):
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        headers["Authorization"] = auth or "token %s" % (key or self.key)
+        return self.client.simulate_request(
+            method, path, headers=headers, body=None if body is None else json.dumps(body)
+        )
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, body, **kw):
+        return self.call("POST", path, body, **kw)
+
+    def ok(self, method, path, body=None):
+        resp = self.call(method, path, body)
+        assert resp.status_code == 200, (path, resp.status_code, resp.text)
+        return resp.json
+
+
+def test_auth_errors_in_greenfields_shapes(gf):
+    for auth in ("", "token nope", "Basic dXNlcjpwYXNz", "token tk_aaaaaaaaaa_" + "b" * 43):
+        resp = gf.get("/api/v1/server/info", auth=auth or " ")
+        assert resp.status_code == 401, auth
+        assert resp.json["code"] == "unauthenticated" and resp.json["message"]
+    denied = gf.post("/api/v1/stores/%s/invoices" % gf.store, {"amount": "1", "currency": "LTC"}, key=gf.reader)
+    assert denied.status_code == 403
+    assert denied.json["code"] == "missing-permission"
+    assert denied.json["missingPermission"] == shapes.CREATE_INVOICE
+    assert shapes.CREATE_INVOICE in denied.json["message"]
+    hooks = gf.get("/api/v1/stores/%s/webhooks" % gf.store, key=gf.reader)
+    assert hooks.status_code == 403 and hooks.json["missingPermission"] == shapes.MODIFY_WEBHOOKS
+
+
+def test_store_key_and_server(gf):
+    current = gf.ok("GET", "/api/v1/api-keys/current")
+    assert plugin_accepts(current["permissions"]) and current["label"] == "WooCommerce"
+    assert gf.key not in json.dumps(current)  # the key is never echoed
+    assert all(p.endswith(":" + gf.store) for p in current["permissions"])
+    store = gf.ok("GET", "/api/v1/stores/%s" % gf.store)
+    assert (store["id"], store["name"], store["defaultCurrency"], store["invoiceExpiration"]) == (
+        gf.store,
+        "Shop",
+        "USD",
+        900,
+    )
+    assert gf.ok("GET", "/api/v1/stores/%s/payment-methods" % gf.store) == [
+        {"paymentMethodId": "DOGE-CHAIN", "enabled": True},
+        {"paymentMethodId": "LTC-CHAIN", "enabled": True},
+    ]
+    info = gf.ok("GET", "/api/v1/server/info")
+    assert info["version"] == "2.0.0" and info["fullySynched"] is False  # no coin synced yet
+    gf.runtime.syncers["LTC"].run()
+    gf.runtime.syncers["DOGE"].run()
+    info = gf.ok("GET", "/api/v1/server/info")
+    assert info["fullySynched"] is True
+    assert {s["paymentMethodId"]: s["chainHeight"] for s in info["syncStatus"]} == {"DOGE-CHAIN": 200, "LTC-CHAIN": 200}
+    # The store id is generated once and kept.
+    assert gf.runtime.greenfield.store_id == gf.store
+    missing = gf.get("/api/v1/stores/nope")
+    assert missing.status_code == 404 and missing.json["code"] == "store-not-found"
+    # No redirect on API paths: a trailing slash is the same resource.
+    assert gf.get("/api/v1/stores/").status_code == 200
+
+
+def test_errors_and_out_of_scope_answers(gf):
+    base = "/api/v1/stores/%s" % gf.store
+    bad = gf.post(base + "/invoices", {"amount": "0", "currency": "LTC", "checkout": {"paymentMethods": ["XMR_CHAIN"]}})
+    assert bad.status_code == 422
+    assert {e["path"] for e in bad.json} == {"amount", "checkout.paymentMethods"}
+    assert all(isinstance(e["message"], str) and e["message"] for e in bad.json)
+    too_precise = gf.post(base + "/invoices", {"amount": "0.000000001", "currency": "LTC"})
+    assert too_precise.status_code == 422 and too_precise.json[0]["path"] == "amount"
+    unknown = gf.get(base + "/invoices/nope")
+    assert unknown.status_code == 404 and unknown.json == {
+        "code": "invoice-not-found",
+        "message": "The invoice was not found",
+    }
+    assert gf.get(base + "/webhooks/nope").json["code"] == "webhook-not-found"
+    assert gf.get("/api/v1/nothing/here").json["code"] == "not-found"
+    assert gf.call("PATCH", base).status_code == 405 and gf.call("PATCH", base).json["code"]
+    refund = gf.post(base + "/pull-payments", {"name": "Refund", "amount": "1", "currency": "USD"})
+    assert refund.status_code == 403 and refund.json["missingPermission"] == shapes.PULL_PAYMENTS
+    # A fiat without rates is refused naming the field, nothing written; a coin whose
+    # node is down is a 503.
+    from transient.store.models import Invoice, Payment
+
+    before = Payment.select().count()
+    fiat = gf.post(base + "/invoices", {"amount": "40", "currency": "USD"})
+    assert fiat.status_code == 422 and fiat.json[0]["path"] == "currency" and "rates" in fiat.json[0]["message"]
+    gf.runtime.backends["DOGE"].down = True
+    down = gf.post(base + "/invoices", {"amount": "1", "currency": "DOGE"})
+    assert down.status_code == 503 and down.json["message"]
+    assert (Payment.select().count(), Invoice.select().count()) == (before, 0)
+    wizard = gf.client.simulate_get("/api-keys/authorize", query_string="permissions=x")
+    assert wizard.status_code == 404 and "transient keys create --greenfield" in wizard.text
+    assert gf.client.simulate_get("/modal/btcpay.js").status_code == 404
+    assert gf.client.simulate_get("/i/nope").status_code == 404
+
+
+def _deliveries():
+    return [json.loads(d.body) for d in Delivery.select().where(Delivery.target.is_null(False)).order_by(Delivery.id)]
+
+
+def test_an_invoice_paid_settles_with_the_webhooks_in_order(gf):
+    base = "/api/v1/stores/%s" % gf.store
+    hook = gf.ok(
+        "POST",
+        base + "/webhooks",
+        {
+            "enabled": True,
+            "automaticRedelivery": True,
+            "url": "http://127.0.0.1:9/wc-api/btcpaygf_default/",
+            "authorizedEvents": {"everything": True},
+        },
+    )
+    assert len(hook["secret"]) >= 24
+    assert "secret" not in gf.ok("GET", base + "/webhooks/" + hook["id"])
+    invoice = gf.ok(
+        "POST",
+        base + "/invoices",
+        {
+            "amount": "1.5",
+            "currency": "LTC",
+            "metadata": {"orderId": "77", "posData": '{"a":1}', "taxIncluded": 3.20},
+            "checkout": {
+                "speedPolicy": None,
+                "paymentMethods": ["LTC_CHAIN"],
+                "expirationMinutes": None,
+                "monitoringMinutes": None,
+                "paymentTolerance": None,
+                "redirectURL": "http://127.0.0.1/shop/thanks",
+                "redirectAutomatically": None,
+                "defaultLanguage": None,
+            },
+        },
+    )
+    assert invoice["metadata"] == {"orderId": "77", "posData": '{"a":1}', "taxIncluded": 3.2}
+    assert (invoice["status"], invoice["additionalStatus"], invoice["amount"]) == ("New", "None", "1.5")
+    assert invoice["expirationTime"] - invoice["createdTime"] == 900
+    assert invoice["checkout"]["paymentMethods"] == ["LTC-CHAIN"]
+    assert invoice["checkoutLink"].endswith("/i/" + invoice["id"])
+    page = gf.client.simulate_get("/i/" + invoice["id"])
+    methods = gf.ok("GET", base + "/invoices/%s/payment-methods" % invoice["id"])
+    assert page.status_code == 303 and page.headers["location"].startswith("/pay/")
+    (ltc,) = methods
+    assert (ltc["paymentMethodId"], ltc["amount"], ltc["due"], ltc["rate"], ltc["payments"]) == (
+        "LTC-CHAIN",
+        "1.5",
+        "1.5",
+        "1",
+        [],
+    )
+    node, sync = gf.runtime.backends["LTC"], gf.runtime.syncers["LTC"]
+    txid = node.pay(ltc["destination"], 150_000_000)
+    sync.run()
+    assert gf.ok("GET", base + "/invoices/" + invoice["id"])["status"] == "Processing"
+    node.mine(1)
+    sync.run()
+    settled = gf.ok("GET", base + "/invoices/" + invoice["id"])
+    assert (settled["status"], settled["additionalStatus"]) == ("Settled", "None")
+    bodies = _deliveries()
+    assert [b["type"] for b in bodies] == [
+        "InvoiceCreated",
+        "InvoiceReceivedPayment",
+        "InvoiceProcessing",
+        "InvoicePaymentSettled",
+        "InvoiceSettled",
+    ]
+    for b in bodies:
+        assert (b["invoiceId"], b["storeId"], b["webhookId"], b["metadata"]["orderId"]) == (
+            invoice["id"],
+            gf.store,
+            hook["id"],
+            "77",
+        )
+        assert b["deliveryId"] == b["originalDeliveryId"] and b["isRedelivery"] is False
+        assert isinstance(b["timestamp"], int)
+    received = bodies[1]
+    assert received["afterExpiration"] is False and received["paymentMethodId"] == "LTC-CHAIN"
+    assert received["payment"]["id"] == "%s-0" % txid and received["payment"]["value"] == "1.5"
+    assert bodies[2]["overPaid"] is False
+    assert bodies[4]["overPaid"] is False and bodies[4]["manuallyMarked"] is False
+    after = gf.ok("GET", base + "/invoices/%s/payment-methods" % invoice["id"])[0]
+    assert (after["paymentMethodPaid"], after["due"], after["payments"][0]["status"]) == ("1.5", "0", "Settled")
+    assert isinstance(after["payments"][0]["receivedDate"], int)
+    # The dispatcher signs each with the webhook's secret: HMAC-SHA256 of the exact body.
+    row = Delivery.select().where(Delivery.target.is_null(False)).first()
+    headers, retry = gf.runtime.targets.headers(row.target_id, row.body.encode())
+    want = "sha256=" + hmac.new(hook["secret"].encode(), row.body.encode(), hashlib.sha256).hexdigest()
+    assert headers["BTCPay-Sig"] == want == greenfield_signature(hook["secret"], row.body.encode())
+    assert retry is True
+
+    # A reorg takes the block away: the invoice is Processing again, and says so.
+    node.blocks.pop()
+    node.blocks.append(node._hash("block", "reorg"))
+    node.txs[txid].block_height = None
+    sync.run()
+    again = gf.ok("GET", base + "/invoices/" + invoice["id"])
+    assert again["status"] == "Processing"
+    assert _deliveries()[-1]["type"] == "InvoiceProcessing"
+
+    # Marking: Invalid, with its webhook; marking it Invalid again is refused.
+    marked = gf.ok("POST", base + "/invoices/%s/status" % invoice["id"], {"status": "Invalid"})
+    assert (marked["status"], marked["additionalStatus"]) == ("Invalid", "Marked")
+    last = _deliveries()[-1]
+    assert (last["type"], last["manuallyMarked"]) == ("InvoiceInvalid", True)
+    twice = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Invalid"})
+    assert twice.status_code == 400 and twice.json["code"] == "invoice-invalid-state"
+    assert gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "New"}).status_code == 422
+
+
+def test_listing_filters_and_pages(gf):
+    base = "/api/v1/stores/%s" % gf.store
+    made = [
+        gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "DOGE", "metadata": {"orderId": o}})
+        for o in ("a", "b", "a")
+    ]
+    listed = gf.ok("GET", base + "/invoices?orderId=a")
+    assert [i["id"] for i in listed] == [made[2]["id"], made[0]["id"]]  # newest first
+    assert all(i["metadata"]["orderId"] == "a" for i in listed)
+    assert len(gf.ok("GET", base + "/invoices?orderId=a&orderId=b")) == 3
+    assert [i["id"] for i in gf.ok("GET", base + "/invoices?skip=1&take=1")] == [made[1]["id"]]
+    assert gf.ok("GET", base + "/invoices?status=Settled") == []
+    assert len(gf.ok("GET", base + "/invoices?status=New")) == 3
+    assert [i["id"] for i in gf.ok("GET", base + "/invoices?status=New&skip=1&take=1")] == [made[1]["id"]]
+    assert gf.ok("GET", base + "/invoices?endDate=1") == []
+    assert [i["id"] for i in gf.ok("GET", base + "/invoices?textSearch=" + made[1]["id"])] == [made[1]["id"]]
+    assert len(gf.ok("GET", base + "/invoices?textSearch=b")) == 1  # in the metadata
+    assert gf.get(base + "/invoices?status=Paid").status_code == 422
+    assert gf.get(base + "/invoices?take=x").status_code == 422
+
+
+def test_webhook_management(gf):
+    base = "/api/v1/stores/%s/webhooks" % gf.store
+    body = {
+        "url": "http://127.0.0.1:9/hook",
+        "authorizedEvents": {"everything": False, "specificEvents": ["InvoiceSettled", "InvoiceExpired"]},
+    }
+    hook = gf.ok("POST", base, body)
+    assert hook["authorizedEvents"] == {"everything": False, "specificEvents": ["InvoiceSettled", "InvoiceExpired"]}
+    assert hook["enabled"] is True and hook["automaticRedelivery"] is True
+    assert [h["id"] for h in gf.ok("GET", base)] == [hook["id"]]
+    secret = DeliveryTarget.get(DeliveryTarget.public_id == hook["id"]).secret
+    updated = gf.ok("PUT", base + "/" + hook["id"], {**body, "secret": None, "automaticRedelivery": False})
+    assert updated["automaticRedelivery"] is False and "secret" not in updated
+    assert DeliveryTarget.get(DeliveryTarget.public_id == hook["id"]).secret == secret  # null keeps it
+    # Only the subscribed events are queued: this invoice's creation is not one.
+    gf.ok("POST", "/api/v1/stores/%s/invoices" % gf.store, {"amount": "1", "currency": "LTC"})
+    assert gf.ok("GET", base + "/%s/deliveries" % hook["id"]) == []
+    for bad in (
+        {"url": "ftp://x"},
+        {"url": "http://127.0.0.1/", "enabled": "yes"},
+        {"authorizedEvents": {"everything": False, "specificEvents": ["Nope"]}, "url": "http://127.0.0.1/"},
+    ):
+        resp = gf.post(base, bad)
+        assert resp.status_code == 422 and resp.json[0]["path"], bad
+    assert gf.post(base, {"url": "http://93.184.216.34/hook"}).status_code == 200  # public, or allowed...
+    private = gf.post(base, {"url": "http://192.168.1.1/hook"})
+    assert private.status_code == 422 and private.json[0]["path"] == "url"  # ...the SSRF guard
+    assert gf.ok("DELETE", base + "/" + hook["id"]) == {}
+    assert gf.get(base + "/" + hook["id"]).status_code == 404
+
+
+def test_a_webhook_without_automatic_redelivery_is_not_retried(gf):
+    """A failed attempt to a Greenfield webhook with automaticRedelivery off fails for good;
+    with it on, it is retried on the dispatcher's schedule (a closed loopback port: no answer)."""
+    from transient.delivery.dispatcher import Claimed
+
+    base = "/api/v1/stores/%s/webhooks" % gf.store
+    dispatcher = gf.runtime.dispatcher
+    for redeliver, want in ((True, Delivery.PENDING), (False, Delivery.FAILED)):
+        hook = gf.ok("POST", base, {"url": "http://127.0.0.1:9/hook", "automaticRedelivery": redeliver})
+        target = DeliveryTarget.get(DeliveryTarget.public_id == hook["id"])
+        claimed = Claimed(1, target.url, '{"type":"InvoiceSettled"}', 0, 1, None, "e", "x", target_id=target.id)
+        outcome = dispatcher.send(claimed)
+        assert outcome.status is None and outcome.retryable  # refused connection
+        assert dispatcher._next(outcome, 1, NOW)[0] == want
+
+
+def test_a_double_spend_makes_the_invoice_invalid_until_paid_again(gf):
+    base = "/api/v1/stores/%s" % gf.store
+    gf.ok("POST", base + "/webhooks", {"url": "http://127.0.0.1:9/hook"})
+    invoice = gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"})
+    (ltc,) = gf.ok("GET", base + "/invoices/%s/payment-methods" % invoice["id"])
+    node, sync = gf.runtime.backends["LTC"], gf.runtime.syncers["LTC"]
+    txid = node.pay(ltc["destination"], 100_000_000)
+    sync.run()
+    assert gf.ok("GET", base + "/invoices/" + invoice["id"])["status"] == "Processing"
+    node.txs[txid].conflicted = True  # a conflicting transaction won
+    node.mine(1)
+    sync.run()
+    invalid = gf.ok("GET", base + "/invoices/" + invoice["id"])
+    assert (invalid["status"], invalid["additionalStatus"]) == ("Invalid", "None")
+    last = _deliveries()[-1]
+    assert (last["type"], last["manuallyMarked"]) == ("InvoiceInvalid", False)
+    (after,) = gf.ok("GET", base + "/invoices/%s/payment-methods" % invoice["id"])
+    assert after["payments"][0]["status"] == "Invalid" and after["due"] == "1"
+    node.pay(ltc["destination"], 100_000_000)  # the customer pays again
+    sync.run()
+    assert gf.ok("GET", base + "/invoices/" + invoice["id"])["status"] == "Processing"
+    assert _deliveries()[-1]["type"] == "InvoiceProcessing"

@@ -1,0 +1,60 @@
+"""BTCPay Greenfield (v1) compatibility: the subset the shops' plugins and the Greenfield
+clients use, mounted at /api/v1/, over the payments service (one ledger), the outbox and
+its dispatcher (one outbox: Greenfield webhooks are targets of it). May import the rooms
+below the API and the API's own modules (errors, checkout assets)."""
+
+import falcon
+
+from .. import errors
+from . import page, resources
+from .resources import Access, Answer, handle_answer
+
+
+def mount(app, service, hooks, keys, max_body=65536, refresh_seconds=5):
+    """Add the Greenfield routes and pages of ``service`` (invoices.Greenfield) and
+    ``hooks`` (webhooks.Webhooks) to ``app``, with the KeyRing ``keys``."""
+    access = Access(keys)
+    app.add_error_handler(Answer, handle_answer)
+    app.set_error_serializer(_serializer)
+    r = resources
+    base = "/api/v1"
+    store = base + "/stores/{store_id}"
+    hook = store + "/webhooks/{webhook_id}"
+    routes = [
+        (base + "/server/info", r.ServerInfo(access, service)),
+        (base + "/api-keys/current", r.CurrentKey(access, service)),
+        (base + "/stores", r.Stores(access, service)),
+        (store, r.Store(access, service)),
+        (store + "/payment-methods", r.StoreMethods(access, service)),
+        (store + "/invoices", r.Invoices(access, service, max_body)),
+        (store + "/invoices/{invoice_id}", r.InvoiceItem(access, service)),
+        (store + "/invoices/{invoice_id}/payment-methods", r.InvoiceMethods(access, service)),
+        (store + "/invoices/{invoice_id}/status", r.InvoiceStatus(access, service, max_body)),
+        (store + "/webhooks", r.Hooks(access, service, hooks, max_body)),
+        (hook, r.Hook(access, service, hooks, max_body)),
+        (hook + "/deliveries", r.Deliveries(access, service, hooks)),
+        (hook + "/deliveries/{delivery_id}", r.DeliveryItem(access, service, hooks)),
+        (hook + "/deliveries/{delivery_id}/request", r.DeliveryRequest(access, service, hooks)),
+        (hook + "/deliveries/{delivery_id}/redeliver", r.Redeliver(access, service, hooks)),
+        (store + "/pull-payments", r.PullPayments(access, service)),
+        ("/i/{invoice_id}", page.InvoicePage(service, refresh_seconds)),
+        ("/invoices/{invoice_id}", page.MerchantLink()),
+        ("/api-keys/authorize", page.NoWizard()),
+        ("/modal/btcpay.js", page.NoModal()),
+    ]
+    for path, resource in routes:
+        app.add_route(path, resource)
+    app.add_sink(resources.unknown_path, base + "/")
+
+
+def _serializer(req, resp, exc):
+    """Falcon's own errors (405, 415...) in Greenfield's shape under /api/v1, the app's elsewhere."""
+    if not req.path.startswith("/api/v1/"):
+        errors.serialize_http_error(req, resp, exc)
+        return
+    words = (exc.title or "error").split()
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = {
+        "code": "-".join(w.lower() for w in words if not w.isdigit()) or "error",
+        "message": exc.description or exc.title or "error",
+    }

@@ -1,0 +1,289 @@
+"""The Greenfield routes: thin resources that check the key, call the service and answer
+in Greenfield's shapes (exactly 200 on success; 401/403/404 ``{code, message}``, 422 an
+array of ``{path, message}``, 400 ``{code, message}``), never a redirect."""
+
+import functools
+
+import falcon
+
+from ... import __version__
+from ...core.errors import NotFound, RateUnavailable, TransientError, Unauthorized, ValidationError
+from ...core.keys import ANONYMOUS
+from ...payments.validation import parse_json
+from . import shapes
+from .invoices import PATHS, Refused, Unknown
+
+
+class Answer(Exception):
+    """A Greenfield error answer: the HTTP status and the JSON body."""
+
+    def __init__(self, status, body):
+        super().__init__(status)
+        self.status, self.body = status, body
+
+
+def handle_answer(req, resp, exc, params):
+    resp.status = falcon.code_to_http_status(exc.status)
+    resp.content_type = falcon.MEDIA_JSON
+    resp.media = exc.body
+
+
+def unauthenticated(message="Authentication is required for accessing this endpoint"):
+    return Answer(401, {"code": "unauthenticated", "message": message})
+
+
+def missing(permission, message=None):
+    return Answer(
+        403,
+        {
+            "code": "missing-permission",
+            "message": message
+            or 'Insufficient API Permissions. Please use an API key with permission "%s".' % permission,
+            "missingPermission": permission,
+        },
+    )
+
+
+def not_found(code="not-found", message="The resource was not found"):
+    return Answer(404, {"code": code, "message": message})
+
+
+def edge(responder):
+    """Answer the service's errors in Greenfield's shapes (the rest of the app keeps its own)."""
+
+    @functools.wraps(responder)
+    def wrapped(self, req, resp, **params):
+        try:
+            result = responder(self, req, resp, **params)
+        except shapes.FieldErrors as exc:
+            raise Answer(422, [{"path": p, "message": m} for p, m in exc.errors]) from None
+        except Unknown as exc:
+            raise not_found(exc.code, exc.message) from None
+        except Refused as exc:
+            raise Answer(400, {"code": exc.code, "message": exc.message}) from None
+        except ValidationError as exc:
+            raise Answer(422, [{"path": PATHS.get(exc.field, exc.field or "body"), "message": exc.message}]) from None
+        except NotFound as exc:
+            raise not_found(message=exc.message) from None
+        except RateUnavailable as exc:
+            raise Answer(503, {"code": "rate-unavailable", "message": exc.message}) from None
+        except TransientError as exc:
+            raise Answer(exc.http_status, {"code": exc.code.replace("_", "-"), "message": exc.message}) from None
+        resp.status = falcon.HTTP_200  # exactly 200, create and delete too
+        resp.media = result
+
+    return wrapped
+
+
+class Access:
+    """The Greenfield reading of the ``Authorization`` header over the KeyRing:
+    ``token <key>`` (Greenfield's) or ``Bearer <key>``."""
+
+    def __init__(self, keys):
+        self.keys = keys
+
+    def grant(self, req):
+        given = req.get_header("Authorization")
+        if given:
+            scheme, _, token = given.strip().partition(" ")
+            if scheme.lower() == "token":
+                given = "Bearer " + token.strip()
+        try:
+            grant = self.keys.identify(given)
+        except Unauthorized:
+            raise unauthenticated() from None
+        if grant is ANONYMOUS:
+            raise unauthenticated()
+        return grant
+
+    def require(self, req, permission):
+        grant = self.grant(req)
+        if not grant.allows(shapes.PERMISSIONS[permission]):
+            raise missing(permission)
+        return grant
+
+
+class Resource:
+    def __init__(self, access, service, max_body=65536):
+        self.access = access
+        self.service = service
+        self.max_body = max_body
+
+    def body(self, req):
+        raw = req.bounded_stream.read(self.max_body + 1)
+        if len(raw) > self.max_body:
+            raise Answer(400, {"code": "request-too-large", "message": "the body is over %d bytes" % self.max_body})
+        if not raw.strip():
+            return None
+        return parse_json(raw)
+
+
+class ServerInfo(Resource):
+    @edge
+    def on_get(self, req, resp):
+        self.access.grant(req)
+        return self.service.server_info(__version__)
+
+
+class CurrentKey(Resource):
+    @edge
+    def on_get(self, req, resp):
+        grant = self.access.grant(req)
+        row = self.access.keys.store.find(grant.key) if grant.key not in (None, "config") else None
+        label = row.label if row is not None and row.label else ("config" if grant.key == "config" else "")
+        return {
+            # The key is never echoed: its public part names it.
+            "apiKey": "tk_%s" % grant.key if row is not None else (grant.key or ""),
+            "label": label,
+            "permissions": shapes.permissions_of(grant.scopes, self.service.store_id),
+        }
+
+
+class Stores(Resource):
+    @edge
+    def on_get(self, req, resp):
+        self.access.require(req, shapes.VIEW_STORE)
+        return [self.service.store()]
+
+
+class Store(Resource):
+    @edge
+    def on_get(self, req, resp, store_id):
+        self.access.require(req, shapes.VIEW_STORE)
+        self.service.check_store(store_id)
+        return self.service.store()
+
+
+class StoreMethods(Resource):
+    @edge
+    def on_get(self, req, resp, store_id):
+        self.access.require(req, shapes.VIEW_STORE)
+        self.service.check_store(store_id)
+        methods = self.service.payment_methods()
+        if req.get_param_as_bool("includeConfig"):
+            for m in methods:
+                m["config"] = {}
+        return methods
+
+
+class Invoices(Resource):
+    @edge
+    def on_get(self, req, resp, store_id):
+        self.access.require(req, shapes.VIEW_INVOICES)
+        params = {
+            "orderId": req.get_param_as_list("orderId"),
+            "status": req.get_param_as_list("status"),
+            "textSearch": req.get_param("textSearch"),
+            "startDate": req.get_param("startDate"),
+            "endDate": req.get_param("endDate"),
+            "skip": req.get_param("skip"),
+            "take": req.get_param("take"),
+        }
+        return self.service.list(store_id, params)
+
+    @edge
+    def on_post(self, req, resp, store_id):
+        self.access.require(req, shapes.CREATE_INVOICE)
+        return self.service.create(store_id, self.body(req))
+
+
+class InvoiceItem(Resource):
+    @edge
+    def on_get(self, req, resp, store_id, invoice_id):
+        self.access.require(req, shapes.VIEW_INVOICES)
+        return self.service.get(store_id, invoice_id)
+
+
+class InvoiceMethods(Resource):
+    @edge
+    def on_get(self, req, resp, store_id, invoice_id):
+        self.access.require(req, shapes.VIEW_INVOICES)
+        return self.service.methods(store_id, invoice_id)
+
+
+class InvoiceStatus(Resource):
+    @edge
+    def on_post(self, req, resp, store_id, invoice_id):
+        self.access.require(req, shapes.MODIFY_INVOICES)
+        return self.service.mark(store_id, invoice_id, self.body(req))
+
+
+class HookResource(Resource):
+    """Webhook routes: ``service`` is the invoices' (for the store), ``hooks`` the webhooks'."""
+
+    def __init__(self, access, service, hooks, max_body=65536):
+        super().__init__(access, service, max_body)
+        self.hooks = hooks
+
+    def store(self, req, store_id):
+        self.access.require(req, shapes.MODIFY_WEBHOOKS)
+        self.service.check_store(store_id)
+        return self.service.store_id
+
+
+class Hooks(HookResource):
+    @edge
+    def on_get(self, req, resp, store_id):
+        return self.hooks.list(self.store(req, store_id))
+
+    @edge
+    def on_post(self, req, resp, store_id):
+        return self.hooks.create(self.store(req, store_id), self.body(req))
+
+
+class Hook(HookResource):
+    @edge
+    def on_get(self, req, resp, store_id, webhook_id):
+        return self.hooks.get(self.store(req, store_id), webhook_id)
+
+    @edge
+    def on_put(self, req, resp, store_id, webhook_id):
+        return self.hooks.update(self.store(req, store_id), webhook_id, self.body(req))
+
+    @edge
+    def on_delete(self, req, resp, store_id, webhook_id):
+        return self.hooks.delete(self.store(req, store_id), webhook_id)
+
+
+class Deliveries(HookResource):
+    @edge
+    def on_get(self, req, resp, store_id, webhook_id):
+        return self.hooks.deliveries(self.store(req, store_id), webhook_id, req.get_param("count"))
+
+
+class DeliveryItem(HookResource):
+    @edge
+    def on_get(self, req, resp, store_id, webhook_id, delivery_id):
+        return self.hooks.delivery(self.store(req, store_id), webhook_id, delivery_id)
+
+
+class DeliveryRequest(HookResource):
+    @edge
+    def on_get(self, req, resp, store_id, webhook_id, delivery_id):
+        return self.hooks.request(self.store(req, store_id), webhook_id, delivery_id)
+
+
+class Redeliver(HookResource):
+    @edge
+    def on_post(self, req, resp, store_id, webhook_id, delivery_id):
+        return self.hooks.redeliver(self.store(req, store_id), webhook_id, delivery_id)
+
+
+class PullPayments(Resource):
+    """Refunds are not offered: no key holds the permission, so the plugin keeps its refund
+    button off; a client that tries anyway is told why."""
+
+    @edge
+    def on_post(self, req, resp, store_id):
+        self.access.grant(req)
+        raise missing(
+            shapes.PULL_PAYMENTS,
+            "Pull payments (refunds) are not supported by this server: refund from your own wallet.",
+        )
+
+    on_get = on_post
+
+
+def unknown_path(req, resp, **params):
+    """Any other path under /api/v1: Greenfield's 404 (not the rest of the app's shape)."""
+    raise not_found(message="%s is not a Greenfield endpoint this server serves" % req.path)
