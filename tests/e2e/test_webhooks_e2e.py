@@ -1,6 +1,9 @@
 """Webhooks end to end: a real transientd, the regtest node and a real receiver on loopback."""
 
 import json
+import math
+import time
+from datetime import datetime
 
 import pytest
 from _daemon import wait_for
@@ -157,6 +160,10 @@ def test_funds_after_expiry_send_payment_late(start_daemon, regtest, receiver):
     d = start_daemon(extra=webhook_config(receiver))
     p = d.create(currency="LTC", amount="0.1", expires_in=1)
     d.wait_status(p["id"], "EXPIRED")
+    # The node dates a transaction in whole seconds (truncated): one sent within the second
+    # of the expiry would count as paid in time. Pay once that second is over.
+    due = math.ceil(datetime.fromisoformat(p["expires_at"].replace("Z", "+00:00")).timestamp())
+    wait_for(lambda: time.time() >= due, timeout=5, interval=0.05)
     regtest.pay(p["payment_address"], "0.1")
     got = wait_for(lambda: len(bodies_for(receiver, p["id"])) >= 4 and bodies_for(receiver, p["id"]))
     assert [summary(b)[:2] for b in got] == [
