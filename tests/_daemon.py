@@ -64,6 +64,9 @@ class Daemon:
         self.log_path = os.path.join(workdir, "transientd-%d.log" % self.port)
         self.proc = None
         self.http = requests.Session()
+        # No kept-alive connection of ours: a stopping worker waits for those (gunicorn's
+        # linger, 2 s), which every restart of a test would pay.
+        self.http.headers["Connection"] = "close"
 
     @property
     def base(self):
