@@ -210,7 +210,12 @@ class Runtime:
             )
             for code, backend in self.backends.items()
         }
-        self.scheduler = SyncScheduler(self.syncers, {c: config.coins[c]["poll_interval"] for c in self.syncers}, clock)
+        self.scheduler = SyncScheduler(
+            self.syncers,
+            {c: config.coins[c]["poll_interval"] for c in self.syncers},
+            clock,
+            coalesce={c: config.coins[c]["sync_coalesce_ms"] / 1000 for c in self.syncers},
+        )
         self.pool_keeper = PoolKeeper(self.pools) if self.pools else None
         self.last_notify = {}  # currency -> when this process last got a notify ping (doctor's round trip)
         self.health = HealthReport(
