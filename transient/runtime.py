@@ -35,6 +35,9 @@ from .rates.store import PairLease
 from .store import migrations
 from .store.db import open_database
 from .store.keys import KeyStore
+from .store.leases import ClusterLease
+
+POOL_LEASE_SECONDS = 30  # a killed keeper's pools wait this long for another daemon's keeper
 
 log = logging.getLogger("transient")
 
@@ -216,7 +219,8 @@ class Runtime:
             clock,
             coalesce={c: config.coins[c]["sync_coalesce_ms"] / 1000 for c in self.syncers},
         )
-        self.pool_keeper = PoolKeeper(self.pools) if self.pools else None
+        pool_lease = ClusterLease("address-pool", holder or new_holder_id(), POOL_LEASE_SECONDS, clock)
+        self.pool_keeper = PoolKeeper(self.pools, lease=pool_lease) if self.pools else None
         self.last_notify = {}  # currency -> when this process last got a notify ping (doctor's round trip)
         self.health = HealthReport(
             self.backends,
