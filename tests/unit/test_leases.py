@@ -46,20 +46,25 @@ def test_one_holder_at_a_time_until_it_expires_or_is_released(sqlite_db):
 
 
 def test_three_daemons_keepers_fill_the_pool_once(sqlite_db):
-    """Three daemons' keepers on one database: one refills the pool (one batch of node
-    calls), the others stand by; when it stops, the next round of another takes over."""
+    """Three daemons' keepers on one database: one keeps the pool (its node calls), the
+    others stand by even when it runs low; when it stops, another takes over."""
     clock = Clock()
     backend = FakeBackend("LTC", {})
-    keepers = [
-        PoolKeeper({"LTC": AddressPool("LTC", backend, sqlite_db, size=20)}, lease=ClusterLease("pool", h, 30, clock))
-        for h in ("a:1:x", "b:2:y", "c:3:z")
-    ]
-    assert [k.round() for k in keepers] == [True, False, False]
-    assert [m for m, _ in backend.calls].count("new_addresses") == 1
-    assert PooledAddress.select().count() == 20
+    pools = [AddressPool("LTC", backend, sqlite_db, size=20) for _ in range(3)]
+    keepers = [PoolKeeper({"LTC": p}, lease=ClusterLease("pool", h, 30, clock)) for p, h in zip(pools, "abc")]
+
+    def node_fills():
+        return [m for m, _ in backend.calls].count("new_addresses")
+
+    assert [k.round() for k in keepers] == [True, False, False] and node_fills() == 1
+    for _ in range(15):  # the pool runs low (5 of 20 left): a keeper would refill it
+        pools[1].take()
+    assert [k.round() for k in keepers[1:]] == [False, False] and node_fills() == 1
+    assert keepers[0].round() and node_fills() == 2
     keepers[0].stop()  # a clean stop releases the lease
-    assert [k.round() for k in keepers[1:]] == [True, False]
-    assert [m for m, _ in backend.calls].count("new_addresses") == 1  # still full: nothing to add
+    for _ in range(15):
+        pools[2].take()
+    assert [k.round() for k in keepers[1:]] == [True, False] and node_fills() == 3
 
 
 def test_a_keeper_without_a_lease_always_runs(sqlite_db):
