@@ -10,7 +10,6 @@ from transient.payments.pool import AddressPool, PoolKeeper
 from transient.store import migrations
 from transient.store.db import open_database
 from transient.store.leases import ClusterLease
-from transient.store.models import PooledAddress
 
 T0 = datetime.datetime(2026, 1, 1)
 
