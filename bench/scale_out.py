@@ -267,15 +267,7 @@ def report(results, args):
     rows.sort(key=lambda row: row[0])
     print_table(
         "API: %d connections in all, %gs per run; baseline: 1 daemon on SQLite" % (args.connections, args.seconds),
-        [
-            "request, database x daemons",
-            "req/s",
-            "vs SQLite x1",
-            "p50 ms",
-            "p99 ms",
-            "CPU s/1000 (busiest)",
-            "CPU s each",
-        ],
+        ["request, database x daemons", "req/s", "vs SQLite x1", "p50 ms", "p99 ms", "CPU s/1000 (all)", "CPU s each"],
         rows,
         ["%s", "%.0f", "%.2fx", "%.1f", "%.1f", "%.2f", "%s"],
     )
