@@ -110,9 +110,9 @@ def load(fleet, raw_for, connections, seconds):
     cpu = [a - b for a, b in zip(fleet.cpu(), before)]
     latencies = [x for _, lat, _ in runs for x in lat]
     errors = [e for _, _, errs in runs for e in errs]
-    if errors:
-        raise RuntimeError("%d requests failed (first: HTTP %d)" % (len(errors), errors[0]))
     return {
+        "errors": len(errors),
+        "first_error": errors[0] if errors else None,
         "per_s": sum(rate for rate, _, _ in runs),
         "requests": len(latencies),
         "p50_ms": percentile(latencies, 50) * 1000,
@@ -126,7 +126,8 @@ def api_phase(node, tmp, args, db, n):
     wallet = node.create_wallet("api-%s-%d" % (db, n))
     fleet = Fleet(node, wallet, tmp, n, db, args.pool)
     try:
-        fleet.wait_pool(args.pool // 2)
+        # Full: a POST that finds the pool empty asks the node, whose RPC queue then says busy (503).
+        fleet.wait_pool(args.pool - 100)
         post = load(fleet, lambda d: [_loadgen.request("POST", "/payments", BODY)], args.connections, args.seconds)
         ids = [str(i) for (i,) in Payment.select(Payment.id).limit(500).tuples()]
         get = load(
@@ -219,7 +220,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10, help="duration of each API load run")
     parser.add_argument("--connections", type=int, default=24, help="keep-alive connections in all")
-    parser.add_argument("--pool", type=int, default=6000, help="each fleet's address_pool for the POST run")
+    parser.add_argument("--pool", type=int, default=12000, help="each fleet's address_pool for the POST run")
     parser.add_argument("--block", type=int, default=2000, help="payments one block pays")
     parser.add_argument("--events", type=int, default=10000, help="events the outbox drains")
     parser.add_argument("--json", help="also write the figures to this file")
@@ -262,14 +263,24 @@ def report(results, args):
                     got["p99_ms"],
                     got["cpu_s_per_1000"],
                     " ".join("%.1f" % c for c in got["cpu_per_daemon"]),
+                    got["errors"],
                 )
             )
     rows.sort(key=lambda row: row[0])
     print_table(
         "API: %d connections in all, %gs per run; baseline: 1 daemon on SQLite" % (args.connections, args.seconds),
-        ["request, database x daemons", "req/s", "vs SQLite x1", "p50 ms", "p99 ms", "CPU s/1000 (all)", "CPU s each"],
+        [
+            "request, database x daemons",
+            "req/s",
+            "vs SQLite x1",
+            "p50 ms",
+            "p99 ms",
+            "CPU s/1000 (all)",
+            "CPU s each",
+            "errors",
+        ],
         rows,
-        ["%s", "%.0f", "%.2fx", "%.1f", "%.1f", "%.2f", "%s"],
+        ["%s", "%.0f", "%.2fx", "%.1f", "%.1f", "%.2f", "%s", "%d"],
     )
     b1 = results["block"][1]
     print_table(
