@@ -227,7 +227,7 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="tiny size: proves the bench runs (CI)")
     args = parser.parse_args()
     if args.smoke:
-        args.seconds, args.connections, args.pool, args.block, args.events = 1, 6, 400, 60, 400
+        args.seconds, args.connections, args.pool, args.block, args.events = 1, 6, 1200, 60, 400
     results = {"api": {}, "block": {}, "outbox": {}}
     with tempfile.TemporaryDirectory(prefix="transient-bench-") as tmp:
         os.chmod(tmp, 0o755)
