@@ -83,8 +83,9 @@ class Daemon:
             try:
                 self.http.get(self.base + "/healthz", timeout=2)
                 return self
-            except (requests.ConnectionError, requests.Timeout):
-                # not listening yet, or listening while its worker still boots (a busy machine)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
+                # not listening yet, or listening while its worker still boots (a busy machine),
+                # or a worker that a fault point killed while it answered
                 time.sleep(0.1)
         self.kill()  # left running, it would go on syncing the test's database under the next tests
         raise RuntimeError("transientd did not answer within %ss:\n%s" % (timeout, self.log()))
