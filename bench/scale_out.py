@@ -230,7 +230,7 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="tiny size: proves the bench runs (CI)")
     args = parser.parse_args()
     if args.smoke:
-        args.seconds, args.connections, args.pool, args.block, args.events = 1, 6, 1200, 60, 400
+        args.seconds, args.connections, args.pool, args.block, args.events = 0.5, 6, 700, 40, 400
     results = {"api": {}, "block": {}, "outbox": {}}
     phases = args.phases.split(",")
     with tempfile.TemporaryDirectory(prefix="transient-bench-") as tmp:
