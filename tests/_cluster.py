@@ -43,9 +43,11 @@ class Cluster:
         self.db = open_database(self.direct_url)
         return self
 
-    def add(self, env=None, index=None):
+    def add(self, env=None, index=None, host=None):
         """Start one more daemon (in its own directory: its own config and log); with
-        ``index``, in place of the daemon at that index (which must be stopped)."""
+        ``index``, in place of the daemon at that index (which must be stopped); with
+        ``host``, under that host name (a UTS namespace of its own: root only), so the
+        others see its lease holder as another host's."""
         workdir = os.path.join(self.dir, "host-%s" % uuid.uuid4().hex[:6])
         os.makedirs(workdir)
         daemon = Daemon(
@@ -57,6 +59,7 @@ class Cluster:
             extra=self.extra,
             env=env,
             log_level=self.log_level,
+            prefix=other_host(host) if host else (),
         )
         daemon.start(timeout=90)
         if index is None:
@@ -95,6 +98,16 @@ class Cluster:
             self.bouncer.stop()
         self._drop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def can_fake_a_host():
+    """True when a daemon can get a host name of its own (root and util-linux's unshare)."""
+    return os.geteuid() == 0 and shutil.which("unshare") is not None
+
+
+def other_host(name):
+    """The command prefix that runs a daemon under the host name ``name``."""
+    return ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name]
 
 
 def cluster_coins(node, wallet, poll=1, pool=40):

@@ -48,8 +48,11 @@ def kill_all():
 class Daemon:
     """transientd in its own process group, configured by a TOML text."""
 
-    def __init__(self, workdir, db_url, coins, workers=1, extra="", env=None, port=None, threads=4, log_level="DEBUG"):
+    def __init__(
+        self, workdir, db_url, coins, workers=1, extra="", env=None, port=None, threads=4, log_level="DEBUG", prefix=()
+    ):
         self.workdir = workdir
+        self.prefix = list(prefix)  # a command the daemon runs under (e.g. unshare for a host name of its own)
         self.port = port or find_free_port()
         self.config_path = os.path.join(workdir, "config-%d.toml" % self.port)
         with open(self.config_path, "w") as fh:
@@ -69,7 +72,7 @@ class Daemon:
     def start(self, timeout=30):
         _started.append(self)
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", self.config_path],
+            self.prefix + [sys.executable, os.path.join(ROOT, "transientd.py"), "--config", self.config_path],
             cwd=self.workdir,
             env=self.env,
             stdout=open(self.log_path, "ab"),
