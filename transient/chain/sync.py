@@ -130,8 +130,9 @@ class Syncer:
         in one transaction. Returns the ids of the payments that changed."""
         state = ChainState.get_by_id(self.currency)
         log.debug("%s: sync start pid=%d cursor=%s", self.currency, os.getpid(), state.cursor_height)
-        if state.cursor_hash:
-            self.backend.note_tip(ChainTip(state.cursor_hash, state.cursor_height))
+        note_tip = getattr(self.backend, "note_tip", None)  # optional (CoinBackend has a no-op)
+        if state.cursor_hash and note_tip is not None:
+            note_tip(ChainTip(state.cursor_hash, state.cursor_height))
         changes = self.backend.changes_since(state.cursor_hash)
         changes.removed += self._vanished(changes, state)
         if state.cursor_hash and not changes.cursor_known:
