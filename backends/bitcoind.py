@@ -1,31 +1,36 @@
 """The bitcoind-family backend: what Bitcoin, Litecoin and Dogecoin Core have in common.
 
 Subclasses set a name and a few class attributes for what their node differs in
-(docs/ARCHITECTURE.md, "Node facts"). RPC round trips per ``changes_since``: one in the common case
-(listsinceblock and getblockchaininfo in one HTTP batch, plus getblockheader of the
-cursor for nodes that do not reject an unknown cursor); one more when a block
-arrived between the two calls, and one more when the cursor is unknown on a node
-that rejects it (the listing is then made again from the beginning).
+(docs/ARCHITECTURE.md, "Node facts"). RPC calls per ``changes_since``: one in the common case
+(listsinceblock alone; nodes that do not reject an unknown cursor get getblockheader of
+the cursor in the same HTTP batch). The new tip's height comes from the cursor when no
+block arrived, else from a confirmed entry of the listing; only a new block with no
+wallet transaction in it costs one getblockheader more. One more listing when the cursor
+is unknown on a node that rejects it (the listing is then made again from the beginning).
 """
 
 import datetime
+import logging
 
 from transient.chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
 from transient.core import money
-from transient.core.errors import ConfigError, RPCError
+from transient.core.errors import ConfigError, NodeTimeout, RPCError
 
 from .rpc import RPCClient
 
 NOT_FOUND = -5  # RPC_INVALID_ADDRESS_OR_KEY: unknown block hash or wallet txid
 WALLET_NOT_FOUND = -18  # RPC_WALLET_NOT_FOUND: loadwallet of a wallet that does not exist
 WATCH_BATCH = 500  # addresses per importmulti on nodes without descriptors
+KNOWN_TIPS = 16  # block heights remembered, so an unchanged tip costs no RPC call
+log = logging.getLogger("transient.sync")
 
 
 class BitcoindBackend(CoinBackend):
     """Base for bitcoind-family nodes; not registered itself (``name`` is None).
 
     Options read: ``rpc_url`` (required), ``rpc_user``, ``rpc_password``,
-    ``rpc_cookie_file``, ``wallet``, ``rpc_timeout`` (seconds), ``address_type``.
+    ``rpc_cookie_file``, ``wallet``, ``rpc_timeout`` (seconds), ``rpc_busy_timeout``
+    (seconds: the listing's second chance after a timeout), ``address_type``.
     """
 
     #: listsinceblock takes include_removed (4th param) and answers with ``removed``.
@@ -51,7 +56,10 @@ class BitcoindBackend(CoinBackend):
         # cost a sync of 100 new txs 60 ms instead of 17; a loopback connect costs 0.1 ms
         # (bench/notify_burst.py measures both).
         self.listing_rpc = rpc or self._client(options, keep_alive=False, currency=currency)
+        timeout = float(options.get("rpc_timeout", 10))
+        self.busy_timeout = float(options.get("rpc_busy_timeout", 3 * timeout))
         self._chain = None
+        self._heights = {}  # block hash -> height, of recent tips
 
     @staticmethod
     def _client(options, keep_alive=True, currency=None):
@@ -221,8 +229,8 @@ class BitcoindBackend(CoinBackend):
         Outputs in ``removed`` carry the node's current confirmations, negative when
         the transaction now conflicts with the main chain.
         """
-        listing, info, cursor_known, stale = self._list_since(cursor)
-        tip = self._tip_of(listing, info)
+        listing, cursor_known, stale = self._list_since(cursor)
+        tip = self._tip_of(listing)
         outputs = self._outputs(listing["transactions"], tip)
         listed = {o.key for o in outputs}
         # A node without include_removed never sends it (a newer node might by default).
@@ -262,33 +270,59 @@ class BitcoindBackend(CoinBackend):
         return ("listsinceblock", params)
 
     def _list_since(self, cursor):
-        """Return (listing, getblockchaininfo, cursor_known, stale_cursor), usually in one batch."""
+        """Return (listing, cursor_known, stale_cursor): one RPC call in the common case."""
         check = bool(cursor) and self.UNKNOWN_CURSOR == "lists_all"
-        calls = [self._since_call(cursor), ("getblockchaininfo", [])]
+        calls = [self._since_call(cursor)]
         if check:
             calls.append(("getblockheader", [cursor]))
-        replies = self.listing_rpc.batch(calls, return_errors=True)
-        listing, info = replies[0], replies[1]
+        replies = self._listing_batch(calls)
+        listing = replies[0]
         stale = False
         if check:
-            unknown = _not_found(replies[2])
+            unknown = _not_found(replies[1])
             if not unknown:
                 # confirmations -1: the cursor block was reorganised out of the main chain.
-                stale = _raise_any(replies[2])["confirmations"] < 0
+                stale = _raise_any(replies[1])["confirmations"] < 0
         else:
             unknown = bool(cursor) and _not_found(listing)
         if unknown and isinstance(listing, RPCError):
             # The node refused the cursor: list again from the beginning.
-            listing, info = self.listing_rpc.batch([self._since_call(None), ("getblockchaininfo", [])])
+            listing = self._listing_batch([self._since_call(None)])[0]
         # A node that lists everything for an unknown cursor already gave the whole wallet.
-        return _raise_any(listing), _raise_any(info), not unknown, stale
+        return _raise_any(listing), not unknown, stale
 
-    def _tip_of(self, listing, info):
+    def _listing_batch(self, calls):
+        """Send the listing; a node that took it but did not answer in time is busy
+        (connecting a block of many wallet transactions), not down: ask once more at
+        once with a longer deadline (``rpc_busy_timeout``) rather than back off."""
+        try:
+            return self.listing_rpc.batch(calls, return_errors=True)
+        except NodeTimeout as exc:
+            log.info("%s: %s; asking again with %ss", self.currency, exc, self.busy_timeout)
+            return self.listing_rpc.batch(calls, return_errors=True, timeout=self.busy_timeout)
+
+    def note_tip(self, tip):
+        if tip.hash and tip.height is not None:
+            self._remember(tip.hash, tip.height)
+
+    def _remember(self, block_hash, height):
+        self._heights[block_hash] = height
+        while len(self._heights) > KNOWN_TIPS:
+            self._heights.pop(next(iter(self._heights)))
+
+    def _tip_of(self, listing):
+        """The listing's ``lastblock`` (the wallet's tip) and its height, without a
+        getblockchaininfo: known when it is the cursor (no new block), read off a
+        confirmed entry (blockheight + confirmations - 1, both taken under the
+        wallet's lock with ``lastblock``), else one getblockheader."""
         lastblock = listing["lastblock"]
-        if info["bestblockhash"] == lastblock:
-            return ChainTip(lastblock, info["blocks"])
-        # A block arrived between the two calls, or the wallet lags the chain.
-        return ChainTip(lastblock, self.rpc.call("getblockheader", lastblock)["height"])
+        height = self._heights.get(lastblock)
+        if height is None:
+            height = _height_from_entries(listing["transactions"])
+        if height is None:
+            height = self.rpc.call("getblockheader", lastblock)["height"]
+        self._remember(lastblock, height)
+        return ChainTip(lastblock, height)
 
     def _outputs(self, entries, tip):
         return [o for o in (self.parse_entry(e, tip) for e in entries) if o is not None]
@@ -325,6 +359,16 @@ def _seen_at(entry):
     if not stamps:
         return None
     return datetime.datetime.fromtimestamp(min(stamps), datetime.timezone.utc).replace(tzinfo=None)
+
+
+def _height_from_entries(entries):
+    """The tip height a listing's confirmed entries imply, or None (none confirmed, or
+    a node whose entries carry no ``blockheight``: Dogecoin 1.14)."""
+    for entry in entries:
+        confs, height = entry.get("confirmations", 0), entry.get("blockheight")
+        if isinstance(height, int) and confs > 0:
+            return height + confs - 1
+    return None
 
 
 def _not_found(reply):

@@ -10,7 +10,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
-from transient.core.errors import NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
+from transient.core.errors import NodeAuthError, NodeBusy, NodeError, NodeTimeout, NodeUnreachable, RPCError
 from transient.ops import metrics
 
 # Litecoin Core answers a full RPC work queue with HTTP 500 and this text (Bitcoin Core: 503).
@@ -39,7 +39,8 @@ class RPCClient:
     Credentials come from ``user``/``password``, from ``user:password@`` in the URL,
     or from ``cookie_file`` (re-read on a 401, so a restarted node's new cookie works).
     Each thread gets its own ``requests.Session`` unless ``session`` is given.
-    Raises NodeUnreachable, NodeAuthError, NodeBusy, RPCError or NodeError.
+    Raises NodeUnreachable (NodeTimeout when the node took the request but did not
+    answer in time), NodeAuthError, NodeBusy, RPCError or NodeError.
     With ``currency``, each request is counted and timed in the RPC metrics.
     """
 
@@ -81,15 +82,16 @@ class RPCClient:
             raise result
         return result
 
-    def batch(self, calls, return_errors=False):
+    def batch(self, calls, return_errors=False, timeout=None):
         """Return the results of ``calls`` (``[(method, params), ...]``) sent in one request.
 
         A failed call raises its RPCError, or with ``return_errors`` is returned in
-        its place so the caller can look at the other results.
+        its place so the caller can look at the other results. ``timeout`` (seconds)
+        overrides the client's for this request.
         """
         if not calls:
             return []
-        results = self._results(calls, single=False)
+        results = self._results(calls, single=False, timeout=timeout)
         if not return_errors:
             for result in results:
                 if isinstance(result, RPCError):
@@ -105,13 +107,13 @@ class RPCClient:
 
     # -- internals -----------------------------------------------------------
 
-    def _results(self, calls, single):
+    def _results(self, calls, single, timeout=None):
         with self._lock:
             ids = [next(self._ids) for _ in calls]
         requests_ = [{"jsonrpc": "1.0", "id": i, "method": m, "params": list(p)} for i, (m, p) in zip(ids, calls)]
         body = encode(requests_[0] if single else requests_)
         method = calls[0][0] if single else "batch(%s)" % ",".join(m for m, _ in calls)
-        replies = self._measured(body, method, [m for m, _ in calls])
+        replies = self._measured(body, method, [m for m, _ in calls], timeout or self.timeout)
         if single:
             result = self._result(replies if isinstance(replies, dict) else None, method)
             if isinstance(result, RPCError) and self.currency:
@@ -133,44 +135,45 @@ class RPCClient:
             return RPCError("%s: %s" % (method, self._redact(message)), code, method)
         return reply.get("result")
 
-    def _measured(self, body, method, methods):
+    def _measured(self, body, method, methods, timeout):
         """``_post``, counted and timed under ``currency`` (label: the method, or
         ``batch(...)`` of the distinct methods: bounded whatever the batch's size)."""
         if not self.currency:
-            return self._post(body, method)
+            return self._post(body, method, timeout)
         label = metrics.rpc_method(methods)
         metrics.RPC_CALLS.labels(self.currency, label).inc()
         started = time.perf_counter()
         try:
-            return self._post(body, method)
+            return self._post(body, method, timeout)
         except NodeError as exc:
             metrics.RPC_ERRORS.labels(self.currency, label, _error_kind(exc)).inc()
             raise
         finally:
             metrics.RPC_DURATION.labels(self.currency, label).observe(time.perf_counter() - started)
 
-    def _post(self, body, method):
-        response = self._send(body, method)
+    def _post(self, body, method, timeout):
+        response = self._send(body, method, timeout)
         if response.status_code == 401 and self.cookie_file:
             # The node may have restarted and written a new cookie: read it once more.
             self._auth = None
-            response = self._send(body, method)
+            response = self._send(body, method, timeout)
         return self._parse(response, method)
 
-    def _send(self, body, method):
+    def _send(self, body, method, timeout):
         try:
             try:
-                return self._post_once(body)
+                return self._post_once(body, timeout)
             except requests.ConnectionError as exc:
                 if isinstance(exc, requests.ConnectTimeout):
                     raise
                 # The node may have closed an idle keep-alive connection as we sent on it
                 # (rpcservertimeout): one fresh attempt tells that from a node that is down.
-                return self._post_once(body)
+                return self._post_once(body, timeout)
+        except requests.ReadTimeout:
+            # Connected and sent: the node is working (a big block, a full wallet lock).
+            raise NodeTimeout("node at %s did not answer %s within %ss" % (self.url, method, timeout)) from None
         except requests.Timeout:
-            raise NodeUnreachable(
-                "node at %s did not answer %s within %ss" % (self.url, method, self.timeout)
-            ) from None
+            raise NodeUnreachable("cannot reach node at %s within %ss" % (self.url, timeout)) from None
         except requests.ConnectionError as exc:
             if self.cookie_file:
                 self._auth = None  # re-read the cookie when the node is back
@@ -178,9 +181,9 @@ class RPCClient:
         except requests.RequestException as exc:
             raise NodeError(self._redact("request to %s failed: %s" % (self.url, exc))) from None
 
-    def _post_once(self, body):
+    def _post_once(self, body, timeout):
         return self._get_session().post(
-            self.url, data=body.encode(), auth=self._credentials(), timeout=self.timeout, headers=self.headers
+            self.url, data=body.encode(), auth=self._credentials(), timeout=timeout, headers=self.headers
         )
 
     def _parse(self, response, method):
@@ -228,7 +231,8 @@ class RPCClient:
 
 
 def _error_kind(exc):
-    for cls, kind in ((NodeUnreachable, "unreachable"), (NodeAuthError, "auth"), (NodeBusy, "busy"), (RPCError, "rpc")):
+    kinds = ((NodeTimeout, "timeout"), (NodeUnreachable, "unreachable"), (NodeAuthError, "auth"), (NodeBusy, "busy"))
+    for cls, kind in (*kinds, (RPCError, "rpc")):
         if isinstance(exc, cls):
             return kind
     return "other"

@@ -51,8 +51,11 @@ class Daemon:
 
     script = os.path.join(ROOT, "transientd.py")
 
-    def __init__(self, workdir, db_url, coins, workers=1, extra="", env=None, port=None, threads=4, log_level="DEBUG"):
+    def __init__(
+        self, workdir, db_url, coins, workers=1, extra="", env=None, port=None, threads=4, log_level="DEBUG", prefix=()
+    ):
         self.workdir = workdir
+        self.prefix = list(prefix)  # a command the daemon runs under (e.g. unshare for a host name of its own)
         self.port = port or find_free_port()
         self.config_path = os.path.join(workdir, "config-%d.toml" % self.port)
         with open(self.config_path, "w") as fh:
@@ -75,7 +78,7 @@ class Daemon:
     def start(self, timeout=30):
         _started.append(self)
         self.proc = subprocess.Popen(
-            [sys.executable, self.script, "--config", self.config_path],
+            self.prefix + [sys.executable, self.script, "--config", self.config_path],
             cwd=self.workdir,
             env=self.env,
             stdout=open(self.log_path, "ab"),
@@ -89,8 +92,9 @@ class Daemon:
             try:
                 self.http.get(self.base + "/healthz", timeout=2)
                 return self
-            except (requests.ConnectionError, requests.Timeout):
-                # not listening yet, or listening while its worker still boots (a busy machine)
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError):
+                # not listening yet, or listening while its worker still boots (a busy machine),
+                # or a worker that a fault point killed while it answered
                 time.sleep(0.1)
         self.kill()  # left running, it would go on syncing the test's database under the next tests
         raise RuntimeError("transientd did not answer within %ss:\n%s" % (timeout, self.log()))

@@ -55,6 +55,9 @@ class FakeNode:
         self.listings = list(listings)
         self.cursors = []
 
+    def note_tip(self, tip):
+        pass
+
     def changes_since(self, cursor):
         self.cursors.append(cursor)
         return self.listings.pop(0)

@@ -26,7 +26,7 @@ from transient_backends.rpc import RPCClient
 
 from . import hookimpl
 from .chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
-from .core.errors import ConfigError, NodeAuthError, NodeBusy, NodeError, NodeUnreachable, RPCError
+from .core.errors import ConfigError, NodeAuthError, NodeBusy, NodeError, NodeTimeout, NodeUnreachable, RPCError
 from .core.money import format_amount, from_node
 from .rates.sources import RateSource, SourceError
 
@@ -41,6 +41,7 @@ __all__: list[str] = [
     "TxState",
     "ConfigError",
     "NodeError",
+    "NodeTimeout",
     "NodeUnreachable",
     "NodeAuthError",
     "NodeBusy",

@@ -41,6 +41,9 @@ from .rates.store import PairLease
 from .store import migrations
 from .store.db import open_database
 from .store.keys import KeyStore
+from .store.leases import ClusterLease
+
+POOL_LEASE_SECONDS = 30  # a killed keeper's pools wait this long for another daemon's keeper
 
 log = logging.getLogger("transient")
 GREENFIELD_KEYS = (
@@ -245,8 +248,14 @@ class Runtime:
             )
             for code, backend in self.backends.items()
         }
-        self.scheduler = SyncScheduler(self.syncers, {c: config.coins[c]["poll_interval"] for c in self.syncers}, clock)
-        self.pool_keeper = PoolKeeper(self.pools) if self.pools else None
+        self.scheduler = SyncScheduler(
+            self.syncers,
+            {c: config.coins[c]["poll_interval"] for c in self.syncers},
+            clock,
+            coalesce={c: config.coins[c]["sync_coalesce_ms"] / 1000 for c in self.syncers},
+        )
+        pool_lease = ClusterLease("address-pool", holder or new_holder_id(), POOL_LEASE_SECONDS, clock)
+        self.pool_keeper = PoolKeeper(self.pools, lease=pool_lease) if self.pools else None
         self.last_notify = {}  # currency -> when this process last got a notify ping (doctor's round trip)
         self.health = HealthReport(
             self.backends,

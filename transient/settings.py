@@ -503,6 +503,13 @@ COIN_SETTINGS = [
     Setting("rpc_password", None, _opt_str, "RPC password.", secret=True),
     Setting("rpc_cookie_file", None, _opt_str, "Path of the node's .cookie file (read at each connection)."),
     Setting("rpc_timeout", 10, _int(1, 600), "Seconds to wait for one RPC answer."),
+    Setting(
+        "rpc_busy_timeout",
+        30,
+        _int(1, 600),
+        "Seconds the sync's listing gets when asked again, at once, after it timed out (a node busy with a block,"
+        " not a node that is down: that backs off).",
+    ),
     Setting("wallet", None, _opt_str, "Wallet name on a multi-wallet node (/wallet/<name>)."),
     Setting(
         "address_type",
@@ -512,6 +519,13 @@ COIN_SETTINGS = [
     ),
     Setting("confirmations", 1, _int(0, 1000), "Confirmations a payment needs to be PAID (BTCPay speeds: 0, 1, 2, 6)."),
     Setting("poll_interval", 5, _int(1, 3600), "Seconds between fallback syncs (pings from the node sync at once)."),
+    Setting(
+        "sync_coalesce_ms",
+        500,
+        _int(0, 1000),
+        "A sync starts at most this many milliseconds after the previous one began, so a stream of pings shares"
+        " listings (a ping after a quiet spell syncs at once); 0: one sync per ping.",
+    ),
     Setting(
         "underpayment_tolerance",
         "0",

@@ -145,3 +145,43 @@ def test_a_node_that_cannot_start_raises_with_its_log(regtest, tmp_path):
     with pytest.raises(DevnetError) as exc:
         clash.start()
     assert "litecoind exited" in str(exc.value) and "RPC" in str(exc.value)
+
+
+class Recorder:
+    """Wraps an RPC client: records the methods of every call and batch."""
+
+    def __init__(self, client, methods):
+        self._client, self.methods = client, methods
+
+    def call(self, method, *params):
+        self.methods.append(method)
+        return self._client.call(method, *params)
+
+    def batch(self, calls, **kw):
+        self.methods += [m for m, _ in calls]
+        return self._client.batch(calls, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_a_sync_costs_the_listing_alone_on_litecoind(regtest, merchant_wallet):
+    """Litecoin Core 0.21 lists blockheight: the new tip's height needs no other call, and
+    an unchanged tip is the cursor's (issue 19: one RPC call per sync)."""
+    options = {"rpc_url": regtest.rpc_url, "rpc_user": regtest.rpc_user, "rpc_password": regtest.rpc_password}
+    ltc = LitecoinBackend("LTC", {**options, "wallet": merchant_wallet})
+    methods = []
+    ltc.rpc, ltc.listing_rpc = Recorder(ltc.rpc, methods), Recorder(ltc.listing_rpc, methods)
+    try:
+        address = ltc.new_address()
+        cursor = ltc.tip()
+        regtest.pay(address, "0.5")
+        del methods[:]
+        ltc.note_tip(cursor)
+        pending = ltc.changes_since(cursor.hash)
+        assert pending.tip == cursor and methods == ["listsinceblock"]
+        regtest.mine(1)
+        mined = ltc.changes_since(cursor.hash)
+        assert mined.tip.height == regtest.rpc("getblockcount") and methods == ["listsinceblock"] * 2
+    finally:
+        ltc.close()

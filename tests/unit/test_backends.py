@@ -62,6 +62,20 @@ def not_found(params):
     raise RPCError("Block not found", -5)
 
 
+def headers(**heights):
+    """getblockheader answering the blocks of ``heights`` (name -> (hash, height)), the
+    tip's confirmations counted from the highest; any other hash is not found."""
+    top = max(h for _, h in heights.values())
+
+    def answer(params):
+        for block, height in heights.values():
+            if params[0] == block:
+                return {"hash": block, "height": height, "confirmations": top - height + 1}
+        return not_found(params)
+
+    return answer
+
+
 @pytest.fixture
 def node():
     """Install a FakeNode for URL; the test sets its handlers."""
@@ -99,11 +113,7 @@ def raw(text):
 
 
 def test_doge_listing_without_removed_and_with_account(node):
-    node.handlers.update(
-        listsinceblock=raw(DOGE_LISTING),
-        getblockchaininfo=chaininfo(120),
-        getblockheader={"hash": CURSOR, "height": 110, "confirmations": 11},
-    )
+    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockheader=headers(cursor=(CURSOR, 110), tip=(TIP, 120)))
     changes = backend(DogecoinBackend).changes_since(CURSOR)
     assert changes.tip == ChainTip(TIP, 120) and changes.cursor_known and changes.removed == []
     assert changes.outputs == [
@@ -130,21 +140,22 @@ def test_doge_listing_without_removed_and_with_account(node):
             seen_at=datetime.datetime(2023, 11, 14, 22, 14, 10),
         ),  # the earlier of time and timereceived
     ]
-    # Three params only, and the cursor check rides in the same HTTP request.
+    # Three params only, and the cursor check rides in the same HTTP request; entries
+    # without blockheight: the new tip's height costs one getblockheader.
     assert ("listsinceblock", [CURSOR, 1, True]) in node.calls
-    assert node.requests == 1 and sorted(node.methods()) == ["getblockchaininfo", "getblockheader", "listsinceblock"]
+    assert node.requests == 2 and node.calls[1:] == [("getblockheader", [CURSOR]), ("getblockheader", [TIP])]
 
 
 def test_doge_unknown_cursor_lists_all_silently_and_is_reported(node):
-    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockchaininfo=chaininfo(120), getblockheader=not_found)
+    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockheader=headers(tip=(TIP, 120)))
     changes = backend(DogecoinBackend).changes_since(CURSOR)
     assert changes.cursor_known is False
     assert [o.txid for o in changes.outputs] == ["t1", "t3"]  # the whole wallet, kept
-    assert node.requests == 1
+    assert node.requests == 2 and changes.tip == ChainTip(TIP, 120)
 
 
 def test_doge_first_sync_needs_no_cursor_check(node):
-    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockchaininfo=chaininfo(120))
+    node.handlers.update(listsinceblock=raw(DOGE_LISTING), getblockheader=headers(tip=(TIP, 120)))
     changes = backend(DogecoinBackend).changes_since(None)
     assert changes.cursor_known and node.calls[0] == ("listsinceblock", ["", 1, True])
 
@@ -220,14 +231,37 @@ def test_btc_other_errors_are_raised(node):
     assert exc.value.rpc_code == -19
 
 
-def test_tip_height_is_asked_when_a_block_arrived_mid_batch(node):
-    node.handlers.update(
-        listsinceblock=raw(BTC_LISTING),
-        getblockchaininfo=chaininfo(121, best="dd" * 32),
-        getblockheader={"hash": TIP, "height": 120},
-    )
+def test_the_tip_height_comes_from_a_confirmed_entry_without_another_call(node):
+    node.handlers.update(listsinceblock=raw(BTC_LISTING))
     changes = backend(BitcoinBackend).changes_since(CURSOR)
-    assert changes.tip == ChainTip(TIP, 120) and node.requests == 2
+    # b1: blockheight 119 with 2 confirmations, so the listing's lastblock is 120.
+    assert changes.tip == ChainTip(TIP, 120) and node.methods() == ["listsinceblock"]
+
+
+MEMPOOL_ONLY = """{"transactions": [
+  {"address": "ltc1qexample", "category": "receive", "amount": 0.1, "label": "order-4",
+   "vout": 3, "confirmations": 0, "txid": "l2"}
+], "removed": [], "lastblock": "%s"}"""
+
+
+def test_an_unchanged_tip_costs_the_listing_alone(node):
+    """A stream of wallet transactions between blocks: the listing's lastblock is the
+    stored cursor, whose height the sync passes in; no getblockchaininfo."""
+    node.handlers.update(listsinceblock=raw(MEMPOOL_ONLY % CURSOR), getblockheader=headers(c=(CURSOR, 119)))
+    ltc = backend(LitecoinBackend)
+    ltc.note_tip(ChainTip(CURSOR, 119))
+    changes = ltc.changes_since(CURSOR)
+    assert changes.tip == ChainTip(CURSOR, 119) and node.methods() == ["listsinceblock"]
+
+
+def test_a_new_block_without_wallet_entries_costs_one_header(node):
+    node.handlers.update(listsinceblock=raw(MEMPOOL_ONLY % TIP), getblockheader=headers(tip=(TIP, 120)))
+    ltc = backend(LitecoinBackend)
+    ltc.note_tip(ChainTip(CURSOR, 119))
+    assert ltc.changes_since(CURSOR).tip == ChainTip(TIP, 120)
+    assert node.methods() == ["listsinceblock", "getblockheader"]
+    assert ltc.changes_since(TIP).tip == ChainTip(TIP, 120)  # remembered: the listing alone
+    assert node.methods() == ["listsinceblock", "getblockheader", "listsinceblock"]
 
 
 def test_btc_getnewaddress_with_address_type(node):

@@ -104,3 +104,87 @@ def test_a_ping_needs_neither_the_database_nor_the_node(tmp_path):
     finally:
         runtime.scheduler.shutdown()
         runtime.close()
+
+
+# -- spacing of close syncs (sync_coalesce_ms) ----------------------------------------
+
+
+class SteppedClock:
+    """A monotonic clock that moves only when told to or when the runner sleeps."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+class RecordingSyncer(HeldSyncer):
+    """Each sync notes the clock when it starts, and may hear pings while it runs."""
+
+    def __init__(self, clock):
+        super().__init__()
+        self.clock = clock
+        self.starts = []
+        self.pings_during = []
+
+    def run(self):
+        self.starts.append(self.clock())
+        for wake in self.pings_during.pop(0) if self.pings_during else ():
+            wake()
+        return 1
+
+
+class QueuedJobs:
+    """Stands in for APScheduler: wake() only queues; the test runs the job."""
+
+    def __init__(self):
+        self.jobs = []
+
+    def add_job(self, func, *args, **kw):
+        self.jobs.append(func)
+
+
+def test_close_syncs_are_spaced_and_a_quiet_ping_syncs_at_once():
+    clock, jobs = SteppedClock(), QueuedJobs()
+    syncer = RecordingSyncer(clock)
+    runner = CoinRunner(syncer, 3600, jobs, clock, coalesce=0.5, monotonic=clock, sleep=clock.sleep)
+    runner.wake()
+    jobs.jobs.pop()()
+    assert syncer.starts == [0.0] and clock.slept == []  # the first ping: no wait
+    clock.now = 0.1
+    for _ in range(5):  # a stream of pings 0.1 s after that sync started
+        runner.wake()
+    jobs.jobs.pop()()
+    assert syncer.starts == [0.0, 0.5]  # one sync for the five, at the spacing
+    clock.now = 3.0  # a quiet spell
+    runner.wake()
+    jobs.jobs.pop()()
+    assert syncer.starts == [0.0, 0.5, 3.0] and jobs.jobs == []
+
+
+def test_pings_during_a_sync_get_one_more_sync_after_the_spacing():
+    clock, jobs = SteppedClock(), QueuedJobs()
+    syncer = RecordingSyncer(clock)
+    runner = CoinRunner(syncer, 3600, jobs, clock, coalesce=0.5, monotonic=clock, sleep=clock.sleep)
+    syncer.pings_during = [[runner.wake] * 3, [runner.wake]]
+    runner.wake()
+    jobs.jobs.pop()()
+    # Pings during the first sync: one more at 0.5; a ping during that one: one more at 1.0.
+    assert syncer.starts == [0.0, 0.5, 1.0] and jobs.jobs == []
+    assert max(clock.slept) <= 0.5  # never more than the spacing
+
+
+def test_no_spacing_syncs_at_every_ping():
+    clock, jobs = SteppedClock(), QueuedJobs()
+    syncer = RecordingSyncer(clock)
+    runner = CoinRunner(syncer, 3600, jobs, clock, coalesce=0, monotonic=clock, sleep=clock.sleep)
+    for _ in range(3):
+        runner.wake()
+        jobs.jobs.pop()()
+    assert syncer.starts == [0.0, 0.0, 0.0] and clock.slept == []

@@ -152,6 +152,10 @@ class CoinBackend:
         """Return :class:`Changes` since the block hash ``cursor`` (None: everything)."""
         raise NotImplementedError
 
+    def note_tip(self, tip: ChainTip) -> None:
+        """Hear of a block the caller knows (the stored cursor): a backend that would
+        ask the node for that block's height may use it instead. Optional."""
+
     def recheck(self, txids: Sequence[str]) -> dict[str, TxState | None]:
         """Return ``{txid: TxState or None}`` (None: the wallet does not know it).
 

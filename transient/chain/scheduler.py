@@ -1,8 +1,11 @@
 """Schedules each coin's sync: a fallback poll, pings from the node, start-up catch-up.
 
 A burst of pings while a sync runs makes exactly one more sync; a ping when
-none runs starts one at once. Node outages back off and are logged once per
-change of state.
+none runs starts one at once, unless a sync started less than ``coalesce``
+seconds ago: it then waits out the rest of that spacing, so a steady stream of
+pings (a few wallet transactions a second) shares one listing instead of one
+each, and a ping waits at most ``coalesce`` seconds more. Node outages back off
+and are logged once per change of state.
 """
 
 import datetime
@@ -23,9 +26,15 @@ MAX_BACKOFF = 60.0
 class CoinRunner:
     """Runs one coin's Syncer, coalescing triggers."""
 
-    def __init__(self, syncer, poll_interval, scheduler, clock):
+    def __init__(
+        self, syncer, poll_interval, scheduler, clock, coalesce=0.0, monotonic=time.monotonic, sleep=time.sleep
+    ):
         self.syncer = syncer
         self.poll_interval = poll_interval
+        self.coalesce = coalesce
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._last_start = None
         self.scheduler = scheduler
         self.clock = clock
         self.job_id = "sync-now-%s" % syncer.currency
@@ -85,7 +94,10 @@ class CoinRunner:
                     if not self._dirty:
                         self._running = False
                         return
-                    self._dirty = False
+                self._space_out()
+                with self._lock:
+                    self._dirty = False  # pings during the wait are served by this sync
+                self._last_start = self._monotonic()
                 self._timed_sync()
         except BaseException:
             with self._lock:
@@ -108,6 +120,15 @@ class CoinRunner:
         if not self.first_done:
             return "first sync"
         return "node unavailable, retrying" if self._failures else "synced"
+
+    def _space_out(self):
+        """Wait until ``coalesce`` seconds have passed since the last sync started
+        (at once for the first ping after a quiet spell)."""
+        if self._last_start is None or self.coalesce <= 0:
+            return
+        wait = self._last_start + self.coalesce - self._monotonic()
+        if wait > 0:
+            self._sleep(min(wait, self.coalesce))
 
     def _sync(self):
         currency = self.syncer.currency
@@ -170,10 +191,11 @@ class SyncScheduler:
     """One APScheduler per process, with a poll job and a runner per coin.
 
     ``syncers`` maps a currency to its Syncer, ``poll_intervals`` to its poll
-    interval in seconds.
+    interval in seconds, ``coalesce`` (optional) to its spacing of close syncs in seconds.
     """
 
-    def __init__(self, syncers, poll_intervals, clock):
+    def __init__(self, syncers, poll_intervals, clock, coalesce=None):
+        coalesce = coalesce or {}
         workers = max(4, 2 * len(syncers) + 1)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(workers)},
@@ -181,7 +203,8 @@ class SyncScheduler:
             timezone="UTC",
         )
         self.runners = {
-            code: CoinRunner(syncer, poll_intervals[code], self.scheduler, clock) for code, syncer in syncers.items()
+            code: CoinRunner(syncer, poll_intervals[code], self.scheduler, clock, coalesce.get(code, 0.0))
+            for code, syncer in syncers.items()
         }
 
     def start(self, heartbeat=None):

@@ -13,7 +13,7 @@ from ..delivery.outbox import Outbox
 from ..ops import memory
 from ..store.db import chunks, retry_once, write_transaction
 from ..store.models import ChainState, Receipt
-from .backend import Output
+from .backend import ChainTip, Output
 from .ledger import Ledger, expire_due
 
 log = logging.getLogger("transient.sync")
@@ -131,6 +131,9 @@ class Syncer:
         state = ChainState.get_by_id(self.currency)
         log.debug("%s: sync start pid=%d cursor=%s", self.currency, os.getpid(), state.cursor_height)
         faults.point("sync.before_listing")  # where a node that never answers would hold a sync
+        note_tip = getattr(self.backend, "note_tip", None)  # optional (CoinBackend has a no-op)
+        if state.cursor_hash and note_tip is not None:
+            note_tip(ChainTip(state.cursor_hash, state.cursor_height))
         changes = self.backend.changes_since(state.cursor_hash)
         changes.removed += self._vanished(changes, state)
         if state.cursor_hash and not changes.cursor_known:

@@ -92,6 +92,13 @@ class NodeUnreachable(NodeError):
     code = "node_unreachable"
 
 
+class NodeTimeout(NodeUnreachable):
+    """The node took the request but did not answer within the RPC timeout: busy
+    (e.g. connecting a block of many wallet transactions), not down."""
+
+    code = "node_timeout"
+
+
 class NodeAuthError(NodeError):
     """HTTP 401/403 from the node: wrong rpc_user/rpc_password or cookie."""
 

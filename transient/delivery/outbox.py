@@ -7,10 +7,12 @@ every event of one transaction carries the same snapshot of the payment.
 """
 
 import json
+import sqlite3
 import uuid
 
+from ..core.events import CREATED as PAYMENT_CREATED
 from ..ops import lifecycle
-from ..store.db import chunks
+from ..store.db import chunks, is_sqlite
 from ..store.models import Delivery, Event, Payment
 
 # Events per write() step, and Delivery rows per INSERT (not store.db.IN_CHUNK: that
@@ -90,6 +92,7 @@ class EventBatch:
         self.pending = []  # (payment id, sequence, type, data)
         self.payments = {}  # payment id -> the latest Payment instance seen
         self.seq = {}  # payment id -> last sequence number given out
+        self.new = set()  # payments created in this transaction: no receipts, no history yet
         self.deliveries = 0
         self.added = []  # (payment id, currency, type, data) of every event, for ops.lifecycle
 
@@ -99,6 +102,8 @@ class EventBatch:
         seq = max(self.seq.get(pid, 0), payment.event_seq) + 1
         self.seq[pid] = payment.event_seq = seq
         self.payments[pid] = payment
+        if type == PAYMENT_CREATED:
+            self.new.add(pid)
         self.pending.append((pid, seq, type, data or {}))
         self.added.append((pid, payment.currency, type, data or {}))
 
@@ -131,28 +136,30 @@ class EventBatch:
                 for pid, seq, type, data in self.pending[start:end]
             ]
             keys = [Event.event_id.db_value(event_id) for event_id, _, _, _, _ in made]
-            db.cursor().executemany(
-                insert,
-                [
-                    (key, Payment.id.db_value(pid), seq, type, data, created_at)
-                    for key, (_, pid, seq, type, data) in zip(keys, made)
-                ],
-            )
+            values = [
+                (key, Payment.id.db_value(pid), seq, type, data, created_at)
+                for key, (_, pid, seq, type, data) in zip(keys, made)
+            ]
             targets = [self.outbox.targets(self.payments[pid], registered) for _, pid, _, _, _ in made]
             rows, snapshots = [], {}  # payment id -> its snapshot (a chunk holds all its events)
-            if any(targets):
-                found = db.execute_sql(
-                    'SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)' % ", ".join([db.param] * len(keys)),
-                    keys,
-                ).fetchall()
-                ids = {uuid.UUID(str(event_id)): rid for event_id, rid in found}
+            if any(targets):  # the deliveries need the events' row ids
+                ids = _insert_returning(db, insert, values, len(fields))
+            else:
+                db.cursor().executemany(insert, values)
+            receipts, changes = self._prefetch(made, targets)
             for (event_id, pid, seq, type, data), urls in zip(made, targets):
                 if not urls:
                     continue
                 payment = self.payments[pid]
                 snapshot = snapshots.get(pid)
                 if snapshot is None:
-                    snapshot = snapshots[pid] = self.outbox.renderer.render(payment, tip_height=self.tip_height)
+                    snapshot = snapshots[pid] = self.outbox.renderer.render(
+                        payment,
+                        receipts=receipts.get(pid, []) if receipts is not None else None,
+                        tip_height=self.tip_height,
+                        new=pid in self.new,
+                        changes=changes.get(pid, []) if changes is not None else None,
+                    )
                 event = Event(
                     id=ids[event_id],
                     event_id=event_id,
@@ -181,14 +188,24 @@ class EventBatch:
             self.deliveries += len(rows)
             for projection in self.outbox.projections:
                 self.deliveries += projection.project(made, self.payments, self.now)
-        db.cursor().executemany(
-            'UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param),
-            [(self.seq[pid], Payment.id.db_value(pid)) for pid in last],
-        )
+        # A new payment's row was inserted with its sequence already (PaymentService).
+        moved = [(self.seq[pid], Payment.id.db_value(pid)) for pid in last if pid not in self.new]
+        if moved:
+            update = 'UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param)
+            db.cursor().executemany(update, moved)
         for pid in last:
             del self.payments[pid]
         count, self.pending = len(self.pending), []
         return count
+
+    def _prefetch(self, made, targets):
+        """The receipts and status changes of the chunk's payments that get a snapshot and
+        are not new, in one query each (``(None, None)``: the renderer fetches its own)."""
+        pids = sorted({pid for (_, pid, _, _, _), urls in zip(made, targets) if urls and pid not in self.new}, key=str)
+        prefetch = getattr(self.outbox.renderer, "prefetch", None)
+        if prefetch is None:
+            return None, None
+        return prefetch(pids) if pids else ({}, {})
 
     def _chunks(self, last):
         """``(start, end)`` slices of ``pending`` of about CHUNK events that never split a
@@ -202,6 +219,24 @@ class EventBatch:
                 end, reach = reach, max(reach, max(last[pid] for pid, _, _, _ in self.pending[end:reach]) + 1)
             yield start, end
             start = end
+
+
+def _insert_returning(db, insert, values, width):
+    """Insert the event rows ``values``; return ``{event uuid: row id}``. One statement
+    (a multi-row INSERT ... RETURNING) where the database has RETURNING, else an
+    executemany and a SELECT of the new ids."""
+    if not is_sqlite(db) or sqlite3.sqlite_version_info >= (3, 35):
+        row = "(%s)" % ", ".join([db.param] * width)
+        head = insert.split(" VALUES ")[0]
+        sql = '%s VALUES %s RETURNING "event_id", "id"' % (head, ", ".join([row] * len(values)))
+        found = db.execute_sql(sql, [v for value in values for v in value]).fetchall()
+    else:
+        db.cursor().executemany(insert, values)
+        keys = [value[0] for value in values]
+        found = db.execute_sql(
+            'SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)' % ", ".join([db.param] * len(keys)), keys
+        ).fetchall()
+    return {uuid.UUID(str(event_id)): rid for event_id, rid in found}
 
 
 def envelope(payment, rendered_event):

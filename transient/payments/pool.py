@@ -321,14 +321,17 @@ def gap(used, last):
 class PoolKeeper:
     """A thread that keeps every coin's pool filled and its claimed addresses labelled."""
 
-    def __init__(self, pools, interval=5.0, min_gap=0.2):
+    def __init__(self, pools, interval=5.0, min_gap=0.2, lease=None):
         self.pools = pools  # {currency: AddressPool}
         self.interval = interval  # seconds between rounds when nothing wakes it
         self.min_gap = min_gap  # at most five rounds a second under a stream of payments
+        # One keeper per cluster (store/leases.py): the others stand by; None: always run.
+        self.lease = lease
         self._event = threading.Event()
         self._stop = threading.Event()
         self._thread = None
         self._failing = set()
+        self._checked = set()
         for pool in pools.values():
             pool.wake = self._event.set
 
@@ -343,18 +346,41 @@ class PoolKeeper:
         if self._thread is not None:
             self._thread.join(30)
             self._thread = None
+        if self.lease is not None:
+            try:
+                self.lease.release()  # another daemon's keeper takes over at its next round
+            except Exception:  # noqa: BLE001 - the database may be gone; the lease expires then
+                log.debug("could not release the address pool lease", exc_info=True)
 
     def _loop(self):
-        checked = set()  # coins whose pool the wallet was seen to own, since this start
         while not self._stop.is_set():
-            for code, pool in self.pools.items():
-                if code not in checked and self._guard(pool, pool.check_wallet):
-                    checked.add(code)
-                if code in checked:
-                    self._guard(pool, pool.label_claimed, pool.refill)
+            self.round()
             self._event.wait(self.interval)
             self._event.clear()
             self._stop.wait(self.min_gap)
+
+    def round(self):
+        """One round over every coin's pool, when this process keeps them; return True
+        when it did."""
+        if not self._my_turn():
+            return False
+        for code, pool in self.pools.items():
+            # Coins whose pool the wallet was seen to own, since this start.
+            if code not in self._checked and self._guard(pool, pool.check_wallet):
+                self._checked.add(code)
+            if code in self._checked:
+                self._guard(pool, pool.label_claimed, pool.refill)
+        return True
+
+    def _my_turn(self):
+        """True when this process keeps the pools now (it holds or took the lease)."""
+        if self.lease is None:
+            return True
+        try:
+            return self.lease.claim()
+        except Exception:  # noqa: BLE001 - a database hiccup: try again next round
+            log.debug("could not claim the address pool lease", exc_info=True)
+            return False
 
     def _guard(self, pool, *steps):
         """Run ``steps``; return True when all of them succeeded."""

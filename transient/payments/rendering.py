@@ -16,7 +16,7 @@ from ..core.errors import NotFound
 from ..core.money import format_amount
 from ..core.redact import redact
 from ..core.text import clean
-from ..store.db import select_where
+from ..store.db import chunks, select_where
 from ..store.models import ChainState, Event, Payment, Receipt, confirmations
 from .validation import payment_id
 
@@ -130,21 +130,28 @@ class Renderer:
             self.cache.put((pid, public), row, body)
         return body
 
-    def status_history(self, payment, new=False):
+    def status_history(self, payment, new=False, changes=None):
         """Return ``[{status, at, cause}]``: creation and every status change since
-        (``new``: the payment was created in this request, there is none yet)."""
+        (``new``: the payment was created in this request, there is none yet;
+        ``changes``: its status-change events, when the caller fetched them already)."""
         rows = [{"status": st.UNPAID, "at": iso(payment.created_at), "cause": "created"}]
-        for event in () if new else _status_changes(payment.id):
+        if changes is None:
+            changes = () if new else _status_changes(payment.id)
+        for event in changes:
             data = json.loads(event.data)
             rows.append({"status": data["to"], "at": iso(event.created_at), "cause": data.get("cause")})
         return rows
 
-    def render(self, payment, receipts=None, tip_height=None, with_history=True, new=False, private=False):
+    def render(
+        self, payment, receipts=None, tip_height=None, with_history=True, new=False, private=False, changes=None
+    ):
         """Return the JSON-ready dict of a payment (amounts as exact decimal strings).
 
         ``new``: the payment was created in this request, so it has no receipts and no
         status change yet, and rendering it needs no query. ``private``: for a caller with
-        an API key: adds a watch-only address's ``derivation_index`` and ``key_fingerprint``."""
+        an API key: adds a watch-only address's ``derivation_index`` and ``key_fingerprint``.
+        ``receipts`` and ``changes`` (status-change events): fetched by the caller, for
+        many payments in one query each (see :meth:`prefetch`)."""
         backend, _ = self.coins.get(payment.currency, (None, None))
         decimals = backend.decimals if backend else 8
         if new:
@@ -157,7 +164,7 @@ class Renderer:
         due = max(0, payment.amount - payment.amount_received) if payment.amount_received < need else 0
         money = lambda units: format_amount(units, decimals)  # noqa: E731
         uri = backend.payment_uri(payment.address, due) if backend else None
-        history = self.status_history(payment, new) if with_history else None
+        history = self.status_history(payment, new, changes) if with_history else None
         return {
             "id": str(payment.id),
             "currency": payment.currency,
@@ -219,6 +226,19 @@ class Renderer:
             "created_at": iso(event.created_at),
             "data": data,
         }
+
+    def prefetch(self, pids):
+        """Return ``({pid: [Receipt]}, {pid: [status-change Event]})`` for the payment ids
+        ``pids``, in one query each per IN-list chunk: a sync's events render each payment
+        they touch, and a query per payment was most of a synced payment's statements."""
+        receipts, changes = {}, {}
+        for part in chunks([Payment.id.db_value(pid) for pid in pids]):
+            for r in Receipt.select().where(Receipt.payment.in_(part)).order_by(Receipt.id):
+                receipts.setdefault(r.payment_id, []).append(r)
+            query = Event.select().where(Event.payment.in_(part) & (Event.type == event_types.STATUS_CHANGED))
+            for e in query.order_by(Event.sequence):
+                changes.setdefault(e.payment_id, []).append(e)
+        return receipts, changes
 
     def render_many(self, payments, private=False):
         """Render a page of payments with one receipts query and one tip query per currency."""

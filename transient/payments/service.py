@@ -177,8 +177,11 @@ class PaymentService:
         raise
 
     def _insert(self, payment, events):
-        insert(payment)
+        # The event first: the row is inserted with its sequence (no UPDATE after), and a
+        # retried attempt numbers its event 1 again.
+        payment.event_seq = 0
         events.add(payment, event_types.CREATED, {"status": st.UNPAID})
+        insert(payment)
         events.write()
 
     def _replay(self, key, digest):

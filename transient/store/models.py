@@ -259,6 +259,15 @@ class RatePair(BaseModel):
     refreshed_at = DateTimeField(null=True)
 
 
+class JobLease(BaseModel):
+    """A named job that one process of the cluster runs at a time (the address pool
+    keeper of a coin): who holds it and until when (store/leases.py)."""
+
+    name = CharField(max_length=64, primary_key=True)
+    holder = CharField(max_length=128, null=True)
+    expires_at = DateTimeField(null=True)
+
+
 class WatchKey(BaseModel):
     """A coin's watch-only key: the next index to derive and how far the node watches.
 
@@ -350,4 +359,5 @@ MODELS = [
     GreenfieldStore,
     Invoice,
     InvoicePayment,
+    JobLease,
 ]
