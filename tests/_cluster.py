@@ -15,7 +15,7 @@ from _pgbouncer import PgBouncer, fresh_database
 
 from transient.store.db import open_database
 
-_SPAN = re.compile(r"^(\S+ \S+) DEBUG transient\.sync: (\w+): sync (start|end) pid=(\d+)", re.M)
+_SPAN = re.compile(r"^(\S+) DEBUG transient\.sync: (\w+): sync (start|end) pid=(\d+)", re.M)
 
 
 class Cluster:
