@@ -220,7 +220,7 @@ def test_page_shows_amount_address_and_a_scannable_qr_on_a_phone(browser, start_
     assert not _severe_console(browser)
     copy.click()
     _wait(browser, lambda: _by_id(browser, "copied").text)
-    assert _by_id(browser, "copied").text in ("Address copied.", "Select the address and copy it.")
+    assert _by_id(browser, "copied").text in ("Address copied.", "Select the text and copy it.")
     _screenshot(browser, "unpaid")
 
 

@@ -33,6 +33,7 @@ def create_app(
     qr_style,
     refresh_interval=10,
     rates=None,
+    branding=None,
 ):
     """Return the WSGI app.
 
@@ -41,7 +42,8 @@ def create_app(
     ``sender`` serve redelivery and the webhook test ping; ``keys`` is the KeyRing
     (or a list of full-scope keys); ``qr_style`` is the
     default QR Style; ``refresh_interval`` the checkout page's reload, in seconds;
-    ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``.
+    ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``; ``branding`` the checkout
+    page's store name, logo and the nodes' chains (``page.Branding``).
     """
     app = App(middleware=[ApiKeys(keys)])
     app.req_options.strip_url_path_trailing_slash = True
@@ -50,7 +52,7 @@ def create_app(
     app.add_error_handler(Exception, errors.handle_unexpected_error)
     app.add_route("/payments", resources.Payments(payments, max_body))
     app.add_route("/payments/{payment_id}", resources.PaymentItem(payments))
-    page.add_routes(app, payments, qr_style, refresh_interval)  # QR images, the /pay/{id} page and its assets
+    page.add_routes(app, payments, qr_style, refresh_interval, branding)  # QR images, the /pay/{id} page and its assets
     app.add_route("/payments/{payment_id}/events", resources.PaymentEvents(payments))
     app.add_route("/deliveries/{delivery_id}/redeliver", resources.Redeliver(db, outbox))
     app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))
