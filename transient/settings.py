@@ -418,10 +418,7 @@ SETTINGS = [
         "Seconds between status checks on the /pay/{id} page (fetch with JS, page refresh without).",
     ),
     Setting(
-        "checkout.store_name",
-        None,
-        _opt_str,
-        "The shop's name at the top of the /pay/{id} page (none by default).",
+        "checkout.store_name", None, _opt_str, "The shop's name at the top of the /pay/{id} page (none by default)."
     ),
     Setting(
         "checkout.logo",
