@@ -124,6 +124,12 @@ def test_scripts_run_on_a_fresh_machine_starts_the_devnet_and_takes_a_payment(fi
 
     daemon, node = _pids("transientd --config %s" % fresh.config), _pids("datadir=%s" % (tmp_path / ".devnet"))
     assert daemon and node
+    # A second ./scripts/run here finds the first one's daemon, says so and leaves both alone.
+    second = subprocess.run(
+        [os.path.join(ROOT, "scripts", "run")], cwd=tmp_path, env=fresh.env, capture_output=True, text=True, timeout=120
+    )
+    assert second.returncode == 1 and "something already answers at 127.0.0.1:%d" % fresh.port in second.stderr
+    assert _pids("transientd --config %s" % fresh.config) == daemon
     assert fresh.ctrl_c() == 0, "".join(fresh.seen)
     wait_for(lambda: not _pids("transientd --config %s" % fresh.config), timeout=30)
     wait_for(lambda: not _pids("datadir=%s" % (tmp_path / ".devnet")), timeout=30)
@@ -156,6 +162,18 @@ def test_devnet_down_stops_the_daemon_scripts_run_started_or_says_one_still_runs
         close(other)
     assert down.returncode == 0, down.stderr
     assert "transientd still runs at 127.0.0.1:%d" % port in down.stdout and "devnet stopped" in down.stdout
+
+    # With a config file, ./scripts/run runs that config as before (--check: and exits).
+    shop = tmp_path / "shop.toml"
+    shop.write_text((tmp_path / ".devnet" / "config.toml").read_text())
+    env = dict(fresh.env, TRANSIENT_CONFIG=str(shop))
+    checked = subprocess.run(
+        [os.path.join(ROOT, "scripts", "run"), "--check"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "running on TRANSIENT_CONFIG=%s" % shop in checked.stderr
+    assert "transientd: configuration and database OK" in checked.stdout
+    assert not _pids("datadir=%s" % (tmp_path / ".devnet"))  # no devnet for a config of one's own
 
 
 class Healthy(http.server.BaseHTTPRequestHandler):

@@ -116,3 +116,13 @@ def test_readme_devnet_config_and_devnet_up_give_the_one_way_to_start(tmp_path):
         other.directory,
         os.path.join(CHECKOUT, "scripts", "run"),
     )
+
+
+def test_without_litecoind_and_root_one_line_says_how(monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(first_run.os, "geteuid", lambda: 1000)
+    with pytest.raises(first_run.DevnetError) as caught:
+        first_run.ensure_litecoind(print)
+    assert str(caught.value) == first_run.INSTALL_HINT and "\n" not in str(caught.value)
+    assert "sudo apt-get install litecoind" in first_run.INSTALL_HINT
+    assert first_run.main([], {"PATH": "/nonexistent", "HOME": "/nonexistent"}) == 2

@@ -276,8 +276,7 @@ def main(argv=None, environ=None):
 
 def _devnet_guarded(argv, environ, say, directory=None):
     # Explicitly: a shell's background job starts with SIGINT ignored.
-    signal.signal(signal.SIGINT, _raise_stop)
-    signal.signal(signal.SIGTERM, _raise_stop)
+    before = signal.signal(signal.SIGINT, _raise_stop), signal.signal(signal.SIGTERM, _raise_stop)
     try:
         return run_devnet(argv, environ, say, directory)
     except (Stop, KeyboardInterrupt):
@@ -286,6 +285,9 @@ def _devnet_guarded(argv, environ, say, directory=None):
     except (DevnetError, TransientError) as exc:
         say(str(exc) if isinstance(exc, DevnetError) else exc.message)
         return 2 if isinstance(exc, DevnetError) and INSTALL_HINT in str(exc) else 1
+    finally:
+        signal.signal(signal.SIGINT, before[0])
+        signal.signal(signal.SIGTERM, before[1])
 
 
 def argv_wants_help(argv):
