@@ -185,9 +185,17 @@
     });
   }
 
+  // The whole address in view, however it wraps (a long one on a narrow phone): one row
+  // more until nothing is left to scroll.
+  function fitAddress() {
+    var area = document.getElementById("address");
+    while (area.rows < 6 && area.scrollHeight > area.clientHeight + 1) { area.rows += 1; }
+  }
+
   // The page is fresh from the server: the first poll comes after one interval.
   shownDue = document.querySelector('#pay [data-field="amount_due"]').dataset.value;
   setUpCopy();
+  fitAddress();
   countdown();
   leaveIfPaid(data.state === "PAID" || data.state === "OVERPAID");
   setTimeout(poll, every);
