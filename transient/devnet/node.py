@@ -359,7 +359,7 @@ _CONFIG = """\
 # transient CLI against the devnet's private Litecoin Core regtest node.
 # Test coins only. Start the daemon (and this node, when stopped) with:
 #   %(start)s
-# Ctrl-C stops both.
+# Ctrl-C there stops the daemon, and the node if that command started it.
 
 [server]
 bind = "127.0.0.1:%(api_port)d"
