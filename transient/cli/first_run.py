@@ -206,6 +206,8 @@ def run_devnet(argv, environ, say, directory=None):
 
 
 def _serve(devnet, argv, environ, say, directory_given):
+    if "--check" in argv:  # the devnet's config and database, checked; nothing left running
+        return subprocess.run([bin_path("transientd"), "--config", devnet.config_path, *argv], env=environ).returncode
     # Its own process group: Ctrl-C reaches this process alone, which stops the daemon
     # gracefully (SIGTERM: the running sync finishes) and then the node.
     command = [bin_path("transientd"), "--config", devnet.config_path, *argv]
@@ -240,7 +242,7 @@ def _stop_node(devnet, started):
 def run_configured(argv):
     """Today's path: migrate, then replace this process with transientd."""
     config = [a for i, a in enumerate(argv) if a.startswith("--config") or (i and argv[i - 1] == "--config")]
-    if subprocess.run([bin_path("transient"), "migrate", *config]).returncode != 0:
+    if not argv_wants_help(argv) and subprocess.run([bin_path("transient"), "migrate", *config]).returncode != 0:
         print("run: 'transient migrate' failed", file=sys.stderr)
         return 1
     os.execv(bin_path("transientd"), [bin_path("transientd"), *argv])
