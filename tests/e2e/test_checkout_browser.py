@@ -17,7 +17,7 @@ from _services import _missing
 from transient.store import migrations
 from transient.store.db import open_database
 
-# One worker for the module (scripts/test runs --dist loadgroup): one daemon, one browser.
+# One worker for the module where xdist keeps groups (scripts/test: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("checkout-browser")
 
 # Debian's paths; elsewhere point these at a matching browser and driver.

@@ -14,7 +14,7 @@ import pytest
 from _daemon import Daemon, coin_config, wait_for
 from test_checkout_browser import ARTIFACTS, CONTRAST_JS, _by_id, _chrome, _severe_console, _wait
 
-# One worker for the module (scripts/test runs --dist loadgroup): one daemon, one browser.
+# One worker for the module where xdist keeps groups (scripts/test: --dist loadgroup).
 pytestmark = [pytest.mark.regtest, pytest.mark.xdist_group("checkout-screens")]
 
 PHONES = {"390x844": (390, 844), "320x640": (320, 640), "844x390": (844, 390), "640x320": (640, 320)}
