@@ -5,12 +5,13 @@ tests/unit/test_checkout.py.
 
 Screenshots go to $TRANSIENT_ARTIFACTS, default test-artifacts/ (git-ignored)."""
 
+import datetime
 import os
 import re
 import uuid
 
 import pytest
-from _daemon import ROOT, Daemon, coin_config
+from _daemon import ROOT, Daemon, coin_config, wait_for
 from _qr_decode import decode_png
 from _services import _missing
 
@@ -47,6 +48,13 @@ def shared_daemon(regtest, tmp_path_factory):
     daemon.start()
     yield daemon
     daemon.kill()
+
+
+def past_the_second_of(stamp):
+    """Wait until the whole second after ``stamp`` (an API time) has begun: the node stamps
+    a transaction in whole seconds, and one of expiry's own second counts as in time."""
+    after = datetime.datetime.fromisoformat(stamp.rstrip("Z")).replace(microsecond=0) + datetime.timedelta(seconds=1)
+    wait_for(lambda: datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) >= after, timeout=10)
 
 
 def _chrome(javascript=True):
@@ -284,6 +292,7 @@ def test_expired_page_then_a_late_payment(browser, shared_daemon, regtest):
     _wait(browser, lambda: _state(browser) == "EXPIRED")
     assert _visible_texts(browser).startswith("This payment request has expired.")
     assert not _by_id(browser, "pay").is_displayed()
+    past_the_second_of(p["expires_at"])  # a payment of expiry's own second is in time
     regtest.pay(p["payment_address"], "0.3")
     _wait(browser, lambda: _state(browser) == "EXPIRED_LATE")
     assert "arrived after this request expired" in _visible_texts(browser)

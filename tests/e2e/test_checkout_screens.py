@@ -12,7 +12,9 @@ import uuid
 
 import pytest
 from _daemon import Daemon, coin_config, wait_for
-from test_checkout_browser import ARTIFACTS, CONTRAST_JS, _by_id, _chrome, _severe_console, _wait
+from test_checkout_browser import ARTIFACTS, CONTRAST_JS, _by_id, _chrome, _severe_console, _wait, past_the_second_of
+
+from transient.api.checkout import page as checkout
 
 # One worker for the module where xdist keeps groups (scripts/test: --dist loadgroup).
 pytestmark = [pytest.mark.regtest, pytest.mark.xdist_group("checkout-screens")]
@@ -61,7 +63,7 @@ def payments(shop, regtest):
 
 
 def _drive(shop, regtest):
-    soon = dict(expires_in=4)
+    soon = dict(expires_in=6)  # time enough to pay the partial one before expiry, on a loaded machine
     made = {
         "UNPAID": shop.create(currency="LTC", price="19.99", price_currency="EUR", expires_in=3600),
         "UNDERPAID": shop.create(currency="LTC", amount="1", expires_in=3600),
@@ -77,13 +79,26 @@ def _drive(shop, regtest):
     regtest.mine(1)
     regtest.pay(made["UNDERPAID"]["payment_address"], "0.4")
     regtest.pay(made["PENDING"]["payment_address"], "0.5")
-    shop.wait_status(made["EXPIRED_LATE"]["id"], "EXPIRED", timeout=60)
+    _until(shop, made["EXPIRED_LATE"], lambda p: p["status"] == "EXPIRED")
+    past_the_second_of(made["EXPIRED_LATE"]["expires_at"])
     regtest.pay(made["EXPIRED_LATE"]["payment_address"], "0.3")
     for state, p in made.items():
-        want = {"EXPIRED_PARTIAL": "EXPIRED", "EXPIRED_LATE": "EXPIRED"}.get(state, state)
-        shop.wait_status(p["id"], want, timeout=60)
-    wait_for(lambda: shop.payment(made["EXPIRED_LATE"]["id"])["paid_late"], timeout=60)
+        _until(shop, p, lambda p, state=state: checkout.page_state(p) == state)
     return made
+
+
+def _until(shop, payment, predicate, timeout=90):
+    """Wait for the daemon's view of ``payment`` to satisfy ``predicate``; say what it was if not."""
+    seen = {}
+
+    def check():
+        seen.update(shop.payment(payment["id"]))
+        return predicate(seen)
+
+    try:
+        wait_for(check, timeout=timeout, interval=0.25)
+    except AssertionError:
+        raise AssertionError("payment %s stayed %r" % (payment["id"], seen)) from None
 
 
 @pytest.fixture(scope="module")
