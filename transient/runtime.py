@@ -13,6 +13,7 @@ import logging
 import socket
 
 from .api.app import create_app
+from .api.checkout import page as checkout_page
 from .api.checkout import qr
 from .api.greenfield.invoices import Greenfield
 from .api.greenfield.projection import Projection
@@ -287,6 +288,16 @@ class Runtime:
             greenfield=(self.greenfield, self.greenfield_hooks),
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
             metrics_state=StateCollector(self.health.metrics_state),
+            branding=self.branding(),
+        )
+
+    def branding(self):
+        """The checkout page's store name and logo ([checkout]), and each coin node's chain
+        for its test-network badge (asked once per backend, then kept by it)."""
+        return checkout_page.Branding(
+            store_name=self.config["checkout.store_name"],
+            logo=checkout_page.load_logo(self.config["checkout.logo"]),
+            network=lambda currency: self.backends[currency].network(),
         )
 
     def prepare_schema(self):

@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from .api.checkout.page import read_logo as _read_logo
 from .api.checkout.qr import OPTIONS as _QR
 from .chain import hdkeys
 from .core.errors import ConfigError
@@ -140,6 +141,15 @@ def _public_url(value):
     except ValueError:
         raise ValueError("has an invalid port") from None
     return value.strip().rstrip("/")
+
+
+def _logo(value):
+    """A logo file the checkout page can serve: checked when the config loads."""
+    value = _opt_str(value)
+    if value is not None:
+        _read_logo(os.path.expanduser(value))
+        value = os.path.expanduser(value)
+    return value
 
 
 def _db_url(value):
@@ -450,6 +460,15 @@ SETTINGS = [
         5,
         _int(1, 300),
         "Seconds between status checks on the /pay/{id} page (fetch with JS, page refresh without).",
+    ),
+    Setting(
+        "checkout.store_name", None, _opt_str, "The shop's name at the top of the /pay/{id} page (none by default)."
+    ),
+    Setting(
+        "checkout.logo",
+        None,
+        _logo,
+        "A logo file (.png, .svg, .jpg, .webp, .gif; at most 256 KiB) for the /pay/{id} page, served by Transient.",
     ),
     Setting("log.level", "INFO", lambda v: _choice(v, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level."),
     Setting(

@@ -5,13 +5,21 @@ tests/unit/test_checkout.py.
 
 Screenshots go to $TRANSIENT_ARTIFACTS, default test-artifacts/ (git-ignored)."""
 
+import datetime
 import os
 import re
+import uuid
 
 import pytest
-from _daemon import ROOT
+from _daemon import ROOT, Daemon, coin_config, wait_for
 from _qr_decode import decode_png
 from _services import _missing
+
+from transient.store import migrations
+from transient.store.db import open_database
+
+# One worker for the module where xdist keeps groups (scripts/test: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("checkout-browser")
 
 # Debian's paths; elsewhere point these at a matching browser and driver.
 CHROMIUM = os.environ.get("TRANSIENT_CHROMIUM", "/usr/bin/chromium")
@@ -26,17 +34,27 @@ FAST = '[checkout]\nrefresh_interval = 1\n[webhook]\nallowed_networks = ["127.0.
 # -- in Chromium -------------------------------------------------------------------
 
 
-@pytest.fixture
-def db_url(tmp_path):
-    """The page does not depend on the database: SQLite only here (test_e2e covers PostgreSQL)."""
-    from transient.store import migrations
-    from transient.store.db import open_database
-
-    url = "sqlite:///%s" % (tmp_path / "transient.db")
+@pytest.fixture(scope="module")
+def shared_daemon(regtest, tmp_path_factory):
+    """One transientd for the module, on SQLite (test_e2e covers PostgreSQL): each test
+    makes its own payments, to its own addresses, so they do not see each other."""
+    work = tmp_path_factory.mktemp("checkout")
+    url = "sqlite:///%s" % (work / "transient.db")
     db = open_database(url)
     migrations.apply(db)
     db.close()
-    return url
+    wallet = regtest.create_wallet("checkout_" + uuid.uuid4().hex[:8])
+    daemon = Daemon(str(work), url, coin_config(regtest, wallet, poll=1), extra=FAST)
+    daemon.start()
+    yield daemon
+    daemon.kill()
+
+
+def past_the_second_of(stamp):
+    """Wait until the whole second after ``stamp`` (an API time) has begun: the node stamps
+    a transaction in whole seconds, and one of expiry's own second counts as in time."""
+    after = datetime.datetime.fromisoformat(stamp.rstrip("Z")).replace(microsecond=0) + datetime.timedelta(seconds=1)
+    wait_for(lambda: datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) >= after, timeout=10)
 
 
 def _chrome(javascript=True):
@@ -185,8 +203,8 @@ return out;
 
 
 @pytest.mark.regtest
-def test_page_shows_amount_address_and_a_scannable_qr_on_a_phone(browser, start_daemon):
-    daemon = start_daemon(extra=FAST)
+def test_page_shows_amount_address_and_a_scannable_qr_on_a_phone(browser, shared_daemon):
+    daemon = shared_daemon
     p = daemon.create(
         currency="LTC", amount="1.25", account=XSS_ACCOUNT, metadata={"description": XSS_DESCRIPTION}, expires_in=3600
     )
@@ -220,13 +238,13 @@ def test_page_shows_amount_address_and_a_scannable_qr_on_a_phone(browser, start_
     assert not _severe_console(browser)
     copy.click()
     _wait(browser, lambda: _by_id(browser, "copied").text)
-    assert _by_id(browser, "copied").text in ("Address copied.", "Select the address and copy it.")
+    assert _by_id(browser, "copied").text in ("Address copied.", "Select the text and copy it.")
     _screenshot(browser, "unpaid")
 
 
 @pytest.mark.regtest
-def test_page_follows_the_payment_live_until_paid_then_redirects(browser, start_daemon, regtest):
-    daemon = start_daemon(extra=FAST)
+def test_page_follows_the_payment_live_until_paid_then_redirects(browser, shared_daemon, regtest):
+    daemon = shared_daemon
     thanks = daemon.base + "/healthz?thanks=1"
     p = daemon.create(currency="LTC", amount="0.5", redirect_url=thanks)
     _open(browser, daemon.base + "/pay/" + p["id"])
@@ -246,8 +264,8 @@ def test_page_follows_the_payment_live_until_paid_then_redirects(browser, start_
 
 
 @pytest.mark.regtest
-def test_underpaid_page_shows_the_remainder_and_its_qr(browser, start_daemon, regtest):
-    daemon = start_daemon(extra=FAST)
+def test_underpaid_page_shows_the_remainder_and_its_qr(browser, shared_daemon, regtest):
+    daemon = shared_daemon
     p = daemon.create(currency="LTC", amount="1")
     _open(browser, daemon.base + "/pay/" + p["id"])
     regtest.pay(p["payment_address"], "0.4")
@@ -267,13 +285,14 @@ def test_underpaid_page_shows_the_remainder_and_its_qr(browser, start_daemon, re
 
 
 @pytest.mark.regtest
-def test_expired_page_then_a_late_payment(browser, start_daemon, regtest):
-    daemon = start_daemon(extra=FAST)
+def test_expired_page_then_a_late_payment(browser, shared_daemon, regtest):
+    daemon = shared_daemon
     p = daemon.create(currency="LTC", amount="0.3", expires_in=2)
     _open(browser, daemon.base + "/pay/" + p["id"])
     _wait(browser, lambda: _state(browser) == "EXPIRED")
     assert _visible_texts(browser).startswith("This payment request has expired.")
     assert not _by_id(browser, "pay").is_displayed()
+    past_the_second_of(p["expires_at"])  # a payment of expiry's own second is in time
     regtest.pay(p["payment_address"], "0.3")
     _wait(browser, lambda: _state(browser) == "EXPIRED_LATE")
     assert "arrived after this request expired" in _visible_texts(browser)
@@ -281,8 +300,8 @@ def test_expired_page_then_a_late_payment(browser, start_daemon, regtest):
 
 
 @pytest.mark.regtest
-def test_page_works_without_javascript(start_daemon, regtest):
-    daemon = start_daemon(extra=FAST)
+def test_page_works_without_javascript(shared_daemon, regtest):
+    daemon = shared_daemon
     p = daemon.create(currency="LTC", amount="0.25")
     driver = _chrome(javascript=False)
     try:

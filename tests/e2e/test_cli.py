@@ -40,6 +40,7 @@ def test_payments_create_show_list(config):
         run(
             "payments",
             "create",
+            "--offline",
             "--currency",
             "ltc",
             "--amount",
@@ -71,7 +72,9 @@ def test_payments_create_show_list(config):
         assert text in shown.stdout
     assert as_json(run("payments", "show", made["id"], "--json", "--config", config)) == made
 
-    other = as_json(run("payments", "create", "--currency", "LTC", "--amount", "2", "--json", "--config", config))
+    other = as_json(
+        run("payments", "create", "--offline", "--currency", "LTC", "--amount", "2", "--json", "--config", config)
+    )
     listed = as_json(run("payments", "list", "--json", "--config", config))
     assert [p["id"] for p in listed["payments"]] == [other["id"], made["id"]] and listed["next_cursor"] is None
     page = as_json(run("payments", "list", "--limit", "1", "--json", "--config", config))
@@ -88,6 +91,7 @@ def test_idempotency_key(config):
     args = (
         "payments",
         "create",
+        "--offline",
         "--currency",
         "LTC",
         "--amount",
@@ -101,7 +105,17 @@ def test_idempotency_key(config):
     first, again = as_json(run(*args)), as_json(run(*args))
     assert first["id"] == again["id"]
     clash = run(
-        "payments", "create", "--currency", "LTC", "--amount", "2", "--idempotency-key", "order-9", "--config", config
+        "payments",
+        "create",
+        "--offline",
+        "--currency",
+        "LTC",
+        "--amount",
+        "2",
+        "--idempotency-key",
+        "order-9",
+        "--config",
+        config,
     )
     assert "--idempotency-key was used before" in one_line_error(clash, 1)
 
@@ -119,13 +133,13 @@ def test_idempotency_key(config):
     ],
 )
 def test_create_rejects_bad_arguments(config, args, code, words):
-    result = run("payments", "create", "--currency", "LTC", *args, "--config", config)
+    result = run("payments", "create", "--offline", "--currency", "LTC", *args, "--config", config)
     assert words in one_line_error(result, code)
 
 
 def test_lookup_errors(config):
     assert "no payment with id nope" in one_line_error(run("payments", "show", "nope", "--config", config), 1)
-    unknown = run("payments", "create", "--currency", "XYZ", "--amount", "1", "--config", config)
+    unknown = run("payments", "create", "--offline", "--currency", "XYZ", "--amount", "1", "--config", config)
     assert "unknown currency 'XYZ' (configured: LTC)" in one_line_error(unknown, 2)
     assert "--status must be one of" in one_line_error(run("payments", "list", "--status", "x", "--config", config), 2)
     assert "--limit must be between 1 and 500" in one_line_error(
@@ -136,7 +150,7 @@ def test_lookup_errors(config):
 def test_node_down_is_a_failure_not_a_usage_error(tmp_path, config, regtest):
     path = tmp_path / "dead.toml"
     path.write_text(open(config).read().replace(regtest.rpc_url, "http://127.0.0.1:%d" % find_free_port()))
-    result = run("payments", "create", "--currency", "LTC", "--amount", "1", "--config", path)
+    result = run("payments", "create", "--offline", "--currency", "LTC", "--amount", "1", "--config", path)
     assert "cannot reach node at http://127.0.0.1:" in one_line_error(result, 1)
 
 
@@ -171,7 +185,9 @@ def test_migrate_and_backends(tmp_path, regtest, wallet):
 
 
 def test_watch_follows_a_payment_until_paid(config, regtest):
-    made = as_json(run("payments", "create", "--currency", "LTC", "--amount", "0.7", "--json", "--config", config))
+    made = as_json(
+        run("payments", "create", "--offline", "--currency", "LTC", "--amount", "0.7", "--json", "--config", config)
+    )
     watch = subprocess.Popen(
         [
             sys.executable,
@@ -179,6 +195,7 @@ def test_watch_follows_a_payment_until_paid(config, regtest):
             "transient.cli",
             "payments",
             "watch",
+            "--offline",
             made["id"],
             "--json",
             "--interval",
@@ -205,7 +222,7 @@ def test_watch_follows_a_payment_until_paid(config, regtest):
     finally:
         watch.kill()
         watch.wait()
-    human = run("payments", "watch", made["id"], "--config", config)
+    human = run("payments", "watch", "--offline", made["id"], "--config", config)
     assert human.returncode == 0 and "PAID" in human.stdout and "received 0.7 of 0.7 LTC" in human.stdout
 
 
@@ -214,6 +231,7 @@ def test_watch_gives_up_or_ends_on_expiry(config):
         run(
             "payments",
             "create",
+            "--offline",
             "--currency",
             "LTC",
             "--amount",
@@ -225,12 +243,12 @@ def test_watch_gives_up_or_ends_on_expiry(config):
             config,
         )
     )
-    still = run("payments", "watch", made["id"], "--timeout", "0", "--config", config)
+    still = run("payments", "watch", "--offline", made["id"], "--timeout", "0", "--config", config)
     assert "is still UNPAID after 0s" in one_line_error(still, 1)
     expires = datetime.datetime.fromisoformat(made["expires_at"].rstrip("Z"))
     wait_for(lambda: datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) > expires)
     run("sync", "LTC", "--config", config)
-    expired = run("payments", "watch", made["id"], "--config", config)
+    expired = run("payments", "watch", "--offline", made["id"], "--config", config)
     assert expired.returncode == 1 and "EXPIRED" in expired.stdout
 
 
@@ -409,7 +427,11 @@ def wipe_ledger(config_path):
 
 def test_rescan_rebuilds_a_deleted_ledger(config, regtest):
     made = [
-        as_json(run("payments", "create", "--currency", "LTC", "--amount", amount, "--json", "--config", config))
+        as_json(
+            run(
+                "payments", "create", "--offline", "--currency", "LTC", "--amount", amount, "--json", "--config", config
+            )
+        )
         for amount in ("0.3", "0.5")
     ]
     regtest.sendmany({made[0]["payment_address"]: "0.3", made[1]["payment_address"]: "0.2"})
@@ -441,7 +463,9 @@ def test_rescan_rebuilds_a_deleted_ledger(config, regtest):
 
 
 def test_rescan_from_a_height_and_bad_arguments(config, regtest):
-    made = as_json(run("payments", "create", "--currency", "LTC", "--amount", "1", "--json", "--config", config))
+    made = as_json(
+        run("payments", "create", "--offline", "--currency", "LTC", "--amount", "1", "--json", "--config", config)
+    )
     regtest.pay(made["payment_address"], "1")
     height = regtest.rpc("getblockcount") + 1
     regtest.mine(2)

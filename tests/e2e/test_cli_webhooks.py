@@ -29,7 +29,9 @@ def config(tmp_path, regtest, wallet, receiver):
 
 
 def test_events_list_redeliver_and_ping(config, receiver):
-    made = as_json(run("payments", "create", "--currency", "LTC", "--amount", "1", "--json", "--config", config))
+    made = as_json(
+        run("payments", "create", "--offline", "--currency", "LTC", "--amount", "1", "--json", "--config", config)
+    )
     (event,) = as_json(run("webhooks", "events", made["id"], "--json", "--config", config))
     assert event["type"] == "payment.created" and event["sequence"] == 1
     (delivery,) = event["deliveries"]

@@ -114,8 +114,12 @@ def test_a_first_payment_on_the_devnet(devnet_dir, daemon_for):
     status = as_json(run("devnet", "status", "--dir", devnet_dir, "--json"))
     assert status["running"] is True and status["height"] == reorg["height"] + 1
 
-    down = run("devnet", "down", "--dir", devnet_dir)
-    assert (down.returncode, down.stdout) == (0, "devnet stopped\n")
+    down = run("devnet", "down", "--dir", devnet_dir)  # the daemon here was not started by scripts/run
+    assert (down.returncode, down.stdout) == (
+        0,
+        "transientd still runs at %s (not started by ./scripts/run here): stop it where it runs\ndevnet stopped\n"
+        % up["api_url"].removeprefix("http://"),
+    )
     assert run("devnet", "status", "--dir", devnet_dir).returncode == 1
     assert "is not running: run `transient devnet up`" in one_line_error(run("devnet", "mine", "--dir", devnet_dir), 1)
 
@@ -125,6 +129,8 @@ def test_a_first_payment_on_the_devnet(devnet_dir, daemon_for):
     assert as_json(run("devnet", "status", "--dir", devnet_dir, "--json"))["height"] == status["height"]
     assert as_json(run("payments", "show", made["id"], "--json", env=env))["status"] == "PAID"
     assert as_json(run("devnet", "up", "--dir", devnet_dir, "--json"))["started"] is False
+    human = run("devnet", "up", "--dir", devnet_dir).stdout  # the one way to start the daemon
+    assert "Start the daemon on it" in human and "  %s\n" % Devnet(devnet_dir).start_line() in human
     purged = run("devnet", "down", "--purge", "--dir", devnet_dir)
     assert purged.returncode == 0 and not os.path.exists(devnet_dir)
 

@@ -100,6 +100,9 @@ def test_the_wheel_ships_the_template_and_static_files(tmp_path):
         room + "static/checkout.js",
         room + "static/checkout.css",
         room + "static/favicon.svg",
+        room + "locale/checkout.pot",
+        room + "locale/de/LC_MESSAGES/checkout.po",
+        room + "locale/pt/LC_MESSAGES/checkout.po",
     } <= names
 
 

@@ -417,6 +417,7 @@ def test_the_cli_prints_every_pair(tmp_path, capsys):
     args = [
         "payments",
         "create",
+        "--offline",
         "--currency",
         "DOGE",
         "--price",
@@ -433,6 +434,7 @@ def test_the_cli_prints_every_pair(tmp_path, capsys):
             [
                 "payments",
                 "create",
+                "--offline",
                 "--currency",
                 "DOGE",
                 "--price",

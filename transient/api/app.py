@@ -37,6 +37,7 @@ def create_app(
     rates=None,
     metrics_state=None,
     greenfield=None,
+    branding=None,
 ):
     """Return the WSGI app.
 
@@ -48,6 +49,7 @@ def create_app(
     ``rates`` the RateBook behind ``/rates/{currency}/{fiat}``; ``metrics_state`` the
     scrape-time gauges of ``/metrics`` (an ops.metrics.StateCollector); ``greenfield`` the
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
+    ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
@@ -57,7 +59,7 @@ def create_app(
     app.add_error_handler(Exception, errors.handle_unexpected_error)
     app.add_route("/payments", resources.Payments(payments, max_body))
     app.add_route("/payments/{payment_id}", resources.PaymentItem(payments))
-    page.add_routes(app, payments, qr_style, refresh_interval)  # QR images, the /pay/{id} page and its assets
+    page.add_routes(app, payments, qr_style, refresh_interval, branding)  # QR images, the /pay/{id} page and its assets
     app.add_route("/payments/{payment_id}/events", resources.PaymentEvents(payments))
     app.add_route("/deliveries/{delivery_id}/redeliver", resources.Redeliver(db, outbox))
     app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))

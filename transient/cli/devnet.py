@@ -6,7 +6,7 @@ import os
 from .. import settings
 from ..core.money import parse_amount, to_decimal
 from ..devnet.node import DEFAULT_DIR, Devnet
-from .util import OK, CommandError, fields, open_runtime, print_json
+from .util import OK, CommandError, daemon_answers, fields, open_runtime, print_json, require_daemon
 
 DIR_ENV = "TRANSIENT_DEVNET_DIR"
 
@@ -49,6 +49,9 @@ def register(sub, common):
     pay = actions.add_parser("pay", parents=parents, help="pay a payment from the devnet's payer wallet")
     pay.add_argument("id", help="payment id")
     pay.add_argument("amount", nargs="?", help="amount to send (default: what is due)")
+    pay.add_argument(
+        "--offline", action="store_true", help="pay even though transientd is not running (it sees it once started)"
+    )
     pay.set_defaults(func=cmd_pay)
 
     mine = actions.add_parser("mine", parents=parents, help="mine blocks (confirms what is in the mempool)")
@@ -106,26 +109,45 @@ def cmd_up(args):
     )
     print("config for transientd and the CLI: %s (API on %s)" % (devnet.config_path, devnet.api_url))
     print()
-    print("Take a payment:")
+    print("Start the daemon on it (in the foreground; Ctrl-C stops it):")
+    print("  %s" % devnet.start_line())
+    print("then take a payment, in another terminal:")
     print("  export TRANSIENT_CONFIG=%s" % devnet.config_path)
-    print("  transientd &")
     print("  transient payments create --currency %s --amount 1.5" % devnet.CURRENCY)
-    print("  transient devnet pay ID        # the customer pays, from the payer wallet")
-    print("  transient devnet mine          # one confirmation: the payment is PAID")
-    print("  transient payments watch ID")
+    print("  transient payments watch ID &   # follows the payment live")
+    print("  transient devnet pay ID         # the customer pays, from the payer wallet")
+    print("  transient devnet mine           # one confirmation: the payment is PAID")
     return OK
 
 
 def cmd_down(args):
     devnet = Devnet(args.dir)
+    daemon_stopped = devnet.stop_daemon()
+    url = devnet.api_url if devnet.state is not None else None
+    other = not daemon_stopped and url is not None and daemon_answers(url, timeout=1)
     was_running = devnet.down(purge=args.purge)
     if args.json:
-        print_json({"stopped": was_running, "purged": args.purge, "directory": devnet.directory})
-    else:
-        print(
-            "devnet %s%s"
-            % ("stopped" if was_running else "was not running", "; %s deleted" % devnet.directory if args.purge else "")
+        print_json(
+            {
+                "stopped": was_running,
+                "purged": args.purge,
+                "directory": devnet.directory,
+                "daemon_stopped": daemon_stopped,
+                "daemon_still_running": other,
+            }
         )
+        return OK
+    if daemon_stopped:
+        print("transientd stopped (the one ./scripts/run started on this devnet)")
+    if other:
+        print(
+            "transientd still runs at %s (not started by ./scripts/run here): stop it where it runs"
+            % url.removeprefix("http://")
+        )
+    print(
+        "devnet %s%s"
+        % ("stopped" if was_running else "was not running", "; %s deleted" % devnet.directory if args.purge else "")
+    )
     return OK
 
 
@@ -164,7 +186,10 @@ def cmd_status(args):
 def cmd_pay(args):
     devnet = Devnet(args.dir)
     node = running_node(devnet)
-    with open_runtime(settings.load(devnet.config_path)) as runtime:
+    config = settings.load(devnet.config_path)
+    if not args.offline:
+        require_daemon(config, "--offline")
+    with open_runtime(config) as runtime:
         payment = runtime.payments.get(args.id)
         if payment.currency != devnet.CURRENCY:
             raise CommandError(

@@ -6,7 +6,18 @@ import time
 
 from ..core import status as st
 from ..core.clock import iso, utcnow
-from .util import OK, CommandError, fields, load_config, open_runtime, parse_duration, print_json, table, usage
+from .util import (
+    OK,
+    CommandError,
+    fields,
+    load_config,
+    open_runtime,
+    parse_duration,
+    print_json,
+    require_daemon,
+    table,
+    usage,
+)
 
 FINAL = {st.PAID: 0, st.OVERPAID: 0, st.EXPIRED: 1}  # status -> exit code of `watch`
 
@@ -45,6 +56,11 @@ def register(sub, common):
     create.add_argument("--callback-url", help="this payment's own webhook URL")
     create.add_argument("--redirect-url", help="where the checkout page sends the customer once paid")
     create.add_argument("--idempotency-key", help="the same key and arguments give back the same payment")
+    create.add_argument(
+        "--offline",
+        action="store_true",
+        help="create it even though transientd is not running (nobody watches it until one starts)",
+    )
     create.set_defaults(func=cmd_create)
 
     show = actions.add_parser("show", parents=[common], help="show one payment, its transactions and history")
@@ -68,6 +84,11 @@ def register(sub, common):
     watch.add_argument("id", help="payment id")
     watch.add_argument("--interval", type=float, default=1.0, help="seconds between looks (default 1)")
     watch.add_argument("--timeout", type=float, help="give up after this many seconds (exit 1)")
+    watch.add_argument(
+        "--offline",
+        action="store_true",
+        help="read the database even though transientd is not running (nothing will change)",
+    )
     watch.set_defaults(func=cmd_watch)
 
 
@@ -110,7 +131,10 @@ def parse_metadata(items):
 
 def cmd_create(args):
     body = create_body(args)
-    with open_runtime(load_config(args)) as runtime:
+    config = load_config(args)
+    if not args.offline:
+        require_daemon(config, "--offline")
+    with open_runtime(config) as runtime:
         payment, created = runtime.payments.create(body, args.idempotency_key)
         rendered = runtime.payments.render(payment)
     if args.json:
@@ -154,7 +178,10 @@ def cmd_list(args):
 
 def cmd_watch(args):
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
-    with open_runtime(load_config(args)) as runtime:
+    config = load_config(args)
+    if not args.offline:
+        require_daemon(config, "--offline")
+    with open_runtime(config) as runtime:
         service = runtime.payments
         pid = service.get(args.id).id
         last = None

@@ -2,9 +2,13 @@
 
 import contextlib
 import json
+import os
 import re
+import shlex
 import shutil
 import sys
+import urllib.error
+import urllib.request
 from decimal import Decimal
 
 from .. import settings
@@ -191,3 +195,51 @@ def fail_line(exc):
     if isinstance(exc, TransientError):
         return describe(exc), exit_code(exc)
     raise exc
+
+
+# -- the daemon -----------------------------------------------------------------
+
+START_HINT = "./scripts/run"
+
+
+def daemon_url(config):
+    """Return the base URL the CLI reaches the daemon at: the config's ``[server] bind``,
+    with a wildcard host (0.0.0.0, ::) read as this machine's loopback."""
+    host, _, port = config["server.bind"].rpartition(":")
+    host = host.strip("[]")
+    host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    return "http://%s:%s" % ("[%s]" % host if ":" in host else host, port)
+
+
+def daemon_answers(url, timeout=2.0):
+    """True when something answers HTTP at ``url``/healthz (200 healthy, 503 degraded:
+    both are a running daemon); False when nothing listens there or it does not answer."""
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def start_hint(config):
+    """How to start the daemon on ``config``: the one way, ``./scripts/run``, given the
+    config file when it is not the one scripts/run finds by itself (./config.toml)."""
+    source = config.source
+    if source and os.path.abspath(source) != os.path.abspath("config.toml"):
+        return "TRANSIENT_CONFIG=%s %s" % (shlex.quote(os.path.abspath(source)), START_HINT)
+    return START_HINT
+
+
+def require_daemon(config, what):
+    """Raise a usage error (exit 2) unless transientd answers at the config's address: a
+    payment made or paid with no daemon running is watched by nobody until one starts.
+    ``what`` names the option that skips the check (the caller's ``--offline``)."""
+    url = daemon_url(config)
+    if daemon_answers(url):
+        return url
+    raise usage(
+        "transientd is not answering at %s: start it with `%s` (or pass %s)"
+        % (url.removeprefix("http://"), start_hint(config), what)
+    )

@@ -347,6 +347,8 @@ def _node_alive(pid, datadir):
 # -- the devnet: a node that outlives the command that started it ---------------
 
 DEFAULT_DIR = ".devnet"
+#: Transient's checkout (the directory of scripts/run), when run from one.
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INSTALL_HINT = (
     "litecoind is not installed: on Debian 12 run `sudo apt-get install litecoind`"
     " (or put Litecoin Core's litecoind on PATH)"
@@ -355,7 +357,9 @@ INSTALL_HINT = (
 _CONFIG = """\
 # Written by `transient devnet up` (and again at each `up`): transientd and the
 # transient CLI against the devnet's private Litecoin Core regtest node.
-# Test coins only. Start the daemon with: transientd --config %(config)s
+# Test coins only. Start the daemon (and this node, when stopped) with:
+#   %(start)s
+# Ctrl-C there stops the daemon, and the node if that command started it.
 
 [server]
 bind = "127.0.0.1:%(api_port)d"
@@ -532,12 +536,55 @@ class Devnet:
         db_path = self.path("transient.db")
         return _CONFIG % dict(
             self.state,
-            config=self.config_path,
+            start=self.start_line(),
             currency=self.CURRENCY,
             backend=self.BACKEND,
             rpc_user="transient",
             db_url=json.dumps("sqlite:///" + db_path),
         )
+
+    def start_line(self):
+        """The one command that starts the daemon on this devnet: ``./scripts/run``, which
+        finds ``.devnet`` in its working directory (or TRANSIENT_DEVNET_DIR)."""
+        script = os.path.join(CHECKOUT, "scripts", "run")
+        run = script if os.path.exists(script) else "scripts/run"
+        parent, name = os.path.split(self.directory)
+        if name != DEFAULT_DIR:
+            return "TRANSIENT_DEVNET_DIR=%s %s" % (shlex.quote(self.directory), shlex.quote(run))
+        if parent == CHECKOUT:
+            return "./scripts/run   (in %s)" % CHECKOUT
+        return "cd %s && %s" % (shlex.quote(parent), shlex.quote(run))
+
+    def record_daemon(self, pid):
+        """Note the pid of the transientd that ./scripts/run started on this devnet (None
+        once it stopped): ``down`` stops that one, and only says so of any other."""
+        if self.state is not None:
+            self.state["daemon_pid"] = pid
+            self._write("devnet.json", json.dumps(self.state, indent=2) + "\n")
+
+    def daemon_pid(self):
+        """The pid of the recorded transientd when it still runs, else None."""
+        pid = (self.state or {}).get("daemon_pid")
+        if not pid:
+            return None
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as fh:
+                return pid if b"transientd" in fh.read() else None
+        except OSError:
+            return None
+
+    def stop_daemon(self, timeout=60):
+        """SIGTERM the recorded transientd and wait for it to exit; return True when one ran."""
+        pid = self.daemon_pid()
+        if pid is None:
+            return False
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self.daemon_pid() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if self.daemon_pid():
+            os.kill(pid, signal.SIGKILL)
+        return True
 
     def down(self, purge=False):
         """Stop the node (its chain and wallets are kept unless ``purge``); return

@@ -10,6 +10,9 @@ shown goes through html.escape. Nothing is loaded from another host: the policy 
 import base64
 import hashlib
 import html
+import logging
+import os
+import re
 import string
 from dataclasses import dataclass
 from importlib import resources as package_files
@@ -18,8 +21,10 @@ import falcon
 
 from ...core import status as st
 from ...core.clock import iso, parse_time
-from ...core.errors import NotFound
-from . import qr
+from ...core.errors import ConfigError, NodeError, NotFound
+from . import i18n, qr
+
+log = logging.getLogger(__name__)
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -63,7 +68,117 @@ def _load_assets():
 
 
 ASSETS = _load_assets()
-TEMPLATE = string.Template((package_files.files(__package__) / "templates" / "checkout.html").read_text("utf-8"))
+TEMPLATE_TEXT = (package_files.files(__package__) / "templates" / "checkout.html").read_text("utf-8")
+
+# -- the template's messages -------------------------------------------------------
+
+#: ``[[An English message]]`` in the template: looked up in the page language's catalog.
+MESSAGE = re.compile(r"\[\[(.+?)\]\]", re.S)
+#: What each ``{name}`` of a message becomes: markup (with the page's $values) that the
+#: translator moves as a whole. Names not here stay ``{name}`` for checkout.js to fill.
+FRAGMENTS = {
+    "amount": "$amount_f $currency",
+    "received": '<strong data-field="amount_received">$amount_received_f</strong> $currency',
+    "due": '<strong data-field="amount_due">$amount_due_f</strong> $currency',
+    "overpaid": '<strong data-field="amount_overpaid">$amount_overpaid_f</strong> $currency',
+    "n": '<strong data-field="confirmations">$confirmations</strong>',
+    "m": '<strong data-field="confirmations_required">$confirmations_required</strong>',
+    "currency": "$currency",
+    "rate": "$rate_f $price_currency",
+    "rate_at": "$rate_at",
+    "id": '<span id="payment-id">$id</span>',
+    "seconds": "$refresh_seconds",
+}
+
+
+class _KeepUnknown(dict):
+    def __missing__(self, key):
+        return "{%s}" % key
+
+
+def msgid(raw):
+    """A message as the catalogs hold it: the template's text with its whitespace collapsed."""
+    return " ".join(raw.split())
+
+
+def template_messages(text=TEMPLATE_TEXT):
+    """The English messages of the template, in order, once each (what checkout.pot lists)."""
+    seen = {}
+    for match in MESSAGE.finditer(text):
+        seen.setdefault(msgid(match.group(1)), None)
+    return list(seen)
+
+
+def translated_template(lang, text=TEMPLATE_TEXT):
+    """The template with each message in ``lang`` (escaped; ``{name}`` filled from FRAGMENTS)."""
+    gettext = i18n.gettext_for(lang)
+
+    def one(match):
+        said = html.escape(gettext(msgid(match.group(1)))).replace("$", "$$")
+        return said.format_map(_KeepUnknown(FRAGMENTS))
+
+    return string.Template(MESSAGE.sub(one, text))
+
+
+TEMPLATES = {lang: translated_template(lang) for lang in i18n.LANGUAGES}
+TEMPLATE = TEMPLATES[i18n.DEFAULT]
+
+
+@dataclass(frozen=True)
+class Branding:
+    """What the merchant puts on the page: ``[checkout] store_name`` and ``logo`` (a file
+    served by Transient itself), and ``network(currency)``, the coin node's chain ("main",
+    "test", "regtest" or None when unknown) for the test-network badge."""
+
+    store_name: str | None = None
+    logo: "Asset | None" = None
+    network: object = None
+
+    def chain(self, currency):
+        if self.network is None:
+            return None
+        try:
+            return self.network(currency)
+        except (NodeError, KeyError) as exc:
+            log.debug("no chain for %s: %s", currency, exc)
+            return None
+
+
+LOGO_TYPES = {
+    "png": "image/png",
+    "svg": "image/svg+xml",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "gif": "image/gif",
+}
+MAX_LOGO = 256 * 1024
+
+
+def read_logo(path):
+    """Return the Asset of the logo file at ``path``; raise ValueError saying what is wrong
+    with a file that is missing, too big or not an image type we serve."""
+    ext = path.rsplit(".", 1)[-1].lower() if "." in os.path.basename(path) else ""
+    if ext not in LOGO_TYPES:
+        raise ValueError("%s is not a .png, .svg, .jpg, .webp or .gif file" % path)
+    try:
+        with open(path, "rb") as fh:
+            body = fh.read(MAX_LOGO + 1)
+    except OSError as exc:
+        raise ValueError("cannot read %s: %s" % (path, exc.strerror)) from None
+    if len(body) > MAX_LOGO:
+        raise ValueError("%s is larger than 256 KiB" % path)
+    return Asset("logo." + ext, body, LOGO_TYPES[ext])
+
+
+def load_logo(path):
+    """The logo's Asset (None for none); a ConfigError names ``checkout.logo``."""
+    if not path:
+        return None
+    try:
+        return read_logo(path)
+    except ValueError as exc:
+        raise ConfigError("checkout.logo: %s" % exc, field="checkout.logo") from None
 
 
 # -- the page ----------------------------------------------------------------------
@@ -80,9 +195,10 @@ def page_state(payment):
     return "EXPIRED_PARTIAL" if payment["amount_received"] != "0" else "EXPIRED"
 
 
-def render_page(payment, now, refresh_seconds):
+def render_page(payment, now, refresh_seconds, lang=i18n.DEFAULT, branding=None):
     """Return the HTML of the checkout page for a payment's public view at ``now`` (naive
-    UTC): what anyone holding the link may see, and nothing else of the merchant's."""
+    UTC), in ``lang``: what anyone holding the link may see, and nothing else of the merchant's."""
+    branding = branding or Branding()
     state = page_state(payment)
     description = payment["description"]
     redirect = payment["redirect_url"]  # the public view holds it once the payment is paid
@@ -91,15 +207,18 @@ def render_page(payment, now, refresh_seconds):
     else:
         refresh = '<noscript><meta http-equiv="refresh" content="%d"></noscript>' % refresh_seconds
     pid = payment["id"]
+    numbers = i18n.numbers(lang)
+    gettext = i18n.gettext_for(lang)
+    chain = branding.chain(payment["currency"])
+    logo = branding.logo
     # The script polls ?view=public: the same view whether keys are in use or not.
     values = {
         "id": pid,
+        "lang": lang,
         "state": state,
         "currency": payment["currency"],
         "amount": payment["amount"],
         "amount_due": payment["amount_due"],
-        "amount_received": payment["amount_received"],
-        "amount_overpaid": payment["amount_overpaid"],
         "confirmations": payment["confirmations"],
         "confirmations_required": payment["confirmations_required"],
         "address": payment["payment_address"],
@@ -108,8 +227,10 @@ def render_page(payment, now, refresh_seconds):
         "api": "/payments/%s?view=public" % pid,
         "qr_base": "/payments/%s/qrcode.svg" % pid,
         "qr_src": "/payments/%s/qrcode.svg?v=%s" % (pid, payment["amount_due"]),
-        "qr_alt": "QR code: send %s %s to %s"
-        % (payment["amount_due"], payment["currency"], payment["payment_address"]),
+        "qr_alt": gettext("QR code: send {qr_amount} to {qr_address}").format(
+            qr_amount="%s %s" % (numbers.format(payment["amount_due"]), payment["currency"]),
+            qr_address=payment["payment_address"],
+        ),
         "now": iso(now),
         "expires_at": payment["expires_at"] or "",
         "expires_in": _remaining(payment["expires_at"], now),
@@ -121,11 +242,16 @@ def render_page(payment, now, refresh_seconds):
         "js_sri": ASSETS["checkout.js"].sri,
         "icon_href": ASSETS["favicon.svg"].href,
         # A priced payment shows what it was priced with (hidden for one given in coins).
-        "price": payment.get("price") or "",
         "price_currency": payment.get("price_currency") or "",
-        "rate": payment.get("rate") or "",
-        "rate_at": payment.get("rate_at") or "",
+        "rate_at": _minute(payment.get("rate_at")),
+        "decimal_sep": numbers.decimal,
+        "group_sep": numbers.group,
+        "min_group": numbers.min_group,
+        "store_name": branding.store_name or "",
+        "logo_href": logo.href if logo else "",
     }
+    for name in ("amount", "amount_due", "amount_received", "amount_overpaid", "price", "rate"):
+        values[name + "_f"] = numbers.format(payment.get(name) or "")
     values = {k: html.escape(str(v)) for k, v in values.items()}
     values.update(
         refresh=refresh,
@@ -133,8 +259,60 @@ def render_page(payment, now, refresh_seconds):
         expiry_hidden=_hidden(payment["expires_at"]),
         redirect_hidden=_hidden(redirect),
         price_hidden=_hidden(payment.get("price")),
+        brand_hidden=_hidden(branding.store_name or logo or chain in ("test", "regtest")),
+        store_hidden=_hidden(branding.store_name),
+        logo_img=(
+            '<img id="logo" class="logo" src="%s" alt="%s">' % (values["logo_href"], values["store_name"])
+            if logo
+            else ""
+        ),
+        testnet_hidden=_hidden(chain in ("test", "regtest")),
+        tx_items=_tx_items(payment, numbers, gettext),
+        txs_hidden=_hidden(_counted(payment)),
     )
-    return TEMPLATE.substitute(values)
+    return TEMPLATES.get(lang, TEMPLATE).substitute(values)
+
+
+def _minute(stamp):
+    """``2026-12-02T06:15:36.059Z`` as a customer reads it: ``2026-12-02 06:15 UTC``."""
+    return "%s %s UTC" % (stamp[:10], stamp[11:16]) if stamp else ""
+
+
+def _counted(payment):
+    return [t for t in payment["transactions"] if t["status"] in ("pending", "confirmed")]
+
+
+def short_txid(txid):
+    """``1a2b3c4d…5e6f7a8b``: enough to recognise in a wallet, short enough for a phone."""
+    return txid if len(txid) <= 20 else "%s…%s" % (txid[:8], txid[-8:])
+
+
+def _tx_items(payment, numbers, gettext):
+    """The page's list of the transactions seen (checkout.js rebuilds it the same way)."""
+    items = []
+    for tx in _counted(payment):
+        confirmations = gettext("{count} of {required} confirmations").format(
+            count=max(0, tx["confirmations"]), required=payment["confirmations_required"]
+        )
+        items.append(
+            '<li class="tx"><span class="tx-amount">%s %s</span> <code class="txid" title="%s">%s</code> '
+            '<button type="button" class="copy-button small" data-copy="txid" data-value="%s" aria-label="%s" '
+            'hidden>%s</button> <span class="tx-conf">%s</span></li>'
+            % tuple(
+                html.escape(str(v))
+                for v in (
+                    numbers.format(tx["amount"]),
+                    payment["currency"],
+                    tx["txid"],
+                    short_txid(tx["txid"]),
+                    tx["txid"],
+                    gettext("Copy the transaction ID"),
+                    gettext("Copy"),
+                    confirmations,
+                )
+            )
+        )
+    return "".join(items)
 
 
 def _hidden(value):
@@ -171,13 +349,17 @@ def fresh(req, tag):
 
 
 class CheckoutPage:
-    def __init__(self, service, refresh_seconds):
+    def __init__(self, service, refresh_seconds, branding=None):
         self.service = service
         self.refresh_seconds = refresh_seconds
+        self.branding = branding or Branding()
 
     def on_get(self, req, resp, payment_id):
         resp.content_type = "text/html; charset=utf-8"
         resp.set_headers(PAGE_HEADERS)
+        lang = i18n.choose(req.get_param("lang"), req.get_header("Accept-Language"))
+        resp.set_header("Content-Language", lang)
+        resp.set_header("Vary", "Accept-Language")
         try:
             payment = self.service.get(payment_id)
         except NotFound:
@@ -185,12 +367,15 @@ class CheckoutPage:
             resp.text = NOT_FOUND % (ASSETS["favicon.svg"].href, ASSETS["checkout.css"].href)
             return
         rendered = self.service.public_view(self.service.render(payment, with_history=False))
-        resp.text = render_page(rendered, self.service.clock(), self.refresh_seconds)
+        resp.text = render_page(rendered, self.service.clock(), self.refresh_seconds, lang, self.branding)
 
 
 class StaticAsset:
+    def __init__(self, assets=None):
+        self.assets = ASSETS if assets is None else assets
+
     def on_get(self, req, resp, name):
-        asset = ASSETS.get(name)
+        asset = self.assets.get(name)
         if asset is None:
             raise NotFound("no such file", "name")
         tag = '"%s"' % asset.version
@@ -236,8 +421,11 @@ class QRImage:
         resp.data = qr.render(fmt, text, style)
 
 
-def add_routes(app, service, qr_style, refresh_seconds):
-    """Add the checkout page, its assets and the QR images of ``service``'s payments to ``app``."""
+def add_routes(app, service, qr_style, refresh_seconds, branding=None):
+    """Add the checkout page, its assets and the QR images of ``service``'s payments to
+    ``app``; ``branding`` is the store's name, logo and the nodes' chains."""
     app.add_route("/payments/{payment_id}/qrcode.{fmt}", QRImage(service, qr_style))
-    app.add_route("/pay/{payment_id}", CheckoutPage(service, refresh_seconds))
-    app.add_route("/pay/static/{name}", StaticAsset())
+    app.add_route("/pay/{payment_id}", CheckoutPage(service, refresh_seconds, branding))
+    # The merchant's logo is served as our own files are (hash in the URL, nosniff, SVG inert).
+    logo = branding.logo if branding else None
+    app.add_route("/pay/static/{name}", StaticAsset(dict(ASSETS, **({logo.name: logo} if logo else {}))))
