@@ -369,7 +369,8 @@ def test_a_payment_made_by_a_bare_cli_is_delivered_by_the_daemon(gf):
     """Issue 15: the CLI's environment has no [webhook] url; the daemon's target is in the database."""
     db_url, coins = gf.bare
     bare = gf.work / "bare.toml"
-    bare.write_text('[database]\nurl = "%s"\n%s' % (db_url, coins))
+    # Only where the daemon listens (the CLI checks that it runs) and the shared database.
+    bare.write_text('[server]\nbind = "127.0.0.1:%d"\n[database]\nurl = "%s"\n%s' % (gf.daemon.port, db_url, coins))
     created = as_json(
         run("--json", "payments", "create", "--currency", "LTC", "--amount", "0.01", "--config", str(bare))
     )

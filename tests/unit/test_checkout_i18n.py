@@ -212,6 +212,8 @@ def _public(**over):
         "redirect_url": None,
         "transactions": [],
         "expires_at": None,
+        "checkout_url": "/pay/6c6fa0ea-1998-49d1-a815-27bbe1f3c5d9",
+        "qrcode_url": "/payments/6c6fa0ea-1998-49d1-a815-27bbe1f3c5d9/qrcode.png",
     }
     base.update(over)
     return public_view(base)
