@@ -14,6 +14,7 @@ import traceback
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.glogging import Logger
 
 from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
@@ -34,6 +35,18 @@ class NotifyingArbiter(Arbiter):
             self._stopping_sent = True
             notifier.stopping("stopping: finishing the running syncs and requests")
         super().stop(graceful)
+
+
+class QuietAccessLogger(Logger):
+    """gunicorn's logger, whose access log is on only with ``[log] access_log``. Given a
+    ``logconfig_dict``, gunicorn takes the access log as on and builds every request's
+    record (its atoms and their formatting) before the logger's level drops it: about a
+    sixth of a cached GET's cost."""
+
+    enabled = False
+
+    def _compute_access_log_enabled(self):
+        return self.enabled
 
 
 class Daemon(BaseApplication):
@@ -74,6 +87,7 @@ class Daemon(BaseApplication):
         # gunicorn's error and access logs through the daemon's one handler and format.
         self.cfg.set("logconfig_dict", log_config(cfg))
         self.cfg.set("access_log_format", logs.ACCESS_FORMAT)
+        self.cfg.set("logger_class", type("Logger", (QuietAccessLogger,), {"enabled": cfg["log.access_log"]}))
         self.cfg.set("worker_exit", self._worker_exit)
         self.cfg.set("child_exit", _child_exit)
 
