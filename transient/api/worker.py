@@ -7,6 +7,9 @@ it goes away, and a handful of them (one per thread) froze the API. Here the mai
 reads what arrives (non-blocking) into the connection's buffer until the headers and
 the body (Content-Length, or the last chunk) are in, then the thread parses and serves
 it from memory: a slow or stalled client costs a socket and its buffer, not a thread.
+A kept-alive connection's next request nearly always arrives whole in one read: it goes
+to a thread at once, with the same poller calls as gthread's (bench/api_throughput.py
+measures the daemon under both workers in one run).
 A request not complete within ``request_timeout`` seconds of its first byte (or, on a
 new connection, of the accept) is answered 408 and closed. Bodies larger than
 ``max_buffer`` are handed over after their headers (the app refuses them: 413).
