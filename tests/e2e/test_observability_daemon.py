@@ -252,7 +252,12 @@ def check_worker_replaced(flow):
         now = {dict(ls)["pid"] for (n, ls) in found if n == "transient_process_resident_memory_bytes"}
         return found if str(victim) not in now and len(now) == 2 else None
 
-    after = wait_for(replaced, timeout=60)
+    try:
+        after = wait_for(replaced, timeout=60)
+    except AssertionError:
+        seen = scrape(d)
+        live = sorted(dict(ls)["pid"] for (n, ls) in seen if n == "transient_process_resident_memory_bytes")
+        raise AssertionError("killed %d; live gauges %s; log:\n%s" % (victim, live, d.log()[-4000:])) from None
     # Counters keep the dead worker's counts.
     assert total(after, "transient_payments_created_total", currency="LTC") == 5
 
