@@ -130,9 +130,7 @@ def log_config(config):
 
 def _child_exit(server, worker):
     # A worker is gone: its live gauges leave the sums (its counters stay counted).
-    from transient.ops import metrics  # after rundir.prepare(): prometheus_client reads the directory at import
-
-    metrics.mark_dead(worker.pid)
+    rundir.mark_dead(worker.pid)
 
 
 def check(config):

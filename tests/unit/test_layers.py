@@ -47,13 +47,14 @@ SIBLINGS = [
     {"transient.plugin", "transient.devnet"},
 ]
 # Optional or heavy libraries a function may import when it needs them (each says why).
-LAZY = {"qrcode", "PIL", "pika", "psycopg2", "dotenv", "fcntl", "json", "importlib"}
+# prometheus_client: it reads PROMETHEUS_MULTIPROC_DIR at import, so the master (which
+# makes that directory) imports it only after ops.rundir.prepare().
+LAZY = {"qrcode", "PIL", "pika", "psycopg2", "dotenv", "fcntl", "json", "importlib", "prometheus_client"}
 # Own modules imported inside a function, and why.
 LAZY_OWN = {
     ("transient.runtime", "transient.amqp.bridge"): "pika, only where [amqp] url is set",
     ("transientd", "transient.runtime"): "the daemon's master never loads the app (each worker does)",
     ("transientd", "transient.ops.memory"): "likewise",
-    ("transientd", "transient.ops.metrics"): "prometheus_client is imported once the run directory is made",
 }
 # The only modules a third-party-style plugin may import from Transient.
 PLUGIN_API = {"transient.plugin"}

@@ -240,10 +240,3 @@ class _InProcess:
         )
         for family in families:
             yield from family.collect()
-
-
-def mark_dead(pid, path=None):
-    """A worker exited: drop its live-gauge files (its counters keep counting in the sum)."""
-    path = path or multiprocess_dir()
-    if path:
-        _multiprocess.mark_process_dead(pid, path)

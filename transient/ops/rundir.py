@@ -43,3 +43,14 @@ def path():
     if not metrics or not os.path.isdir(metrics):
         return None
     return os.path.dirname(os.path.abspath(metrics))
+
+
+def mark_dead(pid):
+    """A worker exited: drop its live-gauge files (its counters stay in the sums). Here,
+    not in ops.metrics: importing that module in the master would give the master gauges
+    of its own, one more "live" process in every scrape."""
+    metrics = os.environ.get(ENV)
+    if metrics and os.path.isdir(metrics):
+        from prometheus_client import multiprocess  # after prepare(): it reads ENV at import
+
+        multiprocess.mark_process_dead(pid, metrics)
