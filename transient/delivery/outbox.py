@@ -187,7 +187,7 @@ class EventBatch:
                 Delivery.insert_many(part).execute()
             self.deliveries += len(rows)
             for projection in self.outbox.projections:
-                self.deliveries += projection.project(made, self.payments, self.now)
+                self.deliveries += projection.project(made, self.payments, self.now, new=self.new)
         # A new payment's row was inserted with its sequence already (PaymentService).
         moved = [(self.seq[pid], Payment.id.db_value(pid)) for pid in last if pid not in self.new]
         if moved:

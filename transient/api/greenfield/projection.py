@@ -79,9 +79,13 @@ class Projection:
 
     # -- the outbox's hook ---------------------------------------------------------
 
-    def project(self, made, payments, now):
-        """Queue the Greenfield deliveries of the events ``made`` (see Outbox); return how many."""
-        pids = list(dict.fromkeys(pid for _, pid, _, _, _ in made))
+    def project(self, made, payments, now, new=()):
+        """Queue the Greenfield deliveries of the events ``made`` (see Outbox); return how many.
+        A payment created in this batch (``new``) has no invoice yet: Invoices.create links
+        its payments once they are made, and queues InvoiceCreated itself."""
+        pids = list(dict.fromkeys(pid for _, pid, _, _, _ in made if pid not in new))
+        if not pids:
+            return 0
         links = []
         for part in chunks(pids):
             links += list(InvoicePayment.select().where(InvoicePayment.payment.in_(part)))
