@@ -15,6 +15,7 @@ import uuid
 import pytest
 from _cli import clean_env
 from _daemon import ROOT, Daemon, coin_config, wait_for
+from _services import _missing
 
 from transient.devnet.node import find_free_port
 
@@ -249,7 +250,7 @@ UNIT = os.path.join(ROOT, "deploy", "transientd.service")
 def test_the_unit_keeps_its_hardening_score():
     """`systemd-analyze security` rates the unit's sandbox offline: at most 2.0 ("OK")."""
     if not shutil.which("systemd-analyze"):
-        pytest.skip("systemd-analyze is not installed (Debian: the systemd package)")
+        _missing("systemd-analyze is not installed (Debian: the systemd package)")
     proc = subprocess.run(
         ["systemd-analyze", "security", "--offline=yes", "--no-pager", UNIT], capture_output=True, text=True, timeout=60
     )
