@@ -239,6 +239,14 @@ class PooledAddress(BaseModel):
         indexes = ((("currency", "address"), True), (("currency", "claimed_at", "id"), False))
 
 
+# The claim's order (migration 0010): the unclaimed rows of a coin by id, whatever the pool's size.
+PooledAddress.add_index(
+    PooledAddress.index(PooledAddress.currency, PooledAddress.id, name="pooled_address_unclaimed").where(
+        PooledAddress.claimed_at.is_null()
+    )
+)
+
+
 class RateQuote(BaseModel):
     """One source's last quote of one pair ("DOGE/USD": USD per DOGE), kept with its
     fetch time; a failed fetch keeps the old rate and records the error."""
