@@ -58,6 +58,7 @@ class Payment(BaseModel):
     # Watch-only mode: the address's index on the key's receive chain, and the key's fingerprint.
     derivation_index = IntegerField(null=True)
     key_fingerprint = CharField(max_length=8, null=True)
+    email = CharField(max_length=254, null=True)  # the customer's, for their receipts (0013)
 
     class Meta:
         indexes = (
@@ -88,9 +89,14 @@ class Receipt(BaseModel):
     block_height = IntegerField(null=True)
     first_seen = DateTimeField(default=utcnow)
     last_seen = DateTimeField(default=utcnow)
+    confirmed_at = DateTimeField(null=True)  # when it reached its payment's confirmations (0013)
 
     class Meta:
-        indexes = ((("currency", "txid", "output"), True), (("currency", "state"), False))
+        indexes = (
+            (("currency", "txid", "output"), True),
+            (("currency", "state"), False),
+            (("first_seen", "id"), False),  # the receipts report's keyset walk
+        )
 
 
 def confirmations(receipt, tip_height):
