@@ -30,6 +30,7 @@ RANKS = {
     "transient.plugin": 5,  # the public module for plugin authors
     "transient.devnet": 5,
     "transient.amqp": 6,
+    "transient.greenfield": 6,  # BTCPay Greenfield's domain: invoices, status rule, projection, webhook service
     "transient.api": 7,
     "transient.settings": 8,  # the one table of settings: knows each room's validators
     "transient.runtime": 9,  # the one place that builds and wires
@@ -45,6 +46,7 @@ SIBLINGS = [
     {"transient.webhooks", "transient.chain"},
     {"transient_backends", "transient.payments"},
     {"transient.plugin", "transient.devnet"},
+    {"transient.amqp", "transient.greenfield"},
 ]
 # Optional or heavy libraries a function may import when it needs them (each says why).
 # prometheus_client: it reads PROMETHEUS_MULTIPROC_DIR at import, so the master (which
