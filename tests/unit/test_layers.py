@@ -8,6 +8,7 @@ Imports inside functions are allowed only for the optional heavy libraries.
 import ast
 import functools
 import pathlib
+import tomllib
 
 import pytest
 
@@ -203,3 +204,10 @@ def test_the_shipped_plugins_import_only_the_public_module(plugin):
     module = "transient_" + plugin
     targets = {t for t, _, _ in imports(module, FILES[module])[0]}
     assert targets == PLUGIN_API
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject.toml lists the packages by hand: a new room missing there is missing from the wheel."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    tree = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "transient").rglob("__init__.py")}
+    assert tree - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
