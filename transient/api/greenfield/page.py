@@ -8,10 +8,10 @@ every value is escaped by the template (web.pages)."""
 
 import falcon
 
+from ...greenfield import shapes
+from ...greenfield.invoices import Unknown
 from ...web import pages
 from ..checkout.page import ASSETS, PAGE_HEADERS
-from . import shapes
-from .invoices import Unknown
 
 PAGES = pages.environment(__package__)
 MESSAGES = {
