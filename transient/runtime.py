@@ -16,9 +16,6 @@ from decimal import Decimal
 from .api.app import create_app
 from .api.checkout import page as checkout_page
 from .api.checkout import qr
-from .api.greenfield.invoices import Greenfield
-from .api.greenfield.projection import Projection
-from .api.greenfield.webhooks import Webhooks
 from .api.health import HealthReport
 from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
@@ -32,6 +29,9 @@ from .delivery.outbox import Outbox
 from .delivery.registry import TargetRegistry
 from .delivery.sender import Sender
 from .delivery.targets import TargetGuard
+from .greenfield.invoices import Greenfield
+from .greenfield.projection import Projection
+from .greenfield.webhooks import Webhooks
 from .ops import logs
 from .ops.metrics import StateCollector
 from .payments.pool import AddressPool, PoolKeeper, WatchPool

@@ -8,6 +8,7 @@ Imports inside functions are allowed only for the optional heavy libraries.
 import ast
 import functools
 import pathlib
+import tomllib
 
 import pytest
 
@@ -32,6 +33,7 @@ RANKS = {
     "transient.plugin": 5,  # the public module for plugin authors
     "transient.devnet": 5,
     "transient.amqp": 6,
+    "transient.greenfield": 6,  # BTCPay Greenfield's domain: invoices, status rule, projection, webhook service
     "transient.api": 7,
     "transient.settings": 8,  # the one table of settings: knows each room's validators
     "transient.runtime": 9,  # the one place that builds and wires
@@ -47,6 +49,7 @@ SIBLINGS = [
     {"transient.webhooks", "transient.chain"},
     {"transient_backends", "transient.payments", "transient.reports", "transient.payouts"},
     {"transient.plugin", "transient.devnet"},
+    {"transient.amqp", "transient.greenfield"},
 ]
 # Optional or heavy libraries a function may import when it needs them (each says why).
 # prometheus_client: it reads PROMETHEUS_MULTIPROC_DIR at import, so the master (which
@@ -202,3 +205,10 @@ def test_the_shipped_plugins_import_only_the_public_module(plugin):
     module = "transient_" + plugin
     targets = {t for t, _, _ in imports(module, FILES[module])[0]}
     assert targets == PLUGIN_API
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject.toml lists the packages by hand: a new room missing there is missing from the wheel."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    tree = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "transient").rglob("__init__.py")}
+    assert tree - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"

@@ -56,6 +56,14 @@ RECEIPTS = (
     ("rate_sources", "the quotes of the payment's locked rate (JSON)"),
 )
 
+# Columns whose text comes from outside (a merchant's order id and account, a customer's
+# choice through a shop plugin, a node's address): CSV writes them through
+# formats.safe_cell. The others are written by Transient itself (amounts, times,
+# statuses, ids) and hold no such text; booleans and lists are converted by name.
+TEXT = frozenset({"order_id", "invoice_id", "account", "address", "txid", "vout", "price", "rate"})
+BOOLEAN = frozenset({"paid_late", "credited"})
+LISTS = frozenset({"rate_sources"})
+
 KINDS = {"payments": PAYMENTS, "receipts": RECEIPTS}
 
 
