@@ -28,10 +28,10 @@ RANKS = {
     "transient.chain": 3,  # writes events into the outbox
     "transient_backends": 4,  # the built-in backends: the chain's interface over JSON-RPC
     "transient.payments": 4,
-    "transient.reports": 4,  # the accountant's files and the reconciliation (core, store, chain)
     "transient.payouts": 4,  # refunds and payouts: the outgoing side of the ledger
     "transient.plugin": 5,  # the public module for plugin authors
     "transient.devnet": 5,
+    "transient.reports": 5,  # the accountant's files and the reconciliation (reads payments, payouts, chain)
     "transient.amqp": 6,
     "transient.greenfield": 6,  # BTCPay Greenfield's domain: invoices, status rule, projection, webhook service
     "transient.api": 7,
@@ -47,8 +47,8 @@ SIBLINGS = [
     {"transient.store", "transient.ops"},
     {"transient.delivery", "transient.rates"},
     {"transient.webhooks", "transient.chain"},
-    {"transient_backends", "transient.payments", "transient.reports", "transient.payouts"},
-    {"transient.plugin", "transient.devnet"},
+    {"transient_backends", "transient.payments", "transient.payouts"},
+    {"transient.plugin", "transient.devnet", "transient.reports"},
     {"transient.amqp", "transient.greenfield"},
 ]
 # Optional or heavy libraries a function may import when it needs them (each says why).
