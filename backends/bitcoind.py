@@ -123,6 +123,9 @@ class BitcoindBackend(CoinBackend):
         # A watch-only wallet watches its addresses without owning a key to them.
         return bool(info.get("ismine") or info.get("iswatchonly"))
 
+    def valid_address(self, address):
+        return bool(self.rpc.call("validateaddress", address).get("isvalid"))
+
     def _address_params(self, label):
         params = [label or ""]
         if self.HAS_ADDRESS_TYPE and self.options.get("address_type"):

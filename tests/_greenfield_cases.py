@@ -13,8 +13,8 @@ from fakes import fake_coin_config, fake_plugin_manager
 from falcon import testing
 
 from transient import settings
-from transient.api.greenfield import shapes
 from transient.delivery.registry import greenfield_signature
+from transient.greenfield import shapes
 from transient.runtime import Runtime
 from transient.store import migrations
 from transient.store.models import Delivery, DeliveryTarget

@@ -15,30 +15,34 @@ import socket
 from .api.app import create_app
 from .api.checkout import page as checkout_page
 from .api.checkout import qr
-from .api.greenfield.invoices import Greenfield
-from .api.greenfield.projection import Projection
-from .api.greenfield.webhooks import Webhooks
 from .api.health import HealthReport
 from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
 from .chain.sync import Syncer, new_holder_id
 from .core.clock import utcnow
-from .core.errors import ConfigError, NodeError
+from .core.errors import ConfigError, NodeError, ValidationError
 from .core.keys import KeyRing
+from .core.money import parse_amount
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.registry import TargetRegistry
 from .delivery.sender import Sender
 from .delivery.targets import TargetGuard
+from .greenfield.invoices import Greenfield
+from .greenfield.projection import Projection
+from .greenfield.webhooks import Webhooks
 from .ops import logs
 from .ops.metrics import StateCollector
 from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
+from .payouts.refunds import Refunds
+from .payouts.service import Limits, PayoutService
 from .rates.book import Policy, RateBook
 from .rates.refresher import RateRefresher
 from .rates.registry import build_sources, collect_sources
 from .rates.store import PairLease
+from .reports.service import Reports
 from .store import migrations
 from .store.db import open_database
 from .store.keys import KeyStore
@@ -91,6 +95,23 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
         return book, None
     lease = PairLease(holder or new_holder_id(), 120, clock)
     return book, RateRefresher(book.plan(), sources, db, config["rates.refresh_interval"], lease, clock)
+
+
+def payout_limits(config, backends):
+    """Return the payouts' :class:`Limits` in each coin's base units; a coin that is not
+    configured, or an amount it cannot hold, is a ConfigError naming the key."""
+    tables = {}
+    for key in ("auto_approve_below", "daily_cap"):
+        table = tables[key] = {}
+        for code, text in config["payouts." + key].items():
+            name = "payouts.%s.%s" % (key, code)
+            if code not in backends:
+                raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
+            try:
+                table[code] = parse_amount(text, name, backends[code].max_money, backends[code].decimals)
+            except ValidationError as exc:
+                raise ConfigError("%s %s" % (name, exc.message), field=name) from None
+    return Limits(tables["auto_approve_below"], tables["daily_cap"])
 
 
 def watch_key(code, opts):
@@ -225,6 +246,16 @@ class Runtime:
         )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
+        # Money leaving: payouts and refunds (recorded and approved here; sent by the sender).
+        self.payouts = PayoutService(
+            coins,
+            self.outbox,
+            db=self.db,
+            limits=payout_limits(config, self.backends),
+            clock=clock,
+            public_url=config["server.public_url"] or "http://%s" % config["server.bind"],
+        )
+        self.refunds = Refunds(self.payouts, rates=self.rates.price if self.rates.pairs() else None)
         # BTCPay Greenfield: one store, its invoices (views over payments) and webhooks.
         self.greenfield = Greenfield(
             self.payments,
@@ -235,6 +266,8 @@ class Runtime:
             config["server.public_url"] or "http://%s" % config["server.bind"],
             clock,
         )
+        # The accountant's files, and the reconciliation of the ledger with each node.
+        self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
         self.syncers = {
             code: Syncer(
@@ -289,6 +322,7 @@ class Runtime:
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
+            reports=self.reports,
         )
 
     def branding(self):

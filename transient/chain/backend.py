@@ -144,6 +144,11 @@ class CoinBackend:
         when it cannot tell. Optional (the address pool checks its addresses with it)."""
         return None
 
+    def valid_address(self, address: str) -> bool:
+        """Return True when ``address`` is an address of this coin on the node's network
+        (validateaddress): payouts refuse another coin's or network's. Optional."""
+        raise NotImplementedError
+
     def tip(self) -> ChainTip:
         """Return the :class:`ChainTip` of the node's main chain."""
         raise NotImplementedError

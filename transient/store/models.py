@@ -18,6 +18,7 @@ from peewee import (
 
 from ..core.clock import utcnow  # noqa: F401  (the models' default clock)
 from .db import database
+from .payouts import Payout, PayoutBatch, PullPayment
 
 
 class BaseModel(Model):
@@ -58,6 +59,7 @@ class Payment(BaseModel):
     # Watch-only mode: the address's index on the key's receive chain, and the key's fingerprint.
     derivation_index = IntegerField(null=True)
     key_fingerprint = CharField(max_length=8, null=True)
+    email = CharField(max_length=254, null=True)  # the customer's, for their receipts (0013)
 
     class Meta:
         indexes = (
@@ -88,9 +90,14 @@ class Receipt(BaseModel):
     block_height = IntegerField(null=True)
     first_seen = DateTimeField(default=utcnow)
     last_seen = DateTimeField(default=utcnow)
+    confirmed_at = DateTimeField(null=True)  # when it reached its payment's confirmations (0013)
 
     class Meta:
-        indexes = ((("currency", "txid", "output"), True), (("currency", "state"), False))
+        indexes = (
+            (("currency", "txid", "output"), True),
+            (("currency", "state"), False),
+            (("first_seen", "id"), False),  # the receipts report's keyset walk
+        )
 
 
 def confirmations(receipt, tip_height):
@@ -122,14 +129,16 @@ class Event(BaseModel):
 
     id = BigAutoField()
     event_id = UUIDField(unique=True)
-    payment = ForeignKeyField(Payment, backref="events", on_delete="RESTRICT")
+    # A payment's event, or a payout's (payout_id set, payment null: migration 0011).
+    payment = ForeignKeyField(Payment, backref="events", null=True, on_delete="RESTRICT")
+    payout_id = CharField(max_length=32, null=True)
     sequence = IntegerField()
     type = CharField(max_length=40)
     data = TextField(default="{}")
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("payment", "sequence"), True),)
+        indexes = ((("payment", "sequence"), True), (("payout_id", "sequence"), False))
 
 
 class DeliveryTarget(BaseModel):
@@ -168,7 +177,8 @@ class Delivery(BaseModel):
 
     id = BigAutoField()
     event = ForeignKeyField(Event, backref="deliveries", on_delete="RESTRICT")
-    payment = ForeignKeyField(Payment, on_delete="RESTRICT")  # copies of the event's, for ordering
+    payment = ForeignKeyField(Payment, null=True, on_delete="RESTRICT")  # copies of the event's, for ordering
+    payout_id = CharField(max_length=32, null=True)
     sequence = IntegerField()
     url = TextField()
     body = TextField()
@@ -191,6 +201,7 @@ class Delivery(BaseModel):
         indexes = (
             (("state", "next_attempt_at"), False),
             (("payment", "state", "sequence"), False),
+            (("payout_id", "state", "sequence"), False),
             (("target", "id"), False),
             (("public_id",), False),
         )
@@ -231,6 +242,14 @@ class PooledAddress(BaseModel):
 
     class Meta:
         indexes = ((("currency", "address"), True), (("currency", "claimed_at", "id"), False))
+
+
+# The claim's order (migration 0010): the unclaimed rows of a coin by id, whatever the pool's size.
+PooledAddress.add_index(
+    PooledAddress.index(PooledAddress.currency, PooledAddress.id, name="pooled_address_unclaimed").where(
+        PooledAddress.claimed_at.is_null()
+    )
+)
 
 
 class RateQuote(BaseModel):
@@ -360,4 +379,7 @@ MODELS = [
     Invoice,
     InvoicePayment,
     JobLease,
+    PullPayment,
+    PayoutBatch,
+    Payout,
 ]

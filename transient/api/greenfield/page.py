@@ -12,9 +12,9 @@ from importlib import resources as package_files
 
 import falcon
 
+from ...greenfield import shapes
+from ...greenfield.invoices import Unknown
 from ..checkout.page import ASSETS, PAGE_HEADERS
-from . import shapes
-from .invoices import Unknown
 
 TEMPLATE = string.Template((package_files.files(__package__) / "templates" / "invoice.html").read_text("utf-8"))
 MESSAGES = {

@@ -9,9 +9,9 @@ import falcon
 from ... import __version__
 from ...core.errors import NotFound, RateUnavailable, TransientError, Unauthorized, ValidationError
 from ...core.keys import ANONYMOUS
+from ...greenfield import shapes
+from ...greenfield.invoices import PATHS, Refused, Unknown
 from ...payments.validation import parse_json
-from . import shapes
-from .invoices import PATHS, Refused, Unknown
 
 
 class Answer(Exception):

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ...core import status as st
+from ..core import status as st
 
 VERSION = "2.0.0"  # BTCPay-style: the plugin enables its features from 1.7.6 on
 NEW, PROCESSING, SETTLED, EXPIRED, INVALID = "New", "Processing", "Settled", "Expired", "Invalid"

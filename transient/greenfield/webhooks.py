@@ -6,10 +6,10 @@ of the same event with a new ``deliveryId`` and ``isRedelivery: true``."""
 import json
 import secrets
 
-from ...core.errors import ValidationError
-from ...payments.validation import check_url
-from ...store.db import write_transaction
-from ...store.models import Delivery, DeliveryTarget
+from ..core.errors import ValidationError
+from ..payments.validation import check_url
+from ..store.db import write_transaction
+from ..store.models import Delivery, DeliveryTarget
 from . import shapes
 from .invoices import Unknown
 

@@ -12,14 +12,14 @@ import json
 
 from peewee import IntegrityError
 
-from ...core.clock import iso
-from ...core.errors import NodeError, RateUnavailable, ValidationError
-from ...core.money import format_amount
-from ...core.status import required_amount
-from ...core.text import text_problem
-from ...store.db import write_transaction
-from ...store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Payment, Receipt
-from ...store.models import confirmations as receipt_confirmations
+from ..core.clock import iso
+from ..core.errors import NodeError, RateUnavailable, ValidationError
+from ..core.money import format_amount
+from ..core.status import required_amount
+from ..core.text import text_problem
+from ..store.db import write_transaction
+from ..store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Payment, Receipt
+from ..store.models import confirmations as receipt_confirmations
 from . import shapes
 from .projection import new_event, receipt_status, state_of, status_extra
 from .reading import int_param, number, read_request, span

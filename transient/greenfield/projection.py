@@ -13,12 +13,12 @@ InvoiceProcessing / InvoiceSettled / InvoiceExpired / InvoiceInvalid.
 import json
 import uuid
 
-from ...chain.ledger import save_fields
-from ...core import events as event_types
-from ...core import status as st
-from ...core.money import format_amount
-from ...store.db import chunks
-from ...store.models import Delivery, Event, Invoice, InvoicePayment, Payment, Receipt
+from ..chain.ledger import save_fields
+from ..core import events as event_types
+from ..core import status as st
+from ..core.money import format_amount
+from ..store.db import chunks
+from ..store.models import Delivery, Event, Invoice, InvoicePayment, Payment, Receipt
 from . import shapes
 
 
