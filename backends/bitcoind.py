@@ -14,13 +14,15 @@ import logging
 
 from transient.chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
 from transient.core import money
-from transient.core.errors import ConfigError, NodeTimeout, RPCError
+from transient.core.errors import ConfigError, NodeError, NodeTimeout, RPCError
 
 from .rpc import RPCClient
 
 NOT_FOUND = -5  # RPC_INVALID_ADDRESS_OR_KEY: unknown block hash or wallet txid
 WALLET_NOT_FOUND = -18  # RPC_WALLET_NOT_FOUND: loadwallet of a wallet that does not exist
 WATCH_BATCH = 500  # addresses per importmulti on nodes without descriptors
+DOCTOR_WALLET = "transient-doctor"  # the doctor's own wallet, for its walletnotify round trip
+OP_TRUE = "51"  # an output script no wallet owns, until the doctor's own wallet watches it
 KNOWN_TIPS = 16  # block heights remembered, so an unchanged tip costs no RPC call
 log = logging.getLogger("transient.sync")
 
@@ -47,6 +49,9 @@ class BitcoindBackend(CoinBackend):
     #: How watch-only keys are imported: "auto" (by the wallet: importdescriptors or the
     #: ranged descriptor in importmulti) or "addresses" (importmulti of each address and key).
     WATCH_IMPORT = "auto"
+    #: The node serves several wallets (``/wallet/<name>``, listwallets, createwallet);
+    #: Dogecoin 1.14 has one wallet per node and none of these.
+    MULTIWALLET = True
 
     def __init__(self, currency, options, rpc=None):
         super().__init__(currency, options)
@@ -143,12 +148,7 @@ class BitcoindBackend(CoinBackend):
                     raise
                 self._create_keyless(name)
         info = self.rpc.call("getwalletinfo")
-        if info.get("private_keys_enabled", True):
-            raise ConfigError(
-                "coins.%s.wallet: the node's wallet %r can hold private keys: name a new wallet "
-                "for the watch-only key" % (self.currency, name),
-                "coins.%s.wallet" % self.currency,
-            )
+        self._keyless(info)
         return info
 
     def _create_keyless(self, name):
@@ -160,6 +160,21 @@ class BitcoindBackend(CoinBackend):
             if "sqlite" not in exc.message.lower() and "descriptor" not in exc.message.lower():
                 raise
             self.rpc.call("createwallet", name, True, True, "", False, False, True)
+
+    def watch_only(self, addresses):
+        """Return a sentence saying why the wallet is watch-only for ``addresses`` (``[(index,
+        address)]`` of the key, registered); raise ConfigError when it holds a key to them."""
+        info = self._keyless(self.rpc.call("getwalletinfo"))
+        return "the wallet %r holds no private key (private_keys_enabled false)" % info.get("walletname")
+
+    def _keyless(self, info):
+        if info.get("private_keys_enabled", True):
+            raise ConfigError(
+                "coins.%s.wallet: the node's wallet %r can hold private keys: name a new wallet "
+                "for the watch-only key" % (self.currency, info.get("walletname")),
+                "coins.%s.wallet" % self.currency,
+            )
+        return info
 
     def watch_import(self):
         """Return how this wallet imports watch-only keys: "descriptors" (importdescriptors),
@@ -219,6 +234,48 @@ class BitcoindBackend(CoinBackend):
         if info.get("pubkey") and info["pubkey"] != watch.pubkey(0).hex():
             return "the node holds another public key for %s" % ours[0]
         return None
+
+    # -- the doctor's notify round trip (regtest) -----------------------------------
+
+    def mine_test_block(self):
+        """Mine one regtest block whose coinbase pays no wallet, so that blocknotify alone
+        fires; return ``{"hash", "height", "payee"}`` (payee: what the coinbase pays)."""
+        block = self.rpc.call("generatetodescriptor", 1, "raw(%s)" % OP_TRUE)[0]
+        return {"hash": block, "height": self.rpc.call("getblockheader", block)["height"], "payee": OP_TRUE}
+
+    def wallet_test_transaction(self, block):
+        """Make a wallet learn the coinbase of ``block`` (from :meth:`mine_test_block`) with no
+        new block, so that walletnotify alone fires; return which wallet. Here the doctor's
+        own keyless wallet watches the payee and rescans that block, and is unloaded again
+        (so the next test block is new to it). Raises RPCError when the node cannot."""
+        wallet = self._doctor_wallet()
+        try:
+            if wallet.call("getwalletinfo").get("descriptors"):
+                desc = wallet.call("getdescriptorinfo", "raw(%s)" % block["payee"])["descriptor"]
+                request = [{"desc": desc, "timestamp": "now"}]
+                _check_items(wallet.call("importdescriptors", request), "importdescriptors")
+            else:  # a legacy wallet (Litecoin Core 0.21 as Debian builds it)
+                wallet.call("importaddress", block["payee"], "", False)
+            wallet.call("rescanblockchain", block["height"], block["height"])
+        finally:
+            try:
+                wallet.call("unloadwallet")
+            except NodeError:
+                pass  # still loaded: harmless, and the next run reuses it
+            wallet.close()
+        return "wallet %s" % DOCTOR_WALLET
+
+    def _doctor_wallet(self):
+        base = self._client(dict(self.options, wallet=None))
+        try:
+            if DOCTOR_WALLET not in base.call("listwallets"):
+                if DOCTOR_WALLET in [w["name"] for w in base.call("listwalletdir")["wallets"]]:
+                    base.call("loadwallet", DOCTOR_WALLET)
+                else:
+                    base.call("createwallet", DOCTOR_WALLET, True)  # no private keys
+        finally:
+            base.close()
+        return self._client(dict(self.options, wallet=DOCTOR_WALLET))
 
     # -- sync ----------------------------------------------------------------
 
