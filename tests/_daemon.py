@@ -14,13 +14,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def coin_config(node, wallet, currency="LTC", backend="litecoin", poll=1, confirmations=1):
-    return """
+    """A ``[coins.X]`` section for ``node``'s wallet ``wallet`` (None: the node's one
+    wallet, as on Dogecoin Core 1.14, which has no ``/wallet/NAME``)."""
+    text = """
 [coins.{currency}]
 backend = "{backend}"
 rpc_url = "{url}"
 rpc_user = "{user}"
 rpc_password = "{password}"
-wallet = "{wallet}"
 confirmations = {confirmations}
 poll_interval = {poll}
 """.format(
@@ -29,10 +30,10 @@ poll_interval = {poll}
         url=node.rpc_url,
         user=node.rpc_user,
         password=node.rpc_password,
-        wallet=wallet,
         confirmations=confirmations,
         poll=poll,
     )
+    return text + ('wallet = "%s"\n' % wallet if wallet is not None else "")
 
 
 _started = []  # every Daemon started by this process: kill_all() ends those still running
@@ -166,7 +167,4 @@ def ping(daemon, kind="transaction", value="0" * 64, currency="LTC"):
 def start_with_wallets(node):
     """Start a stopped regtest node again with every wallet it had loaded."""
     node.start()
-    loaded = set(node.rpc("listwallets"))
-    for entry in node.rpc("listwalletdir")["wallets"]:
-        if entry["name"] and entry["name"] not in loaded:
-            node.rpc("loadwallet", entry["name"])
+    node.load_wallets()

@@ -39,6 +39,7 @@ from .rates.book import Policy, RateBook
 from .rates.refresher import RateRefresher
 from .rates.registry import build_sources, collect_sources
 from .rates.store import PairLease
+from .reports.service import Reports
 from .store import migrations
 from .store.db import open_database
 from .store.keys import KeyStore
@@ -235,6 +236,8 @@ class Runtime:
             config["server.public_url"] or "http://%s" % config["server.bind"],
             clock,
         )
+        # The accountant's files, and the reconciliation of the ledger with each node.
+        self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
         self.syncers = {
             code: Syncer(
@@ -289,6 +292,7 @@ class Runtime:
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
+            reports=self.reports,
         )
 
     def branding(self):

@@ -27,6 +27,7 @@ RANKS = {
     "transient.chain": 3,  # writes events into the outbox
     "transient_backends": 4,  # the built-in backends: the chain's interface over JSON-RPC
     "transient.payments": 4,
+    "transient.reports": 4,  # the accountant's files and the reconciliation (core, store, chain)
     "transient.plugin": 5,  # the public module for plugin authors
     "transient.devnet": 5,
     "transient.amqp": 6,
@@ -43,7 +44,7 @@ SIBLINGS = [
     {"transient.store", "transient.ops"},
     {"transient.delivery", "transient.rates"},
     {"transient.webhooks", "transient.chain"},
-    {"transient_backends", "transient.payments"},
+    {"transient_backends", "transient.payments", "transient.reports"},
     {"transient.plugin", "transient.devnet"},
 ]
 # Optional or heavy libraries a function may import when it needs them (each says why).

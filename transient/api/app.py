@@ -8,6 +8,7 @@ from .auth import ApiKeys
 from .checkout import page
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
+from .reports import ReportFile
 
 
 class App(falcon.App):
@@ -38,6 +39,7 @@ def create_app(
     metrics_state=None,
     greenfield=None,
     branding=None,
+    reports=None,
 ):
     """Return the WSGI app.
 
@@ -50,6 +52,7 @@ def create_app(
     scrape-time gauges of ``/metrics`` (an ops.metrics.StateCollector); ``greenfield`` the
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
+    ``reports`` the reports.service.Reports behind ``/reports/{kind}``.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
@@ -66,6 +69,8 @@ def create_app(
     app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token))
     app.add_route("/healthz", resources.Health(health))
     app.add_route("/metrics", Metrics(keys, metrics_state))
+    if reports is not None:
+        app.add_route("/reports/{kind}", ReportFile(reports))
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     if greenfield is not None:

@@ -135,6 +135,7 @@ class Ledger:
             block_height=height,
             first_seen=first_seen,
             last_seen=self.now,
+            confirmed_at=self.now if state == Receipt.CONFIRMED else None,
         )
         if pid is not None and state in Receipt.COUNTED:
             self._event(pid, EVENT_RECEIVED, row)
@@ -158,6 +159,9 @@ class Ledger:
     def _transition(self, row, state, height, block_hash):
         before = row.state
         row.state, row.block_height, row.block_hash = state, height, block_hash
+        if state != before:
+            # The reports' "confirmed at": the last time it reached its confirmations.
+            row.confirmed_at = self.now if state == Receipt.CONFIRMED else None
         pid = row.payment_id
         if pid is None or before == state:
             if pid is not None:
@@ -253,7 +257,7 @@ def expire_due(currency, tip_height, now, events):
     return expired
 
 
-SAVED_RECEIPT = [Receipt.state, Receipt.block_height, Receipt.block_hash, Receipt.last_seen]
+SAVED_RECEIPT = [Receipt.state, Receipt.block_height, Receipt.block_hash, Receipt.last_seen, Receipt.confirmed_at]
 REFRESHED = [Payment.amount_received, Payment.amount_pending, Payment.status, Payment.paid_at, Payment.updated_at]
 
 

@@ -26,6 +26,7 @@ from . import doctor
 from . import keys as cli_keys
 from . import payments as cli_payments
 from . import rates as cli_rates
+from . import reports as cli_reports
 from . import wallet as cli_wallet
 from . import webhooks as cli_webhooks
 from .util import (
@@ -293,6 +294,7 @@ def build_parser():
 
     cli_webhooks.register(sub, common)
     cli_rates.register(sub, common)
+    cli_reports.register(sub, common)
     cli_wallet.register(sub, common)
     cli_keys.register(sub, common)
     cli_devnet.register(sub, common)

@@ -47,10 +47,18 @@ def find_free_port():
 
 
 class RegtestNode:
-    """One litecoind -regtest process with its own datadir and RPC credentials."""
+    """One litecoind -regtest process with its own datadir and RPC credentials.
+
+    The class attributes say what a coin's node differs in; transient/devnet/coins.py
+    has Bitcoin Core's and Dogecoin Core's (docs/reference/nodes.md)."""
 
     RPC_SERVER_TIMEOUT = 3
     KEYPOOL = 100  # keys made per new wallet: the default 1000 makes createwallet ~0.9 s
+    CURRENCY = "LTC"
+    DAEMON = "litecoind"  # the program's name, on PATH
+    MATURITY = COINBASE_MATURITY  # blocks before a coinbase can be spent
+    MULTIWALLET = True  # createwallet/loadwallet and /wallet/NAME (Dogecoin 1.14 has one wallet)
+    EXTRA_ARGS = ()
 
     def __init__(
         self,
@@ -59,7 +67,7 @@ class RegtestNode:
         p2p_port=None,
         walletnotify=None,
         blocknotify=None,
-        binary="litecoind",
+        binary=None,
         rpc_password=None,
         pid=None,
     ):
@@ -68,7 +76,7 @@ class RegtestNode:
         self.p2p_port = p2p_port
         self.walletnotify = walletnotify
         self.blocknotify = blocknotify
-        self.binary = binary
+        self.binary = binary or self.DAEMON
         self.rpc_user = "transient"
         self.rpc_password = rpc_password or secrets.token_hex(16)
         self.merchant = self.payer = None  # wallet names, once setup() ran
@@ -82,13 +90,13 @@ class RegtestNode:
 
     @property
     def log_path(self):
-        return os.path.join(self.datadir, "litecoind.log")
+        return os.path.join(self.datadir, self.DAEMON + ".log")
 
     # -- process -------------------------------------------------------------
 
     def command(self):
         """Return the argv that starts the node (notify commands passed as single args,
-        so their %s placeholders reach litecoind untouched by any shell)."""
+        so their %s placeholders reach the node untouched by any shell)."""
         args = [
             self.binary,
             "-regtest",
@@ -107,8 +115,13 @@ class RegtestNode:
             # Shutdown waits for open keep-alive connections to time out (default 30 s).
             "-rpcservertimeout=%d" % self.RPC_SERVER_TIMEOUT,
             "-keypool=%d" % self.KEYPOOL,
+            *self.EXTRA_ARGS,
         ]
-        args += ["-listen=1", "-bind=127.0.0.1:%d" % self.p2p_port] if self.p2p_port else ["-listen=0"]
+        if self.p2p_port:
+            # whitelist: a loopback peer gets inventory at once, not on the ~5 s trickle.
+            args += ["-listen=1", "-bind=127.0.0.1:%d" % self.p2p_port, "-whitelist=127.0.0.1", "-discover=0"]
+        else:
+            args.append("-listen=0")
         if self.walletnotify:
             args.append("-walletnotify=" + self.walletnotify)
         if self.blocknotify:
@@ -133,7 +146,7 @@ class RegtestNode:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 self._close_clients()
-                raise DevnetError("litecoind exited with %s:\n%s" % (self.process.returncode, self.log_tail()))
+                raise DevnetError("%s exited with %s:\n%s" % (self.DAEMON, self.process.returncode, self.log_tail()))
             try:
                 self.rpc("getblockcount")
                 return self
@@ -143,7 +156,7 @@ class RegtestNode:
                 time.sleep(0.1)
         self.kill()
         self._close_clients()
-        raise DevnetError("litecoind did not answer RPC in %ss:\n%s" % (timeout, self.log_tail()))
+        raise DevnetError("%s did not answer RPC in %ss:\n%s" % (self.DAEMON, timeout, self.log_tail()))
 
     def stop(self, timeout=30):
         """Stop the node through RPC; kill it if it has not exited after ``timeout`` s."""
@@ -232,8 +245,8 @@ class RegtestNode:
         for name in (merchant, payer):
             if name not in loaded:
                 self.create_wallet(name)
-        if self.rpc("getblockcount") <= COINBASE_MATURITY:
-            self.mine(COINBASE_MATURITY + 1, wallet=payer)
+        if self.rpc("getblockcount") <= self.MATURITY:
+            self.mine(self.MATURITY + 1, wallet=payer)
         self.merchant, self.payer = merchant, payer
         return self
 

@@ -58,6 +58,7 @@ class Payment(BaseModel):
     # Watch-only mode: the address's index on the key's receive chain, and the key's fingerprint.
     derivation_index = IntegerField(null=True)
     key_fingerprint = CharField(max_length=8, null=True)
+    email = CharField(max_length=254, null=True)  # the customer's, for their receipts (0013)
 
     class Meta:
         indexes = (
@@ -88,9 +89,14 @@ class Receipt(BaseModel):
     block_height = IntegerField(null=True)
     first_seen = DateTimeField(default=utcnow)
     last_seen = DateTimeField(default=utcnow)
+    confirmed_at = DateTimeField(null=True)  # when it reached its payment's confirmations (0013)
 
     class Meta:
-        indexes = ((("currency", "txid", "output"), True), (("currency", "state"), False))
+        indexes = (
+            (("currency", "txid", "output"), True),
+            (("currency", "state"), False),
+            (("first_seen", "id"), False),  # the receipts report's keyset walk
+        )
 
 
 def confirmations(receipt, tip_height):
@@ -231,6 +237,14 @@ class PooledAddress(BaseModel):
 
     class Meta:
         indexes = ((("currency", "address"), True), (("currency", "claimed_at", "id"), False))
+
+
+# The claim's order (migration 0010): the unclaimed rows of a coin by id, whatever the pool's size.
+PooledAddress.add_index(
+    PooledAddress.index(PooledAddress.currency, PooledAddress.id, name="pooled_address_unclaimed").where(
+        PooledAddress.claimed_at.is_null()
+    )
+)
 
 
 class RateQuote(BaseModel):

@@ -1,0 +1,64 @@
+"""The reports' columns: their names, order and meaning (docs/reference/reports.md).
+
+A column is only ever added, at the end, and the schema version goes up by one when
+one is: a spreadsheet or a script written against version N reads every later file.
+Every row carries ``schema_version``, so a file says which version it holds.
+"""
+
+SCHEMA_VERSION = 1
+
+PAYMENTS = (
+    ("schema_version", "the version of these columns (1)"),
+    ("payment_id", "the payment's id"),
+    ("order_id", "the merchant's order id: metadata order_id or orderId (Greenfield)"),
+    ("invoice_id", "the Greenfield invoice the payment belongs to, if any"),
+    ("currency", "the coin, e.g. LTC"),
+    ("status", "UNPAID, UNDERPAID, PENDING, PAID, OVERPAID or EXPIRED"),
+    ("amount", "the amount asked (due in full), in coins"),
+    ("amount_received", "the sum of the credited receipts (pending and confirmed), in coins"),
+    ("amount_pending", "the part of amount_received still short of its confirmations"),
+    ("amount_due", "what the customer still has to send (0 once paid within the tolerance)"),
+    ("amount_overpaid", "what arrived above the amount"),
+    ("paid_late", "true when the amount arrived in full only after expiry"),
+    ("confirmations_required", "confirmations a receipt needs to count as confirmed"),
+    ("created_at", "when the payment was made"),
+    ("expires_at", "when it expires (empty: never)"),
+    ("paid_at", "when it became PAID or OVERPAID (empty: not paid)"),
+    ("updated_at", "its last change"),
+    ("price", "the fiat price of a priced payment (empty for one asked in coins)"),
+    ("price_currency", "the price's fiat currency, e.g. EUR"),
+    ("rate", "the locked rate: price_currency per coin"),
+    ("rate_at", "when the oldest quote of the locked rate was fetched"),
+    ("rate_sources", "the quotes the rate was made of (JSON: source, pair, rate, at)"),
+    ("account", "the payment's account label"),
+    ("address", "the address the customer paid to"),
+)
+
+RECEIPTS = (
+    ("schema_version", "the version of these columns (1)"),
+    ("payment_id", "the payment the output paid (empty: an output matching no payment)"),
+    ("order_id", "the payment's order id"),
+    ("invoice_id", "the payment's Greenfield invoice, if any"),
+    ("currency", "the coin"),
+    ("txid", "the transaction id"),
+    ("vout", "the output's index in the transaction (mweb:<id> for a Litecoin MWEB output)"),
+    ("address", "the address it paid"),
+    ("amount", "the output's amount, in coins"),
+    ("state", "pending, confirmed, conflicted (lost to a double spend) or removed (its block left the chain)"),
+    ("credited", "true when it counts towards its payment (pending or confirmed), false when reversed"),
+    ("confirmations", "its confirmations at the coin's last synced block (-1: conflicted)"),
+    ("block_height", "the height of its block (empty: not in a block)"),
+    ("first_seen", "when the node's wallet first saw it"),
+    ("confirmed_at", "when it reached its payment's confirmations (empty: not confirmed)"),
+    ("fiat_currency", "the payment's price currency (empty: not priced)"),
+    ("fiat_value", "amount x the payment's locked rate, rounded half-even to the cent"),
+    ("rate", "the payment's locked rate"),
+    ("rate_sources", "the quotes of the payment's locked rate (JSON)"),
+)
+
+KINDS = {"payments": PAYMENTS, "receipts": RECEIPTS}
+
+
+def names(kind):
+    """Return the column names of the report ``kind``, in order."""
+    return [name for name, _ in KINDS[kind]]
