@@ -28,11 +28,11 @@ sys.path.insert(0, ROOT)
 
 from _harness import print_table, write_json  # noqa: E402
 
-from transient.api.greenfield.projection import Projection  # noqa: E402
 from transient.core import status as S  # noqa: E402
 from transient.core.clock import utcnow  # noqa: E402
 from transient.delivery.outbox import Outbox  # noqa: E402
 from transient.delivery.registry import TargetRegistry  # noqa: E402
+from transient.greenfield.projection import Projection  # noqa: E402
 from transient.payments.rendering import Renderer  # noqa: E402
 from transient.store import migrations  # noqa: E402
 from transient.store.db import open_database, write_transaction  # noqa: E402

@@ -11,9 +11,9 @@ from _greenfield_cases import *  # noqa: F401,F403  (the API cases, on SQLite he
 from _greenfield_cases import plugin_accepts
 from fakes import fake_runtime
 
-from transient.api.greenfield import shapes
-from transient.api.greenfield.reading import read_request
 from transient.core import status as st
+from transient.greenfield import shapes
+from transient.greenfield.reading import read_request
 from transient.store.models import Delivery
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)

@@ -8,6 +8,7 @@ Imports inside functions are allowed only for the optional heavy libraries.
 import ast
 import functools
 import pathlib
+import tomllib
 
 import pytest
 
@@ -21,16 +22,19 @@ RANKS = {
     "transient.hookspecs": 0,
     "transient.store": 1,
     "transient.ops": 1,
+    "transient.web": 1,  # the one Jinja2 environment and base layout of every page (core only)
     "transient.delivery": 2,
     "transient.rates": 2,  # fiat rates: sources, pure rules, stored quotes, refresher (core and store only)
     "transient.webhooks": 3,  # the public module for webhook receivers
     "transient.chain": 3,  # writes events into the outbox
     "transient_backends": 4,  # the built-in backends: the chain's interface over JSON-RPC
     "transient.payments": 4,
-    "transient.reports": 4,  # the accountant's files and the reconciliation (core, store, chain)
+    "transient.payouts": 4,  # refunds and payouts: the outgoing side of the ledger
     "transient.plugin": 5,  # the public module for plugin authors
     "transient.devnet": 5,
+    "transient.reports": 5,  # the accountant's files and the reconciliation (reads payments, payouts, chain)
     "transient.amqp": 6,
+    "transient.greenfield": 6,  # BTCPay Greenfield's domain: invoices, status rule, projection, webhook service
     "transient.api": 7,
     "transient.settings": 8,  # the one table of settings: knows each room's validators
     "transient.runtime": 9,  # the one place that builds and wires
@@ -41,11 +45,12 @@ RANKS = {
 }
 # The rooms that must not import each other although neither is above the other.
 SIBLINGS = [
-    {"transient.store", "transient.ops"},
+    {"transient.store", "transient.ops", "transient.web"},
     {"transient.delivery", "transient.rates"},
     {"transient.webhooks", "transient.chain"},
-    {"transient_backends", "transient.payments", "transient.reports"},
-    {"transient.plugin", "transient.devnet"},
+    {"transient_backends", "transient.payments", "transient.payouts"},
+    {"transient.plugin", "transient.devnet", "transient.reports"},
+    {"transient.amqp", "transient.greenfield"},
 ]
 # Optional or heavy libraries a function may import when it needs them (each says why).
 # prometheus_client: it reads PROMETHEUS_MULTIPROC_DIR at import, so the master (which
@@ -201,3 +206,10 @@ def test_the_shipped_plugins_import_only_the_public_module(plugin):
     module = "transient_" + plugin
     targets = {t for t, _, _ in imports(module, FILES[module])[0]}
     assert targets == PLUGIN_API
+
+
+def test_every_package_ships_in_the_wheel():
+    """pyproject.toml lists the packages by hand: a new room missing there is missing from the wheel."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    tree = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "transient").rglob("__init__.py")}
+    assert tree - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"

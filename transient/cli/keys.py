@@ -5,10 +5,10 @@ A key is printed once, when it is made: the database keeps only its SHA-256.
 
 import contextlib
 
-from ..api.greenfield import shapes as greenfield
-from ..api.greenfield.invoices import store_id
 from ..core.clock import iso, utcnow
 from ..core.keys import SCOPES, parse_scopes
+from ..greenfield import shapes as greenfield
+from ..greenfield.invoices import store_id
 from ..store import migrations
 from ..store.db import open_database
 from ..store.keys import KeyStore

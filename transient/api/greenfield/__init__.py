@@ -1,6 +1,6 @@
-"""BTCPay Greenfield (v1) compatibility: the subset the shops' plugins and the Greenfield
-clients use, mounted at /api/v1/, over the payments service (one ledger), the outbox and
-its dispatcher (one outbox: Greenfield webhooks are targets of it). May import the rooms
+"""BTCPay Greenfield (v1) over HTTP: the resources and pages of the subset the shops'
+plugins and the Greenfield clients use, mounted at /api/v1/. The domain (invoices, the
+status rule, the projection, webhooks) is transient.greenfield. May import the rooms
 below the API and the API's own modules (errors, checkout assets)."""
 
 import falcon

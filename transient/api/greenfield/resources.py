@@ -9,9 +9,9 @@ import falcon
 from ... import __version__
 from ...core.errors import NotFound, RateUnavailable, TransientError, Unauthorized, ValidationError
 from ...core.keys import ANONYMOUS
+from ...greenfield import shapes
+from ...greenfield.invoices import PATHS, Refused, Unknown
 from ...payments.validation import parse_json
-from . import shapes
-from .invoices import PATHS, Refused, Unknown
 
 
 class Answer(Exception):
@@ -70,7 +70,9 @@ def edge(responder):
         except TransientError as exc:
             raise Answer(exc.http_status, {"code": exc.code.replace("_", "-"), "message": exc.message}) from None
         resp.status = falcon.HTTP_200  # exactly 200, create and delete too
-        resp.media = result
+        # The metadata's numbers are Decimals, written as the client sent them.
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = shapes.dumps(result)
 
     return wrapped
 

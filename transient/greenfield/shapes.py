@@ -4,11 +4,16 @@ times, and reading an invoice request. Nothing here touches the database."""
 
 import calendar
 import datetime
+import json
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ...core import status as st
+# Writes a Decimal as its exact text (use_decimal): the metadata's numbers are echoed as
+# they came, 3.20 as 3.20, with no float or int conversion in between.
+import simplejson
+
+from ..core import status as st
 
 VERSION = "2.0.0"  # BTCPay-style: the plugin enables its features from 1.7.6 on
 NEW, PROCESSING, SETTLED, EXPIRED, INVALID = "New", "Processing", "Settled", "Expired", "Invalid"
@@ -94,6 +99,16 @@ def parse_method(value, coins):
     if code not in coins or kind.upper() not in ("", "CHAIN", "ONCHAIN"):
         return None
     return code
+
+
+def dumps(value, separators=None):
+    """JSON text of a Greenfield object whose numbers may be Decimals (written exactly)."""
+    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=separators)
+
+
+def loads(text):
+    """The object of JSON text written by ``dumps``: its non-integers read back as Decimals."""
+    return json.loads(text, parse_float=Decimal)
 
 
 def money_text(value):
