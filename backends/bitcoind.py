@@ -16,6 +16,7 @@ from transient.chain.backend import ChainTip, Changes, CoinBackend, Output, TxSt
 from transient.core import money
 from transient.core.errors import ConfigError, NodeTimeout, RPCError
 
+from . import sending
 from .rpc import RPCClient
 
 NOT_FOUND = -5  # RPC_INVALID_ADDRESS_OR_KEY: unknown block hash or wallet txid
@@ -122,6 +123,28 @@ class BitcoindBackend(CoinBackend):
             info = self.rpc.call("getaddressinfo", address)
         # A watch-only wallet watches its addresses without owning a key to them.
         return bool(info.get("ismine") or info.get("iswatchonly"))
+
+    def valid_address(self, address):
+        return bool(self.rpc.call("validateaddress", address).get("isvalid"))
+
+    # -- payouts (backends/sending.py) ------------------------------------------
+
+    #: sendmany takes an explicit fee rate (Bitcoin Core, Litecoin Core 0.21+).
+    SENDMANY_FEE_RATE = True
+
+    def send_many(self, outputs, comment, fee_rate):
+        if not self.SENDMANY_FEE_RATE:
+            raise NotImplementedError("%s: sendmany takes no fee rate on this node" % self.currency)
+        return sending.send_many(self.rpc, outputs, comment, fee_rate, self.decimals)
+
+    def fee_estimate(self, conf_target):
+        return sending.estimate(self.rpc, conf_target, self.decimals)
+
+    def find_sent(self, comment, since_unix, exclude=()):
+        return sending.find_sent(self.rpc, comment, since_unix, exclude)
+
+    def tx_state(self, txid):
+        return sending.tx_state(self.rpc, txid)
 
     def _address_params(self, label):
         params = [label or ""]

@@ -19,6 +19,8 @@ import hashlib
 import itertools
 import threading
 
+from embit.bech32 import decode as bech32_decode
+
 from transient import hookimpl
 from transient.chain import plugins
 from transient.chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
@@ -184,6 +186,11 @@ class FakeBackend(CoinBackend):
 
     def owns(self, address):
         return address in self.labels
+
+    def valid_address(self, address):
+        """An address of this fake's network: bech32 with its hrp (what validateaddress says)."""
+        version, program = bech32_decode(self.hrp, address)
+        return program is not None
 
     def tip(self):
         self._check("tip")

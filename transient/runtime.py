@@ -11,6 +11,7 @@ commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 import ipaddress
 import logging
 import socket
+from decimal import Decimal
 
 from .api.app import create_app
 from .api.checkout import page as checkout_page
@@ -20,8 +21,9 @@ from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
 from .chain.sync import Syncer, new_holder_id
 from .core.clock import utcnow
-from .core.errors import ConfigError, NodeError
+from .core.errors import ConfigError, NodeError, ValidationError
 from .core.keys import KeyRing
+from .core.money import parse_amount
 from .delivery.dispatcher import Dispatcher
 from .delivery.outbox import Outbox
 from .delivery.registry import TargetRegistry
@@ -35,6 +37,10 @@ from .ops.metrics import StateCollector
 from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
+from .payouts.refunds import Refunds
+from .payouts.runner import PayoutRunner
+from .payouts.sender import PayoutSender, Tracker
+from .payouts.service import Limits, PayoutService
 from .rates.book import Policy, RateBook
 from .rates.refresher import RateRefresher
 from .rates.registry import build_sources, collect_sources
@@ -92,6 +98,54 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
         return book, None
     lease = PairLease(holder or new_holder_id(), 120, clock)
     return book, RateRefresher(book.plan(), sources, db, config["rates.refresh_interval"], lease, clock)
+
+
+def payout_limits(config, backends):
+    """Return the payouts' :class:`Limits` in each coin's base units; a coin that is not
+    configured, or an amount it cannot hold, is a ConfigError naming the key."""
+    tables = {}
+    for key in ("auto_approve_below", "daily_cap"):
+        table = tables[key] = {}
+        for code, text in config["payouts." + key].items():
+            name = "payouts.%s.%s" % (key, code)
+            if code not in backends:
+                raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
+            try:
+                table[code] = parse_amount(text, name, backends[code].max_money, backends[code].decimals)
+            except ValidationError as exc:
+                raise ConfigError("%s %s" % (name, exc.message), field=name) from None
+    return Limits(tables["auto_approve_below"], tables["daily_cap"])
+
+
+def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
+    """Return the thread that sends the approved payouts of every coin whose node holds the
+    keys and has a ``[payouts] fee_rate_cap`` (a coin without one sends nothing), or None."""
+    coins = {}
+    for code, cap in sorted(config["payouts.fee_rate_cap"].items()):
+        name = "payouts.fee_rate_cap.%s" % code
+        backend = backends.get(code)
+        if backend is None:
+            raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
+        if code in pools and pools[code].watch_only or not getattr(backend, "SENDMANY_FEE_RATE", False):
+            log.info("%s: payouts are not sent from this node (watch-only, or no fee rate on sendmany)", code)
+            continue
+        sender = PayoutSender(
+            code,
+            backend,
+            db,
+            outbox,
+            Decimal(cap),
+            conf_target=config["payouts.conf_target"],
+            batch_max=config["payouts.batch_max"],
+            clock=clock,
+        )
+        coins[code] = (sender, Tracker(code, backend, db, outbox, clock=clock))
+    if not coins:
+        return None
+    seconds = max(10, 3 * config["payouts.interval"])
+    return PayoutRunner(
+        coins, config["payouts.interval"], ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
+    )
 
 
 def watch_key(code, opts):
@@ -226,6 +280,19 @@ class Runtime:
         )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
+        # Money leaving: payouts and refunds, recorded and approved by the service, sent by
+        # the runner (node-wallet coins with a fee rate cap), which an approval wakes.
+        self.payout_runner = build_payout_runner(config, self.backends, self.pools, self.db, self.outbox, clock, holder)
+        self.payouts = PayoutService(
+            coins,
+            self.outbox,
+            db=self.db,
+            limits=payout_limits(config, self.backends),
+            clock=clock,
+            public_url=config["server.public_url"] or "http://%s" % config["server.bind"],
+            wake=self.payout_runner.wake if self.payout_runner is not None else None,
+        )
+        self.refunds = Refunds(self.payouts, rates=self.rates.price if self.rates.pairs() else None)
         # BTCPay Greenfield: one store, its invoices (views over payments) and webhooks.
         self.greenfield = Greenfield(
             self.payments,
@@ -350,6 +417,8 @@ class Runtime:
         self.dispatcher.start()
         if self.rate_refresher is not None:
             self.rate_refresher.start()
+        if self.payout_runner is not None:
+            self.payout_runner.start()
         if self.amqp is not None:
             self.amqp.start()
 
@@ -386,6 +455,8 @@ class Runtime:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:
                 self.pool_keeper.stop()
+            if self.payout_runner is not None:
+                self.payout_runner.stop()
             self._started = False
         for backend in self.backends.values():
             backend.close()

@@ -234,6 +234,22 @@ def _fixed_pairs(value):
     return out
 
 
+def _coin_amounts(value):
+    """``{"LTC": "0.01"}`` (or "LTC=0.01,BTC=0.001" from the environment): an exact decimal
+    per coin code, kept as text (each coin's backend knows its decimals)."""
+    if isinstance(value, str):
+        value = dict(item.split("=", 1) for item in value.split(",") if "=" in item)
+    if not isinstance(value, dict):
+        raise ValueError('must be a table of coin amounts such as LTC = "0.01"')
+    out = {}
+    for code, amount in value.items():
+        code = _currency(code.strip().upper())
+        if not isinstance(amount, str) or not re.fullmatch(r"[0-9]{1,12}(\.[0-9]{1,18})?", amount.strip()):
+            raise ValueError('%s: write the amount as a decimal string, e.g. "0.01"' % code)
+        out[code] = amount.strip()
+    return out
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -478,6 +494,40 @@ SETTINGS = [
         'Every line (the daemon\'s and gunicorn\'s): "text" (one readable line) or "json" (one object a line).',
     ),
     Setting("log.access_log", False, _bool, "Log each HTTP request (gunicorn's access log) in the same format."),
+    # Refunds and payouts (issue 27): money leaving, approved, batched, sent once.
+    Setting(
+        "payouts.auto_approve_below",
+        {},
+        _coin_amounts,
+        'Per coin: a payout or claim below this amount is approved at once, e.g. LTC = "0.01" (unset: never).',
+    ),
+    Setting(
+        "payouts.daily_cap",
+        {},
+        _coin_amounts,
+        'Per coin: the most approved in one UTC day, by hand or at once, e.g. LTC = "1" (unset: no cap).',
+    ),
+    Setting(
+        "payouts.fee_rate_cap",
+        {},
+        _coin_amounts,
+        "Per coin: the highest fee rate a batch may pay, in base units per virtual byte (sat/vB), e.g."
+        ' LTC = "20"; a coin without one sends nothing (approved payouts wait).',
+    ),
+    Setting(
+        "payouts.conf_target",
+        6,
+        _int(1, 1008),
+        "Blocks within which a batch should confirm: its fee rate is the node's estimate for it, capped.",
+    ),
+    Setting(
+        "payouts.interval",
+        30,
+        duration,
+        "Seconds between rounds of the sender (approved payouts of a coin go out in one transaction);"
+        " an approval wakes it sooner.",
+    ),
+    Setting("payouts.batch_max", 1000, _int(1, 5000), "Most payouts in one transaction (one sendmany)."),
     # BTCPay Greenfield compatibility (/api/v1): the gateway is one store.
     Setting(
         "greenfield.store_id",
@@ -923,6 +973,8 @@ def _rate_source_lines():
 
 
 def _toml_line(key, value):
+    if isinstance(value, dict):  # a per-coin table: shown commented out, with an example
+        return '# %s = { LTC = "0.01" }' % key
     if value is None:
         return '# %s = ""' % key
     if isinstance(value, bool):

@@ -22,15 +22,17 @@ RANKS = {
     "transient.hookspecs": 0,
     "transient.store": 1,
     "transient.ops": 1,
+    "transient.web": 1,  # the one Jinja2 environment and base layout of every page (core only)
     "transient.delivery": 2,
     "transient.rates": 2,  # fiat rates: sources, pure rules, stored quotes, refresher (core and store only)
     "transient.webhooks": 3,  # the public module for webhook receivers
     "transient.chain": 3,  # writes events into the outbox
     "transient_backends": 4,  # the built-in backends: the chain's interface over JSON-RPC
     "transient.payments": 4,
-    "transient.reports": 4,  # the accountant's files and the reconciliation (core, store, chain)
+    "transient.payouts": 4,  # refunds and payouts: the outgoing side of the ledger
     "transient.plugin": 5,  # the public module for plugin authors
     "transient.devnet": 5,
+    "transient.reports": 5,  # the accountant's files and the reconciliation (reads payments, payouts, chain)
     "transient.amqp": 6,
     "transient.greenfield": 6,  # BTCPay Greenfield's domain: invoices, status rule, projection, webhook service
     "transient.api": 7,
@@ -43,11 +45,11 @@ RANKS = {
 }
 # The rooms that must not import each other although neither is above the other.
 SIBLINGS = [
-    {"transient.store", "transient.ops"},
+    {"transient.store", "transient.ops", "transient.web"},
     {"transient.delivery", "transient.rates"},
     {"transient.webhooks", "transient.chain"},
-    {"transient_backends", "transient.payments", "transient.reports"},
-    {"transient.plugin", "transient.devnet"},
+    {"transient_backends", "transient.payments", "transient.payouts"},
+    {"transient.plugin", "transient.devnet", "transient.reports"},
     {"transient.amqp", "transient.greenfield"},
 ]
 # Optional or heavy libraries a function may import when it needs them (each says why).

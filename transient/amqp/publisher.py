@@ -61,10 +61,14 @@ class Published(Outcome):
 
 
 def routing_key(delivery):
-    """``payment.<CURRENCY>.<event type without "payment.">``, e.g. ``payment.LTC.confirmed``."""
-    currency = json.loads(delivery.body)["payment"]["currency"]
-    kind = delivery.type[len("payment.") :] if delivery.type.startswith("payment.") else delivery.type
-    return "payment.%s.%s" % (currency, kind)
+    """``payment.<CURRENCY>.<event type without "payment.">``, e.g. ``payment.LTC.confirmed``;
+    a payout's: ``payout.<CURRENCY>.<kind>``, e.g. ``payout.LTC.approved``."""
+    body = json.loads(delivery.body)
+    subject = "payout" if body.get("payout") is not None else "payment"
+    currency = body[subject]["currency"]
+    prefix = subject + "."
+    kind = delivery.type[len(prefix) :] if delivery.type.startswith(prefix) else delivery.type
+    return "%s.%s.%s" % (subject, currency, kind)
 
 
 def properties(delivery, now):

@@ -80,7 +80,11 @@ WHERE id IN (
       AND NOT EXISTS (
           SELECT 1 FROM delivery e
           WHERE e.payment_id = d.payment_id AND e.url = d.url AND e.state = 'pending'
-            AND (e.sequence < d.sequence OR (e.sequence = d.sequence AND e.id < d.id))){exclude}
+            AND (e.sequence < d.sequence OR (e.sequence = d.sequence AND e.id < d.id)))
+      AND (d.payout_id IS NULL OR NOT EXISTS (
+          SELECT 1 FROM delivery f
+          WHERE f.payout_id = d.payout_id AND f.url = d.url AND f.state = 'pending'
+            AND (f.sequence < d.sequence OR (f.sequence = d.sequence AND f.id < d.id)))){exclude}
     ORDER BY d.next_attempt_at, d.id
     LIMIT {limit}{lock})
   AND (lease_expires IS NULL OR lease_expires < {p})
@@ -178,7 +182,7 @@ class Dispatcher:
 
         One UPDATE picks and leases them (hand-written SQL: this runs for every
         few deliveries, and building it with the ORM cost more than running it).
-        A delivery is due when no earlier one of its payment to its URL is pending.
+        A delivery is due when no earlier one of its payment (or payout) to its URL is pending.
         """
         return retry_once(
             self.db,

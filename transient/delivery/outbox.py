@@ -57,6 +57,10 @@ class Outbox:
     def batch(self, now, tip_height=None):
         return EventBatch(self, now, tip_height)
 
+    def payout_batch(self, now):
+        """A batch of payout events (see :class:`PayoutEvents`)."""
+        return PayoutEvents(self, now)
+
     def targets(self, payment, registered=()):
         """The URLs ``payment``'s events go to: the registered ones (``registered``), this
         process's configured ones and the payment's own callback."""
@@ -195,6 +199,64 @@ class EventBatch:
                 end, reach = reach, max(reach, max(last[pid] for pid, _, _, _ in self.pending[end:reach]) + 1)
             yield start, end
             start = end
+
+
+class PayoutEvents:
+    """The payout events of one transaction: each an ``Event`` row of the payout (its
+    ``payout_id``; no payment) and one ``Delivery`` per registered and configured target,
+    with the body ``{"payout_id", "state", "event", "payout"}`` (the payout as it is after
+    the change). Greenfield's payout webhooks come from the projections' ``project_payouts``.
+    """
+
+    def __init__(self, outbox, now):
+        self.outbox = outbox
+        self.now = now
+        self.pending = []  # (payout id, sequence, type, data, snapshot)
+        self.deliveries = 0
+        self.added = []  # ops.lifecycle speaks of payments only
+
+    def add(self, payout, snapshot, type, data=None):
+        """Queue an event of ``type`` for ``payout`` (a Payout row: its ``event_seq`` grows
+        here, so the caller saves the row after) with ``snapshot``, its JSON-ready view."""
+        payout.event_seq += 1
+        self.pending.append((payout.id, payout.event_seq, type, data or {}, snapshot))
+
+    def write(self):
+        """Store the queued events and their deliveries, inside the change's transaction;
+        return how many events."""
+        registered = self.outbox.registered()
+        urls = list(dict.fromkeys(u for u in (self.outbox.webhook_url, *self.outbox.extra_targets, *registered) if u))
+        made = []
+        for pid, seq, type, data, snapshot in self.pending:
+            event = Event.create(
+                event_id=self.outbox.uuidgen(),
+                payment=None,
+                payout_id=pid,
+                sequence=seq,
+                type=type,
+                data=json.dumps(data, sort_keys=True),
+                created_at=self.now,
+            )
+            made.append((event, snapshot))
+            rendered = {
+                "id": str(event.event_id),
+                "type": type,
+                "sequence": seq,
+                "created_at": snapshot.get("updated_at"),
+                "data": data,
+            }
+            body = json.dumps(
+                {"payout_id": pid, "state": snapshot["state"], "event": rendered, "payout": snapshot},
+                separators=(",", ":"),
+            )
+            rows = [dict(event=event.id, payment=None, payout_id=pid, sequence=seq, url=url, body=body) for url in urls]
+            self.deliveries += queue.queue(rows, self.now)
+        for projection in self.outbox.projections:
+            project = getattr(projection, "project_payouts", None)
+            if project is not None and made:
+                self.deliveries += project(made, self.now)
+        count, self.pending = len(self.pending), []
+        return count
 
 
 _EVENT_FIELDS = (Event.event_id, Event.payment, Event.sequence, Event.type, Event.data, Event.created_at)

@@ -3,15 +3,15 @@ redelivery) is inserted here, in the caller's transaction.
 
 A row is a dict of ``event``, ``payment``, ``sequence``, ``url``, ``body`` and, where
 they apply, ``target`` (a registered target's row id), ``public_id`` (the id its body
-carries), ``redelivery_of``, ``next_attempt_at`` and ``created_at`` (both default to
-``now``). What goes in the body and who gets which event is the kind's
-(:mod:`.kinds`)."""
+carries), ``redelivery_of``, ``payout_id`` (a payout's event: ``payment`` is None),
+``next_attempt_at`` and ``created_at`` (both default to ``now``). What goes in the body
+and who gets which event is the kind's (:mod:`.kinds`)."""
 
 from ..store.db import chunks
 from ..store.models import Delivery, DeliveryTarget
 from . import kinds as target_kinds
 
-# Rows per INSERT: each binds 11 values, so 200 rows stay under SQLite's (3.32+) and
+# Rows per INSERT: each binds 12 values, so 200 rows stay under SQLite's (3.32+) and
 # PostgreSQL's parameter limits, and a block's thousands of deliveries take a few statements.
 CHUNK = 200
 _COLUMNS = (
@@ -26,8 +26,9 @@ _COLUMNS = (
     "target",
     "public_id",
     "redelivery_of",
+    "payout_id",
 )
-_OPTIONAL = {"target": None, "public_id": None, "redelivery_of": None, "state": Delivery.PENDING}
+_OPTIONAL = {"target": None, "public_id": None, "redelivery_of": None, "payout_id": None, "state": Delivery.PENDING}
 
 
 def queue(rows, now=None):
@@ -59,6 +60,7 @@ def redeliver(original, now, kinds=target_kinds.KINDS):
     row = dict(
         event=original.event_id,
         payment=original.payment_id,
+        payout_id=original.payout_id,
         sequence=original.sequence,
         target=original.target_id,
         redelivery_of=original.id,

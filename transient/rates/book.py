@@ -44,7 +44,7 @@ class RateBook:
         self.min_sources = policy.min_sources or (2 if len(self.sources) >= 2 else 1)
         self._plan = None
         self._cache = {}  # (coin, fiat) -> (stored rows, valid until, evaluation)
-        self._priced = {}  # pair -> (the evaluation it was priced from, Priced)
+        self._priced = {}  # (pair, spread) -> (the evaluation it was priced from, Priced)
 
     def pairs(self):
         """Return the configured pairs ("DOGE/USD"), coins × fiat."""
@@ -103,16 +103,17 @@ class RateBook:
                 return results, agreed
         return results, None
 
-    def price(self, coin, fiat):
+    def price(self, coin, fiat, spread=True):
         """Return the :class:`Priced` rate of ``coin`` in ``fiat``, or raise RateUnavailable naming
-        the pair and why (which sources are stale or disagree)."""
+        the pair and why (which sources are stale or disagree). ``spread`` False: the agreed
+        market rate, without the merchant's margin (a refund: fewer coins per fiat unit)."""
         pair = "%s/%s" % (coin, fiat)
         if fiat not in self.fiat or coin not in self.coins:
             raise ValidationError(
                 "%s is not priced here ([rates] fiat: %s)" % (pair, ", ".join(self.fiat) or "none"), "price_currency"
             )
         evaluation = self.evaluate(coin, fiat)
-        kept = self._priced.get(pair)
+        kept = self._priced.get((pair, spread))
         if kept is not None and kept[0] is evaluation:
             return kept[1]
         results, route = evaluation
@@ -127,10 +128,11 @@ class RateBook:
         rate = route[0].rate
         for leg in route[1:]:
             rate = logic.cross(rate, leg.rate)
-        rate = logic.with_spread(rate, self.policy.spread)
+        if spread:
+            rate = logic.with_spread(rate, self.policy.spread)
         used = [q for a in route for q in a.used]
         priced = Priced(pair, rate, [_quote(q) for q in used], min(q.at for q in used))
-        self._priced[pair] = (evaluation, priced)
+        self._priced[(pair, spread)] = (evaluation, priced)
         return priced
 
     def report(self, coin, fiat):

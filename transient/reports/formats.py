@@ -12,6 +12,8 @@ import io
 import json
 import re
 
+from . import columns as columns_module
+
 CSV, JSON = "csv", "json"
 CONTENT_TYPES = {CSV: "text/csv; charset=utf-8", JSON: "application/x-ndjson; charset=utf-8"}
 SUFFIXES = {CSV: "csv", JSON: "jsonl"}
@@ -21,13 +23,11 @@ _NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
 def safe_cell(value):
     """Return ``value`` as a CSV cell no spreadsheet runs: None is empty, booleans are
-    true/false, lists and dicts JSON, text that starts like a formula gets an apostrophe."""
+    true/false, text that starts like a formula gets an apostrophe."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (list, dict)):
-        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     text = str(value)
     if text.startswith(_TRIGGERS) and not _NUMBER.fullmatch(text):
         return "'" + text
@@ -42,6 +42,24 @@ def fmt(name):
     return name
 
 
+def _cell_writers(columns):
+    """Per column, how CSV writes a value (None: as it is; csv writes None as empty)."""
+    from_text, flag, listed = columns_module.TEXT, columns_module.BOOLEAN, columns_module.LISTS
+    return [safe_cell if name in from_text or name in listed else (_flag if name in flag else None) for name in columns]
+
+
+def _flag(value):
+    return "" if value is None else ("true" if value else "false")
+
+
+def _parsed(row, indexes):
+    row = list(row)
+    for i in indexes:
+        if row[i] is not None:
+            row[i] = json.loads(row[i])
+    return row
+
+
 def encode(chunks, columns, format):
     """Yield bytes: the header line (CSV) and then each chunk of rows (tuples in the
     order of ``columns``) as one piece, so the first byte goes out before any query."""
@@ -50,13 +68,21 @@ def encode(chunks, columns, format):
         writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180
         writer.writerow(columns)
         yield buffer.getvalue().encode()
+        converted = [(i, w) for i, w in enumerate(_cell_writers(columns)) if w is not None]
         for rows in chunks:
             buffer.seek(0)
             buffer.truncate()
-            writer.writerows([safe_cell(v) for v in row] for row in rows)
+            for row in rows:
+                row = list(row)
+                for i, write in converted:
+                    row[i] = write(row[i])
+                writer.writerow(row)
             yield buffer.getvalue().encode()
         return
+    lists = [i for i, name in enumerate(columns) if name in columns_module.LISTS]
     for rows in chunks:
+        if lists:
+            rows = [_parsed(row, lists) for row in rows]
         lines = [json.dumps(dict(zip(columns, row)), ensure_ascii=False, separators=(",", ":")) for row in rows]
         if lines:
             yield ("\n".join(lines) + "\n").encode()

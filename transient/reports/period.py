@@ -20,9 +20,14 @@ class Period:
 
     def render(self, value):
         """Return a stored (naive UTC) time as ISO 8601 in the period's zone: ``Z`` in
-        UTC, the offset elsewhere (2026-03-29T03:00:00.000+02:00); None stays None."""
+        UTC, the offset elsewhere (2026-03-29T03:00:00.000+02:00); None stays None.
+        ``value`` may be the text SQLite keeps ("2026-01-01 10:00:00.5")."""
         if value is None:
             return None
+        if isinstance(value, str):
+            value = datetime.datetime.fromisoformat(value)
+        if self.zone is UTC:
+            return value.isoformat(timespec="milliseconds") + "Z"
         local = value.replace(tzinfo=UTC).astimezone(self.zone)
         text = local.isoformat(timespec="milliseconds")  # as the API writes times
         return text[:-6] + "Z" if self.zone is UTC else text

@@ -11,7 +11,8 @@ from peewee import JOIN, Tuple
 from ..core import status as st
 from ..core.money import format_amount
 from ..core.text import clean
-from ..store.models import ChainState, Payment, Receipt, confirmations
+from ..store.models import ChainState, Payment, Receipt
+from ..store.payouts import Payout
 from . import columns
 
 CHUNK = 2000  # rows per statement: large enough that a statement's cost is spread thin
@@ -59,11 +60,14 @@ RECEIPT_FIELDS = (
 
 
 def walk(query, key, chunk=CHUNK):
-    """Yield lists of at most ``chunk`` rows of ``query(after, limit)``; ``key(row)`` is
-    the keyset of a row, ``after`` the last chunk's last key (None at first)."""
+    """Yield lists of at most ``chunk`` rows of ``query(after, limit)`` (a peewee query,
+    run on the bare cursor: its rows as the driver gives them, without peewee's per-value
+    conversion, which was a third of a report's time); ``key(row)`` is the keyset of a
+    row, ``after`` the last chunk's last key (None at first)."""
     after = None
     while True:
-        rows = list(query(after, chunk))
+        q = query(after, chunk)
+        rows = q.model._meta.database.execute(q).fetchall()
         if rows:
             yield rows
         if len(rows) < chunk:
@@ -99,7 +103,7 @@ def payments(period, currency=None, statuses=(), decimals=None, chunk=CHUNK):
 
     def query(after, limit):
         q = base if after is None else base.where(_after(Payment.created_at, Payment.id, after))
-        return q.order_by(Payment.created_at, Payment.id).limit(limit).tuples()
+        return q.order_by(Payment.created_at, Payment.id).limit(limit)
 
     for rows in walk(query, lambda r: (r[10], r[0]), chunk):
         yield [_payment_row(r, period, (decimals or {}).get(r[2], 8)) for r in rows]
@@ -114,7 +118,7 @@ def _payment_row(r, period, decimals):
     order_id, invoice_id = _order(metadata)
     return (
         columns.SCHEMA_VERSION,
-        str(pid),
+        _uuid(pid),
         order_id,
         invoice_id,
         currency,
@@ -134,7 +138,7 @@ def _payment_row(r, period, decimals):
         price_currency,
         rate,
         period.render(rate_at),
-        json.loads(sources) if sources else None,
+        sources,  # the stored JSON text: CSV writes it as it is, JSON lines parse it
         clean(account),
         address,
     )
@@ -148,7 +152,7 @@ def receipts(period, currency=None, states=(), decimals=None, chunk=CHUNK):
 
     def query(after, limit):
         q = base if after is None else base.where(_after(Receipt.first_seen, Receipt.id, after))
-        return q.order_by(Receipt.first_seen, Receipt.id).limit(limit).tuples()
+        return q.order_by(Receipt.first_seen, Receipt.id).limit(limit)
 
     for rows in walk(query, lambda r: (r[9], r[0]), chunk):
         yield [_receipt_row(r, period, tips, (decimals or {}).get(r[2], 8)) for r in rows]
@@ -158,10 +162,9 @@ def _receipt_row(r, period, tips, decimals):
     _, pid, currency, txid, output, address, amount, state, height, first_seen, confirmed_at = r[:11]
     metadata, price_currency, rate, sources = r[11:]
     order_id, invoice_id = _order(metadata) if metadata else (None, None)
-    held = Receipt(state=state, block_height=height)
     return (
         columns.SCHEMA_VERSION,
-        str(pid) if pid is not None else None,
+        _uuid(pid) if pid is not None else None,
         order_id,
         invoice_id,
         currency,
@@ -171,15 +174,85 @@ def _receipt_row(r, period, tips, decimals):
         format_amount(amount, decimals),
         state,
         state in Receipt.COUNTED,
-        confirmations(held, tips.get(currency) or 0),
+        _confirmations(state, height, tips.get(currency) or 0),
         height,
         period.render(first_seen),
         period.render(confirmed_at),
         price_currency,
         fiat_value(amount, rate, decimals) if rate else None,
         rate,
-        json.loads(sources) if sources else None,
+        sources,  # the stored JSON text: CSV writes it as it is, JSON lines parse it
     )
+
+
+PAYOUT_FIELDS = (
+    Payout.id,
+    Payout.pull_payment,
+    Payout.payment_id,
+    Payout.currency,
+    Payout.destination,
+    Payout.amount,
+    Payout.state,
+    Payout.batch,
+    Payout.txid,
+    Payout.vout,
+    Payout.block_height,
+    Payout.paid_externally,
+    Payout.created_at,
+    Payout.approved_at,
+    Payout.completed_at,
+    Payout.updated_at,
+)
+
+
+def payouts(period, currency=None, states=(), decimals=None, chunk=CHUNK):
+    """Yield chunks of payout rows (columns.PAYOUTS' order) made in ``period``."""
+    select = Payout.select(*PAYOUT_FIELDS)
+    base = _filtered(select, Payout.created_at, period, Payout.currency, currency, Payout.state, states)
+
+    def query(after, limit):
+        q = base if after is None else base.where(_after(Payout.created_at, Payout.id, after))
+        return q.order_by(Payout.created_at, Payout.id).limit(limit)
+
+    for rows in walk(query, lambda r: (r[12], r[0]), chunk):
+        yield [_payout_row(r, period, (decimals or {}).get(r[3], 8)) for r in rows]
+
+
+def _payout_row(r, period, decimals):
+    pid, pull, payment, currency, destination, amount, state, batch, txid, vout, height, external = r[:12]
+    return (
+        columns.SCHEMA_VERSION,
+        pid,
+        pull,
+        _uuid(payment) if payment is not None else None,
+        currency,
+        destination,
+        format_amount(amount, decimals),
+        state,
+        batch,
+        txid,
+        vout,
+        height,
+        bool(external),
+        *(period.render(t) for t in r[12:]),
+    )
+
+
+def _uuid(raw):
+    """A payment id as the API writes it: SQLite keeps 32 hex digits, psycopg2 gives text."""
+    raw = str(raw)
+    if len(raw) == 32:
+        return "%s-%s-%s-%s-%s" % (raw[:8], raw[8:12], raw[12:16], raw[16:20], raw[20:])
+    return raw
+
+
+def _confirmations(state, height, tip):
+    """store.models.confirmations of a receipt's raw state and height (no row built)."""
+    if state == Receipt.CONFLICTED:
+        return -1
+    if height is None or state == Receipt.REMOVED:
+        return 0
+    return max(0, tip - height + 1)
 
 
 def fiat_value(units, rate, decimals=8):

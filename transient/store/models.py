@@ -18,6 +18,7 @@ from peewee import (
 
 from ..core.clock import utcnow  # noqa: F401  (the models' default clock)
 from .db import database
+from .payouts import Payout, PayoutBatch, PullPayment
 
 
 class BaseModel(Model):
@@ -128,14 +129,16 @@ class Event(BaseModel):
 
     id = BigAutoField()
     event_id = UUIDField(unique=True)
-    payment = ForeignKeyField(Payment, backref="events", on_delete="RESTRICT")
+    # A payment's event, or a payout's (payout_id set, payment null: migration 0011).
+    payment = ForeignKeyField(Payment, backref="events", null=True, on_delete="RESTRICT")
+    payout_id = CharField(max_length=32, null=True)
     sequence = IntegerField()
     type = CharField(max_length=40)
     data = TextField(default="{}")
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("payment", "sequence"), True),)
+        indexes = ((("payment", "sequence"), True), (("payout_id", "sequence"), False))
 
 
 class DeliveryTarget(BaseModel):
@@ -174,7 +177,8 @@ class Delivery(BaseModel):
 
     id = BigAutoField()
     event = ForeignKeyField(Event, backref="deliveries", on_delete="RESTRICT")
-    payment = ForeignKeyField(Payment, on_delete="RESTRICT")  # copies of the event's, for ordering
+    payment = ForeignKeyField(Payment, null=True, on_delete="RESTRICT")  # copies of the event's, for ordering
+    payout_id = CharField(max_length=32, null=True)
     sequence = IntegerField()
     url = TextField()
     body = TextField()
@@ -197,6 +201,7 @@ class Delivery(BaseModel):
         indexes = (
             (("state", "next_attempt_at"), False),
             (("payment", "state", "sequence"), False),
+            (("payout_id", "state", "sequence"), False),
             (("target", "id"), False),
             (("public_id",), False),
         )
@@ -374,4 +379,7 @@ MODELS = [
     Invoice,
     InvoicePayment,
     JobLease,
+    PullPayment,
+    PayoutBatch,
+    Payout,
 ]
