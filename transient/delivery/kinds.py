@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 
+from ..core import exactjson
 from ..core.clock import unix
 from ..core.ids import new_id
 from ..store.models import DeliveryTarget
@@ -132,8 +133,8 @@ class Greenfield(Kind):
 
     def body(self, target, event_type, subject, extra, delivery_id, now):
         """The JSON text of an event ``event_type`` about ``subject`` (``storeId``,
-        ``invoiceId``, ``metadata``) with its ``extra`` fields."""
-        return json.dumps(
+        ``invoiceId``, ``metadata``) with its ``extra`` fields, numbers written exactly."""
+        return exactjson.dumps(
             {
                 "deliveryId": delivery_id,
                 "webhookId": target.public_id,
@@ -149,7 +150,7 @@ class Greenfield(Kind):
 
     def redelivery(self, original, target, now):
         """A new ``deliveryId`` naming the first one, to the webhook's URL of now."""
-        payload = json.loads(original.body)
+        payload = exactjson.loads(original.body)
         did = self.idgen()
         payload.update(
             deliveryId=did,
@@ -158,7 +159,7 @@ class Greenfield(Kind):
             timestamp=unix(now),
         )
         url = original.url if target is None else target.url
-        return {"url": url, "body": json.dumps(payload, separators=(",", ":")), "public_id": did}
+        return {"url": url, "body": exactjson.dumps(payload, separators=(",", ":")), "public_id": did}
 
     def headers(self, delivery, body, target, secret):
         if target is None or target.deleted_at is not None or not target.enabled:

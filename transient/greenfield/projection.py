@@ -140,7 +140,7 @@ class Projection:
     def rows(self, invoice, queued, hooks, now):
         """The delivery rows of ``queued`` events of ``invoice`` for the subscribed ``hooks``."""
         out = []
-        subject = {"storeId": invoice.store_id, "invoiceId": invoice.id, "metadata": json.loads(invoice.metadata)}
+        subject = {"storeId": invoice.store_id, "invoiceId": invoice.id, "metadata": shapes.loads(invoice.metadata)}
         for type, extra, event_row, pid, seq in queued:
             for hook in hooks:
                 if hook.store_id != invoice.store_id or not self.kind.wants(hook, type):

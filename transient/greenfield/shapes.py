@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from ..core import status as st
 from ..core.clock import unix  # noqa: F401  (Greenfield's times are unix seconds)
+from ..core.exactjson import dumps, loads  # noqa: F401  (metadata's numbers echoed exactly)
 from ..core.ids import new_id  # noqa: F401  (Greenfield's ids)
 
 VERSION = "2.0.0"  # BTCPay-style: the plugin enables its features from 1.7.6 on

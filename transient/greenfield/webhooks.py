@@ -201,7 +201,7 @@ class Webhooks:
 
     def request(self, store_id, hook_id, delivery_id):
         """The exact body that was sent, parsed (the client wants JSON)."""
-        return json.loads(self._delivery(store_id, hook_id, delivery_id)[1].body)
+        return shapes.loads(self._delivery(store_id, hook_id, delivery_id)[1].body)
 
     def redeliver(self, store_id, hook_id, delivery_id):
         """Queue the event again with a new deliveryId; return that id (a JSON string)."""
