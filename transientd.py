@@ -75,7 +75,11 @@ class Daemon(BaseApplication):
         # client costs a socket, not a thread, and is dropped after request_timeout.
         self.cfg.set(
             "worker_class",
-            type("BufferingWorker", (BufferingWorker,), {"request_timeout": float(cfg["server.request_timeout"])}),
+            type(
+                "BufferingWorker",
+                (BufferingWorker,),
+                {"request_timeout": float(cfg["server.request_timeout"]), "max_body": cfg["api.max_body"]},
+            ),
         )
         self.cfg.set("worker_connections", 1000)  # per worker: open sockets, slow ones included
         self.cfg.set("graceful_timeout", 60)

@@ -22,6 +22,7 @@ RANKS = {
     "transient.hookspecs": 0,
     "transient.store": 1,
     "transient.ops": 1,
+    "transient.web": 1,  # the one Jinja2 environment and base layout of every page (core only)
     "transient.delivery": 2,
     "transient.rates": 2,  # fiat rates: sources, pure rules, stored quotes, refresher (core and store only)
     "transient.webhooks": 3,  # the public module for webhook receivers
@@ -44,7 +45,7 @@ RANKS = {
 }
 # The rooms that must not import each other although neither is above the other.
 SIBLINGS = [
-    {"transient.store", "transient.ops"},
+    {"transient.store", "transient.ops", "transient.web"},
     {"transient.delivery", "transient.rates"},
     {"transient.webhooks", "transient.chain"},
     {"transient_backends", "transient.payments", "transient.payouts"},

@@ -3,17 +3,14 @@ payment's QR code images.
 
 The page is rendered whole on the server (it works without JavaScript, refreshing
 itself); checkout.js then keeps it live by polling the payment's JSON. Every value
-shown goes through html.escape. Nothing is loaded from another host: the policy is
+shown is escaped by the template (web.pages: Jinja2, autoescaping). Nothing is loaded from another host: the policy is
 ``default-src 'none'`` with the script, style sheet and images served by this app.
 """
 
 import base64
 import hashlib
-import html
 import logging
 import os
-import re
-import string
 from dataclasses import dataclass
 from importlib import resources as package_files
 
@@ -22,6 +19,7 @@ import falcon
 from ...core import status as st
 from ...core.clock import iso, parse_time
 from ...core.errors import ConfigError, NodeError, NotFound
+from ...web import pages
 from . import i18n, qr
 
 log = logging.getLogger(__name__)
@@ -30,13 +28,7 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'"
 )
-PAGE_HEADERS = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
+PAGE_HEADERS = {"Content-Security-Policy": CSP, **pages.SAFE_HEADERS}
 
 
 @dataclass(frozen=True)
@@ -68,60 +60,12 @@ def _load_assets():
 
 
 ASSETS = _load_assets()
-TEMPLATE_TEXT = (package_files.files(__package__) / "templates" / "checkout.html").read_text("utf-8")
-
-# -- the template's messages -------------------------------------------------------
-
-#: ``[[An English message]]`` in the template: looked up in the page language's catalog.
-MESSAGE = re.compile(r"\[\[(.+?)\]\]", re.S)
-#: What each ``{name}`` of a message becomes: markup (with the page's $values) that the
-#: translator moves as a whole. Names not here stay ``{name}`` for checkout.js to fill.
-FRAGMENTS = {
-    "amount": "$amount_f $currency",
-    "received": '<strong data-field="amount_received">$amount_received_f</strong> $currency',
-    "due": '<strong data-field="amount_due">$amount_due_f</strong> $currency',
-    "overpaid": '<strong data-field="amount_overpaid">$amount_overpaid_f</strong> $currency',
-    "n": '<strong data-field="confirmations">$confirmations</strong>',
-    "m": '<strong data-field="confirmations_required">$confirmations_required</strong>',
-    "currency": "$currency",
-    "rate": "$rate_f $price_currency",
-    "rate_at": "$rate_at",
-    "id": '<span id="payment-id">$id</span>',
-    "seconds": "$refresh_seconds",
-}
+PAGES = pages.environment(__package__)
 
 
-class _KeepUnknown(dict):
-    def __missing__(self, key):
-        return "{%s}" % key
-
-
-def msgid(raw):
-    """A message as the catalogs hold it: the template's text with its whitespace collapsed."""
-    return " ".join(raw.split())
-
-
-def template_messages(text=TEMPLATE_TEXT):
+def template_messages():
     """The English messages of the template, in order, once each (what checkout.pot lists)."""
-    seen = {}
-    for match in MESSAGE.finditer(text):
-        seen.setdefault(msgid(match.group(1)), None)
-    return list(seen)
-
-
-def translated_template(lang, text=TEMPLATE_TEXT):
-    """The template with each message in ``lang`` (escaped; ``{name}`` filled from FRAGMENTS)."""
-    gettext = i18n.gettext_for(lang)
-
-    def one(match):
-        said = html.escape(gettext(msgid(match.group(1)))).replace("$", "$$")
-        return said.format_map(_KeepUnknown(FRAGMENTS))
-
-    return string.Template(MESSAGE.sub(one, text))
-
-
-TEMPLATES = {lang: translated_template(lang) for lang in i18n.LANGUAGES}
-TEMPLATE = TEMPLATES[i18n.DEFAULT]
+    return pages.messages(PAGES, "checkout.html")
 
 
 @dataclass(frozen=True)
@@ -199,49 +143,39 @@ def render_page(payment, now, refresh_seconds, lang=i18n.DEFAULT, branding=None)
     """Return the HTML of the checkout page for a payment's public view at ``now`` (naive
     UTC), in ``lang``: what anyone holding the link may see, and nothing else of the merchant's."""
     branding = branding or Branding()
-    state = page_state(payment)
-    description = payment["description"]
     redirect = payment["redirect_url"]  # the public view holds it once the payment is paid
-    if redirect and payment["paid"]:
-        refresh = '<meta http-equiv="refresh" content="5;url=%s">' % html.escape(redirect)
-    else:
-        refresh = '<noscript><meta http-equiv="refresh" content="%d"></noscript>' % refresh_seconds
     pid = payment["id"]
     numbers = i18n.numbers(lang)
-    gettext = i18n.gettext_for(lang)
-    chain = branding.chain(payment["currency"])
     logo = branding.logo
     # The script polls ?view=public: the same view whether keys are in use or not.
     values = {
         "id": pid,
         "lang": lang,
-        "state": state,
+        "state": page_state(payment),
         "currency": payment["currency"],
-        "amount": payment["amount"],
         "amount_due": payment["amount_due"],
         "confirmations": payment["confirmations"],
         "confirmations_required": payment["confirmations_required"],
         "address": payment["payment_address"],
         "payment_uri": payment["payment_uri"] or "",
-        "description": description or "",
+        "description": payment["description"] or "",
         "api": "/payments/%s?view=public" % pid,
         "qr_base": "/payments/%s/qrcode.svg" % pid,
         "qr_src": "/payments/%s/qrcode.svg?v=%s" % (pid, payment["amount_due"]),
-        "qr_alt": gettext("QR code: send {qr_amount} to {qr_address}").format(
-            qr_amount="%s %s" % (numbers.format(payment["amount_due"]), payment["currency"]),
-            qr_address=payment["payment_address"],
-        ),
+        "qr_amount": "%s %s" % (numbers.format(payment["amount_due"]), payment["currency"]),
         "now": iso(now),
         "expires_at": payment["expires_at"] or "",
         "expires_in": _remaining(payment["expires_at"], now),
         "refresh_seconds": refresh_seconds,
         "redirect_url": redirect or "",
+        "redirect_now": bool(redirect and payment["paid"]),
         "css_href": ASSETS["checkout.css"].href,
         "css_sri": ASSETS["checkout.css"].sri,
         "js_href": ASSETS["checkout.js"].href,
         "js_sri": ASSETS["checkout.js"].sri,
         "icon_href": ASSETS["favicon.svg"].href,
         # A priced payment shows what it was priced with (hidden for one given in coins).
+        "price": payment.get("price") or "",
         "price_currency": payment.get("price_currency") or "",
         "rate_at": _minute(payment.get("rate_at")),
         "decimal_sep": numbers.decimal,
@@ -249,28 +183,12 @@ def render_page(payment, now, refresh_seconds, lang=i18n.DEFAULT, branding=None)
         "min_group": numbers.min_group,
         "store_name": branding.store_name or "",
         "logo_href": logo.href if logo else "",
+        "testnet": branding.chain(payment["currency"]) in ("test", "regtest"),
+        "txs": _txs(payment, numbers),
     }
     for name in ("amount", "amount_due", "amount_received", "amount_overpaid", "price", "rate"):
         values[name + "_f"] = numbers.format(payment.get(name) or "")
-    values = {k: html.escape(str(v)) for k, v in values.items()}
-    values.update(
-        refresh=refresh,
-        description_hidden=_hidden(description),
-        expiry_hidden=_hidden(payment["expires_at"]),
-        redirect_hidden=_hidden(redirect),
-        price_hidden=_hidden(payment.get("price")),
-        brand_hidden=_hidden(branding.store_name or logo or chain in ("test", "regtest")),
-        store_hidden=_hidden(branding.store_name),
-        logo_img=(
-            '<img id="logo" class="logo" src="%s" alt="%s">' % (values["logo_href"], values["store_name"])
-            if logo
-            else ""
-        ),
-        testnet_hidden=_hidden(chain in ("test", "regtest")),
-        tx_items=_tx_items(payment, numbers, gettext),
-        txs_hidden=_hidden(_counted(payment)),
-    )
-    return TEMPLATES.get(lang, TEMPLATE).substitute(values)
+    return pages.render(PAGES, "checkout.html", i18n.gettext_for(lang), **values)
 
 
 def _minute(stamp):
@@ -287,36 +205,17 @@ def short_txid(txid):
     return txid if len(txid) <= 20 else "%s…%s" % (txid[:8], txid[-8:])
 
 
-def _tx_items(payment, numbers, gettext):
+def _txs(payment, numbers):
     """The page's list of the transactions seen (checkout.js rebuilds it the same way)."""
-    items = []
-    for tx in _counted(payment):
-        confirmations = gettext("{count} of {required} confirmations").format(
-            count=max(0, tx["confirmations"]), required=payment["confirmations_required"]
-        )
-        items.append(
-            '<li class="tx"><span class="tx-amount">%s %s</span> <code class="txid" title="%s">%s</code> '
-            '<button type="button" class="copy-button small" data-copy="txid" data-value="%s" aria-label="%s" '
-            'hidden>%s</button> <span class="tx-conf">%s</span></li>'
-            % tuple(
-                html.escape(str(v))
-                for v in (
-                    numbers.format(tx["amount"]),
-                    payment["currency"],
-                    tx["txid"],
-                    short_txid(tx["txid"]),
-                    tx["txid"],
-                    gettext("Copy the transaction ID"),
-                    gettext("Copy"),
-                    confirmations,
-                )
-            )
-        )
-    return "".join(items)
-
-
-def _hidden(value):
-    return "" if value else " hidden"
+    return [
+        {
+            "amount_f": numbers.format(tx["amount"]),
+            "txid": tx["txid"],
+            "short": short_txid(tx["txid"]),
+            "confirmations": max(0, tx["confirmations"]),
+        }
+        for tx in _counted(payment)
+    ]
 
 
 def _remaining(expires_at, now):
@@ -325,15 +224,6 @@ def _remaining(expires_at, now):
     left = max(0, int((parse_time(expires_at, "expires_at") - now).total_seconds()))
     h, m, s = left // 3600, left // 60 % 60, left % 60
     return ("%d:%02d:%02d" % (h, m, s)) if h else ("%d:%02d" % (m, s))
-
-
-NOT_FOUND = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>No such payment</title><link rel="icon" href="%s" type="image/svg+xml"><link rel="stylesheet" href="%s">
-</head>
-<body><main><h1>No such payment</h1><p>Check the link you were given, or ask the merchant for a new one.</p></main>
-</body></html>
-"""
 
 
 # -- resources ---------------------------------------------------------------------
@@ -364,7 +254,12 @@ class CheckoutPage:
             payment = self.service.get(payment_id)
         except NotFound:
             resp.status = falcon.HTTP_404
-            resp.text = NOT_FOUND % (ASSETS["favicon.svg"].href, ASSETS["checkout.css"].href)
+            resp.text = pages.notice(
+                "No such payment",
+                "Check the link you were given, or ask the merchant for a new one.",
+                css_href=ASSETS["checkout.css"].href,
+                icon_href=ASSETS["favicon.svg"].href,
+            )
             return
         rendered = self.service.public_view(self.service.render(payment, with_history=False))
         resp.text = render_page(rendered, self.service.clock(), self.refresh_seconds, lang, self.branding)

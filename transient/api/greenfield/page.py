@@ -4,19 +4,16 @@ leading to that method's own checkout page ``/pay/{paymentId}``; and clear answe
 what is not served (the API-key authorize wizard, the modal checkout).
 
 The page reuses the checkout's stylesheet and its strict policy (no script at all here);
-every value goes through html.escape."""
-
-import html
-import string
-from importlib import resources as package_files
+every value is escaped by the template (web.pages)."""
 
 import falcon
 
 from ...greenfield import shapes
 from ...greenfield.invoices import Unknown
+from ...web import pages
 from ..checkout.page import ASSETS, PAGE_HEADERS
 
-TEMPLATE = string.Template((package_files.files(__package__) / "templates" / "invoice.html").read_text("utf-8"))
+PAGES = pages.environment(__package__)
 MESSAGES = {
     shapes.NEW: ("waiting", "Choose how you want to pay."),
     shapes.PROCESSING: ("waiting", "Payment received. Waiting for confirmations."),
@@ -31,24 +28,10 @@ def render_page(invoice, choices, refresh_seconds):
     """The HTML of the invoice page (its status and one link per payment method)."""
     status = invoice["status"]
     tone, message = LATE if invoice["additionalStatus"] == shapes.PAID_LATE else MESSAGES[status]
-    open_ = status == shapes.NEW
-    items = "\n".join(
-        '      <li><a class="button method" href="/pay/%s">%s %s (%s)</a></li>'
-        % (
-            html.escape(c["payment_id"]),
-            html.escape(c["amount"]),
-            html.escape(c["currency"]),
-            html.escape(shapes.method_id(c["currency"])),
-        )
-        for c in choices
-    )
     redirect = invoice["checkout"].get("redirectURL") if status == shapes.SETTLED else None
-    if redirect:
-        refresh = '<meta http-equiv="refresh" content="5;url=%s">' % html.escape(redirect)
-    else:
-        refresh = '<meta http-equiv="refresh" content="%d">' % refresh_seconds
     description = invoice["metadata"].get("itemDesc")
     values = {
+        "lang": "en",
         "amount": invoice["amount"],
         "currency": invoice["currency"],
         "state": status,
@@ -56,36 +39,14 @@ def render_page(invoice, choices, refresh_seconds):
         "message": message,
         "description": description if isinstance(description, str) else "",
         "redirect_url": redirect or "",
+        "refresh_seconds": refresh_seconds,
+        "open": status == shapes.NEW,
+        "choices": [dict(c, method=shapes.method_id(c["currency"])) for c in choices],
         "css_href": ASSETS["checkout.css"].href,
         "css_sri": ASSETS["checkout.css"].sri,
         "icon_href": ASSETS["favicon.svg"].href,
     }
-    values = {k: html.escape(str(v)) for k, v in values.items()}
-    values.update(
-        refresh=refresh,
-        choices=items,
-        description_hidden="" if isinstance(description, str) and description else " hidden",
-        methods_hidden="" if open_ else " hidden",
-        redirect_hidden="" if redirect else " hidden",
-    )
-    return TEMPLATE.substitute(values)
-
-
-NOT_FOUND = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>No such invoice</title>
-<link rel="stylesheet" href="%s"></head>
-<body><main><h1>No such invoice</h1><p>Check the link you were given, or ask the merchant for a new one.</p></main>
-</body></html>
-"""
-NO_WIZARD = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>API keys are made on the server</title>
-<link rel="stylesheet" href="%s"></head>
-<body><main><h1>API keys are made on the server</h1>
-<p>This server does not authorize keys from the browser. On the server, run
-<code>transient keys create --greenfield --label WooCommerce</code>, then enter in the plugin's
-settings the server's URL, that key and the store id it prints (manual setup).</p></main>
-</body></html>
-"""
+    return pages.render(PAGES, "invoice.html", str, **values)
 
 
 class InvoicePage:
@@ -100,7 +61,11 @@ class InvoicePage:
             invoice, choices = self.service.page(invoice_id)
         except Unknown:
             resp.status = falcon.HTTP_404
-            resp.text = NOT_FOUND % ASSETS["checkout.css"].href
+            resp.text = pages.notice(
+                "No such invoice",
+                "Check the link you were given, or ask the merchant for a new one.",
+                css_href=ASSETS["checkout.css"].href,
+            )
             return
         if invoice["status"] == shapes.NEW and len(choices) == 1:
             # One way to pay: straight to its checkout page.
@@ -130,7 +95,13 @@ class NoWizard:
         resp.status = falcon.HTTP_404
         resp.content_type = "text/html; charset=utf-8"
         resp.set_headers(PAGE_HEADERS)
-        resp.text = NO_WIZARD % ASSETS["checkout.css"].href
+        resp.text = pages.notice(
+            "API keys are made on the server",
+            "This server does not authorize keys from the browser. On the server, run "
+            "`transient keys create --greenfield --label WooCommerce`, then enter in the plugin's "
+            "settings the server's URL, that key and the store id it prints (manual setup).",
+            css_href=ASSETS["checkout.css"].href,
+        )
 
 
 class NoModal:
