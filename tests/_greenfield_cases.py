@@ -400,3 +400,21 @@ def test_metadata_numbers_are_echoed_as_their_text_and_bounded(gf):
     assert wanted in gf.get(base + "/invoices").text
     (sent,) = [d.body for d in Delivery.select().where(Delivery.target.is_null(False))]
     assert wanted.replace(": ", ":").replace(", ", ",") in sent  # the webhook's body too
+
+
+def test_a_create_only_key_cannot_mark_an_invoice_paid(gf):
+    # canmodifyinvoices was granted by payments:create: a key made to create invoices
+    # marked an unpaid one Settled, and InvoiceSettled (goods ship) was queued.
+    base = "/api/v1/stores/%s" % gf.store
+    _, creator = gf.runtime.key_store.create(["payments:create", "payments:read"], "creator")
+    invoice = gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"})
+    queued = Delivery.select().count()
+    denied = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Settled"}, key=creator)
+    assert denied.status_code == 403 and denied.json["missingPermission"] == shapes.MODIFY_INVOICES
+    assert gf.ok("GET", base + "/invoices/" + invoice["id"])["status"] == "New"
+    assert Delivery.select().count() == queued
+    current = gf.get("/api/v1/api-keys/current", key=creator).json
+    assert not any(p.startswith(shapes.MODIFY_INVOICES) for p in current["permissions"])
+    _, marker = gf.runtime.key_store.create(["payments:mark"], "marker")
+    marked = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Settled"}, key=marker)
+    assert marked.status_code == 200 and marked.json["status"] == "Settled"

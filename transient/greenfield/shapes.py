@@ -48,11 +48,11 @@ PERMISSIONS = {
     VIEW_INVOICES: "payments:read",
     CREATE_INVOICE: "payments:create",
     VIEW_STORE: "payments:read",
-    MODIFY_INVOICES: "payments:create",
+    MODIFY_INVOICES: "payments:mark",  # its own: a create-only key must not settle an invoice
     MODIFY_WEBHOOKS: "webhooks:manage",
 }
 # What `transient keys create --greenfield` gives: the WooCommerce plugin's set, exactly.
-PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage")
+PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage", "payments:mark")
 
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
