@@ -85,6 +85,13 @@ def test_wallet_init_and_status(tmp_path, regtest):
     assert "LTC watch-only key" in doctor.stdout and "the node derives the same addresses" in doctor.stdout, (
         doctor.stdout
     )
+    # The CLI is the operator's: its reads show a payment's index and key fingerprint.
+    made = as_json(
+        run("payments", "create", "--offline", "--currency", "LTC", "--amount", "1", "--json", "--config", config)
+    )
+    shown = as_json(run("payments", "show", made["id"], "--json", "--config", config))
+    listed = as_json(run("payments", "list", "--json", "--config", config))["payments"]
+    assert {(p["derivation_index"], p["key_fingerprint"]) for p in (made, shown, *listed)} == {(0, init["fingerprint"])}
 
 
 def test_wallet_init_and_watch_only_payments_on_dogecoind(tmp_path, doge_node):
