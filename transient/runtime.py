@@ -45,6 +45,8 @@ from .rates.book import Policy, RateBook
 from .rates.refresher import RateRefresher
 from .rates.registry import build_sources, collect_sources
 from .rates.store import PairLease
+from .reports.period import since
+from .reports.reconcile import ReconcileJob, Reconciler
 from .reports.service import Reports
 from .store import db as db_module
 from .store import migrations
@@ -314,6 +316,13 @@ class Runtime:
         )
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
+        self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
+        self.reconcile_job = None
+        if config["reconcile.interval"]:
+            window = config["reconcile.window"]
+            lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
+            period_of = lambda now: since(now, window)  # noqa: E731
+            self.reconcile_job = ReconcileJob(self.reconciler, period_of, config["reconcile.interval"], lease)
         self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
         self.syncers = {
             code: Syncer(
@@ -370,6 +379,7 @@ class Runtime:
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
+            reconciler=self.reconciler,
         )
 
     def branding(self):
@@ -432,6 +442,8 @@ class Runtime:
             self.payout_runner.start()
         if self.amqp is not None:
             self.amqp.start()
+        if self.reconcile_job is not None:
+            self.reconcile_job.start()
 
     def register_targets(self):
         """Make this daemon's configured webhook URL and AMQP exchange the targets every
@@ -466,6 +478,8 @@ class Runtime:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:
                 self.pool_keeper.stop()
+            if self.reconcile_job is not None:
+                self.reconcile_job.stop()
             if self.payout_runner is not None:
                 self.payout_runner.stop()
             self._started = False

@@ -87,6 +87,11 @@ def duration(value):
     return seconds
 
 
+def _duration_or_off(value):
+    """0 (off) or a duration."""
+    return 0 if value in (0, "0") else duration(value)
+
+
 def _schedule(value):
     """A retry schedule: a list of durations (or a comma-separated string of them)."""
     if isinstance(value, str):
@@ -407,6 +412,20 @@ SETTINGS = [
         "Waits before publishing again an event the broker did not confirm; the last repeats (never fails).",
     ),
     Setting("amqp.confirm_timeout", 30, _int(1, 600), "Seconds to wait for the broker's confirms before reconnecting."),
+    Setting(
+        "reconcile.interval",
+        0,
+        _duration_or_off,
+        "How often the daemon reconciles each coin's ledger with its node's wallet (e.g. 1h; 0: never);"
+        " the differences go to the transient_reconcile_differences gauge.",
+    ),
+    Setting("reconcile.window", "7d", duration, "How far back a scheduled reconciliation looks."),
+    Setting(
+        "reconcile.grace",
+        120,
+        duration,
+        "Seconds a new wallet output may wait for its sync before a reconciliation calls it missing.",
+    ),
     Setting(
         "sync.lease_seconds",
         60,

@@ -26,6 +26,7 @@ from . import devnet as cli_devnet
 from . import doctor
 from . import keys as cli_keys
 from . import payments as cli_payments
+from . import payouts as cli_payouts
 from . import rates as cli_rates
 from . import reports as cli_reports
 from . import wallet as cli_wallet
@@ -296,6 +297,8 @@ def build_parser():
     cli_webhooks.register(sub, common)
     cli_rates.register(sub, common)
     cli_reports.register(sub, common)
+    cli_reports.register_reconcile(sub, common)
+    cli_payouts.register(sub, common)
     cli_wallet.register(sub, common)
     cli_keys.register(sub, common)
     cli_devnet.register(sub, common)
