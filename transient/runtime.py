@@ -11,6 +11,7 @@ commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 import ipaddress
 import logging
 import socket
+from decimal import Decimal
 
 from .api.app import create_app
 from .api.checkout import page as checkout_page
@@ -37,12 +38,17 @@ from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
 from .payouts.refunds import Refunds
+from .payouts.runner import PayoutRunner
+from .payouts.sender import PayoutSender, Tracker
 from .payouts.service import Limits, PayoutService
 from .rates.book import Policy, RateBook
 from .rates.refresher import RateRefresher
 from .rates.registry import build_sources, collect_sources
 from .rates.store import PairLease
+from .reports.period import since
+from .reports.reconcile import ReconcileJob, Reconciler
 from .reports.service import Reports
+from .store import db as db_module
 from .store import migrations
 from .store.db import open_database
 from .store.keys import KeyStore
@@ -94,7 +100,15 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
     if not book.pairs():
         return book, None
     lease = PairLease(holder or new_holder_id(), 120, clock)
-    return book, RateRefresher(book.plan(), sources, db, config["rates.refresh_interval"], lease, clock)
+    return book, RateRefresher(
+        book.plan(),
+        sources,
+        db,
+        config["rates.refresh_interval"],
+        lease,
+        clock,
+        max_move=Decimal(config["rates.max_move"]),
+    )
 
 
 def payout_limits(config, backends):
@@ -112,6 +126,37 @@ def payout_limits(config, backends):
             except ValidationError as exc:
                 raise ConfigError("%s %s" % (name, exc.message), field=name) from None
     return Limits(tables["auto_approve_below"], tables["daily_cap"])
+
+
+def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
+    """Return the thread that sends the approved payouts of every coin whose node holds the
+    keys and has a ``[payouts] fee_rate_cap`` (a coin without one sends nothing), or None."""
+    coins = {}
+    for code, cap in sorted(config["payouts.fee_rate_cap"].items()):
+        name = "payouts.fee_rate_cap.%s" % code
+        backend = backends.get(code)
+        if backend is None:
+            raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
+        if code in pools and pools[code].watch_only or not getattr(backend, "SENDMANY_FEE_RATE", False):
+            log.info("%s: payouts are not sent from this node (watch-only, or no fee rate on sendmany)", code)
+            continue
+        sender = PayoutSender(
+            code,
+            backend,
+            db,
+            outbox,
+            Decimal(cap),
+            conf_target=config["payouts.conf_target"],
+            batch_max=config["payouts.batch_max"],
+            clock=clock,
+        )
+        coins[code] = (sender, Tracker(code, backend, db, outbox, clock=clock))
+    if not coins:
+        return None
+    seconds = max(10, 3 * config["payouts.interval"])
+    return PayoutRunner(
+        coins, config["payouts.interval"], ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
+    )
 
 
 def watch_key(code, opts):
@@ -246,7 +291,9 @@ class Runtime:
         )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
-        # Money leaving: payouts and refunds (recorded and approved here; sent by the sender).
+        # Money leaving: payouts and refunds, recorded and approved by the service, sent by
+        # the runner (node-wallet coins with a fee rate cap), which an approval wakes.
+        self.payout_runner = build_payout_runner(config, self.backends, self.pools, self.db, self.outbox, clock, holder)
         self.payouts = PayoutService(
             coins,
             self.outbox,
@@ -254,6 +301,7 @@ class Runtime:
             limits=payout_limits(config, self.backends),
             clock=clock,
             public_url=config["server.public_url"] or "http://%s" % config["server.bind"],
+            wake=self.payout_runner.wake if self.payout_runner is not None else None,
         )
         self.refunds = Refunds(self.payouts, rates=self.rates.price if self.rates.pairs() else None)
         # BTCPay Greenfield: one store, its invoices (views over payments) and webhooks.
@@ -268,6 +316,13 @@ class Runtime:
         )
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
+        self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
+        self.reconcile_job = None
+        if config["reconcile.interval"]:
+            window = config["reconcile.window"]
+            lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
+            period_of = lambda now: since(now, window)  # noqa: E731
+            self.reconcile_job = ReconcileJob(self.reconciler, period_of, config["reconcile.interval"], lease)
         self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
         self.syncers = {
             code: Syncer(
@@ -299,6 +354,7 @@ class Runtime:
             self.amqp,
             stale_rates=self.rates.stale_pairs if self.rates.pairs() else None,
             db_outages=self.db.outages.report,
+            db_problem=lambda: db_module.write_problem(self.db),
         )
         self._started = False
 
@@ -323,6 +379,7 @@ class Runtime:
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
+            reconciler=self.reconciler,
         )
 
     def branding(self):
@@ -336,10 +393,11 @@ class Runtime:
 
     def prepare_schema(self):
         """Migrate when configured to, else raise NotMigrated if migrations are pending."""
-        if self.config["database.auto_migrate"]:
-            for name in migrations.apply(self.db):
-                log.info("applied migration %s", name)
-        migrations.check(self.db)
+        with db_module.opening(self.db):
+            if self.config["database.auto_migrate"]:
+                for name in migrations.apply(self.db):
+                    log.info("applied migration %s", name)
+            migrations.check(self.db)
 
     def check_watch_keys(self):
         """Raise ConfigError (naming the coin's key) when a watch-only key is of another
@@ -380,8 +438,12 @@ class Runtime:
         self.dispatcher.start()
         if self.rate_refresher is not None:
             self.rate_refresher.start()
+        if self.payout_runner is not None:
+            self.payout_runner.start()
         if self.amqp is not None:
             self.amqp.start()
+        if self.reconcile_job is not None:
+            self.reconcile_job.start()
 
     def register_targets(self):
         """Make this daemon's configured webhook URL and AMQP exchange the targets every
@@ -416,6 +478,10 @@ class Runtime:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:
                 self.pool_keeper.stop()
+            if self.reconcile_job is not None:
+                self.reconcile_job.stop()
+            if self.payout_runner is not None:
+                self.payout_runner.stop()
             self._started = False
         for backend in self.backends.values():
             backend.close()

@@ -8,7 +8,7 @@ from .auth import ApiKeys
 from .checkout import page
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
-from .reports import ReportFile
+from .reports import Reconcile, ReportFile
 
 
 class App(falcon.App):
@@ -40,6 +40,7 @@ def create_app(
     greenfield=None,
     branding=None,
     reports=None,
+    reconciler=None,
 ):
     """Return the WSGI app.
 
@@ -52,7 +53,8 @@ def create_app(
     scrape-time gauges of ``/metrics`` (an ops.metrics.StateCollector); ``greenfield`` the
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
-    ``reports`` the reports.service.Reports behind ``/reports/{kind}``.
+    ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``reconciler`` the
+    reports.reconcile.Reconciler behind ``/reports/reconcile``.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
@@ -71,6 +73,8 @@ def create_app(
     app.add_route("/metrics", Metrics(keys, metrics_state))
     if reports is not None:
         app.add_route("/reports/{kind}", ReportFile(reports))
+    if reconciler is not None:
+        app.add_route("/reports/reconcile", Reconcile(reconciler, reports.decimals if reports else {}))
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     if greenfield is not None:

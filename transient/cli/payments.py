@@ -6,6 +6,7 @@ import time
 
 from ..core import status as st
 from ..core.clock import iso, utcnow
+from .payouts import register_refund
 from .util import (
     OK,
     CommandError,
@@ -62,6 +63,8 @@ def register(sub, common):
         help="create it even though transientd is not running (nobody watches it until one starts)",
     )
     create.set_defaults(func=cmd_create)
+
+    register_refund(actions, common)
 
     show = actions.add_parser("show", parents=[common], help="show one payment, its transactions and history")
     show.add_argument("id", help="payment id")
@@ -136,7 +139,7 @@ def cmd_create(args):
         require_daemon(config, "--offline")
     with open_runtime(config) as runtime:
         payment, created = runtime.payments.create(body, args.idempotency_key)
-        rendered = runtime.payments.render(payment)
+        rendered = runtime.payments.render(payment, private=True)  # the operator's view: the full one
     if args.json:
         print_json(rendered)
         return OK
@@ -148,7 +151,7 @@ def cmd_create(args):
 
 def cmd_show(args):
     with open_runtime(load_config(args)) as runtime:
-        rendered = runtime.payments.render(runtime.payments.get(args.id))
+        rendered = runtime.payments.render(runtime.payments.get(args.id), private=True)
     if args.json:
         print_json(rendered)
     else:
@@ -160,7 +163,7 @@ def cmd_list(args):
     with open_runtime(load_config(args)) as runtime:
         service = runtime.payments
         rows, cursor = service.list(status=args.status, currency=args.currency, limit=args.limit, cursor=args.cursor)
-        rendered = service.render_many(rows)
+        rendered = service.render_many(rows, private=True)
     if args.json:
         print_json({"payments": rendered, "next_cursor": cursor})
         return OK
@@ -186,7 +189,7 @@ def cmd_watch(args):
         pid = service.get(args.id).id
         last = None
         while True:
-            payment = service.render(service.get(pid), with_history=False)
+            payment = service.render(service.get(pid), with_history=False, private=True)
             state = _watched(payment)
             if state != last:
                 last = state

@@ -17,11 +17,12 @@ from ..core.errors import NodeError, RateUnavailable, ValidationError
 from ..core.money import format_amount
 from ..core.status import required_amount
 from ..core.text import text_problem
+from ..delivery.outbox import store_event
 from ..store.db import write_transaction
 from ..store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Payment, Receipt
 from ..store.models import confirmations as receipt_confirmations
 from . import shapes
-from .projection import new_event, receipt_status, state_of, status_extra
+from .projection import receipt_status, state_of, status_extra
 from .reading import int_param, number, read_request, span
 
 MAX_TAKE = 1000
@@ -185,6 +186,8 @@ class Greenfield:
         """Create an invoice from a Greenfield request; return its object (§3.5)."""
         self.check_store(store_id)
         request = read_request(body, self.coins, self.options)
+        # Written before any payment is made: nothing is left behind if it cannot be.
+        metadata, checkout = shapes.dumps(request["metadata"]), json.dumps(request["checkout"])
         now = self.clock()
         invoice_id = self.idgen()
         expires_at = now + span(request["expiration_minutes"])
@@ -206,9 +209,9 @@ class Greenfield:
                 store_id=self.store_id,
                 amount=request["amount"],
                 currency=request["currency"],
-                metadata=json.dumps(request["metadata"]),
+                metadata=metadata,
                 order_id=request["order_id"],
-                checkout=json.dumps(request["checkout"]),
+                checkout=checkout,
                 created_at=now,
                 expires_at=expires_at,
                 monitoring_until=expires_at + span(request["monitoring_minutes"]),
@@ -325,7 +328,7 @@ class Greenfield:
             invoice.additional_status, invoice.updated_at = shapes.MARKED, now
             invoice.save(only=[Invoice.marked, Invoice.status, Invoice.additional_status, Invoice.updated_at])
             first = payments[0]
-            event, seq = new_event(first.id, "greenfield.marked", {"invoice": invoice.id, "status": wanted}, now)
+            event, seq = store_event(first.id, "greenfield.marked", {"invoice": invoice.id, "status": wanted}, now)
             kind = shapes.STATUS_EVENTS[wanted]
             extra = status_extra(wanted, shapes.MARKED, True, payments)
             hooks = [h for h in self.registry.greenfield(self.store_id) if h.enabled]
@@ -441,7 +444,7 @@ class Greenfield:
             "monitoringTime": shapes.unix(invoice.monitoring_until),
             "archived": False,
             "availableStatusesForManualMarking": shapes.markable(status),
-            "metadata": json.loads(invoice.metadata),
+            "metadata": shapes.loads(invoice.metadata),
             "checkout": checkout,
             "receipt": {"enabled": True, "showQR": None, "showPayments": None},
         }
