@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 from _cli import as_json, run
-from _coins import EVERY_COIN, keyless_wallet, xfail_on
+from _coins import EVERY_COIN, keyless_wallet
 from _daemon import Daemon, coin_config, ping, start_with_wallets, wait_for
 from _db_fixtures import migrated_url
 from _watch import fresh_tpub
@@ -26,8 +26,6 @@ from transient.store.db import open_database
 from transient.store.models import ChainState, Event, Receipt
 
 pytestmark = pytest.mark.regtest
-
-DOGE_WATCH = "DOGE watch-only on Dogecoin Core 1.14's one wallet: the nodes-doge fix, not on main yet"
 
 
 @pytest.fixture
@@ -107,9 +105,7 @@ def test_sendmany_to_several_payments(coin, coin_node, daemon):
 # -- daemons of their own --------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "coin", ["LTC", "BTC", "BTC28", xfail_on("DOGE", ["DOGE"], DOGE_WATCH)], indirect=True, scope="module"
-)
+@pytest.mark.parametrize("coin", ["LTC", "BTC", "BTC28", "DOGE"], indirect=True, scope="module")
 def test_watch_only_wallet_init_and_payments(tmp_path, coin, coin_node):
     """``transient wallet init`` makes the node's wallet watch the key; the pool (150) is
     larger than what Bitcoin Core stores on the first import (its keypool: 100 here, 1000
