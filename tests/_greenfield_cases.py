@@ -450,3 +450,24 @@ def test_a_create_only_key_cannot_mark_an_invoice_paid(gf):
     _, marker = gf.runtime.key_store.create(["payments:mark"], "marker")
     marked = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Settled"}, key=marker)
     assert marked.status_code == 200 and marked.json["status"] == "Settled"
+
+
+def test_one_error_mapping_answers_each_api_in_its_own_shape(gf):
+    """The app maps errors once (api.errors.ErrorShapes): Greenfield's shape under /api/v1/,
+    ours elsewhere, for the domain's errors and for Falcon's own (415, 413) alike."""
+    auth = {"Authorization": "Bearer %s" % gf.key, "Content-Type": "text/plain"}
+    ours = gf.client.simulate_post("/payments", headers=auth, body="{}")
+    assert ours.status_code == 415 and ours.json["success"] is False and ours.json["error"]["code"]
+    theirs = gf.client.simulate_post("/api/v1/stores/%s/invoices" % gf.store, headers=auth, body="{}")
+    assert theirs.status_code == 415 and theirs.json == {
+        "code": "unsupported-media-type",
+        "message": "send the body as application/json",
+    }
+    big = gf.post("/api/v1/stores/%s/invoices" % gf.store, {"metadata": {"x": "y" * 70000}})
+    assert big.status_code == 413 and big.json["code"] == "content-too-large"
+    unknown = gf.get("/payments/nope", key=None, auth="Bearer %s" % gf.key)
+    assert unknown.status_code == 404 and unknown.json["success"] is False
+    assert gf.get("/api/v1/stores/%s/invoices/nope" % gf.store).json == {
+        "code": "invoice-not-found",
+        "message": "The invoice was not found",
+    }

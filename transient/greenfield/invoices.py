@@ -13,7 +13,7 @@ import json
 from peewee import IntegrityError
 
 from ..core.clock import iso
-from ..core.errors import NodeError, RateUnavailable, ValidationError
+from ..core.errors import NodeError, NotFound, RateUnavailable, TransientError, ValidationError
 from ..core.money import format_amount
 from ..core.status import required_amount
 from ..core.text import text_problem
@@ -42,21 +42,22 @@ PATHS = {
 }
 
 
-class Unknown(Exception):
+class Unknown(NotFound):
     """A store, invoice, webhook or delivery this key cannot see (404): ``code`` and text."""
 
     def __init__(self, what):
         super().__init__("The %s was not found" % what)
         self.code = "%s-not-found" % what
-        self.message = str(self)
 
 
-class Refused(Exception):
+class Refused(TransientError):
     """A request understood but refused by a business rule (400 ``{code, message}``)."""
+
+    http_status = 400
 
     def __init__(self, code, message):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code = code
 
 
 def store_id(db, configured, clock, idgen=shapes.new_id):
