@@ -471,3 +471,22 @@ def test_one_error_mapping_answers_each_api_in_its_own_shape(gf):
         "code": "invoice-not-found",
         "message": "The invoice was not found",
     }
+
+
+def test_an_invoice_and_its_payments_are_written_in_one_transaction(gf):
+    """An invoice that cannot be written (here its id is taken) leaves none of its payments,
+    their events or deliveries behind: they are stored in the invoice's transaction."""
+    from peewee import IntegrityError
+
+    from transient.store.models import Event, Invoice
+
+    base = "/api/v1/stores/%s" % gf.store
+    gf.ok("POST", base + "/webhooks", {"url": "http://127.0.0.1:9/hook"})
+    taken = gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"})["id"]
+    counts = [m.select().count() for m in (Payment, Event, Delivery, Invoice)]
+    service = gf.runtime.greenfield
+    service.idgen = lambda: taken
+    body = {"amount": "1", "currency": "LTC", "checkout": {"paymentMethods": ["LTC", "DOGE"]}}
+    with pytest.raises(IntegrityError):
+        service.create(gf.store, body)
+    assert [m.select().count() for m in (Payment, Event, Delivery, Invoice)] == counts
