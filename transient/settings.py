@@ -17,7 +17,9 @@ from urllib.parse import urlsplit
 from .api.checkout.page import read_logo as _read_logo
 from .api.checkout.qr import OPTIONS as _QR
 from .chain import hdkeys
-from .core.errors import ConfigError
+from .core.errors import ConfigError, ValidationError
+from .core.text import email_address
+from .delivery.mail import parse_smtp_url
 from .delivery.targets import parse_networks
 from .rates import logic as _rates
 from .rates.sources import BUILTIN as _RATE_SOURCE_SETTINGS_CLASSES
@@ -85,6 +87,47 @@ def duration(value):
     if seconds < 1:
         raise ValueError("must be at least 1 second")
     return seconds
+
+
+EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late")
+
+
+def _smtp_url(value):
+    value = _opt_str(value)
+    if value is None:
+        return None
+    parse_smtp_url(value)  # raises ValueError naming what is wrong, never the password
+    return value
+
+
+def _address(key):
+    def parse(value):
+        value = _opt_str(value)
+        try:
+            return email_address(value, key)
+        except ValidationError as exc:
+            raise ValueError(exc.message) from None
+
+    return parse
+
+
+def _address_list(value):
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise ValueError('must be a list of e-mail addresses such as ["ops@example.org"]')
+    return [_address("email.merchant")(v.strip() if isinstance(v, str) else v) for v in value]
+
+
+def _kinds(known):
+    def parse(value):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or any(v not in known for v in value):
+            raise ValueError("must be a list of %s" % ", ".join(known))
+        return list(dict.fromkeys(value))
+
+    return parse
 
 
 def _duration_or_off(value):
@@ -412,6 +455,31 @@ SETTINGS = [
         "Waits before publishing again an event the broker did not confirm; the last repeats (never fails).",
     ),
     Setting("amqp.confirm_timeout", 30, _int(1, 600), "Seconds to wait for the broker's confirms before reconnecting."),
+    Setting(
+        "email.smtp_url",
+        None,
+        _smtp_url,
+        "Where e-mail goes: smtp://user:password@host:587 (STARTTLS required) or smtps://...:465; unset: no e-mail.",
+        secret=True,
+    ),
+    Setting("email.insecure", False, _bool, "Send over smtp:// without STARTTLS (a loopback server only)."),
+    Setting("email.ca_file", None, _opt_str, "A CA certificate file the SMTP server's certificate is checked with."),
+    Setting("email.sender", None, _address("email.sender"), "The From: address, e.g. shop@example.org."),
+    Setting("email.merchant", [], _address_list, 'The merchant\'s addresses for alerts, e.g. ["ops@example.org"].'),
+    Setting(
+        "email.customer",
+        list(EMAIL_CUSTOMER_KINDS),
+        _kinds(EMAIL_CUSTOMER_KINDS),
+        "The customer's e-mails sent (a payment with an email): paid, underpaid, paid_late; [] for none.",
+    ),
+    Setting("email.rate_limit", 10, _int(1, 10000), "E-mails to one address per hour at most; more wait."),
+    Setting("email.timeout", 30, _int(1, 300), "Seconds an SMTP attempt may take."),
+    Setting(
+        "email.retry_schedule",
+        ["1m", "5m", "15m", "1h", "2h", "4h", "8h", "12h", "12h"],
+        _schedule,
+        "Waits before each retry of an e-mail (±20 % jitter); after the last one it is given up (~2 days).",
+    ),
     Setting(
         "reconcile.interval",
         0,
