@@ -192,14 +192,13 @@ SETTINGS = [
         "email.smtp_url",
         None,
         _smtp_url,
-        "Where e-mail goes: smtp://user:password@host:587 (STARTTLS required) or smtps://...:465;"
-        " unset: no e-mail.",
+        "Where e-mail goes: smtp://user:password@host:587 (STARTTLS required) or smtps://...:465; unset: no e-mail.",
         secret=True,
     ),
     Setting("email.insecure", False, _bool, "Send over smtp:// without STARTTLS (a loopback server only)."),
     Setting("email.ca_file", None, _opt_str, "A CA certificate file the SMTP server's certificate is checked with."),
     Setting("email.sender", None, _address("email.sender"), "The From: address, e.g. shop@example.org."),
-    Setting("email.merchant", [], _address_list, "The merchant's addresses for alerts, e.g. [\"ops@example.org\"]."),
+    Setting("email.merchant", [], _address_list, 'The merchant\'s addresses for alerts, e.g. ["ops@example.org"].'),
     Setting(
         "email.customer",
         list(EMAIL_CUSTOMER_KINDS),
