@@ -54,7 +54,7 @@ SETTINGS = [
         "server.trusted_proxies",
         [],
         parse_networks,
-        "Reverse proxies in front of the daemon (addresses or networks, e.g. [\"127.0.0.1\"]): a request"
+        'Reverse proxies in front of the daemon (addresses or networks, e.g. ["127.0.0.1"]): a request'
         " from one is its client's, told by Forwarded/X-Forwarded-For/X-Real-IP (none: not local),"
         " for /metrics and /notify's keyless loopback access. See docs/guides/behind-a-proxy.md.",
     ),
