@@ -246,15 +246,23 @@ def run_quiet(args, **kw):
 
 
 class Bare:
-    """The constant-answering Falcon app on the daemon's server config."""
+    """The bare Falcon app of bench/_bare_app.py on the daemon's server config.
+    ``worker="daemon"``: under transientd's own master and worker settings; ``bodies``
+    (``{"get": {id: text}, "post": body}``): the daemon's own answers to serve."""
 
-    def __init__(self, workdir, workers, threads, worker="gthread"):
+    def __init__(self, workdir, workers, threads, worker="gthread", bodies=None, log_level="WARNING"):
         self.worker = worker
         self.port = find_free_port()
-        self.config = os.path.join(workdir, "bare.toml")
+        self.config = os.path.join(workdir, "bare-%d.toml" % self.port)
         with open(self.config, "w") as fh:
             fh.write('[server]\nbind = "127.0.0.1:%d"\nworkers = %d\nthreads = %d\n' % (self.port, workers, threads))
+            fh.write('[log]\nlevel = "%s"\n' % log_level)
             fh.write('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://127.0.0.1:1"\n')
+        self.bodies = None
+        if bodies is not None:
+            self.bodies = os.path.join(workdir, "bare-%d.json" % self.port)
+            with open(self.bodies, "w") as fh:
+                json.dump(bodies, fh)
         self.proc = None
 
     def __enter__(self):
@@ -265,6 +273,7 @@ class Bare:
                 self.config,
                 "--worker",
                 self.worker,
+                *(("--bodies", self.bodies) if self.bodies else ()),
             ],
             env=subprocess_env(),
             stdout=subprocess.DEVNULL,

@@ -72,9 +72,7 @@ class TargetRegistry:
         live = self._live
         if live[0] == version:
             return live
-        rows = list(
-            DeliveryTarget.select().where(DeliveryTarget.deleted_at.is_null()).order_by(DeliveryTarget.id)
-        )
+        rows = list(DeliveryTarget.select().where(DeliveryTarget.deleted_at.is_null()).order_by(DeliveryTarget.id))
         config = (DeliveryTarget.WEBHOOK, DeliveryTarget.AMQP)
         live = (
             version,
