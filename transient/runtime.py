@@ -350,7 +350,14 @@ class Runtime:
             lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
             period_of = lambda now: since(now, window)  # noqa: E731
             self.reconcile_job = ReconcileJob(self.reconciler, period_of, config["reconcile.interval"], lease)
-        self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
+        self.greenfield_hooks = Webhooks(
+            self.db,
+            self.targets,
+            self.guard,
+            clock,
+            self.outbox.written_one,
+            max_hooks=config["greenfield.max_webhooks"],
+        )
         self.syncers = {
             code: Syncer(
                 code,
