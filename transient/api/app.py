@@ -61,8 +61,9 @@ def create_app(
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
     app.req_options.strip_url_path_trailing_slash = True
-    app.set_error_serializer(errors.serialize_http_error)
-    app.add_error_handler(TransientError, errors.handle_domain_error)
+    shapes = errors.ErrorShapes()  # ours, and a foreign API's under its prefix (mount_greenfield)
+    app.set_error_serializer(shapes.serialize)
+    app.add_error_handler(TransientError, shapes.handle)
     app.add_error_handler(Exception, errors.handle_unexpected_error)
     app.add_route("/payments", resources.Payments(payments, max_body))
     app.add_route("/payments/{payment_id}", resources.PaymentItem(payments))
@@ -80,5 +81,5 @@ def create_app(
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     if greenfield is not None:
-        mount_greenfield(app, *greenfield, access.keys, max_body, refresh_interval)
+        mount_greenfield(app, shapes, *greenfield, access.keys, max_body, refresh_interval)
     return app

@@ -24,8 +24,9 @@ def has_body(req):
     return bool(req.content_length) or "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
 
 
-def read_json(req, max_body):
-    """Return the request body parsed as JSON with exact decimals, or raise 4xx.
+def read_json(req, max_body, optional=False):
+    """Return the request body parsed as JSON with exact decimals, or raise 4xx; an empty
+    body is None when it is ``optional`` (the service then names what is missing).
 
     A chunked body has no Content-Length: it is read from the server's stream (which
     ends where the body ends), never more than ``max_body`` + 1 bytes."""
@@ -37,6 +38,8 @@ def read_json(req, max_body):
     raw = (req.stream if chunked else req.bounded_stream).read(max_body + 1)
     if len(raw) > max_body:
         raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
+    if optional and not raw.strip():
+        return None
     return parse_json(raw)
 
 
