@@ -360,6 +360,7 @@ class Runtime:
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
+            payouts=(self.payouts, self.refunds),
         )
 
     def branding(self):

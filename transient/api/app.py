@@ -4,6 +4,7 @@ import falcon
 
 from ..core.errors import TransientError
 from . import errors, resources
+from . import payouts as payout_routes
 from .auth import ApiKeys
 from .checkout import page
 from .greenfield import mount as mount_greenfield
@@ -40,6 +41,7 @@ def create_app(
     greenfield=None,
     branding=None,
     reports=None,
+    payouts=None,
 ):
     """Return the WSGI app.
 
@@ -53,6 +55,7 @@ def create_app(
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
     ``reports`` the reports.service.Reports behind ``/reports/{kind}``.
+    ``payouts`` the ``(PayoutService, Refunds)`` behind ``/payouts`` and ``/payments/{id}/refund``.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
@@ -73,6 +76,8 @@ def create_app(
         app.add_route("/reports/{kind}", ReportFile(reports))
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
+    if payouts is not None:
+        payout_routes.add_routes(app, *payouts, max_body)
     if greenfield is not None:
         mount_greenfield(app, *greenfield, access.keys, max_body, refresh_interval)
     return app

@@ -16,7 +16,18 @@ from .errors import Forbidden, Unauthorized
 PAYMENTS_READ, PAYMENTS_CREATE, WEBHOOKS_MANAGE, ADMIN = "payments:read", "payments:create", "webhooks:manage", "admin"
 METRICS_READ = "metrics:read"  # GET /metrics from beyond loopback (a Prometheus server's key)
 REPORTS_READ = "reports:read"  # GET /reports/...: the accountant's key reads every payment, nothing else
-SCOPES = (PAYMENTS_READ, PAYMENTS_CREATE, WEBHOOKS_MANAGE, ADMIN, METRICS_READ, REPORTS_READ)
+# Payouts: reading them, and anything that may make money leave (record, approve, cancel, refund).
+PAYOUTS_READ, PAYOUTS_APPROVE = "payouts:read", "payouts:approve"
+SCOPES = (
+    PAYMENTS_READ,
+    PAYMENTS_CREATE,
+    WEBHOOKS_MANAGE,
+    ADMIN,
+    METRICS_READ,
+    REPORTS_READ,
+    PAYOUTS_READ,
+    PAYOUTS_APPROVE,
+)
 ALL_SCOPES = frozenset(SCOPES)
 _STORED = re.compile(r"^tk_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$")
 
