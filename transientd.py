@@ -16,6 +16,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
+import transient
 from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
@@ -211,6 +212,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="transientd", description="Run the Transient payment gateway.")
     parser.add_argument("--config", help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
     parser.add_argument("--check", action="store_true", help="check the config and database, then exit")
+    parser.add_argument("--version", action="version", version="%(prog)s " + transient.installed_version())
     args = parser.parse_args(argv)
     # Ours alone from here: gunicorn would send READY=1 as soon as it listens.
     notifier = Notifier.take_from(os.environ)

@@ -98,7 +98,15 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
     if not book.pairs():
         return book, None
     lease = PairLease(holder or new_holder_id(), 120, clock)
-    return book, RateRefresher(book.plan(), sources, db, config["rates.refresh_interval"], lease, clock)
+    return book, RateRefresher(
+        book.plan(),
+        sources,
+        db,
+        config["rates.refresh_interval"],
+        lease,
+        clock,
+        max_move=Decimal(config["rates.max_move"]),
+    )
 
 
 def payout_limits(config, backends):

@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from .api.checkout.page import read_logo as _read_logo
@@ -165,6 +166,13 @@ def _percent(value):
     if not re.fullmatch(r"[0-9]{1,2}(\.[0-9]{1,2})?", str(value).strip()):
         raise ValueError("must be a percentage from 0 to 99.99 with at most 2 decimals")
     return str(value).strip()
+
+
+def _move_factor(value):
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,2})?", text) or (Decimal(text) != 0 and Decimal(text) <= 1):
+        raise ValueError('must be a factor above 1 written as a string, e.g. "10" (or "0": off)')
+    return text
 
 
 def _amqp_name(optional=False):
@@ -437,6 +445,13 @@ SETTINGS = [
         0,
         _int(0, 20),
         "Fresh agreeing quotes needed for a rate; 0: 2 when two or more sources are configured, else 1.",
+    ),
+    Setting(
+        "rates.max_move",
+        "10",
+        _move_factor,
+        "How far a quote may move from its pair's last accepted rate: at most this many times above"
+        ' or below (a quote beyond is refused and logged; absurd rates make no rate, 503). "0": off.',
     ),
     Setting(
         "rates.spread", "0", _percent, "Percent taken off the rate: the customer pays that much more coin (margin)."

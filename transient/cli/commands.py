@@ -13,6 +13,7 @@ import sys
 
 from peewee import InterfaceError, OperationalError
 
+from .. import installed_version
 from ..chain import plugins
 from ..chain.rescan import Rescan
 from ..core.errors import TransientError
@@ -241,7 +242,7 @@ def build_parser():
     )
     parser.add_argument("--config", default=None, help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
     parser.add_argument("--json", action="store_true", default=False, help="print JSON for scripts")
-    parser.add_argument("--version", action="version", version="%(prog)s " + _version())
+    parser.add_argument("--version", action="version", version="%(prog)s " + installed_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     cli_payments.register(sub, common)
@@ -309,15 +310,6 @@ def build_parser():
     sync.add_argument("currency", help="currency code, e.g. DOGE")
     sync.set_defaults(func=cmd_sync)
     return parser
-
-
-def _version():
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("transient")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def main(argv=None):

@@ -16,6 +16,9 @@ from .errors import Forbidden, Unauthorized
 PAYMENTS_READ, PAYMENTS_CREATE, WEBHOOKS_MANAGE, ADMIN = "payments:read", "payments:create", "webhooks:manage", "admin"
 METRICS_READ = "metrics:read"  # GET /metrics from beyond loopback (a Prometheus server's key)
 REPORTS_READ = "reports:read"  # GET /reports/...: the accountant's key reads every payment, nothing else
+# Marking an invoice Settled or Invalid by hand (Greenfield's canmodifyinvoices): it queues
+# InvoiceSettled, which ships goods, so a key that only creates invoices cannot do it.
+PAYMENTS_MARK = "payments:mark"
 # Payouts: reading them, and anything that may make money leave (record, approve, cancel, refund).
 PAYOUTS_READ, PAYOUTS_APPROVE = "payouts:read", "payouts:approve"
 SCOPES = (
@@ -25,6 +28,7 @@ SCOPES = (
     ADMIN,
     METRICS_READ,
     REPORTS_READ,
+    PAYMENTS_MARK,
     PAYOUTS_READ,
     PAYOUTS_APPROVE,
 )

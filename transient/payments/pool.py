@@ -217,11 +217,13 @@ class WatchPool(AddressPool):
         return end - count
 
     def register(self, end):
-        """Make the node watch every index below ``end + lookahead``; return the new end."""
+        """Make the node watch every index below ``end + lookahead``; return the new end
+        (further when the node watches further: Bitcoin Core's stored range)."""
         row = self.key_row()
         want = end + self.lookahead
         if row.registered_end < want:
-            self.backend.register_watch(self.watch, row.registered_end, want, self.chain_name)
+            watched = self.backend.register_watch(self.watch, row.registered_end, want, self.chain_name)
+            want = max(want, watched or 0)
             with write_transaction(self.db):
                 self.db.execute_sql(self._registered_sql, (want, row.id, want))
         return max(want, row.registered_end)
@@ -235,11 +237,15 @@ class WatchPool(AddressPool):
         return added
 
     def new_rows(self, count):
-        """Derive the next ``count`` receive addresses and register them with the node first:
-        each is watched before anyone can be given it."""
+        """Register the next ``count`` receive addresses with the node, then reserve their
+        indexes: each is watched before anyone can be given it, and an import the node
+        refuses reserves nothing (no index lost, no gap made). Another keeper may have
+        taken indexes in between: the reserved batch is then registered too (no RPC call
+        when it already is)."""
+        self.register(self.key_row().next_index + count)
         start = self.allocate(count)
-        rows = self.watch.addresses(start, count, self.chain_name)
         self.register(start + count)
+        rows = self.watch.addresses(start, count, self.chain_name)
         return [{"address": a, "derivation_index": i} for i, a, _ in rows]
 
     def warn_gap(self):
@@ -269,6 +275,14 @@ class WatchPool(AddressPool):
         dropped = PooledAddress.delete().where(unclaimed).execute()
         log.warning("%s: the pooled addresses are not the configured key's: dropped %d", self.currency, dropped)
         return dropped
+
+    def check_watch_only(self):
+        """Return the node's word that its wallet holds no key to this key's addresses
+        (indexes 0, the last pooled and the last registered); raise ConfigError when it
+        holds one, NodeError when the node is away."""
+        row = self.key_row()
+        indexes = sorted({0, max(row.next_index - 1, 0), max(row.registered_end - 1, 0)})
+        return self.backend.watch_only([(i, self.watch.address(i, self.chain_name)) for i in indexes])
 
     def gap_report(self):
         """Return the key's fingerprint, next index, registered range and gap (see :func:`gap`)."""
