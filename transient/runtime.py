@@ -30,6 +30,7 @@ from .delivery.registry import TargetRegistry
 from .delivery.sender import Sender
 from .delivery.targets import TargetGuard
 from .greenfield.invoices import Greenfield
+from .greenfield.payouts import GreenfieldPayouts
 from .greenfield.projection import Projection
 from .greenfield.webhooks import Webhooks
 from .ops import logs
@@ -319,6 +320,12 @@ class Runtime:
         )
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
+        self.greenfield_payouts = GreenfieldPayouts(
+            self.payouts,
+            self.refunds,
+            lambda: self.greenfield.store_id,
+            rates=self.rates.price if self.rates.pairs() else None,
+        )
         self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
         self.syncers = {
             code: Syncer(
@@ -369,7 +376,7 @@ class Runtime:
             max_body=config["api.max_body"],
             refresh_interval=config["checkout.refresh_interval"],
             rates=self.rates,
-            greenfield=(self.greenfield, self.greenfield_hooks),
+            greenfield=(self.greenfield, self.greenfield_hooks, self.greenfield_payouts),
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),

@@ -19,8 +19,9 @@ REPORTS_READ = "reports:read"  # GET /reports/...: the accountant's key reads ev
 # Marking an invoice Settled or Invalid by hand (Greenfield's canmodifyinvoices): it queues
 # InvoiceSettled, which ships goods, so a key that only creates invoices cannot do it.
 PAYMENTS_MARK = "payments:mark"
-# Payouts: reading them, and anything that may make money leave (record, approve, cancel, refund).
-PAYOUTS_READ, PAYOUTS_APPROVE = "payouts:read", "payouts:approve"
+# Payouts: reading them; making refunds that await approval (Greenfield's
+# cancreatenonapprovedpullpayments); anything that may make money leave (approve, record).
+PAYOUTS_READ, PAYOUTS_CREATE, PAYOUTS_APPROVE = "payouts:read", "payouts:create", "payouts:approve"
 SCOPES = (
     PAYMENTS_READ,
     PAYMENTS_CREATE,
@@ -30,6 +31,7 @@ SCOPES = (
     REPORTS_READ,
     PAYMENTS_MARK,
     PAYOUTS_READ,
+    PAYOUTS_CREATE,
     PAYOUTS_APPROVE,
 )
 ALL_SCOPES = frozenset(SCOPES)

@@ -10,9 +10,10 @@ from . import page, resources
 from .resources import Access, Answer, handle_answer
 
 
-def mount(app, service, hooks, keys, max_body=65536, refresh_seconds=5):
-    """Add the Greenfield routes and pages of ``service`` (invoices.Greenfield) and
-    ``hooks`` (webhooks.Webhooks) to ``app``, with the KeyRing ``keys``."""
+def mount(app, service, hooks, payouts, keys, max_body=65536, refresh_seconds=5):
+    """Add the Greenfield routes and pages of ``service`` (invoices.Greenfield), ``hooks``
+    (webhooks.Webhooks) and ``payouts`` (payouts.GreenfieldPayouts) to ``app``, with the
+    KeyRing ``keys``."""
     access = Access(keys)
     app.add_error_handler(Answer, handle_answer)
     app.set_error_serializer(_serializer)
@@ -36,7 +37,15 @@ def mount(app, service, hooks, keys, max_body=65536, refresh_seconds=5):
         (hook + "/deliveries/{delivery_id}", r.DeliveryItem(access, service, hooks)),
         (hook + "/deliveries/{delivery_id}/request", r.DeliveryRequest(access, service, hooks)),
         (hook + "/deliveries/{delivery_id}/redeliver", r.Redeliver(access, service, hooks)),
-        (store + "/pull-payments", r.PullPayments(access, service)),
+        (store + "/pull-payments", r.PullPayments(access, payouts, max_body)),
+        (store + "/pull-payments/{pull_id}", r.StorePullPayment(access, payouts)),
+        (base + "/pull-payments/{pull_id}", r.PullPaymentItem(access, payouts)),
+        (base + "/pull-payments/{pull_id}/payouts", r.PullPayouts(access, payouts, max_body)),
+        (base + "/pull-payments/{pull_id}/payouts/{payout_id}", r.PullPayoutItem(access, payouts)),
+        (store + "/invoices/{invoice_id}/refund", r.InvoiceRefund(access, payouts, max_body)),
+        (store + "/payouts", r.StorePayouts(access, payouts)),
+        (store + "/payouts/{payout_id}", r.StorePayout(access, payouts, max_body)),
+        (store + "/payouts/{payout_id}/mark-paid", r.StorePayoutPaid(access, payouts, max_body)),
         ("/i/{invoice_id}", page.InvoicePage(service, refresh_seconds)),
         ("/invoices/{invoice_id}", page.MerchantLink()),
         ("/api-keys/authorize", page.NoWizard()),
