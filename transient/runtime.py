@@ -47,7 +47,10 @@ from .rates.book import Policy, RateBook
 from .rates.refresher import RateRefresher
 from .rates.registry import build_sources, collect_sources
 from .rates.store import PairLease
+from .reports.period import since
+from .reports.reconcile import ReconcileJob, Reconciler
 from .reports.service import Reports
+from .store import db as db_module
 from .store import migrations
 from .store.db import open_database
 from .store.keys import KeyStore
@@ -320,6 +323,13 @@ class Runtime:
         )
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
+        self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
+        self.reconcile_job = None
+        if config["reconcile.interval"]:
+            window = config["reconcile.window"]
+            lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
+            period_of = lambda now: since(now, window)  # noqa: E731
+            self.reconcile_job = ReconcileJob(self.reconciler, period_of, config["reconcile.interval"], lease)
         self.greenfield_payouts = GreenfieldPayouts(
             self.payouts,
             self.refunds,
@@ -357,6 +367,7 @@ class Runtime:
             self.amqp,
             stale_rates=self.rates.stale_pairs if self.rates.pairs() else None,
             db_outages=self.db.outages.report,
+            db_problem=lambda: db_module.write_problem(self.db),
         )
         self._started = False
 
@@ -381,6 +392,7 @@ class Runtime:
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
+            reconciler=self.reconciler,
             payouts=(self.payouts, self.refunds),
         )
 
@@ -395,10 +407,11 @@ class Runtime:
 
     def prepare_schema(self):
         """Migrate when configured to, else raise NotMigrated if migrations are pending."""
-        if self.config["database.auto_migrate"]:
-            for name in migrations.apply(self.db):
-                log.info("applied migration %s", name)
-        migrations.check(self.db)
+        with db_module.opening(self.db):
+            if self.config["database.auto_migrate"]:
+                for name in migrations.apply(self.db):
+                    log.info("applied migration %s", name)
+            migrations.check(self.db)
 
     def check_watch_keys(self):
         """Raise ConfigError (naming the coin's key) when a watch-only key is of another
@@ -443,6 +456,8 @@ class Runtime:
             self.payout_runner.start()
         if self.amqp is not None:
             self.amqp.start()
+        if self.reconcile_job is not None:
+            self.reconcile_job.start()
 
     def register_targets(self):
         """Make this daemon's configured webhook URL and AMQP exchange the targets every
@@ -477,6 +492,8 @@ class Runtime:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:
                 self.pool_keeper.stop()
+            if self.reconcile_job is not None:
+                self.reconcile_job.stop()
             if self.payout_runner is not None:
                 self.payout_runner.stop()
             self._started = False

@@ -85,6 +85,13 @@ def test_wallet_init_and_status(tmp_path, regtest):
     assert "LTC watch-only key" in doctor.stdout and "the node derives the same addresses" in doctor.stdout, (
         doctor.stdout
     )
+    # The CLI is the operator's: its reads show a payment's index and key fingerprint.
+    made = as_json(
+        run("payments", "create", "--offline", "--currency", "LTC", "--amount", "1", "--json", "--config", config)
+    )
+    shown = as_json(run("payments", "show", made["id"], "--json", "--config", config))
+    listed = as_json(run("payments", "list", "--json", "--config", config))["payments"]
+    assert {(p["derivation_index"], p["key_fingerprint"]) for p in (made, shown, *listed)} == {(0, init["fingerprint"])}
 
 
 def test_wallet_init_and_watch_only_payments_on_dogecoind(tmp_path, doge_node):
@@ -97,6 +104,10 @@ def test_wallet_init_and_watch_only_payments_on_dogecoind(tmp_path, doge_node):
     named.write_text(database + coins + 'wallet = "shop"\n')
     line = one_line_error(run("wallet", "init", "DOGE", "--config", named), 2)
     assert "coins.DOGE.wallet: Dogecoin Core 1.14 has one wallet per node" in line
+    doctor = run("doctor", "--json", "--config", named)
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert doctor.returncode == 2 and checks["DOGE backend"]["status"] == "fail", doctor.stdout
+    assert checks["DOGE backend"]["fix"] == "correct coins.DOGE.wallet", checks
     config = tmp_path / "config.toml"
     config.write_text(database + coins)
     init = as_json(run("wallet", "init", "DOGE", "--json", "--config", config))

@@ -186,8 +186,12 @@ def test_payments_get_derived_addresses_and_are_paid_and_reorged_like_node_walle
     assert [p["derivation_index"] for p in made] == [0, 1, 2]
     assert {p["key_fingerprint"] for p in made} == {watch.fingerprint}
     assert [p["payment_address"] for p in made] == regtest.rpc("deriveaddresses", watch.descriptor(), [0, 2])
-    # The public read of a payment does not show the index.
-    assert "derivation_index" not in client.simulate_get("/payments/%s" % made[0]["id"]).json["payment"]
+    # The full read shows the index (keys off: every caller may read in full), the public view does not.
+    path = "/payments/%s" % made[0]["id"]
+    full = client.simulate_get(path).json["payment"]
+    assert (full["derivation_index"], full["key_fingerprint"]) == (0, watch.fingerprint)
+    public = client.simulate_get(path, params={"view": "public"}).json["payment"]
+    assert "derivation_index" not in public and "key_fingerprint" not in public
     sync = runtime.syncers["LTC"]
     regtest.pay(made[1]["payment_address"], "1.5")
     sync.run()
