@@ -492,7 +492,7 @@ def test_the_plugins_refund_claimed_approved_and_marked_paid(gf):
     assert gf.ok("GET", "/api/v1/server/info")["version"] >= "1.7.6"
     base = "/api/v1/stores/%s" % gf.store
     pull = gf.ok("POST", base + "/pull-payments", WOO_REFUND)  # BTC_CHAIN and LTC_LN are not offered: ignored
-    assert isinstance(pull["id"], str) and pull["viewLink"].endswith("/pull-payments/%s" % pull["id"])
+    assert isinstance(pull["id"], str) and pull["viewLink"].endswith("/claim/%s" % pull["id"])
     assert (pull["amount"], pull["currency"], pull["description"], pull["period"], pull["BOLT11Expiration"]) == (
         "0.25",
         "LTC",

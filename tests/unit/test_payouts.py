@@ -327,7 +327,7 @@ def test_a_refund_of_a_paid_payment(api):
     assert over.status_code == 201, over.text
     assert over.json["pull_payment"]["amount"] == "0.0005" and over.json["payout"] is None
     pull_id = over.json["pull_payment"]["id"]
-    assert over.json["pull_payment"]["view_link"].endswith("/pull-payments/%s" % pull_id)
+    assert over.json["pull_payment"]["view_link"].endswith("/claim/%s" % pull_id)
     to = backend.new_address()
     paid = call(
         client,
@@ -346,3 +346,49 @@ def test_a_refund_of_a_paid_payment(api):
     fiat = call(client, "POST", "/payments/%s/refund" % payment["id"], runtime.approver, {"variant": "CurrentRate"})
     assert fiat.status_code == 201  # given in coins: no rate needed
     assert PullPayment.select().count() == 3
+
+
+# -- the customers' claim page (/claim/{id}), in-process ------------------------------
+
+
+def claim_form(client, path, cookie, **fields):
+    from urllib.parse import urlencode
+
+    return client.simulate_post(
+        path,
+        body=urlencode(fields),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": "transient_claim=%s" % cookie},
+    )
+
+
+def test_the_claim_page(api):
+    client, runtime = api
+    backend = runtime.backends["LTC"]
+    pull = runtime.payouts.create_pull("LTC", 12_345_678, NOW, name="<script>alert(1)</script>")
+    path = "/claim/%s" % pull.id
+    page = client.simulate_get(path, headers={"Accept-Language": "de-CH, en;q=0.5"})
+    assert page.status_code == 200 and page.headers["content-language"] == "de"
+    assert "Rückerstattung anfordern" in page.text and "0.12345678" in page.text
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+    assert "form-action 'self'" in page.headers["content-security-policy"] and "<script" not in page.text
+    token = page.cookies["transient_claim"].value
+    assert 'name="csrf" value="%s"' % token in page.text
+    # No token, or another one: refused, nothing written.
+    forged = claim_form(client, path, "x" * 32, csrf="y" * 32, destination=backend.new_address())
+    assert forged.status_code == 403 and Payout.select().count() == 0
+    # Another network's address: the page says so in its language, nothing written.
+    wrong = claim_form(client, path + "?lang=fr", token, csrf=token, destination=segwit_address("tb", bytes(20)))
+    assert wrong.status_code == 422 and "n&#x27;est pas une adresse LTC" in wrong.text
+    assert Payout.select().count() == 0
+    address = backend.new_address()
+    done = claim_form(client, path + "?lang=es", token, csrf=token, destination=address)
+    assert done.status_code == 303 and done.headers["location"].startswith(path + "?lang=es&claimed=")
+    shown = client.simulate_get(done.headers["location"])
+    assert "Su reclamación está registrada" in shown.text and address in shown.text
+    assert 'data-state="done"' in shown.text
+    again = claim_form(client, path, token, csrf=token, destination=backend.new_address())
+    assert again.status_code == 409 and Payout.select().count() == 1  # nothing left: one claim only
+    for lang, word in (("en", "Claim your refund"), ("pt", "Reclame o seu reembolso")):
+        assert word in client.simulate_get(path + "?lang=" + lang).text
+    missing = client.simulate_get("/claim/nope?lang=de")
+    assert missing.status_code == 404 and "Keine solche Rückerstattung" in missing.text

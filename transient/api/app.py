@@ -7,6 +7,7 @@ from . import errors, resources
 from . import payouts as payout_routes
 from .auth import ApiKeys
 from .checkout import page
+from .checkout.claim import ClaimPage
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
 from .reports import Reconcile, ReportFile
@@ -82,6 +83,8 @@ def create_app(
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     if payouts is not None:
         payout_routes.add_routes(app, *payouts, max_body)
+        # The customers' refund claim page: a pull payment's viewLink.
+        app.add_route("/claim/{pull_id}", ClaimPage(payouts[0], (branding.store_name or "") if branding else ""))
     if greenfield is not None:
         mount_greenfield(app, *greenfield, access.keys, max_body, refresh_interval)
     return app

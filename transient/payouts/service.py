@@ -293,7 +293,7 @@ class PayoutService:
         return rendering.pull_payment(pull, self.decimals(pull.currency), self.view_link(pull))
 
     def view_link(self, pull):
-        return "%s/pull-payments/%s" % (self.public_url, pull.id)
+        return "%s/claim/%s" % (self.public_url, pull.id)
 
     def _replay(self, model, key, digest):
         existing = model.get_or_none(model.idempotency_key == key)
