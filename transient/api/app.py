@@ -44,6 +44,7 @@ def create_app(
     reports=None,
     reconciler=None,
     payouts=None,
+    peers=None,
 ):
     """Return the WSGI app.
 
@@ -57,14 +58,16 @@ def create_app(
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
     ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``reconciler`` the
-    reports.reconcile.Reconciler behind ``/reports/reconcile``.
+    reports.reconcile.Reconciler behind ``/reports/reconcile``; ``peers`` who is local
+    (api.peers.Peers over ``[server] trusted_proxies``), for /metrics and /notify.
     ``payouts`` the ``(PayoutService, Refunds)`` behind ``/payouts`` and ``/payments/{id}/refund``.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
     app.req_options.strip_url_path_trailing_slash = True
-    app.set_error_serializer(errors.serialize_http_error)
-    app.add_error_handler(TransientError, errors.handle_domain_error)
+    shapes = errors.ErrorShapes()  # ours, and a foreign API's under its prefix (mount_greenfield)
+    app.set_error_serializer(shapes.serialize)
+    app.add_error_handler(TransientError, shapes.handle)
     app.add_error_handler(Exception, errors.handle_unexpected_error)
     app.add_route("/payments", resources.Payments(payments, max_body))
     app.add_route("/payments/{payment_id}", resources.PaymentItem(payments))
@@ -72,9 +75,9 @@ def create_app(
     app.add_route("/payments/{payment_id}/events", resources.PaymentEvents(payments))
     app.add_route("/deliveries/{delivery_id}/redeliver", resources.Redeliver(db, outbox))
     app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))
-    app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token))
+    app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token, peers))
     app.add_route("/healthz", resources.Health(health))
-    app.add_route("/metrics", Metrics(keys, metrics_state))
+    app.add_route("/metrics", Metrics(keys, metrics_state, peers))
     if reports is not None:
         app.add_route("/reports/{kind}", ReportFile(reports))
     if reconciler is not None:
@@ -86,5 +89,5 @@ def create_app(
         # The customers' refund claim page: a pull payment's viewLink.
         app.add_route("/claim/{pull_id}", ClaimPage(payouts[0], (branding.store_name or "") if branding else ""))
     if greenfield is not None:
-        mount_greenfield(app, *greenfield, access.keys, max_body, refresh_interval)
+        mount_greenfield(app, shapes, *greenfield, access.keys, max_body, refresh_interval)
     return app
