@@ -41,6 +41,7 @@ def create_app(
     branding=None,
     reports=None,
     reconciler=None,
+    peers=None,
 ):
     """Return the WSGI app.
 
@@ -54,7 +55,8 @@ def create_app(
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
     ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``reconciler`` the
-    reports.reconcile.Reconciler behind ``/reports/reconcile``.
+    reports.reconcile.Reconciler behind ``/reports/reconcile``; ``peers`` who is local
+    (api.peers.Peers over ``[server] trusted_proxies``), for /metrics and /notify.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
@@ -69,9 +71,9 @@ def create_app(
     app.add_route("/payments/{payment_id}/events", resources.PaymentEvents(payments))
     app.add_route("/deliveries/{delivery_id}/redeliver", resources.Redeliver(db, outbox))
     app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))
-    app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token))
+    app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token, peers))
     app.add_route("/healthz", resources.Health(health))
-    app.add_route("/metrics", Metrics(keys, metrics_state))
+    app.add_route("/metrics", Metrics(keys, metrics_state, peers))
     if reports is not None:
         app.add_route("/reports/{kind}", ReportFile(reports))
     if reconciler is not None:

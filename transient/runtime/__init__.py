@@ -18,6 +18,7 @@ from ..api.app import create_app
 from ..api.checkout import page as checkout_page
 from ..api.checkout import qr
 from ..api.health import HealthReport
+from ..api.peers import Peers
 from ..chain import plugins
 from ..chain.scheduler import SyncScheduler
 from ..chain.sync import Syncer, new_holder_id
@@ -247,6 +248,7 @@ class Runtime:
             webhook_url=config["webhook.url"],
             keys=self.keys,
             notify_token=config["notify.token"],
+            peers=Peers(config["server.trusted_proxies"]),
             max_body=config["api.max_body"],
             refresh_interval=config["checkout.refresh_interval"],
             rates=self.rates,
