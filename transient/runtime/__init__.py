@@ -31,6 +31,7 @@ from ..delivery.registry import TargetRegistry
 from ..delivery.sender import Sender
 from ..delivery.targets import TargetGuard
 from ..greenfield.invoices import Greenfield
+from ..greenfield.payouts import GreenfieldPayouts
 from ..greenfield.projection import Projection
 from ..greenfield.webhooks import Webhooks
 from ..ops import logs
@@ -196,6 +197,12 @@ class Runtime:
             lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
             period_of = lambda now: since(now, window)  # noqa: E731
             self.reconcile_job = ReconcileJob(self.reconciler, period_of, config["reconcile.interval"], lease)
+        self.greenfield_payouts = GreenfieldPayouts(
+            self.payouts,
+            self.refunds,
+            lambda: self.greenfield.store_id,
+            rates=self.rates.price if self.rates.pairs() else None,
+        )
         self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
 
     def _chain(self, holder):
@@ -252,12 +259,13 @@ class Runtime:
             max_body=config["api.max_body"],
             refresh_interval=config["checkout.refresh_interval"],
             rates=self.rates,
-            greenfield=(self.greenfield, self.greenfield_hooks),
+            greenfield=(self.greenfield, self.greenfield_hooks, self.greenfield_payouts),
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
             reconciler=self.reconciler,
+            payouts=(self.payouts, self.refunds),
         )
 
     def branding(self):

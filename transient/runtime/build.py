@@ -14,6 +14,7 @@ from ..core.money import parse_amount
 from ..delivery.mail import MailDispatcher, Mailer, parse_smtp_url
 from ..email.customer import CustomerMail
 from ..payments.pool import AddressPool, WatchPool
+from ..payouts.detector import Detector
 from ..payouts.runner import PayoutRunner
 from ..payouts.sender import PayoutSender, Tracker
 from ..payouts.service import Limits
@@ -100,34 +101,39 @@ def payout_limits(config, backends):
 
 
 def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
-    """Return the thread that sends the approved payouts of every coin whose node holds the
-    keys and has a ``[payouts] fee_rate_cap`` (a coin without one sends nothing), or None."""
-    coins = {}
-    for code, cap in sorted(config["payouts.fee_rate_cap"].items()):
-        name = "payouts.fee_rate_cap.%s" % code
-        backend = backends.get(code)
-        if backend is None:
+    """Return the thread that follows every coin's payouts (paid by anyone: detected) and
+    sends the approved ones of each coin whose node holds the keys and has a ``[payouts]
+    fee_rate_cap`` (a coin without one sends nothing)."""
+    caps = config["payouts.fee_rate_cap"]
+    for code in caps:
+        if code not in backends:
+            name = "payouts.fee_rate_cap.%s" % code
             raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
-        if code in pools and pools[code].watch_only or not getattr(backend, "SENDMANY_FEE_RATE", False):
+    coins = {}
+    for code, backend in sorted(backends.items()):
+        sender = None
+        watch_only = code in pools and pools[code].watch_only
+        if code in caps and not watch_only and getattr(backend, "SENDMANY_FEE_RATE", False):
+            sender = PayoutSender(
+                code,
+                backend,
+                db,
+                outbox,
+                Decimal(caps[code]),
+                conf_target=config["payouts.conf_target"],
+                batch_max=config["payouts.batch_max"],
+                clock=clock,
+            )
+        elif code in caps:
             log.info("%s: payouts are not sent from this node (watch-only, or no fee rate on sendmany)", code)
-            continue
-        sender = PayoutSender(
-            code,
-            backend,
-            db,
-            outbox,
-            Decimal(cap),
-            conf_target=config["payouts.conf_target"],
-            batch_max=config["payouts.batch_max"],
-            clock=clock,
+        coins[code] = (
+            sender,
+            Tracker(code, backend, db, outbox, clock=clock),
+            Detector(code, backend, db, outbox, clock),
         )
-        coins[code] = (sender, Tracker(code, backend, db, outbox, clock=clock))
-    if not coins:
-        return None
     seconds = max(10, 3 * config["payouts.interval"])
-    return PayoutRunner(
-        coins, config["payouts.interval"], ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
-    )
+    lease = ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
+    return PayoutRunner(coins, config["payouts.interval"], lease)
 
 
 def watch_key(code, opts):
