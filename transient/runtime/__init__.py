@@ -30,6 +30,7 @@ from ..delivery.outbox import Outbox
 from ..delivery.registry import TargetRegistry
 from ..delivery.sender import Sender
 from ..delivery.targets import TargetGuard
+from ..email.alerts import AlertJob, MerchantAlerts
 from ..greenfield.invoices import Greenfield
 from ..greenfield.payouts import GreenfieldPayouts
 from ..greenfield.projection import Projection
@@ -129,6 +130,7 @@ class Runtime:
         self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
         # E-mail ([email] smtp_url): the customer's messages, queued in their events' transaction.
         self.mail_dispatcher, customer_mail = build_email(config, self.db, self.backends, clock)
+        self.alert_job = None  # the merchant's e-mail alerts: built once the rates and pools are
         self.outbox = Outbox(
             self.renderer,
             config["webhook.url"],
@@ -188,6 +190,18 @@ class Runtime:
             config["server.public_url"] or "http://%s" % config["server.bind"],
             clock,
         )
+        if self.mail_dispatcher is not None and config["email.merchant"]:
+            alerts = MerchantAlerts(
+                self.db,
+                config["email.sender"],
+                config["email.merchant"],
+                config["email.alerts"],
+                stale_pairs=self.rates.stale_pairs if self.rates.pairs() else None,
+                pools=self.pools,
+                clock=clock,
+            )
+            lease = ClusterLease("email-alerts", holder or new_holder_id(), 2 * config["email.alert_interval"], clock)
+            self.alert_job = AlertJob(alerts, config["email.alert_interval"], lease)
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
@@ -324,6 +338,8 @@ class Runtime:
         self.dispatcher.start()
         if self.mail_dispatcher is not None:
             self.mail_dispatcher.start()
+        if self.alert_job is not None:
+            self.alert_job.start()
         if self.rate_refresher is not None:
             self.rate_refresher.start()
         if self.payout_runner is not None:
@@ -364,6 +380,8 @@ class Runtime:
             self.dispatcher.stop()
             if self.mail_dispatcher is not None:
                 self.mail_dispatcher.stop()
+            if self.alert_job is not None:
+                self.alert_job.stop()
             if self.rate_refresher is not None:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:
