@@ -7,7 +7,8 @@ the kept text of each payment for GET, a created payment's body for POST (after 
 the request's JSON). Whatever the daemon costs above it is Transient's.
 
 Per database (SQLite, and PostgreSQL on a fresh database of the machine's server), one
-daemon with a full address pool and a litecoind regtest node behind it; the anchor and
+daemon with a litecoind regtest node behind it and a full address pool (prefilled with
+made-up addresses, see ``_harness.prefill_pool``; creates never wait on the node); the anchor and
 the daemon are loaded in turn, ``--rounds`` times each for GET then POST, with a load
 generator on loopback (bench/_loadgen.py: keep-alive connections, one request in flight
 each, in its own process): both see the same machine, whatever else runs on it.
@@ -22,10 +23,10 @@ import random
 import tempfile
 
 import _loadgen
-from _harness import Bare, BenchNode, percentile, print_table, start_daemon, wait_until, write_json
+from _harness import Bare, BenchNode, percentile, prefill_pool, print_table, start_daemon, wait_until, write_json
 from _pgbouncer import fresh_database  # tests/ is on the path (_harness)
 
-BODY = json.dumps({"currency": "LTC", "amount": "0.001", "account": "order-1"}).encode()
+BODY = json.dumps({"currency": "LTC", "amount": "0.001", "metadata": {"order": "order-1"}}).encode()
 PG_ADMIN = os.environ.get("TRANSIENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -66,7 +67,8 @@ def the_daemons_bodies(daemon, count):
 
 def measure(tmp, node, wallet, db_url, args):
     """GET then POST on the daemon over ``db_url`` and on its anchor, in turn."""
-    coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d" % args.pool)
+    coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d\nrpc_timeout = 60" % args.pool)
+    prefill_pool(db_url, args.pool)  # made-up addresses: see _harness.prefill_pool
     daemon = start_daemon(tmp, db_url, coins, workers=args.workers, threads=args.threads)
     try:
         if not wait_until(lambda: pool_size(daemon) >= args.pool, 300, 0.2):

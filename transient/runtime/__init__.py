@@ -161,7 +161,7 @@ class Runtime:
             price_lock=config["rates.lock"],
             guard=self.guard,
             # SQLite's one writer: the request threads' creates share a transaction.
-            group=GroupCommit(self.db) if is_sqlite(self.db) else None,
+            group=GroupCommit(self.db) if is_sqlite(self.db) and config["database.group_commit"] else None,
         )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
