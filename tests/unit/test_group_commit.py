@@ -123,3 +123,13 @@ def test_concurrent_pooled_creates_each_get_their_own_address_and_event(tmp_path
         assert runtime.pools["LTC"].available() == 64 - 32
     finally:
         runtime.close()
+
+
+def test_a_lone_write_that_fails_gets_its_error_and_leaves_nothing(table):
+    db, path = table
+    group = GroupCommit(db)
+    with pytest.raises(ValueError):
+        group.run(insert(db, 1, fail=True))
+    assert not committed(path, 1)
+    assert group.run(insert(db, 2)) == 2 and committed(path, 2)
+    assert not group._leading and not group._waiting

@@ -79,6 +79,9 @@ class GroupCommit:
     def _commit(self, group):
         try:
             with write_transaction(self.db):
+                if len(group) == 1:  # alone: its failure is the transaction's, no savepoint needed
+                    group[0].value = group[0].work()
+                    return
                 for write in group:
                     try:
                         with self.db.atomic():  # a savepoint: a failing write takes only itself back
