@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from ..api.checkout.page import read_logo as _read_logo
 from ..core.errors import ValidationError
 from ..core.text import email_address
-from ..delivery.mail import parse_smtp_url
+from ..delivery.smtp_url import parse_smtp_url
 from ..rates import logic as _rates
 
 
