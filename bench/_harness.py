@@ -292,23 +292,3 @@ class Bare:
     def __exit__(self, *exc):
         self.proc.terminate()
         self.proc.wait(30)
-
-
-def prefill_pool(db_url, size, currency="LTC"):
-    """Migrate the database at ``db_url`` and give it ``size`` unclaimed pooled addresses
-    (rows as the pool's keeper writes them; made-up addresses, never paid). Asking a node
-    loaded like this machine's for 12 000 addresses takes most of an hour, and a create
-    with a pooled address never talks to the node: what a create costs is the same."""
-    from transient.store import migrations
-    from transient.store.db import open_database
-    from transient.store.models import PooledAddress
-
-    db = open_database(db_url)
-    try:
-        migrations.apply(db)
-        rows = [{"currency": currency, "address": "bench%08d" % i, "claimed_at": None} for i in range(size)]
-        with db.atomic():
-            for start in range(0, size, 500):
-                PooledAddress.insert_many(rows[start : start + 500]).execute()
-    finally:
-        db.close()

@@ -7,8 +7,8 @@ the kept text of each payment for GET, a created payment's body for POST (after 
 the request's JSON). Whatever the daemon costs above it is Transient's.
 
 Per database (SQLite, and PostgreSQL on a fresh database of the machine's server), one
-daemon with a litecoind regtest node behind it and a full address pool (prefilled with
-made-up addresses, see ``_harness.prefill_pool``; creates never wait on the node); the anchor and
+daemon with a litecoind regtest node behind it and a full address pool (filled by the
+daemon before the runs: creates never wait on the node); the anchor and
 the daemon are loaded in turn, ``--rounds`` times each for GET then POST, with a load
 generator on loopback (bench/_loadgen.py: keep-alive connections, one request in flight
 each, in its own process): both see the same machine, whatever else runs on it.
@@ -23,7 +23,7 @@ import random
 import tempfile
 
 import _loadgen
-from _harness import Bare, BenchNode, percentile, prefill_pool, print_table, start_daemon, wait_until, write_json
+from _harness import Bare, BenchNode, percentile, print_table, start_daemon, wait_until, write_json
 from _pgbouncer import fresh_database  # tests/ is on the path (_harness)
 
 BODY = json.dumps({"currency": "LTC", "amount": "0.001", "metadata": {"order": "order-1"}}).encode()
@@ -68,17 +68,16 @@ def the_daemons_bodies(daemon, count):
 def measure(tmp, node, wallet, db_url, args):
     """GET then POST on the daemon over ``db_url`` and on its anchor, in turn."""
     coins = node.coin_config(wallet, "transientd", poll=5, extra="address_pool = %d\nrpc_timeout = 60" % args.pool)
-    prefill_pool(db_url, args.pool)  # made-up addresses: see _harness.prefill_pool
     daemon = start_daemon(tmp, db_url, coins, workers=args.workers, threads=args.threads)
     try:
-        if not wait_until(lambda: pool_size(daemon) >= args.pool, 300, 0.2):
+        if not wait_until(lambda: pool_size(daemon) >= args.pool, 1800, 0.5):
             raise RuntimeError("the address pool did not fill")
         ids, bodies = the_daemons_bodies(daemon, 200)
         random.shuffle(ids)
         with Bare(tmp, args.workers, args.threads, worker="daemon", bodies=bodies) as bare:
             ports = {"anchor": bare.port, "transient": daemon.port}
             gets = alternate(ports, [_loadgen.request("GET", "/payments/%s" % i) for i in ids], args)
-            if not wait_until(lambda: pool_size(daemon) >= args.pool, 300, 0.2):
+            if not wait_until(lambda: pool_size(daemon) >= args.pool, 1800, 0.5):
                 raise RuntimeError("the address pool did not fill again")
             posts = alternate(ports, [_loadgen.request("POST", "/payments", BODY)], args)
         posts["transient"]["pool_left"] = pool_size(daemon)
@@ -101,7 +100,7 @@ def main():
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections of the load generator")
     parser.add_argument("--workers", type=int, default=1, help="[server] workers (both apps)")
     parser.add_argument("--threads", type=int, default=8, help="[server] threads (both apps)")
-    parser.add_argument("--pool", type=int, default=12000, help="the daemon's address_pool")
+    parser.add_argument("--pool", type=int, default=5000, help="the daemon's address_pool (filled before the runs)")
     parser.add_argument("--rounds", type=int, default=4, help="turns of the anchor and the daemon")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
     parser.add_argument("--json", help="also write the figures to this file")

@@ -17,7 +17,7 @@ import os
 import tempfile
 
 import _loadgen
-from _harness import Bare, BenchNode, percentile, prefill_pool, print_table, start_daemon, wait_until, write_json
+from _harness import Bare, BenchNode, percentile, print_table, start_daemon, wait_until, write_json
 from _pgbouncer import fresh_database  # tests/ is on the path (_harness)
 
 BODY = json.dumps({"currency": "LTC", "amount": "0.001", "metadata": {"order": "order-1"}}).encode()
@@ -57,7 +57,6 @@ def bursts(ports, args):
 def measure(tmp, node, wallet, db_url, args):
     extra = "address_pool = %d\nrpc_timeout = 60" % args.pool
     coins = node.coin_config(wallet, "transientd", poll=5, extra=extra)
-    prefill_pool(db_url, args.pool)  # made-up addresses: see _harness.prefill_pool
     daemon = start_daemon(tmp, db_url, coins, extra="" if args.group else "[database]\ngroup_commit = false\n")
     try:
         if not wait_until(lambda: pool_size(daemon) >= args.pool, 1200, 0.5):
