@@ -31,7 +31,7 @@ from .delivery.outbox import Outbox
 from .delivery.registry import TargetRegistry
 from .delivery.sender import Sender
 from .delivery.targets import TargetGuard
-from .email.alerts import AlertJob, MerchantAlerts
+from .email.alerts import AlertJob, MerchantAlerts, RefundClaims
 from .email.customer import CustomerMail
 from .greenfield.invoices import Greenfield
 from .greenfield.payouts import GreenfieldPayouts
@@ -350,7 +350,7 @@ class Runtime:
             config["server.public_url"] or "http://%s" % config["server.bind"],
             clock,
         )
-        if self.mail_dispatcher is not None and config["email.merchant"]:
+        if self.mail_dispatcher is not None:
             alerts = MerchantAlerts(
                 self.db,
                 config["email.sender"],
@@ -360,8 +360,9 @@ class Runtime:
                 pools=self.pools,
                 clock=clock,
             )
+            claims = RefundClaims(self.db, customer_mail, config["server.public_url"], clock=clock)
             lease = ClusterLease("email-alerts", holder or new_holder_id(), 2 * config["email.alert_interval"], clock)
-            self.alert_job = AlertJob(alerts, config["email.alert_interval"], lease)
+            self.alert_job = AlertJob([alerts, claims], config["email.alert_interval"], lease)
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
