@@ -206,11 +206,7 @@ ca_file = "%s"
         _drain(runtime)
         got = smtp.inbox.wait(3)
         subjects = [m["Subject"] for to, m in got if to == "back@example.org"]
-        assert subjects == [
-            "Paiement reçu : 1 LTC",
-            "Votre remboursement de 0,3 LTC",
-            "Remboursement envoyé : 0,3 LTC",
-        ]
+        assert subjects == ["Paiement reçu : 1 LTC", "Votre remboursement de 0,3 LTC", "Remboursement envoyé : 0,3 LTC"]
         claim_text, claim_html = _parts(got[1][1])
         assert "https://shop.example.org/claim/%s" % pull_id in claim_text and "/claim/%s" % pull_id in claim_html
         txid = Payout.get_by_id(payout.id).txid
