@@ -219,7 +219,14 @@ class Runtime:
             lambda: self.greenfield.store_id,
             rates=self.rates.price if self.rates.pairs() else None,
         )
-        self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
+        self.greenfield_hooks = Webhooks(
+            self.db,
+            self.targets,
+            self.guard,
+            clock,
+            self.outbox.written_one,
+            max_hooks=config["greenfield.max_webhooks"],
+        )
 
     def _chain(self, holder):
         """The ledger's side: a Syncer per coin and their scheduler, the pool keeper, and
