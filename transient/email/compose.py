@@ -25,6 +25,8 @@ SUBJECTS = {
     "paid": "Payment received: {amount} {currency}",
     "underpaid": "Payment incomplete: {due} {currency} still due",
     "paid_late": "Payment received after expiry",
+    "refund_sent": "Refund sent: {amount} {currency}",
+    "refund_claim": "Your refund of {amount} {currency}",
 }
 
 
