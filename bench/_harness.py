@@ -223,12 +223,14 @@ def python_notify_command(kind, currency, url, log_path):
     )
 
 
-def start_daemon(workdir, db_url, coins, port=None, workers=1, threads=8, log_level="WARNING", extra="", worker=None):
+def start_daemon(
+    workdir, db_url, coins, port=None, workers=1, threads=8, log_level="WARNING", extra="", worker=None, env=None
+):
     """transientd on the daemon's own server config (default: 1 worker, 8 threads).
     ``worker="gthread"``: the same daemon served by gunicorn's plain gthread worker
     (bench/_gthread_daemon.py), the baseline of transientd's own worker."""
     daemon = Daemon(
-        workdir, db_url, coins, workers=workers, threads=threads, port=port, log_level=log_level, extra=extra
+        workdir, db_url, coins, workers=workers, threads=threads, port=port, log_level=log_level, extra=extra, env=env
     )
     if worker == "gthread":
         daemon.script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_gthread_daemon.py")
