@@ -3,6 +3,7 @@ status a client sees (from the statuses of the invoice's payments), permissions,
 times, and reading an invoice request. Nothing here touches the database."""
 
 import datetime
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -29,12 +30,23 @@ EV_PROCESSING = "InvoiceProcessing"
 EV_SETTLED = "InvoiceSettled"
 EV_EXPIRED = "InvoiceExpired"
 EV_INVALID = "InvoiceInvalid"
-EVENT_TYPES = (CREATED, RECEIVED_PAYMENT, PAYMENT_SETTLED, EV_PROCESSING, EV_SETTLED, EV_EXPIRED, EV_INVALID)
+PAYOUT_TYPES = ("PayoutCreated", "PayoutApproved", "PayoutUpdated")  # a payout's (greenfield.projection)
+EVENT_TYPES = (
+    CREATED,
+    RECEIVED_PAYMENT,
+    PAYMENT_SETTLED,
+    EV_PROCESSING,
+    EV_SETTLED,
+    EV_EXPIRED,
+    EV_INVALID,
+    *PAYOUT_TYPES,
+)
 STATUS_EVENTS = {PROCESSING: EV_PROCESSING, SETTLED: EV_SETTLED, EXPIRED: EV_EXPIRED, INVALID: EV_INVALID}
 
 # BTCPay permission -> the Transient scope that grants it. A key lists (api-keys/current)
-# the permissions its scopes grant; pull payments (refunds) are not offered, so no key
-# holds btcpay.store.cancreatenonapprovedpullpayments and the plugin keeps refunds off.
+# the permissions its scopes grant; btcpay.store.cancreatenonapprovedpullpayments is
+# payouts:create (refunds that await the merchant's approval), which turns the plugin's
+# refund button on.
 VIEW_INVOICES = "btcpay.store.canviewinvoices"
 CREATE_INVOICE = "btcpay.store.cancreateinvoice"
 VIEW_STORE = "btcpay.store.canviewstoresettings"
@@ -47,9 +59,10 @@ PERMISSIONS = {
     VIEW_STORE: "payments:read",
     MODIFY_INVOICES: "payments:mark",  # its own: a create-only key must not settle an invoice
     MODIFY_WEBHOOKS: "webhooks:manage",
+    PULL_PAYMENTS: "payouts:create",
 }
 # What `transient keys create --greenfield` gives: the WooCommerce plugin's set, exactly.
-PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage", "payments:mark")
+PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage", "payments:mark", "payouts:create")
 
 
 class FieldErrors(ValidationError):
@@ -64,9 +77,15 @@ class FieldErrors(ValidationError):
 def from_unix(value, path):
     """A naive UTC datetime from unix seconds (an int or its digits), or FieldErrors."""
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not text.isascii() or len(text) > 12:
-        raise FieldErrors([(path, "must be unix seconds")])
+    if isinstance(value, bool) or not text.isdigit() or not text.isascii() or int(text) > MAX_UNIX:
+        raise FieldErrors([(path, "must be unix seconds up to %d (year 9999)" % MAX_UNIX)])
     return datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=int(text))
+
+
+MAX_UNIX = 253402300799  # 9999-12-31T23:59:59Z: a later date overflows datetime (a 500 for 999999999999)
+# A number as Greenfield's clients write it, in ASCII: Decimal() alone also took "1_000",
+# Arabic-Indic "١" and fullwidth "１", which the native API refuses.
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 def method_id(currency):
@@ -99,8 +118,11 @@ def decimal_of(value, path, positive=True):
     """A Decimal from a JSON string or number (never a float: bodies parse with Decimal)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise FieldErrors([(path, 'must be a decimal number, e.g. "1.5"')])
+    text = str(value).strip()
+    if not _NUMBER.fullmatch(text):
+        raise FieldErrors([(path, 'must be a decimal number, e.g. "1.5"')])
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
         raise FieldErrors([(path, 'must be a decimal number, e.g. "1.5"')]) from None
     if not number.is_finite() or (positive and number <= 0) or number < 0:

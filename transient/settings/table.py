@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..api.checkout.qr import OPTIONS as _QR
 from ..delivery.targets import parse_networks
 from .parsers import (
+    EMAIL_ALERT_KINDS,
     EMAIL_CUSTOMER_KINDS,
     _address,
     _address_list,
@@ -213,6 +214,13 @@ SETTINGS = [
         _kinds(EMAIL_CUSTOMER_KINDS),
         "The customer's e-mails sent (a payment with an email): paid, underpaid, paid_late; [] for none.",
     ),
+    Setting(
+        "email.alerts",
+        list(EMAIL_ALERT_KINDS),
+        _kinds(EMAIL_ALERT_KINDS),
+        "The merchant's alerts sent to [email] merchant: " + ", ".join(EMAIL_ALERT_KINDS) + "; [] for none.",
+    ),
+    Setting("email.alert_interval", 60, _int(5, 86400), "Seconds between looks for what to alert the merchant of."),
     Setting("email.rate_limit", 10, _int(1, 10000), "E-mails to one address per hour at most; more wait."),
     Setting("email.timeout", 30, _int(1, 300), "Seconds an SMTP attempt may take."),
     Setting(
@@ -385,6 +393,12 @@ SETTINGS = [
         "MediumSpeed",
         _speed,
         "Confirmations of an invoice that names none: HighSpeed 0, MediumSpeed 1, LowMediumSpeed 2, LowSpeed 6.",
+    ),
+    Setting(
+        "greenfield.max_webhooks",
+        100,
+        _int(1, 10000),
+        "Greenfield webhooks a store may have (each gets every event: more is refused, 400 webhook-limit).",
     ),
     Setting("greenfield.expiration_minutes", 15, _int(1, 525600), "Minutes until an invoice expires (default)."),
     Setting(

@@ -1,249 +1,70 @@
 """The one place that builds and wires: every collaborator of a process, once, in order,
 from the config. Nothing else reads the whole config or rewires another object.
 
-The route of a change to the merchant reads top to bottom in ``Runtime.__init__``:
+May import every room (the builders of its parts are in ``build``); the CLI and
+transientd import it. ``Runtime.__init__`` calls a few named builders in order: the
+coins, the deliveries, the money, the views, the chain.
+
+The route of a change to the merchant reads top to bottom in those builders:
 the ledger (in each coin's Syncer) and the payments service write events into the
 outbox in the change's transaction; the outbox turns each into one delivery per
 target (the webhook URL, the payment's callback, the AMQP exchange) and, after the
 commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 """
 
-import ipaddress
 import logging
-import socket
-from decimal import Decimal
 
-from .api.app import create_app
-from .api.checkout import page as checkout_page
-from .api.checkout import qr
-from .api.health import HealthReport
-from .api.peers import Peers
-from .chain import hdkeys, plugins
-from .chain.scheduler import SyncScheduler
-from .chain.sync import Syncer, new_holder_id
-from .core.clock import utcnow
-from .core.errors import ConfigError, NodeError, ValidationError
-from .core.keys import KeyRing
-from .core.money import parse_amount
-from .delivery.dispatcher import Dispatcher
-from .delivery.mail import MailDispatcher, Mailer, parse_smtp_url
-from .delivery.outbox import Outbox
-from .delivery.registry import TargetRegistry
-from .delivery.sender import Sender
-from .delivery.targets import TargetGuard
-from .email.customer import CustomerMail
-from .greenfield.invoices import Greenfield
-from .greenfield.projection import Projection
-from .greenfield.webhooks import Webhooks
-from .ops import logs
-from .ops.metrics import StateCollector
-from .payments.pool import AddressPool, PoolKeeper, WatchPool
-from .payments.rendering import Renderer
-from .payments.service import PaymentService
-from .payouts.refunds import Refunds
-from .payouts.runner import PayoutRunner
-from .payouts.sender import PayoutSender, Tracker
-from .payouts.service import Limits, PayoutService
-from .rates.book import Policy, RateBook
-from .rates.refresher import RateRefresher
-from .rates.registry import build_sources, collect_sources
-from .rates.store import PairLease
-from .reports.period import since
-from .reports.reconcile import ReconcileJob, Reconciler
-from .reports.service import Reports
-from .store import db as db_module
-from .store import migrations
-from .store.db import open_database
-from .store.keys import KeyStore
-from .store.leases import ClusterLease
-
-POOL_LEASE_SECONDS = 30  # a killed keeper's pools wait this long for another daemon's keeper
-
-log = logging.getLogger("transient")
-GREENFIELD_KEYS = (
-    "greenfield.store_id",
-    "greenfield.store_name",
-    "greenfield.default_currency",
-    "greenfield.speed_policy",
-    "greenfield.expiration_minutes",
-    "greenfield.monitoring_minutes",
-    "greenfield.payment_tolerance",
+from ..api.app import create_app
+from ..api.checkout import page as checkout_page
+from ..api.checkout import qr
+from ..api.health import HealthReport
+from ..api.peers import Peers
+from ..chain import plugins
+from ..chain.scheduler import SyncScheduler
+from ..chain.sync import Syncer, new_holder_id
+from ..core.clock import utcnow
+from ..core.errors import ConfigError, NodeError
+from ..core.keys import KeyRing
+from ..delivery.dispatcher import Dispatcher
+from ..delivery.outbox import Outbox
+from ..delivery.registry import TargetRegistry
+from ..delivery.sender import Sender
+from ..delivery.targets import TargetGuard
+from ..email.alerts import AlertJob, MerchantAlerts
+from ..greenfield.invoices import Greenfield
+from ..greenfield.payouts import GreenfieldPayouts
+from ..greenfield.projection import Projection
+from ..greenfield.webhooks import Webhooks
+from ..ops import logs
+from ..ops.metrics import StateCollector
+from ..payments.pool import PoolKeeper
+from ..payments.rendering import Renderer
+from ..payments.service import PaymentService
+from ..payouts.refunds import Refunds
+from ..payouts.service import PayoutService
+from ..reports.period import since
+from ..reports.reconcile import ReconcileJob, Reconciler
+from ..reports.service import Reports
+from ..store import db as db_module
+from ..store import migrations
+from ..store.db import open_database
+from ..store.keys import KeyStore
+from ..store.leases import ClusterLease
+from .build import (
+    GREENFIELD_KEYS,
+    POOL_LEASE_SECONDS,
+    build_amqp,
+    build_backends,
+    build_email,
+    build_payout_runner,
+    build_pool,
+    build_rates,
+    is_loopback,
+    payout_limits,
+    watch_key,
 )
 
-
-def build_backends(config, backend_classes):
-    """Return ``{currency: backend instance}``; an unknown backend name is a ConfigError."""
-    backends = {}
-    for code, opts in sorted(config.coins.items()):
-        cls = backend_classes.get(opts["backend"])
-        if cls is None:
-            raise ConfigError(
-                "coins.%s.backend: unknown backend %r (installed: %s)"
-                % (code, opts["backend"], ", ".join(sorted(backend_classes)) or "none"),
-                field="coins.%s.backend" % code,
-            )
-        backends[code] = cls(code, opts)
-    return backends
-
-
-def build_rates(config, pm, currencies, db, clock, holder=None):
-    """Return ``(RateBook, RateRefresher or None)``: the stored rates of the coins in ``[rates]
-    fiat``, and the job that keeps them fresh (None when no fiat is configured)."""
-    sources = build_sources(config["rates.sources"], collect_sources(pm), config.rate_sources)
-    policy = Policy(
-        config["rates.max_age"], config["rates.max_deviation"], config["rates.min_sources"], config["rates.spread"]
-    )
-    book = RateBook(currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock)
-    if config["rates.min_sources"] > len(sources):
-        raise ConfigError(
-            "rates.min_sources: %d quotes cannot agree with %d source(s) in rates.sources"
-            % (config["rates.min_sources"], len(sources)),
-            field="rates.min_sources",
-        )
-    if not book.pairs():
-        return book, None
-    lease = PairLease(holder or new_holder_id(), 120, clock)
-    return book, RateRefresher(
-        book.plan(),
-        sources,
-        db,
-        config["rates.refresh_interval"],
-        lease,
-        clock,
-        max_move=Decimal(config["rates.max_move"]),
-    )
-
-
-def payout_limits(config, backends):
-    """Return the payouts' :class:`Limits` in each coin's base units; a coin that is not
-    configured, or an amount it cannot hold, is a ConfigError naming the key."""
-    tables = {}
-    for key in ("auto_approve_below", "daily_cap"):
-        table = tables[key] = {}
-        for code, text in config["payouts." + key].items():
-            name = "payouts.%s.%s" % (key, code)
-            if code not in backends:
-                raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
-            try:
-                table[code] = parse_amount(text, name, backends[code].max_money, backends[code].decimals)
-            except ValidationError as exc:
-                raise ConfigError("%s %s" % (name, exc.message), field=name) from None
-    return Limits(tables["auto_approve_below"], tables["daily_cap"])
-
-
-def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
-    """Return the thread that sends the approved payouts of every coin whose node holds the
-    keys and has a ``[payouts] fee_rate_cap`` (a coin without one sends nothing), or None."""
-    coins = {}
-    for code, cap in sorted(config["payouts.fee_rate_cap"].items()):
-        name = "payouts.fee_rate_cap.%s" % code
-        backend = backends.get(code)
-        if backend is None:
-            raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
-        if code in pools and pools[code].watch_only or not getattr(backend, "SENDMANY_FEE_RATE", False):
-            log.info("%s: payouts are not sent from this node (watch-only, or no fee rate on sendmany)", code)
-            continue
-        sender = PayoutSender(
-            code,
-            backend,
-            db,
-            outbox,
-            Decimal(cap),
-            conf_target=config["payouts.conf_target"],
-            batch_max=config["payouts.batch_max"],
-            clock=clock,
-        )
-        coins[code] = (sender, Tracker(code, backend, db, outbox, clock=clock))
-    if not coins:
-        return None
-    seconds = max(10, 3 * config["payouts.interval"])
-    return PayoutRunner(
-        coins, config["payouts.interval"], ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
-    )
-
-
-def watch_key(code, opts):
-    """Return the coin's watch-only :class:`~transient.chain.hdkeys.WatchKey`, or None
-    (addresses from the node's wallet)."""
-    if not (opts["xpub"] or opts["descriptor"]):
-        return None
-    return hdkeys.parse(
-        code,
-        opts["xpub"],
-        opts["derivation"],
-        opts["descriptor"],
-        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
-    )
-
-
-def build_email(config, db, backends, clock):
-    """The MailDispatcher and the customer's e-mail projection, or (None, None) without
-    ``[email] smtp_url``."""
-    url = config["email.smtp_url"]
-    if not url:
-        return None, None
-    if not config["email.sender"]:
-        raise ConfigError("email.sender is required with email.smtp_url (the From: address)", "email.sender")
-    mailer = Mailer(parse_smtp_url(url, config["email.insecure"]), config["email.timeout"], config["email.ca_file"])
-    dispatcher = MailDispatcher(db, mailer, config["email.retry_schedule"], concurrency=2, clock=clock)
-    customer = CustomerMail(
-        config["email.sender"],
-        config["email.customer"],
-        config["email.rate_limit"],
-        config["server.public_url"],
-        {code: backend.decimals for code, backend in backends.items()},
-    )
-    return dispatcher, customer
-
-
-def build_pool(code, backend, db, opts, clock):
-    """Return the coin's address pool: derived from its watch-only key, or the node's."""
-    watch = watch_key(code, opts)
-    if watch is None:
-        return AddressPool(code, backend, db, opts["address_pool"], clock=clock)
-    return WatchPool(
-        code,
-        backend,
-        db,
-        opts["address_pool"],
-        watch,
-        gap_limit=opts["gap_limit"],
-        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
-        clock=clock,
-    )
-
-
-def build_amqp(config, db, clock):
-    """Return the process's AMQP side when ``[amqp] url`` is set, else None."""
-    if not config["amqp.url"]:
-        return None
-    # pika is imported only where AMQP is configured: a worker without it saves its memory.
-    from .amqp.bridge import Amqp
-
-    return Amqp(
-        config["amqp.url"],
-        config["amqp.exchange"],
-        config["amqp.rpc_queue"],
-        config["amqp.retry_schedule"],
-        config["amqp.confirm_timeout"],
-        db,
-        clock=clock,
-    )
-
-
-def is_loopback(host):
-    """True when the bind host ``host`` (an address, ``[::1]`` or a name) reaches this
-    machine only; a name counts when every address it resolves to is loopback."""
-    host = host.strip("[]")
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        return False
-    return bool(found) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in found)
+log = logging.getLogger("transient")
 
 
 class Runtime:
@@ -253,7 +74,18 @@ class Runtime:
     def __init__(self, config, pm=None, clock=utcnow, holder=None):
         self.config = config
         self.clock = clock
-        # Coins: backends from the plugins, one per configured currency.
+        coins = self._coins(pm)
+        self._deliveries(coins)
+        self._money(coins, holder)
+        self._views(holder)
+        self._chain(holder)
+        self._started = False
+
+    def _coins(self, pm):
+        """The backends (from the plugins, one per configured coin), the database, who may
+        call (the config's keys and the stored ones) and the address pools; return the
+        coins' ``{code: (backend, options)}``."""
+        config, clock = self.config, self.clock
         self.pm = pm or plugins.get_plugin_manager()
         self.backends = build_backends(config, plugins.collect_backends(self.pm))
         coins = {code: (backend, config.coins[code]) for code, backend in self.backends.items()}
@@ -267,6 +99,12 @@ class Runtime:
             for code, backend in self.backends.items()
             if config.coins[code]["address_pool"] or watch_key(code, config.coins[code])
         }
+        return coins
+
+    def _deliveries(self, coins):
+        """Where events go: the guard of per-payment URLs, the registered targets, the
+        webhook dispatcher, AMQP, e-mail, the renderer and the outbox that queues for all."""
+        config, clock = self.config, self.clock
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
         # Per-payment URLs reach public addresses and the allowed networks only (SSRF).
         self.guard = TargetGuard(config["webhook.allowed_networks"])
@@ -292,6 +130,7 @@ class Runtime:
         self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
         # E-mail ([email] smtp_url): the customer's messages, queued in their events' transaction.
         self.mail_dispatcher, customer_mail = build_email(config, self.db, self.backends, clock)
+        self.alert_job = None  # the merchant's e-mail alerts: built once the rates and pools are
         self.outbox = Outbox(
             self.renderer,
             config["webhook.url"],
@@ -302,6 +141,11 @@ class Runtime:
             registry=self.targets,
             projections=[self.greenfield_events] + ([customer_mail] if customer_mail else []),
         )
+
+    def _money(self, coins, holder):
+        """What changes payments and payouts: the rates, the payments service (AMQP's
+        commands call it too), the payouts and refunds."""
+        config, clock = self.config, self.clock
         # Fiat rates: stored quotes read on create, kept fresh by one refresher per pair in the cluster.
         self.rates, self.rate_refresher = build_rates(config, self.pm, self.backends, self.db, clock, holder)
         # What changes payments: the service (create) and each coin's Syncer (the ledger).
@@ -320,7 +164,9 @@ class Runtime:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
         # Money leaving: payouts and refunds, recorded and approved by the service, sent by
         # the runner (node-wallet coins with a fee rate cap), which an approval wakes.
-        self.payout_runner = build_payout_runner(config, self.backends, self.pools, self.db, self.outbox, clock, holder)
+        self.payout_runner, self.payout_batches = build_payout_runner(
+            config, self.backends, self.pools, self.db, self.outbox, clock, holder
+        )
         self.payouts = PayoutService(
             coins,
             self.outbox,
@@ -331,6 +177,11 @@ class Runtime:
             wake=self.payout_runner.wake if self.payout_runner is not None else None,
         )
         self.refunds = Refunds(self.payouts, rates=self.rates.price if self.rates.pairs() else None)
+
+    def _views(self, holder):
+        """Views over the ledger: Greenfield's store, invoices and webhooks, the reports and
+        the reconciliation with each node."""
+        config, clock = self.config, self.clock
         # BTCPay Greenfield: one store, its invoices (views over payments) and webhooks.
         self.greenfield = Greenfield(
             self.payments,
@@ -341,6 +192,18 @@ class Runtime:
             config["server.public_url"] or "http://%s" % config["server.bind"],
             clock,
         )
+        if self.mail_dispatcher is not None and config["email.merchant"]:
+            alerts = MerchantAlerts(
+                self.db,
+                config["email.sender"],
+                config["email.merchant"],
+                config["email.alerts"],
+                stale_pairs=self.rates.stale_pairs if self.rates.pairs() else None,
+                pools=self.pools,
+                clock=clock,
+            )
+            lease = ClusterLease("email-alerts", holder or new_holder_id(), 2 * config["email.alert_interval"], clock)
+            self.alert_job = AlertJob(alerts, config["email.alert_interval"], lease)
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
@@ -350,7 +213,25 @@ class Runtime:
             lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
             period_of = lambda now: since(now, window)  # noqa: E731
             self.reconcile_job = ReconcileJob(self.reconciler, period_of, config["reconcile.interval"], lease)
-        self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
+        self.greenfield_payouts = GreenfieldPayouts(
+            self.payouts,
+            self.refunds,
+            lambda: self.greenfield.store_id,
+            rates=self.rates.price if self.rates.pairs() else None,
+        )
+        self.greenfield_hooks = Webhooks(
+            self.db,
+            self.targets,
+            self.guard,
+            clock,
+            self.outbox.written_one,
+            max_hooks=config["greenfield.max_webhooks"],
+        )
+
+    def _chain(self, holder):
+        """The ledger's side: a Syncer per coin and their scheduler, the pool keeper, and
+        the health report over all of it."""
+        config, clock = self.config, self.clock
         self.syncers = {
             code: Syncer(
                 code,
@@ -383,7 +264,6 @@ class Runtime:
             db_outages=self.db.outages.report,
             db_problem=lambda: db_module.write_problem(self.db),
         )
-        self._started = False
 
     def app(self):
         """Return the WSGI app serving this runtime's payments."""
@@ -402,12 +282,13 @@ class Runtime:
             max_body=config["api.max_body"],
             refresh_interval=config["checkout.refresh_interval"],
             rates=self.rates,
-            greenfield=(self.greenfield, self.greenfield_hooks),
+            greenfield=(self.greenfield, self.greenfield_hooks, self.greenfield_payouts),
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
             reconciler=self.reconciler,
+            payouts=(self.payouts, self.refunds, self.payout_batches),
         )
 
     def branding(self):
@@ -466,6 +347,8 @@ class Runtime:
         self.dispatcher.start()
         if self.mail_dispatcher is not None:
             self.mail_dispatcher.start()
+        if self.alert_job is not None:
+            self.alert_job.start()
         if self.rate_refresher is not None:
             self.rate_refresher.start()
         if self.payout_runner is not None:
@@ -506,6 +389,8 @@ class Runtime:
             self.dispatcher.stop()
             if self.mail_dispatcher is not None:
                 self.mail_dispatcher.stop()
+            if self.alert_job is not None:
+                self.alert_job.stop()
             if self.rate_refresher is not None:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:
