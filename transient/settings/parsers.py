@@ -1,16 +1,17 @@
-"""The value parsers of the settings table: each takes a TOML value or an environment
-string and returns the value, or raises ValueError saying what is wrong (the loader adds
-the key)."""
+"""The row of the settings tables (``Setting``) and the parsers of its values: each
+parser takes a TOML value or an environment string and returns the value, or raises
+ValueError saying what is wrong (the loader adds the key)."""
 
 import os
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from ..api.checkout.page import read_logo as _read_logo
 from ..core.errors import ValidationError
 from ..core.text import email_address
-from ..delivery.mail import parse_smtp_url
+from ..delivery.smtp_url import parse_smtp_url
 from ..rates import logic as _rates
 
 
@@ -76,7 +77,7 @@ def duration(value):
     return seconds
 
 
-EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late")
+EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late", "refund_claim", "refund_sent")
 EMAIL_ALERT_KINDS = ("delivery_given_up", "node_down", "rates_failing", "watch_gap", "payout_awaiting_approval")
 
 
@@ -299,3 +300,17 @@ def _choice(value, choices):
     if value not in choices:
         raise ValueError("must be one of %s" % ", ".join(choices))
     return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: object
+    parse: object
+    help: str
+    env_alias: str = None
+    secret: bool = False  # never echoed (URLs: only with their credentials redacted)
+
+    @property
+    def env(self):
+        return "TRANSIENT_" + self.key.upper().replace(".", "_")
