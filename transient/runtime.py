@@ -12,9 +12,12 @@ import ipaddress
 import logging
 import socket
 
+from . import settings as settings_table
+from .accounts.service import Accounts
 from .api.app import create_app
 from .api.checkout import page as checkout_page
 from .api.checkout import qr
+from .api.dashboard import Dashboard
 from .api.health import HealthReport
 from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
@@ -300,7 +303,40 @@ class Runtime:
             stale_rates=self.rates.stale_pairs if self.rates.pairs() else None,
             db_outages=self.db.outages.report,
         )
+        # The merchant's dashboard: its users (the CLI makes the first), and its pages.
+        self.accounts = Accounts(
+            self.db,
+            clock=clock,
+            require_2fa=config["dashboard.require_2fa"],
+            session_hours=config["dashboard.session_hours"],
+            lockout_failures=config["dashboard.lockout_failures"],
+            lockout_minutes=config["dashboard.lockout_minutes"],
+        )
         self._started = False
+
+    def dashboard(self):
+        """The dashboard's pages and what they read, or None when ``[dashboard] enabled`` is off."""
+        config = self.config
+        if not config["dashboard.enabled"]:
+            return None
+        return Dashboard(
+            accounts=self.accounts,
+            payments=self.payments,
+            health=self.health,
+            db=self.db,
+            outbox=self.outbox,
+            sender=self.sender,
+            key_store=self.key_store,
+            path=config["dashboard.path"],
+            time_zone=config["dashboard.time_zone"],
+            webhook_url=config["webhook.url"],
+            settings=settings_table.shown(config),
+            payouts=self.payouts,
+            decimals={c: b.decimals for c, b in self.backends.items()},
+            targets=self.targets.urls,
+            invoice_of=self.greenfield.invoice_of,
+            secure=(config["server.public_url"] or "").startswith("https://"),
+        )
 
     def app(self):
         """Return the WSGI app serving this runtime's payments."""
@@ -323,6 +359,7 @@ class Runtime:
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
+            dashboard=self.dashboard(),
         )
 
     def branding(self):

@@ -10,12 +10,14 @@ import difflib
 import os
 import re
 import tomllib
+import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .api.checkout.page import read_logo as _read_logo
 from .api.checkout.qr import OPTIONS as _QR
 from .chain import hdkeys
+from .core import redact as _redact
 from .core.errors import ConfigError
 from .delivery.targets import parse_networks
 from .rates import logic as _rates
@@ -192,6 +194,22 @@ def _store_id(value):
     value = _str(value).strip()
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
         raise ValueError("must be 1-64 letters, digits, '-' or '_' (the plugin keeps no other character)")
+    return value
+
+
+def _dashboard_path(value):
+    value = _str(value).rstrip("/")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value) or value.startswith(("/api", "/pay/", "/payments")):
+        raise ValueError("must be a path such as /dashboard, not one the API uses")
+    return value
+
+
+def _time_zone(value):
+    value = _str(value)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not an IANA time zone such as Europe/Berlin") from None
     return value
 
 
@@ -528,6 +546,21 @@ SETTINGS = [
         " an approval wakes it sooner.",
     ),
     Setting("payouts.batch_max", 1000, _int(1, 5000), "Most payouts in one transaction (one sendmany)."),
+    # The merchant's dashboard (issue 28): pages in the browser, users of its own.
+    Setting(
+        "dashboard.enabled", True, _bool, "Serve the merchant's dashboard (sign-in with `transient users create`)."
+    ),
+    Setting("dashboard.path", "/dashboard", _dashboard_path, "Where the dashboard is served; sign-in at {path}/login."),
+    Setting("dashboard.require_2fa", True, _bool, "Owners must sign in with a TOTP code (set up at first sign-in)."),
+    Setting("dashboard.session_hours", 12, _int(1, 24 * 30), "Hours a dashboard session lasts without use."),
+    Setting("dashboard.time_zone", "UTC", _time_zone, "The IANA time zone the dashboard shows times and days in."),
+    Setting(
+        "dashboard.lockout_failures",
+        5,
+        _int(1, 1000),
+        "Failed sign-ins in a row that lock an account (and 4x that from one address) for lockout_minutes.",
+    ),
+    Setting("dashboard.lockout_minutes", 15, _int(1, 24 * 60), "Minutes a locked account or address waits."),
     # BTCPay Greenfield compatibility (/api/v1): the gateway is one store.
     Setting(
         "greenfield.store_id",
@@ -744,6 +777,29 @@ def secret_values(config):
     for opts in config.coins.values():
         found.extend(opts.get(s.key) for s in COIN_SETTINGS if s.secret and opts.get(s.key))
     return found
+
+
+def shown(config):
+    """``[(key, value as text, help)]`` of the running configuration for the dashboard's
+    settings page: secrets never shown (only whether they are set), URLs redacted, and
+    anything that could hold a known secret scrubbed."""
+    known = secret_values(config)
+
+    def text(setting, value):
+        if setting.secret:
+            return "(set, not shown)" if value else "(not set)"
+        if isinstance(value, dict | list):
+            value = (
+                ", ".join("%s=%s" % kv for kv in value.items())
+                if isinstance(value, dict)
+                else ", ".join(map(str, value))
+            )
+        return _redact.scrub(str(value), *known) if value not in (None, "") else ""
+
+    rows = [(s.key, text(s, config.values.get(s.key)), s.help) for s in SETTINGS]
+    for code, opts in sorted(config.coins.items()):
+        rows.extend(("coins.%s.%s" % (code, s.key), text(s, opts.get(s.key)), s.help) for s in COIN_SETTINGS)
+    return rows
 
 
 def _apply_file(data, values, coins, sources):

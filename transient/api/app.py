@@ -6,6 +6,7 @@ from ..core.errors import TransientError
 from . import errors, resources
 from .auth import ApiKeys
 from .checkout import page
+from .dashboard import mount as mount_dashboard
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
 from .reports import ReportFile
@@ -40,6 +41,7 @@ def create_app(
     greenfield=None,
     branding=None,
     reports=None,
+    dashboard=None,
 ):
     """Return the WSGI app.
 
@@ -52,7 +54,8 @@ def create_app(
     scrape-time gauges of ``/metrics`` (an ops.metrics.StateCollector); ``greenfield`` the
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
-    ``reports`` the reports.service.Reports behind ``/reports/{kind}``.
+    ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``dashboard`` the
+    merchant's pages (a dashboard.Dashboard: its services and path), None when turned off.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
@@ -75,4 +78,6 @@ def create_app(
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     if greenfield is not None:
         mount_greenfield(app, *greenfield, access.keys, max_body, refresh_interval)
+    if dashboard is not None:
+        mount_dashboard(app, dashboard)
     return app

@@ -24,6 +24,7 @@ from ..store.db import open_database
 from . import devnet as cli_devnet
 from . import doctor
 from . import keys as cli_keys
+from . import users as cli_users
 from . import payments as cli_payments
 from . import rates as cli_rates
 from . import reports as cli_reports
@@ -297,6 +298,7 @@ def build_parser():
     cli_reports.register(sub, common)
     cli_wallet.register(sub, common)
     cli_keys.register(sub, common)
+    cli_users.register(sub, common)
     cli_devnet.register(sub, common)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply pending database migrations")
