@@ -175,7 +175,7 @@ class Accounts:
             metrics.SIGN_INS.labels("locked").inc()
             raise Locked("too many failed sign-ins: wait a few minutes and try again")
         code = re.sub(r"[\s-]", "", code or "")
-        if not (self._totp_ok(user.totp_secret, code) or self._recovery_ok(user, code)):
+        if not (self._totp_used(user, code) or self._recovery_ok(user, code)):
             self.throttle.failed(user.email, address)
             metrics.SIGN_INS.labels("failed").inc()
             raise SignInRefused("wrong code")
@@ -183,11 +183,32 @@ class Accounts:
         self._signed_in(user, address)
         return self._replace(session, user, address, user_agent)
 
-    def _totp_ok(self, secret, code):
-        if not secret or not code.isdigit():
-            return False
+    def _totp_step(self, secret, code):
+        """The time step (30 s) at which ``code`` is the right one, the one before or after
+        now (a phone's clock a little off), or None."""
+        if not secret or not code.isdigit() or len(code) != 6:
+            return None
+        totp = pyotp.TOTP(secret)
         now = self.clock().replace(tzinfo=datetime.timezone.utc)
-        return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+        for offset in (0, -1, 1):
+            at = now + datetime.timedelta(seconds=30 * offset)
+            if hmac.compare_digest(totp.at(at), code):
+                return totp.timecode(at)
+        return None
+
+    def _totp_used(self, user, code):
+        """True when ``code`` is right and of a later step than the last one used (a code
+        seen once, by a shoulder or a proxy's log, does not sign in again)."""
+        step = self._totp_step(user.totp_secret, code)
+        if step is None:
+            return False
+        with write_transaction(self.db):
+            won = (
+                DashboardUser.update(totp_step=step)
+                .where(DashboardUser.id == user.id, DashboardUser.totp_step < step)
+                .execute()
+            )
+        return won == 1
 
     def _recovery_ok(self, user, code):
         with write_transaction(self.db):
@@ -216,13 +237,14 @@ class Accounts:
         if not re.fullmatch(r"[A-Z2-7]{16,64}", secret or ""):
             raise ValidationError("not a TOTP secret", "secret")
         user = session.user
-        if not self._totp_ok(secret, re.sub(r"\s", "", code or "")):
+        step = self._totp_step(secret, re.sub(r"\s", "", code or ""))
+        if step is None:
             self.throttle.failed(user.email, address)
             raise SignInRefused("wrong code: check the time on your phone and type the newest code")
         codes = [base64.b32encode(secrets.token_bytes(10)).decode().lower() for _ in range(RECOVERY_CODES)]
         with write_transaction(self.db):
-            user.totp_secret = secret
-            user.save(only=[DashboardUser.totp_secret])
+            user.totp_secret, user.totp_step = secret, step
+            user.save(only=[DashboardUser.totp_secret, DashboardUser.totp_step])
             RecoveryCode.delete().where(RecoveryCode.user == user).execute()
             RecoveryCode.insert_many([{"user": user, "digest": digest(c)} for c in codes]).execute()
             self.audit(user.email, "user.totp", "user", user.id, address)

@@ -24,10 +24,10 @@ from ..store.db import open_database
 from . import devnet as cli_devnet
 from . import doctor
 from . import keys as cli_keys
-from . import users as cli_users
 from . import payments as cli_payments
 from . import rates as cli_rates
 from . import reports as cli_reports
+from . import users as cli_users
 from . import wallet as cli_wallet
 from . import webhooks as cli_webhooks
 from .util import (

@@ -7,7 +7,16 @@ digests (both are long random strings, so a plain digest is enough). The TOTP se
 be read back to check a code, so it is kept as it is.
 """
 
-from peewee import BigAutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField
+from peewee import (
+    BigAutoField,
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
 
 from ..core.clock import utcnow
 from .db import database
@@ -29,6 +38,7 @@ class DashboardUser(BaseModel):
     role = CharField(max_length=8)
     password_hash = TextField()
     totp_secret = CharField(max_length=64, null=True)  # base32; set once the user confirmed a code
+    totp_step = BigIntegerField(default=0)  # the last TOTP time step used: a code counts once
     created_at = DateTimeField(default=utcnow)
     created_by = CharField(max_length=254, null=True)  # who made it (None: the CLI)
     disabled_at = DateTimeField(null=True)

@@ -109,7 +109,7 @@ class Payments(web.Page):
                 )
         except ValidationError as exc:
             error = "%s: %s" % (exc.field, exc.message)
-        rendered = dash.payments.render_many(rows, with_history=False) if rows else []
+        rendered = dash.payments.render_many(rows) if rows else []
         if q["late"]:
             rendered = [p for p in rendered if p["amount_received"] != "0"]
         web.render(

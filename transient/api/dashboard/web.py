@@ -88,7 +88,7 @@ def set_cookie(req, resp, dash, name, value, max_age=None):
 
 
 def drop_cookie(req, resp, dash, name):
-    resp.unset_cookie(name, path=dash.path, same_site="Strict", secure=is_secure(req, dash), http_only=True)
+    set_cookie(req, resp, dash, name, "", max_age=0)
 
 
 def same_origin(req):
@@ -104,11 +104,12 @@ def same_origin(req):
 
 
 def safe_next(dash, value):
-    """``?next=`` only ever leads to a page of the dashboard (no other host, no scheme)."""
+    """``?next=`` only ever leads to a page of the dashboard (no other host, no scheme, no
+    dot segment climbing out of it)."""
     value = value or ""
-    if (value.startswith(dash.path + "/") or value == dash.path) and not any(
-        c in value for c in ("\\", "//", "\r", "\n", "@")
-    ):
+    inside = value == dash.path or value.startswith(dash.path + "/")
+    segments = value.split("?")[0].split("/")
+    if inside and not any(c in value for c in ("\\", "//", "\r", "\n", "@")) and not {".", ".."} & set(segments):
         return value
     return dash.path
 

@@ -2,7 +2,16 @@
 the indexes its payment search and filters read (an address, a txid or an order id found
 without knowing the coin; one coin's payments newest first)."""
 
-from peewee import BigAutoField, CharField, DateTimeField, ForeignKeyField, IntegerField, Model, TextField
+from peewee import (
+    BigAutoField,
+    BigIntegerField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
+)
 from playhouse.migrate import migrate
 
 
@@ -19,6 +28,7 @@ def up(migrator, db):
         role = CharField(max_length=8)
         password_hash = TextField()
         totp_secret = CharField(max_length=64, null=True)
+        totp_step = BigIntegerField(default=0)
         created_at = DateTimeField()
         created_by = CharField(max_length=254, null=True)
         disabled_at = DateTimeField(null=True)
