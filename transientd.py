@@ -16,6 +16,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
+import transient
 from transient import settings
 from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
@@ -75,7 +76,11 @@ class Daemon(BaseApplication):
         # client costs a socket, not a thread, and is dropped after request_timeout.
         self.cfg.set(
             "worker_class",
-            type("BufferingWorker", (BufferingWorker,), {"request_timeout": float(cfg["server.request_timeout"])}),
+            type(
+                "BufferingWorker",
+                (BufferingWorker,),
+                {"request_timeout": float(cfg["server.request_timeout"]), "max_body": cfg["api.max_body"]},
+            ),
         )
         self.cfg.set("worker_connections", 1000)  # per worker: open sockets, slow ones included
         self.cfg.set("graceful_timeout", 60)
@@ -207,6 +212,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="transientd", description="Run the Transient payment gateway.")
     parser.add_argument("--config", help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
     parser.add_argument("--check", action="store_true", help="check the config and database, then exit")
+    parser.add_argument("--version", action="version", version="%(prog)s " + transient.installed_version())
     args = parser.parse_args(argv)
     # Ours alone from here: gunicorn would send READY=1 as soon as it listens.
     notifier = Notifier.take_from(os.environ)

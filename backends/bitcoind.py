@@ -16,10 +16,12 @@ from transient.chain.backend import ChainTip, Changes, CoinBackend, Output, TxSt
 from transient.core import money
 from transient.core.errors import ConfigError, NodeTimeout, RPCError
 
+from . import sending
 from .rpc import RPCClient
 
 NOT_FOUND = -5  # RPC_INVALID_ADDRESS_OR_KEY: unknown block hash or wallet txid
 WALLET_NOT_FOUND = -18  # RPC_WALLET_NOT_FOUND: loadwallet of a wallet that does not exist
+DESCRIPTOR_RANGE_LIMIT = 1_000_000  # Bitcoin Core: "Range is too large" from a million indexes on
 WATCH_BATCH = 500  # addresses per importmulti on nodes without descriptors
 KNOWN_TIPS = 16  # block heights remembered, so an unchanged tip costs no RPC call
 log = logging.getLogger("transient.sync")
@@ -126,6 +128,25 @@ class BitcoindBackend(CoinBackend):
     def valid_address(self, address):
         return bool(self.rpc.call("validateaddress", address).get("isvalid"))
 
+    # -- payouts (backends/sending.py) ------------------------------------------
+
+    #: sendmany takes an explicit fee rate (Bitcoin Core, Litecoin Core 0.21+).
+    SENDMANY_FEE_RATE = True
+
+    def send_many(self, outputs, comment, fee_rate):
+        if not self.SENDMANY_FEE_RATE:
+            raise NotImplementedError("%s: sendmany takes no fee rate on this node" % self.currency)
+        return sending.send_many(self.rpc, outputs, comment, fee_rate, self.decimals)
+
+    def fee_estimate(self, conf_target):
+        return sending.estimate(self.rpc, conf_target, self.decimals)
+
+    def find_sent(self, comment, since_unix, exclude=()):
+        return sending.find_sent(self.rpc, comment, since_unix, exclude)
+
+    def tx_state(self, txid):
+        return sending.tx_state(self.rpc, txid)
+
     def _address_params(self, label):
         params = [label or ""]
         if self.HAS_ADDRESS_TYPE and self.options.get("address_type"):
@@ -174,21 +195,13 @@ class BitcoindBackend(CoinBackend):
     def register_watch(self, watch, start, end, chain_name):
         """Make the node's wallet watch indexes ``start`` to ``end - 1`` of ``watch`` (a
         :class:`~transient.chain.hdkeys.WatchKey`), with no rescan: they were never
-        handed out. Raises NodeError when the node refuses any of it."""
+        handed out. Return the end (exclusive) of the range the node now watches when it
+        is known to reach further (None otherwise). Raises NodeError when the node
+        refuses any of it."""
         mode = self.watch_import()
         if mode == "descriptors":
-            # No label: Bitcoin Core refuses a ranged descriptor with one (even "").
-            request = [
-                {
-                    "desc": watch.descriptor(),
-                    "range": [start, end - 1],
-                    "timestamp": "now",
-                    "active": False,
-                    "internal": False,
-                }
-            ]
-            _check_items(self.rpc.call("importdescriptors", request), "importdescriptors")
-        elif mode == "ranged":
+            return self._import_descriptor(watch, end)
+        if mode == "ranged":
             request = [
                 {
                     "desc": watch.descriptor(),
@@ -199,13 +212,43 @@ class BitcoindBackend(CoinBackend):
                 }
             ]
             _check_items(self.rpc.call("importmulti", request, {"rescan": False}), "importmulti")
-        else:
-            for first in range(start, end, WATCH_BATCH):
-                request = [
-                    {"scriptPubKey": {"address": address}, "pubkeys": [pubkey], "timestamp": "now", "watchonly": True}
-                    for _, address, pubkey in watch.addresses(first, min(WATCH_BATCH, end - first), chain_name)
-                ]
-                _check_items(self.rpc.call("importmulti", request, {"rescan": False}), "importmulti")
+            return None
+        for first in range(start, end, WATCH_BATCH):
+            request = [
+                {"scriptPubKey": {"address": address}, "pubkeys": [pubkey], "timestamp": "now", "watchonly": True}
+                for _, address, pubkey in watch.addresses(first, min(WATCH_BATCH, end - first), chain_name)
+            ]
+            _check_items(self.rpc.call("importmulti", request, {"rescan": False}), "importmulti")
+        return None
+
+    def _import_descriptor(self, watch, end):
+        """importdescriptors of the ranged descriptor from index 0 to past ``end - 1`` and
+        the range the wallet holds: Bitcoin Core stores an imported range topped up to its
+        keypool (``[0,999]`` by default) and refuses a later import of the descriptor
+        whose range does not include the stored one (28: -8, 30: -4 "new range must
+        include current range")."""
+        stored = self.stored_range(watch)
+        last = max(end - 1, stored[1] if stored else 0)
+        # From index 0 where the node's range limit allows (what a restored wallet watches).
+        first = max(0, last - DESCRIPTOR_RANGE_LIMIT + 1)
+        if stored:
+            first = min(first, stored[0])
+        # No label: Bitcoin Core refuses a ranged descriptor with one (even "").
+        request = [
+            {"desc": watch.descriptor(), "range": [first, last], "timestamp": "now", "active": False, "internal": False}
+        ]
+        _check_items(self.rpc.call("importdescriptors", request), "importdescriptors")
+        stored = self.stored_range(watch)  # the node's top-up: nothing to import until past it
+        return max(last, stored[1] if stored else 0) + 1
+
+    def stored_range(self, watch):
+        """The ``[first, last]`` index range the wallet holds for ``watch``'s descriptor
+        (listdescriptors), or None when it holds none."""
+        ours = self.rpc.call("getdescriptorinfo", watch.descriptor())["descriptor"].partition("#")[0]
+        for entry in self.rpc.call("listdescriptors")["descriptors"]:
+            if entry["desc"].partition("#")[0] == ours:
+                return entry.get("range")
+        return None
 
     def verify_watch(self, watch, chain_name, count=3):
         """Return None when the node derives (or watches) the same first ``count`` addresses

@@ -10,6 +10,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import requests
 
+from transient.core import faults
 from transient.core.errors import NodeAuthError, NodeBusy, NodeError, NodeTimeout, NodeUnreachable, RPCError
 from transient.ops import metrics
 
@@ -157,6 +158,9 @@ class RPCClient:
             # The node may have restarted and written a new cookie: read it once more.
             self._auth = None
             response = self._send(body, method, timeout)
+        # The node did the call and answered; the answer is not read yet (a payout's
+        # sendmany: TRANSIENT_FAULTS=rpc.answered.sendmany dies not knowing the txid).
+        faults.point("rpc.answered." + method)
         return self._parse(response, method)
 
     def _send(self, body, method, timeout):

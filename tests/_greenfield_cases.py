@@ -17,7 +17,7 @@ from transient.delivery.registry import greenfield_signature
 from transient.greenfield import shapes
 from transient.runtime import Runtime
 from transient.store import migrations
-from transient.store.models import Delivery, DeliveryTarget
+from transient.store.models import Delivery, DeliveryTarget, Payment
 
 NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)
 PLUGIN_REQUIRED = {shapes.VIEW_INVOICES, shapes.CREATE_INVOICE, shapes.VIEW_STORE, shapes.MODIFY_INVOICES}
@@ -68,9 +68,9 @@ class Api:
     def call(self, method, path, body=None, key=None, auth=None):
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         headers["Authorization"] = auth or "token %s" % (key or self.key)
-        return self.client.simulate_request(
-            method, path, headers=headers, body=None if body is None else json.dumps(body)
-        )
+        if body is not None and not isinstance(body, str):  # a str is sent as it is (number literals)
+            body = json.dumps(body)
+        return self.client.simulate_request(method, path, headers=headers, body=body)
 
     def get(self, path, **kw):
         return self.call("GET", path, **kw)
@@ -366,3 +366,37 @@ def test_a_double_spend_makes_the_invoice_invalid_until_paid_again(gf):
     sync.run()
     assert gf.ok("GET", base + "/invoices/" + invoice["id"])["status"] == "Processing"
     assert _deliveries()[-1]["type"] == "InvoiceProcessing"
+
+
+def test_metadata_numbers_are_echoed_as_their_text_and_bounded(gf):
+    # Hostile numbers: 1e20000 became a 20 001-digit int that json.dumps refused (a 500
+    # after the payment was made, which stayed listed); 1.5e999999 an infinite float that
+    # every answer then wrote as Infinity (not JSON). 1e600000 held the GIL for seconds.
+    base = "/api/v1/stores/%s" % gf.store
+    gf.ok(
+        "POST",
+        base + "/webhooks",
+        {"enabled": True, "url": "http://127.0.0.1:9/hook", "authorizedEvents": {"everything": True}},
+    )
+    before = (Payment.select().count(), Delivery.select().count())
+    for number, path in [
+        ("1e20000", "metadata.n"),
+        ("1.5e999999", "metadata.n"),
+        ("-1e-600000", "metadata.n"),
+        ("1" * 45, "metadata.n"),
+        ('[1, {"x": 0.%s1}]' % ("0" * 400), "metadata.n[1].x"),
+    ]:
+        resp = gf.post(base + "/invoices", '{"amount": "1", "currency": "LTC", "metadata": {"n": %s}}' % number)
+        assert resp.status_code == 422, (number, resp.status_code, resp.text)
+        assert [e["path"] for e in resp.json] == [path]
+    assert (Payment.select().count(), Delivery.select().count()) == before  # nothing made for them
+    exact = '{"price": 3.20, "big": 12345678901234567890.123456789, "e": 1E+5, "n": -0.000, "i": 10}'
+    resp = gf.post(base + "/invoices", '{"amount": "1", "currency": "LTC", "metadata": %s}' % exact)
+    assert resp.status_code == 200, resp.text
+    wanted = '"metadata": %s' % exact
+    assert wanted in resp.text
+    invoice_id = resp.json["id"]
+    assert wanted in gf.get(base + "/invoices/" + invoice_id).text
+    assert wanted in gf.get(base + "/invoices").text
+    (sent,) = [d.body for d in Delivery.select().where(Delivery.target.is_null(False))]
+    assert wanted.replace(": ", ":").replace(", ", ",") in sent  # the webhook's body too

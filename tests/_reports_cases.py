@@ -10,6 +10,7 @@ import uuid
 from transient.core.money import format_amount
 from transient.reports.service import Reports
 from transient.store.models import ChainState, Payment, Receipt
+from transient.store.payouts import Payout
 
 T0 = datetime.datetime(2026, 5, 1, 12, 0, 0)
 
@@ -82,3 +83,35 @@ def test_receipts_in_range_with_the_stray_output(db):
     stray = [r for r in everything if r["payment_id"] is None]
     assert [(s["address"], s["amount"], s["state"]) for s in stray] == [("stray", "0.00000005", "pending")]
     assert len(everything) == 10
+
+
+def test_the_payouts_report(db):
+    pids = _fill(1)
+    for n, state in enumerate(("awaiting_approval", "completed", "cancelled")):
+        Payout.create(
+            id="po%030d" % n,
+            currency="DOGE",
+            amount=10**18 + n,
+            destination="=cmd|' /C calc'!A0" if n == 2 else "nXdest%d" % n,
+            state=state,
+            payment_id=pids[0] if n == 1 else None,
+            txid="ab" * 32 if n == 1 else None,
+            vout=1 if n == 1 else None,
+            created_at=T0 + datetime.timedelta(minutes=n),
+            updated_at=T0,
+            approved_at=T0 if n == 1 else None,
+        )
+    rows = _lines(Reports({"DOGE": 8}, chunk=2).open("payouts", {"format": "json"}))
+    assert [r["payout_id"] for r in rows] == ["po%030d" % n for n in range(3)]
+    done = rows[1]
+    assert (done["amount"], done["state"], done["payment_id"], done["txid"], done["vout"]) == (
+        "10000000000.00000001",
+        "completed",
+        pids[0],
+        "ab" * 32,
+        1,
+    )
+    assert done["approved_at"] == "2026-05-01T12:00:00.000Z" and done["paid_externally"] is False
+    text = b"".join(Reports({"DOGE": 8}).open("payouts", {"status": "cancelled,completed"}).body).decode()
+    lines = text.splitlines()
+    assert len(lines) == 3 and "'=cmd|" in lines[2]  # CSV: no formula in a destination either

@@ -11,6 +11,7 @@ commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 import ipaddress
 import logging
 import socket
+from decimal import Decimal
 
 from . import settings as settings_table
 from .accounts.service import Accounts
@@ -40,6 +41,8 @@ from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
 from .payouts.refunds import Refunds
+from .payouts.runner import PayoutRunner
+from .payouts.sender import PayoutSender, Tracker
 from .payouts.service import Limits, PayoutService
 from .rates.book import Policy, RateBook
 from .rates.refresher import RateRefresher
@@ -115,6 +118,37 @@ def payout_limits(config, backends):
             except ValidationError as exc:
                 raise ConfigError("%s %s" % (name, exc.message), field=name) from None
     return Limits(tables["auto_approve_below"], tables["daily_cap"])
+
+
+def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
+    """Return the thread that sends the approved payouts of every coin whose node holds the
+    keys and has a ``[payouts] fee_rate_cap`` (a coin without one sends nothing), or None."""
+    coins = {}
+    for code, cap in sorted(config["payouts.fee_rate_cap"].items()):
+        name = "payouts.fee_rate_cap.%s" % code
+        backend = backends.get(code)
+        if backend is None:
+            raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
+        if code in pools and pools[code].watch_only or not getattr(backend, "SENDMANY_FEE_RATE", False):
+            log.info("%s: payouts are not sent from this node (watch-only, or no fee rate on sendmany)", code)
+            continue
+        sender = PayoutSender(
+            code,
+            backend,
+            db,
+            outbox,
+            Decimal(cap),
+            conf_target=config["payouts.conf_target"],
+            batch_max=config["payouts.batch_max"],
+            clock=clock,
+        )
+        coins[code] = (sender, Tracker(code, backend, db, outbox, clock=clock))
+    if not coins:
+        return None
+    seconds = max(10, 3 * config["payouts.interval"])
+    return PayoutRunner(
+        coins, config["payouts.interval"], ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
+    )
 
 
 def watch_key(code, opts):
@@ -249,7 +283,9 @@ class Runtime:
         )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
-        # Money leaving: payouts and refunds (recorded and approved here; sent by the sender).
+        # Money leaving: payouts and refunds, recorded and approved by the service, sent by
+        # the runner (node-wallet coins with a fee rate cap), which an approval wakes.
+        self.payout_runner = build_payout_runner(config, self.backends, self.pools, self.db, self.outbox, clock, holder)
         self.payouts = PayoutService(
             coins,
             self.outbox,
@@ -257,6 +293,7 @@ class Runtime:
             limits=payout_limits(config, self.backends),
             clock=clock,
             public_url=config["server.public_url"] or "http://%s" % config["server.bind"],
+            wake=self.payout_runner.wake if self.payout_runner is not None else None,
         )
         self.refunds = Refunds(self.payouts, rates=self.rates.price if self.rates.pairs() else None)
         # BTCPay Greenfield: one store, its invoices (views over payments) and webhooks.
@@ -417,6 +454,8 @@ class Runtime:
         self.dispatcher.start()
         if self.rate_refresher is not None:
             self.rate_refresher.start()
+        if self.payout_runner is not None:
+            self.payout_runner.start()
         if self.amqp is not None:
             self.amqp.start()
 
@@ -453,6 +492,8 @@ class Runtime:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:
                 self.pool_keeper.stop()
+            if self.payout_runner is not None:
+                self.payout_runner.stop()
             self._started = False
         for backend in self.backends.values():
             backend.close()

@@ -3,6 +3,7 @@ thread; the API keeps answering with hundreds of them open, and they are dropped
 ``[server] request_timeout``."""
 
 import socket
+import threading
 import time
 
 import pytest
@@ -11,6 +12,8 @@ from _daemon import wait_for
 pytestmark = pytest.mark.regtest
 
 STALLED = 300
+# The worker reads and refuses these before the app or its database sees them: one database is enough.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 
 
 def _open(port, payload):
@@ -123,3 +126,80 @@ def test_a_stalled_request_gets_408_and_a_slow_but_steady_one_is_served(start_da
     answer = stalled.recv(65536)
     assert answer.startswith(b"HTTP/1.1 408") and b"request_timeout" in answer
     stalled.close()
+
+
+def _trickle(socks, stop, every=1.0):
+    """Send one byte on each of ``socks`` every ``every`` seconds until ``stop`` is set."""
+    while not stop.wait(every):
+        for s in socks:
+            try:
+                s.send(b"x")
+            except OSError:
+                pass
+
+
+@SQLITE_ONLY
+def test_a_chunked_body_that_looks_finished_holds_no_thread(start_daemon, regtest):
+    # Its first chunk announces 0x100 bytes and begins with what looks like the last
+    # chunk: the worker took the request as complete and a thread then waited for the
+    # 256 bytes, a byte at a time, each within the per-read timeout: with one such
+    # connection per thread, no /healthz was answered for as long as they trickled.
+    d = start_daemon(threads=2, env={"TRANSIENT_SERVER_REQUEST_TIMEOUT": "6"})
+    looks_done = b"POST /payments HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n\r\n0\r\n\r\n"
+    socks = [_open(d.port, looks_done) for _ in range(4)]
+    stop = threading.Event()
+    trickler = threading.Thread(target=_trickle, args=(socks, stop), daemon=True)
+    trickler.start()
+    try:
+        for _ in range(6):
+            assert d.http.get(d.base + "/healthz", timeout=5).status_code == 200
+            time.sleep(0.3)
+        for s in socks:  # each trickled into its 408 once request_timeout (6 s) had passed
+            s.settimeout(30)
+            assert s.recv(65536).startswith(b"HTTP/1.1 408")
+    finally:
+        stop.set()
+        trickler.join()
+        for s in socks:
+            s.close()
+
+
+@SQLITE_ONLY
+def test_bodies_over_the_limit_are_refused_before_they_are_buffered(start_daemon, regtest):
+    # Each connection's unfinished body was kept up to 1 MiB + 64 KiB although the app
+    # takes 64 KiB: 300 of them grew the worker by ~290 MB. Now a body is known to be
+    # too large from its Content-Length or its chunk sizes, and answered 413 at once.
+    d = start_daemon(threads=2, env={"TRANSIENT_SERVER_REQUEST_TIMEOUT": "30"})
+    head = b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    shapes = [
+        head + b"Content-Length: 1048576\r\n\r\n" + b" " * 8192,
+        head + b"Transfer-Encoding: chunked\r\n\r\n100000\r\n" + b" " * 8192,
+        head + b"Transfer-Encoding: chunked\r\n\r\n" + b"8000\r\n" + b" " * 0x8000 + b"\r\n8001\r\n" + b" " * 1000,
+    ]
+    socks = [_open(d.port, shapes[i % len(shapes)]) for i in range(150)]
+    try:
+        for s in socks:
+            s.settimeout(10)  # before: no answer until request_timeout (30 s)
+            answer = s.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 413") and b"content_too_large" in answer, answer[:200]
+    finally:
+        for s in socks:
+            s.close()
+    assert d.http.get(d.base + "/healthz", timeout=5).status_code == 200
+
+
+@SQLITE_ONLY
+def test_idle_sockets_at_the_connection_cap_do_not_keep_healthz_out(start_daemon, regtest):
+    # 1 100 connections that send nothing, against a cap of 1 000 per worker: the worker
+    # stopped accepting, and /healthz waited behind them for their request_timeout.
+    d = start_daemon(threads=2, env={"TRANSIENT_SERVER_REQUEST_TIMEOUT": "60"})
+    socks = [_open(d.port, b"") for _ in range(1100)]
+    try:
+        time.sleep(0.5)
+        for _ in range(3):
+            assert d.http.get(d.base + "/healthz", timeout=10).status_code == 200
+        # The oldest silent ones made room; a connection that is sending is kept.
+        assert sum(_closed_by_server(s) for s in socks[:50]) == 50
+    finally:
+        for s in socks:
+            s.close()

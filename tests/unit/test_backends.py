@@ -378,21 +378,37 @@ def test_a_wallet_with_private_keys_is_refused_for_a_watch_only_key(node):
         backend(BitcoinBackend, wallet="shop").create_watch_wallet("shop")
 
 
-def test_importdescriptors_has_no_label_and_each_item_is_checked(node):
+def test_importdescriptors_covers_the_stored_range_has_no_label_and_each_item_is_checked(node):
     watch = watch_key()
-    node.handlers.update(getwalletinfo={"descriptors": True}, importdescriptors=[{"success": True}])
+    stored = []  # the wallet holds no range of the descriptor yet
+    node.handlers.update(
+        getwalletinfo={"descriptors": True},
+        importdescriptors=[{"success": True}],
+        getdescriptorinfo=lambda params: {"descriptor": params[0]},
+        listdescriptors=lambda params: {
+            "descriptors": [{"desc": "wpkh(tpubOther/0/*)#abcdefgh", "range": [0, 5000]}]
+            + [{"desc": watch.descriptor(), "range": r} for r in stored]
+        },
+    )
     btc = backend(BitcoinBackend, wallet="shop")
-    btc.register_watch(watch, 0, 20, "regtest")
-    (request,) = [p for m, p in node.calls if m == "importdescriptors"][0]
-    assert request == [
-        {"desc": watch.descriptor(), "range": [0, 19], "timestamp": "now", "active": False, "internal": False}
+    assert btc.register_watch(watch, 0, 20, "regtest") == 20
+    requests = [p[0] for m, p in node.calls if m == "importdescriptors"]
+    assert requests == [
+        [{"desc": watch.descriptor(), "range": [0, 19], "timestamp": "now", "active": False, "internal": False}]
     ]
+    # Bitcoin Core stored it topped up to its keypool: the next import covers that range
+    # (a range that does not include it is refused), and the node watches up to 999.
+    stored.append([0, 999])
+    assert btc.register_watch(watch, 20, 40, "regtest") == 1000
+    assert [p[0][0]["range"] for m, p in node.calls if m == "importdescriptors"][-1] == [0, 999]
+    assert btc.register_watch(watch, 1000, 1240, "regtest") == 1240  # past the stored range
+    assert [p[0][0]["range"] for m, p in node.calls if m == "importdescriptors"][-1] == [0, 1239]
     # The call succeeds while an item fails (Bitcoin Core 28: a ranged descriptor with a label).
     node.handlers["importdescriptors"] = [
         {"success": False, "error": {"code": -8, "message": "Ranged descriptors should not have a label"}}
     ]
     with pytest.raises(RPCError, match="importdescriptors refused: Ranged descriptors should not have a label"):
-        btc.register_watch(watch, 20, 40, "regtest")
+        btc.register_watch(watch, 1240, 1260, "regtest")
 
 
 def test_bitcoin_core_and_transient_must_derive_the_same_addresses(node):

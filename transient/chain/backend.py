@@ -149,6 +149,27 @@ class CoinBackend:
         (validateaddress): payouts refuse another coin's or network's. Optional."""
         raise NotImplementedError
 
+    def send_many(self, outputs: Mapping[str, int], comment: str, fee_rate: Any) -> str:
+        """Pay ``{address: base units}`` in one wallet transaction whose comment is
+        ``comment`` at ``fee_rate`` (base units per vbyte, a Decimal); return its txid.
+        Optional (payouts in node-wallet mode)."""
+        raise NotImplementedError
+
+    def fee_estimate(self, conf_target: int) -> Any:
+        """Return the node's fee rate estimate (base units per vbyte) or None. Optional."""
+        return None
+
+    def find_sent(self, comment: str, since_unix: int, exclude: Sequence[str] = ()) -> str | None:
+        """Return the txid of the wallet's send commented ``comment`` (made after
+        ``since_unix``, not conflicted, not in ``exclude``), or None. Optional (payouts:
+        a crash's batch is looked up first)."""
+        raise NotImplementedError
+
+    def tx_state(self, txid: str) -> tuple[int, str | None, int | None] | None:
+        """Return ``(confirmations, block hash, block height)`` of a wallet transaction,
+        or None when the wallet does not know it. Optional (payouts)."""
+        raise NotImplementedError
+
     def tip(self) -> ChainTip:
         """Return the :class:`ChainTip` of the node's main chain."""
         raise NotImplementedError

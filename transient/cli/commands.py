@@ -13,6 +13,7 @@ import sys
 
 from peewee import InterfaceError, OperationalError
 
+from .. import installed_version
 from ..chain import plugins
 from ..chain.rescan import Rescan
 from ..core.errors import TransientError
@@ -25,6 +26,7 @@ from . import devnet as cli_devnet
 from . import doctor
 from . import keys as cli_keys
 from . import payments as cli_payments
+from . import payouts as cli_payouts
 from . import rates as cli_rates
 from . import reports as cli_reports
 from . import users as cli_users
@@ -241,7 +243,7 @@ def build_parser():
     )
     parser.add_argument("--config", default=None, help="TOML config file (default: $TRANSIENT_CONFIG or ./config.toml)")
     parser.add_argument("--json", action="store_true", default=False, help="print JSON for scripts")
-    parser.add_argument("--version", action="version", version="%(prog)s " + _version())
+    parser.add_argument("--version", action="version", version="%(prog)s " + installed_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     cli_payments.register(sub, common)
@@ -296,6 +298,7 @@ def build_parser():
     cli_webhooks.register(sub, common)
     cli_rates.register(sub, common)
     cli_reports.register(sub, common)
+    cli_payouts.register(sub, common)
     cli_wallet.register(sub, common)
     cli_keys.register(sub, common)
     cli_users.register(sub, common)
@@ -309,15 +312,6 @@ def build_parser():
     sync.add_argument("currency", help="currency code, e.g. DOGE")
     sync.set_defaults(func=cmd_sync)
     return parser
-
-
-def _version():
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("transient")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def main(argv=None):

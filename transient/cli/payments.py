@@ -6,6 +6,7 @@ import time
 
 from ..core import status as st
 from ..core.clock import iso, utcnow
+from .payouts import register_refund
 from .util import (
     OK,
     CommandError,
@@ -62,6 +63,8 @@ def register(sub, common):
         help="create it even though transientd is not running (nobody watches it until one starts)",
     )
     create.set_defaults(func=cmd_create)
+
+    register_refund(actions, common)
 
     show = actions.add_parser("show", parents=[common], help="show one payment, its transactions and history")
     show.add_argument("id", help="payment id")

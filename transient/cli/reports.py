@@ -7,16 +7,16 @@ import tempfile
 
 from .util import OK, CommandError, load_config, open_runtime
 
-KINDS = ("payments", "receipts")
+KINDS = ("payments", "receipts", "payouts")
 
 
 def register(sub, common):
     reports = sub.add_parser(
         "reports",
         parents=[common],
-        help="export payments or receipts as CSV or JSON lines (for the accountant)",
-        description="Write a report of the payments (made in the range) or of the receipts "
-        "(first seen in the range), as CSV or JSON lines, with the documented columns "
+        help="export payments, receipts or payouts as CSV or JSON lines (for the accountant)",
+        description="Write a report of the payments or payouts (made in the range) or of the "
+        "receipts (first seen in the range), as CSV or JSON lines, with the documented columns "
         "(docs/reference/reports.md). Dates are whole days in --tz, both ends included.",
     )
     reports.add_argument("kind", choices=KINDS, help="which report")
@@ -24,7 +24,9 @@ def register(sub, common):
     reports.add_argument("--to", dest="end", help="last day, included (2026-01-31) or an ISO 8601 time")
     reports.add_argument("--tz", help="IANA time zone of the dates and of the file's times (default UTC)")
     reports.add_argument("--currency", help="only this coin, e.g. LTC")
-    reports.add_argument("--status", help="only these statuses (payments) or states (receipts), comma-separated")
+    reports.add_argument(
+        "--status", help="only these statuses (payments) or states (receipts, payouts), comma-separated"
+    )
     reports.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json (lines)")
     reports.add_argument("--output", "-o", help="write to this file instead of stdout")
     reports.set_defaults(func=cmd_reports)

@@ -5,6 +5,12 @@ no clean-up, as a power cut would) when it reaches that point.
 ``TRANSIENT_FAULTS=sync.before_apply:hang:3`` makes the thread that reaches the point
 for the third time (and any later one) block for ever, as a sync stuck on a lock or a
 dead connection would. Unset, a point costs one set lookup.
+
+Points: ``sync.*`` (chain/sync.py), ``rescan.after_batch``, ``amqp.before_reply``,
+``payouts.before_send`` and ``payouts.after_send`` (payouts/sender.py: the batch is
+recorded; the node has the transaction but Transient has not recorded it), and
+``rpc.answered.<method>`` (the node answered, the answer is not read yet:
+``rpc.answered.sendmany`` is a payout batch dying in the middle of its send).
 """
 
 import logging

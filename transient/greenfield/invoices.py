@@ -185,6 +185,8 @@ class Greenfield:
         """Create an invoice from a Greenfield request; return its object (§3.5)."""
         self.check_store(store_id)
         request = read_request(body, self.coins, self.options)
+        # Written before any payment is made: nothing is left behind if it cannot be.
+        metadata, checkout = shapes.dumps(request["metadata"]), json.dumps(request["checkout"])
         now = self.clock()
         invoice_id = self.idgen()
         expires_at = now + span(request["expiration_minutes"])
@@ -206,9 +208,9 @@ class Greenfield:
                 store_id=self.store_id,
                 amount=request["amount"],
                 currency=request["currency"],
-                metadata=json.dumps(request["metadata"]),
+                metadata=metadata,
                 order_id=request["order_id"],
-                checkout=json.dumps(request["checkout"]),
+                checkout=checkout,
                 created_at=now,
                 expires_at=expires_at,
                 monitoring_until=expires_at + span(request["monitoring_minutes"]),
@@ -448,7 +450,7 @@ class Greenfield:
             "monitoringTime": shapes.unix(invoice.monitoring_until),
             "archived": False,
             "availableStatusesForManualMarking": shapes.markable(status),
-            "metadata": json.loads(invoice.metadata),
+            "metadata": shapes.loads(invoice.metadata),
             "checkout": checkout,
             "receipt": {"enabled": True, "showQR": None, "showPayments": None},
         }

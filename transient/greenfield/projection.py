@@ -51,7 +51,7 @@ def state_of(invoice, payments, now):
 
 def body(hook, type, invoice, extra, delivery_id, now, original=None):
     """The exact JSON text a Greenfield webhook is sent (what BTCPay-Sig signs)."""
-    return json.dumps(
+    return shapes.dumps(
         {
             "deliveryId": delivery_id,
             "webhookId": hook.public_id,
@@ -61,7 +61,7 @@ def body(hook, type, invoice, extra, delivery_id, now, original=None):
             "timestamp": shapes.unix(now),
             "storeId": invoice.store_id,
             "invoiceId": invoice.id,
-            "metadata": json.loads(invoice.metadata),
+            "metadata": shapes.loads(invoice.metadata),
             **extra,
         },
         separators=(",", ":"),

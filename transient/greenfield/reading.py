@@ -7,17 +7,30 @@ from decimal import Decimal
 
 from . import shapes
 
+# A metadata number is echoed as its text: it is bounded so that every client reads it
+# as a finite number (a double's range) and none of ours turns it into a huge integer.
+MAX_DIGITS = 40
+MAX_EXPONENT = 300
 
-def plain(value):
-    """``value`` with its numbers as JSON numbers again (bodies parse them as Decimal):
-    the metadata is echoed as it came, ``"taxIncluded": 3.20`` a number still."""
+
+def metadata_numbers(value, path, errors):
+    """Check every number in ``value`` (numbers parse as int or Decimal) against the
+    bounds; append (path, message) to ``errors`` for each one out of them."""
     if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
-    return value
+        for key, item in value.items():
+            metadata_numbers(item, "%s.%s" % (path, key), errors)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            metadata_numbers(item, "%s[%d]" % (path, i), errors)
+    elif isinstance(value, Decimal):
+        digits = value.as_tuple().digits  # no arithmetic: 1e999999 stays cheap
+        if len(digits) > MAX_DIGITS or not -MAX_EXPONENT <= value.adjusted() <= MAX_EXPONENT:
+            errors.append((path, _OUT_OF_RANGE))
+    elif isinstance(value, int) and not isinstance(value, bool) and not -(10**MAX_DIGITS) < value < 10**MAX_DIGITS:
+        errors.append((path, _OUT_OF_RANGE))
+
+
+_OUT_OF_RANGE = "is out of range (a number of at most %d digits, exponent within %d)" % (MAX_DIGITS, MAX_EXPONENT)
 
 
 def int_param(value, name, default, hi=2**31):
@@ -61,7 +74,7 @@ def read_request(body, coins, options):
     if not isinstance(metadata, dict):
         errors.append(("metadata", "must be an object or null"))
         metadata = {}
-    metadata = plain(metadata)
+    metadata_numbers(metadata, "metadata", errors)
     order_id = metadata.get("orderId")
     if order_id is not None:
         order_id = str(order_id)

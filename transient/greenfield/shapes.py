@@ -4,9 +4,14 @@ times, and reading an invoice request. Nothing here touches the database."""
 
 import calendar
 import datetime
+import json
 import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+# Writes a Decimal as its exact text (use_decimal): the metadata's numbers are echoed as
+# they came, 3.20 as 3.20, with no float or int conversion in between.
+import simplejson
 
 from ..core import status as st
 
@@ -94,6 +99,16 @@ def parse_method(value, coins):
     if code not in coins or kind.upper() not in ("", "CHAIN", "ONCHAIN"):
         return None
     return code
+
+
+def dumps(value, separators=None):
+    """JSON text of a Greenfield object whose numbers may be Decimals (written exactly)."""
+    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=separators)
+
+
+def loads(text):
+    """The object of JSON text written by ``dumps``: its non-integers read back as Decimals."""
+    return json.loads(text, parse_float=Decimal)
 
 
 def money_text(value):

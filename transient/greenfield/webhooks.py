@@ -199,13 +199,13 @@ class Webhooks:
 
     def request(self, store_id, hook_id, delivery_id):
         """The exact body that was sent, parsed (the client wants JSON)."""
-        return json.loads(self._delivery(store_id, hook_id, delivery_id)[1].body)
+        return shapes.loads(self._delivery(store_id, hook_id, delivery_id)[1].body)
 
     def redeliver(self, store_id, hook_id, delivery_id):
         """Queue the event again with a new deliveryId; return that id (a JSON string)."""
         row, original = self._delivery(store_id, hook_id, delivery_id)
         now = self.clock()
-        payload = json.loads(original.body)
+        payload = shapes.loads(original.body)
         did = self.idgen()
         payload.update(
             deliveryId=did,
@@ -219,7 +219,7 @@ class Webhooks:
                 payment=original.payment_id,
                 sequence=original.sequence,
                 url=row.url,
-                body=json.dumps(payload, separators=(",", ":")),
+                body=shapes.dumps(payload, separators=(",", ":")),
                 state=Delivery.PENDING,
                 next_attempt_at=now,
                 created_at=now,

@@ -217,11 +217,13 @@ class WatchPool(AddressPool):
         return end - count
 
     def register(self, end):
-        """Make the node watch every index below ``end + lookahead``; return the new end."""
+        """Make the node watch every index below ``end + lookahead``; return the new end
+        (further when the node watches further: Bitcoin Core's stored range)."""
         row = self.key_row()
         want = end + self.lookahead
         if row.registered_end < want:
-            self.backend.register_watch(self.watch, row.registered_end, want, self.chain_name)
+            watched = self.backend.register_watch(self.watch, row.registered_end, want, self.chain_name)
+            want = max(want, watched or 0)
             with write_transaction(self.db):
                 self.db.execute_sql(self._registered_sql, (want, row.id, want))
         return max(want, row.registered_end)
@@ -235,11 +237,15 @@ class WatchPool(AddressPool):
         return added
 
     def new_rows(self, count):
-        """Derive the next ``count`` receive addresses and register them with the node first:
-        each is watched before anyone can be given it."""
+        """Register the next ``count`` receive addresses with the node, then reserve their
+        indexes: each is watched before anyone can be given it, and an import the node
+        refuses reserves nothing (no index lost, no gap made). Another keeper may have
+        taken indexes in between: the reserved batch is then registered too (no RPC call
+        when it already is)."""
+        self.register(self.key_row().next_index + count)
         start = self.allocate(count)
-        rows = self.watch.addresses(start, count, self.chain_name)
         self.register(start + count)
+        rows = self.watch.addresses(start, count, self.chain_name)
         return [{"address": a, "derivation_index": i} for i, a, _ in rows]
 
     def warn_gap(self):

@@ -5,7 +5,7 @@ one is: a spreadsheet or a script written against version N reads every later fi
 Every row carries ``schema_version``, so a file says which version it holds.
 """
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of every report today; each report's own number from its first added column
 
 PAYMENTS = (
     ("schema_version", "the version of these columns (1)"),
@@ -56,15 +56,35 @@ RECEIPTS = (
     ("rate_sources", "the quotes of the payment's locked rate (JSON)"),
 )
 
+PAYOUTS = (
+    ("schema_version", "the version of these columns (1)"),
+    ("payout_id", "the payout's id"),
+    ("pull_payment_id", "the refund (pull payment) it was claimed from, if any"),
+    ("payment_id", "the payment it refunds, if any"),
+    ("currency", "the coin"),
+    ("destination", "the address it pays"),
+    ("amount", "the amount owed to the destination, in coins"),
+    ("state", "awaiting_approval, approved, awaiting_signature, broadcast, completed, cancelled or failed"),
+    ("batch_id", "the send (one transaction for many payouts) it went out in, if any"),
+    ("txid", "the transaction that pays it (empty: not sent yet)"),
+    ("vout", "the output of that transaction that pays it"),
+    ("block_height", "the height of that transaction's block (empty: not in a block)"),
+    ("paid_externally", "true when it was paid by a transaction Transient did not send"),
+    ("created_at", "when it was made"),
+    ("approved_at", "when it was approved (empty: not yet)"),
+    ("completed_at", "when its transaction confirmed (empty: not yet)"),
+    ("updated_at", "its last change"),
+)
+
 # Columns whose text comes from outside (a merchant's order id and account, a customer's
 # choice through a shop plugin, a node's address): CSV writes them through
 # formats.safe_cell. The others are written by Transient itself (amounts, times,
 # statuses, ids) and hold no such text; booleans and lists are converted by name.
-TEXT = frozenset({"order_id", "invoice_id", "account", "address", "txid", "vout", "price", "rate"})
-BOOLEAN = frozenset({"paid_late", "credited"})
+TEXT = frozenset({"order_id", "invoice_id", "account", "address", "txid", "vout", "price", "rate", "destination"})
+BOOLEAN = frozenset({"paid_late", "credited", "paid_externally"})
 LISTS = frozenset({"rate_sources"})
 
-KINDS = {"payments": PAYMENTS, "receipts": RECEIPTS}
+KINDS = {"payments": PAYMENTS, "receipts": RECEIPTS, "payouts": PAYOUTS}
 
 
 def names(kind):

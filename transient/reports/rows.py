@@ -12,6 +12,7 @@ from ..core import status as st
 from ..core.money import format_amount
 from ..core.text import clean
 from ..store.models import ChainState, Payment, Receipt
+from ..store.payouts import Payout
 from . import columns
 
 CHUNK = 2000  # rows per statement: large enough that a statement's cost is spread thin
@@ -181,6 +182,59 @@ def _receipt_row(r, period, tips, decimals):
         fiat_value(amount, rate, decimals) if rate else None,
         rate,
         sources,  # the stored JSON text: CSV writes it as it is, JSON lines parse it
+    )
+
+
+PAYOUT_FIELDS = (
+    Payout.id,
+    Payout.pull_payment,
+    Payout.payment_id,
+    Payout.currency,
+    Payout.destination,
+    Payout.amount,
+    Payout.state,
+    Payout.batch,
+    Payout.txid,
+    Payout.vout,
+    Payout.block_height,
+    Payout.paid_externally,
+    Payout.created_at,
+    Payout.approved_at,
+    Payout.completed_at,
+    Payout.updated_at,
+)
+
+
+def payouts(period, currency=None, states=(), decimals=None, chunk=CHUNK):
+    """Yield chunks of payout rows (columns.PAYOUTS' order) made in ``period``."""
+    select = Payout.select(*PAYOUT_FIELDS)
+    base = _filtered(select, Payout.created_at, period, Payout.currency, currency, Payout.state, states)
+
+    def query(after, limit):
+        q = base if after is None else base.where(_after(Payout.created_at, Payout.id, after))
+        return q.order_by(Payout.created_at, Payout.id).limit(limit)
+
+    for rows in walk(query, lambda r: (r[12], r[0]), chunk):
+        yield [_payout_row(r, period, (decimals or {}).get(r[3], 8)) for r in rows]
+
+
+def _payout_row(r, period, decimals):
+    pid, pull, payment, currency, destination, amount, state, batch, txid, vout, height, external = r[:12]
+    return (
+        columns.SCHEMA_VERSION,
+        pid,
+        pull,
+        _uuid(payment) if payment is not None else None,
+        currency,
+        destination,
+        format_amount(amount, decimals),
+        state,
+        batch,
+        txid,
+        vout,
+        height,
+        bool(external),
+        *(period.render(t) for t in r[12:]),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..core import status as st
 from ..core.errors import NotFound, ValidationError
 from ..core.text import text_problem
+from ..payouts import states as payout_states
 from ..store.models import Receipt
 from . import columns, formats, rows
 from .period import period
@@ -15,6 +16,7 @@ _CURRENCY = re.compile(r"[A-Z0-9]{2,10}")
 STATES = {
     "payments": st.STATUSES,
     "receipts": (Receipt.PENDING, Receipt.CONFIRMED, Receipt.CONFLICTED, Receipt.REMOVED),
+    "payouts": payout_states.STATES,
 }
 
 

@@ -70,7 +70,9 @@ def edge(responder):
         except TransientError as exc:
             raise Answer(exc.http_status, {"code": exc.code.replace("_", "-"), "message": exc.message}) from None
         resp.status = falcon.HTTP_200  # exactly 200, create and delete too
-        resp.media = result
+        # The metadata's numbers are Decimals, written as the client sent them.
+        resp.content_type = falcon.MEDIA_JSON
+        resp.text = shapes.dumps(result)
 
     return wrapped
 

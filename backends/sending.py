@@ -1,0 +1,82 @@
+"""Money leaving the node's wallet (payouts): one ``sendmany`` per batch with the batch's
+id as the wallet transaction's comment, the search of the wallet for that comment (after
+a crash, before anything is sent again) and the state of a sent transaction.
+
+Functions of an RPC client, so each bitcoind-family backend keeps its thin methods.
+"""
+
+from decimal import ROUND_DOWN, Decimal
+
+from transient.core import money
+from transient.core.errors import RPCError
+
+PAGE = 500  # listtransactions entries per call while searching for a batch
+
+
+def send_many(rpc, outputs, comment, fee_rate, decimals=8, fee_rate_param=True):
+    """Send ``{address: base units}`` in one transaction whose wallet comment is
+    ``comment``, at ``fee_rate`` (base units per vbyte, a Decimal); return its txid.
+
+    Bitcoin Core and Litecoin Core (0.21+) take the fee rate as sendmany's ``fee_rate``
+    (sat/vB): the wallet pays exactly that rate, never its own estimate above it.
+    """
+    amounts = {address: money.to_decimal(units, decimals) for address, units in outputs.items()}
+    params = ["", amounts, 1, comment]
+    if fee_rate_param:
+        rate = Decimal(fee_rate).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+        # subtractfeefrom none, replaceable (a stuck batch can be bumped), no conf_target:
+        # the explicit rate wins.
+        params += [[], True, None, "unset", rate]
+    return rpc.call("sendmany", *params)
+
+
+def estimate(rpc, conf_target, decimals=8):
+    """Return the node's fee estimate for ``conf_target`` blocks in base units per vbyte
+    (a Decimal), or None when it has none (a fresh regtest chain has none)."""
+    try:
+        reply = rpc.call("estimatesmartfee", conf_target)
+    except RPCError:
+        return None
+    rate = reply.get("feerate")
+    if rate is None or rate <= 0:
+        return None
+    return Decimal(rate) * 10**decimals / 1000  # coin per kvB -> base units per vB
+
+
+def find_sent(rpc, comment, since_unix, exclude=()):
+    """Return the txid of the wallet's send whose comment is ``comment``, or None.
+
+    Pages back through ``listtransactions`` (newest last in each page) until the entries
+    are older than ``since_unix`` (when the batch was recorded, less a margin): a batch is
+    sent after it is recorded, so nothing older can be it. ``exclude``: txids that do not
+    count (a conflicted one: its replacement, a fee bump, carries the same comment).
+    """
+    skip = 0
+    while True:
+        page = rpc.call("listtransactions", "*", PAGE, skip, True)
+        for entry in page:
+            mine = entry.get("comment") == comment and entry.get("category") == "send"
+            if mine and entry["txid"] not in exclude and entry.get("confirmations", 0) >= 0:
+                return entry["txid"]
+        if len(page) < PAGE or min(e.get("time", 0) for e in page) < since_unix:
+            return None
+        skip += PAGE
+
+
+def tx_state(rpc, txid):
+    """Return ``(confirmations, block hash, block height)`` of a wallet transaction, or
+    None when the wallet does not know it. Confirmations are negative when it lost to a
+    conflicting transaction in the main chain."""
+    try:
+        reply = rpc.call("gettransaction", txid, True)
+    except RPCError as exc:
+        if exc.rpc_code == -5:
+            return None
+        raise
+    confs = reply["confirmations"]
+    if confs <= 0:
+        return confs, None, None
+    height = reply.get("blockheight")
+    if height is None:  # Dogecoin 1.14 gives no height: the block's header does
+        height = rpc.call("getblockheader", reply["blockhash"])["height"]
+    return confs, reply["blockhash"], height
