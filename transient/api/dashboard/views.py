@@ -3,6 +3,7 @@ actions a manager takes on them (redeliver, test ping). Each reads the services 
 uses; the figures of the overview come from reports.summary."""
 
 import datetime
+from urllib.parse import urlencode
 
 import falcon
 
@@ -130,8 +131,6 @@ class Payments(web.Page):
 
 
 def _with(q, **over):
-    from urllib.parse import urlencode
-
     return urlencode({k: v for k, v in dict(q, **over).items() if v})
 
 
