@@ -17,6 +17,7 @@ from transient.core import money
 from transient.core.errors import ConfigError, NodeTimeout, RPCError
 
 from . import sending
+from .probe import NotifyProbe
 from .rpc import RPCClient
 
 NOT_FOUND = -5  # RPC_INVALID_ADDRESS_OR_KEY: unknown block hash or wallet txid
@@ -27,7 +28,7 @@ KNOWN_TIPS = 16  # block heights remembered, so an unchanged tip costs no RPC ca
 log = logging.getLogger("transient.sync")
 
 
-class BitcoindBackend(CoinBackend):
+class BitcoindBackend(NotifyProbe, CoinBackend):
     """Base for bitcoind-family nodes; not registered itself (``name`` is None).
 
     Options read: ``rpc_url`` (required), ``rpc_user``, ``rpc_password``,
@@ -49,6 +50,9 @@ class BitcoindBackend(CoinBackend):
     #: How watch-only keys are imported: "auto" (by the wallet: importdescriptors or the
     #: ranged descriptor in importmulti) or "addresses" (importmulti of each address and key).
     WATCH_IMPORT = "auto"
+    #: The node serves several wallets (``/wallet/<name>``, listwallets, createwallet);
+    #: Dogecoin 1.14 has one wallet per node and none of these.
+    MULTIWALLET = True
 
     def __init__(self, currency, options, rpc=None):
         super().__init__(currency, options)
@@ -167,12 +171,7 @@ class BitcoindBackend(CoinBackend):
                     raise
                 self._create_keyless(name)
         info = self.rpc.call("getwalletinfo")
-        if info.get("private_keys_enabled", True):
-            raise ConfigError(
-                "coins.%s.wallet: the node's wallet %r can hold private keys: name a new wallet "
-                "for the watch-only key" % (self.currency, name),
-                "coins.%s.wallet" % self.currency,
-            )
+        self._keyless(info)
         return info
 
     def _create_keyless(self, name):
@@ -184,6 +183,21 @@ class BitcoindBackend(CoinBackend):
             if "sqlite" not in exc.message.lower() and "descriptor" not in exc.message.lower():
                 raise
             self.rpc.call("createwallet", name, True, True, "", False, False, True)
+
+    def watch_only(self, addresses):
+        """Return a sentence saying why the wallet is watch-only for ``addresses`` (``[(index,
+        address)]`` of the key, registered); raise ConfigError when it holds a key to them."""
+        info = self._keyless(self.rpc.call("getwalletinfo"))
+        return "the wallet %r holds no private key (private_keys_enabled false)" % info.get("walletname")
+
+    def _keyless(self, info):
+        if info.get("private_keys_enabled", True):
+            raise ConfigError(
+                "coins.%s.wallet: the node's wallet %r can hold private keys: name a new wallet "
+                "for the watch-only key" % (self.currency, info.get("walletname")),
+                "coins.%s.wallet" % self.currency,
+            )
+        return info
 
     def watch_import(self):
         """Return how this wallet imports watch-only keys: "descriptors" (importdescriptors),

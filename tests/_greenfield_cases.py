@@ -13,7 +13,7 @@ from fakes import fake_coin_config, fake_plugin_manager
 from falcon import testing
 
 from transient import settings
-from transient.delivery.registry import greenfield_signature
+from transient.delivery.kinds import greenfield_signature
 from transient.greenfield import shapes
 from transient.runtime import Runtime
 from transient.store import migrations
@@ -368,6 +368,38 @@ def test_a_double_spend_makes_the_invoice_invalid_until_paid_again(gf):
     assert _deliveries()[-1]["type"] == "InvoiceProcessing"
 
 
+def test_our_redelivery_of_a_greenfield_delivery_is_greenfields_own(gf):
+    """POST /deliveries/{id}/redeliver (ours) of a Greenfield webhook's delivery queues what
+    Greenfield's own redeliver queues: a new deliveryId naming the first, isRedelivery, and
+    the row's public id, so the webhook's delivery list shows it and the plugin can tell it apart."""
+    base = "/api/v1/stores/%s" % gf.store
+    hook = gf.ok("POST", base + "/webhooks", {"url": "http://127.0.0.1:9/hook"})
+    gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"})
+    (first,) = Delivery.select().where(Delivery.target.is_null(False))
+    resp = gf.client.simulate_post(
+        "/deliveries/%d/redeliver" % first.id, headers={"Authorization": "Bearer %s" % gf.key}
+    )
+    assert resp.status_code == 202, resp.text
+    copy = Delivery.get(Delivery.redelivery_of == first.id)
+    assert copy.public_id and copy.public_id != first.public_id
+    assert (copy.target_id, copy.url, copy.event_id) == (first.target_id, first.url, first.event_id)
+    body, was = json.loads(copy.body), json.loads(first.body)
+    assert (body["deliveryId"], body["originalDeliveryId"], body["isRedelivery"]) == (
+        copy.public_id,
+        first.public_id,
+        True,
+    )
+    assert {k: v for k, v in body.items() if k not in ("deliveryId", "isRedelivery", "timestamp")} == {
+        k: v for k, v in was.items() if k not in ("deliveryId", "isRedelivery", "timestamp")
+    }
+    listed = gf.ok("GET", base + "/webhooks/%s/deliveries" % hook["id"])
+    assert [d["id"] for d in listed] == [copy.public_id, first.public_id]
+    # Greenfield's redeliver of the copy names the same first delivery.
+    again = gf.ok("POST", base + "/webhooks/%s/deliveries/%s/redeliver" % (hook["id"], copy.public_id))
+    third = Delivery.get(Delivery.public_id == again)
+    assert json.loads(third.body)["originalDeliveryId"] == first.public_id
+
+
 def test_metadata_numbers_are_echoed_as_their_text_and_bounded(gf):
     # Hostile numbers: 1e20000 became a 20 001-digit int that json.dumps refused (a 500
     # after the payment was made, which stayed listed); 1.5e999999 an infinite float that
@@ -400,3 +432,21 @@ def test_metadata_numbers_are_echoed_as_their_text_and_bounded(gf):
     assert wanted in gf.get(base + "/invoices").text
     (sent,) = [d.body for d in Delivery.select().where(Delivery.target.is_null(False))]
     assert wanted.replace(": ", ":").replace(", ", ",") in sent  # the webhook's body too
+
+
+def test_a_create_only_key_cannot_mark_an_invoice_paid(gf):
+    # canmodifyinvoices was granted by payments:create: a key made to create invoices
+    # marked an unpaid one Settled, and InvoiceSettled (goods ship) was queued.
+    base = "/api/v1/stores/%s" % gf.store
+    _, creator = gf.runtime.key_store.create(["payments:create", "payments:read"], "creator")
+    invoice = gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"})
+    queued = Delivery.select().count()
+    denied = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Settled"}, key=creator)
+    assert denied.status_code == 403 and denied.json["missingPermission"] == shapes.MODIFY_INVOICES
+    assert gf.ok("GET", base + "/invoices/" + invoice["id"])["status"] == "New"
+    assert Delivery.select().count() == queued
+    current = gf.get("/api/v1/api-keys/current", key=creator).json
+    assert not any(p.startswith(shapes.MODIFY_INVOICES) for p in current["permissions"])
+    _, marker = gf.runtime.key_store.create(["payments:mark"], "marker")
+    marked = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Settled"}, key=marker)
+    assert marked.status_code == 200 and marked.json["status"] == "Settled"

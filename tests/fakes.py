@@ -262,6 +262,9 @@ class FakeWatchBackend(FakeBackend):
     def create_watch_wallet(self, name):
         return {"walletname": name, "private_keys_enabled": False}
 
+    def watch_only(self, addresses):
+        return "a keyless wallet (fake)"
+
     def watch_import(self):
         return "ranged"
 

@@ -48,6 +48,8 @@ from .rates.book import Policy, RateBook
 from .rates.refresher import RateRefresher
 from .rates.registry import build_sources, collect_sources
 from .rates.store import PairLease
+from .reports.period import since
+from .reports.reconcile import ReconcileJob, Reconciler
 from .reports.service import Reports
 from .store import migrations
 from .store.db import open_database
@@ -100,7 +102,15 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
     if not book.pairs():
         return book, None
     lease = PairLease(holder or new_holder_id(), 120, clock)
-    return book, RateRefresher(book.plan(), sources, db, config["rates.refresh_interval"], lease, clock)
+    return book, RateRefresher(
+        book.plan(),
+        sources,
+        db,
+        config["rates.refresh_interval"],
+        lease,
+        clock,
+        max_move=Decimal(config["rates.max_move"]),
+    )
 
 
 def payout_limits(config, backends):
@@ -308,6 +318,13 @@ class Runtime:
         )
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
+        self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
+        self.reconcile_job = None
+        if config["reconcile.interval"]:
+            window = config["reconcile.window"]
+            lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
+            period_of = lambda now: since(now, window)  # noqa: E731
+            self.reconcile_job = ReconcileJob(self.reconciler, period_of, config["reconcile.interval"], lease)
         self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
         self.syncers = {
             code: Syncer(
@@ -396,6 +413,7 @@ class Runtime:
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
+            reconciler=self.reconciler,
             dashboard=self.dashboard(),
         )
 
@@ -458,6 +476,8 @@ class Runtime:
             self.payout_runner.start()
         if self.amqp is not None:
             self.amqp.start()
+        if self.reconcile_job is not None:
+            self.reconcile_job.start()
 
     def register_targets(self):
         """Make this daemon's configured webhook URL and AMQP exchange the targets every
@@ -492,6 +512,8 @@ class Runtime:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:
                 self.pool_keeper.stop()
+            if self.reconcile_job is not None:
+                self.reconcile_job.stop()
             if self.payout_runner is not None:
                 self.payout_runner.stop()
             self._started = False

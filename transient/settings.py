@@ -12,6 +12,7 @@ import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from .api.checkout.page import read_logo as _read_logo
@@ -86,6 +87,11 @@ def duration(value):
     if seconds < 1:
         raise ValueError("must be at least 1 second")
     return seconds
+
+
+def _duration_or_off(value):
+    """0 (off) or a duration."""
+    return 0 if value in (0, "0") else duration(value)
 
 
 def _schedule(value):
@@ -167,6 +173,13 @@ def _percent(value):
     if not re.fullmatch(r"[0-9]{1,2}(\.[0-9]{1,2})?", str(value).strip()):
         raise ValueError("must be a percentage from 0 to 99.99 with at most 2 decimals")
     return str(value).strip()
+
+
+def _move_factor(value):
+    text = str(value).strip() if isinstance(value, (int, str)) and not isinstance(value, bool) else ""
+    if not re.fullmatch(r"[0-9]{1,4}(\.[0-9]{1,2})?", text) or (Decimal(text) != 0 and Decimal(text) <= 1):
+        raise ValueError('must be a factor above 1 written as a string, e.g. "10" (or "0": off)')
+    return text
 
 
 def _amqp_name(optional=False):
@@ -418,6 +431,20 @@ SETTINGS = [
     ),
     Setting("amqp.confirm_timeout", 30, _int(1, 600), "Seconds to wait for the broker's confirms before reconnecting."),
     Setting(
+        "reconcile.interval",
+        0,
+        _duration_or_off,
+        "How often the daemon reconciles each coin's ledger with its node's wallet (e.g. 1h; 0: never);"
+        " the differences go to the transient_reconcile_differences gauge.",
+    ),
+    Setting("reconcile.window", "7d", duration, "How far back a scheduled reconciliation looks."),
+    Setting(
+        "reconcile.grace",
+        120,
+        duration,
+        "Seconds a new wallet output may wait for its sync before a reconciliation calls it missing.",
+    ),
+    Setting(
         "sync.lease_seconds",
         60,
         _int(2, 3600),
@@ -455,6 +482,13 @@ SETTINGS = [
         0,
         _int(0, 20),
         "Fresh agreeing quotes needed for a rate; 0: 2 when two or more sources are configured, else 1.",
+    ),
+    Setting(
+        "rates.max_move",
+        "10",
+        _move_factor,
+        "How far a quote may move from its pair's last accepted rate: at most this many times above"
+        ' or below (a quote beyond is refused and logged; absurd rates make no rate, 503). "0": off.',
     ),
     Setting(
         "rates.spread", "0", _percent, "Percent taken off the rate: the customer pays that much more coin (margin)."

@@ -164,21 +164,22 @@ def test_notify_triggers_an_immediate_sync(start_daemon, regtest):
     d.wait_status(p["id"], "PENDING", timeout=10)
 
 
-def test_dogecoin_backend_against_the_regtest_node(start_daemon, regtest, wallet):
-    d = start_daemon(coins=coin_config(regtest, wallet, currency="DOGE", backend="dogecoin"))
+def test_dogecoin_backend_against_dogecoind(start_daemon, doge_node):
+    # Dogecoin Core 1.14's one wallet: no wallet name (the backend refuses one).
+    d = start_daemon(coins=coin_config(doge_node, None, currency="DOGE", backend="dogecoin"))
     p = d.create(currency="DOGE", amount="2.5")
     assert p["payment_uri"].startswith("dogecoin:")
-    regtest.pay(p["payment_address"], "2.5")
+    doge_node.pay(p["payment_address"], "2.5")
     d.wait_status(p["id"], "PENDING")
-    regtest.mine(1)
+    doge_node.mine(1)
     d.wait_status(p["id"], "PAID")
-    regtest.reorg(1)
+    doge_node.reorg(1)
     d.wait_status(p["id"], "PENDING")
-    regtest.mine(1)
+    doge_node.mine(1)
     txid = d.wait_status(p["id"], "PAID")["transactions"][0]["txid"]
     # The DOGE backend ignores `removed` (Dogecoin 1.14 has none): a mined payment
     # double-spent in a reorg is found by rechecking after the stale cursor.
-    regtest.double_spend(txid)
+    doge_node.double_spend(txid)
     p = d.wait_status(p["id"], "UNPAID")
     assert p["transactions"][0]["status"] == "conflicted"
 

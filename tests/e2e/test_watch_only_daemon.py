@@ -1,16 +1,20 @@
 """Watch-only keys as processes: transientd --check refusing bad keys (exit 2, one line,
-the key never echoed), and `transient wallet init/status` against the regtest node. The
+the key never echoed), and `transient wallet init/status` against the regtest nodes (Dogecoin Core 1.14's one
+wallet as well). The
 daemon's payment flow in both modes: the parametrised tests of tests/e2e/test_e2e.py."""
 
+import json
 import os
 import subprocess
 import sys
 
 import pytest
-from _cli import as_json, run
-from _daemon import ROOT, coin_config
+from _cli import as_json, one_line_error, run
+from _daemon import ROOT, Daemon, coin_config
 from _watch import fresh_tpub
 from embit import base58
+
+from transient.core.errors import RPCError
 
 pytestmark = pytest.mark.regtest
 
@@ -81,3 +85,58 @@ def test_wallet_init_and_status(tmp_path, regtest):
     assert "LTC watch-only key" in doctor.stdout and "the node derives the same addresses" in doctor.stdout, (
         doctor.stdout
     )
+    # The CLI is the operator's: its reads show a payment's index and key fingerprint.
+    made = as_json(
+        run("payments", "create", "--offline", "--currency", "LTC", "--amount", "1", "--json", "--config", config)
+    )
+    shown = as_json(run("payments", "show", made["id"], "--json", "--config", config))
+    listed = as_json(run("payments", "list", "--json", "--config", config))["payments"]
+    assert {(p["derivation_index"], p["key_fingerprint"]) for p in (made, shown, *listed)} == {(0, init["fingerprint"])}
+
+
+def test_wallet_init_and_watch_only_payments_on_dogecoind(tmp_path, doge_node):
+    """Dogecoin Core 1.14: no wallet name (one wallet per node), no multiwallet RPC; the
+    payments' addresses are watched, and the node holds no key to them."""
+    database = '[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n' % (tmp_path / "w.db")
+    coins = coin_config(doge_node, None, currency="DOGE", backend="dogecoin")
+    coins += 'xpub = "%s"\naddress_pool = 10\ngap_limit = 5\n' % fresh_tpub()
+    named = tmp_path / "named.toml"
+    named.write_text(database + coins + 'wallet = "shop"\n')
+    line = one_line_error(run("wallet", "init", "DOGE", "--config", named), 2)
+    assert "coins.DOGE.wallet: Dogecoin Core 1.14 has one wallet per node" in line
+    config = tmp_path / "config.toml"
+    config.write_text(database + coins)
+    init = as_json(run("wallet", "init", "DOGE", "--json", "--config", config))
+    assert (init["wallet"], init["private_keys_enabled"], init["import"]) == (None, None, "addresses")
+    assert init["watch_only"].startswith("no private key to the payment addresses (indexes 0, 9, 14")
+    assert init["registered"] == [0, 15] and init["next_index"] == 10 and init["pooled"] == 10
+    again = run("wallet", "init", "DOGE", "--config", config)  # idempotent, and said for a person
+    assert again.returncode == 0 and "the node's one wallet" in again.stdout, again.stderr
+    assert "indexes 0 to 14" in again.stdout
+
+    daemon = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "w.db"), coins).start()
+    try:
+        made = [daemon.create(currency="DOGE", amount="12.5") for _ in range(2)]
+        assert [p["derivation_index"] for p in made] == [0, 1]
+        txid = doge_node.pay(made[1]["payment_address"], "12.5")
+        daemon.wait_status(made[1]["id"], "PENDING")
+        doge_node.mine(1)
+        paid = daemon.wait_status(made[1]["id"], "PAID")
+        assert paid["transactions"][0]["txid"] == txid
+    finally:
+        daemon.kill()
+    for payment in made:  # the node watches the address and holds no key to it
+        address = payment["payment_address"]
+        assert doge_node.rpc("validateaddress", address)["iswatchonly"] is True
+        with pytest.raises(RPCError, match="is not known"):
+            doge_node.rpc("dumpprivkey", address)
+    report = json.loads(run("doctor", "--json", "--no-roundtrip", "--config", config).stdout)
+    checks = {c["name"]: (c["status"], c["detail"]) for c in report["checks"]}
+    assert checks["DOGE watch-only"][0] == "ok" and "no private key" in checks["DOGE watch-only"][1], checks
+    assert "the node watches the same addresses" in checks["DOGE watch-only key"][1], checks
+    assert checks["DOGE wallet"] == ("ok", "the node's one wallet loaded, %d transaction(s)" % report_txs(doge_node))
+    assert report["ok"] is True, checks
+
+
+def report_txs(node):
+    return node.rpc("getwalletinfo")["txcount"]

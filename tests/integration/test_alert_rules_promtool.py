@@ -29,6 +29,8 @@ tests:
         values: '0x30'
       - series: 'transient_deliveries_total{{kind="webhook",outcome="retried",instance="a"}}'
         values: '0+5x30'
+      - series: 'transient_reconcile_differences{{currency="LTC",instance="a"}}'
+        values: '0 0 2x10'
     alert_rule_test:
       - eval_time: 15m
         alertname: TransientAddressPoolEmpty
@@ -47,6 +49,16 @@ tests:
       - eval_time: 5m
         alertname: TransientSyncStalled
         exp_alerts: []
+      - eval_time: 1m
+        alertname: TransientLedgerDiffersFromWallet
+        exp_alerts: []
+      - eval_time: 3m
+        alertname: TransientLedgerDiffersFromWallet
+        exp_alerts:
+          - exp_labels: {{severity: critical, currency: LTC, instance: a}}
+            exp_annotations:
+              summary: "LTC ledger differs from the node's wallet"
+              description: "2 difference(s) between the LTC ledger and its wallet: run `transient reconcile LTC`."
       - eval_time: 20m
         alertname: TransientWebhooksFailing
         exp_alerts:
@@ -66,7 +78,7 @@ def promtool():
 def test_promtool_checks_the_rules():
     done = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 11 rules found" in done.stdout + done.stderr
+    assert "SUCCESS: 13 rules found" in done.stdout + done.stderr
 
 
 def test_the_rules_fire_on_the_series_that_must_fire_them(tmp_path):

@@ -1,7 +1,8 @@
-"""The bitcoind-family backends against a real litecoind regtest node.
+"""The bitcoind-family backends against real regtest nodes: Litecoin Core 0.21 (litecoind)
+and Dogecoin Core 1.14.9 (dogecoind, TRANSIENT_DOGECOIND), each on its own node.
 
-The DOGE backend runs here too: the RPC subset it uses (3-param listsinceblock,
-getnewaddress(label), getblockheader) is the same on Litecoin Core 0.21.
+Dogecoin Core has one wallet per node, shared by every test of the module (the payer is
+the merchant): the tests tell their outputs apart by address, as the daemon does.
 """
 
 import pytest
@@ -13,104 +14,114 @@ from transient_litecoin import LitecoinBackend
 pytestmark = pytest.mark.regtest
 
 
-@pytest.fixture(params=[LitecoinBackend, DogecoinBackend], ids=["ltc", "doge"])
-def backend(request, regtest, merchant_wallet):
-    """A backend of each kind on its own fresh merchant wallet."""
-    cls = request.param
-    options = {
-        "rpc_url": regtest.rpc_url,
-        "rpc_user": regtest.rpc_user,
-        "rpc_password": regtest.rpc_password,
-        "wallet": merchant_wallet,
-    }
+@pytest.fixture(params=["ltc", "doge"])
+def node(request):
+    """The coin's node: the session's litecoind, or this module's dogecoind."""
+    return request.getfixturevalue("regtest" if request.param == "ltc" else "doge_node")
+
+
+@pytest.fixture
+def backend(request, node):
+    """A backend of the node's kind on a fresh merchant wallet (Dogecoin: its one wallet)."""
+    cls = DogecoinBackend if node.CURRENCY == "DOGE" else LitecoinBackend
+    options = {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user, "rpc_password": node.rpc_password}
+    if node.MULTIWALLET:
+        options["wallet"] = request.getfixturevalue("merchant_wallet")
     instance = cls(cls.currency, options)
     yield instance
     instance.close()
 
 
-def only(outputs):
+def only(outputs, address=None):
+    """The one output (to ``address``: the node's other wallet transactions left out)."""
+    outputs = [o for o in outputs if address is None or o.address == address]
     assert len(outputs) == 1, outputs
     return outputs[0]
 
 
-def test_node_facts(backend):
+def test_node_facts(backend, node):
     assert backend.network() == "regtest"
     info = backend.ping()
-    assert info["chain"] == "regtest" and info["blocks"] > 100 and info["version"] >= 210000
+    assert info["chain"] == "regtest" and info["blocks"] > node.MATURITY and info["version"] >= 210000
     assert backend.tip().hash == info["bestblockhash"]
     addresses = backend.new_addresses(5, label="batch")
     assert len(set(addresses)) == 5
 
 
-def test_pay_mine_and_cursor_at_tip(backend, regtest):
+def test_pay_mine_and_cursor_at_tip(backend, node):
     address = backend.new_address("order-1")
     cursor = backend.tip().hash
-    txid = regtest.pay(address, "1.23456789")
+    txid = node.pay(address, "1.23456789")
 
-    seen = only(backend.changes_since(cursor).outputs)
+    seen = only(backend.changes_since(cursor).outputs, address)
     assert (seen.txid, seen.address, seen.amount, seen.label) == (txid, address, 123456789, "order-1")
     assert seen.confirmations == 0 and seen.block_height is None
 
-    block = regtest.mine(1)[0]
+    block = node.mine(1)[0]
     changes = backend.changes_since(cursor)
-    mined = only(changes.outputs)
+    mined = only(changes.outputs, address)
     assert changes.tip.hash == block and changes.cursor_known
     assert (mined.confirmations, mined.block_hash, mined.block_height) == (1, block, changes.tip.height)
 
     # With the cursor at the tip, older outputs are not listed again.
-    regtest.mine(2)
+    node.mine(2)
     later = backend.changes_since(changes.tip.hash)
     assert later.outputs == [] and later.tip.height == changes.tip.height + 2
 
 
-def test_first_sync_and_unknown_cursor_list_the_whole_wallet(backend, regtest):
-    txid = regtest.pay(backend.new_address(), "0.5")
-    assert only(backend.changes_since(None).outputs).txid == txid
+def test_first_sync_and_unknown_cursor_list_the_whole_wallet(backend, node):
+    address = backend.new_address()
+    txid = node.pay(address, "0.5")
+    assert only(backend.changes_since(None).outputs, address).txid == txid
     changes = backend.changes_since("11" * 32)
-    assert changes.cursor_known is False and only(changes.outputs).txid == txid
+    assert changes.cursor_known is False and only(changes.outputs, address).txid == txid
 
 
-def test_reorg_returns_the_output_to_the_mempool(backend, regtest):
-    txid = regtest.pay(backend.new_address(), "2")
-    regtest.mine(1)
+def test_reorg_returns_the_output_to_the_mempool(backend, node):
+    address = backend.new_address()
+    txid = node.pay(address, "2")
+    node.mine(1)
     cursor = backend.changes_since(None).tip
-    assert only(backend.changes_since(None).outputs).confirmations == 1
+    assert only(backend.changes_since(None).outputs, address).confirmations == 1
 
-    regtest.reorg(1)
+    node.reorg(1)
     changes = backend.changes_since(cursor.hash)
-    back = only(changes.outputs)
+    back = only(changes.outputs, address)
     assert (back.txid, back.confirmations, back.block_hash) == (txid, 0, None)
     assert changes.removed == []  # listed again, so not removed
     assert changes.tip.height == cursor.height - 1
 
-    block = regtest.mine(1)[0]
-    again = only(backend.changes_since(changes.tip.hash).outputs)
+    block = node.mine(1)[0]
+    again = only(backend.changes_since(changes.tip.hash).outputs, address)
     assert (again.confirmations, again.block_hash) == (1, block)
 
 
-def test_double_spend_of_a_mined_payment(backend, regtest):
-    txid = regtest.pay(backend.new_address(), "3")
-    regtest.mine(1)
+def test_double_spend_of_a_mined_payment(backend, node):
+    address = backend.new_address()
+    txid = node.pay(address, "3")
+    node.mine(1)
     cursor = backend.tip().hash
-    regtest.double_spend(txid)
+    node.double_spend(txid)
 
     changes = backend.changes_since(cursor)
-    assert changes.outputs == []  # nodes do not list receives of conflicted txs
+    # Nodes do not list receives of conflicted txs (the replacement pays another address).
+    assert [o for o in changes.outputs if o.address == address] == []
     if backend.HAS_INCLUDE_REMOVED:
         gone = only(changes.removed)
         assert gone.txid == txid and gone.confirmations < 0
     assert backend.recheck([txid])[txid].confirmations < 0
 
 
-def test_double_spend_of_an_unconfirmed_payment(backend, regtest):
-    txid = regtest.pay(backend.new_address(), "4")
+def test_double_spend_of_an_unconfirmed_payment(backend, node):
+    address = backend.new_address()
+    txid = node.pay(address, "4")
     cursor = backend.tip().hash
-    assert only(backend.changes_since(cursor).outputs).confirmations == 0
-    regtest.double_spend(txid)
+    assert only(backend.changes_since(cursor).outputs, address).confirmations == 0
+    node.double_spend(txid)
 
     changes = backend.changes_since(cursor)
     # The receive silently vanishes from listings: only a re-check sees the conflict.
-    assert changes.outputs == [] and changes.removed == []
+    assert [o for o in changes.outputs if o.address == address] == [] and changes.removed == []
     state = backend.recheck([txid, "00" * 32])
     assert state[txid].confirmations < 0 and state["00" * 32] is None
 

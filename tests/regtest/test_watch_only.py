@@ -1,11 +1,13 @@
 """Watch-only wallets on the real litecoind regtest node: a keyless legacy wallet (Debian's
 0.21 has no descriptor wallets), the ranged descriptor in importmulti (LTC) and the
-address-by-address importmulti (the DOGE path, run against the same node); addresses
+address-by-address importmulti on Dogecoin Core 1.14's one wallet (its own node: no key
+to any payment address, dumpprivkey and validateaddress say so); addresses
 that equal the node's own derivation; PENDING → PAID and back on a reorg; indexes never
 handed out twice across two pools and a restart; the gap report. Key parsing and the
 BIP vectors: tests/unit/test_hdkeys.py."""
 
 import datetime
+import os
 import re
 import threading
 import uuid
@@ -13,17 +15,20 @@ import uuid
 import pytest
 from _api import post
 from _watch import fresh_tpub
+from embit.bip32 import HDKey
+from embit.networks import NETWORKS
 from falcon import testing
 
 from transient import settings
 from transient.chain import hdkeys
 from transient.core.clock import utcnow
-from transient.core.errors import RPCError
+from transient.core.errors import ConfigError, NodeError, RPCError
 from transient.payments.pool import WatchPool
 from transient.runtime import Runtime
 from transient.store import migrations
 from transient.store.models import Payment
 from transient_backends.dogecoin import DogecoinBackend
+from transient_backends.rpc import RPCClient
 from transient_litecoin import LitecoinBackend
 
 pytestmark = pytest.mark.regtest
@@ -74,24 +79,70 @@ def test_ltc_keyless_wallet_watches_the_ranged_descriptor_and_derives_what_the_n
     ltc.close()
 
 
-def test_doge_path_imports_each_address_and_public_key_into_a_keyless_legacy_wallet(db, regtest):
-    name = "dogewatch_" + uuid.uuid4().hex[:8]
-    doge = backend(DogecoinBackend, regtest, name, "DOGE")
-    assert doge.create_watch_wallet(name)["private_keys_enabled"] is False
+def doge_backend(node, **options):
+    """The DOGE backend on the node's one wallet (no wallet name)."""
+    return DogecoinBackend(
+        "DOGE", {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user, "rpc_password": node.rpc_password, **options}
+    )
+
+
+def test_doge_watch_only_on_the_nodes_one_wallet(db, doge_node, regtest):
+    doge = doge_backend(doge_node)
+    info = doge.create_watch_wallet(None)
+    # Dogecoin Core 1.14: one wallet, no name and no wallet-wide private-key switch.
+    assert "walletname" not in info and "private_keys_enabled" not in info and info["hdmasterkeyid"]
+    assert doge.watch_import() == "addresses"
     watch = hdkeys.parse("DOGE", fresh_tpub())  # DOGE's default: pkh
     pool = WatchPool("DOGE", doge, db, 4, watch, gap_limit=2)
-    pool.refill()
-    first = pool_rows()[0]
-    # Independently: the node's own pkh derivation (DOGE and LTC regtest share P2PKH version 111).
-    assert (
-        first.address
-        == regtest.rpc("deriveaddresses", hdkeys.parse("LTC", descriptor=watch.descriptor()).descriptor(), [0, 0])[0]
-    )
-    info = regtest.rpc("getaddressinfo", first.address, wallet=name)
-    assert info["iswatchonly"] is True and info["pubkey"] == watch.pubkey(0).hex()
+    assert pool.refill() == 4
+    rows = pool_rows()
+    assert [r.derivation_index for r in rows] == [0, 1, 2, 3]
+    # Independently: litecoind's own pkh derivation (DOGE and LTC regtest share P2PKH version 111).
+    ltc_desc = hdkeys.parse("LTC", descriptor=watch.descriptor()).descriptor()
+    assert [r.address for r in rows] == regtest.rpc("deriveaddresses", ltc_desc, [0, 3])
+    for index in (0, 3, 5):  # pooled, and registered ahead of the pool (4 + gap limit 2 - 1)
+        address = watch.address(index, "regtest")
+        got = doge_node.rpc("validateaddress", address)
+        assert (got["iswatchonly"], got["ismine"], got["pubkey"]) == (True, False, watch.pubkey(index).hex())
+        with pytest.raises(RPCError, match="Private key for address %s is not known" % address) as exc:
+            doge_node.rpc("dumpprivkey", address)
+        assert exc.value.rpc_code == -4
+    assert doge_node.rpc("validateaddress", watch.address(6, "regtest"))["iswatchonly"] is False
     assert doge.verify_watch(watch, "regtest") is None
-    other = hdkeys.parse("DOGE", fresh_tpub())
-    assert "does not watch" in doge.verify_watch(other, "regtest")
+    assert "no private key to the payment addresses (indexes 0, 3, 5" in pool.check_watch_only()
+    assert "does not watch" in doge.verify_watch(hdkeys.parse("DOGE", fresh_tpub()), "regtest")
+    # A payment to a watched address: listed, not spendable by the node.
+    txid = doge_node.pay(rows[1].address, "7.5")
+    doge_node.mine(1)
+    (unspent,) = doge_node.rpc("listunspent", 1, 9999999, [rows[1].address])
+    assert (unspent["txid"], unspent["spendable"]) == (txid, False)
+    doge.close()
+
+
+def test_a_doge_wallet_name_is_refused_the_node_has_none(doge_node):
+    with pytest.raises(ConfigError) as exc:
+        doge_backend(doge_node, wallet="shop")
+    assert exc.value.field == "coins.DOGE.wallet" and "one wallet per node" in exc.value.message
+    # What the node answers there: a bare HTTP 404, which says nothing of why.
+    with pytest.raises(NodeError, match="HTTP 404"):
+        RPCClient(doge_node.rpc_url, doge_node.rpc_user, doge_node.rpc_password, wallet="shop").call("getwalletinfo")
+    with pytest.raises(ConfigError, match="one wallet per node"):
+        doge_backend(doge_node).create_watch_wallet("shop")
+
+
+def test_a_doge_wallet_holding_a_payment_key_is_not_watch_only(db, doge_node):
+    account = HDKey.from_seed(os.urandom(32), version=NETWORKS["test"]["xprv"]).derive("m/44h/1h/0h")
+    watch = hdkeys.parse("DOGE", account.to_public().to_base58(version=NETWORKS["test"]["xpub"]))
+    doge = doge_backend(doge_node)
+    pool = WatchPool("DOGE", doge, db, 3, watch, gap_limit=2)
+    pool.refill()
+    assert pool.check_watch_only().startswith("no private key")
+    wif = account.derive("m/0/2").key.wif(NETWORKS["regtest"])  # index 2: the last pooled
+    doge_node.rpc("importprivkey", wif, "", False)
+    with pytest.raises(ConfigError) as exc:
+        pool.check_watch_only()
+    assert "holds the private key of payment address %s (index 2)" % watch.address(2, "regtest") in exc.value.message
+    assert wif not in exc.value.message and exc.value.field == "coins.DOGE.xpub"
     doge.close()
 
 
@@ -135,8 +186,12 @@ def test_payments_get_derived_addresses_and_are_paid_and_reorged_like_node_walle
     assert [p["derivation_index"] for p in made] == [0, 1, 2]
     assert {p["key_fingerprint"] for p in made} == {watch.fingerprint}
     assert [p["payment_address"] for p in made] == regtest.rpc("deriveaddresses", watch.descriptor(), [0, 2])
-    # The public read of a payment does not show the index.
-    assert "derivation_index" not in client.simulate_get("/payments/%s" % made[0]["id"]).json["payment"]
+    # The full read shows the index (keys off: every caller may read in full), the public view does not.
+    path = "/payments/%s" % made[0]["id"]
+    full = client.simulate_get(path).json["payment"]
+    assert (full["derivation_index"], full["key_fingerprint"]) == (0, watch.fingerprint)
+    public = client.simulate_get(path, params={"view": "public"}).json["payment"]
+    assert "derivation_index" not in public and "key_fingerprint" not in public
     sync = runtime.syncers["LTC"]
     regtest.pay(made[1]["payment_address"], "1.5")
     sync.run()

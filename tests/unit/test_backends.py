@@ -424,7 +424,7 @@ def test_bitcoin_core_and_transient_must_derive_the_same_addresses(node):
 def test_dogecoin_imports_each_address_with_its_public_key_in_batches(node):
     watch = watch_key("DOGE")
     node.handlers.update(importmulti=lambda params: [{"success": True}] * len(params[0]))
-    doge = backend(DogecoinBackend, wallet="shop")
+    doge = backend(DogecoinBackend)
     doge.register_watch(watch, 0, 1200, "regtest")
     batches = [p for m, p in node.calls if m == "importmulti"]
     assert [len(b[0]) for b in batches] == [500, 500, 200] and all(b[1] == {"rescan": False} for b in batches)

@@ -116,6 +116,8 @@ def test_rate_settings_and_source_tables(tmp_path):
         ('[rates]\nfiat = ["XYZ"]\n', "rates.fiat"),
         ('[rates]\nmax_age = "soon"\n', "rates.max_age"),
         ("[rates]\nmax_deviation = 3.5\n", "rates.max_deviation"),
+        ('[rates]\nmax_move = "1"\n', "rates.max_move"),
+        ('[rates]\nmax_move = "-5"\n', "rates.max_move"),
         ('[rates.kraken]\nurl = "ftp://x"\n', "rates.kraken.url"),
         ('[rates.kraken]\nproxy = "x"\n', "rates.kraken.proxy"),
         ('[rates.fixed]\n"DOGE/USD" = 0.125\n', "rates.fixed"),
@@ -476,3 +478,69 @@ def test_a_priced_replay_needs_no_rate(priced):
     again = post(client, body, headers={"Idempotency-Key": "order-77"})
     assert again.status_code == 200 and again.json["payment"]["id"] == first.json["payment"]["id"]
     assert post(client, body).status_code == 503
+
+
+# -- hostile quotes (issue 25) ----------------------------------------------------
+
+
+class Third(Scripted):
+    name = "third"
+
+
+def _three(clock, **policy):
+    sources = [Scripted({}), Second({}), Third({})]
+    return RateBook(["LTC"], ["USD"], sources, Policy(**policy), clock=clock), sources
+
+
+def test_an_absurd_number_from_an_exchange_is_no_rate_and_its_error_line_is_short():
+    from transient.rates.logic import parse_rate
+
+    for text in ("1e30", "1e-20000000", "1e13", "0.0000000000001", "1" * 31):
+        with pytest.raises(ValueError):
+            parse_rate(text)
+    with pytest.raises(ValueError) as err:
+        parse_rate("1" * 1_000_000)
+    assert len(str(err.value)) < 200  # the line logged and stored, not the exchange's megabyte
+    assert parse_rate("81.20") == Decimal("81.20") and parse_rate("0.000000000001") == Decimal("1e-12")
+
+
+def test_one_exchange_answering_1e30_leaves_the_other_two_agreeing(db):
+    # It was stored as 31 digits that could not be read back: every fiat price raised.
+    clock = Clock()
+    book, sources = _three(clock)
+    Scripted.ANSWERS.update(scripted={"LTC/USD": "81.20"}, second={"LTC/USD": "80.90"}, third={"LTC/USD": "1e30"})
+    RateRefresher(book.plan(), sources, db, 60, store.PairLease("h", 120, clock), clock).tick()
+    assert book.price("LTC", "USD").rate == Decimal("81.05")
+    row = RateQuote.get(pair="LTC/USD", source="third")
+    assert row.rate is None and "out of range" in row.error
+
+
+def test_a_stored_rate_that_does_not_read_back_is_no_rate_not_an_error(db):
+    clock = Clock()
+    book, sources = _three(clock)
+    for name, rate in (("scripted", "81.20"), ("second", "80.90"), ("third", "1" + "0" * 30)):
+        RateQuote.create(pair="LTC/USD", source=name, rate=rate, fetched_at=clock.now)
+    assert book.price("LTC", "USD").rate == Decimal("81.05")
+
+
+def test_sources_agreeing_on_an_absurd_rate_are_refused_by_max_move(db, caplog):
+    # 1e12 USD per LTC from all three prices a $1 000 invoice at one litoshi.
+    clock = Clock()
+    book, sources = _three(clock)
+    worker = RateRefresher(book.plan(), sources, db, 60, store.PairLease("h", 120, clock), clock, max_move=Decimal(10))
+    Scripted.ANSWERS.update(scripted={"LTC/USD": "81.20"}, second={"LTC/USD": "80.90"}, third={"LTC/USD": "81"})
+    worker.tick()
+    assert book.price("LTC", "USD").rate == Decimal("81")
+    Scripted.ANSWERS.update(scripted={"LTC/USD": "1e12"}, second={"LTC/USD": "1e12"}, third={"LTC/USD": "1e12"})
+    for _ in range(6):
+        clock.advance(60)
+        worker.tick()
+    with pytest.raises(RateUnavailable) as err:  # the accepted quotes aged out: no rate, a 503
+        book.price("LTC", "USD")
+    assert "max_move" in err.value.message
+    assert sum("max_move" in r.message for r in caplog.records) == 3  # once per source
+    # A real move within the bound is taken.
+    Scripted.ANSWERS.update(scripted={"LTC/USD": "160"}, second={"LTC/USD": "161"}, third={"LTC/USD": "162"})
+    clock.advance(60)
+    worker.tick()
+    assert book.price("LTC", "USD").rate == Decimal("161")

@@ -81,7 +81,7 @@ def create(consumer, params, headers, props):
     payment, created = consumer.service.create(params, key)
     return Reply(
         201 if created else 200,
-        {"success": True, "payment": consumer.service.render(payment)},
+        {"success": True, "payment": consumer.service.render(payment, private=True)},
         {} if created else {"Idempotent-Replayed": True},
         created=created,
     )
@@ -93,9 +93,10 @@ def get(consumer, params, headers, props):
         raise ValidationError("is required", "id")
     grant = consumer.keys.identify(_text(headers.get("Authorization")))
     payment = consumer.service.get(params["id"])
-    rendered = consumer.service.render(payment)
-    if not grant.allows(PAYMENTS_READ):  # as over HTTP: without the scope, the public view
-        rendered = consumer.service.public_view(rendered)
+    if grant.allows(PAYMENTS_READ):
+        rendered = consumer.service.render(payment, private=True)
+    else:  # as over HTTP: without the scope, the public view
+        rendered = consumer.service.public_view(consumer.service.render(payment))
     return Reply(200, {"success": True, "payment": rendered})
 
 
@@ -106,7 +107,9 @@ def list_(consumer, params, headers, props):
         if params.get(field) is not None and not isinstance(params[field], str):
             raise ValidationError("must be a string", field)
     payments, cursor = consumer.service.list(**{f: params.get(f) for f in LIST_FIELDS})
-    return Reply(200, {"success": True, "payments": consumer.service.render_many(payments), "next_cursor": cursor})
+    return Reply(
+        200, {"success": True, "payments": consumer.service.render_many(payments, private=True), "next_cursor": cursor}
+    )
 
 
 COMMANDS = {"payments.create": create, "payments.get": get, "payments.list": list_}

@@ -9,7 +9,7 @@ from .checkout import page
 from .dashboard import mount as mount_dashboard
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
-from .reports import ReportFile
+from .reports import Reconcile, ReportFile
 
 
 class App(falcon.App):
@@ -41,6 +41,7 @@ def create_app(
     greenfield=None,
     branding=None,
     reports=None,
+    reconciler=None,
     dashboard=None,
 ):
     """Return the WSGI app.
@@ -54,8 +55,9 @@ def create_app(
     scrape-time gauges of ``/metrics`` (an ops.metrics.StateCollector); ``greenfield`` the
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
-    ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``dashboard`` the
-    merchant's pages (a dashboard.Dashboard: its services and path), None when turned off.
+    ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``reconciler`` the
+    reports.reconcile.Reconciler behind ``/reports/reconcile``; ``dashboard`` the merchant's
+    pages (a dashboard.Dashboard: its services and path), None when turned off.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
@@ -74,6 +76,8 @@ def create_app(
     app.add_route("/metrics", Metrics(keys, metrics_state))
     if reports is not None:
         app.add_route("/reports/{kind}", ReportFile(reports))
+    if reconciler is not None:
+        app.add_route("/reports/reconcile", Reconcile(reconciler, reports.decimals if reports else {}))
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     if greenfield is not None:

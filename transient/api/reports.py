@@ -1,6 +1,9 @@
 """``GET /reports/{kind}``: a report streamed as CSV or JSON lines (reports room)."""
 
+from ..core.errors import ValidationError
 from ..core.keys import REPORTS_READ
+from ..core.text import text_problem
+from ..reports.period import period
 
 PARAMS = ("from", "to", "tz", "currency", "status", "format")
 
@@ -22,3 +25,26 @@ class ReportFile:
         if req.method == "HEAD":
             return  # no query for a HEAD: the headers say what a GET would send
         resp.stream = report.body
+
+
+class Reconcile:
+    """``GET /reports/reconcile?currency=LTC&from=...&to=...&tz=...``: the ledger against
+    the coin node's wallet over the range (reports.reconcile); ``ok`` false when they differ."""
+
+    scopes = {"GET": REPORTS_READ}
+
+    def __init__(self, reconciler, decimals):
+        self.reconciler = reconciler
+        self.decimals = decimals
+
+    def on_get(self, req, resp):
+        values = {name: req.get_param(name) for name in ("currency", "from", "to", "tz")}
+        for name, value in values.items():
+            if value is not None and text_problem(value):
+                raise ValidationError("must be text", name)
+        currency = (values["currency"] or "").strip().upper()
+        if not currency:
+            raise ValidationError("is required (a coin such as LTC)", "currency")
+        span = period(values["from"], values["to"], values["tz"])
+        result = self.reconciler.run(currency, span)
+        resp.media = {"success": True, **result.as_dict(self.decimals.get(currency, 8))}

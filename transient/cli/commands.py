@@ -298,6 +298,7 @@ def build_parser():
     cli_webhooks.register(sub, common)
     cli_rates.register(sub, common)
     cli_reports.register(sub, common)
+    cli_reports.register_reconcile(sub, common)
     cli_payouts.register(sub, common)
     cli_wallet.register(sub, common)
     cli_keys.register(sub, common)

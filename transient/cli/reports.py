@@ -5,7 +5,8 @@ import os
 import sys
 import tempfile
 
-from .util import OK, CommandError, load_config, open_runtime
+from ..reports.period import period
+from .util import FAILURE, OK, CommandError, currency_arg, load_config, open_runtime, print_json, table
 
 KINDS = ("payments", "receipts", "payouts")
 
@@ -72,3 +73,50 @@ def _write_whole(path, body):
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def register_reconcile(sub, common):
+    reconcile = sub.add_parser(
+        "reconcile",
+        parents=[common],
+        help="compare a coin's ledger with its node's wallet history (exit 1 on a difference)",
+        description="Read the node wallet's history and compare it with the ledger over the range: "
+        "every output the wallet shows must be credited to its payment (or listed as unmatched: an "
+        "address of no payment), every credit must be in the wallet. Changes nothing. "
+        "Exit code 0: they agree; 1: a difference (listed); 2: a usage error.",
+    )
+    reconcile.add_argument("currency", help="currency code, e.g. LTC")
+    reconcile.add_argument("--from", dest="start", help="first day (2026-01-01) or an ISO 8601 time")
+    reconcile.add_argument("--to", dest="end", help="last day, included, or an ISO 8601 time")
+    reconcile.add_argument("--tz", help="IANA time zone of the dates (default UTC)")
+    reconcile.set_defaults(func=cmd_reconcile)
+
+
+def cmd_reconcile(args):
+    span = period(args.start, args.end, args.tz)
+    with open_runtime(load_config(args)) as runtime:
+        currency = currency_arg(runtime.backends, args.currency)
+        result = runtime.reconciler.run(currency, span)
+        shown = result.as_dict(runtime.backends[currency].decimals)
+    if args.json:
+        print_json(shown)
+        return OK if result.ok else FAILURE
+    print(
+        "%s: %d wallet output(s), %d credit(s) in the ledger, %d matched, %d to no payment (unmatched)"
+        % (currency, shown["wallet_outputs"], shown["ledger_credits"], shown["matched"], len(shown["unmatched"]))
+    )
+    if shown["unmatched"]:
+        table([(u["txid"], u["vout"], u["address"], u["amount"]) for u in shown["unmatched"]], UNMATCHED)
+    if result.ok:
+        print("%s: the ledger and the wallet agree" % currency)
+        return OK
+    print("%s: %d difference(s)" % (currency, len(shown["differences"])))
+    rows = [
+        (d["kind"], d["txid"], d["vout"], d["amount"], d["payment_id"] or "-", d["detail"])
+        for d in shown["differences"]
+    ]
+    table(rows, ["KIND", "TXID", "VOUT", "AMOUNT", "PAYMENT", "DETAIL"])
+    return FAILURE
+
+
+UNMATCHED = ["UNMATCHED TXID", "VOUT", "ADDRESS", "AMOUNT"]

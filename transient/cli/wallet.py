@@ -37,7 +37,8 @@ def cmd_init(args):
     with open_runtime(config) as runtime:
         code, pool = _pool(runtime, config, args.coin)
         name = config.coins[code]["wallet"]
-        if not name:
+        # A node of one wallet (Dogecoin Core 1.14) takes no name: its backend refuses one.
+        if not name and getattr(pool.backend, "MULTIWALLET", True):
             raise ConfigError(
                 "coins.%s.wallet: name the node's watch-only wallet for the key" % code, "coins.%s.wallet" % code
             )
@@ -49,6 +50,7 @@ def cmd_init(args):
         report = pool.gap_report() | {
             "wallet": name,
             "private_keys_enabled": info.get("private_keys_enabled"),
+            "watch_only": pool.check_watch_only(),  # no key to the payment addresses, or ConfigError
             "import": pool.backend.watch_import(),
             "pooled": pool.available(),
         }
@@ -69,11 +71,13 @@ def _show(args, report):
     if args.json:
         print_json(report)
         return
+    shown = dict(report, wallet=report.get("wallet") or "the node's one wallet") if "wallet" in report else report
     pairs = [
-        (key.replace("_", " "), report[key])
+        (key.replace("_", " "), shown[key])
         for key in (
             "wallet",
             "private_keys_enabled",
+            "watch_only",
             "import",
             "fingerprint",
             "descriptor",
@@ -83,7 +87,7 @@ def _show(args, report):
             "gap",
             "gap_limit",
         )
-        if key in report
+        if shown.get(key) is not None
     ]
     pairs.insert(
         pairs.index(("next index", report["next_index"])) + 1,

@@ -1,5 +1,6 @@
 """Time as Transient keeps it: naive datetimes in UTC inside, ISO 8601 with a Z outside."""
 
+import calendar
 import datetime
 
 from .errors import ValidationError
@@ -34,3 +35,8 @@ def parse_time(value: object, field: str) -> datetime.datetime:
         return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     except OverflowError:  # 0001-01-01T00:00:00+14:00 is before the first representable instant
         raise ValidationError("is outside the years 1 to 9999 in UTC", field) from None
+
+
+def unix(moment: datetime.datetime | None) -> int | None:
+    """Unix seconds of a naive UTC datetime (None stays None)."""
+    return None if moment is None else calendar.timegm(moment.utctimetuple())

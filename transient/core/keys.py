@@ -16,7 +16,10 @@ from .errors import Forbidden, Unauthorized
 PAYMENTS_READ, PAYMENTS_CREATE, WEBHOOKS_MANAGE, ADMIN = "payments:read", "payments:create", "webhooks:manage", "admin"
 METRICS_READ = "metrics:read"  # GET /metrics from beyond loopback (a Prometheus server's key)
 REPORTS_READ = "reports:read"  # GET /reports/...: the accountant's key reads every payment, nothing else
-SCOPES = (PAYMENTS_READ, PAYMENTS_CREATE, WEBHOOKS_MANAGE, ADMIN, METRICS_READ, REPORTS_READ)
+# Marking an invoice Settled or Invalid by hand (Greenfield's canmodifyinvoices): it queues
+# InvoiceSettled, which ships goods, so a key that only creates invoices cannot do it.
+PAYMENTS_MARK = "payments:mark"
+SCOPES = (PAYMENTS_READ, PAYMENTS_CREATE, WEBHOOKS_MANAGE, ADMIN, METRICS_READ, REPORTS_READ, PAYMENTS_MARK)
 ALL_SCOPES = frozenset(SCOPES)
 _STORED = re.compile(r"^tk_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$")
 

@@ -11,6 +11,7 @@ from ..core.errors import NotFound
 from ..core.redact import redact, scrub
 from ..store.db import chunks, write_transaction
 from ..store.models import Delivery, DeliveryAttempt, Event
+from . import kinds, queue
 
 _ID = re.compile(r"[0-9]{1,19}")
 
@@ -67,7 +68,9 @@ def render_delivery(d, attempts=None):
 
 
 def redeliver(delivery_id, db=None, now=None):
-    """Queue a new delivery of the same event and body to the same URL; return it."""
+    """Queue a new delivery of the same event to the same target, as its kind copies it
+    (the same body and URL for Transient's own; a new ``deliveryId`` for a Greenfield
+    webhook's); return it."""
     text = str(delivery_id)
     # Ids are positive signed 64-bit integers of ASCII digits: anything else names no delivery
     # (and 2**63 would overflow SQLite's integer binding).
@@ -78,19 +81,7 @@ def redeliver(delivery_id, db=None, now=None):
         original = Delivery.get_or_none(Delivery.id == did)
         if original is None:
             raise NotFound("no delivery with id %s" % did, "id")
-        now = now or utcnow()
-        return Delivery.create(
-            event=original.event_id,
-            payment=original.payment_id,
-            sequence=original.sequence,
-            url=original.url,
-            body=original.body,
-            state=Delivery.PENDING,
-            next_attempt_at=now,
-            created_at=now,
-            redelivery_of=original.id,
-            target=original.target_id,  # a Greenfield webhook's keeps its own signature
-        )
+        return queue.redeliver(original, now or utcnow())
 
 
 def recent(state=None, limit=50):
@@ -120,7 +111,7 @@ def ping(sender, url):
         '{"payment_id":null,"status":null,"event":{"id":"%s","type":"ping","created_at":"%s",'
         '"sequence":0,"data":{}},"payment":null}' % (event_id, iso(utcnow()))
     ).encode()
-    return sender.post(url, body, sender.headers(event_id, "ping", body=body))
+    return sender.post(url, body, kinds.transient_headers(sender.secret, event_id, "ping", body=body))
 
 
 def backlog(now=None):

@@ -31,6 +31,7 @@ from ..core.redact import redact
 from ..ops import metrics
 from ..store.db import is_sqlite, retry_once, write_transaction
 from ..store.models import Delivery
+from . import kinds
 from .sender import Outcome
 
 log = logging.getLogger("transient.webhooks")
@@ -217,17 +218,19 @@ class Dispatcher:
         ]
 
     def send(self, delivery):
+        """Post ``delivery`` signed as its kind signs (a registered target's row, read
+        through the registry, may have its own secret and retry rule); return the Outcome."""
         body = delivery.body.encode()
+        target = None
         if delivery.target_id is not None and self.registry is not None:
-            # A registered target with its own signing rule: its secret, its headers.
-            own = self.registry.headers(delivery.target_id, body)
-            if own is None:
+            target = self.registry.row(delivery.target_id)
+            if target is None:
                 return Outcome(delivery, self.clock(), 0, error="the target was deleted", refused=True)
-            headers, delivery.retry = own
-            return self.sender.post(delivery.url, body, headers, delivery)
-        headers = self.sender.headers(
-            delivery.event_id, delivery.type, delivery.id, delivery.attempts + 1, delivery.redelivery_of, body
-        )
+        kind = kinds.of(delivery.url, target)
+        headers = kind.headers(delivery, body, target, self.sender.secret)
+        if headers is None:
+            return Outcome(delivery, self.clock(), 0, error="the target was deleted", refused=True)
+        delivery.retry = kind.retries(target)
         return self.sender.post(delivery.url, body, headers, delivery)
 
     def record(self, outcomes):

@@ -12,12 +12,11 @@ import uuid
 
 from ..core.events import CREATED as PAYMENT_CREATED
 from ..ops import lifecycle
-from ..store.db import chunks, is_sqlite
-from ..store.models import Delivery, Event, Payment
+from ..store.db import is_sqlite
+from ..store.models import Event, Payment
+from . import kinds, queue
 
-# Events per write() step, and Delivery rows per INSERT (not store.db.IN_CHUNK: that
-# counts single values, and each row binds about ten, so 200 rows stay under
-# SQLite's (3.32+) and PostgreSQL's parameter limits).
+# Events per write() step: their rows and bodies are made and dropped per step.
 CHUNK = 200
 
 
@@ -123,84 +122,61 @@ class EventBatch:
         """
         if not self.pending:
             return 0
-        # A few statements per CHUNK events, not one per event (a block can pay thousands),
-        # their text written here: building them with the ORM cost more than running them.
-        fields = [Event.event_id, Event.payment, Event.sequence, Event.type, Event.data, Event.created_at]
-        db = Event._meta.database
-        insert = 'INSERT INTO "event" (%s) VALUES (%s)' % (
-            ", ".join('"%s"' % f.column_name for f in fields),
-            ", ".join([db.param] * len(fields)),
-        )
         last = {pid: i for i, (pid, _, _, _) in enumerate(self.pending)}
-        created_at = Event.created_at.db_value(self.now)
         registered = self.outbox.registered()
         for start, end in self._chunks(last):
             made = [
                 (self.outbox.uuidgen(), pid, seq, type, json.dumps(data, sort_keys=True))
                 for pid, seq, type, data in self.pending[start:end]
             ]
-            keys = [Event.event_id.db_value(event_id) for event_id, _, _, _, _ in made]
-            values = [
-                (key, Payment.id.db_value(pid), seq, type, data, created_at)
-                for key, (_, pid, seq, type, data) in zip(keys, made)
-            ]
             targets = [self.outbox.targets(self.payments[pid], registered) for _, pid, _, _, _ in made]
-            rows, snapshots = [], {}  # payment id -> its snapshot (a chunk holds all its events)
-            if any(targets):  # the deliveries need the events' row ids
-                ids = _insert_returning(db, insert, values, len(fields))
-            else:
-                db.cursor().executemany(insert, values)
-            receipts, changes = self._prefetch(made, targets)
-            for (event_id, pid, seq, type, data), urls in zip(made, targets):
-                if not urls:
-                    continue
-                payment = self.payments[pid]
-                snapshot = snapshots.get(pid)
-                if snapshot is None:
-                    snapshot = snapshots[pid] = self.outbox.renderer.render(
-                        payment,
-                        receipts=receipts.get(pid, []) if receipts is not None else None,
-                        tip_height=self.tip_height,
-                        new=pid in self.new,
-                        changes=changes.get(pid, []) if changes is not None else None,
-                    )
-                event = Event(
-                    id=ids[event_id],
-                    event_id=event_id,
-                    payment=pid,
-                    sequence=seq,
-                    type=type,
-                    data=data,
-                    created_at=self.now,
-                )
-                body = envelope(snapshot, self.outbox.renderer.render_event(event, payment.currency))
-                rows += [
-                    dict(
-                        event=event.id,
-                        payment=pid,
-                        sequence=seq,
-                        url=url,
-                        body=body,
-                        state=Delivery.PENDING,
-                        next_attempt_at=self.now,
-                        created_at=self.now,
-                    )
-                    for url in urls
-                ]
-            for part in chunks(rows, CHUNK):
-                Delivery.insert_many(part).execute()
-            self.deliveries += len(rows)
+            # The deliveries need the events' row ids; without any, one executemany is enough.
+            ids = _insert_events(made, self.now, returning=any(targets))
+            self.deliveries += queue.queue(self._rows(made, targets, ids), self.now)
             for projection in self.outbox.projections:
                 self.deliveries += projection.project(made, self.payments, self.now, new=self.new)
-        # A new payment's row was inserted with its sequence already (PaymentService).
+        self._save_sequences(last)
+        count, self.pending = len(self.pending), []
+        return count
+
+    def _rows(self, made, targets, ids):
+        """The delivery rows of the chunk's events ``made`` to their ``targets`` (URLs):
+        Transient's body, one snapshot of each payment for all its events in the chunk."""
+        rows, snapshots = [], {}  # payment id -> its snapshot (a chunk holds all its events)
+        receipts, changes = self._prefetch(made, targets)
+        for (event_id, pid, seq, type, data), urls in zip(made, targets):
+            if not urls:
+                continue
+            payment = self.payments[pid]
+            snapshot = snapshots.get(pid)
+            if snapshot is None:
+                snapshot = snapshots[pid] = self.outbox.renderer.render(
+                    payment,
+                    receipts=receipts.get(pid, []) if receipts is not None else None,
+                    tip_height=self.tip_height,
+                    new=pid in self.new,
+                    changes=changes.get(pid, []) if changes is not None else None,
+                )
+            event = Event(id=ids[event_id], event_id=event_id, payment=pid, sequence=seq, type=type, data=data)
+            event.created_at = self.now
+            rendered = self.outbox.renderer.render_event(event, payment.currency)
+            for url in urls:
+                kind = kinds.of(url)
+                if kind.wants(None, type):
+                    body = kind.body(snapshot, rendered)
+                    rows.append(dict(event=event.id, payment=pid, sequence=seq, url=url, body=body))
+        return rows
+
+    def _save_sequences(self, last):
+        """Store each touched payment's last sequence number (``last``: its payments) and
+        forget them. A new payment's row was inserted with its sequence already."""
         moved = [(self.seq[pid], Payment.id.db_value(pid)) for pid in last if pid not in self.new]
         if moved:
+            db = Payment._meta.database
             update = 'UPDATE "payment" SET "event_seq" = %s WHERE "id" = %s' % (db.param, db.param)
             db.cursor().executemany(update, moved)
         for pid in last:
             del self.payments[pid]
-        count, self.pending = len(self.pending), []
-        return count
 
     def _prefetch(self, made, targets):
         """The receipts and status changes of the chunk's payments that get a snapshot and
@@ -273,29 +249,49 @@ class PayoutEvents:
                 {"payout_id": pid, "state": snapshot["state"], "event": rendered, "payout": snapshot},
                 separators=(",", ":"),
             )
-            rows = [
-                dict(
-                    event=event.id,
-                    payment=None,
-                    payout_id=pid,
-                    sequence=seq,
-                    url=url,
-                    body=body,
-                    state=Delivery.PENDING,
-                    next_attempt_at=self.now,
-                    created_at=self.now,
-                )
-                for url in urls
-            ]
-            for part in chunks(rows, CHUNK):
-                Delivery.insert_many(part).execute()
-            self.deliveries += len(rows)
+            rows = [dict(event=event.id, payment=None, payout_id=pid, sequence=seq, url=url, body=body) for url in urls]
+            self.deliveries += queue.queue(rows, self.now)
         for projection in self.outbox.projections:
             project = getattr(projection, "project_payouts", None)
             if project is not None and made:
                 self.deliveries += project(made, self.now)
         count, self.pending = len(self.pending), []
         return count
+
+
+_EVENT_FIELDS = (Event.event_id, Event.payment, Event.sequence, Event.type, Event.data, Event.created_at)
+
+
+def _insert_events(made, now, returning):
+    """Insert the events ``made`` (``(uuid, payment id, sequence, type, data text)``);
+    return ``{event uuid: row id}`` when ``returning``, else nothing. A few statements per
+    CHUNK events, not one per event (a block can pay thousands), their text written here:
+    building them with the ORM cost more than running them."""
+    db = Event._meta.database
+    insert = 'INSERT INTO "event" (%s) VALUES (%s)' % (
+        ", ".join('"%s"' % f.column_name for f in _EVENT_FIELDS),
+        ", ".join([db.param] * len(_EVENT_FIELDS)),
+    )
+    created_at = Event.created_at.db_value(now)
+    values = [
+        (Event.event_id.db_value(event_id), Payment.id.db_value(pid), seq, type, data, created_at)
+        for event_id, pid, seq, type, data in made
+    ]
+    if not returning:
+        db.cursor().executemany(insert, values)
+        return {}
+    return _insert_returning(db, insert, values, len(_EVENT_FIELDS))
+
+
+def store_event(payment_id, type, data, now, uuidgen=uuid.uuid4):
+    """Store one event of the payment ``payment_id`` outside a batch (a merchant's mark of
+    a Greenfield invoice: it has no Transient delivery), the next of its sequence; return
+    ``(event row id, sequence)``. Runs in the caller's transaction."""
+    payment = Payment.get(Payment.id == payment_id)
+    seq = payment.event_seq + 1
+    Payment.update(event_seq=seq).where(Payment.id == payment_id).execute()
+    ids = _insert_events([(uuidgen(), payment_id, seq, type, json.dumps(data))], now, returning=True)
+    return next(iter(ids.values())), seq
 
 
 def _insert_returning(db, insert, values, width):
@@ -314,11 +310,3 @@ def _insert_returning(db, insert, values, width):
             'SELECT "event_id", "id" FROM "event" WHERE "event_id" IN (%s)' % ", ".join([db.param] * len(keys)), keys
         ).fetchall()
     return {uuid.UUID(str(event_id)): rid for event_id, rid in found}
-
-
-def envelope(payment, rendered_event):
-    """The webhook body: the seed's fields first, then the event and the payment."""
-    return json.dumps(
-        {"payment_id": payment["id"], "status": payment["status"], "event": rendered_event, "payment": payment},
-        separators=(",", ":"),
-    )

@@ -6,23 +6,15 @@ retires the ones its config no longer names); Greenfield webhooks are rows of th
 kind, with their own secret and events, signed ``BTCPay-Sig: sha256=<hex>``.
 """
 
-import hashlib
-import hmac
-import json
 import threading
 import time
 
 from ..core.clock import utcnow
 from ..store.db import write_transaction
 from ..store.models import DeliveryTarget
+from . import kinds
 
-GREENFIELD_SIG = "BTCPay-Sig"
 TTL = 5.0  # seconds a process trusts the secrets and retry rules it read (the dispatcher's sends)
-
-
-def greenfield_signature(secret, body):
-    """Return the ``BTCPay-Sig`` value of ``body`` (bytes): ``sha256=<lowercase hex HMAC>``."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class TargetRegistry:
@@ -96,14 +88,6 @@ class TargetRegistry:
         retried only with ``automaticRedelivery``. None when the target was deleted or
         disabled since the delivery was queued."""
         row = self.row(target_id)
-        if row is None or row.deleted_at is not None or not row.enabled:
-            return None
-        headers = {"Content-Type": "application/json"}
-        if row.secret:
-            headers[GREENFIELD_SIG] = greenfield_signature(row.secret, body)
-        return headers, bool(row.automatic_redelivery)
-
-
-def events_of(row):
-    """The event types a target subscribed to, or None for every one."""
-    return None if row.events is None else json.loads(row.events)
+        kind = kinds.of(row.url, row) if row is not None else kinds.GREENFIELD
+        headers = kind.headers(None, body, row, None)
+        return None if headers is None else (headers, kind.retries(row))

@@ -21,7 +21,7 @@ from urllib3.util.connection import create_connection
 from .. import __version__
 from ..core.clock import utcnow
 from ..core.redact import redact, scrub
-from . import signing
+from . import kinds
 from .targets import UnsafeTarget
 
 RETRY_STATUSES = frozenset({408, 429})
@@ -226,19 +226,8 @@ class Sender:
         return session
 
     def headers(self, event_id, event_type, delivery_id=None, attempt=1, redelivery_of=None, body=b""):
-        headers = {
-            "Content-Type": "application/json",
-            "Transient-Event-Id": str(event_id),
-            "Transient-Event-Type": event_type,
-            "Transient-Delivery-Attempt": str(attempt),
-        }
-        if delivery_id is not None:
-            headers["Transient-Delivery-Id"] = str(delivery_id)
-        if redelivery_of is not None:
-            headers["Transient-Redelivery-Of"] = str(redelivery_of)
-        if self.secret:
-            headers[signing.HEADER] = signing.sign(self.secret, body)
-        return headers
+        """Transient's headers under this sender's secret (kinds.transient_headers)."""
+        return kinds.transient_headers(self.secret, event_id, event_type, delivery_id, attempt, redelivery_of, body)
 
     def post(self, url, body, headers, delivery=None):
         """Post ``body``; return an Outcome (never raises for the receiver's faults)."""

@@ -17,11 +17,12 @@ from ..core.errors import NodeError, RateUnavailable, ValidationError
 from ..core.money import format_amount
 from ..core.status import required_amount
 from ..core.text import text_problem
+from ..delivery.outbox import store_event
 from ..store.db import write_transaction
 from ..store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Payment, Receipt
 from ..store.models import confirmations as receipt_confirmations
 from . import shapes
-from .projection import new_event, receipt_status, state_of, status_extra
+from .projection import receipt_status, state_of, status_extra
 from .reading import int_param, number, read_request, span
 
 MAX_TAKE = 1000
@@ -334,7 +335,7 @@ class Greenfield:
             invoice.additional_status, invoice.updated_at = shapes.MARKED, now
             invoice.save(only=[Invoice.marked, Invoice.status, Invoice.additional_status, Invoice.updated_at])
             first = payments[0]
-            event, seq = new_event(first.id, "greenfield.marked", {"invoice": invoice.id, "status": wanted}, now)
+            event, seq = store_event(first.id, "greenfield.marked", {"invoice": invoice.id, "status": wanted}, now)
             kind = shapes.STATUS_EVENTS[wanted]
             extra = status_extra(wanted, shapes.MARKED, True, payments)
             hooks = [h for h in self.registry.greenfield(self.store_id) if h.enabled]

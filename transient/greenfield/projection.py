@@ -11,14 +11,14 @@ InvoiceProcessing / InvoiceSettled / InvoiceExpired / InvoiceInvalid.
 """
 
 import json
-import uuid
 
 from ..chain.ledger import save_fields
 from ..core import events as event_types
 from ..core import status as st
 from ..core.money import format_amount
+from ..delivery import kinds, queue
 from ..store.db import chunks
-from ..store.models import Delivery, Event, Invoice, InvoicePayment, Payment, Receipt
+from ..store.models import Event, Invoice, InvoicePayment, Payment, Receipt
 from . import shapes
 
 
@@ -49,25 +49,6 @@ def state_of(invoice, payments, now):
     return shapes.invoice_status(paid, invoice.expires_at, now, invoice.marked)
 
 
-def body(hook, type, invoice, extra, delivery_id, now, original=None):
-    """The exact JSON text a Greenfield webhook is sent (what BTCPay-Sig signs)."""
-    return shapes.dumps(
-        {
-            "deliveryId": delivery_id,
-            "webhookId": hook.public_id,
-            "originalDeliveryId": original or delivery_id,
-            "isRedelivery": original is not None,
-            "type": type,
-            "timestamp": shapes.unix(now),
-            "storeId": invoice.store_id,
-            "invoiceId": invoice.id,
-            "metadata": shapes.loads(invoice.metadata),
-            **extra,
-        },
-        separators=(",", ":"),
-    )
-
-
 class Projection:
     """Derives and queues Greenfield deliveries. ``registry`` lists the webhooks;
     ``decimals`` maps a coin to its decimals (for money in payloads)."""
@@ -76,6 +57,7 @@ class Projection:
         self.registry = registry
         self.decimals = decimals
         self.idgen = idgen
+        self.kind = kinds.GREENFIELD  # which events a webhook gets, and their body
 
     # -- the outbox's hook ---------------------------------------------------------
 
@@ -114,8 +96,7 @@ class Projection:
                 queued = self._invoice(invoice, by_invoice[invoice.id], siblings[invoice.id], payments, now, changed)
                 rows += self.rows(invoice, queued, hooks, now)
         save_fields(Invoice, [Invoice.status, Invoice.additional_status, Invoice.updated_at], changed)
-        insert_deliveries(rows)
-        return len(rows)
+        return queue.queue(rows, now)
 
     def _event_ids(self, keys):
         found = {}
@@ -154,32 +135,20 @@ class Projection:
 
     def queue(self, invoice, queued, hooks, now):
         """Insert one delivery per (event, subscribed webhook of the invoice's store); return how many."""
-        out = self.rows(invoice, queued, hooks, now)
-        insert_deliveries(out)
-        return len(out)
+        return queue.queue(self.rows(invoice, queued, hooks, now), now)
 
     def rows(self, invoice, queued, hooks, now):
         """The delivery rows of ``queued`` events of ``invoice`` for the subscribed ``hooks``."""
         out = []
-        for kind, extra, event_row, pid, seq in queued:
+        subject = {"storeId": invoice.store_id, "invoiceId": invoice.id, "metadata": shapes.loads(invoice.metadata)}
+        for type, extra, event_row, pid, seq in queued:
             for hook in hooks:
-                if hook.store_id != invoice.store_id or not shapes.subscribed(_events(hook), kind):
+                if hook.store_id != invoice.store_id or not self.kind.wants(hook, type):
                     continue
                 did = self.idgen()
-                out.append(
-                    dict(
-                        event=event_row,
-                        payment=pid,
-                        sequence=seq,
-                        url=hook.url,
-                        body=body(hook, kind, invoice, extra, did, now),
-                        state=Delivery.PENDING,
-                        next_attempt_at=now,
-                        created_at=now,
-                        target=hook.id,
-                        public_id=did,
-                    )
-                )
+                body = self.kind.body(hook, type, subject, extra, did, now)
+                row = dict(event=event_row, payment=pid, sequence=seq, url=hook.url, body=body)
+                out.append(dict(row, target=hook.id, public_id=did))
         return out
 
     def payment_entry(self, data, payment, now):
@@ -194,34 +163,6 @@ class Projection:
             "status": receipt_status(state),
             "destination": payment.address,
         }
-
-
-_COLUMNS = (
-    "event",
-    "payment",
-    "sequence",
-    "url",
-    "body",
-    "state",
-    "next_attempt_at",
-    "created_at",
-    "target",
-    "public_id",
-)
-
-
-def insert_deliveries(rows):
-    """Insert delivery rows (dicts of _COLUMNS) with one statement run for all of them: its
-    text written here, as the outbox's own insert is (building it with the ORM cost more)."""
-    if not rows:
-        return
-    fields = [Delivery._meta.fields[c] for c in _COLUMNS]
-    db = Delivery._meta.database
-    sql = 'INSERT INTO "delivery" (%s, "attempts") VALUES (%s, 0)' % (
-        ", ".join('"%s"' % f.column_name for f in fields),
-        ", ".join([db.param] * len(fields)),
-    )
-    db.cursor().executemany(sql, [[f.db_value(row[f.name]) for f in fields] for row in rows])
 
 
 def receipt_status(state):
@@ -242,19 +183,3 @@ def status_extra(status, additional, manually, payments):
     if status == shapes.EXPIRED:
         return {"partiallyPaid": any(p.amount_received > 0 for p in payments)}
     return {"manuallyMarked": manually}
-
-
-def _events(hook):
-    return None if hook.events is None else json.loads(hook.events)
-
-
-def new_event(payment_id, type, data, now):
-    """Store an event of the payment ``payment_id`` outside the ledger's (a merchant's mark
-    of its invoice): the next of its sequence; return ``(event row id, sequence)``."""
-    payment = Payment.get(Payment.id == payment_id)
-    seq = payment.event_seq + 1
-    Payment.update(event_seq=seq).where(Payment.id == payment_id).execute()
-    row = Event.create(
-        event_id=uuid.uuid4(), payment=payment_id, sequence=seq, type=type, data=json.dumps(data), created_at=now
-    )
-    return row.id, seq

@@ -2,18 +2,14 @@
 status a client sees (from the statuses of the invoice's payments), permissions, unix
 times, and reading an invoice request. Nothing here touches the database."""
 
-import calendar
 import datetime
-import json
-import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-# Writes a Decimal as its exact text (use_decimal): the metadata's numbers are echoed as
-# they came, 3.20 as 3.20, with no float or int conversion in between.
-import simplejson
-
 from ..core import status as st
+from ..core.clock import unix  # noqa: F401  (Greenfield's times are unix seconds)
+from ..core.exactjson import dumps, loads  # noqa: F401  (metadata's numbers echoed exactly)
+from ..core.ids import new_id  # noqa: F401  (Greenfield's ids)
 
 VERSION = "2.0.0"  # BTCPay-style: the plugin enables its features from 1.7.6 on
 NEW, PROCESSING, SETTLED, EXPIRED, INVALID = "New", "Processing", "Settled", "Expired", "Invalid"
@@ -48,13 +44,11 @@ PERMISSIONS = {
     VIEW_INVOICES: "payments:read",
     CREATE_INVOICE: "payments:create",
     VIEW_STORE: "payments:read",
-    MODIFY_INVOICES: "payments:create",
+    MODIFY_INVOICES: "payments:mark",  # its own: a create-only key must not settle an invoice
     MODIFY_WEBHOOKS: "webhooks:manage",
 }
 # What `transient keys create --greenfield` gives: the WooCommerce plugin's set, exactly.
-PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage")
-
-_BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage", "payments:mark")
 
 
 class FieldErrors(Exception):
@@ -63,16 +57,6 @@ class FieldErrors(Exception):
     def __init__(self, errors):
         super().__init__("; ".join("%s: %s" % e for e in errors))
         self.errors = list(errors)
-
-
-def new_id(length=22, choice=secrets.choice):
-    """A random base58 id (BTCPay's look; only ``[A-Za-z0-9]``, as the plugin keeps them)."""
-    return "".join(choice(_BASE58) for _ in range(length))
-
-
-def unix(moment):
-    """Unix seconds of a naive UTC datetime (None stays None)."""
-    return None if moment is None else calendar.timegm(moment.utctimetuple())
 
 
 def from_unix(value, path):
@@ -99,16 +83,6 @@ def parse_method(value, coins):
     if code not in coins or kind.upper() not in ("", "CHAIN", "ONCHAIN"):
         return None
     return code
-
-
-def dumps(value, separators=None):
-    """JSON text of a Greenfield object whose numbers may be Decimals (written exactly)."""
-    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=separators)
-
-
-def loads(text):
-    """The object of JSON text written by ``dumps``: its non-integers read back as Decimals."""
-    return json.loads(text, parse_float=Decimal)
 
 
 def money_text(value):
@@ -189,8 +163,3 @@ def markable(status):
 def permissions_of(scopes, store_id):
     """The Greenfield permissions (``name:storeId``) the Transient ``scopes`` grant."""
     return ["%s:%s" % (name, store_id) for name, scope in PERMISSIONS.items() if scope in scopes]
-
-
-def subscribed(events, type):
-    """True when a webhook subscribed to ``events`` (None: everything) gets ``type``."""
-    return events is None or type in events

@@ -7,6 +7,7 @@ import json
 import secrets
 
 from ..core.errors import ValidationError
+from ..delivery import kinds, queue
 from ..payments.validation import check_url
 from ..store.db import write_transaction
 from ..store.models import Delivery, DeliveryTarget
@@ -112,6 +113,7 @@ class Webhooks:
         self.clock = clock
         self.wake = wake
         self.idgen = idgen
+        self.kinds = (kinds.Greenfield(idgen),)  # a redelivery's new deliveryId
 
     def _find(self, store_id, hook_id):
         row = DeliveryTarget.get_or_none(
@@ -203,29 +205,8 @@ class Webhooks:
 
     def redeliver(self, store_id, hook_id, delivery_id):
         """Queue the event again with a new deliveryId; return that id (a JSON string)."""
-        row, original = self._delivery(store_id, hook_id, delivery_id)
-        now = self.clock()
-        payload = shapes.loads(original.body)
-        did = self.idgen()
-        payload.update(
-            deliveryId=did,
-            originalDeliveryId=payload.get("originalDeliveryId") or original.public_id,
-            isRedelivery=True,
-            timestamp=shapes.unix(now),
-        )
+        _, original = self._delivery(store_id, hook_id, delivery_id)
         with write_transaction(self.db):
-            Delivery.create(
-                event=original.event_id,
-                payment=original.payment_id,
-                sequence=original.sequence,
-                url=row.url,
-                body=shapes.dumps(payload, separators=(",", ":")),
-                state=Delivery.PENDING,
-                next_attempt_at=now,
-                created_at=now,
-                redelivery_of=original.id,
-                target=row.id,
-                public_id=did,
-            )
+            copy = queue.redeliver(original, self.clock(), self.kinds)
         self.wake()
-        return did
+        return copy.public_id

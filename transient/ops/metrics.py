@@ -80,6 +80,24 @@ DELIVERIES = Counter(
     " another attempt is scheduled), failed (given up after the retries).",
     ["kind", "outcome"],
 )
+# -- reconciliation (reports.reconcile.ReconcileJob: one process of the cluster) ----
+RECONCILE_DIFFERENCES = Gauge(
+    "transient_reconcile_differences",
+    "Differences between the ledger and the node's wallet found by the last scheduled reconciliation.",
+    ["currency"],
+    multiprocess_mode="mostrecent",  # the last run's figure, whichever worker ran it
+)
+RECONCILE_LAST_RUN = Gauge(
+    "transient_reconcile_last_run_timestamp_seconds",
+    "When the last scheduled reconciliation of the coin finished (Unix time).",
+    ["currency"],
+    multiprocess_mode="mostrecent",
+)
+RECONCILE_FAILURES = Counter(
+    "transient_reconcile_failures",
+    "Scheduled reconciliations that could not run (node or database away).",
+    ["currency"],
+)
 # -- HTTP -------------------------------------------------------------------------
 HTTP_REQUESTS = Counter(
     "transient_http_requests", "HTTP requests answered, by route template and status.", ["method", "route", "status"]
@@ -254,6 +272,9 @@ class _InProcess:
             NOTIFY_PINGS,
             NOTIFY_COALESCED,
             DELIVERIES,
+            RECONCILE_DIFFERENCES,
+            RECONCILE_LAST_RUN,
+            RECONCILE_FAILURES,
             HTTP_REQUESTS,
             HTTP_DURATION,
             MEMORY,

@@ -276,6 +276,14 @@ class WatchPool(AddressPool):
         log.warning("%s: the pooled addresses are not the configured key's: dropped %d", self.currency, dropped)
         return dropped
 
+    def check_watch_only(self):
+        """Return the node's word that its wallet holds no key to this key's addresses
+        (indexes 0, the last pooled and the last registered); raise ConfigError when it
+        holds one, NodeError when the node is away."""
+        row = self.key_row()
+        indexes = sorted({0, max(row.next_index - 1, 0), max(row.registered_end - 1, 0)})
+        return self.backend.watch_only([(i, self.watch.address(i, self.chain_name)) for i in indexes])
+
     def gap_report(self):
         """Return the key's fingerprint, next index, registered range and gap (see :func:`gap`)."""
         row = self.key_row()

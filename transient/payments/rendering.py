@@ -123,7 +123,9 @@ class Renderer:
         if body is None:
             payment = Payment(**{f.name: f.python_value(v) for f, v in zip(self._row_fields, row)})
             payment._dirty.clear()
-            rendered = self.render(payment, tip_height=row[-1], with_history=not public)
+            # The full view is for a caller with payments:read: it shows what the list and the
+            # create show them, a watch-only address's derivation index and key fingerprint.
+            rendered = self.render(payment, tip_height=row[-1], with_history=not public, private=not public)
             body = json.dumps(
                 {"success": True, "payment": public_view(rendered) if public else rendered}, ensure_ascii=False
             ).encode()

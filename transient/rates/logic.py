@@ -58,19 +58,43 @@ def parse_price(value, code, field_name="price"):
     return Decimal(units).scaleb(-digits)
 
 
+# A rate's magnitude: 1e-12 (a coin worth a trillionth of the other) to 1e12 per unit. A
+# quote outside is an exchange's error, dropped where it is read: stored, its plain text
+# grew to millions of digits (1e-20000000), and 1e30 could not be read back.
+MIN_EXPONENT, MAX_EXPONENT = -12, 12
+MAX_DIGITS = 30
+
+
 def parse_rate(value):
-    """Return an exchange's price text (or Decimal) as a positive finite Decimal; ValueError else.
+    """Return an exchange's price text (or Decimal) as a positive finite Decimal of at
+    most 30 significant digits between 1e-12 and 1e13; ValueError else (its message
+    quotes at most the value's first characters).
 
     Floats are refused: the exchange's JSON is read with ``parse_float=Decimal``."""
     if isinstance(value, (bool, float)) or not isinstance(value, (str, Decimal, int)):
-        raise ValueError("the price %r is not a decimal string" % (value,))
+        raise ValueError("the price %s is not a decimal string" % shown(value))
+    if isinstance(value, str) and len(value) > 100:
+        raise ValueError("the price %s is not a number of at most 30 digits" % shown(value))
     try:
         rate = Decimal(value.strip() if isinstance(value, str) else value)
-    except ArithmeticError:
-        raise ValueError("the price %r is not a number" % (value,)) from None
-    if not rate.is_finite() or rate <= 0 or len(rate.as_tuple().digits) > 30:
-        raise ValueError("the price %r is not a positive number of at most 30 digits" % (value,))
+    except (ArithmeticError, ValueError):
+        raise ValueError("the price %s is not a number" % shown(value)) from None
+    if not rate.is_finite() or rate <= 0 or len(rate.as_tuple().digits) > MAX_DIGITS:
+        raise ValueError("the price %s is not a positive number of at most 30 digits" % shown(value))
+    if not MIN_EXPONENT <= rate.adjusted() <= MAX_EXPONENT:
+        raise ValueError("the price %s is out of range (1e-12 to 1e13)" % shown(value))
     return rate
+
+
+def shown(value, limit=32):
+    """``repr(value)``, cut to ``limit`` characters: an error line never holds a whole answer."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def moved(rate, reference, factor):
+    """True when ``rate`` is more than ``factor`` times above or below ``reference``."""
+    return rate > reference * factor or rate * factor < reference
 
 
 def text(rate):

@@ -8,6 +8,7 @@ import logging
 import threading
 
 from . import store
+from .logic import moved, parse_rate, text
 from .sources import SourceError
 
 log = logging.getLogger("transient.rates")
@@ -40,9 +41,14 @@ class SourceState:
 
 class RateRefresher:
     """Keeps the stored quotes of ``plan`` (``{pair: [source names]}``) fresh from the
-    ``sources`` (instances) every ``interval`` seconds; ``lease`` is a PairLease."""
+    ``sources`` (instances) every ``interval`` seconds; ``lease`` is a PairLease.
 
-    def __init__(self, plan, sources, db, interval, lease, clock, tick=None):
+    ``max_move`` (a Decimal factor, 0: off): a quote more than that many times above or
+    below the pair's last accepted rate (the median of its stored quotes) is refused, kept
+    as the source's error: sources that all agree on an absurd rate make no rate (503),
+    not a $1 000 invoice priced at one litoshi."""
+
+    def __init__(self, plan, sources, db, interval, lease, clock, tick=None, max_move=0):
         self.plan = plan
         self.sources = {s.name: s for s in sources}
         self.db = db
@@ -51,7 +57,9 @@ class RateRefresher:
         self.clock = clock
         # How often the due pairs are looked at (one UPDATE per pair): a tenth of the interval.
         self.tick_seconds = tick or min(5.0, interval / 10)
+        self.max_move = max_move
         self.states = {name: SourceState(name) for name in self.sources}
+        self._refused = set()  # (source, pair) whose refusal was logged
         self.requests = 0  # fetch calls made by this process (the benchmark counts HTTP requests)
         self._stop = threading.Event()
         self._thread = None
@@ -63,18 +71,19 @@ class RateRefresher:
             return []
         now = self.clock()
         try:
+            references = store.references({p: self.plan[p] for p in claimed}) if self.max_move else {}
             for name, source in self.sources.items():
                 state = self.states[name]
                 wanted = [p for p in claimed if name in self.plan[p]]
                 if not wanted or not state.ready(now):
                     continue
-                self._fetch(source, state, wanted)
+                self._fetch(source, state, wanted, references)
         finally:
             for pair in claimed:
                 self.lease.done(pair, self.interval)
         return claimed
 
-    def _fetch(self, source, state, pairs):
+    def _fetch(self, source, state, pairs, references):
         self.requests += 1
         try:
             rates, errors = source.fetch(pairs)
@@ -87,8 +96,28 @@ class RateRefresher:
             log.exception("rates: %s raised", source.name)
             state.failed(exc.__class__.__name__, self.interval, self.clock(), _seconds)
             return
+        _readable(rates, errors)
+        if getattr(source, "bounded", True):
+            self._bound(source.name, rates, errors, references)
         store.save(self.db, source.name, rates, errors, self.clock())
         state.worked()
+
+    def _bound(self, name, rates, errors, references):
+        """Move the quotes too far from their pair's last accepted rate to ``errors``."""
+        for pair, (rate, _) in list(rates.items()):
+            reference = references.get(pair)
+            if reference is None or not moved(rate, reference, self.max_move):
+                self._refused.discard((name, pair))
+                continue
+            del rates[pair]
+            errors[pair] = "refused %s: more than %s times the last accepted rate %s ([rates] max_move)" % (
+                text(rate),
+                text(self.max_move),
+                text(reference),
+            )
+            if (name, pair) not in self._refused:
+                self._refused.add((name, pair))
+                log.warning("rates: %s %s %s", name, pair, errors[pair])
 
     def start(self):
         """Run ``tick`` in a thread until ``stop()``."""
@@ -108,6 +137,17 @@ class RateRefresher:
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
+
+
+def _readable(rates, errors):
+    """Move the rates that are no rate (a plugin's 1e-20000000) to ``errors``: what is
+    stored reads back, and is a few dozen digits."""
+    for pair, (rate, _) in list(rates.items()):
+        try:
+            parse_rate(rate)
+        except ValueError as exc:
+            del rates[pair]
+            errors[pair] = str(exc)
 
 
 def _seconds(value):

@@ -28,6 +28,7 @@ class RateSource:
     name = None
     default_url = None
     REQUIRED = ("name",)
+    bounded = True  # its quotes may move at most [rates] max_move from the last accepted rate
 
     def __init__(self, options, session=None):
         self.options = options
@@ -222,6 +223,7 @@ class Fixed(RateSource):
     the tests, and merchants who price by hand. Always fresh."""
 
     name = "fixed"
+    bounded = False  # the operator's own price: a new one is meant
 
     def quotes(self, base, quote):
         return "%s/%s" % (base, quote) in self.options.get("pairs", {})

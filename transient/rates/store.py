@@ -5,7 +5,7 @@ import datetime
 
 from ..store.db import write_transaction
 from ..store.models import RatePair, RateQuote
-from .logic import Quote, parse_rate, text
+from .logic import Quote, median, parse_rate, text
 
 
 class PairLease:
@@ -98,10 +98,30 @@ def quotes(found_rows, pairs):
     source with no row yet gives a Quote without a rate."""
     at = RateQuote.fetched_at.python_value
     found = {
-        (pair, source): Quote(source, pair, parse_rate(rate) if rate else None, at(fetched_at), error)
+        (pair, source): _quote(source, pair, rate, at(fetched_at), error)
         for pair, source, rate, fetched_at, error in found_rows
     }
     return {pair: [found.get((pair, name)) or Quote(name, pair, None, None) for name in pairs[pair]] for pair in pairs}
+
+
+def _quote(source, pair, rate, at, error):
+    # A row stored before rates were bounded may not read back as one: it is no rate (the
+    # pair's other sources may still agree), never an error that fails every priced payment.
+    try:
+        return Quote(source, pair, parse_rate(rate) if rate else None, at, error)
+    except ValueError as exc:
+        return Quote(source, pair, None, at, str(exc))
+
+
+def references(pairs):
+    """Return ``{pair: Decimal}``: the median of each pair's stored rates (each source's
+    last accepted quote, whatever its age), for the pairs that have any."""
+    out = {}
+    for pair, qs in load(pairs).items():
+        rates = [q.rate for q in qs if q.rate is not None]
+        if rates:
+            out[pair] = median(rates)
+    return out
 
 
 def load(pairs):

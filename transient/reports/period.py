@@ -75,3 +75,8 @@ def period(start=None, end=None, tz=None):
     if lo is not None and hi is not None and hi <= lo:
         raise ValidationError("must not be before from", "to")
     return Period(lo, hi, where)
+
+
+def since(now, seconds):
+    """The Period of the last ``seconds`` before ``now`` (naive UTC), open at its end."""
+    return Period(now - datetime.timedelta(seconds=seconds), None, UTC)
