@@ -30,7 +30,9 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
-HEADERS = {"Content-Security-Policy": CSP, **pages.SAFE_HEADERS}
+# same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the
+# dashboard's own forms, and the forms are checked by their Origin.
+HEADERS = {"Content-Security-Policy": CSP, **pages.SAFE_HEADERS, "Referrer-Policy": "same-origin"}
 PAGES = pages.environment(__package__)
 RANK = {role: n for n, role in enumerate(ROLES)}
 
