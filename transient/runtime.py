@@ -51,6 +51,7 @@ from .rates.store import PairLease
 from .reports.period import since
 from .reports.reconcile import ReconcileJob, Reconciler
 from .reports.service import Reports
+from .store import db as db_module
 from .store import migrations
 from .store.db import open_database
 from .store.keys import KeyStore
@@ -356,6 +357,7 @@ class Runtime:
             self.amqp,
             stale_rates=self.rates.stale_pairs if self.rates.pairs() else None,
             db_outages=self.db.outages.report,
+            db_problem=lambda: db_module.write_problem(self.db),
         )
         # The merchant's dashboard: its users (the CLI makes the first), and its pages.
         self.accounts = Accounts(
@@ -428,10 +430,11 @@ class Runtime:
 
     def prepare_schema(self):
         """Migrate when configured to, else raise NotMigrated if migrations are pending."""
-        if self.config["database.auto_migrate"]:
-            for name in migrations.apply(self.db):
-                log.info("applied migration %s", name)
-        migrations.check(self.db)
+        with db_module.opening(self.db):
+            if self.config["database.auto_migrate"]:
+                for name in migrations.apply(self.db):
+                    log.info("applied migration %s", name)
+            migrations.check(self.db)
 
     def check_watch_keys(self):
         """Raise ConfigError (naming the coin's key) when a watch-only key is of another

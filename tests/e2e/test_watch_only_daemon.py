@@ -104,6 +104,10 @@ def test_wallet_init_and_watch_only_payments_on_dogecoind(tmp_path, doge_node):
     named.write_text(database + coins + 'wallet = "shop"\n')
     line = one_line_error(run("wallet", "init", "DOGE", "--config", named), 2)
     assert "coins.DOGE.wallet: Dogecoin Core 1.14 has one wallet per node" in line
+    doctor = run("doctor", "--json", "--config", named)
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert doctor.returncode == 2 and checks["DOGE backend"]["status"] == "fail", doctor.stdout
+    assert checks["DOGE backend"]["fix"] == "correct coins.DOGE.wallet", checks
     config = tmp_path / "config.toml"
     config.write_text(database + coins)
     init = as_json(run("wallet", "init", "DOGE", "--json", "--config", config))

@@ -421,6 +421,29 @@ def test_bitcoin_core_and_transient_must_derive_the_same_addresses(node):
     assert "the node derives bcrt1qother" in btc.verify_watch(watch, "regtest")
 
 
+def test_dogecoin_watch_only_on_a_locked_wallet_and_a_wallet_holding_a_key(node):
+    """What a regtest node needs a wallet of its own for: an encrypted, locked wallet
+    (dumpprivkey -13: validateaddress decides) and any other dumpprivkey error."""
+    watched = {"isvalid": True, "ismine": False, "iswatchonly": True}
+    locked = RPCError("Error: Please enter the wallet passphrase with walletpassphrase first.", -13)
+    node.handlers.update(validateaddress=watched, dumpprivkey=lambda params: (_ for _ in ()).throw(locked))
+    doge = backend(DogecoinBackend)
+    assert doge.watch_only([(0, "n1"), (7, "n2")]).startswith("no private key to the payment addresses (indexes 0, 7")
+    node.handlers["validateaddress"] = lambda params: dict(
+        watched, ismine=params[0] == "n2", iswatchonly=params[0] != "n2"
+    )
+    with pytest.raises(ConfigError, match=r"holds the private key of payment address n2 \(index 7\)"):
+        doge.watch_only([(0, "n1"), (7, "n2")])
+    node.handlers.update(validateaddress=watched, dumpprivkey="cSECRETWIF")
+    with pytest.raises(ConfigError) as exc:
+        doge.watch_only([(3, "n3")])
+    assert "index 3" in exc.value.message and "cSECRETWIF" not in exc.value.message
+    node.handlers["dumpprivkey"] = lambda params: (_ for _ in ()).throw(RPCError("disabled", -32601))
+    with pytest.raises(RPCError, match="disabled"):
+        doge.watch_only([(0, "n1")])
+    assert [m for m in node.methods() if m not in ("validateaddress", "dumpprivkey")] == []
+
+
 def test_dogecoin_imports_each_address_with_its_public_key_in_batches(node):
     watch = watch_key("DOGE")
     node.handlers.update(importmulti=lambda params: [{"success": True}] * len(params[0]))

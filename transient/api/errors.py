@@ -7,6 +7,7 @@ import falcon
 import peewee
 
 from ..core.errors import Unauthorized, error_body
+from ..store.db import refused_write
 
 log = logging.getLogger("transient.api")
 
@@ -33,6 +34,15 @@ def handle_domain_error(req, resp, exc, params):
 
 def handle_unexpected_error(req, resp, exc, params):
     # Falcon picks the most specific handler, so its own HTTPErrors never get here.
+    if refused_write(exc):
+        # Read-only (a fail-over onto a standby) or out of disk: it recovers by itself or by
+        # the operator's hand, like a lost connection, and nothing was written.
+        log.warning("database refuses writes on %s %s: %s", req.method, req.path, _first_line(exc))
+        _json_only(resp)
+        resp.status = falcon.HTTP_503
+        resp.set_header("Retry-After", "5")
+        resp.media = _body("database_read_only", "the database takes no writes now (read-only or full); retry later")
+        return
     if isinstance(exc, (peewee.OperationalError, peewee.InterfaceError)):
         # The database is away (restart, failover): the next request reconnects.
         log.warning("database unavailable on %s %s: %s", req.method, req.path, exc.__class__.__name__)
@@ -44,6 +54,10 @@ def handle_unexpected_error(req, resp, exc, params):
     _json_only(resp)
     resp.status = falcon.HTTP_500
     resp.media = _body("internal_error", "internal error; the server log has the details")
+
+
+def _first_line(exc):
+    return (str(exc).strip().splitlines() or [""])[0][:200]
 
 
 def serialize_http_error(req, resp, exc):

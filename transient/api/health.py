@@ -14,10 +14,19 @@ class HealthReport:
     ``amqp`` has ``report()`` (None without AMQP); ``stale_rates()`` returns ``[(pair,
     reason)]`` of the fiat pairs without a usable rate (None: no fiat configured);
     ``db_outages()`` returns what this process saw of database outages
-    (store.db.Outages.report)."""
+    (store.db.Outages.report); ``db_problem()`` what keeps the database from taking
+    writes (None: nothing; store.db.write_problem)."""
 
     def __init__(
-        self, backends, pools=None, sync_counts=None, last_notify=None, amqp=None, stale_rates=None, db_outages=None
+        self,
+        backends,
+        pools=None,
+        sync_counts=None,
+        last_notify=None,
+        amqp=None,
+        stale_rates=None,
+        db_outages=None,
+        db_problem=None,
     ):
         self.stale_rates = stale_rates
         self.backends = backends
@@ -26,6 +35,7 @@ class HealthReport:
         self.last_notify = last_notify if last_notify is not None else {}
         self.amqp = amqp
         self.db_outages = db_outages
+        self.db_problem = db_problem
 
     def __call__(self):
         """Return ``{"ok": bool, "database": ..., "coins": {CODE: {...}}}``."""
@@ -34,6 +44,14 @@ class HealthReport:
             states = {s.currency: s for s in ChainState.select()}
         except Exception as exc:  # noqa: BLE001 - report, do not crash the health check
             out["ok"], out["database"], states = False, "error: %s" % exc.__class__.__name__, {}
+        if out["database"] == "ok" and self.db_problem is not None:
+            # It answers reads but takes no writes (a standby, a full disk): an outage too.
+            try:
+                problem = self.db_problem()
+            except Exception as exc:  # noqa: BLE001 - as above
+                problem = "error: %s" % exc.__class__.__name__
+            if problem:
+                out["ok"], out["database"] = False, problem
         if self.db_outages is not None:
             # Since this process started: {down_since, outages, last_error, last_error_at,
             # last_recovered_at, last_outage_seconds}.

@@ -143,7 +143,8 @@ def _backends(config):
             backends[code] = cls(code, opts)
         except ConfigError as exc:  # an option this backend cannot take (a wallet name on Dogecoin 1.14)
             yield Check("%s backend" % code, FAIL, exc.message, "correct %s" % exc.field, config_error=True)
-    yield Check("plugins", OK, "backends: %s" % ", ".join("%s (%s)" % (b.name, c) for c, b in sorted(backends.items())))
+    built = ", ".join("%s (%s)" % (b.name, c) for c, b in sorted(backends.items()))
+    yield Check("plugins", OK, "backends: %s" % (built or "none built (see above)"))
     return backends
 
 

@@ -7,6 +7,7 @@ raised, the transaction is given up whole, and ``retry_once`` runs the caller's 
 unit of work again once (never a part of it). ``db.outages`` keeps what /healthz shows.
 """
 
+import contextlib
 import datetime
 import logging
 import os
@@ -199,6 +200,59 @@ def retry_once(db, fn, *args, **kwargs):
         )
         db._drop()
     return fn(*args, **kwargs)
+
+
+# PostgreSQL refuses a write: read_only_sql_transaction (a standby after a fail-over,
+# default_transaction_read_only), and class 53, insufficient resources (a full disk).
+_REFUSED_WRITE = ("25006", "53")
+LOW_DISK = 1024 * 1024  # bytes free under which an SQLite database counts as on a full disk
+
+
+def refused_write(exc):
+    """True when ``exc`` (a peewee error) is the database refusing writes while it still
+    answers: read-only, or out of disk. An outage like a lost connection (503), not a bug."""
+    if not isinstance(exc, peewee.DatabaseError):
+        return False
+    code = getattr(getattr(exc, "orig", None), "pgcode", None) or ""
+    if code.startswith(_REFUSED_WRITE):
+        return True
+    text = str(exc)
+    return isinstance(exc, OperationalError) and ("readonly database" in text or "disk is full" in text)
+
+
+def write_problem(db):
+    """None when ``db`` takes writes as far as a cheap look tells, else what stops them:
+    "read-only" (PostgreSQL in a read-only transaction or recovery, an SQLite file or
+    file system that cannot be written) or "disk full" (SQLite: under 1 MiB free)."""
+    if isinstance(db, PostgresqlDatabase):
+        row = db.execute_sql("SELECT current_setting('transaction_read_only'), pg_is_in_recovery()").fetchone()
+        return "read-only" if row[0] == "on" or row[1] else None
+    path = getattr(db, "database", "") if isinstance(db, SqliteDatabase) else ""
+    if path in ("", ":memory:"):
+        return None
+    folder = os.path.dirname(os.path.abspath(path))
+    fs = os.statvfs(folder)
+    if fs.f_flag & os.ST_RDONLY or not os.access(folder, os.W_OK):
+        return "read-only"
+    if fs.f_bavail * fs.f_frsize < LOW_DISK:
+        return "disk full (%d KiB free)" % (fs.f_bavail * fs.f_frsize // 1024)
+    return None
+
+
+@contextlib.contextmanager
+def opening(db):
+    """Turn SQLite's failure to open or write its file (a read-only file system, a full
+    disk) into a ConfigError naming database.url: one line at start-up, exit 2."""
+    try:
+        yield
+    except OperationalError as exc:
+        if not isinstance(db, SqliteDatabase):
+            raise
+        raise ConfigError(
+            "database.url: cannot write the SQLite database %s (%s; %s): it needs a writable file and"
+            " directory (for its -wal and -shm files) and free disk" % (db.database, exc, write_problem(db) or "?"),
+            field="database.url",
+        ) from None
 
 
 def open_database(url):
