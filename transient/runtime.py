@@ -28,10 +28,12 @@ from .core.errors import ConfigError, NodeError, ValidationError
 from .core.keys import KeyRing
 from .core.money import parse_amount
 from .delivery.dispatcher import Dispatcher
+from .delivery.mail import MailDispatcher, Mailer, parse_smtp_url
 from .delivery.outbox import Outbox
 from .delivery.registry import TargetRegistry
 from .delivery.sender import Sender
 from .delivery.targets import TargetGuard
+from .email.customer import CustomerMail
 from .greenfield.invoices import Greenfield
 from .greenfield.projection import Projection
 from .greenfield.webhooks import Webhooks
@@ -176,6 +178,26 @@ def watch_key(code, opts):
     )
 
 
+def build_email(config, db, backends, clock):
+    """The MailDispatcher and the customer's e-mail projection, or (None, None) without
+    ``[email] smtp_url``."""
+    url = config["email.smtp_url"]
+    if not url:
+        return None, None
+    if not config["email.sender"]:
+        raise ConfigError("email.sender is required with email.smtp_url (the From: address)", "email.sender")
+    mailer = Mailer(parse_smtp_url(url, config["email.insecure"]), config["email.timeout"], config["email.ca_file"])
+    dispatcher = MailDispatcher(db, mailer, config["email.retry_schedule"], concurrency=2, clock=clock)
+    customer = CustomerMail(
+        config["email.sender"],
+        config["email.customer"],
+        config["email.rate_limit"],
+        config["server.public_url"],
+        {code: backend.decimals for code, backend in backends.items()},
+    )
+    return dispatcher, customer
+
+
 def build_pool(code, backend, db, opts, clock):
     """Return the coin's address pool: derived from its watch-only key, or the node's."""
     watch = watch_key(code, opts)
@@ -270,13 +292,17 @@ class Runtime:
         self.renderer = Renderer(coins, read_cache=config["api.read_cache"], public_url=config["server.public_url"])
         # Greenfield invoices' webhooks: derived from the payments' events in their transaction.
         self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
+        # E-mail ([email] smtp_url): the customer's messages, queued in their events' transaction.
+        self.mail_dispatcher, customer_mail = build_email(config, self.db, self.backends, clock)
         self.outbox = Outbox(
             self.renderer,
             config["webhook.url"],
             extra_targets=[self.amqp.target] if self.amqp else [],
-            listeners=[self.dispatcher.wake] + ([self.amqp.publisher.wake] if self.amqp else []),
+            listeners=[self.dispatcher.wake]
+            + ([self.amqp.publisher.wake] if self.amqp else [])
+            + ([self.mail_dispatcher.wake] if self.mail_dispatcher else []),
             registry=self.targets,
-            projections=[self.greenfield_events],
+            projections=[self.greenfield_events] + ([customer_mail] if customer_mail else []),
         )
         # Fiat rates: stored quotes read on create, kept fresh by one refresher per pair in the cluster.
         self.rates, self.rate_refresher = build_rates(config, self.pm, self.backends, self.db, clock, holder)
@@ -473,6 +499,8 @@ class Runtime:
         if self.pool_keeper is not None:
             self.pool_keeper.start()
         self.dispatcher.start()
+        if self.mail_dispatcher is not None:
+            self.mail_dispatcher.start()
         if self.rate_refresher is not None:
             self.rate_refresher.start()
         if self.payout_runner is not None:
@@ -511,6 +539,8 @@ class Runtime:
                 self.amqp.stop()  # the command in hand is answered, the batch in flight confirmed
             self.scheduler.shutdown()
             self.dispatcher.stop()
+            if self.mail_dispatcher is not None:
+                self.mail_dispatcher.stop()
             if self.rate_refresher is not None:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:

@@ -37,10 +37,11 @@ RANKS = {
     "transient.amqp": 6,
     "transient.greenfield": 6,  # BTCPay Greenfield's domain: invoices, status rule, projection, webhook service
     "transient.api": 7,
-    "transient.settings": 8,  # the one table of settings: knows each room's validators
-    "transient.runtime": 9,  # the one place that builds and wires
-    "transient.cli": 10,
-    "transientd": 11,
+    "transient.email": 8,  # e-mail to customers and the merchant (the checkout's catalogs, the delivery queue)
+    "transient.settings": 9,  # the one table of settings: knows each room's validators
+    "transient.runtime": 10,  # the one place that builds and wires
+    "transient.cli": 11,
+    "transientd": 12,
     "transient_bitcoin": 6,  # third-party-style plugins: only transient.plugin
     "transient_litecoin": 6,
 }

@@ -72,3 +72,23 @@ def ascii_int(value: object, field: str, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise ValidationError("must be between %d and %d" % (lo, hi), field)
     return value
+
+
+# An address as mail servers take it: a local part of printable ASCII without spaces,
+# brackets, quotes or separators, an @, and a domain of letters, digits, dots and hyphens.
+# Nothing that could end a header line (CR, LF) or start another address can pass.
+_EMAIL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def email_address(value, field):
+    """Return the e-mail address ``value`` (surrounding spaces dropped; None stays None);
+    raise ValidationError naming ``field`` for anything else, a line break above all
+    (an address goes into a message's headers)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("must be an e-mail address (a string)", field)
+    text = value.strip(" ")
+    if any(c in text for c in "\r\n\x00") or not _EMAIL.fullmatch(text) or ".." in text:
+        raise ValidationError("must be one e-mail address such as customer@example.org", field)
+    return text

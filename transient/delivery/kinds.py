@@ -11,6 +11,7 @@ module inserts deliveries.
 import hashlib
 import hmac
 import json
+import re
 
 from ..core import exactjson
 from ..core.clock import unix
@@ -173,8 +174,30 @@ class Greenfield(Kind):
         return bool(target.automatic_redelivery)
 
 
-WEBHOOK, CALLBACK, AMQP, GREENFIELD = Webhook(), Callback(), Amqp(), Greenfield()
-KINDS = (GREENFIELD, AMQP, WEBHOOK, CALLBACK)  # asked in this order: the first that owns a delivery
+class Email(Kind):
+    """An e-mail (``mailto:<address>``): the body is the whole message, made when the event
+    was written (transient.email); the MailDispatcher sends it over SMTP. A redelivery is
+    the same message with a Message-ID of its own (a new message, not a retry)."""
+
+    name = "email"
+
+    def owns(self, url, target):
+        return url.startswith("mailto:")
+
+    def headers(self, delivery, body, target, secret):
+        return {}
+
+    def redelivery(self, original, target, now):
+        head, sep, rest = original.body.partition("\r\n\r\n")
+        lines = [
+            re.sub(r"@", ".r%s@" % unix(now), line, count=1) if line.lower().startswith("message-id:") else line
+            for line in head.split("\r\n")
+        ]
+        return {"url": original.url, "body": "\r\n".join(lines) + sep + rest}
+
+
+WEBHOOK, CALLBACK, AMQP, GREENFIELD, EMAIL = Webhook(), Callback(), Amqp(), Greenfield(), Email()
+KINDS = (GREENFIELD, EMAIL, AMQP, WEBHOOK, CALLBACK)  # asked in this order: the first that owns a delivery
 
 
 def of(url, target=None, kinds=KINDS):

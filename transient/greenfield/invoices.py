@@ -39,6 +39,7 @@ PATHS = {
     "underpayment_tolerance": "checkout.paymentTolerance",
     "expires_at": "checkout.expirationMinutes",
     "redirect_url": "checkout.redirectURL",
+    "email": "metadata.buyerEmail",
 }
 
 
@@ -242,6 +243,12 @@ class Greenfield:
             body["confirmations"] = request["confirmations"]
         if request["redirect_url"]:
             body["redirect_url"] = request["redirect_url"]
+        buyer = request["metadata"].get("buyerEmail") if isinstance(request["metadata"], dict) else None
+        if buyer not in (None, ""):
+            body["email"] = buyer  # the customer's e-mails (checked by the payment: a line break is refused)
+        language = (request["checkout"] or {}).get("defaultLanguage")
+        if isinstance(language, str) and language:
+            body["metadata"]["language"] = language[:16]  # the e-mails' language
         if request["currency"] == code:
             body["amount"] = request["amount"]
         else:

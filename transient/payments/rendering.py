@@ -194,6 +194,7 @@ class Renderer:
             # nor for the receivers of its events (the redirect URL is the customer's way on).
             "callback_url": redact(payment.callback_url),
             "redirect_url": payment.redirect_url,
+            "email": payment.email,  # the customer's (their e-mails); never in the public view
             # What a priced payment was priced with; null for one given in coins.
             "price": payment.price,
             "price_currency": payment.price_currency,

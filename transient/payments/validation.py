@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from ..core.clock import parse_time
 from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
 from ..core.money import parse_amount
-from ..core.text import ascii_int, check_tree, text_problem
+from ..core.text import ascii_int, check_tree, email_address, text_problem
 from ..delivery.targets import UnsafeTarget
 from ..rates.logic import fiat_code, parse_price
 from ..rates.logic import text as rate_text
@@ -30,6 +30,7 @@ CREATE_FIELDS = {
     "expires_at",
     "callback_url",
     "redirect_url",
+    "email",
 }
 MAX_URL = 2048
 MAX_METADATA = 16384  # bytes of the metadata object as JSON
@@ -77,6 +78,7 @@ def create_fields(body, coins, now, price_lock=None, guard=None):
         "expires_at": _expiry(body, price_lock if price and price_lock else options["expires_in"], now),
         "callback_url": check_url(body.get("callback_url"), "callback_url", guard),
         "redirect_url": check_url(body.get("redirect_url"), "redirect_url", guard),
+        "email": email_address(body.get("email"), "email"),  # the customer's, for their e-mails
     }
 
 

@@ -9,6 +9,9 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 from ..api.checkout.page import read_logo as _read_logo
+from ..core.errors import ValidationError
+from ..core.text import email_address
+from ..delivery.mail import parse_smtp_url
 from ..rates import logic as _rates
 
 
@@ -72,6 +75,47 @@ def duration(value):
     if seconds < 1:
         raise ValueError("must be at least 1 second")
     return seconds
+
+
+EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late")
+
+
+def _smtp_url(value):
+    value = _opt_str(value)
+    if value is None:
+        return None
+    parse_smtp_url(value)  # raises ValueError naming what is wrong, never the password
+    return value
+
+
+def _address(key):
+    def parse(value):
+        value = _opt_str(value)
+        try:
+            return email_address(value, key)
+        except ValidationError as exc:
+            raise ValueError(exc.message) from None
+
+    return parse
+
+
+def _address_list(value):
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise ValueError('must be a list of e-mail addresses such as ["ops@example.org"]')
+    return [_address("email.merchant")(v.strip() if isinstance(v, str) else v) for v in value]
+
+
+def _kinds(known):
+    def parse(value):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or any(v not in known for v in value):
+            raise ValueError("must be a list of %s" % ", ".join(known))
+        return list(dict.fromkeys(value))
+
+    return parse
 
 
 def _duration_or_off(value):

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from ..api.checkout.qr import OPTIONS as _QR
 from ..delivery.targets import parse_networks
 from .parsers import (
+    EMAIL_CUSTOMER_KINDS,
+    _address,
+    _address_list,
     _amqp_name,
     _bind,
     _bool,
@@ -19,6 +22,7 @@ from .parsers import (
     _fiat_list,
     _fixed_pairs,
     _int,
+    _kinds,
     _log_format,
     _logo,
     _move_factor,
@@ -26,6 +30,7 @@ from .parsers import (
     _percent,
     _public_url,
     _schedule,
+    _smtp_url,
     _speed,
     _store_id,
     _str,
@@ -185,6 +190,31 @@ SETTINGS = [
         "Waits before publishing again an event the broker did not confirm; the last repeats (never fails).",
     ),
     Setting("amqp.confirm_timeout", 30, _int(1, 600), "Seconds to wait for the broker's confirms before reconnecting."),
+    Setting(
+        "email.smtp_url",
+        None,
+        _smtp_url,
+        "Where e-mail goes: smtp://user:password@host:587 (STARTTLS required) or smtps://...:465; unset: no e-mail.",
+        secret=True,
+    ),
+    Setting("email.insecure", False, _bool, "Send over smtp:// without STARTTLS (a loopback server only)."),
+    Setting("email.ca_file", None, _opt_str, "A CA certificate file the SMTP server's certificate is checked with."),
+    Setting("email.sender", None, _address("email.sender"), "The From: address, e.g. shop@example.org."),
+    Setting("email.merchant", [], _address_list, 'The merchant\'s addresses for alerts, e.g. ["ops@example.org"].'),
+    Setting(
+        "email.customer",
+        list(EMAIL_CUSTOMER_KINDS),
+        _kinds(EMAIL_CUSTOMER_KINDS),
+        "The customer's e-mails sent (a payment with an email): paid, underpaid, paid_late; [] for none.",
+    ),
+    Setting("email.rate_limit", 10, _int(1, 10000), "E-mails to one address per hour at most; more wait."),
+    Setting("email.timeout", 30, _int(1, 300), "Seconds an SMTP attempt may take."),
+    Setting(
+        "email.retry_schedule",
+        ["1m", "5m", "15m", "1h", "2h", "4h", "8h", "12h", "12h"],
+        _schedule,
+        "Waits before each retry of an e-mail (±20 % jitter); after the last one it is given up (~2 days).",
+    ),
     Setting(
         "reconcile.interval",
         0,
