@@ -366,7 +366,9 @@ SETTINGS = [
     ),
     Setting("payouts.batch_max", 1000, _int(1, 5000), "Most payouts in one transaction (one sendmany)."),
     # The merchant's dashboard (issue 28): pages in the browser, users of its own.
-    Setting("dashboard.enabled", True, _bool, "Serve the merchant's dashboard (sign-in with `transient users create`)."),
+    Setting(
+        "dashboard.enabled", True, _bool, "Serve the merchant's dashboard (sign-in with `transient users create`)."
+    ),
     Setting("dashboard.path", "/dashboard", _dashboard_path, "Where the dashboard is served; sign-in at {path}/login."),
     Setting("dashboard.require_2fa", True, _bool, "Owners must sign in with a TOTP code (set up at first sign-in)."),
     Setting("dashboard.session_hours", 12, _int(1, 24 * 30), "Hours a dashboard session lasts without use."),
