@@ -40,13 +40,6 @@ COINS = ["LTC", "BTC", "DOGE"]  # each coin on its newest node
 EVERY_COIN = pytest.mark.parametrize("coin", COINS, indirect=True, scope="module")
 
 
-def xfail_on(coin, kinds, reason):
-    """A ``pytest.param`` of ``coin`` that must fail (strict) on ``kinds``, until fixed."""
-    if coin in kinds:
-        return pytest.param(coin, marks=pytest.mark.xfail(strict=True, reason=reason))
-    return coin
-
-
 def keyless_wallet(node, name):
     """A wallet without private keys for a watch-only key: a descriptor wallet on Bitcoin
     Core, a legacy one on Litecoin Core 0.21 (no sqlite), and on Dogecoin Core the node's

@@ -13,7 +13,7 @@ from transient.devnet.node import find_free_port
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def coin_config(node, wallet, currency="LTC", backend="litecoin", poll=1, confirmations=1):
+def coin_config(node, wallet, currency="LTC", backend="litecoin", poll=1, confirmations=1, address_pool=None):
     """A ``[coins.X]`` section for ``node``'s wallet ``wallet`` (None: the node's one
     wallet, as on Dogecoin Core 1.14, which has no ``/wallet/NAME``)."""
     text = """
@@ -33,6 +33,8 @@ poll_interval = {poll}
         confirmations=confirmations,
         poll=poll,
     )
+    if address_pool is not None:
+        text += "address_pool = %d\n" % address_pool
     return text + ('wallet = "%s"\n' % wallet if wallet is not None else "")
 
 

@@ -40,7 +40,12 @@ def pg_server_url():
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request, tmp_path):
     """A migrated, empty database URL: SQLite in a temp file, or the session's PostgreSQL database."""
-    if request.param == "sqlite":
+    return migrated_url(request, tmp_path, request.param)
+
+
+def migrated_url(request, tmp_path, kind):
+    """The URL of a migrated, empty database of ``kind`` ("sqlite" or "postgres")."""
+    if kind == "sqlite":
         url = "sqlite:///%s" % (tmp_path / "transient.db")
         db = open_database(url)
         migrations.apply(db)

@@ -450,3 +450,43 @@ def test_a_create_only_key_cannot_mark_an_invoice_paid(gf):
     _, marker = gf.runtime.key_store.create(["payments:mark"], "marker")
     marked = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Settled"}, key=marker)
     assert marked.status_code == 200 and marked.json["status"] == "Settled"
+
+
+def test_one_error_mapping_answers_each_api_in_its_own_shape(gf):
+    """The app maps errors once (api.errors.ErrorShapes): Greenfield's shape under /api/v1/,
+    ours elsewhere, for the domain's errors and for Falcon's own (415, 413) alike."""
+    auth = {"Authorization": "Bearer %s" % gf.key, "Content-Type": "text/plain"}
+    ours = gf.client.simulate_post("/payments", headers=auth, body="{}")
+    assert ours.status_code == 415 and ours.json["success"] is False and ours.json["error"]["code"]
+    theirs = gf.client.simulate_post("/api/v1/stores/%s/invoices" % gf.store, headers=auth, body="{}")
+    assert theirs.status_code == 415 and theirs.json == {
+        "code": "unsupported-media-type",
+        "message": "send the body as application/json",
+    }
+    big = gf.post("/api/v1/stores/%s/invoices" % gf.store, {"metadata": {"x": "y" * 70000}})
+    assert big.status_code == 413 and big.json["code"] == "content-too-large"
+    unknown = gf.get("/payments/nope", key=None, auth="Bearer %s" % gf.key)
+    assert unknown.status_code == 404 and unknown.json["success"] is False
+    assert gf.get("/api/v1/stores/%s/invoices/nope" % gf.store).json == {
+        "code": "invoice-not-found",
+        "message": "The invoice was not found",
+    }
+
+
+def test_an_invoice_and_its_payments_are_written_in_one_transaction(gf):
+    """An invoice that cannot be written (here its id is taken) leaves none of its payments,
+    their events or deliveries behind: they are stored in the invoice's transaction."""
+    from peewee import IntegrityError
+
+    from transient.store.models import Event, Invoice
+
+    base = "/api/v1/stores/%s" % gf.store
+    gf.ok("POST", base + "/webhooks", {"url": "http://127.0.0.1:9/hook"})
+    taken = gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"})["id"]
+    counts = [m.select().count() for m in (Payment, Event, Delivery, Invoice)]
+    service = gf.runtime.greenfield
+    service.idgen = lambda: taken
+    body = {"amount": "1", "currency": "LTC", "checkout": {"paymentMethods": ["LTC", "DOGE"]}}
+    with pytest.raises(IntegrityError):
+        service.create(gf.store, body)
+    assert [m.select().count() for m in (Payment, Event, Delivery, Invoice)] == counts

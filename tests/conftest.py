@@ -148,6 +148,9 @@ def start_coin_daemon(tmp_path, db_url, coin, coin_node, coin_wallet, address_mo
                 backend=coin.backend,
                 poll=kw.pop("poll", 1),
                 confirmations=kw.pop("confirmations", 1),
+                # Dogecoin Core 1.14 makes each new key on the call, slowly: the default pool
+                # of 200 kept its one wallet busy for seconds at every daemon start.
+                address_pool=kw.pop("address_pool", 10),
             )
             + xpub
         )

@@ -20,6 +20,7 @@ from .api.checkout import page as checkout_page
 from .api.checkout import qr
 from .api.dashboard import Dashboard
 from .api.health import HealthReport
+from .api.peers import Peers
 from .chain import hdkeys, plugins
 from .chain.scheduler import SyncScheduler
 from .chain.sync import Syncer, new_holder_id
@@ -417,6 +418,7 @@ class Runtime:
             decimals={c: b.decimals for c, b in self.backends.items()},
             targets=self.targets.urls,
             invoice_of=self.greenfield.invoice_of,
+            peers=Peers(config["server.trusted_proxies"]),
             secure=(config["server.public_url"] or "").startswith("https://"),
         )
 
@@ -433,6 +435,7 @@ class Runtime:
             webhook_url=config["webhook.url"],
             keys=self.keys,
             notify_token=config["notify.token"],
+            peers=Peers(config["server.trusted_proxies"]),
             max_body=config["api.max_body"],
             refresh_interval=config["checkout.refresh_interval"],
             rates=self.rates,

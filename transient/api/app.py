@@ -42,6 +42,7 @@ def create_app(
     branding=None,
     reports=None,
     reconciler=None,
+    peers=None,
     dashboard=None,
 ):
     """Return the WSGI app.
@@ -56,14 +57,17 @@ def create_app(
     ``(invoices, webhooks)`` services of BTCPay's Greenfield API under ``/api/v1``.
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
     ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``reconciler`` the
-    reports.reconcile.Reconciler behind ``/reports/reconcile``; ``dashboard`` the merchant's
-    pages (a dashboard.Dashboard: its services and path), None when turned off.
+    reports.reconcile.Reconciler behind ``/reports/reconcile``; ``peers`` who is local
+    (api.peers.Peers over ``[server] trusted_proxies``), for /metrics and /notify;
+    ``dashboard`` the merchant's pages (a dashboard.Dashboard: its services and path), None
+    when turned off.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])
     app.req_options.strip_url_path_trailing_slash = True
-    app.set_error_serializer(errors.serialize_http_error)
-    app.add_error_handler(TransientError, errors.handle_domain_error)
+    shapes = errors.ErrorShapes()  # ours, and a foreign API's under its prefix (mount_greenfield)
+    app.set_error_serializer(shapes.serialize)
+    app.add_error_handler(TransientError, shapes.handle)
     app.add_error_handler(Exception, errors.handle_unexpected_error)
     app.add_route("/payments", resources.Payments(payments, max_body))
     app.add_route("/payments/{payment_id}", resources.PaymentItem(payments))
@@ -71,9 +75,9 @@ def create_app(
     app.add_route("/payments/{payment_id}/events", resources.PaymentEvents(payments))
     app.add_route("/deliveries/{delivery_id}/redeliver", resources.Redeliver(db, outbox))
     app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))
-    app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token))
+    app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token, peers))
     app.add_route("/healthz", resources.Health(health))
-    app.add_route("/metrics", Metrics(keys, metrics_state))
+    app.add_route("/metrics", Metrics(keys, metrics_state, peers))
     if reports is not None:
         app.add_route("/reports/{kind}", ReportFile(reports))
     if reconciler is not None:
@@ -81,7 +85,7 @@ def create_app(
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
     if greenfield is not None:
-        mount_greenfield(app, *greenfield, access.keys, max_body, refresh_interval)
+        mount_greenfield(app, shapes, *greenfield, access.keys, max_body, refresh_interval)
     if dashboard is not None:
         mount_dashboard(app, dashboard)
     return app

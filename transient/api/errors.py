@@ -66,3 +66,39 @@ def serialize_http_error(req, resp, exc):
     code = "_".join(w.lower() for w in words if not w.isdigit()) or "error"
     resp.content_type = falcon.MEDIA_JSON
     resp.media = _body(code, exc.description or exc.title)
+
+
+class ErrorShapes:
+    """The app's one mapping of errors to answers: a domain error (a TransientError) or one
+    of Falcon's is answered in the shape of the API its path belongs to, a foreign API's
+    under its prefix (Greenfield's under /api/v1/, added by its mount) and ours elsewhere.
+    ``handle`` is the app's handler of TransientError, ``serialize`` its error serializer."""
+
+    def __init__(self):
+        self.foreign = []  # (path prefix, shape): shape.domain(exc) -> (status, body); shape.http(exc) -> body
+
+    def add(self, prefix, shape):
+        """Answer the errors of paths under ``prefix`` with ``shape`` (a module or object with
+        ``domain(exc)`` returning ``(status, body)`` and ``http(exc)`` returning a body)."""
+        self.foreign.append((prefix, shape))
+
+    def _shape(self, req):
+        return next((shape for prefix, shape in self.foreign if req.path.startswith(prefix)), None)
+
+    def handle(self, req, resp, exc, params):
+        shape = self._shape(req)
+        if shape is None:
+            handle_domain_error(req, resp, exc, params)
+            return
+        _json_only(resp)
+        status, body = shape.domain(exc)
+        resp.status = falcon.code_to_http_status(status)
+        resp.media = body
+
+    def serialize(self, req, resp, exc):
+        shape = self._shape(req)
+        if shape is None:
+            serialize_http_error(req, resp, exc)
+            return
+        resp.content_type = falcon.MEDIA_JSON
+        resp.media = shape.http(exc)

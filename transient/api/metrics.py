@@ -1,41 +1,32 @@
 """``GET /metrics`` (Prometheus text format) and the HTTP metrics of every request."""
 
-import ipaddress
 import time
 
 from ..core.keys import METRICS_READ, KeyRing
 from ..ops import metrics
+from .peers import Peers
 
 
 class Metrics:
     """Every worker's figures and the scrape-time gauges (ops.metrics).
 
-    Who may scrape: a caller on loopback (a Prometheus on this host), unless the
-    request came through a proxy (it carries X-Forwarded-For or Forwarded: the proxy
-    is on loopback, its client may not be), or a key holding ``metrics:read`` (or
+    Who may scrape: a caller on loopback (a Prometheus on this host; through a proxy,
+    only as ``peers`` tells: api/peers.py), or a key holding ``metrics:read`` (or
     ``admin``). With no key configured at all, everyone, like every route. (No
     ``scopes``: the API key middleware leaves this resource to its own check.)
     """
 
-    def __init__(self, keys, collector=None):
+    def __init__(self, keys, collector=None, peers=None):
         self.keys = keys if isinstance(keys, KeyRing) else KeyRing(keys)
         self.collector = collector
+        self.peers = peers or Peers()
 
     def on_get(self, req, resp):
-        if not self._direct_loopback(req):
+        if not self.peers.is_local(req):
             self.keys.require(req.get_header("Authorization"), METRICS_READ)
         resp.content_type = metrics.CONTENT_TYPE
         resp.data = metrics.render(self.collector)
         resp.cache_control = ["no-store"]
-
-    @staticmethod
-    def _direct_loopback(req):
-        if req.get_header("X-Forwarded-For") or req.get_header("Forwarded"):
-            return False
-        try:
-            return ipaddress.ip_address(req.remote_addr).is_loopback
-        except ValueError:
-            return False
 
 
 class HttpMetrics:

@@ -4,7 +4,6 @@ Each resource is given the collaborators and values it uses, never the whole con
 """
 
 import hmac
-import ipaddress
 import re
 
 import falcon
@@ -15,6 +14,7 @@ from ..core.redact import redact
 from ..delivery import admin
 from ..ops import metrics
 from ..payments.validation import check_url, parse_json
+from .peers import Peers
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -24,8 +24,9 @@ def has_body(req):
     return bool(req.content_length) or "chunked" in (req.get_header("Transfer-Encoding") or "").lower()
 
 
-def read_json(req, max_body):
-    """Return the request body parsed as JSON with exact decimals, or raise 4xx.
+def read_json(req, max_body, optional=False):
+    """Return the request body parsed as JSON with exact decimals, or raise 4xx; an empty
+    body is None when it is ``optional`` (the service then names what is missing).
 
     A chunked body has no Content-Length: it is read from the server's stream (which
     ends where the body ends), never more than ``max_body`` + 1 bytes."""
@@ -37,6 +38,8 @@ def read_json(req, max_body):
     raw = (req.stream if chunked else req.bounded_stream).read(max_body + 1)
     if len(raw) > max_body:
         raise falcon.HTTPContentTooLarge(description="the request body is larger than %d bytes" % max_body)
+    if optional and not raw.strip():
+        return None
     return parse_json(raw)
 
 
@@ -152,10 +155,11 @@ class Notify:
 
     KINDS = ("transaction", "block")
 
-    def __init__(self, currencies, wake, token):
+    def __init__(self, currencies, wake, token, peers=None):
         self.currencies = frozenset(currencies)
         self.wake = wake  # wake(currency): ask for a sync of that coin now
         self.token = token.encode() if token else None
+        self.peers = peers or Peers()  # who is local (api/peers.py): a proxy's clients are not
 
     def on_post(self, req, resp, currency, kind, value):
         self._check_caller(req)
@@ -180,11 +184,8 @@ class Notify:
         given = (req.get_header("X-Transient-Token") or req.get_param("token") or "").encode()
         if self.token and hmac.compare_digest(given, self.token):
             return
-        try:
-            if ipaddress.ip_address(req.remote_addr).is_loopback:
-                return
-        except ValueError:
-            pass
+        if self.peers.is_local(req):
+            return
         raise Unauthorized("notifications are accepted from loopback or with the notify token")
 
 

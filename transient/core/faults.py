@@ -8,7 +8,9 @@ dead connection would. Unset, a point costs one set lookup.
 
 Points: ``sync.*`` (chain/sync.py), ``rescan.after_batch``, ``amqp.before_reply``,
 ``payouts.before_send`` and ``payouts.after_send`` (payouts/sender.py: the batch is
-recorded; the node has the transaction but Transient has not recorded it), and
+recorded; the node has the transaction but Transient has not recorded it),
+``email.after_send`` (delivery/mail.py: the SMTP server took the message, its attempt is
+not recorded), and
 ``rpc.answered.<method>`` (the node answered, the answer is not read yet:
 ``rpc.answered.sendmany`` is a payout batch dying in the middle of its send).
 """

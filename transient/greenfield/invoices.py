@@ -13,7 +13,7 @@ import json
 from peewee import IntegrityError
 
 from ..core.clock import iso
-from ..core.errors import NodeError, RateUnavailable, ValidationError
+from ..core.errors import NodeError, NotFound, RateUnavailable, TransientError, ValidationError
 from ..core.money import format_amount
 from ..core.status import required_amount
 from ..core.text import text_problem
@@ -43,21 +43,22 @@ PATHS = {
 }
 
 
-class Unknown(Exception):
+class Unknown(NotFound):
     """A store, invoice, webhook or delivery this key cannot see (404): ``code`` and text."""
 
     def __init__(self, what):
         super().__init__("The %s was not found" % what)
         self.code = "%s-not-found" % what
-        self.message = str(self)
 
 
-class Refused(Exception):
+class Refused(TransientError):
     """A request understood but refused by a business rule (400 ``{code, message}``)."""
+
+    http_status = 400
 
     def __init__(self, code, message):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code = code
 
 
 def store_id(db, configured, clock, idgen=shapes.new_id):
@@ -195,35 +196,28 @@ class Greenfield:
         made, failed = [], None
         for code in request["methods"]:
             try:
-                payment, _ = self._payment(code, request, invoice_id, expires_at)
+                made.append((code, self._payment(code, request, invoice_id, expires_at)))
             except (RateUnavailable, NodeError) as exc:
                 # A coin without a usable rate or node is left out, as BTCPay leaves out a
                 # method without a rate; with none left the invoice is refused.
                 failed = failed or exc
-                continue
-            made.append((code, payment))
         if not made:
             raise failed
-        with write_transaction(self.db):
-            invoice = Invoice.create(
-                id=invoice_id,
-                store_id=self.store_id,
-                amount=request["amount"],
-                currency=request["currency"],
-                metadata=metadata,
-                order_id=request["order_id"],
-                checkout=checkout,
-                created_at=now,
-                expires_at=expires_at,
-                monitoring_until=expires_at + span(request["monitoring_minutes"]),
-                updated_at=now,
-            )
+        row = dict(id=invoice_id, store_id=self.store_id, amount=request["amount"], currency=request["currency"])
+        row.update(metadata=metadata, order_id=request["order_id"], checkout=checkout, created_at=now)
+        row.update(expires_at=expires_at, monitoring_until=expires_at + span(request["monitoring_minutes"]))
+
+        def invoice_and_links():  # in the payments' transaction: all of it is written, or none
+            invoice = Invoice.create(**row, updated_at=now)
             for code, payment in made:
                 InvoicePayment.create(invoice=invoice_id, payment=payment.id, method=shapes.method_id(code))
             first = made[0][1]
             created = Event.get((Event.payment == first.id) & (Event.sequence == 1))
             hooks = [h for h in self.registry.greenfield(self.store_id) if h.enabled]
             queued = self.projection.queue(invoice, [(shapes.CREATED, {}, created.id, first.id, 1)], hooks, now)
+            return invoice, queued
+
+        invoice, queued = self.payments.store_with([p for _, p in made], invoice_and_links)
         if queued:
             self.payments.outbox.written_one()
         return self.render(invoice, [p for _, p in made], now)
@@ -254,7 +248,7 @@ class Greenfield:
         else:
             body["price"], body["price_currency"] = request["amount"], request["currency"]
         try:
-            return self.payments.create(body)
+            return self.payments.prepare(body)  # stored with the invoice, in one transaction
         except ValidationError as exc:
             raise shapes.FieldErrors([(PATHS.get(exc.field, exc.field or "body"), exc.message)]) from None
 

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from ..core import status as st
 from ..core.clock import unix  # noqa: F401  (Greenfield's times are unix seconds)
+from ..core.errors import ValidationError
 from ..core.exactjson import dumps, loads  # noqa: F401  (metadata's numbers echoed exactly)
 from ..core.ids import new_id  # noqa: F401  (Greenfield's ids)
 
@@ -51,12 +52,13 @@ PERMISSIONS = {
 PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage", "payments:mark")
 
 
-class FieldErrors(Exception):
-    """Request fields that failed validation: ``[(path, message)]`` (a 422)."""
+class FieldErrors(ValidationError):
+    """Request fields that failed validation: ``[(path, message)]`` (a 422 naming each)."""
 
     def __init__(self, errors):
-        super().__init__("; ".join("%s: %s" % e for e in errors))
-        self.errors = list(errors)
+        errors = list(errors)
+        super().__init__("; ".join("%s: %s" % e for e in errors), errors[0][0] if errors else None)
+        self.errors = errors
 
 
 def from_unix(value, path):

@@ -25,6 +25,14 @@ from .validation import int_value
 LIST_LIMIT, LIST_MAX = 50, 500
 
 
+class _PoolEmpty(Exception):
+    """The pool of ``payment``'s coin had no address in store_with's transaction."""
+
+    def __init__(self, payment):
+        super().__init__(payment.currency)
+        self.payment = payment
+
+
 class PaymentService:
     """Payments of the ``coins`` (currency code -> ``(backend, options)``).
 
@@ -77,18 +85,7 @@ class PaymentService:
             replay = self._replay(idempotency_key, digest)
             if replay is not None:
                 return replay, False
-        if fields["amount"] is None:
-            fields.update(self._priced(fields["currency"], fields["price"], fields["price_currency"]))
-        payment = Payment(
-            id=self.uuidgen(),
-            address=None,
-            status=st.UNPAID,
-            created_at=now,
-            updated_at=now,
-            idempotency_key=idempotency_key,
-            request_hash=digest,
-            **fields,
-        )
+        payment = self._new(fields, now, idempotency_key=idempotency_key, request_hash=digest)
         try:
             pool = self.pools.get(payment.currency)
             events = None
@@ -116,6 +113,67 @@ class PaymentService:
             return events, True
         self.outbox.written(events)
         return payment, True
+
+    def _new(self, fields, now, **extra):
+        """The unsaved Payment of validated ``fields``, priced when it names a fiat price."""
+        if fields["amount"] is None:
+            fields.update(self._priced(fields["currency"], fields["price"], fields["price_currency"]))
+        return Payment(
+            id=self.uuidgen(), address=None, status=st.UNPAID, created_at=now, updated_at=now, **fields, **extra
+        )
+
+    # -- create several, with the caller's rows, in one transaction -------------
+
+    def prepare(self, body):
+        """Return a new payment of ``body``, validated and priced but not stored, with the
+        node's address when its coin has no pool (asked here, outside any transaction).
+        Raises as ``create`` does."""
+        now = self.clock()
+        payment = self._new(validation.create_fields(body, self.coins, now, self.price_lock, self.guard), now)
+        if payment.currency not in self.pools:
+            backend, _ = self.coins[payment.currency]
+            payment.address = backend.new_address(payment.account)
+        return payment
+
+    def store_with(self, payments, then):
+        """Store the prepared ``payments`` and run ``then()`` (the caller's rows) in one
+        transaction; return what ``then`` returns. Pooled addresses are claimed in it; when a
+        pool is empty the node's address (or a derived one) is fetched outside it and the
+        transaction runs again. Raises NodeError when no address can be had."""
+        for _ in range(3):
+            events = self.outbox.batch(self.clock())
+            try:
+                with write_transaction(self.db):
+                    for payment in payments:
+                        if payment.address is None and not self._claim(payment, self.pools[payment.currency]):
+                            raise _PoolEmpty(payment)  # rolls the transaction back
+                        self._insert(payment, events)
+                    result = then()
+            except _PoolEmpty as empty:
+                lacking = empty.payment
+                self._address_of_empty_pool(lacking)
+                continue
+            self.outbox.written(events)
+            return result
+        raise NodeError("%s: no address could be had for the payment" % lacking.currency)
+
+    def _claim(self, payment, pool):
+        """Claim a pooled address for ``payment`` in the current transaction; False when empty."""
+        claim = pool.claim(payment.account)
+        if claim is None:
+            return False
+        payment.address, payment.derivation_index = claim
+        payment.key_fingerprint = pool.fingerprint if claim[1] is not None else None
+        return True
+
+    def _address_of_empty_pool(self, payment):
+        """An empty pool's way out: a watch-only one derives a batch, else the node's address."""
+        pool = self.pools[payment.currency]
+        if pool.watch_only:
+            pool.refill(low_water=1)
+        else:
+            backend, _ = self.coins[payment.currency]
+            payment.address = backend.new_address(payment.account)
 
     def _priced(self, currency, price, fiat):
         """Return the amount and rate fields of a payment priced ``price`` ``fiat``: the amount
@@ -149,11 +207,8 @@ class PaymentService:
         events = self.outbox.batch(now)  # a new batch each time: a retry starts from scratch
         try:
             with write_transaction(self.db):
-                claim = pool.claim(payment.account)
-                if claim is None:
+                if not self._claim(payment, pool):
                     return None
-                payment.address, payment.derivation_index = claim
-                payment.key_fingerprint = pool.fingerprint if claim[1] is not None else None
                 self._insert(payment, events)
         except IntegrityError:
             return self._committed_before(payment)

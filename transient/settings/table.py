@@ -57,6 +57,14 @@ class Setting:
 
 SETTINGS = [
     Setting("server.bind", "127.0.0.1:8080", _bind, "Address the HTTP API listens on (host:port)."),
+    Setting(
+        "server.trusted_proxies",
+        [],
+        parse_networks,
+        'Reverse proxies in front of the daemon (addresses or networks, e.g. ["127.0.0.1"]): a request'
+        " from one is its client's, told by Forwarded/X-Forwarded-For/X-Real-IP (none: not local),"
+        " for /metrics and /notify's keyless loopback access. See docs/guides/behind-a-proxy.md.",
+    ),
     Setting("server.workers", 1, _int(1, 64), "gunicorn worker processes; syncs stay one per coin (lease)."),
     Setting("server.threads", 8, _int(1, 256), "Threads per worker serving requests."),
     Setting(

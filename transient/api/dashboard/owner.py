@@ -99,7 +99,7 @@ class Users(OwnerPage):
                 data.get("role"),
                 data.get("password"),
                 by=session.user.email,
-                address=web.client_address(req),
+                address=web.client_address(req, self.dash),
             )
         except (ValidationError, Conflict) as exc:
             return self.on_get(
@@ -118,7 +118,7 @@ class UserDisable(OwnerPage):
             return web.refuse(req, resp, self.dash, falcon.HTTP_400, "You cannot disable yourself.", session)
         try:
             self.dash.accounts.disable(
-                int(user_id) if user_id.isdigit() else -1, session.user.email, web.client_address(req)
+                int(user_id) if user_id.isdigit() else -1, session.user.email, web.client_address(req, self.dash)
             )
         except NotFound:
             return web.refuse(req, resp, self.dash, falcon.HTTP_404, "No such user.", session)
@@ -132,7 +132,7 @@ class SessionRevoke(OwnerPage):
             return
         session, _ = acting
         try:
-            self.dash.accounts.revoke_session(session_id, session.user.email, web.client_address(req))
+            self.dash.accounts.revoke_session(session_id, session.user.email, web.client_address(req, self.dash))
         except NotFound:
             return web.refuse(req, resp, self.dash, falcon.HTTP_404, "No such session.", session)
         web.redirect(resp, self.dash.path + "/users")

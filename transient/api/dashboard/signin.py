@@ -64,7 +64,7 @@ class Login(Step):
         data = web.form(req)
         if not _form_ok(req, data):
             return self.forged(req, resp)
-        address = web.client_address(req)
+        address = web.client_address(req, self.dash)
         try:
             token, session = self.dash.accounts.sign_in(
                 data.get("email"), data.get("password"), address, req.user_agent or ""
@@ -96,7 +96,7 @@ class Code(Step):
             return web.redirect(resp, self.dash.path + "/login")
         if not _form_ok(req, data):
             return self.forged(req, resp)
-        address = web.client_address(req)
+        address = web.client_address(req, self.dash)
         try:
             token, _ = self.dash.accounts.second_factor(session, data.get("code"), address, req.user_agent or "")
         except (SignInRefused, Locked) as exc:
@@ -128,7 +128,7 @@ class Setup(Step):
         secret = data.get("secret") or ""
         try:
             token, fresh, codes = self.dash.accounts.set_up_totp(
-                session, secret, data.get("code"), web.client_address(req), req.user_agent or ""
+                session, secret, data.get("code"), web.client_address(req, self.dash), req.user_agent or ""
             )
         except (SignInRefused, ValidationError) as exc:
             if isinstance(exc, ValidationError):

@@ -7,7 +7,6 @@ a session cannot call the API and an API key cannot open a page.
 """
 
 import datetime
-import ipaddress
 import logging
 import urllib.parse
 import zoneinfo
@@ -57,6 +56,7 @@ class Dashboard:
     decimals: dict = field(default_factory=dict)  # {currency: decimals} of the configured coins
     targets: object = list  # () -> the configured delivery targets' URLs
     invoice_of: object = None  # (payment id) -> its Greenfield invoice's id, or None
+    peers: object = None  # api.peers.Peers: the browser's address behind a trusted proxy
     secure: bool = False  # cookies only over TLS ([server] public_url is https)
 
     @property
@@ -64,18 +64,11 @@ class Dashboard:
         return zoneinfo.ZoneInfo(self.time_zone)
 
 
-def client_address(req):
-    """The browser's address: the proxy's X-Forwarded-For (its last entry) when the request
-    comes from a proxy on loopback, else the peer's."""
-    peer = req.remote_addr or ""
-    forwarded = req.get_header("X-Forwarded-For")
-    try:
-        loopback = ipaddress.ip_address(peer).is_loopback
-    except ValueError:
-        loopback = False
-    if forwarded and loopback:
-        return forwarded.split(",")[-1].strip()[:64] or peer
-    return peer
+def client_address(req, dash):
+    """The browser's address as ``dash.peers`` (``[server] trusted_proxies``) tells it, or
+    ``unknown`` (an undeclared proxy's clients share that one throttle)."""
+    client = dash.peers.client(req) if dash.peers is not None else None
+    return str(client) if client is not None else "unknown"
 
 
 def is_secure(req, dash):
@@ -217,7 +210,7 @@ class Page:
         return session, data
 
     def audit(self, req, session, action, kind, target, **detail):
-        self.dash.accounts.audit(session.user.email, action, kind, target, client_address(req), **detail)
+        self.dash.accounts.audit(session.user.email, action, kind, target, client_address(req, self.dash), **detail)
 
 
 def now():

@@ -3,19 +3,16 @@ plugins and the Greenfield clients use, mounted at /api/v1/. The domain (invoice
 status rule, the projection, webhooks) is transient.greenfield. May import the rooms
 below the API and the API's own modules (errors, checkout assets)."""
 
-import falcon
-
-from .. import errors
-from . import page, resources
-from .resources import Access, Answer, handle_answer
+from . import errors, page, resources
+from .resources import Access
 
 
-def mount(app, service, hooks, keys, max_body=65536, refresh_seconds=5):
+def mount(app, error_shapes, service, hooks, keys, max_body=65536, refresh_seconds=5):
     """Add the Greenfield routes and pages of ``service`` (invoices.Greenfield) and
-    ``hooks`` (webhooks.Webhooks) to ``app``, with the KeyRing ``keys``."""
+    ``hooks`` (webhooks.Webhooks) to ``app``, with the KeyRing ``keys``; the app's
+    ErrorShapes ``error_shapes`` answers errors under /api/v1/ in Greenfield's shape."""
     access = Access(keys)
-    app.add_error_handler(Answer, handle_answer)
-    app.set_error_serializer(_serializer)
+    error_shapes.add("/api/v1/", errors)
     r = resources
     base = "/api/v1"
     store = base + "/stores/{store_id}"
@@ -45,16 +42,3 @@ def mount(app, service, hooks, keys, max_body=65536, refresh_seconds=5):
     for path, resource in routes:
         app.add_route(path, resource)
     app.add_sink(resources.unknown_path, base + "/")
-
-
-def _serializer(req, resp, exc):
-    """Falcon's own errors (405, 415...) in Greenfield's shape under /api/v1, the app's elsewhere."""
-    if not req.path.startswith("/api/v1/"):
-        errors.serialize_http_error(req, resp, exc)
-        return
-    words = (exc.title or "error").split()
-    resp.content_type = falcon.MEDIA_JSON
-    resp.media = {
-        "code": "-".join(w.lower() for w in words if not w.isdigit()) or "error",
-        "message": exc.description or exc.title or "error",
-    }

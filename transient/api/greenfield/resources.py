@@ -7,69 +7,22 @@ import functools
 import falcon
 
 from ... import __version__
-from ...core.errors import NotFound, RateUnavailable, TransientError, Unauthorized, ValidationError
+from ...core.errors import Forbidden, NotFound, Unauthorized
 from ...core.keys import ANONYMOUS
 from ...greenfield import shapes
-from ...greenfield.invoices import PATHS, Refused, Unknown
-from ...payments.validation import parse_json
+from ..resources import read_json
 
-
-class Answer(Exception):
-    """A Greenfield error answer: the HTTP status and the JSON body."""
-
-    def __init__(self, status, body):
-        super().__init__(status)
-        self.status, self.body = status, body
-
-
-def handle_answer(req, resp, exc, params):
-    resp.status = falcon.code_to_http_status(exc.status)
-    resp.content_type = falcon.MEDIA_JSON
-    resp.media = exc.body
-
-
-def unauthenticated(message="Authentication is required for accessing this endpoint"):
-    return Answer(401, {"code": "unauthenticated", "message": message})
-
-
-def missing(permission, message=None):
-    return Answer(
-        403,
-        {
-            "code": "missing-permission",
-            "message": message
-            or 'Insufficient API Permissions. Please use an API key with permission "%s".' % permission,
-            "missingPermission": permission,
-        },
-    )
-
-
-def not_found(code="not-found", message="The resource was not found"):
-    return Answer(404, {"code": code, "message": message})
+MISSING = 'Insufficient API Permissions. Please use an API key with permission "%s".'
 
 
 def edge(responder):
-    """Answer the service's errors in Greenfield's shapes (the rest of the app keeps its own)."""
+    """Answer exactly 200 (create and delete too) with what the responder returns; its errors
+    are answered in Greenfield's shapes by the app's ErrorShapes (api/greenfield/errors.py)."""
 
     @functools.wraps(responder)
     def wrapped(self, req, resp, **params):
-        try:
-            result = responder(self, req, resp, **params)
-        except shapes.FieldErrors as exc:
-            raise Answer(422, [{"path": p, "message": m} for p, m in exc.errors]) from None
-        except Unknown as exc:
-            raise not_found(exc.code, exc.message) from None
-        except Refused as exc:
-            raise Answer(400, {"code": exc.code, "message": exc.message}) from None
-        except ValidationError as exc:
-            raise Answer(422, [{"path": PATHS.get(exc.field, exc.field or "body"), "message": exc.message}]) from None
-        except NotFound as exc:
-            raise not_found(message=exc.message) from None
-        except RateUnavailable as exc:
-            raise Answer(503, {"code": "rate-unavailable", "message": exc.message}) from None
-        except TransientError as exc:
-            raise Answer(exc.http_status, {"code": exc.code.replace("_", "-"), "message": exc.message}) from None
-        resp.status = falcon.HTTP_200  # exactly 200, create and delete too
+        result = responder(self, req, resp, **params)
+        resp.status = falcon.HTTP_200
         # The metadata's numbers are Decimals, written as the client sent them.
         resp.content_type = falcon.MEDIA_JSON
         resp.text = shapes.dumps(result)
@@ -90,18 +43,15 @@ class Access:
             scheme, _, token = given.strip().partition(" ")
             if scheme.lower() == "token":
                 given = "Bearer " + token.strip()
-        try:
-            grant = self.keys.identify(given)
-        except Unauthorized:
-            raise unauthenticated() from None
+        grant = self.keys.identify(given)
         if grant is ANONYMOUS:
-            raise unauthenticated()
+            raise Unauthorized("an API key is required")
         return grant
 
     def require(self, req, permission):
         grant = self.grant(req)
         if not grant.allows(shapes.PERMISSIONS[permission]):
-            raise missing(permission)
+            raise Forbidden(MISSING % permission, permission)
         return grant
 
 
@@ -112,12 +62,8 @@ class Resource:
         self.max_body = max_body
 
     def body(self, req):
-        raw = req.bounded_stream.read(self.max_body + 1)
-        if len(raw) > self.max_body:
-            raise Answer(400, {"code": "request-too-large", "message": "the body is over %d bytes" % self.max_body})
-        if not raw.strip():
-            return None
-        return parse_json(raw)
+        """The JSON body (None when empty: the service names what is missing)."""
+        return read_json(req, self.max_body, optional=True)
 
 
 class ServerInfo(Resource):
@@ -278,9 +224,9 @@ class PullPayments(Resource):
     @edge
     def on_post(self, req, resp, store_id):
         self.access.grant(req)
-        raise missing(
-            shapes.PULL_PAYMENTS,
+        raise Forbidden(
             "Pull payments (refunds) are not supported by this server: refund from your own wallet.",
+            shapes.PULL_PAYMENTS,
         )
 
     on_get = on_post
@@ -288,4 +234,4 @@ class PullPayments(Resource):
 
 def unknown_path(req, resp, **params):
     """Any other path under /api/v1: Greenfield's 404 (not the rest of the app's shape)."""
-    raise not_found(message="%s is not a Greenfield endpoint this server serves" % req.path)
+    raise NotFound("%s is not a Greenfield endpoint this server serves" % req.path)
