@@ -151,6 +151,10 @@ class BitcoindBackend(NotifyProbe, CoinBackend):
     def tx_state(self, txid):
         return sending.tx_state(self.rpc, txid)
 
+    def watch_addresses(self, addresses):
+        descriptors = bool(self.rpc.call("getwalletinfo").get("descriptors"))
+        return sending.watch(self.rpc, list(addresses), descriptors)
+
     def _address_params(self, label):
         params = [label or ""]
         if self.HAS_ADDRESS_TYPE and self.options.get("address_type"):

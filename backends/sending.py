@@ -80,3 +80,24 @@ def tx_state(rpc, txid):
     if height is None:  # Dogecoin 1.14 gives no height: the block's header does
         height = rpc.call("getblockheader", reply["blockhash"])["height"]
     return confs, reply["blockhash"], height
+
+
+def watch(rpc, addresses, descriptors):
+    """Make the wallet watch ``addresses`` (a payout's destination: whoever pays it, the
+    listing shows it) from now on, with no rescan; return the addresses it took.
+
+    A descriptor wallet imports ``addr()`` descriptors, which only one without private
+    keys accepts (Bitcoin Core refuses watch-only descriptors in a wallet with keys: those
+    are refused per item and not returned); a legacy wallet (Litecoin Core 0.21, Dogecoin
+    Core 1.14) imports each address with importmulti.
+    """
+    if not addresses:
+        return []
+    if descriptors:
+        infos = rpc.batch([("getdescriptorinfo", ["addr(%s)" % a]) for a in addresses])
+        request = [{"desc": info["descriptor"], "timestamp": "now", "label": ""} for info in infos]
+        replies = rpc.call("importdescriptors", request)
+    else:
+        request = [{"scriptPubKey": {"address": a}, "timestamp": "now", "watchonly": True} for a in addresses]
+        replies = rpc.call("importmulti", request, {"rescan": False})
+    return [a for a, reply in zip(addresses, replies) if reply.get("success")]

@@ -145,8 +145,10 @@ def test_errors_and_out_of_scope_answers(gf):
     assert gf.get(base + "/webhooks/nope").json["code"] == "webhook-not-found"
     assert gf.get("/api/v1/nothing/here").json["code"] == "not-found"
     assert gf.call("PATCH", base).status_code == 405 and gf.call("PATCH", base).json["code"]
-    refund = gf.post(base + "/pull-payments", {"name": "Refund", "amount": "1", "currency": "USD"})
+    refund = gf.post(base + "/pull-payments", {"name": "Refund", "amount": "1", "currency": "USD"}, key=gf.reader)
     assert refund.status_code == 403 and refund.json["missingPermission"] == shapes.PULL_PAYMENTS
+    refund = gf.post(base + "/pull-payments", {"name": "Refund", "amount": "1", "currency": "USD"})
+    assert refund.status_code == 422 and refund.json[0]["path"] == "currency"  # no rates here
     # A fiat without rates is refused naming the field, nothing written; a coin whose
     # node is down is a 503.
     from transient.store.models import Invoice, Payment
@@ -450,6 +452,165 @@ def test_a_create_only_key_cannot_mark_an_invoice_paid(gf):
     _, marker = gf.runtime.key_store.create(["payments:mark"], "marker")
     marked = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Settled"}, key=marker)
     assert marked.status_code == 200 and marked.json["status"] == "Settled"
+
+
+# -- refunds: pull payments and payouts (§3.11-3.12) -----------------------------------
+
+WOO_REFUND = {
+    "name": "Refund of order 77; damaged item",
+    "description": None,
+    "amount": "0.25",
+    "currency": "LTC",
+    "period": None,
+    "BOLT11Expiration": None,
+    "autoApproveClaims": False,
+    "startsAt": None,
+    "expiresAt": None,
+    "paymentMethods": ["BTC_CHAIN", "LTC_LN", "LTC_CHAIN"],
+    "payoutMethods": ["BTC_CHAIN", "LTC_LN", "LTC_CHAIN"],
+}
+
+
+def test_the_plugins_refund_claimed_approved_and_marked_paid(gf):
+    from transient.store.models import Delivery, Event
+    from transient.store.payouts import Payout, PullPayment
+
+    hook = gf.ok(
+        "POST",
+        "/api/v1/stores/%s/webhooks" % gf.store,
+        {
+            "url": "http://127.0.0.1:9/hook",
+            "authorizedEvents": {
+                "everything": False,
+                "specificEvents": ["PayoutCreated", "PayoutApproved", "PayoutUpdated"],
+            },
+        },
+    )
+    current = gf.ok("GET", "/api/v1/api-keys/current")
+    assert "%s:%s" % (shapes.PULL_PAYMENTS, gf.store) in current["permissions"]  # the refund button is on
+    assert plugin_accepts(current["permissions"])
+    assert gf.ok("GET", "/api/v1/server/info")["version"] >= "1.7.6"
+    base = "/api/v1/stores/%s" % gf.store
+    pull = gf.ok("POST", base + "/pull-payments", WOO_REFUND)  # BTC_CHAIN and LTC_LN are not offered: ignored
+    assert isinstance(pull["id"], str) and pull["viewLink"].endswith("/claim/%s" % pull["id"])
+    assert (pull["amount"], pull["currency"], pull["description"], pull["period"], pull["BOLT11Expiration"]) == (
+        "0.25",
+        "LTC",
+        "",
+        0,
+        30,
+    )
+    assert pull["archived"] is False
+    assert gf.ok("GET", "/api/v1/pull-payments/%s" % pull["id"])["id"] == pull["id"]  # public: the link
+    backend = gf.runtime.backends["LTC"]
+    claim = "/api/v1/pull-payments/%s/payouts" % pull["id"]
+    # Hostile claims: another network's address, more than remains, garbage: a 4xx, nothing written.
+    for body, path in (
+        ({"destination": "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", "amount": "0.1"}, "destination"),
+        ({"destination": backend.new_address(), "amount": "0.25000001"}, "amount"),
+        ({"destination": backend.new_address(), "amount": "-1"}, "amount"),
+        ({"destination": backend.new_address(), "amount": "1e999"}, "amount"),
+        ({"destination": backend.new_address(), "payoutMethodId": "DOGE-CHAIN"}, "payoutMethodId"),
+    ):
+        bad = gf.call("POST", claim, body, auth=" ")
+        assert bad.status_code == 422 and bad.json[0]["path"] == path, (body, bad.text)
+    assert Payout.select().count() == 0
+    address = backend.new_address()
+    payout = gf.ok(
+        "POST",
+        claim,
+        {"destination": address, "amount": "0.2", "paymentMethod": "LTC-CHAIN", "payoutMethodId": "LTC-CHAIN"},
+    )
+    assert (payout["state"], payout["amount"], payout["destination"], payout["cryptoCode"]) == (
+        "AwaitingApproval",
+        "0.2",
+        address,
+        "LTC",
+    )
+    assert isinstance(payout["revision"], int) and isinstance(payout["date"], str)
+    over = gf.call("POST", claim, {"destination": backend.new_address(), "amount": "0.06"})
+    assert over.status_code == 422 and over.json[0]["path"] == "amount"  # 0.05 remains
+    listed = gf.ok("GET", claim)
+    assert [p["id"] for p in listed] == [payout["id"]]
+    # The merchant approves with the current revision (a stale one is refused), then marks it paid.
+    woo = gf.call("POST", base + "/payouts/%s" % payout["id"], {"revision": payout["revision"]})
+    assert woo.status_code == 403  # the plugin's key creates refunds; it does not approve them
+    _, merchant = gf.runtime.key_store.create(["payouts:approve", "payouts:read", "payments:read"], "merchant")
+    stale = gf.call(
+        "POST",
+        base + "/payouts/%s" % payout["id"],
+        {"revision": payout["revision"] + 1, "rateRule": None},
+        key=merchant,
+    )
+    assert stale.status_code == 409
+    approved = gf.call("POST", base + "/payouts/%s" % payout["id"], {"revision": payout["revision"]}, key=merchant)
+    assert approved.status_code == 200 and approved.json["state"] == "AwaitingPayment"
+    assert [p["id"] for p in gf.call("GET", base + "/payouts", key=merchant).json] == [payout["id"]]
+    assert gf.call("POST", base + "/payouts/%s/mark-paid" % payout["id"], key=merchant).status_code == 200
+    assert gf.ok("GET", claim)[0]["state"] == "Completed"
+    types = [e.type for e in Event.select().where(Event.payout_id == payout["id"]).order_by(Event.sequence)]
+    assert types == ["payout.created", "payout.approved", "payout.updated"]
+    sent = [json.loads(d.body) for d in Delivery.select().where(Delivery.target.is_null(False)).order_by(Delivery.id)]
+    assert [(b["type"], b["payoutState"]) for b in sent] == [
+        ("PayoutCreated", "AwaitingApproval"),
+        ("PayoutApproved", "AwaitingPayment"),
+        ("PayoutUpdated", "Completed"),
+    ]
+    assert {(b["webhookId"], b["storeId"], b["payoutId"], b["pullPaymentId"]) for b in sent} == {
+        (hook["id"], gf.store, payout["id"], pull["id"])
+    }
+    # Archived: no more claims.
+    assert gf.call("DELETE", base + "/pull-payments/%s" % pull["id"]).status_code == 200
+    late = gf.call("POST", claim, {"destination": backend.new_address(), "amount": "0.01"})
+    assert late.status_code == 409 and PullPayment.get_by_id(pull["id"]).claimed == 20_000_000
+    none = dict(WOO_REFUND, paymentMethods=["BTC_CHAIN", "BTC_LN"], payoutMethods=["BTC_CHAIN", "BTC_LN"])
+    refused = gf.call("POST", base + "/pull-payments", none)
+    assert refused.status_code == 422 and refused.json[0]["path"] == "payoutMethods"
+
+
+def test_invoice_ninjas_refund_of_an_invoice(gf):
+    from transient.store.payouts import PullPayment
+
+    base = "/api/v1/stores/%s" % gf.store
+    invoice = gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"})
+    method = gf.ok("GET", base + "/invoices/%s/payment-methods" % invoice["id"])
+    ltc = next(m for m in method if m["paymentMethodId"] == "LTC-CHAIN")
+    backend = gf.runtime.backends["LTC"]
+    backend.pay(ltc["destination"], 130_000_000)  # 0.3 LTC over
+    backend.mine()
+    gf.runtime.syncers["LTC"].run()
+    body = {
+        "name": None,
+        "description": None,
+        "paymentMethod": "LTC",
+        "refundVariant": "OverpaidAmount",
+        "subtractPercentage": 0,
+        "customAmount": None,
+        "customCurrency": None,
+    }
+    refund = gf.ok("POST", base + "/invoices/%s/refund" % invoice["id"], body)
+    assert refund["amount"] == "0.3" and refund["currency"] == "LTC"
+    ten = gf.ok(
+        "POST",
+        base + "/invoices/%s/refund" % invoice["id"],
+        dict(body, refundVariant="RateThen", subtractPercentage=12.5),
+    )
+    assert ten["amount"] == "0.875"
+    custom = gf.ok(
+        "POST",
+        base + "/invoices/%s/refund" % invoice["id"],
+        dict(body, refundVariant="Custom", customAmount="0.12345678", customCurrency="LTC"),
+    )
+    assert custom["amount"] == "0.12345678"
+    for bad, path in (
+        (dict(body, refundVariant="Everything"), "refundVariant"),
+        (dict(body, subtractPercentage=101), "subtractPercentage"),
+        (dict(body, paymentMethod="XMR"), "paymentMethod"),
+    ):
+        resp = gf.call("POST", base + "/invoices/%s/refund" % invoice["id"], bad)
+        assert resp.status_code == 422 and resp.json[0]["path"] == path, resp.text
+    assert gf.call("POST", base + "/invoices/nope/refund", body).status_code == 404
+    assert PullPayment.select().count() == 3
 
 
 def test_one_error_mapping_answers_each_api_in_its_own_shape(gf):

@@ -34,8 +34,10 @@ from .delivery.outbox import Outbox
 from .delivery.registry import TargetRegistry
 from .delivery.sender import Sender
 from .delivery.targets import TargetGuard
+from .email.alerts import AlertJob, MerchantAlerts
 from .email.customer import CustomerMail
 from .greenfield.invoices import Greenfield
+from .greenfield.payouts import GreenfieldPayouts
 from .greenfield.projection import Projection
 from .greenfield.webhooks import Webhooks
 from .ops import logs
@@ -43,6 +45,7 @@ from .ops.metrics import StateCollector
 from .payments.pool import AddressPool, PoolKeeper, WatchPool
 from .payments.rendering import Renderer
 from .payments.service import PaymentService
+from .payouts.detector import Detector
 from .payouts.refunds import Refunds
 from .payouts.runner import PayoutRunner
 from .payouts.sender import PayoutSender, Tracker
@@ -135,34 +138,39 @@ def payout_limits(config, backends):
 
 
 def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
-    """Return the thread that sends the approved payouts of every coin whose node holds the
-    keys and has a ``[payouts] fee_rate_cap`` (a coin without one sends nothing), or None."""
-    coins = {}
-    for code, cap in sorted(config["payouts.fee_rate_cap"].items()):
-        name = "payouts.fee_rate_cap.%s" % code
-        backend = backends.get(code)
-        if backend is None:
+    """Return the thread that follows every coin's payouts (paid by anyone: detected) and
+    sends the approved ones of each coin whose node holds the keys and has a ``[payouts]
+    fee_rate_cap`` (a coin without one sends nothing)."""
+    caps = config["payouts.fee_rate_cap"]
+    for code in caps:
+        if code not in backends:
+            name = "payouts.fee_rate_cap.%s" % code
             raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
-        if code in pools and pools[code].watch_only or not getattr(backend, "SENDMANY_FEE_RATE", False):
+    coins = {}
+    for code, backend in sorted(backends.items()):
+        sender = None
+        watch_only = code in pools and pools[code].watch_only
+        if code in caps and not watch_only and getattr(backend, "SENDMANY_FEE_RATE", False):
+            sender = PayoutSender(
+                code,
+                backend,
+                db,
+                outbox,
+                Decimal(caps[code]),
+                conf_target=config["payouts.conf_target"],
+                batch_max=config["payouts.batch_max"],
+                clock=clock,
+            )
+        elif code in caps:
             log.info("%s: payouts are not sent from this node (watch-only, or no fee rate on sendmany)", code)
-            continue
-        sender = PayoutSender(
-            code,
-            backend,
-            db,
-            outbox,
-            Decimal(cap),
-            conf_target=config["payouts.conf_target"],
-            batch_max=config["payouts.batch_max"],
-            clock=clock,
+        coins[code] = (
+            sender,
+            Tracker(code, backend, db, outbox, clock=clock),
+            Detector(code, backend, db, outbox, clock),
         )
-        coins[code] = (sender, Tracker(code, backend, db, outbox, clock=clock))
-    if not coins:
-        return None
     seconds = max(10, 3 * config["payouts.interval"])
-    return PayoutRunner(
-        coins, config["payouts.interval"], ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
-    )
+    lease = ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
+    return PayoutRunner(coins, config["payouts.interval"], lease)
 
 
 def watch_key(code, opts):
@@ -295,6 +303,7 @@ class Runtime:
         self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
         # E-mail ([email] smtp_url): the customer's messages, queued in their events' transaction.
         self.mail_dispatcher, customer_mail = build_email(config, self.db, self.backends, clock)
+        self.alert_job = None  # the merchant's e-mail alerts: built once the rates and pools are
         self.outbox = Outbox(
             self.renderer,
             config["webhook.url"],
@@ -344,6 +353,18 @@ class Runtime:
             config["server.public_url"] or "http://%s" % config["server.bind"],
             clock,
         )
+        if self.mail_dispatcher is not None and config["email.merchant"]:
+            alerts = MerchantAlerts(
+                self.db,
+                config["email.sender"],
+                config["email.merchant"],
+                config["email.alerts"],
+                stale_pairs=self.rates.stale_pairs if self.rates.pairs() else None,
+                pools=self.pools,
+                clock=clock,
+            )
+            lease = ClusterLease("email-alerts", holder or new_holder_id(), 2 * config["email.alert_interval"], clock)
+            self.alert_job = AlertJob(alerts, config["email.alert_interval"], lease)
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
@@ -353,6 +374,12 @@ class Runtime:
             lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
             period_of = lambda now: since(now, window)  # noqa: E731
             self.reconcile_job = ReconcileJob(self.reconciler, period_of, config["reconcile.interval"], lease)
+        self.greenfield_payouts = GreenfieldPayouts(
+            self.payouts,
+            self.refunds,
+            lambda: self.greenfield.store_id,
+            rates=self.rates.price if self.rates.pairs() else None,
+        )
         self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
         self.syncers = {
             code: Syncer(
@@ -439,12 +466,13 @@ class Runtime:
             max_body=config["api.max_body"],
             refresh_interval=config["checkout.refresh_interval"],
             rates=self.rates,
-            greenfield=(self.greenfield, self.greenfield_hooks),
+            greenfield=(self.greenfield, self.greenfield_hooks, self.greenfield_payouts),
             qr_style=qr.default_style(**{name: config["qrcode." + name] for name in qr.OPTIONS}),
             metrics_state=StateCollector(self.health.metrics_state),
             branding=self.branding(),
             reports=self.reports,
             reconciler=self.reconciler,
+            payouts=(self.payouts, self.refunds),
             dashboard=self.dashboard(),
         )
 
@@ -504,6 +532,8 @@ class Runtime:
         self.dispatcher.start()
         if self.mail_dispatcher is not None:
             self.mail_dispatcher.start()
+        if self.alert_job is not None:
+            self.alert_job.start()
         if self.rate_refresher is not None:
             self.rate_refresher.start()
         if self.payout_runner is not None:
@@ -544,6 +574,8 @@ class Runtime:
             self.dispatcher.stop()
             if self.mail_dispatcher is not None:
                 self.mail_dispatcher.stop()
+            if self.alert_job is not None:
+                self.alert_job.stop()
             if self.rate_refresher is not None:
                 self.rate_refresher.stop()
             if self.pool_keeper is not None:

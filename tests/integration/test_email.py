@@ -5,6 +5,7 @@ down for a while, then back (nothing lost); a 5xx refusal (given up at once, in 
 delivery log, redelivered by hand). tests/e2e/test_email_crash.py kills the daemon
 between a send and its record."""
 
+import datetime
 import json
 import time
 
@@ -12,7 +13,8 @@ import pytest
 from _api import node_client, post
 from _smtp import PASSWORD, SmtpServer
 
-from transient.store.models import Delivery, DeliveryAttempt
+from transient.store.models import ChainState, Delivery, DeliveryAttempt
+from transient.store.payouts import Payout
 
 pytestmark = pytest.mark.regtest
 
@@ -32,6 +34,7 @@ public_url = "https://shop.example.org"
 [email]
 smtp_url = "%s"
 sender = "shop@example.org"
+merchant = ["ops@example.org"]
 ca_file = "%s"
 retry_schedule = ["1s", "1s", "1s", "1s", "1s"]
 """ % (smtp.url, smtp.cert)
@@ -136,3 +139,32 @@ def test_an_address_with_a_line_break_is_refused_at_input(shop):
         resp = post(client, {"currency": "LTC", "amount": "1", "email": bad})
         assert resp.status_code == 422 and resp.json["error"]["field"] == "email", bad
     assert not Delivery.select().where(Delivery.url.startswith("mailto:")).exists()
+
+
+def test_the_merchant_hears_of_a_delivery_given_up_a_stalled_node_and_a_payout_to_approve_once_each(shop, smtp):
+    client, runtime, regtest = shop
+    smtp.inbox.refuse.add("gone@example.org")
+    p = post(client, {"currency": "LTC", "amount": "0.2", "email": "gone@example.org"}).json["payment"]
+    _pay(regtest, runtime, p["payment_address"], "0.2")
+    _drain(runtime)  # the customer's e-mail is refused: given up
+    failed = Delivery.get(Delivery.url == "mailto:gone@example.org")
+    long_ago = datetime.datetime.utcnow() - datetime.timedelta(hours=2)
+    stalled = {"last_error": "NodeUnreachable: connection refused", "last_error_at": long_ago, "last_sync_at": long_ago}
+    ChainState.update(**stalled).execute()
+    Payout.create(
+        id="po_alert_1", currency="LTC", amount=1000, destination="rltc1qexample", state="awaiting_approval",
+        created_at=long_ago, updated_at=long_ago,
+    )  # fmt: skip
+    alerts = runtime.alert_job.alerts
+    assert alerts.tick() == 3
+    assert alerts.tick() == 0  # each once, however often it is looked at
+    _drain(runtime)
+    got = smtp.inbox.wait(3)
+    subjects = sorted(m["Subject"] for to, m in got if to == "ops@example.org")
+    assert subjects == [
+        "[Transient] Delivery %d given up (payment.status_changed)" % failed.id,
+        "[Transient] LTC: no good sync since %s" % (long_ago.isoformat(timespec="milliseconds") + "Z"),
+        "[Transient] Payout po_alert_1 awaits your approval",
+    ]
+    body = [m for to, m in got if "given up" in m["Subject"]][0].get_content()
+    assert "an e-mail to a customer" in body and "550" in body and "POST /deliveries/%d/redeliver" % failed.id in body

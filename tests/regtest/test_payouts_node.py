@@ -76,8 +76,9 @@ def approved(shop, node, amounts):
 
 
 def round_(shop):
-    ((sender, tracker),) = shop.payout_runner.coins.values()
+    ((sender, tracker, detector),) = shop.payout_runner.coins.values()
     tracker.run()
+    detector.run()
     return sender.run()
 
 
@@ -123,7 +124,7 @@ def test_a_batch_the_wallet_already_sent_is_recorded_not_sent_again(shop, node):
     """The crash between the node's send and Transient's record, in-process: the wallet
     has the batch's transaction, the database still says intent."""
     (payout,) = approved(shop, node, ["0.05"])
-    sender, _ = shop.payout_runner.coins[node.CURRENCY]
+    sender, _, _ = shop.payout_runner.coins[node.CURRENCY]
     batch = sender._new_batch()
     txid = shop.backends[node.CURRENCY].send_many(
         {payout.destination: payout.amount}, "transient-payout-batch:%s" % batch.id, Decimal(CAP)

@@ -91,7 +91,7 @@ def test_the_greenfield_key_holds_exactly_the_plugins_permissions():
     granted = shapes.permissions_of(shapes.PLUGIN_SCOPES, "S1")
     assert plugin_accepts(granted)
     assert "%s:S1" % shapes.MODIFY_WEBHOOKS in granted
-    assert not any(p.startswith(shapes.PULL_PAYMENTS) for p in granted)  # refunds stay off
+    assert "%s:S1" % shapes.PULL_PAYMENTS in granted  # refunds on (issue 27): pull payments awaiting approval
     assert not plugin_accepts(shapes.permissions_of(["payments:read"], "S1"))
 
 
@@ -245,20 +245,29 @@ def hostile(tmp_path_factory):
     invoice = client.simulate_post("/api/v1/stores/%s/invoices" % store, json={"amount": "1", "currency": "LTC"}).json[
         "id"
     ]
-    yield client, store, invoice
+    pull = client.simulate_post(
+        "/api/v1/stores/%s/pull-payments" % store, json={"amount": "1000000", "currency": "LTC"}
+    ).json["id"]
+    yield client, store, invoice, pull
     runtime.close()
 
 
-@given(body=BODIES, route=hs.sampled_from(["invoices", "status", "webhooks"]))
+ROUTES = ["invoices", "status", "webhooks", "pull-payments", "claim", "refund"]
+
+
+@given(body=BODIES, route=hs.sampled_from(ROUTES))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_no_body_answers_5xx(hostile, body, route):
-    client, store, invoice = hostile
+    client, store, invoice, pull = hostile
     path = {
         "invoices": "/api/v1/stores/%s/invoices" % store,
         "status": "/api/v1/stores/%s/invoices/%s/status" % (store, invoice),
         "webhooks": "/api/v1/stores/%s/webhooks" % store,
+        "pull-payments": "/api/v1/stores/%s/pull-payments" % store,
+        "claim": "/api/v1/pull-payments/%s/payouts" % pull,
+        "refund": "/api/v1/stores/%s/invoices/%s/refund" % (store, invoice),
     }[route]
     resp = client.simulate_post(path, body=json.dumps(body), headers={"Content-Type": "application/json"})
-    assert resp.status_code in (200, 400, 422, 503), (resp.status_code, resp.text)
+    assert resp.status_code in (200, 400, 409, 422, 503), (resp.status_code, resp.text)
     if resp.status_code == 422:
         assert isinstance(resp.json, list) and all(e["path"] and e["message"] for e in resp.json), resp.json

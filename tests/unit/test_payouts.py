@@ -237,3 +237,158 @@ def test_claims_never_take_more_than_the_pull_payment(world):
     assert PullPayment.get_by_id(pull.id).claimed == 400
     with pytest.raises(NotFound):
         service.claim("no-such-pull", backend.new_address())
+
+
+# -- the HTTP routes (Falcon's TestClient on the FakeBackend) ---------------------------
+
+
+@pytest.fixture
+def api(tmp_path):
+    from fakes import fake_runtime
+
+    client, runtime = fake_runtime(tmp_path, extra='[payouts]\nauto_approve_below = { LTC = "0.0001" }\n')
+    _, reader = runtime.key_store.create(["payouts:read"])
+    _, approver = runtime.key_store.create(["payouts:approve", "payouts:read", "payments:create"])
+    runtime.reader, runtime.approver = reader, approver
+    yield client, runtime
+    runtime.close()
+
+
+def call(client, method, path, key, body=None, headers=None):
+    return client.simulate_request(
+        method,
+        path,
+        body=None if body is None else json.dumps(body),
+        headers={"Authorization": "Bearer %s" % key, "Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def test_the_payout_routes(api):
+    client, runtime = api
+    backend = runtime.backends["LTC"]
+    sent = {"currency": "LTC", "amount": "0.5", "destination": backend.new_address()}
+    denied = call(client, "POST", "/payouts", runtime.reader, sent)
+    assert denied.status_code == 403 and Payout.select().count() == 0
+    created = call(client, "POST", "/payouts", runtime.approver, sent, {"Idempotency-Key": "p-1"})
+    assert created.status_code == 201, created.text
+    payout = created.json["payout"]
+    assert payout["state"] == "awaiting_approval" and payout["amount"] == "0.5"
+    again = call(client, "POST", "/payouts", runtime.approver, sent, {"Idempotency-Key": "p-1"})
+    assert again.status_code == 200 and again.json["payout"]["id"] == payout["id"]
+    listed = call(client, "GET", "/payouts?state=awaiting_approval", runtime.reader)
+    assert [p["id"] for p in listed.json["payouts"]] == [payout["id"]]
+    assert call(client, "POST", "/payouts/%s/approve" % payout["id"], runtime.reader).status_code == 403
+    stale = call(client, "POST", "/payouts/%s/approve" % payout["id"], runtime.approver, {"revision": 7})
+    assert stale.status_code == 409 and stale.json["error"]["field"] == "revision"
+    ok = call(client, "POST", "/payouts/%s/approve" % payout["id"], runtime.approver, {"revision": 0})
+    assert ok.status_code == 200 and ok.json["payout"]["state"] == "approved"
+    cancelled = call(client, "POST", "/payouts/%s/cancel" % payout["id"], runtime.approver)
+    assert cancelled.json["payout"]["state"] == "cancelled"
+    assert call(client, "POST", "/payouts/%s/cancel" % payout["id"], runtime.approver).status_code == 409
+    assert call(client, "GET", "/payouts/nope", runtime.reader).status_code == 404
+    assert call(client, "GET", "/payouts/%27%3B--", runtime.reader).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (
+            {"currency": "LTC", "amount": "1", "destination": "tb1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"},
+            "destination",
+        ),
+        ({"currency": "LTC", "amount": "1e9", "destination": None}, "amount"),
+        ({"currency": "LTC", "amount": "99999999999", "destination": None}, "amount"),
+        ({"currency": "XMR", "amount": "1", "destination": None}, "currency"),
+        ([1, 2], None),
+    ],
+)
+def test_hostile_payout_requests_are_4xx_with_nothing_written(api, body, field):
+    client, runtime = api
+    if isinstance(body, dict) and body.get("destination") is None:
+        body["destination"] = runtime.backends["LTC"].new_address()
+    resp = call(client, "POST", "/payouts", runtime.approver, body)
+    assert 400 <= resp.status_code < 500, resp.text
+    assert resp.json["error"]["field"] == field
+    assert Payout.select().count() == 0 and Event.select().where(Event.payout_id.is_null(False)).count() == 0
+
+
+def test_a_refund_of_a_paid_payment(api):
+    client, runtime = api
+    backend = runtime.backends["LTC"]
+    made = call(client, "POST", "/payments", runtime.approver, {"currency": "LTC", "amount": "0.001"})
+    assert made.status_code == 201, made.text
+    payment = made.json["payment"]
+    nothing = call(client, "POST", "/payments/%s/refund" % payment["id"], runtime.approver, {})
+    assert nothing.status_code == 422 and nothing.json["error"]["field"] == "payment_id"  # nothing received
+    backend.pay(payment["payment_address"], 150_000)  # overpaid by 0.0005
+    backend.mine()
+    runtime.syncers["LTC"].run()
+    over = call(client, "POST", "/payments/%s/refund" % payment["id"], runtime.approver, {"variant": "OverpaidAmount"})
+    assert over.status_code == 201, over.text
+    assert over.json["pull_payment"]["amount"] == "0.0005" and over.json["payout"] is None
+    pull_id = over.json["pull_payment"]["id"]
+    assert over.json["pull_payment"]["view_link"].endswith("/claim/%s" % pull_id)
+    to = backend.new_address()
+    paid = call(
+        client,
+        "POST",
+        "/payments/%s/refund" % payment["id"],
+        runtime.approver,
+        {"variant": "RateThen", "subtract_percentage": "10", "destination": to},
+    )
+    assert paid.status_code == 201, paid.text
+    assert paid.json["pull_payment"]["amount"] == "0.0009"
+    assert paid.json["payout"]["amount"] == "0.0009" and paid.json["payout"]["state"] == "awaiting_approval"
+    shown = call(client, "GET", "/pull-payments/%s" % paid.json["pull_payment"]["id"], runtime.reader)
+    assert shown.json["pull_payment"]["remaining"] == "0" and len(shown.json["payouts"]) == 1
+    bad = call(client, "POST", "/payments/%s/refund" % payment["id"], runtime.approver, {"variant": "Bogus"})
+    assert bad.status_code == 422 and bad.json["error"]["field"] == "variant"
+    fiat = call(client, "POST", "/payments/%s/refund" % payment["id"], runtime.approver, {"variant": "CurrentRate"})
+    assert fiat.status_code == 201  # given in coins: no rate needed
+    assert PullPayment.select().count() == 3
+
+
+# -- the customers' claim page (/claim/{id}), in-process ------------------------------
+
+
+def claim_form(client, path, cookie, **fields):
+    from urllib.parse import urlencode
+
+    return client.simulate_post(
+        path,
+        body=urlencode(fields),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": "transient_claim=%s" % cookie},
+    )
+
+
+def test_the_claim_page(api):
+    client, runtime = api
+    backend = runtime.backends["LTC"]
+    pull = runtime.payouts.create_pull("LTC", 12_345_678, NOW, name="<script>alert(1)</script>")
+    path = "/claim/%s" % pull.id
+    page = client.simulate_get(path, headers={"Accept-Language": "de-CH, en;q=0.5"})
+    assert page.status_code == 200 and page.headers["content-language"] == "de"
+    assert "Rückerstattung anfordern" in page.text and "0.12345678" in page.text
+    assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text
+    assert "form-action 'self'" in page.headers["content-security-policy"] and "<script" not in page.text
+    token = page.cookies["transient_claim"].value
+    assert 'name="csrf" value="%s"' % token in page.text
+    # No token, or another one: refused, nothing written.
+    forged = claim_form(client, path, "x" * 32, csrf="y" * 32, destination=backend.new_address())
+    assert forged.status_code == 403 and Payout.select().count() == 0
+    # Another network's address: the page says so in its language, nothing written.
+    wrong = claim_form(client, path + "?lang=fr", token, csrf=token, destination=segwit_address("tb", bytes(20)))
+    assert wrong.status_code == 422 and "n&#x27;est pas une adresse LTC" in wrong.text
+    assert Payout.select().count() == 0
+    address = backend.new_address()
+    done = claim_form(client, path + "?lang=es", token, csrf=token, destination=address)
+    assert done.status_code == 303 and done.headers["location"].startswith(path + "?lang=es&claimed=")
+    shown = client.simulate_get(done.headers["location"])
+    assert "Su reclamación está registrada" in shown.text and address in shown.text
+    assert 'data-state="done"' in shown.text
+    again = claim_form(client, path, token, csrf=token, destination=backend.new_address())
+    assert again.status_code == 409 and Payout.select().count() == 1  # nothing left: one claim only
+    for lang, word in (("en", "Claim your refund"), ("pt", "Reclame o seu reembolso")):
+        assert word in client.simulate_get(path + "?lang=" + lang).text
+    missing = client.simulate_get("/claim/nope?lang=de")
+    assert missing.status_code == 404 and "Keine solche Rückerstattung" in missing.text

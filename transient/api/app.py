@@ -4,8 +4,10 @@ import falcon
 
 from ..core.errors import TransientError
 from . import errors, resources
+from . import payouts as payout_routes
 from .auth import ApiKeys
 from .checkout import page
+from .checkout.claim import ClaimPage
 from .dashboard import mount as mount_dashboard
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
@@ -42,6 +44,7 @@ def create_app(
     branding=None,
     reports=None,
     reconciler=None,
+    payouts=None,
     peers=None,
     dashboard=None,
 ):
@@ -58,7 +61,8 @@ def create_app(
     ``branding`` the checkout page's store name, logo and the nodes' chains (``page.Branding``).
     ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``reconciler`` the
     reports.reconcile.Reconciler behind ``/reports/reconcile``; ``peers`` who is local
-    (api.peers.Peers over ``[server] trusted_proxies``), for /metrics and /notify;
+    (api.peers.Peers over ``[server] trusted_proxies``), for /metrics and /notify.
+    ``payouts`` the ``(PayoutService, Refunds)`` behind ``/payouts`` and ``/payments/{id}/refund``;
     ``dashboard`` the merchant's pages (a dashboard.Dashboard: its services and path), None
     when turned off.
     """
@@ -84,6 +88,10 @@ def create_app(
         app.add_route("/reports/reconcile", Reconcile(reconciler, reports.decimals if reports else {}))
     if rates is not None:
         app.add_route("/rates/{currency}/{fiat}", resources.Rates(rates))
+    if payouts is not None:
+        payout_routes.add_routes(app, *payouts, max_body)
+        # The customers' refund claim page: a pull payment's viewLink.
+        app.add_route("/claim/{pull_id}", ClaimPage(payouts[0], (branding.store_name or "") if branding else ""))
     if greenfield is not None:
         mount_greenfield(app, shapes, *greenfield, access.keys, max_body, refresh_interval)
     if dashboard is not None:

@@ -170,6 +170,11 @@ class CoinBackend:
         or None when the wallet does not know it. Optional (payouts)."""
         raise NotImplementedError
 
+    def watch_addresses(self, addresses: Sequence[str]) -> list[str]:
+        """Make the wallet watch ``addresses`` (payout destinations) from now on, without a
+        rescan, so the listing shows whoever pays them; return those it took. Optional."""
+        return []
+
     def tip(self) -> ChainTip:
         """Return the :class:`ChainTip` of the node's main chain."""
         raise NotImplementedError

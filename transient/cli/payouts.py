@@ -108,7 +108,7 @@ def _change(args, action):
 
 def cmd_send(args):
     with open_runtime(load_config(args)) as runtime:
-        if runtime.payout_runner is None:
+        if not any(sender for sender, _, _ in runtime.payout_runner.coins.values()):
             raise CommandError("no coin sends payouts here: set [payouts] fee_rate_cap for a node-wallet coin")
         try:
             if not runtime.payout_runner.round():

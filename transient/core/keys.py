@@ -19,7 +19,21 @@ REPORTS_READ = "reports:read"  # GET /reports/...: the accountant's key reads ev
 # Marking an invoice Settled or Invalid by hand (Greenfield's canmodifyinvoices): it queues
 # InvoiceSettled, which ships goods, so a key that only creates invoices cannot do it.
 PAYMENTS_MARK = "payments:mark"
-SCOPES = (PAYMENTS_READ, PAYMENTS_CREATE, WEBHOOKS_MANAGE, ADMIN, METRICS_READ, REPORTS_READ, PAYMENTS_MARK)
+# Payouts: reading them; making refunds that await approval (Greenfield's
+# cancreatenonapprovedpullpayments); anything that may make money leave (approve, record).
+PAYOUTS_READ, PAYOUTS_CREATE, PAYOUTS_APPROVE = "payouts:read", "payouts:create", "payouts:approve"
+SCOPES = (
+    PAYMENTS_READ,
+    PAYMENTS_CREATE,
+    WEBHOOKS_MANAGE,
+    ADMIN,
+    METRICS_READ,
+    REPORTS_READ,
+    PAYMENTS_MARK,
+    PAYOUTS_READ,
+    PAYOUTS_CREATE,
+    PAYOUTS_APPROVE,
+)
 ALL_SCOPES = frozenset(SCOPES)
 _STORED = re.compile(r"^tk_([a-z0-9]{10})_([A-Za-z0-9_-]{32,64})$")
 

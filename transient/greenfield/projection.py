@@ -17,6 +17,7 @@ from ..core import events as event_types
 from ..core import status as st
 from ..core.money import format_amount
 from ..delivery import kinds, queue
+from ..payouts import states as payout_states
 from ..store.db import chunks
 from ..store.models import Event, Invoice, InvoicePayment, Payment, Receipt
 from . import shapes
@@ -47,6 +48,9 @@ def state_of(invoice, payments, now):
         conflicted = {r.payment_id for r in query}
     paid = [paid_of(p, p.id in conflicted) for p in payments]
     return shapes.invoice_status(paid, invoice.expires_at, now, invoice.marked)
+
+
+PAYOUT_EVENTS = dict(zip(event_types.PAYOUT_TYPES, shapes.PAYOUT_TYPES))
 
 
 class Projection:
@@ -96,6 +100,33 @@ class Projection:
                 queued = self._invoice(invoice, by_invoice[invoice.id], siblings[invoice.id], payments, now, changed)
                 rows += self.rows(invoice, queued, hooks, now)
         save_fields(Invoice, [Invoice.status, Invoice.additional_status, Invoice.updated_at], changed)
+        return queue.queue(rows, now)
+
+    def project_payouts(self, made, now):
+        """Queue the payout webhooks (PayoutCreated, PayoutApproved, PayoutUpdated) of the
+        payout events ``made`` (``(Event row, payout snapshot)``, see PayoutEvents); return
+        how many. Every webhook of the store gets them (the gateway is one store)."""
+        hooks = [h for h in self.registry.greenfield() if h.enabled]
+        if not hooks:
+            return 0
+        rows = []
+        for event, snapshot in made:
+            kind = PAYOUT_EVENTS.get(event.type)
+            if kind is None:
+                continue
+            subject = {
+                "storeId": None,
+                "payoutId": snapshot["id"],
+                "pullPaymentId": snapshot.get("pull_payment_id") or "",
+                "payoutState": payout_states.GREENFIELD[snapshot["state"]],
+            }
+            for hook in hooks:
+                if not self.kind.wants(hook, kind):
+                    continue
+                did = self.idgen()
+                body = self.kind.body(hook, kind, dict(subject, storeId=hook.store_id), {}, did, now)
+                row = dict(event=event.id, payment=None, payout_id=snapshot["id"], sequence=event.sequence)
+                rows.append(dict(row, url=hook.url, body=body, target=hook.id, public_id=did))
         return queue.queue(rows, now)
 
     def _event_ids(self, keys):

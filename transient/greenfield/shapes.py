@@ -29,12 +29,23 @@ EV_PROCESSING = "InvoiceProcessing"
 EV_SETTLED = "InvoiceSettled"
 EV_EXPIRED = "InvoiceExpired"
 EV_INVALID = "InvoiceInvalid"
-EVENT_TYPES = (CREATED, RECEIVED_PAYMENT, PAYMENT_SETTLED, EV_PROCESSING, EV_SETTLED, EV_EXPIRED, EV_INVALID)
+PAYOUT_TYPES = ("PayoutCreated", "PayoutApproved", "PayoutUpdated")  # a payout's (greenfield.projection)
+EVENT_TYPES = (
+    CREATED,
+    RECEIVED_PAYMENT,
+    PAYMENT_SETTLED,
+    EV_PROCESSING,
+    EV_SETTLED,
+    EV_EXPIRED,
+    EV_INVALID,
+    *PAYOUT_TYPES,
+)
 STATUS_EVENTS = {PROCESSING: EV_PROCESSING, SETTLED: EV_SETTLED, EXPIRED: EV_EXPIRED, INVALID: EV_INVALID}
 
 # BTCPay permission -> the Transient scope that grants it. A key lists (api-keys/current)
-# the permissions its scopes grant; pull payments (refunds) are not offered, so no key
-# holds btcpay.store.cancreatenonapprovedpullpayments and the plugin keeps refunds off.
+# the permissions its scopes grant; btcpay.store.cancreatenonapprovedpullpayments is
+# payouts:create (refunds that await the merchant's approval), which turns the plugin's
+# refund button on.
 VIEW_INVOICES = "btcpay.store.canviewinvoices"
 CREATE_INVOICE = "btcpay.store.cancreateinvoice"
 VIEW_STORE = "btcpay.store.canviewstoresettings"
@@ -47,9 +58,10 @@ PERMISSIONS = {
     VIEW_STORE: "payments:read",
     MODIFY_INVOICES: "payments:mark",  # its own: a create-only key must not settle an invoice
     MODIFY_WEBHOOKS: "webhooks:manage",
+    PULL_PAYMENTS: "payouts:create",
 }
 # What `transient keys create --greenfield` gives: the WooCommerce plugin's set, exactly.
-PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage", "payments:mark")
+PLUGIN_SCOPES = ("payments:read", "payments:create", "webhooks:manage", "payments:mark", "payouts:create")
 
 
 class FieldErrors(ValidationError):

@@ -11,7 +11,8 @@ log = logging.getLogger("transient.payouts")
 
 
 class PayoutRunner:
-    """Runs each coin's ``(PayoutSender, Tracker)`` of ``coins`` (code -> the pair)."""
+    """Runs each coin's ``(PayoutSender or None, Tracker, Detector)`` of ``coins`` (code ->
+    the three; no sender: a coin whose payouts are paid by the merchant, and detected)."""
 
     def __init__(self, coins, interval=30.0, lease=None, min_gap=0.5):
         self.coins = coins
@@ -58,10 +59,12 @@ class PayoutRunner:
         except Exception:  # noqa: BLE001 - a database hiccup: next round
             log.debug("could not claim the payouts lease", exc_info=True)
             return False
-        for code, (sender, tracker) in sorted(self.coins.items()):
+        for code, (sender, tracker, detector) in sorted(self.coins.items()):
             try:
                 tracker.run()
-                sender.run()
+                detector.run()  # before the sender: a payout someone else paid is not sent again
+                if sender is not None:
+                    sender.run()
             except NodeError as exc:
                 if code not in self._failing:
                     log.warning("%s: payouts: %s (retrying)", code, exc)

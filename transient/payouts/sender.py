@@ -22,6 +22,7 @@ recorded).
 """
 
 import calendar
+import datetime
 import logging
 import secrets
 
@@ -163,7 +164,7 @@ class Tracker:
 
     def run(self):
         """One round; return how many payouts changed."""
-        tip = self.backend.tip().height
+        recent = self.clock() - datetime.timedelta(days=1)
         watched = list(
             Payout.select().where(
                 (Payout.currency == self.currency)
@@ -171,10 +172,14 @@ class Tracker:
                 & Payout.batch.is_null(False)
                 & (
                     (Payout.state == states.BROADCAST)
-                    | ((Payout.state == states.COMPLETED) & (Payout.block_height > tip - self.final + 1))
+                    | ((Payout.state == states.COMPLETED) & (Payout.completed_at >= recent))
                 )
             )
         )
+        if not watched:
+            return 0  # nothing in flight: no RPC call at all
+        tip = self.backend.tip().height
+        watched = [p for p in watched if p.state == states.BROADCAST or p.block_height > tip - self.final + 1]
         found = {txid: self.backend.tx_state(txid) for txid in {p.txid for p in watched}}
         replaced = {}  # a conflicted txid -> the batch's replacement (a fee bump keeps the comment)
         for payout in watched:

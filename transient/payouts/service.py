@@ -202,6 +202,11 @@ class PayoutService:
             pull.save(force_insert=True)
         return pull
 
+    def archive_pull(self, pull_id):
+        """No more claims of the pull payment (its payouts go on)."""
+        with write_transaction(self.db):
+            PullPayment.update(archived=True).where(PullPayment.id == pull_id).execute()
+
     def claim(self, pull_id, destination, amount=None):
         """Claim ``amount`` (a decimal; None: all that remains) of a pull payment to
         ``destination``; return the new payout. Two claims racing for the last unit: one
@@ -288,7 +293,7 @@ class PayoutService:
         return rendering.pull_payment(pull, self.decimals(pull.currency), self.view_link(pull))
 
     def view_link(self, pull):
-        return "%s/pull-payments/%s" % (self.public_url, pull.id)
+        return "%s/claim/%s" % (self.public_url, pull.id)
 
     def _replay(self, model, key, digest):
         existing = model.get_or_none(model.idempotency_key == key)

@@ -78,6 +78,7 @@ def duration(value):
 
 
 EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late")
+EMAIL_ALERT_KINDS = ("delivery_given_up", "node_down", "rates_failing", "watch_gap", "payout_awaiting_approval")
 
 
 def _smtp_url(value):

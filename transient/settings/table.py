@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from ..api.checkout.qr import OPTIONS as _QR
 from ..delivery.targets import parse_networks
 from .parsers import (
+    EMAIL_ALERT_KINDS,
     EMAIL_CUSTOMER_KINDS,
     _address,
     _address_list,
@@ -215,6 +216,13 @@ SETTINGS = [
         _kinds(EMAIL_CUSTOMER_KINDS),
         "The customer's e-mails sent (a payment with an email): paid, underpaid, paid_late; [] for none.",
     ),
+    Setting(
+        "email.alerts",
+        list(EMAIL_ALERT_KINDS),
+        _kinds(EMAIL_ALERT_KINDS),
+        "The merchant's alerts sent to [email] merchant: " + ", ".join(EMAIL_ALERT_KINDS) + "; [] for none.",
+    ),
+    Setting("email.alert_interval", 60, _int(5, 86400), "Seconds between looks for what to alert the merchant of."),
     Setting("email.rate_limit", 10, _int(1, 10000), "E-mails to one address per hour at most; more wait."),
     Setting("email.timeout", 30, _int(1, 300), "Seconds an SMTP attempt may take."),
     Setting(

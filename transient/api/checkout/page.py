@@ -64,8 +64,10 @@ PAGES = pages.environment(__package__)
 
 
 def template_messages():
-    """The English messages of the template, in order, once each (what checkout.pot lists)."""
-    return pages.messages(PAGES, "checkout.html")
+    """The English messages of the templates (the checkout page, then the refund claim
+    page), in order, once each (what checkout.pot lists)."""
+    found = pages.messages(PAGES, "checkout.html")
+    return found + [m for m in pages.messages(PAGES, "claim.html") if m not in found]
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ from . import errors, page, resources
 from .resources import Access
 
 
-def mount(app, error_shapes, service, hooks, keys, max_body=65536, refresh_seconds=5):
-    """Add the Greenfield routes and pages of ``service`` (invoices.Greenfield) and
-    ``hooks`` (webhooks.Webhooks) to ``app``, with the KeyRing ``keys``; the app's
-    ErrorShapes ``error_shapes`` answers errors under /api/v1/ in Greenfield's shape."""
+def mount(app, error_shapes, service, hooks, payouts, keys, max_body=65536, refresh_seconds=5):
+    """Add the Greenfield routes and pages of ``service`` (invoices.Greenfield), ``hooks``
+    (webhooks.Webhooks) and ``payouts`` (payouts.GreenfieldPayouts) to ``app``, with the
+    KeyRing ``keys``; the app's ErrorShapes ``error_shapes`` answers errors under /api/v1/
+    in Greenfield's shape."""
     access = Access(keys)
     error_shapes.add("/api/v1/", errors)
     r = resources
@@ -33,7 +34,15 @@ def mount(app, error_shapes, service, hooks, keys, max_body=65536, refresh_secon
         (hook + "/deliveries/{delivery_id}", r.DeliveryItem(access, service, hooks)),
         (hook + "/deliveries/{delivery_id}/request", r.DeliveryRequest(access, service, hooks)),
         (hook + "/deliveries/{delivery_id}/redeliver", r.Redeliver(access, service, hooks)),
-        (store + "/pull-payments", r.PullPayments(access, service)),
+        (store + "/pull-payments", r.PullPayments(access, payouts, max_body)),
+        (store + "/pull-payments/{pull_id}", r.StorePullPayment(access, payouts)),
+        (base + "/pull-payments/{pull_id}", r.PullPaymentItem(access, payouts)),
+        (base + "/pull-payments/{pull_id}/payouts", r.PullPayouts(access, payouts, max_body)),
+        (base + "/pull-payments/{pull_id}/payouts/{payout_id}", r.PullPayoutItem(access, payouts)),
+        (store + "/invoices/{invoice_id}/refund", r.InvoiceRefund(access, payouts, max_body)),
+        (store + "/payouts", r.StorePayouts(access, payouts)),
+        (store + "/payouts/{payout_id}", r.StorePayout(access, payouts, max_body)),
+        (store + "/payouts/{payout_id}/mark-paid", r.StorePayoutPaid(access, payouts, max_body)),
         ("/i/{invoice_id}", page.InvoicePage(service, refresh_seconds)),
         ("/invoices/{invoice_id}", page.MerchantLink()),
         ("/api-keys/authorize", page.NoWizard()),

@@ -8,7 +8,7 @@ import falcon
 
 from ... import __version__
 from ...core.errors import Forbidden, NotFound, Unauthorized
-from ...core.keys import ANONYMOUS
+from ...core.keys import ANONYMOUS, PAYOUTS_APPROVE, PAYOUTS_READ
 from ...greenfield import shapes
 from ..resources import read_json
 
@@ -217,19 +217,97 @@ class Redeliver(HookResource):
         return self.hooks.redeliver(self.store(req, store_id), webhook_id, delivery_id)
 
 
-class PullPayments(Resource):
-    """Refunds are not offered: no key holds the permission, so the plugin keeps its refund
-    button off; a client that tries anyway is told why."""
+class PayoutResource(Resource):
+    """Pull payments and payouts (§3.11-3.12): ``service`` is greenfield.payouts.GreenfieldPayouts."""
 
+    def may_approve(self, grant):
+        return grant.allows(PAYOUTS_APPROVE)
+
+
+class PullPayments(PayoutResource):
     @edge
     def on_post(self, req, resp, store_id):
-        self.access.grant(req)
-        raise Forbidden(
-            "Pull payments (refunds) are not supported by this server: refund from your own wallet.",
-            shapes.PULL_PAYMENTS,
-        )
+        grant = self.access.require(req, shapes.PULL_PAYMENTS)
+        return self.service.create_pull(store_id, self.body(req), self.may_approve(grant))
 
-    on_get = on_post
+    @edge
+    def on_get(self, req, resp, store_id):
+        self.access.require(req, shapes.VIEW_STORE)
+        return self.service.store_pulls(store_id, req.get_param_as_bool("includeArchived") or False)
+
+
+class PullPaymentItem(PayoutResource):
+    """Public, as in BTCPay: the id is the customer's link."""
+
+    @edge
+    def on_get(self, req, resp, pull_id):
+        return self.service.pull(pull_id)
+
+
+class StorePullPayment(PayoutResource):
+    @edge
+    def on_delete(self, req, resp, store_id, pull_id):
+        self.access.require(req, shapes.PULL_PAYMENTS)
+        return self.service.archive(store_id, pull_id)
+
+
+class PullPayouts(PayoutResource):
+    """The claim (public: whoever holds the link) and the pull payment's payouts."""
+
+    @edge
+    def on_post(self, req, resp, pull_id):
+        return self.service.claim(pull_id, self.body(req))
+
+    @edge
+    def on_get(self, req, resp, pull_id):
+        return self.service.pull_payouts(pull_id, req.get_param_as_bool("includeCancelled") or False)
+
+
+class PullPayoutItem(PayoutResource):
+    @edge
+    def on_get(self, req, resp, pull_id, payout_id):
+        return self.service.pull_payout(pull_id, payout_id)
+
+
+class InvoiceRefund(PayoutResource):
+    @edge
+    def on_post(self, req, resp, store_id, invoice_id):
+        grant = self.access.require(req, shapes.PULL_PAYMENTS)
+        return self.service.refund_invoice(store_id, invoice_id, self.body(req), self.may_approve(grant))
+
+
+class StorePayouts(PayoutResource):
+    @edge
+    def on_get(self, req, resp, store_id):
+        self.access.require(req, shapes.VIEW_STORE)
+        if not self.access.grant(req).allows(PAYOUTS_READ):
+            raise Forbidden(MISSING % "btcpay.store.canviewpullpayments", "btcpay.store.canviewpullpayments")
+        return self.service.store_payouts(store_id, req.get_param_as_bool("includeCancelled") or False)
+
+
+class StorePayout(PayoutResource):
+    """Approve (POST, with the payout's revision), cancel (DELETE): the merchant's."""
+
+    @edge
+    def on_post(self, req, resp, store_id, payout_id):
+        self._approver(req)
+        return self.service.approve(store_id, payout_id, self.body(req))
+
+    @edge
+    def on_delete(self, req, resp, store_id, payout_id):
+        self._approver(req)
+        return self.service.cancel(store_id, payout_id)
+
+    def _approver(self, req):
+        if not self.access.grant(req).allows(PAYOUTS_APPROVE):
+            raise Forbidden(MISSING % "btcpay.store.canmanagepullpayments", "btcpay.store.canmanagepullpayments")
+
+
+class StorePayoutPaid(StorePayout):
+    @edge
+    def on_post(self, req, resp, store_id, payout_id):
+        self._approver(req)
+        return self.service.mark_paid(store_id, payout_id)
 
 
 def unknown_path(req, resp, **params):

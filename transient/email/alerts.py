@@ -1,0 +1,228 @@
+"""The merchant's e-mail alerts: what the merchant must hear of before a customer tells them.
+
+Every ``interval`` seconds one process of the cluster (a job lease) looks for:
+
+- ``delivery_given_up``: a delivery (webhook, AMQP, Greenfield, a customer's e-mail)
+  given up after its retries;
+- ``node_down``: a coin whose sync has failed for ``stall`` seconds (node down, or so
+  busy it does not answer);
+- ``rates_failing``: a fiat pair without a usable rate (priced payments are refused);
+- ``watch_gap``: a watch-only key whose run of unused addresses passed its gap limit
+  (a wallet restored from the seed would stop looking before the later payments);
+- ``payout_awaiting_approval``: a payout (a refund claim) waiting for the merchant.
+
+Each alert is an outbox event of its own (``alert.<kind>``, of no payment) with one
+``mailto:`` delivery per merchant address, written in one transaction. Its event id is
+derived from what it is about (the delivery, the coin and the time its trouble began,
+the payout), so an alert is written once, whatever process or restart finds it again.
+Each kind can be switched off (``[email] alerts``). Alerts are in English.
+"""
+
+import datetime
+import json
+import logging
+import threading
+import uuid
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+from ..core.clock import iso
+from ..delivery import queue
+from ..store.db import write_transaction
+from ..store.models import ChainState, Delivery, Event
+from ..store.payouts import Payout
+
+log = logging.getLogger("transient.email")
+NAMESPACE = uuid.UUID("6f1c2a7e-2d0b-4f5e-9a57-3c9e1b0d7a11")  # of the alerts' event ids
+RECENT = datetime.timedelta(days=1)
+KINDS = ("delivery_given_up", "node_down", "rates_failing", "watch_gap", "payout_awaiting_approval")
+
+
+class MerchantAlerts:
+    """Finds what to tell the merchant and queues it. ``stale_pairs()`` returns the fiat
+    pairs without a usable rate (``[(pair, reason)]``); ``pools`` maps a coin to its
+    address pool (a watch-only one has ``gap_report``)."""
+
+    def __init__(self, db, sender, merchants, kinds, stale_pairs=None, pools=None, stall=600, clock=None):
+        self.db = db
+        self.sender = sender
+        self.merchants = list(merchants)
+        self.kinds = frozenset(kinds)
+        self.stale_pairs = stale_pairs or (lambda: [])
+        self.pools = pools or {}
+        self.stall = datetime.timedelta(seconds=stall)
+        self.clock = clock or datetime.datetime.utcnow
+
+    def tick(self):
+        """Queue the alerts found now; return how many were new."""
+        if not self.merchants:
+            return 0
+        now = self.clock()
+        found = []
+        for kind in KINDS:
+            if kind in self.kinds:
+                found += [(kind, key, subject, lines) for key, subject, lines in getattr(self, "_" + kind)(now)]
+        return sum(self._queue(kind, key, subject, lines, now) for kind, key, subject, lines in found)
+
+    # -- what is wrong ------------------------------------------------------------
+
+    def _delivery_given_up(self, now):
+        query = (
+            Delivery.select(Delivery.id, Delivery.url, Delivery.attempts, Delivery.last_error, Event.type)
+            .join(Event)
+            .where(
+                (Delivery.state == Delivery.FAILED)
+                & ~Event.type.startswith("alert.")  # an alert given up makes no alert: no loop
+                & (Delivery.created_at > now - RECENT)  # not the history of a first start
+            )
+            .order_by(Delivery.id.desc())
+            .limit(100)
+        )
+        for d in query:
+            where = "an e-mail to a customer" if d.url.startswith("mailto:") else _target(d.url)
+            yield (
+                "delivery:%d" % d.id,
+                "Delivery %d given up (%s)" % (d.id, d.event.type),
+                [
+                    "Transient gave up delivery %d (%s) to %s after %d attempt(s)." % (
+                        d.id, d.event.type, where, d.attempts,
+                    ),
+                    "Last error: %s" % (d.last_error or "-")[:300],
+                    "Send it again: POST /deliveries/%d/redeliver (or transient webhooks redeliver %d)." % (d.id, d.id),
+                ],
+            )  # fmt: skip
+
+    def _node_down(self, now):
+        for state in ChainState.select():
+            if state.last_error_at is None or state.last_error is None:
+                continue
+            since = state.last_sync_at or state.last_error_at
+            if now - since < self.stall:
+                continue
+            yield (
+                "node:%s:%s" % (state.currency, iso(since)),
+                "%s: no good sync since %s" % (state.currency, iso(since)),
+                [
+                    "The %s sync has failed since %s: payments of this coin are not seen."
+                    % (state.currency, iso(since)),
+                    "Last error: %s" % state.last_error[:300],
+                    "Check the node (transient doctor).",
+                ],
+            )
+
+    def _rates_failing(self, now):
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        for pair, reason in self.stale_pairs():
+            yield (
+                "rates:%s:%s" % (pair, iso(hour.replace(hour=0))),  # at most one a day per pair
+                "No usable %s rate" % pair,
+                ["Payments priced in %s are refused: %s" % (pair.split("/")[1], reason), "See: transient rates"],
+            )
+
+    def _watch_gap(self, now):
+        for code, pool in sorted(self.pools.items()):
+            report = getattr(pool, "gap_report", None)
+            if report is None:
+                continue
+            gap = report()
+            if gap.get("gap") is not None and gap.get("gap_limit") and gap["gap"] > gap["gap_limit"]:
+                yield (
+                    "gap:%s:%s:%s" % (code, gap["fingerprint"], gap.get("last_handed_out")),
+                    "%s: %d unused addresses in a row (gap limit %d)" % (code, gap["gap"], gap["gap_limit"]),
+                    [
+                        "The watch-only key %s handed out %d addresses in a row that were never paid,"
+                        " more than a wallet restored from its seed looks ahead (%d)." % (
+                            gap["fingerprint"], gap["gap"], gap["gap_limit"],
+                        ),
+                        "Raise the gap limit of the wallet you would restore into.",
+                    ],
+                )  # fmt: skip
+
+    def _payout_awaiting_approval(self, now):
+        query = Payout.select().where(Payout.state == "awaiting_approval").order_by(Payout.created_at).limit(100)
+        for payout in query:
+            yield (
+                "payout:%s" % payout.id,
+                "Payout %s awaits your approval" % payout.id,
+                [
+                    "A payout of %s base units of %s to %s awaits your approval." % (
+                        payout.amount, payout.currency, payout.destination,
+                    ),
+                    "Approve it: transient payouts approve %s" % payout.id,
+                ],
+            )  # fmt: skip
+
+    # -- writing it down ----------------------------------------------------------
+
+    def _queue(self, kind, key, subject, lines, now):
+        event_id = uuid.uuid5(NAMESPACE, key)
+        with write_transaction(self.db):
+            (
+                Event.insert(
+                    event_id=event_id,
+                    payment=None,
+                    payout_id=None,
+                    sequence=0,
+                    type="alert." + kind,
+                    data=json.dumps({"key": key, "subject": subject}),
+                    created_at=now,
+                )
+                .on_conflict_ignore()
+                .execute()
+            )
+            row = Event.get(Event.event_id == event_id)
+            if Delivery.select().where(Delivery.event == row.id).exists():
+                return 0  # written before (by this process or another, before a restart): once
+            rows = [
+                dict(event=row.id, payment=None, sequence=0, url="mailto:" + to, body=body)
+                for to in self.merchants
+                for body in [self._message(subject, lines, to, event_id, now)]
+            ]
+            queue.queue(rows, now)
+        log.warning("alert %s: %s (e-mailed to the merchant)", kind, subject, extra={"event": "alert." + kind})
+        return 1
+
+    def _message(self, subject, lines, to, event_id, now):
+        mail = EmailMessage()
+        mail["Subject"] = "[Transient] " + subject
+        mail["From"] = self.sender
+        mail["To"] = to
+        mail["Date"] = format_datetime(now.replace(tzinfo=datetime.timezone.utc))
+        mail["Message-ID"] = make_msgid(idstring=str(event_id), domain=self.sender.rpartition("@")[2])
+        mail["Auto-Submitted"] = "auto-generated"
+        mail.set_content("\n\n".join(lines) + "\n")
+        return mail.as_string(policy=mail.policy.clone(linesep="\r\n"))
+
+
+def _target(url):
+    head, sep, rest = url.partition("://")
+    return head + sep + rest.split("/")[0].split("?")[0].rpartition("@")[2] if sep else url.split(":")[0]
+
+
+class AlertJob:
+    """Runs ``alerts.tick`` every ``interval`` seconds in the process holding ``lease``."""
+
+    def __init__(self, alerts, interval, lease):
+        self.alerts = alerts
+        self.interval = interval
+        self.lease = lease
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self):
+        self._thread = threading.Thread(target=self._loop, name="email-alerts", daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while not self._stop.wait(self.interval):
+            try:
+                if self.lease.claim():
+                    self.alerts.tick()
+            except Exception:  # noqa: BLE001 - the database may be down: log, go on
+                log.exception("alerts: the round failed")
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
