@@ -212,7 +212,7 @@ def write_json(path, data):
 
 def python_notify_command(kind, currency, url, log_path):
     """walletnotify/blocknotify running the shipped script through bench/_timed_notify.py,
-    which logs how long each ping took (``python3 -I -S``, as the README says)."""
+    which logs how long each ping took (``python3 -I -S``, as docs/guides/walletnotify.md says)."""
     return "%s -I -S %s %s --url %s %s %s %%s" % (
         sys.executable,
         os.path.join(ROOT, "bench", "_timed_notify.py"),

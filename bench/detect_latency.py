@@ -5,7 +5,7 @@ N payments through the API and signs one transaction for each beforehand; then i
 broadcasts them one at a time (``--interval`` apart) and watches the database for each
 payment turning PENDING (a read every few milliseconds). Twice: with walletnotify and
 blocknotify wired to the daemon through the shipped ``transient-notify`` script, once
-more with walletnotify on the README's line for volume (the node's shell takes the ping
+more with walletnotify on the line for volume of docs/guides/walletnotify.md (the node's shell takes the ping
 turn with flock before Python starts), and, as the baseline measured in the same run,
 with no notify at all (the daemon's fallback poll every ``--poll`` seconds, its default).
 

@@ -278,7 +278,7 @@ def run_transient(node, args, tmp, outpoints):
     log = os.path.join(tmp, "pings.log")
     wallet_pings = args.wiring != "blocknotify"
     node.walletnotify = python_notify_command("transaction", "LTC", url, log) if wallet_pings else None
-    if args.wiring == "gated":  # the README's line for volume: the turn is taken before Python starts
+    if args.wiring == "gated":  # docs/guides/walletnotify.md, the line for volume: the turn is taken before Python
         node.walletnotify = "exec 9>>%s; flock -n 9 && exec %s || echo 'g 0 0' >>%s" % (
             os.path.join(tmp, "notify.lock"),
             node.walletnotify.replace(" --url ", " --turn-fd 9 --url ", 1),
@@ -655,7 +655,7 @@ def main():
         choices=("script", "gated", "blocknotify"),
         default="gated",
         help="script: walletnotify and blocknotify run transient-notify; gated: walletnotify"
-        " takes the ping turn in the shell first (the README's line for volume); blocknotify:"
+        " takes the ping turn in the shell first (the line for volume of docs/guides/walletnotify.md); blocknotify:"
         " only blocknotify is wired, new transactions wait for the poll",
     )
     parser.add_argument("--json", help="also write the figures to this file")

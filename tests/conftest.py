@@ -148,8 +148,9 @@ def start_coin_daemon(tmp_path, db_url, coin, coin_node, coin_wallet, address_mo
                 backend=coin.backend,
                 poll=kw.pop("poll", 1),
                 confirmations=kw.pop("confirmations", 1),
-                # Dogecoin Core 1.14 makes each new key on the call, slowly: the default pool
-                # of 200 kept its one wallet busy for seconds at every daemon start.
+                # The default pool of 200 costs a node ~7 s of getnewaddress on this machine:
+                # on Dogecoin Core's one wallet, which the module's daemons share, the
+                # sync's calls queued behind it past their 10 s deadline.
                 address_pool=kw.pop("address_pool", 10),
             )
             + xpub

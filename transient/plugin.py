@@ -12,8 +12,8 @@
     def transient_register_backends():
         return [MyCoinBackend]
 
-A plugin is a package with an entry point in the ``transient`` group (see the
-README's "Plugins" section). ``CoinBackend`` is the interface and says what a
+A plugin is a package with an entry point in the ``transient`` group (see
+docs/reference/plugins.md). ``CoinBackend`` is the interface and says what a
 backend must define; ``BitcoindBackend`` implements it over a bitcoind-family
 node's JSON-RPC; the value types are what a backend returns; the errors are what
 it raises; ``from_node`` reads a node's JSON amount into base units exactly.

@@ -1,32 +1,42 @@
-"""The bitcoind-family backends against real regtest nodes: Litecoin Core 0.21 (litecoind)
-and Dogecoin Core 1.14.9 (dogecoind, TRANSIENT_DOGECOIND), each on its own node.
+"""The bitcoind-family backends against real regtest nodes: Litecoin Core 0.21 (litecoind),
+Bitcoin Core 30.0 (bitcoind, TRANSIENT_BITCOIND) and Dogecoin Core 1.14.9 (dogecoind,
+TRANSIENT_DOGECOIND), each on its own node.
 
 Dogecoin Core has one wallet per node, shared by every test of the module (the payer is
 the merchant): the tests tell their outputs apart by address, as the daemon does.
 """
 
+import uuid
+
 import pytest
 
 from transient.devnet.node import DevnetError, RegtestNode
 from transient_backends.dogecoin import DogecoinBackend
+from transient_bitcoin import BitcoinBackend
 from transient_litecoin import LitecoinBackend
 
 pytestmark = pytest.mark.regtest
 
+NODES = {
+    "ltc": ("regtest", LitecoinBackend),
+    "btc": ("btc_node", BitcoinBackend),
+    "doge": ("doge_node", DogecoinBackend),
+}
 
-@pytest.fixture(params=["ltc", "doge"])
+
+@pytest.fixture(params=list(NODES))
 def node(request):
-    """The coin's node: the session's litecoind, or this module's dogecoind."""
-    return request.getfixturevalue("regtest" if request.param == "ltc" else "doge_node")
+    """The coin's node: the session's litecoind or bitcoind, or this module's dogecoind."""
+    return request.getfixturevalue(NODES[request.param][0])
 
 
 @pytest.fixture
 def backend(request, node):
     """A backend of the node's kind on a fresh merchant wallet (Dogecoin: its one wallet)."""
-    cls = DogecoinBackend if node.CURRENCY == "DOGE" else LitecoinBackend
+    cls = NODES[request.node.callspec.params["node"]][1]
     options = {"rpc_url": node.rpc_url, "rpc_user": node.rpc_user, "rpc_password": node.rpc_password}
     if node.MULTIWALLET:
-        options["wallet"] = request.getfixturevalue("merchant_wallet")
+        options["wallet"] = node.create_wallet("merchant_" + uuid.uuid4().hex[:10])
     instance = cls(cls.currency, options)
     yield instance
     instance.close()

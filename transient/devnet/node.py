@@ -397,7 +397,7 @@ def notify_command(kind, currency, url, python=None, lock=None):
     """Return a walletnotify/blocknotify command line running ``transient-notify``
     (``kind``: transaction or block) with ``python -I -S``, for the node to start.
 
-    With ``lock`` (a file path), the README's line for volume: the node's shell takes the
+    With ``lock`` (a file path), the line for volume of docs/guides/walletnotify.md: the node's shell takes the
     ping turn on that file first, and no interpreter starts for an event already covered."""
     line = "%s -I -S %s%s --url %s %s %s %%s" % (
         shlex.quote(python or sys.executable),
