@@ -168,7 +168,9 @@ class Runtime:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
         # Money leaving: payouts and refunds, recorded and approved by the service, sent by
         # the runner (node-wallet coins with a fee rate cap), which an approval wakes.
-        self.payout_runner = build_payout_runner(config, self.backends, self.pools, self.db, self.outbox, clock, holder)
+        self.payout_runner, self.payout_batches = build_payout_runner(
+            config, self.backends, self.pools, self.db, self.outbox, clock, holder
+        )
         self.payouts = PayoutService(
             coins,
             self.outbox,
@@ -221,7 +223,14 @@ class Runtime:
             lambda: self.greenfield.store_id,
             rates=self.rates.price if self.rates.pairs() else None,
         )
-        self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
+        self.greenfield_hooks = Webhooks(
+            self.db,
+            self.targets,
+            self.guard,
+            clock,
+            self.outbox.written_one,
+            max_hooks=config["greenfield.max_webhooks"],
+        )
 
     def _chain(self, holder):
         """The ledger's side: a Syncer per coin and their scheduler, the pool keeper, and
@@ -320,7 +329,7 @@ class Runtime:
             branding=self.branding(),
             reports=self.reports,
             reconciler=self.reconciler,
-            payouts=(self.payouts, self.refunds),
+            payouts=(self.payouts, self.refunds, self.payout_batches),
             dashboard=self.dashboard(),
         )
 

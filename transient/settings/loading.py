@@ -219,6 +219,11 @@ NOT_SETTINGS = frozenset(
         "TRANSIENT_ARTIFACTS",
         "TRANSIENT_CHROMIUM",
         "TRANSIENT_CHROMEDRIVER",
+        # the coin nodes' programs for the devnet and the tests (devnet.coins.KINDS)
+        "TRANSIENT_LITECOIND",
+        "TRANSIENT_BITCOIND",
+        "TRANSIENT_BITCOIND_28",
+        "TRANSIENT_DOGECOIND",
     }
 )
 

@@ -1,17 +1,18 @@
-"""The value parsers of the settings table: each takes a TOML value or an environment
-string and returns the value, or raises ValueError saying what is wrong (the loader adds
-the key)."""
+"""The row of the settings tables (``Setting``) and the parsers of its values: each
+parser takes a TOML value or an environment string and returns the value, or raises
+ValueError saying what is wrong (the loader adds the key)."""
 
 import os
 import re
 import zoneinfo
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from ..api.checkout.page import read_logo as _read_logo
 from ..core.errors import ValidationError
 from ..core.text import email_address
-from ..delivery.mail import parse_smtp_url
+from ..delivery.smtp_url import parse_smtp_url
 from ..rates import logic as _rates
 
 
@@ -316,3 +317,17 @@ def _choice(value, choices):
     if value not in choices:
         raise ValueError("must be one of %s" % ", ".join(choices))
     return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: object
+    parse: object
+    help: str
+    env_alias: str = None
+    secret: bool = False  # never echoed (URLs: only with their credentials redacted)
+
+    @property
+    def env(self):
+        return "TRANSIENT_" + self.key.upper().replace(".", "_")
