@@ -273,6 +273,7 @@ def test_the_payout_routes(api):
     assert created.status_code == 201, created.text
     payout = created.json["payout"]
     assert payout["state"] == "awaiting_approval" and payout["amount"] == "0.5"
+    assert payout["uri"] == "%s:%s?amount=0.5" % (backend.uri_scheme, sent["destination"])
     again = call(client, "POST", "/payouts", runtime.approver, sent, {"Idempotency-Key": "p-1"})
     assert again.status_code == 200 and again.json["payout"]["id"] == payout["id"]
     listed = call(client, "GET", "/payouts?state=awaiting_approval", runtime.reader)

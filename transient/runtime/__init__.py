@@ -33,7 +33,7 @@ from ..delivery.outbox import Outbox
 from ..delivery.registry import TargetRegistry
 from ..delivery.sender import Sender
 from ..delivery.targets import TargetGuard
-from ..email.alerts import AlertJob, MerchantAlerts
+from ..email.alerts import AlertJob, MerchantAlerts, RefundClaims
 from ..greenfield.invoices import Greenfield
 from ..greenfield.payouts import GreenfieldPayouts
 from ..greenfield.projection import Projection
@@ -133,7 +133,7 @@ class Runtime:
         # Greenfield invoices' webhooks: derived from the payments' events in their transaction.
         self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
         # E-mail ([email] smtp_url): the customer's messages, queued in their events' transaction.
-        self.mail_dispatcher, customer_mail = build_email(config, self.db, self.backends, clock)
+        self.mail_dispatcher, self.customer_mail = build_email(config, self.db, self.backends, clock)
         self.alert_job = None  # the merchant's e-mail alerts: built once the rates and pools are
         self.outbox = Outbox(
             self.renderer,
@@ -143,7 +143,7 @@ class Runtime:
             + ([self.amqp.publisher.wake] if self.amqp else [])
             + ([self.mail_dispatcher.wake] if self.mail_dispatcher else []),
             registry=self.targets,
-            projections=[self.greenfield_events] + ([customer_mail] if customer_mail else []),
+            projections=[self.greenfield_events] + ([self.customer_mail] if self.customer_mail else []),
         )
 
     def _money(self, coins, holder):
@@ -196,7 +196,7 @@ class Runtime:
             config["server.public_url"] or "http://%s" % config["server.bind"],
             clock,
         )
-        if self.mail_dispatcher is not None and config["email.merchant"]:
+        if self.mail_dispatcher is not None:
             alerts = MerchantAlerts(
                 self.db,
                 config["email.sender"],
@@ -206,8 +206,9 @@ class Runtime:
                 pools=self.pools,
                 clock=clock,
             )
+            claims = RefundClaims(self.db, self.customer_mail, config["server.public_url"], clock=clock)
             lease = ClusterLease("email-alerts", holder or new_holder_id(), 2 * config["email.alert_interval"], clock)
-            self.alert_job = AlertJob(alerts, config["email.alert_interval"], lease)
+            self.alert_job = AlertJob([alerts, claims], config["email.alert_interval"], lease)
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)

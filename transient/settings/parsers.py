@@ -78,7 +78,7 @@ def duration(value):
     return seconds
 
 
-EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late")
+EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late", "refund_claim", "refund_sent")
 EMAIL_ALERT_KINDS = ("delivery_given_up", "node_down", "rates_failing", "watch_gap", "payout_awaiting_approval")
 
 

@@ -199,7 +199,7 @@ SETTINGS = [
         "email.customer",
         list(EMAIL_CUSTOMER_KINDS),
         _kinds(EMAIL_CUSTOMER_KINDS),
-        "The customer's e-mails sent (a payment with an email): paid, underpaid, paid_late; [] for none.",
+        "The customer's e-mails sent (a payment with an email): " + ", ".join(EMAIL_CUSTOMER_KINDS) + "; [] for none.",
     ),
     Setting(
         "email.alerts",
