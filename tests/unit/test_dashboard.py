@@ -204,21 +204,6 @@ def test_an_account_locks_after_failures_and_the_log_and_metrics_say_so(env, cap
     assert any("account locked@example.com locked" in r.getMessage() for r in caplog.records)
 
 
-def test_sessions_and_api_keys_share_nothing(tmp_path):
-    client, runtime = fake_runtime(tmp_path, extra='[api]\nkeys = ["s3cret-config-key"]\n')
-    try:
-        runtime.accounts.create_user(MANAGER, "manager", PASSWORD)
-        manager = signed_in(client, MANAGER)
-        api = client.simulate_get(
-            "/payments", headers={"Cookie": "transient_session=%s" % manager.cookies["transient_session"]}
-        )
-        assert api.status_code == 401  # a session cookie is no API key
-        page = client.simulate_get("/dashboard", headers={"Authorization": "Bearer s3cret-config-key"})
-        assert page.status_code == 303 and page.headers["location"].startswith("/dashboard/login")
-    finally:
-        runtime.close()
-
-
 def test_signing_out_and_revoking_end_the_session(env):
     client, runtime = env
     manager = signed_in(client, MANAGER)
