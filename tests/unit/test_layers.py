@@ -25,6 +25,7 @@ RANKS = {
     "transient.web": 1,  # the one Jinja2 environment and base layout of every page (core only)
     "transient.delivery": 2,
     "transient.rates": 2,  # fiat rates: sources, pure rules, stored quotes, refresher (core and store only)
+    "transient.accounts": 2,  # dashboard users: passwords, TOTP, sessions, throttling, audit (core, store, ops)
     "transient.webhooks": 3,  # the public module for webhook receivers
     "transient.chain": 3,  # writes events into the outbox
     "transient_backends": 4,  # the built-in backends: the chain's interface over JSON-RPC
@@ -47,7 +48,7 @@ RANKS = {
 # The rooms that must not import each other although neither is above the other.
 SIBLINGS = [
     {"transient.store", "transient.ops", "transient.web"},
-    {"transient.delivery", "transient.rates"},
+    {"transient.delivery", "transient.rates", "transient.accounts"},
     {"transient.webhooks", "transient.chain"},
     {"transient_backends", "transient.payments", "transient.payouts"},
     {"transient.plugin", "transient.devnet", "transient.reports"},

@@ -8,6 +8,7 @@ from . import payouts as payout_routes
 from .auth import ApiKeys
 from .checkout import page
 from .checkout.claim import ClaimPage
+from .dashboard import mount as mount_dashboard
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
 from .reports import Reconcile, ReportFile
@@ -45,6 +46,7 @@ def create_app(
     reconciler=None,
     payouts=None,
     peers=None,
+    dashboard=None,
 ):
     """Return the WSGI app.
 
@@ -61,7 +63,9 @@ def create_app(
     reports.reconcile.Reconciler behind ``/reports/reconcile``; ``peers`` who is local
     (api.peers.Peers over ``[server] trusted_proxies``), for /metrics and /notify.
     ``payouts`` the ``(PayoutService, Refunds, Batches)`` behind ``/payouts``,
-    ``/payments/{id}/refund``, ``/payout-batches`` and the claim page ``/claim/{id}``.
+    ``/payments/{id}/refund``, ``/payout-batches`` and the claim page ``/claim/{id}``;
+    ``dashboard`` the merchant's pages (a dashboard.Dashboard: its services and path), None
+    when turned off.
     """
     access = ApiKeys(keys)
     app, shapes = _app(access)
@@ -77,6 +81,8 @@ def create_app(
     _optional_routes(app, reports, reconciler, rates, payouts, branding, max_body)
     if greenfield is not None:
         mount_greenfield(app, shapes, *greenfield, access.keys, max_body, refresh_interval)
+    if dashboard is not None:
+        mount_dashboard(app, dashboard)
     return app
 
 

@@ -29,6 +29,7 @@ from . import payments as cli_payments
 from . import payouts as cli_payouts
 from . import rates as cli_rates
 from . import reports as cli_reports
+from . import users as cli_users
 from . import wallet as cli_wallet
 from . import webhooks as cli_webhooks
 from .util import (
@@ -254,6 +255,7 @@ def build_parser():
     cli_payouts.register(sub, common)
     cli_wallet.register(sub, common)
     cli_keys.register(sub, common)
+    cli_users.register(sub, common)
     cli_devnet.register(sub, common)
 
     migrate = sub.add_parser("migrate", parents=[common], help="apply pending database migrations")

@@ -18,7 +18,7 @@ from ..core.text import text_problem
 from ..rates.logic import amount_for
 from ..rates.logic import text as rate_text
 from ..store.db import insert, retry_once, select_where, write_transaction
-from ..store.models import Payment
+from ..store.models import Invoice, InvoicePayment, Payment, Receipt
 from . import rendering, validation
 from .validation import int_value
 
@@ -54,8 +54,11 @@ class PaymentService:
         rates=None,
         price_lock=None,
         guard=None,
+        group=None,
     ):
         self.coins = coins
+        # A store.group.GroupCommit (SQLite): concurrent pooled creates share a transaction.
+        self.group = group
         self.rates = rates  # rates(currency, fiat) -> Priced, or raises RateUnavailable (RateBook.price)
         self.price_lock = price_lock
         self.guard = guard  # refuses per-payment URLs that reach private networks (SSRF)
@@ -204,6 +207,8 @@ class PaymentService:
 
     def _insert_pooled(self, payment, pool, now):
         """The pooled path's transaction; returns its batch, or None when the pool is empty."""
+        if self.group is not None:
+            return self._insert_grouped(payment, pool, now)
         events = self.outbox.batch(now)  # a new batch each time: a retry starts from scratch
         try:
             with write_transaction(self.db):
@@ -213,6 +218,22 @@ class PaymentService:
         except IntegrityError:
             return self._committed_before(payment)
         return events
+
+    def _insert_grouped(self, payment, pool, now):
+        """The pooled path in a transaction shared with the other threads' creates: this
+        one's batch once the commit holding it went through, or None when the pool is empty."""
+
+        def work():
+            events = self.outbox.batch(now)
+            if not self._claim(payment, pool):
+                return None
+            self._insert(payment, events)
+            return events
+
+        try:
+            return self.group.run(work)
+        except IntegrityError:
+            return self._committed_before(payment)
 
     def _insert_once(self, payment, now):
         events = self.outbox.batch(now)
@@ -273,9 +294,14 @@ class PaymentService:
         """Render a page of payments (see Renderer.render_many)."""
         return self.renderer.render_many(payments, **kwargs)
 
-    def list(self, status=None, currency=None, limit=None, cursor=None):
-        """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page."""
+    def list(self, status=None, currency=None, limit=None, cursor=None, since=None, until=None):
+        """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page.
+        ``since`` and ``until`` (naive UTC) bound the creation time: since <= created_at < until."""
         query = Payment.select()
+        if since is not None:
+            query = query.where(Payment.created_at >= since)
+        if until is not None:
+            query = query.where(Payment.created_at < until)
         if status is not None:
             if status.upper() not in st.STATUSES:
                 raise ValidationError("must be one of %s" % ", ".join(st.STATUSES), "status")
@@ -293,6 +319,30 @@ class PaymentService:
         more = len(rows) > limit
         rows = rows[:limit]
         return rows, (_encode_cursor(rows[-1]) if more else None)
+
+    def search(self, term, limit=LIST_LIMIT):
+        """Return the payments (newest first, at most ``limit``) that ``term`` names exactly:
+        the payment's id, its address, its account, the txid of one of its receipts, or
+        the order id of its Greenfield invoice. Each is an indexed lookup."""
+        term = (term or "").strip()
+        if not term or len(term) > 255 or text_problem(term):
+            return []
+        ids = set()
+        try:
+            ids.add(uuid.UUID(term))
+        except ValueError:
+            pass
+        for query in (
+            Payment.select(Payment.id).where(Payment.address == term),
+            Payment.select(Payment.id).where(Payment.account == term),
+            Receipt.select(Receipt.payment).where(Receipt.txid == term.lower(), Receipt.payment.is_null(False)),
+            InvoicePayment.select(InvoicePayment.payment).join(Invoice).where(Invoice.order_id == term),
+        ):
+            ids.update(row[0] for row in query.limit(limit).tuples())
+        if not ids:
+            return []
+        query = Payment.select().where(Payment.id.in_(list(ids)))
+        return list(query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit))
 
 
 def _encode_cursor(payment):

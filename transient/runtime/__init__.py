@@ -3,7 +3,7 @@ from the config. Nothing else reads the whole config or rewires another object.
 
 May import every room (the builders of its parts are in ``build``); the CLI and
 transientd import it. ``Runtime.__init__`` calls a few named builders in order: the
-coins, the deliveries, the money, the views, the chain.
+coins, the deliveries, the money, the views, the chain, the dashboard's people.
 
 The route of a change to the merchant reads top to bottom in those builders:
 the ledger (in each coin's Syncer) and the payments service write events into the
@@ -14,9 +14,12 @@ commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 
 import logging
 
+from .. import settings as settings_table
+from ..accounts.service import Accounts
 from ..api.app import create_app
 from ..api.checkout import page as checkout_page
 from ..api.checkout import qr
+from ..api.dashboard import Dashboard
 from ..api.health import HealthReport
 from ..api.peers import Peers
 from ..chain import plugins
@@ -47,7 +50,8 @@ from ..reports.reconcile import ReconcileJob, Reconciler
 from ..reports.service import Reports
 from ..store import db as db_module
 from ..store import migrations
-from ..store.db import open_database
+from ..store.db import is_sqlite, open_database
+from ..store.group import GroupCommit
 from ..store.keys import KeyStore
 from ..store.leases import ClusterLease
 from .build import (
@@ -79,6 +83,7 @@ class Runtime:
         self._money(coins, holder)
         self._views(holder)
         self._chain(holder)
+        self._people()
         self._started = False
 
     def _coins(self, pm):
@@ -159,6 +164,8 @@ class Runtime:
             rates=self.rates.price,
             price_lock=config["rates.lock"],
             guard=self.guard,
+            # SQLite's one writer: the request threads' creates share a transaction.
+            group=GroupCommit(self.db) if is_sqlite(self.db) and config["database.group_commit"] else None,
         )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
@@ -266,6 +273,43 @@ class Runtime:
             db_problem=lambda: db_module.write_problem(self.db),
         )
 
+    def _people(self):
+        """The dashboard's users (the CLI makes the first; sessions, throttle, audit)."""
+        config = self.config
+        self.accounts = Accounts(
+            self.db,
+            clock=self.clock,
+            require_2fa=config["dashboard.require_2fa"],
+            session_hours=config["dashboard.session_hours"],
+            lockout_failures=config["dashboard.lockout_failures"],
+            lockout_minutes=config["dashboard.lockout_minutes"],
+        )
+
+    def dashboard(self):
+        """The dashboard's pages and what they read, or None when ``[dashboard] enabled`` is off."""
+        config = self.config
+        if not config["dashboard.enabled"]:
+            return None
+        return Dashboard(
+            accounts=self.accounts,
+            payments=self.payments,
+            health=self.health,
+            db=self.db,
+            outbox=self.outbox,
+            sender=self.sender,
+            key_store=self.key_store,
+            path=config["dashboard.path"],
+            time_zone=config["dashboard.time_zone"],
+            webhook_url=config["webhook.url"],
+            settings=settings_table.shown(config),
+            payouts=self.payouts,
+            decimals={c: b.decimals for c, b in self.backends.items()},
+            targets=self.targets.urls,
+            invoice_of=self.greenfield.invoice_of,
+            peers=Peers(config["server.trusted_proxies"]),
+            secure=(config["server.public_url"] or "").startswith("https://"),
+        )
+
     def app(self):
         """Return the WSGI app serving this runtime's payments."""
         config = self.config
@@ -290,6 +334,7 @@ class Runtime:
             reports=self.reports,
             reconciler=self.reconciler,
             payouts=(self.payouts, self.refunds, self.payout_batches),
+            dashboard=self.dashboard(),
         )
 
     def branding(self):

@@ -4,6 +4,7 @@ ValueError saying what is wrong (the loader adds the key)."""
 
 import os
 import re
+import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -237,6 +238,22 @@ def _store_id(value):
     value = _str(value).strip()
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
         raise ValueError("must be 1-64 letters, digits, '-' or '_' (the plugin keeps no other character)")
+    return value
+
+
+def _dashboard_path(value):
+    value = _str(value).rstrip("/")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value) or value.startswith(("/api", "/pay/", "/payments")):
+        raise ValueError("must be a path such as /dashboard, not one the API uses")
+    return value
+
+
+def _time_zone(value):
+    value = _str(value)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not an IANA time zone such as Europe/Berlin") from None
     return value
 
 

@@ -17,6 +17,7 @@ from .parsers import (
     _choice,
     _code_list,
     _coin_amounts,
+    _dashboard_path,
     _db_url,
     _duration_or_off,
     _fiat_list,
@@ -35,6 +36,7 @@ from .parsers import (
     _store_id,
     _str,
     _str_list,
+    _time_zone,
     _url,
     duration,
 )
@@ -82,6 +84,13 @@ SETTINGS = [
     ),
     Setting(
         "database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."
+    ),
+    Setting(
+        "database.group_commit",
+        True,
+        _bool,
+        "SQLite: a worker's concurrent creates share one write transaction (each answered"
+        " after the commit holding it) instead of queueing one by one behind SQLite's one writer.",
     ),
     Setting(
         "api.keys",
@@ -364,6 +373,21 @@ SETTINGS = [
         " an approval wakes it sooner.",
     ),
     Setting("payouts.batch_max", 1000, _int(1, 5000), "Most payouts in one transaction (one sendmany)."),
+    # The merchant's dashboard (issue 28): pages in the browser, users of its own.
+    Setting(
+        "dashboard.enabled", True, _bool, "Serve the merchant's dashboard (sign-in with `transient users create`)."
+    ),
+    Setting("dashboard.path", "/dashboard", _dashboard_path, "Where the dashboard is served; sign-in at {path}/login."),
+    Setting("dashboard.require_2fa", True, _bool, "Owners must sign in with a TOTP code (set up at first sign-in)."),
+    Setting("dashboard.session_hours", 12, _int(1, 24 * 30), "Hours a dashboard session lasts without use."),
+    Setting("dashboard.time_zone", "UTC", _time_zone, "The IANA time zone the dashboard shows times and days in."),
+    Setting(
+        "dashboard.lockout_failures",
+        5,
+        _int(1, 1000),
+        "Failed sign-ins in a row that lock an account (and 4x that from one address) for lockout_minutes.",
+    ),
+    Setting("dashboard.lockout_minutes", 15, _int(1, 24 * 60), "Minutes a locked account or address waits."),
     # BTCPay Greenfield compatibility (/api/v1): the gateway is one store.
     Setting(
         "greenfield.store_id",
