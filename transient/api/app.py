@@ -10,6 +10,7 @@ from .checkout import page
 from .checkout.claim import ClaimPage
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
+from .openapi import OpenApiDocument
 from .reports import Reconcile, ReportFile
 
 
@@ -78,6 +79,7 @@ def create_app(
     app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token, peers))
     app.add_route("/healthz", resources.Health(health))
     app.add_route("/metrics", Metrics(keys, metrics_state, peers))
+    app.add_route("/openapi.json", OpenApiDocument())
     if reports is not None:
         app.add_route("/reports/{kind}", ReportFile(reports))
     if reconciler is not None:
