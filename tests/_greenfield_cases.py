@@ -37,11 +37,12 @@ def plugin_accepts(permissions):
 EXTRA = '[webhook]\nallowed_networks = ["127.0.0.0/8"]\n[greenfield]\nstore_name = "Shop"\n'
 
 
-def greenfield_runtime(tmp_path, url):
-    """A TestClient and its Runtime on the database ``url`` with fake LTC and DOGE backends."""
+def greenfield_runtime(tmp_path, url, extra=""):
+    """A TestClient and its Runtime on the database ``url`` with fake LTC and DOGE backends
+    (``extra``: more lines of the [greenfield] section)."""
     path = tmp_path / "greenfield.toml"
     coins = fake_coin_config("LTC", confirmations=1) + fake_coin_config("DOGE")
-    path.write_text('[database]\nurl = "%s"\n%s\n%s' % (url, EXTRA, coins))
+    path.write_text('[database]\nurl = "%s"\n%s%s\n%s' % (url, EXTRA, extra, coins))
     runtime = Runtime(settings.load(str(path), environ={}), pm=fake_plugin_manager())
     migrations.apply(runtime.db)
     return testing.TestClient(runtime.app()), runtime
@@ -452,6 +453,43 @@ def test_a_create_only_key_cannot_mark_an_invoice_paid(gf):
     _, marker = gf.runtime.key_store.create(["payments:mark"], "marker")
     marked = gf.post(base + "/invoices/%s/status" % invoice["id"], {"status": "Settled"}, key=marker)
     assert marked.status_code == 200 and marked.json["status"] == "Settled"
+
+
+def test_numbers_and_dates_the_native_api_refuses_are_422_here_too(gf):
+    base = "/api/v1/stores/%s" % gf.store
+    before = Payment.select().count()
+    for amount in ("1_000", "١", "１", "1.5\u0660", " 1 000"):
+        resp = gf.post(base + "/invoices", {"amount": amount, "currency": "LTC"})
+        assert resp.status_code == 422 and [e["path"] for e in resp.json] == ["amount"], (amount, resp.text)
+        tolerance = gf.post(
+            base + "/invoices", {"amount": "1", "currency": "LTC", "checkout": {"paymentTolerance": amount}}
+        )
+        assert tolerance.status_code == 422, (amount, tolerance.text)
+    assert Payment.select().count() == before
+    # A date past year 9999 overflowed datetime: a 500.
+    for query in ("startDate=999999999999", "endDate=999999999999", "startDate=253402300800"):
+        resp = gf.get(base + "/invoices?" + query)
+        assert resp.status_code == 422 and resp.json[0]["path"] in ("startDate", "endDate"), (query, resp.text)
+    assert gf.get(base + "/invoices?startDate=0&endDate=253402300799").status_code == 200
+
+
+def test_a_store_has_at_most_max_webhooks(tmp_path, greenfield_url):
+    # 2 000 webhooks made every invoice's create 0.2 s and 2 000 deliveries.
+    client, runtime = greenfield_runtime(tmp_path, greenfield_url, "max_webhooks = 3\n")
+    try:
+        _, key = runtime.key_store.create(list(shapes.PLUGIN_SCOPES), "WooCommerce")
+        api = Api(client, key)
+        base = "/api/v1/stores/%s/webhooks" % api.get("/api/v1/stores").json[0]["id"]
+        hook = {"url": "https://93.184.216.34/hook"}
+        made = [api.ok("POST", base, hook) for _ in range(3)]
+        over = api.post(base, hook)
+        assert over.status_code == 400 and over.json["code"] == "webhook-limit", over.text
+        assert "max_webhooks" in over.json["message"]
+        assert len(api.ok("GET", base)) == 3
+        api.ok("DELETE", base + "/" + made[0]["id"])
+        api.ok("POST", base, hook)  # room again
+    finally:
+        runtime.close()
 
 
 # -- refunds: pull payments and payouts (§3.11-3.12) -----------------------------------

@@ -59,7 +59,7 @@ SIBLINGS = [
 LAZY = {"qrcode", "PIL", "pika", "psycopg2", "dotenv", "fcntl", "json", "importlib", "prometheus_client"}
 # Own modules imported inside a function, and why.
 LAZY_OWN = {
-    ("transient.runtime", "transient.amqp.bridge"): "pika, only where [amqp] url is set",
+    ("transient.runtime.build", "transient.amqp.bridge"): "pika, only where [amqp] url is set",
     ("transientd", "transient.runtime"): "the daemon's master never loads the app (each worker does)",
     ("transientd", "transient.ops.memory"): "likewise",
 }

@@ -21,7 +21,7 @@ from ..chain import plugins
 from ..core.clock import utcnow
 from ..core.errors import ConfigError, NodeAuthError, NodeError, NodeUnreachable, PluginError, RPCError
 from ..core.redact import redact, scrub
-from ..runtime import build_pool, build_rates, watch_key
+from ..runtime.build import build_pool, build_rates, watch_key
 from ..store import migrations
 from ..store.db import open_database
 from ..store.models import ChainState, Payment

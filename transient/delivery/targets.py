@@ -38,6 +38,16 @@ def parse_networks(value):
     return networks
 
 
+def _numeric(host):
+    """The addresses of ``host`` when it is an address literal in any form the resolver
+    takes without DNS (127.1, 0x7f000001, 2130706433, ::ffff:127.0.0.1); [] for a name."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except (OSError, UnicodeError, ValueError):
+        return []
+    return [info[4][0] for info in infos]
+
+
 def _system_resolve(host, port):
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [info[4][0] for info in infos]
@@ -91,17 +101,23 @@ class TargetGuard:
                 raise UnsafeTarget(why)
         return list(dict.fromkeys(found))
 
-    def check_url(self, url, unresolved_ok=False):
-        """Raise UnsafeTarget unless ``url`` has no user:pass@ and its host may be reached.
+    def check_url(self, url):
+        """Raise UnsafeTarget when ``url`` has a user:pass@, or a host refused without
+        asking DNS: localhost, an address literal in any numeric form that the guard
+        refuses, or any host with a zone id (``[fe80::1%25eth0]``: an interface of ours).
 
-        ``unresolved_ok``: a name that does not resolve (yet) passes, and the check at
-        send time decides; an address in any numeric form resolves without DNS."""
+        A name is not looked up here: registering a URL never waits on a resolver (a
+        burst of fresh names held the request threads). The sender resolves it at send
+        time and this guard decides on the addresses it connects to (``addresses``)."""
         parts = urlsplit(url)
         if parts.username is not None or parts.password is not None or "@" in parts.netloc:
             raise UnsafeTarget("must not hold a user name or password (user:pass@)")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            self.addresses(parts.hostname, port)
-        except UnsafeTarget as exc:
-            if not (unresolved_ok and exc.unresolved):
-                raise
+        host = (parts.hostname or "").strip("[]").rstrip(".").lower()
+        if host == "localhost" or host.endswith(".localhost"):
+            raise UnsafeTarget("names this host (localhost); allow 127.0.0.0/8 in [webhook] allowed_networks")
+        if "%" in host:
+            raise UnsafeTarget("names a network interface of this host (a zone id: %s)" % host)
+        for address in _numeric(host):
+            why = self.refusal(address)
+            if why:
+                raise UnsafeTarget(why)

@@ -3,6 +3,7 @@ status a client sees (from the statuses of the invoice's payments), permissions,
 times, and reading an invoice request. Nothing here touches the database."""
 
 import datetime
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
@@ -76,9 +77,15 @@ class FieldErrors(ValidationError):
 def from_unix(value, path):
     """A naive UTC datetime from unix seconds (an int or its digits), or FieldErrors."""
     text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or not text.isascii() or len(text) > 12:
-        raise FieldErrors([(path, "must be unix seconds")])
+    if isinstance(value, bool) or not text.isdigit() or not text.isascii() or int(text) > MAX_UNIX:
+        raise FieldErrors([(path, "must be unix seconds up to %d (year 9999)" % MAX_UNIX)])
     return datetime.datetime(1970, 1, 1) + datetime.timedelta(seconds=int(text))
+
+
+MAX_UNIX = 253402300799  # 9999-12-31T23:59:59Z: a later date overflows datetime (a 500 for 999999999999)
+# A number as Greenfield's clients write it, in ASCII: Decimal() alone also took "1_000",
+# Arabic-Indic "١" and fullwidth "１", which the native API refuses.
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 def method_id(currency):
@@ -111,8 +118,11 @@ def decimal_of(value, path, positive=True):
     """A Decimal from a JSON string or number (never a float: bodies parse with Decimal)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise FieldErrors([(path, 'must be a decimal number, e.g. "1.5"')])
+    text = str(value).strip()
+    if not _NUMBER.fullmatch(text):
+        raise FieldErrors([(path, 'must be a decimal number, e.g. "1.5"')])
     try:
-        number = Decimal(str(value).strip())
+        number = Decimal(text)
     except InvalidOperation:
         raise FieldErrors([(path, 'must be a decimal number, e.g. "1.5"')]) from None
     if not number.is_finite() or (positive and number <= 0) or number < 0:

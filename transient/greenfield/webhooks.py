@@ -12,7 +12,7 @@ from ..payments.validation import check_url
 from ..store.db import write_transaction
 from ..store.models import Delivery, DeliveryTarget
 from . import shapes
-from .invoices import Unknown
+from .invoices import Refused, Unknown
 
 MAX_DELIVERIES = 100
 
@@ -106,7 +106,8 @@ class Webhooks:
     """The store's Greenfield webhooks. ``guard`` checks their URLs (SSRF) as it checks a
     payment's callback; ``wake()`` tells the dispatcher of a queued redelivery."""
 
-    def __init__(self, db, registry, guard, clock, wake, idgen=shapes.new_id):
+    def __init__(self, db, registry, guard, clock, wake, idgen=shapes.new_id, max_hooks=100):
+        self.max_hooks = max_hooks  # per store: each one is a delivery of every event
         self.db = db
         self.registry = registry
         self.guard = guard
@@ -130,6 +131,18 @@ class Webhooks:
         fields = read_webhook(body, self.guard)
         now = self.clock()
         with write_transaction(self.db):
+            live = DeliveryTarget.select().where(
+                (DeliveryTarget.kind == DeliveryTarget.GREENFIELD)
+                & (DeliveryTarget.store_id == store_id)
+                & DeliveryTarget.deleted_at.is_null()
+            )
+            if live.count() >= self.max_hooks:
+                # 2 000 of them made each invoice's create write 2 000 deliveries.
+                raise Refused(
+                    "webhook-limit",
+                    "the store has %d webhooks, the most [greenfield] max_webhooks allows: delete one first"
+                    % self.max_hooks,
+                )
             row = DeliveryTarget.create(
                 kind=DeliveryTarget.GREENFIELD,
                 url=fields["url"],

@@ -220,7 +220,7 @@ def check_url(value, field, guard=None):
         raise ValidationError("must not contain spaces or control characters", field)
     if guard is not None:
         try:
-            guard.check_url(value, unresolved_ok=True)
+            guard.check_url(value)
         except UnsafeTarget as exc:
             raise ValidationError(str(exc), field) from None
     return value

@@ -394,6 +394,12 @@ SETTINGS = [
         _speed,
         "Confirmations of an invoice that names none: HighSpeed 0, MediumSpeed 1, LowMediumSpeed 2, LowSpeed 6.",
     ),
+    Setting(
+        "greenfield.max_webhooks",
+        100,
+        _int(1, 10000),
+        "Greenfield webhooks a store may have (each gets every event: more is refused, 400 webhook-limit).",
+    ),
     Setting("greenfield.expiration_minutes", 15, _int(1, 525600), "Minutes until an invoice expires (default)."),
     Setting(
         "greenfield.monitoring_minutes",

@@ -1,257 +1,70 @@
 """The one place that builds and wires: every collaborator of a process, once, in order,
 from the config. Nothing else reads the whole config or rewires another object.
 
-The route of a change to the merchant reads top to bottom in ``Runtime.__init__``:
+May import every room (the builders of its parts are in ``build``); the CLI and
+transientd import it. ``Runtime.__init__`` calls a few named builders in order: the
+coins, the deliveries, the money, the views, the chain.
+
+The route of a change to the merchant reads top to bottom in those builders:
 the ledger (in each coin's Syncer) and the payments service write events into the
 outbox in the change's transaction; the outbox turns each into one delivery per
 target (the webhook URL, the payment's callback, the AMQP exchange) and, after the
 commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 """
 
-import ipaddress
 import logging
-import socket
-from decimal import Decimal
 
-from .api.app import create_app
-from .api.checkout import page as checkout_page
-from .api.checkout import qr
-from .api.health import HealthReport
-from .api.peers import Peers
-from .chain import hdkeys, plugins
-from .chain.scheduler import SyncScheduler
-from .chain.sync import Syncer, new_holder_id
-from .core.clock import utcnow
-from .core.errors import ConfigError, NodeError, ValidationError
-from .core.keys import KeyRing
-from .core.money import parse_amount
-from .delivery.dispatcher import Dispatcher
-from .delivery.mail import MailDispatcher, Mailer, parse_smtp_url
-from .delivery.outbox import Outbox
-from .delivery.registry import TargetRegistry
-from .delivery.sender import Sender
-from .delivery.targets import TargetGuard
-from .email.alerts import AlertJob, MerchantAlerts
-from .email.customer import CustomerMail
-from .greenfield.invoices import Greenfield
-from .greenfield.payouts import GreenfieldPayouts
-from .greenfield.projection import Projection
-from .greenfield.webhooks import Webhooks
-from .ops import logs
-from .ops.metrics import StateCollector
-from .payments.pool import AddressPool, PoolKeeper, WatchPool
-from .payments.rendering import Renderer
-from .payments.service import PaymentService
-from .payouts.detector import Detector
-from .payouts.refunds import Refunds
-from .payouts.runner import PayoutRunner
-from .payouts.sender import PayoutSender, Tracker
-from .payouts.service import Limits, PayoutService
-from .rates.book import Policy, RateBook
-from .rates.refresher import RateRefresher
-from .rates.registry import build_sources, collect_sources
-from .rates.store import PairLease
-from .reports.period import since
-from .reports.reconcile import ReconcileJob, Reconciler
-from .reports.service import Reports
-from .store import db as db_module
-from .store import migrations
-from .store.db import open_database
-from .store.keys import KeyStore
-from .store.leases import ClusterLease
-
-POOL_LEASE_SECONDS = 30  # a killed keeper's pools wait this long for another daemon's keeper
-
-log = logging.getLogger("transient")
-GREENFIELD_KEYS = (
-    "greenfield.store_id",
-    "greenfield.store_name",
-    "greenfield.default_currency",
-    "greenfield.speed_policy",
-    "greenfield.expiration_minutes",
-    "greenfield.monitoring_minutes",
-    "greenfield.payment_tolerance",
+from ..api.app import create_app
+from ..api.checkout import page as checkout_page
+from ..api.checkout import qr
+from ..api.health import HealthReport
+from ..api.peers import Peers
+from ..chain import plugins
+from ..chain.scheduler import SyncScheduler
+from ..chain.sync import Syncer, new_holder_id
+from ..core.clock import utcnow
+from ..core.errors import ConfigError, NodeError
+from ..core.keys import KeyRing
+from ..delivery.dispatcher import Dispatcher
+from ..delivery.outbox import Outbox
+from ..delivery.registry import TargetRegistry
+from ..delivery.sender import Sender
+from ..delivery.targets import TargetGuard
+from ..email.alerts import AlertJob, MerchantAlerts
+from ..greenfield.invoices import Greenfield
+from ..greenfield.payouts import GreenfieldPayouts
+from ..greenfield.projection import Projection
+from ..greenfield.webhooks import Webhooks
+from ..ops import logs
+from ..ops.metrics import StateCollector
+from ..payments.pool import PoolKeeper
+from ..payments.rendering import Renderer
+from ..payments.service import PaymentService
+from ..payouts.refunds import Refunds
+from ..payouts.service import PayoutService
+from ..reports.period import since
+from ..reports.reconcile import ReconcileJob, Reconciler
+from ..reports.service import Reports
+from ..store import db as db_module
+from ..store import migrations
+from ..store.db import open_database
+from ..store.keys import KeyStore
+from ..store.leases import ClusterLease
+from .build import (
+    GREENFIELD_KEYS,
+    POOL_LEASE_SECONDS,
+    build_amqp,
+    build_backends,
+    build_email,
+    build_payout_runner,
+    build_pool,
+    build_rates,
+    is_loopback,
+    payout_limits,
+    watch_key,
 )
 
-
-def build_backends(config, backend_classes):
-    """Return ``{currency: backend instance}``; an unknown backend name is a ConfigError."""
-    backends = {}
-    for code, opts in sorted(config.coins.items()):
-        cls = backend_classes.get(opts["backend"])
-        if cls is None:
-            raise ConfigError(
-                "coins.%s.backend: unknown backend %r (installed: %s)"
-                % (code, opts["backend"], ", ".join(sorted(backend_classes)) or "none"),
-                field="coins.%s.backend" % code,
-            )
-        backends[code] = cls(code, opts)
-    return backends
-
-
-def build_rates(config, pm, currencies, db, clock, holder=None):
-    """Return ``(RateBook, RateRefresher or None)``: the stored rates of the coins in ``[rates]
-    fiat``, and the job that keeps them fresh (None when no fiat is configured)."""
-    sources = build_sources(config["rates.sources"], collect_sources(pm), config.rate_sources)
-    policy = Policy(
-        config["rates.max_age"], config["rates.max_deviation"], config["rates.min_sources"], config["rates.spread"]
-    )
-    book = RateBook(currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock)
-    if config["rates.min_sources"] > len(sources):
-        raise ConfigError(
-            "rates.min_sources: %d quotes cannot agree with %d source(s) in rates.sources"
-            % (config["rates.min_sources"], len(sources)),
-            field="rates.min_sources",
-        )
-    if not book.pairs():
-        return book, None
-    lease = PairLease(holder or new_holder_id(), 120, clock)
-    return book, RateRefresher(
-        book.plan(),
-        sources,
-        db,
-        config["rates.refresh_interval"],
-        lease,
-        clock,
-        max_move=Decimal(config["rates.max_move"]),
-    )
-
-
-def payout_limits(config, backends):
-    """Return the payouts' :class:`Limits` in each coin's base units; a coin that is not
-    configured, or an amount it cannot hold, is a ConfigError naming the key."""
-    tables = {}
-    for key in ("auto_approve_below", "daily_cap"):
-        table = tables[key] = {}
-        for code, text in config["payouts." + key].items():
-            name = "payouts.%s.%s" % (key, code)
-            if code not in backends:
-                raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
-            try:
-                table[code] = parse_amount(text, name, backends[code].max_money, backends[code].decimals)
-            except ValidationError as exc:
-                raise ConfigError("%s %s" % (name, exc.message), field=name) from None
-    return Limits(tables["auto_approve_below"], tables["daily_cap"])
-
-
-def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
-    """Return the thread that follows every coin's payouts (paid by anyone: detected) and
-    sends the approved ones of each coin whose node holds the keys and has a ``[payouts]
-    fee_rate_cap`` (a coin without one sends nothing)."""
-    caps = config["payouts.fee_rate_cap"]
-    for code in caps:
-        if code not in backends:
-            name = "payouts.fee_rate_cap.%s" % code
-            raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
-    coins = {}
-    for code, backend in sorted(backends.items()):
-        sender = None
-        watch_only = code in pools and pools[code].watch_only
-        if code in caps and not watch_only and getattr(backend, "SENDMANY_FEE_RATE", False):
-            sender = PayoutSender(
-                code,
-                backend,
-                db,
-                outbox,
-                Decimal(caps[code]),
-                conf_target=config["payouts.conf_target"],
-                batch_max=config["payouts.batch_max"],
-                clock=clock,
-            )
-        elif code in caps:
-            log.info("%s: payouts are not sent from this node (watch-only, or no fee rate on sendmany)", code)
-        coins[code] = (
-            sender,
-            Tracker(code, backend, db, outbox, clock=clock),
-            Detector(code, backend, db, outbox, clock),
-        )
-    seconds = max(10, 3 * config["payouts.interval"])
-    lease = ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
-    return PayoutRunner(coins, config["payouts.interval"], lease)
-
-
-def watch_key(code, opts):
-    """Return the coin's watch-only :class:`~transient.chain.hdkeys.WatchKey`, or None
-    (addresses from the node's wallet)."""
-    if not (opts["xpub"] or opts["descriptor"]):
-        return None
-    return hdkeys.parse(
-        code,
-        opts["xpub"],
-        opts["derivation"],
-        opts["descriptor"],
-        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
-    )
-
-
-def build_email(config, db, backends, clock):
-    """The MailDispatcher and the customer's e-mail projection, or (None, None) without
-    ``[email] smtp_url``."""
-    url = config["email.smtp_url"]
-    if not url:
-        return None, None
-    if not config["email.sender"]:
-        raise ConfigError("email.sender is required with email.smtp_url (the From: address)", "email.sender")
-    mailer = Mailer(parse_smtp_url(url, config["email.insecure"]), config["email.timeout"], config["email.ca_file"])
-    dispatcher = MailDispatcher(db, mailer, config["email.retry_schedule"], concurrency=2, clock=clock)
-    customer = CustomerMail(
-        config["email.sender"],
-        config["email.customer"],
-        config["email.rate_limit"],
-        config["server.public_url"],
-        {code: backend.decimals for code, backend in backends.items()},
-    )
-    return dispatcher, customer
-
-
-def build_pool(code, backend, db, opts, clock):
-    """Return the coin's address pool: derived from its watch-only key, or the node's."""
-    watch = watch_key(code, opts)
-    if watch is None:
-        return AddressPool(code, backend, db, opts["address_pool"], clock=clock)
-    return WatchPool(
-        code,
-        backend,
-        db,
-        opts["address_pool"],
-        watch,
-        gap_limit=opts["gap_limit"],
-        field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
-        clock=clock,
-    )
-
-
-def build_amqp(config, db, clock):
-    """Return the process's AMQP side when ``[amqp] url`` is set, else None."""
-    if not config["amqp.url"]:
-        return None
-    # pika is imported only where AMQP is configured: a worker without it saves its memory.
-    from .amqp.bridge import Amqp
-
-    return Amqp(
-        config["amqp.url"],
-        config["amqp.exchange"],
-        config["amqp.rpc_queue"],
-        config["amqp.retry_schedule"],
-        config["amqp.confirm_timeout"],
-        db,
-        clock=clock,
-    )
-
-
-def is_loopback(host):
-    """True when the bind host ``host`` (an address, ``[::1]`` or a name) reaches this
-    machine only; a name counts when every address it resolves to is loopback."""
-    host = host.strip("[]")
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        pass
-    try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
-    except OSError:
-        return False
-    return bool(found) and all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in found)
+log = logging.getLogger("transient")
 
 
 class Runtime:
@@ -261,7 +74,18 @@ class Runtime:
     def __init__(self, config, pm=None, clock=utcnow, holder=None):
         self.config = config
         self.clock = clock
-        # Coins: backends from the plugins, one per configured currency.
+        coins = self._coins(pm)
+        self._deliveries(coins)
+        self._money(coins, holder)
+        self._views(holder)
+        self._chain(holder)
+        self._started = False
+
+    def _coins(self, pm):
+        """The backends (from the plugins, one per configured coin), the database, who may
+        call (the config's keys and the stored ones) and the address pools; return the
+        coins' ``{code: (backend, options)}``."""
+        config, clock = self.config, self.clock
         self.pm = pm or plugins.get_plugin_manager()
         self.backends = build_backends(config, plugins.collect_backends(self.pm))
         coins = {code: (backend, config.coins[code]) for code, backend in self.backends.items()}
@@ -275,6 +99,12 @@ class Runtime:
             for code, backend in self.backends.items()
             if config.coins[code]["address_pool"] or watch_key(code, config.coins[code])
         }
+        return coins
+
+    def _deliveries(self, coins):
+        """Where events go: the guard of per-payment URLs, the registered targets, the
+        webhook dispatcher, AMQP, e-mail, the renderer and the outbox that queues for all."""
+        config, clock = self.config, self.clock
         # Where events go: webhooks (signed, by the dispatcher) and AMQP (by the publisher).
         # Per-payment URLs reach public addresses and the allowed networks only (SSRF).
         self.guard = TargetGuard(config["webhook.allowed_networks"])
@@ -311,6 +141,11 @@ class Runtime:
             registry=self.targets,
             projections=[self.greenfield_events] + ([customer_mail] if customer_mail else []),
         )
+
+    def _money(self, coins, holder):
+        """What changes payments and payouts: the rates, the payments service (AMQP's
+        commands call it too), the payouts and refunds."""
+        config, clock = self.config, self.clock
         # Fiat rates: stored quotes read on create, kept fresh by one refresher per pair in the cluster.
         self.rates, self.rate_refresher = build_rates(config, self.pm, self.backends, self.db, clock, holder)
         # What changes payments: the service (create) and each coin's Syncer (the ledger).
@@ -340,6 +175,11 @@ class Runtime:
             wake=self.payout_runner.wake if self.payout_runner is not None else None,
         )
         self.refunds = Refunds(self.payouts, rates=self.rates.price if self.rates.pairs() else None)
+
+    def _views(self, holder):
+        """Views over the ledger: Greenfield's store, invoices and webhooks, the reports and
+        the reconciliation with each node."""
+        config, clock = self.config, self.clock
         # BTCPay Greenfield: one store, its invoices (views over payments) and webhooks.
         self.greenfield = Greenfield(
             self.payments,
@@ -377,7 +217,19 @@ class Runtime:
             lambda: self.greenfield.store_id,
             rates=self.rates.price if self.rates.pairs() else None,
         )
-        self.greenfield_hooks = Webhooks(self.db, self.targets, self.guard, clock, self.outbox.written_one)
+        self.greenfield_hooks = Webhooks(
+            self.db,
+            self.targets,
+            self.guard,
+            clock,
+            self.outbox.written_one,
+            max_hooks=config["greenfield.max_webhooks"],
+        )
+
+    def _chain(self, holder):
+        """The ledger's side: a Syncer per coin and their scheduler, the pool keeper, and
+        the health report over all of it."""
+        config, clock = self.config, self.clock
         self.syncers = {
             code: Syncer(
                 code,
@@ -410,7 +262,6 @@ class Runtime:
             db_outages=self.db.outages.report,
             db_problem=lambda: db_module.write_problem(self.db),
         )
-        self._started = False
 
     def app(self):
         """Return the WSGI app serving this runtime's payments."""
