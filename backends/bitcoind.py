@@ -136,6 +136,8 @@ class BitcoindBackend(NotifyProbe, CoinBackend):
 
     #: sendmany takes an explicit fee rate (Bitcoin Core, Litecoin Core 0.21+).
     SENDMANY_FEE_RATE = True
+    #: walletcreatefundedpsbt and friends (Bitcoin Core, Litecoin Core; not Dogecoin Core 1.14).
+    PSBT = True
 
     def send_many(self, outputs, comment, fee_rate):
         if not self.SENDMANY_FEE_RATE:
@@ -150,6 +152,18 @@ class BitcoindBackend(NotifyProbe, CoinBackend):
 
     def tx_state(self, txid):
         return sending.tx_state(self.rpc, txid)
+
+    def fund_psbt(self, outputs, fee_rate, change_address):
+        return sending.fund_psbt(self.rpc, outputs, fee_rate, change_address, self.decimals)
+
+    def psbt_txid(self, psbt):
+        return sending.psbt_txid(self.rpc, psbt)
+
+    def check_signed_psbt(self, unsigned, signed, outputs):
+        return sending.check_signed(self.rpc, unsigned, signed, outputs, self.decimals)
+
+    def broadcast(self, raw):
+        return sending.broadcast(self.rpc, raw)
 
     def watch_addresses(self, addresses):
         descriptors = bool(self.rpc.call("getwalletinfo").get("descriptors"))

@@ -38,6 +38,7 @@ class DogecoinBackend(BitcoindBackend):
     SET_LABEL = "setaccount"
     UNKNOWN_CURSOR = "lists_all"
     WATCH_IMPORT = "addresses"  # 1.14 has no descriptors: importmulti of each address and public key
+    PSBT = False  # 1.14 has no PSBT: a watch-only coin's payouts are paid by the merchant, and detected
     SENDMANY_FEE_RATE = False  # 1.14's sendmany has no fee rate: its payouts are not sent by Transient yet
     MULTIWALLET = False
 

@@ -101,3 +101,53 @@ def watch(rpc, addresses, descriptors):
         request = [{"scriptPubKey": {"address": a}, "timestamp": "now", "watchonly": True} for a in addresses]
         replies = rpc.call("importmulti", request, {"rescan": False})
     return [a for a, reply in zip(addresses, replies) if reply.get("success")]
+
+
+def fund_psbt(rpc, outputs, fee_rate, change_address, decimals=8):
+    """Return an unsigned PSBT (base64) paying ``{address: base units}`` from the watch-only
+    wallet's coins at ``fee_rate`` (base units per vbyte), change to ``change_address``."""
+    amounts = [{address: money.to_decimal(units, decimals)} for address, units in outputs.items()]
+    rate = Decimal(fee_rate).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+    options = {"fee_rate": rate, "replaceable": True, "includeWatching": True, "changeAddress": change_address}
+    return rpc.call("walletcreatefundedpsbt", [], amounts, 0, options)["psbt"]
+
+
+def psbt_txid(rpc, psbt):
+    """The txid of a PSBT's transaction (fixed once signed, for segwit inputs)."""
+    return rpc.call("decodepsbt", psbt)["tx"]["txid"]
+
+
+def check_signed(rpc, unsigned, signed, outputs, decimals=8):
+    """Return the raw transaction (hex) of the signed PSBT ``signed`` when it spends exactly
+    the inputs of ``unsigned`` and pays exactly ``outputs`` ({address: base units}) plus
+    change to the wallet's own addresses, and nothing else; else raise ValueError saying why."""
+    try:
+        before, after = rpc.call("decodepsbt", unsigned), rpc.call("decodepsbt", signed)
+    except RPCError as exc:
+        raise ValueError("is not a PSBT: %s" % exc.message) from None
+    if after["tx"]["txid"] != before["tx"]["txid"]:
+        # The transaction signed must be the one offered: no output, amount or fee changed.
+        raise ValueError("is not a signature of the batch's transaction (its outputs or inputs differ)")
+    spent = sorted((i["txid"], i["vout"]) for i in before["tx"]["vin"])
+    if sorted((i["txid"], i["vout"]) for i in after["tx"]["vin"]) != spent:
+        raise ValueError("spends other inputs than the batch's PSBT")
+    want = dict(outputs)
+    for out in after["tx"]["vout"]:
+        address = out["scriptPubKey"].get("address") or (out["scriptPubKey"].get("addresses") or [None])[0]
+        units = money.from_node(out["value"], decimals)
+        if want.get(address) == units:
+            del want[address]
+            continue
+        info = rpc.call("getaddressinfo", address) if address else {}
+        if not (info.get("ismine") or info.get("iswatchonly")):
+            raise ValueError("pays %s to %s, which is not one of the batch's outputs" % (out["value"], address))
+    if want:
+        raise ValueError("does not pay %s" % ", ".join(sorted(want)))
+    final = rpc.call("finalizepsbt", signed)
+    if not final.get("complete"):
+        raise ValueError("is not fully signed")
+    return final["hex"]
+
+
+def broadcast(rpc, raw):
+    return rpc.call("sendrawtransaction", raw)

@@ -1,69 +1,38 @@
-"""kill -9 at each step of a payout batch's send, on litecoind: before the RPC, during it
-(the node sent, the answer is unread) and after it before the record. The process that
-sends (`transient payouts send`) dies by SIGKILL at the fault point; the next run finds
-the batch in the wallet (or sends it, when it never left), and the customer wallet's own
-history shows each payout paid exactly once."""
+"""kill -9 at each step of a payout batch's send, on litecoind and a real transientd: before
+the RPC, during it (the node sent, its answer is unread) and after it before the record.
+The daemon's worker dies by SIGKILL at the fault point (TRANSIENT_FAULTS); the daemon is
+killed, a new one started: it finds the batch in the wallet (or sends it, when it never
+left), and the customer wallet's own history shows each payout paid exactly once."""
 
 import itertools
-import signal
 import time
 from decimal import Decimal
 
 import pytest
-from _cli import run
+from _daemon import Daemon, coin_config, wait_for
 
-from transient import settings
 from transient.payouts import states
-from transient.runtime import Runtime
-from transient.store import migrations
+from transient.store.db import open_database
 from transient.store.payouts import Payout, PayoutBatch
 
+pytestmark = pytest.mark.e2e
 _wallets = itertools.count(1)
 AMOUNTS = ["0.11", "0.22", "0.00033333"]
+# interval 1: the lease a killed sender leaves behind lasts 10 s.
+PAYOUTS = '[payouts]\nfee_rate_cap = { LTC = "20" }\ninterval = 1\n'
 
 
-def config(tmp_path, regtest, wallet):
-    path = tmp_path / "config.toml"
-    path.write_text(
-        """
-[database]
-url = "sqlite:///%s"
-[payouts]
-fee_rate_cap = { LTC = "20" }
-interval = 2  # the lease a killed sender leaves behind lasts 10 s
-[coins.LTC]
-backend = "litecoin"
-rpc_url = "%s"
-rpc_user = "%s"
-rpc_password = "%s"
-wallet = "%s"
-address_pool = 0
-"""
-        % (tmp_path / "shop.db", regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, wallet)
-    )
-    return path
-
-
-def payouts_approved(path, regtest, customer):
-    runtime = Runtime(settings.load(str(path), environ={}))
-    migrations.apply(runtime.db)
+def rows(url):
+    db = open_database(url)
     try:
-        ids = []
-        for amount in AMOUNTS:
-            address = regtest.rpc("getnewaddress", "", wallet=customer)
-            payout, _ = runtime.payouts.create({"currency": "LTC", "amount": amount, "destination": address})
-            ids.append(runtime.payouts.approve(payout.id).id)
-        return ids
+        return list(Payout.select().order_by(Payout.created_at)), list(PayoutBatch.select())
     finally:
-        runtime.close()
+        db.close()
 
 
-def rows(path, ids):
-    runtime = Runtime(settings.load(str(path), environ={}))
-    try:
-        return [Payout.get_by_id(i) for i in ids], list(PayoutBatch.select())
-    finally:
-        runtime.close()
+def sends(regtest, wallet):
+    entries = regtest.rpc("listtransactions", "*", 100, 0, True, wallet=wallet)
+    return {e["txid"]: e for e in entries if e["category"] == "send"}
 
 
 @pytest.mark.parametrize("point", ["payouts.before_send", "rpc.answered.sendmany", "payouts.after_send"])
@@ -72,39 +41,42 @@ def test_kill_9_at_each_step_of_a_send_pays_each_payout_once(regtest, tmp_path, 
     customer = regtest.create_wallet("crash-customer-%d" % next(_wallets))
     regtest.pay(regtest.rpc("getnewaddress", "", wallet=shop), "2")
     regtest.mine(1)
-    path = config(tmp_path, regtest, shop)
-    ids = payouts_approved(path, regtest, customer)
-
-    killed = run("payouts", "send", "--config", path, env={"TRANSIENT_FAULTS": point})
-    assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr)
-    sends = [e for e in regtest.rpc("listtransactions", "*", 100, 0, True, wallet=shop) if e["category"] == "send"]
-    # Before the RPC nothing left; during it and after it the node has the transaction.
-    assert len({e["txid"] for e in sends}) == (0 if point == "payouts.before_send" else 1)
-    payouts, (batch,) = rows(path, ids)
-    assert batch.state == PayoutBatch.INTENT and {p.state for p in payouts} == {states.APPROVED}
-
-    # The killed process still holds the payouts lease until it expires (10 s): another
-    # sender waits for it rather than risk running beside a live one.
-    deadline = time.monotonic() + 60
-    while True:
-        again = run("payouts", "send", "--config", path)
-        if again.returncode == 0 or time.monotonic() > deadline:
-            break
-        assert "holds the payouts lease" in again.stderr, again.stderr
+    url = "sqlite:///%s" % (tmp_path / "shop.db")
+    coins = coin_config(regtest, shop) + "address_pool = 0\n"
+    first = Daemon(str(tmp_path), url, coins, extra=PAYOUTS, env={"TRANSIENT_FAULTS": point})
+    second = None
+    try:
+        first.start()
+        for amount in AMOUNTS:
+            address = regtest.rpc("getnewaddress", "", wallet=customer)
+            made = first.post("/payouts", json={"currency": "LTC", "amount": amount, "destination": address})
+            assert made.status_code == 201, made.text
+            assert first.post("/payouts/%s/approve" % made.json()["payout"]["id"]).status_code == 200
+        # The worker dies at the point: the batch is recorded; the node has it unless before the RPC.
+        wait_for(lambda: rows(url)[1], timeout=60)
+        if point != "payouts.before_send":
+            wait_for(lambda: sends(regtest, shop), timeout=60)
         time.sleep(1)
-    assert again.returncode == 0, again.stderr
-    again = run("payouts", "send", "--config", path)  # and once more: nothing is sent again
-    assert again.returncode == 0, again.stderr
-    regtest.settle()
-    sends = [e for e in regtest.rpc("listtransactions", "*", 100, 0, True, wallet=shop) if e["category"] == "send"]
-    assert len({e["txid"] for e in sends}) == 1
-    payouts, (batch,) = rows(path, ids)
-    assert batch.state == PayoutBatch.SENT and batch.txid == sends[0]["txid"]
-    assert sends[0]["comment"] == "transient-payout-batch:%s" % batch.id
-    got = {}
-    for e in regtest.rpc("listtransactions", "*", 100, 0, True, wallet=customer):
-        if e["category"] == "receive":
-            got.setdefault(e["address"], []).append(e["amount"])
-    for payout, amount in zip(payouts, AMOUNTS):
-        assert payout.state == states.BROADCAST and payout.txid == batch.txid
-        assert got[payout.destination] == [Decimal(amount)]  # exactly once
+        first.kill()  # the master would start another worker: stop them all
+        payouts, (batch,) = rows(url)
+        assert batch.state == PayoutBatch.INTENT and {p.state for p in payouts} == {states.APPROVED}
+        assert len(sends(regtest, shop)) == (0 if point == "payouts.before_send" else 1)
+        second = Daemon(str(tmp_path), url, coins, extra=PAYOUTS).start()
+        # After the dead worker's lease (10 s): found in the wallet, or sent now.
+        wait_for(lambda: {p.state for p in rows(url)[0]} == {states.BROADCAST}, timeout=90)
+        time.sleep(3)  # a few more rounds: nothing is sent again
+        regtest.settle()
+        (txid,) = sends(regtest, shop)
+        payouts, (batch,) = rows(url)
+        assert batch.state == PayoutBatch.SENT and batch.txid == txid
+        assert sends(regtest, shop)[txid]["comment"] == "transient-payout-batch:%s" % batch.id
+        got = {}
+        for e in regtest.rpc("listtransactions", "*", 100, 0, True, wallet=customer):
+            if e["category"] == "receive":
+                got.setdefault(e["address"], []).append(e["amount"])
+        for payout, amount in zip(payouts, AMOUNTS):
+            assert payout.txid == txid and got[payout.destination] == [Decimal(amount)]  # exactly once
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()

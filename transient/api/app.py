@@ -61,7 +61,8 @@ def create_app(
     ``reports`` the reports.service.Reports behind ``/reports/{kind}``; ``reconciler`` the
     reports.reconcile.Reconciler behind ``/reports/reconcile``; ``peers`` who is local
     (api.peers.Peers over ``[server] trusted_proxies``), for /metrics and /notify.
-    ``payouts`` the ``(PayoutService, Refunds)`` behind ``/payouts`` and ``/payments/{id}/refund``.
+    ``payouts`` the ``(PayoutService, Refunds, Batches)`` behind ``/payouts``,
+    ``/payments/{id}/refund``, ``/payout-batches`` and the claim page ``/claim/{id}``.
     """
     access = ApiKeys(keys)
     app = App(middleware=[HttpMetrics(), access])

@@ -9,13 +9,16 @@ from ..core.keys import PAYOUTS_APPROVE, PAYOUTS_READ
 from .resources import has_body, read_json
 
 
-def add_routes(app, service, refunds, max_body):
+def add_routes(app, service, refunds, batches, max_body):
     app.add_route("/payouts", Payouts(service, max_body))
     app.add_route("/payouts/{payout_id}", PayoutItem(service))
     for action in ("approve", "cancel", "mark-paid"):
         app.add_route("/payouts/{payout_id}/%s" % action, PayoutAction(service, action, max_body))
     app.add_route("/payments/{payment_id}/refund", Refund(service, refunds, max_body))
     app.add_route("/pull-payments/{pull_id}", PullPaymentItem(service))
+    app.add_route("/payout-batches", BatchList(batches))
+    app.add_route("/payout-batches/{batch_id}", BatchItem(batches, max_body))
+    app.add_route("/payout-batches/{batch_id}/psbt", BatchItem(batches, max_body))
 
 
 class Payouts:
@@ -112,3 +115,37 @@ class PullPaymentItem:
             "pull_payment": self.service.render_pull(pull),
             "payouts": [self.service.render(p) for p in self.service.list(pull_id=pull.id, limit=500)],
         }
+
+
+class BatchList:
+    scopes = {"GET": PAYOUTS_READ}
+
+    def __init__(self, batches):
+        self.batches = batches
+
+    def on_get(self, req, resp):
+        rows = self.batches.list(req.get_param("state"))
+        resp.media = {"success": True, "batches": [self.batches.render(b) for b in rows]}
+
+
+class BatchItem:
+    """GET a batch (a watch-only one with its unsigned PSBT); POST ``{"psbt": signed}``
+    to its ``/psbt``: checked, then broadcast."""
+
+    scopes = {"GET": PAYOUTS_READ, "POST": PAYOUTS_APPROVE}
+
+    def __init__(self, batches, max_body):
+        self.batches = batches
+        self.max_body = max(max_body, 4 * 2**20)  # a PSBT of 1 000 inputs is a few MB
+
+    def on_get(self, req, resp, batch_id):
+        resp.media = {"success": True, "batch": self.batches.render(self.batches.get(batch_id))}
+
+    def on_post(self, req, resp, batch_id):
+        if not req.path.endswith("/psbt"):
+            raise falcon.HTTPMethodNotAllowed(["GET"])
+        body = read_json(req, self.max_body)
+        if not isinstance(body, dict) or set(body) != {"psbt"}:
+            raise ValidationError('send {"psbt": "<base64 of the signed PSBT>"}', "psbt")
+        batch = self.batches.submit(batch_id, body["psbt"])
+        resp.media = {"success": True, "batch": self.batches.render(batch)}

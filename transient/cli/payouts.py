@@ -43,6 +43,17 @@ def register(sub, common):
         help="run one round of the sender now (a batch left by a crash is looked up in the wallet first)",
     )
     send.set_defaults(func=cmd_send)
+    psbt = actions.add_parser(
+        "psbt", parents=[common], help="print a watch-only batch's unsigned PSBT (base64; no id: list the unsigned)"
+    )
+    psbt.add_argument("batch", nargs="?", help="batch id")
+    psbt.set_defaults(func=cmd_psbt)
+    submit = actions.add_parser(
+        "submit", parents=[common], help="upload a batch's signed PSBT: checked, then broadcast"
+    )
+    submit.add_argument("batch", help="batch id")
+    submit.add_argument("file", help="the signed PSBT, base64 (- reads it from standard input)")
+    submit.set_defaults(func=cmd_submit)
 
 
 def register_refund(actions, common):
@@ -137,4 +148,38 @@ def cmd_refund(args):
         print_json(rendered)
     else:
         _print(args, rendered)
+    return OK
+
+
+def cmd_psbt(args):
+    with open_runtime(load_config(args)) as runtime:
+        batches = runtime.payout_batches
+        if args.batch is None:
+            rows = [batches.render(b) for b in batches.list("unsigned")]
+            if args.json:
+                print_json(rows)
+            else:
+                table(
+                    [(b["id"], b["currency"], len(b["payouts"]), b["created_at"]) for b in rows],
+                    ["BATCH", "COIN", "PAYOUTS", "MADE"],
+                )
+            return OK
+        batch = batches.render(batches.get(args.batch))
+    if batch["psbt"] is None:
+        raise CommandError("batch %s is %s: it has no PSBT to sign" % (batch["id"], batch["state"]), code=2)
+    if args.json:
+        print_json(batch)
+    else:
+        print(batch["psbt"])
+    return OK
+
+
+def cmd_submit(args):
+    try:
+        text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="ascii").read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError("cannot read %s: %s" % (args.file, getattr(exc, "strerror", None) or exc), code=2) from None
+    with open_runtime(load_config(args)) as runtime:
+        batch = runtime.payout_batches.submit(args.batch, text.strip())
+        _print(args, runtime.payout_batches.render(batch))
     return OK

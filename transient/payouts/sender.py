@@ -73,24 +73,7 @@ class PayoutSender:
         return self._send(batch) if batch is not None else None
 
     def _new_batch(self):
-        """Put the approved payouts not in a batch into a new one; return it (None: nothing to send)."""
-        with write_transaction(self.db):
-            waiting = list(
-                Payout.select()
-                .where((Payout.currency == self.currency) & (Payout.state == states.APPROVED) & Payout.batch.is_null())
-                .order_by(Payout.approved_at, Payout.id)
-                .limit(self.batch_max * 2)
-            )
-            chosen, seen = [], set()
-            for payout in waiting:
-                if payout.destination not in seen and len(chosen) < self.batch_max:
-                    seen.add(payout.destination)
-                    chosen.append(payout)
-            if not chosen:
-                return None
-            batch = PayoutBatch.create(id=self.idgen(), currency=self.currency, created_at=self.clock())
-            Payout.update(batch=batch.id).where(Payout.id.in_([p.id for p in chosen])).execute()
-        return batch
+        return new_batch(self.db, self.currency, self.batch_max, self.clock, self.idgen)
 
     def fee_rate(self):
         """The batch's fee rate: the node's estimate, never above the cap (the cap when
@@ -125,27 +108,52 @@ class PayoutSender:
         return self._record(batch, txid)
 
     def _record(self, batch, txid):
-        """Record a sent batch: the batch ``sent``, each payout broadcast (its event)."""
-        now = self.clock()
-        events = self.outbox.payout_batch(now)
-        decimals = self.backend.decimals
-        with write_transaction(self.db):
-            PayoutBatch.update(state=PayoutBatch.SENT, txid=txid, sent_at=now).where(
-                PayoutBatch.id == batch.id
-            ).execute()
-            for payout in Payout.select().where(Payout.batch == batch.id):
-                if payout.state in (states.APPROVED, states.AWAITING_SIGNATURE):
-                    ledger.change(payout, states.BROADCAST, events, now, decimals, txid=txid)
-            events.write()
-        self.outbox.written(events)
-        log.info("%s: payout batch %s sent: %s", self.currency, batch.id, txid)
-        batch.txid, batch.state = txid, PayoutBatch.SENT
-        return batch
+        return record_sent(self, batch, txid)
 
     def _void(self, batch, error):
         with write_transaction(self.db):
             PayoutBatch.update(state=PayoutBatch.VOID, error=error[:2000]).where(PayoutBatch.id == batch.id).execute()
             Payout.update(batch=None).where(Payout.batch == batch.id).execute()
+
+
+def new_batch(db, currency, batch_max, clock, idgen):
+    """Put ``currency``'s approved payouts not in a batch into a new one (``intent``), at
+    most ``batch_max`` and one per destination (sendmany takes each address once); return
+    it, or None when nothing waits."""
+    with write_transaction(db):
+        waiting = list(
+            Payout.select()
+            .where((Payout.currency == currency) & (Payout.state == states.APPROVED) & Payout.batch.is_null())
+            .order_by(Payout.approved_at, Payout.id)
+            .limit(batch_max * 2)
+        )
+        chosen, seen = [], set()
+        for payout in waiting:
+            if payout.destination not in seen and len(chosen) < batch_max:
+                seen.add(payout.destination)
+                chosen.append(payout)
+        if not chosen:
+            return None
+        batch = PayoutBatch.create(id=idgen(), currency=currency, created_at=clock())
+        Payout.update(batch=batch.id).where(Payout.id.in_([p.id for p in chosen])).execute()
+    return batch
+
+
+def record_sent(sender, batch, txid):
+    """Record a sent batch: the batch ``sent`` with ``txid``, each payout broadcast (its
+    event). ``sender`` gives the backend, database, outbox and clock."""
+    now = sender.clock()
+    events = sender.outbox.payout_batch(now)
+    with write_transaction(sender.db):
+        PayoutBatch.update(state=PayoutBatch.SENT, txid=txid, sent_at=now).where(PayoutBatch.id == batch.id).execute()
+        for payout in Payout.select().where(Payout.batch == batch.id):
+            if payout.state in (states.APPROVED, states.AWAITING_SIGNATURE):
+                ledger.change(payout, states.BROADCAST, events, now, sender.backend.decimals, txid=txid)
+        events.write()
+    sender.outbox.written(events)
+    log.info("%s: payout batch %s sent: %s", sender.currency, batch.id, txid)
+    batch.txid, batch.state = txid, PayoutBatch.SENT
+    return batch
 
 
 class Tracker:

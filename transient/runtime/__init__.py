@@ -164,7 +164,9 @@ class Runtime:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)
         # Money leaving: payouts and refunds, recorded and approved by the service, sent by
         # the runner (node-wallet coins with a fee rate cap), which an approval wakes.
-        self.payout_runner = build_payout_runner(config, self.backends, self.pools, self.db, self.outbox, clock, holder)
+        self.payout_runner, self.payout_batches = build_payout_runner(
+            config, self.backends, self.pools, self.db, self.outbox, clock, holder
+        )
         self.payouts = PayoutService(
             coins,
             self.outbox,
@@ -286,7 +288,7 @@ class Runtime:
             branding=self.branding(),
             reports=self.reports,
             reconciler=self.reconciler,
-            payouts=(self.payouts, self.refunds),
+            payouts=(self.payouts, self.refunds, self.payout_batches),
         )
 
     def branding(self):

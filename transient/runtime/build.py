@@ -9,12 +9,14 @@ from decimal import Decimal
 
 from ..chain import hdkeys
 from ..chain.sync import new_holder_id
-from ..core.errors import ConfigError, ValidationError
+from ..core.errors import ConfigError, NodeError, ValidationError
 from ..core.money import parse_amount
 from ..delivery.mail import MailDispatcher, Mailer, parse_smtp_url
 from ..email.customer import CustomerMail
 from ..payments.pool import AddressPool, WatchPool
+from ..payouts.batches import Batches
 from ..payouts.detector import Detector
+from ..payouts.psbt import PsbtSender
 from ..payouts.runner import PayoutRunner
 from ..payouts.sender import PayoutSender, Tracker
 from ..payouts.service import Limits
@@ -22,6 +24,7 @@ from ..rates.book import Policy, RateBook
 from ..rates.refresher import RateRefresher
 from ..rates.registry import build_sources, collect_sources
 from ..rates.store import PairLease
+from ..store.db import write_transaction
 from ..store.leases import ClusterLease
 
 log = logging.getLogger("transient")
@@ -101,31 +104,27 @@ def payout_limits(config, backends):
 
 
 def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
-    """Return the thread that follows every coin's payouts (paid by anyone: detected) and
-    sends the approved ones of each coin whose node holds the keys and has a ``[payouts]
-    fee_rate_cap`` (a coin without one sends nothing)."""
+    """Return ``(runner, batches)``: the thread that follows every coin's payouts (paid by
+    anyone: detected) and sends the approved ones of each coin with a ``[payouts]
+    fee_rate_cap`` (a coin without one sends nothing): from the node's wallet in one
+    sendmany, or for a watch-only coin as an unsigned PSBT to sign elsewhere."""
     caps = config["payouts.fee_rate_cap"]
     for code in caps:
         if code not in backends:
             name = "payouts.fee_rate_cap.%s" % code
             raise ConfigError("%s: %s is not a configured coin" % (name, code), field=name)
-    coins = {}
+    coins, signers = {}, {}
     for code, backend in sorted(backends.items()):
         sender = None
         watch_only = code in pools and pools[code].watch_only
-        if code in caps and not watch_only and getattr(backend, "SENDMANY_FEE_RATE", False):
-            sender = PayoutSender(
-                code,
-                backend,
-                db,
-                outbox,
-                Decimal(caps[code]),
-                conf_target=config["payouts.conf_target"],
-                batch_max=config["payouts.batch_max"],
-                clock=clock,
-            )
+        options = dict(conf_target=config["payouts.conf_target"], batch_max=config["payouts.batch_max"], clock=clock)
+        if code in caps and watch_only and getattr(backend, "PSBT", False):
+            change = change_address(pools[code], db)
+            sender = signers[code] = PsbtSender(code, backend, db, outbox, Decimal(caps[code]), change, **options)
+        elif code in caps and not watch_only and getattr(backend, "SENDMANY_FEE_RATE", False):
+            sender = PayoutSender(code, backend, db, outbox, Decimal(caps[code]), **options)
         elif code in caps:
-            log.info("%s: payouts are not sent from this node (watch-only, or no fee rate on sendmany)", code)
+            log.info("%s: payouts are not sent from this node (pay them yourself: they are detected)", code)
         coins[code] = (
             sender,
             Tracker(code, backend, db, outbox, clock=clock),
@@ -133,7 +132,23 @@ def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
         )
     seconds = max(10, 3 * config["payouts.interval"])
     lease = ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
-    return PayoutRunner(coins, config["payouts.interval"], lease)
+    return PayoutRunner(coins, config["payouts.interval"], lease), Batches(signers)
+
+
+def change_address(pool, db):
+    """A function giving a fresh address of a watch-only coin's key, for a PSBT's change
+    (claimed from its pool, as a payment's would be: never handed out again)."""
+
+    def change():
+        for _ in range(2):
+            with write_transaction(db):
+                claim = pool.claim()
+            if claim is not None:
+                return claim[0]
+            pool.refill(low_water=1)
+        raise NodeError("%s: no watch-only address for the change could be derived" % pool.currency)
+
+    return change
 
 
 def watch_key(code, opts):
