@@ -64,6 +64,8 @@ LIMIT = _param(
 )
 PAGE = {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}
 PAYOUT_ANSWER = _json(_envelope(payout=_ref("Payout")), "The payout.")
+BATCH_ID = _param("batch_id", "path", "The payout batch's id.")
+BATCH = {"200": _json(_envelope(batch={"type": "object"}), "The batch.")}
 REVISION = _body(
     {"type": "object", "properties": {"revision": {"type": "integer"}}, "additionalProperties": False}, False
 )
@@ -365,6 +367,49 @@ def payouts():
                 [PULL_ID],
                 tag="Payouts",
             )
+        },
+        "/payout-batches": {
+            "get": _op(
+                "List payout batches (one transaction each)",
+                {"200": _json(_envelope(batches={"type": "array", "items": {"type": "object"}}), "The batches.")},
+                keys.PAYOUTS_READ,
+                [_param("state", "query", "Only this state.", None, False)],
+                tag="Payouts",
+            )
+        },
+        "/payout-batches/{batch_id}": {
+            "get": _op(
+                "Read a batch (a watch-only one with its unsigned PSBT)",
+                BATCH,
+                keys.PAYOUTS_READ,
+                [BATCH_ID],
+                tag="Payouts",
+            ),
+            "post": _op(
+                "Not allowed: a signed PSBT goes to the batch's /psbt",
+                {"405": _json(ERROR, "Method not allowed.")},
+                keys.PAYOUTS_APPROVE,
+                [BATCH_ID],
+                tag="Payouts",
+            ),
+        },
+        "/payout-batches/{batch_id}/psbt": {
+            "get": _op("Read a batch (as its parent path)", BATCH, keys.PAYOUTS_READ, [BATCH_ID], tag="Payouts"),
+            "post": _op(
+                "Submit the signed PSBT of a watch-only batch: checked, then broadcast",
+                BATCH,
+                keys.PAYOUTS_APPROVE,
+                [BATCH_ID],
+                _body(
+                    {
+                        "type": "object",
+                        "properties": {"psbt": {"type": "string", "description": "Base64 of the signed PSBT."}},
+                        "required": ["psbt"],
+                        "additionalProperties": False,
+                    }
+                ),
+                tag="Payouts",
+            ),
         },
         "/claim/{pull_id}": {
             "get": _op(
