@@ -88,7 +88,10 @@ def payments():
                     "200": _json(
                         _envelope(
                             payments={"type": "array", "items": _ref("Payment")},
-                            cursor={"type": ["string", "null"], "description": "Pass it back for the next page."},
+                            next_cursor={
+                                "type": ["string", "null"],
+                                "description": "Pass it as cursor for the next page.",
+                            },
                         ),
                         "A page of payments.",
                     )
@@ -107,7 +110,7 @@ def payments():
                 "Read a payment",
                 {
                     "200": _json(
-                        _envelope(payment={"oneOf": [_ref("Payment"), _ref("PublicPayment")]}),
+                        _envelope(payment={"anyOf": [_ref("Payment"), _ref("PublicPayment")]}),
                         "The full object with `payments:read`, else the public view.",
                     )
                 },
