@@ -12,7 +12,8 @@ from _cli import Lines, as_json, clean_env, one_line_error, run
 from _daemon import ROOT, wait_for
 from _services import _missing
 
-from transient.devnet.node import Devnet, find_free_port, litecoind_available
+from transient.devnet.node import find_free_port, litecoind_available
+from transient.devnet.workspace import Devnet
 
 pytestmark = pytest.mark.regtest
 

@@ -155,7 +155,7 @@ def test_the_merchant_hears_of_a_delivery_given_up_a_stalled_node_and_a_payout_t
         id="po_alert_1", currency="LTC", amount=1000, destination="rltc1qexample", state="awaiting_approval",
         created_at=long_ago, updated_at=long_ago,
     )  # fmt: skip
-    alerts = runtime.alert_job.alerts
+    alerts = runtime.alert_job.jobs[0]
     assert alerts.tick() == 3
     assert alerts.tick() == 0  # each once, however often it is looked at
     _drain(runtime)
@@ -168,3 +168,48 @@ def test_the_merchant_hears_of_a_delivery_given_up_a_stalled_node_and_a_payout_t
     ]
     body = [m for to, m in got if "given up" in m["Subject"]][0].get_content()
     assert "an e-mail to a customer" in body and "550" in body and "POST /deliveries/%d/redeliver" % failed.id in body
+
+
+def test_a_refund_is_offered_by_its_claim_link_then_its_sending_is_told(tmp_path, regtest, smtp):
+    wallet = regtest.create_wallet("refunds-shop")
+    regtest.pay(regtest.rpc("getnewaddress", "", wallet=wallet), "5")  # what the refunds are paid from
+    regtest.mine(1)
+    extra = """
+[server]
+public_url = "https://shop.example.org"
+[payouts]
+fee_rate_cap = { LTC = "20" }
+[email]
+smtp_url = "%s"
+sender = "shop@example.org"
+ca_file = "%s"
+""" % (smtp.url, smtp.cert)
+    client, runtime = node_client(tmp_path, regtest, wallet, extra=extra)
+    try:
+        body = {"currency": "LTC", "amount": "1", "email": "back@example.org", "metadata": {"language": "fr"}}
+        p = post(client, body).json["payment"]
+        _pay(regtest, runtime, p["payment_address"], "1")
+        refund = client.simulate_post(
+            "/payments/%s/refund" % p["id"],
+            body=json.dumps({"variant": "Custom", "amount": "0.3"}),
+            headers={"Content-Type": "application/json"},
+        )
+        assert refund.status_code == 201, refund.text
+        claims = runtime.alert_job.jobs[1]
+        assert claims.tick() == 1 and claims.tick() == 0  # the link once
+        _drain(runtime)
+        smtp.inbox.wait(2)
+        pull_id = refund.json["pull_payment"]["id"]
+        payout = runtime.payouts.claim(pull_id, regtest.rpc("getnewaddress", "", wallet="payer"))
+        runtime.payouts.approve(payout.id)
+        runtime.payout_runner.round()
+        _drain(runtime)
+        got = smtp.inbox.wait(3)
+        subjects = [m["Subject"] for to, m in got if to == "back@example.org"]
+        assert subjects == ["Paiement reçu : 1 LTC", "Votre remboursement de 0,3 LTC", "Remboursement envoyé : 0,3 LTC"]
+        claim_text, claim_html = _parts(got[1][1])
+        assert "https://shop.example.org/claim/%s" % pull_id in claim_text and "/claim/%s" % pull_id in claim_html
+        txid = Payout.get_by_id(payout.id).txid
+        assert txid and txid in _parts(got[2][1])[0]
+    finally:
+        runtime.close()

@@ -8,7 +8,8 @@ import pytest
 from transient import settings
 from transient.cli import first_run
 from transient.cli.util import CommandError, daemon_url, require_daemon, start_hint
-from transient.devnet.node import CHECKOUT, Devnet, find_free_port
+from transient.devnet.node import find_free_port
+from transient.devnet.workspace import CHECKOUT, Devnet
 
 
 @pytest.mark.parametrize(

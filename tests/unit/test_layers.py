@@ -25,6 +25,7 @@ RANKS = {
     "transient.web": 1,  # the one Jinja2 environment and base layout of every page (core only)
     "transient.delivery": 2,
     "transient.rates": 2,  # fiat rates: sources, pure rules, stored quotes, refresher (core and store only)
+    "transient.accounts": 2,  # dashboard users: passwords, TOTP, sessions, throttling, audit (core, store, ops)
     "transient.webhooks": 3,  # the public module for webhook receivers
     "transient.chain": 3,  # writes events into the outbox
     "transient_backends": 4,  # the built-in backends: the chain's interface over JSON-RPC
@@ -47,7 +48,7 @@ RANKS = {
 # The rooms that must not import each other although neither is above the other.
 SIBLINGS = [
     {"transient.store", "transient.ops", "transient.web"},
-    {"transient.delivery", "transient.rates"},
+    {"transient.delivery", "transient.rates", "transient.accounts"},
     {"transient.webhooks", "transient.chain"},
     {"transient_backends", "transient.payments", "transient.payouts"},
     {"transient.plugin", "transient.devnet", "transient.reports"},
@@ -218,3 +219,24 @@ def test_every_package_ships_in_the_wheel():
     rooms = {p.parent for top in ("transient", "backends") for p in (ROOT / top).rglob("*.py")}
     lacking = sorted(str(d.relative_to(ROOT)) for d in rooms if not (d / "__init__.py").exists())
     assert lacking == [], "give these an __init__.py, or the wheel goes without them"
+
+
+#: What transientd's master may not import before it forks the workers: the metric families
+#: (prometheus_client picks its multiprocess mode at import, before the run directory
+#: exists: the workers' counters were then each their own, and /metrics summed nothing)
+#: and the store (peewee imports psycopg2, and every SQLite worker carried libpq).
+MASTER_MUST_NOT = ("transient.ops.metrics", "transient.store")
+
+
+def test_the_daemon_s_master_imports_neither_the_metrics_nor_the_store():
+    closure, todo = set(), ["transientd"]
+    while todo:
+        module = todo.pop()
+        if module in closure:
+            continue
+        closure.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:n]) for n in range(1, len(parts)) if ".".join(parts[:n]) in FILES]
+        todo += [t for t, _, inner in imports(module, FILES[module])[0] if t in FILES and not inner]
+    found = sorted(m for m in closure if m.startswith(MASTER_MUST_NOT))
+    assert not found, "transientd's master imports %s: keep what the settings check in modules that do not" % found

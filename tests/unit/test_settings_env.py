@@ -60,6 +60,13 @@ def test_the_project_s_own_variables_are_not_settings_and_stay_allowed(tmp_path)
     assert config["server.workers"] == 2 and config.rate_sources["coingecko"]["timeout"] == 7
 
 
+def test_the_node_programs_variables_are_not_settings():
+    """.ci/run exports them for the tests: the daemons and CLIs the tests start inherit them."""
+    from transient.devnet.coins import KINDS
+
+    assert {variable for _cls, variable in KINDS.values()} <= settings.NOT_SETTINGS
+
+
 def test_a_bad_value_from_the_environment_names_the_variable(tmp_path):
     exc = error(tmp_path, "[server]\nworkers = 2\n", env={"TRANSIENT_SERVER_WORKERS": "many"})
     assert exc.message == "TRANSIENT_SERVER_WORKERS must be an integer (got 'many')"

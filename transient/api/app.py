@@ -8,6 +8,7 @@ from . import payouts as payout_routes
 from .auth import ApiKeys
 from .checkout import page
 from .checkout.claim import ClaimPage
+from .dashboard import mount as mount_dashboard
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
 from .openapi import OpenApiDocument
@@ -46,6 +47,7 @@ def create_app(
     reconciler=None,
     payouts=None,
     peers=None,
+    dashboard=None,
 ):
     """Return the WSGI app.
 
@@ -62,15 +64,12 @@ def create_app(
     reports.reconcile.Reconciler behind ``/reports/reconcile``; ``peers`` who is local
     (api.peers.Peers over ``[server] trusted_proxies``), for /metrics and /notify.
     ``payouts`` the ``(PayoutService, Refunds, Batches)`` behind ``/payouts``,
-    ``/payments/{id}/refund``, ``/payout-batches`` and the claim page ``/claim/{id}``.
+    ``/payments/{id}/refund``, ``/payout-batches`` and the claim page ``/claim/{id}``;
+    ``dashboard`` the merchant's pages (a dashboard.Dashboard: its services and path), None
+    when turned off.
     """
     access = ApiKeys(keys)
-    app = App(middleware=[HttpMetrics(), access])
-    app.req_options.strip_url_path_trailing_slash = True
-    shapes = errors.ErrorShapes()  # ours, and a foreign API's under its prefix (mount_greenfield)
-    app.set_error_serializer(shapes.serialize)
-    app.add_error_handler(TransientError, shapes.handle)
-    app.add_error_handler(Exception, errors.handle_unexpected_error)
+    app, shapes = _app(access)
     app.add_route("/payments", resources.Payments(payments, max_body))
     app.add_route("/payments/{payment_id}", resources.PaymentItem(payments))
     page.add_routes(app, payments, qr_style, refresh_interval, branding)  # QR images, the /pay/{id} page and its assets
@@ -81,6 +80,28 @@ def create_app(
     app.add_route("/healthz", resources.Health(health))
     app.add_route("/metrics", Metrics(keys, metrics_state, peers))
     app.add_route("/openapi.json", OpenApiDocument())
+    _optional_routes(app, reports, reconciler, rates, payouts, branding, max_body)
+    if greenfield is not None:
+        mount_greenfield(app, shapes, *greenfield, access.keys, max_body, refresh_interval)
+    if dashboard is not None:
+        mount_dashboard(app, dashboard)
+    return app
+
+
+def _app(access):
+    """The App with its middleware (``access``: the ApiKeys) and its one error mapping;
+    return ``(app, ErrorShapes)``."""
+    app = App(middleware=[HttpMetrics(), access])
+    app.req_options.strip_url_path_trailing_slash = True
+    shapes = errors.ErrorShapes()  # ours, and a foreign API's under its prefix (mount_greenfield)
+    app.set_error_serializer(shapes.serialize)
+    app.add_error_handler(TransientError, shapes.handle)
+    app.add_error_handler(Exception, errors.handle_unexpected_error)
+    return app, shapes
+
+
+def _optional_routes(app, reports, reconciler, rates, payouts, branding, max_body):
+    """The routes of what this process has: reports, reconciliation, rates, payouts."""
     if reports is not None:
         app.add_route("/reports/{kind}", ReportFile(reports))
     if reconciler is not None:
@@ -91,6 +112,3 @@ def create_app(
         payout_routes.add_routes(app, *payouts, max_body)
         # The customers' refund claim page: a pull payment's viewLink.
         app.add_route("/claim/{pull_id}", ClaimPage(payouts[0], (branding.store_name or "") if branding else ""))
-    if greenfield is not None:
-        mount_greenfield(app, shapes, *greenfield, access.keys, max_body, refresh_interval)
-    return app

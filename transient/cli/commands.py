@@ -29,6 +29,7 @@ from . import payments as cli_payments
 from . import payouts as cli_payouts
 from . import rates as cli_rates
 from . import reports as cli_reports
+from . import users as cli_users
 from . import wallet as cli_wallet
 from . import webhooks as cli_webhooks
 from .util import (
@@ -246,7 +247,29 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     cli_payments.register(sub, common)
+    _register_node_commands(sub, common)
+    cli_webhooks.register(sub, common)
+    cli_rates.register(sub, common)
+    cli_reports.register(sub, common)
+    cli_reports.register_reconcile(sub, common)
+    cli_payouts.register(sub, common)
+    cli_wallet.register(sub, common)
+    cli_keys.register(sub, common)
+    cli_users.register(sub, common)
+    cli_devnet.register(sub, common)
 
+    migrate = sub.add_parser("migrate", parents=[common], help="apply pending database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+    backends = sub.add_parser("backends", parents=[common], help="list installed coin backends and their plugins")
+    backends.set_defaults(func=cmd_backends)
+    sync = sub.add_parser("sync", parents=[common], help="sync a coin with its node now")
+    sync.add_argument("currency", help="currency code, e.g. DOGE")
+    sync.set_defaults(func=cmd_sync)
+    return parser
+
+
+def _register_node_commands(sub, common):
+    """notify, doctor and rescan: the commands that talk to the daemon or the coin nodes."""
     notify = sub.add_parser(
         "notify",
         parents=[common],
@@ -293,24 +316,6 @@ def build_parser():
     )
     rescan.add_argument("--batch", type=positive, default=500, help="outputs per database transaction (default 500)")
     rescan.set_defaults(func=cmd_rescan)
-
-    cli_webhooks.register(sub, common)
-    cli_rates.register(sub, common)
-    cli_reports.register(sub, common)
-    cli_reports.register_reconcile(sub, common)
-    cli_payouts.register(sub, common)
-    cli_wallet.register(sub, common)
-    cli_keys.register(sub, common)
-    cli_devnet.register(sub, common)
-
-    migrate = sub.add_parser("migrate", parents=[common], help="apply pending database migrations")
-    migrate.set_defaults(func=cmd_migrate)
-    backends = sub.add_parser("backends", parents=[common], help="list installed coin backends and their plugins")
-    backends.set_defaults(func=cmd_backends)
-    sync = sub.add_parser("sync", parents=[common], help="sync a coin with its node now")
-    sync.add_argument("currency", help="currency code, e.g. DOGE")
-    sync.set_defaults(func=cmd_sync)
-    return parser
 
 
 def main(argv=None):

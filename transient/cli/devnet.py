@@ -5,7 +5,7 @@ import os
 
 from .. import settings
 from ..core.money import parse_amount, to_decimal
-from ..devnet.node import DEFAULT_DIR, Devnet
+from ..devnet.workspace import DEFAULT_DIR, Devnet
 from .util import OK, CommandError, daemon_answers, fields, open_runtime, print_json, require_daemon
 
 DIR_ENV = "TRANSIENT_DEVNET_DIR"

@@ -22,7 +22,8 @@ from dotenv import dotenv_values
 from .. import settings
 from ..chain import plugins
 from ..core.errors import NodeError, TransientError
-from ..devnet.node import DEFAULT_DIR, INSTALL_HINT, Devnet, DevnetError, litecoind_available, port_free
+from ..devnet.node import DevnetError, litecoind_available, port_free
+from ..devnet.workspace import DEFAULT_DIR, INSTALL_HINT, Devnet
 from .devnet import DIR_ENV
 from .util import daemon_answers
 

@@ -31,7 +31,12 @@ def register(sub, common):
         description="Payments, through the same service as the HTTP API.",
     )
     actions = payments.add_subparsers(dest="action", metavar="ACTION", required=True)
+    _register_create(actions, common)
+    register_refund(actions, common)
+    _register_reading(actions, common)
 
+
+def _register_create(actions, common):
     create = actions.add_parser("create", parents=[common], help="create a payment (the node gives its address)")
     create.add_argument("--currency", required=True, help="currency code, e.g. DOGE")
     create.add_argument("--amount", help="exact decimal amount, e.g. 10 or 0.5 (at most 8 decimals)")
@@ -64,8 +69,9 @@ def register(sub, common):
     )
     create.set_defaults(func=cmd_create)
 
-    register_refund(actions, common)
 
+def _register_reading(actions, common):
+    """show, list and watch."""
     show = actions.add_parser("show", parents=[common], help="show one payment, its transactions and history")
     show.add_argument("id", help="payment id")
     show.set_defaults(func=cmd_show)

@@ -18,6 +18,9 @@ def register(sub, common):
     listing.add_argument("--state", help="only payouts in this state, e.g. awaiting_approval")
     listing.add_argument("--currency", help="only this coin's")
     listing.add_argument("--limit", default="50", help="at most this many (1-500)")
+    listing.add_argument(
+        "--uris", action="store_true", help="print each payout's BIP21 URI only (to pay them from your own wallet)"
+    )
     listing.set_defaults(func=cmd_list)
     show = actions.add_parser("show", parents=[common], help="show one payout")
     show.add_argument("id")
@@ -86,6 +89,10 @@ def cmd_list(args):
         rendered = [runtime.payouts.render(p) for p in rows]
     if args.json:
         print_json(rendered)
+        return OK
+    if args.uris:
+        for p in rendered:
+            print(p["uri"])
         return OK
     table(
         [(p["id"], p["currency"], p["amount"], p["state"], p["destination"], p["txid"] or "") for p in rendered],

@@ -27,10 +27,11 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from ..core.clock import iso
+from ..core.money import format_amount
 from ..delivery import queue
 from ..store.db import write_transaction
-from ..store.models import ChainState, Delivery, Event
-from ..store.payouts import Payout
+from ..store.models import ChainState, Delivery, Event, Payment
+from ..store.payouts import Payout, PullPayment
 
 log = logging.getLogger("transient.email")
 NAMESPACE = uuid.UUID("6f1c2a7e-2d0b-4f5e-9a57-3c9e1b0d7a11")  # of the alerts' event ids
@@ -194,16 +195,69 @@ class MerchantAlerts:
         return mail.as_string(policy=mail.policy.clone(linesep="\r\n"))
 
 
+class RefundClaims:
+    """The customer's ``refund_claim`` e-mail: a refund (a pull payment) of a payment with
+    an ``email`` made in the last day, not claimed in full, gets its claim page's link
+    once (the refunds service writes no event of its own; this finds them each round)."""
+
+    def __init__(self, db, customer_mail, public_url, clock=None):
+        self.db = db
+        self.mail = customer_mail
+        self.base_url = (public_url or "").rstrip("/")
+        self.clock = clock or datetime.datetime.utcnow
+
+    def tick(self):
+        if "refund_claim" not in self.mail.kinds:
+            return 0
+        now = self.clock()
+        query = (
+            PullPayment.select(PullPayment, Payment)
+            .join(Payment, on=(PullPayment.payment_id == Payment.id))
+            .where(
+                (PullPayment.created_at > now - RECENT)
+                & (PullPayment.archived == False)  # noqa: E712 - SQL, not Python
+                & (PullPayment.claimed < PullPayment.amount)
+                & Payment.email.is_null(False)
+            )
+            .limit(200)
+        )
+        made = 0
+        for pull in query:
+            made += self._one(pull, pull.payment, now)
+        return made
+
+    def _one(self, pull, payment, now):
+        event_id = uuid.uuid5(NAMESPACE, "claim:%s" % pull.id)
+        with write_transaction(self.db):
+            Event.insert(
+                event_id=event_id, payment=None, payout_id=None, sequence=0, type="email.refund_claim",
+                data=json.dumps({"pull_payment_id": pull.id}), created_at=now,
+            ).on_conflict_ignore().execute()  # fmt: skip
+            row = Event.get(Event.event_id == event_id)
+            if Delivery.select().where(Delivery.event == row.id).exists():
+                return 0
+            values = self.mail.values("refund_claim", payment)
+            values.update(
+                amount=format_amount(pull.amount - pull.claimed), link="%s/claim/%s" % (self.base_url, pull.id)
+            )
+            text = self.mail.message("refund_claim", payment, values, "%s.refund_claim" % event_id, now)
+            url = "mailto:" + payment.email
+            # After the payment's messages so far: its mails reach the customer in order.
+            queue.queue([dict(event=row.id, payment=payment.id, sequence=payment.event_seq, url=url, body=text)], now)
+        return 1
+
+
 def _target(url):
     head, sep, rest = url.partition("://")
     return head + sep + rest.split("/")[0].split("?")[0].rpartition("@")[2] if sep else url.split(":")[0]
 
 
 class AlertJob:
-    """Runs ``alerts.tick`` every ``interval`` seconds in the process holding ``lease``."""
+    """Runs each of ``jobs`` (``tick()``: the merchant's alerts, the refund claims) every
+    ``interval`` seconds in the process holding ``lease``."""
 
-    def __init__(self, alerts, interval, lease):
-        self.alerts = alerts
+    def __init__(self, jobs, interval, lease):
+        self.jobs = list(jobs)
         self.interval = interval
         self.lease = lease
         self._stop = threading.Event()
@@ -217,7 +271,8 @@ class AlertJob:
         while not self._stop.wait(self.interval):
             try:
                 if self.lease.claim():
-                    self.alerts.tick()
+                    for job in self.jobs:
+                        job.tick()
             except Exception:  # noqa: BLE001 - the database may be down: log, go on
                 log.exception("alerts: the round failed")
 

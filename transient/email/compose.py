@@ -25,6 +25,8 @@ SUBJECTS = {
     "paid": "Payment received: {amount} {currency}",
     "underpaid": "Payment incomplete: {due} {currency} still due",
     "paid_late": "Payment received after expiry",
+    "refund_sent": "Refund sent: {amount} {currency}",
+    "refund_claim": "Your refund of {amount} {currency}",
 }
 
 
@@ -95,7 +97,7 @@ def message(kind, lang, sender, recipient, values, key, now):
     mail["Date"] = format_datetime(now.replace(tzinfo=UTC_TZ))
     mail["Message-ID"] = make_msgid(idstring=key, domain=sender.rpartition("@")[2])
     mail["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-reply loops
-    mail["Content-Language"] = lang
     mail.set_content(text)
     mail.add_alternative(html, subtype="html")
+    mail["Content-Language"] = lang  # after the content: set_content drops the Content-* headers
     return mail.as_string(policy=mail.policy.clone(linesep="\r\n"))

@@ -4,7 +4,10 @@ with an ``email``:
 
 - ``paid``: its status became PAID or OVERPAID (a receipt: amount, transactions);
 - ``underpaid``: its status became UNDERPAID (what is due, with the checkout link);
-- ``paid_late``: funds arrived after it expired (the merchant decides).
+- ``paid_late``: funds arrived after it expired (the merchant decides);
+- ``refund_sent``: a payout refunding it went out (its transaction);
+- ``refund_claim``: a refund of it can be claimed (the claim page's link): found by
+  :class:`RefundClaims` with the merchant's alerts, written once like them.
 
 Each kind can be switched off (``[email] customer``). At most ``rate_limit`` messages an
 hour go to one address; more wait (queued with a later first attempt), none is dropped.
@@ -20,7 +23,7 @@ from ..core import status as st
 from ..core.money import format_amount
 from ..delivery import queue
 from ..store.db import chunks
-from ..store.models import Delivery, Event, Receipt
+from ..store.models import Delivery, Event, Payment, Receipt
 from . import compose
 
 HOUR = datetime.timedelta(hours=1)
@@ -65,20 +68,42 @@ class CustomerMail:
         rows, counts = [], {}
         for event_id, payment, seq, kind in wanted:
             url = "mailto:" + payment.email
-            text = compose.message(
-                kind,
-                compose.language(_metadata(payment).get("language")),
-                self.sender,
-                payment.email,
-                self._values(kind, payment),
-                "%s.%s" % (event_id, kind),
-                now,
-            )
+            text = self.message(kind, payment, self._values(kind, payment), "%s.%s" % (event_id, kind), now)
             rows.append(
                 dict(event=ids[event_id], payment=payment.id, sequence=seq, url=url, body=text)
                 | self._later(url, counts, now)
             )
         return queue.queue(rows, now)
+
+    def project_payouts(self, made, now):
+        """Queue ``refund_sent`` for the payout events ``made`` (``(Event row, snapshot)``)
+        that sent a refund of a payment with an ``email``; return how many."""
+        if "refund_sent" not in self.kinds:
+            return 0
+        rows = []
+        for event, snapshot in made:
+            data = json.loads(event.data or "{}")
+            if event.type != event_types.PAYOUT_UPDATED or data.get("to") != "broadcast":
+                continue
+            payment = Payment.get_or_none(Payment.id == snapshot["payment_id"]) if snapshot.get("payment_id") else None
+            if payment is None or not payment.email:
+                continue
+            values = dict(self._values("refund_sent", payment), amount=snapshot["amount"])
+            values["transactions"] = [snapshot["txid"]] if snapshot.get("txid") else []
+            url = "mailto:" + payment.email
+            text = self.message("refund_sent", payment, values, "%s.refund_sent" % event.event_id, now)
+            row = dict(event=event.id, payment=None, payout_id=snapshot["id"], sequence=event.sequence, url=url)
+            rows.append(dict(row, body=text) | self._later(url, {}, now))
+        return queue.queue(rows, now)
+
+    def message(self, kind, payment, values, key, now):
+        """The message ``kind`` about ``payment`` to its customer, in their language."""
+        lang = compose.language(_metadata(payment).get("language"))
+        return compose.message(kind, lang, self.sender, payment.email, values, key, now)
+
+    def values(self, kind, payment):
+        """The template values of the message ``kind`` about ``payment``."""
+        return self._values(kind, payment)
 
     def _values(self, kind, payment):
         money = lambda units: format_amount(units, self.decimals.get(payment.currency, 8))  # noqa: E731

@@ -260,6 +260,13 @@ class Greenfield:
             raise Unknown("invoice")
         return invoice
 
+    def invoice_of(self, payment_id):
+        """The id of the invoice that holds payment ``payment_id``, or None."""
+        link = (
+            InvoicePayment.select(InvoicePayment.invoice).where(InvoicePayment.payment == payment_id).tuples().first()
+        )
+        return link[0] if link else None
+
     def get(self, store_id, invoice_id):
         invoice = self.find(store_id, invoice_id)
         return self.render(invoice, self._payments_of([invoice.id])[invoice.id], self.clock())

@@ -49,31 +49,9 @@ def read_request(body, coins, options):
     if not isinstance(body, dict):
         raise shapes.FieldErrors([("body", "must be a JSON object")])
     errors = []
-    checkout = body.get("checkout")
-    if checkout is None:
-        checkout = {}
-    if not isinstance(checkout, dict):
-        errors.append(("checkout", "must be an object or null"))
-        checkout = {}
-    currency = body.get("currency")
-    if not isinstance(currency, str) or not currency.strip():
-        errors.append(("currency", "is required, e.g. USD or LTC"))
-        currency = ""
-    currency = currency.strip().upper()
-    amount = None
-    if body.get("amount") is None:
-        errors.append(("amount", "is required (top-up invoices without an amount are not supported)"))
-    else:
-        try:
-            amount = shapes.money_text(shapes.decimal_of(body["amount"], "amount"))
-        except shapes.FieldErrors as exc:
-            errors += exc.errors
-    metadata = body.get("metadata")
-    if metadata is None:
-        metadata = {}
-    if not isinstance(metadata, dict):
-        errors.append(("metadata", "must be an object or null"))
-        metadata = {}
+    checkout = _object(body, "checkout", errors)
+    currency, amount = _currency_and_amount(body, errors)
+    metadata = _object(body, "metadata", errors)
     metadata_numbers(metadata, "metadata", errors)
     order_id = metadata.get("orderId")
     if order_id is not None:
@@ -86,25 +64,8 @@ def read_request(body, coins, options):
     methods = _methods(checkout.get("paymentMethods"), currency, coins, errors)
     expiration = _minutes(checkout, "expirationMinutes", options["expiration_minutes"], errors)
     monitoring = _minutes(checkout, "monitoringMinutes", options["monitoring_minutes"], errors)
-    tolerance = checkout.get("paymentTolerance")
-    if tolerance is None:
-        tolerance = options["payment_tolerance"]
-    try:
-        tolerance_text = shapes.money_text(shapes.decimal_of(tolerance, "checkout.paymentTolerance", positive=False))
-        if Decimal(tolerance_text) >= 100:
-            errors.append(("checkout.paymentTolerance", "must be below 100 (percent)"))
-    except shapes.FieldErrors as exc:
-        errors += exc.errors
-        tolerance_text = "0"
-    redirect = checkout.get("redirectURL")
-    if redirect is not None and not isinstance(redirect, str):
-        errors.append(("checkout.redirectURL", "must be a URL or null"))
-    for key in ("redirectAutomatically", "requiresRefundEmail"):
-        if checkout.get(key) is not None and not isinstance(checkout[key], bool):
-            errors.append(("checkout.%s" % key, "must be true, false or null"))
-    for key in ("defaultPaymentMethod", "defaultLanguage", "checkoutType"):
-        if checkout.get(key) is not None and not (isinstance(checkout[key], str) and len(checkout[key]) <= 64):
-            errors.append(("checkout.%s" % key, "must be a short string or null"))
+    tolerance = _tolerance(checkout, options, errors)
+    redirect = _checkout_options(checkout, errors)
     if errors:
         raise shapes.FieldErrors(errors)
     description = metadata.get("itemDesc")
@@ -119,14 +80,14 @@ def read_request(body, coins, options):
         "confirmations": shapes.SPEEDS.get(speed_name),
         "expiration_minutes": expiration,
         "monitoring_minutes": monitoring,
-        "tolerance": tolerance_text,
+        "tolerance": tolerance,
         "redirect_url": redirect or None,
         "checkout": {
             "speedPolicy": speed_name,
             "defaultPaymentMethod": checkout.get("defaultPaymentMethod"),
             "expirationMinutes": expiration,
             "monitoringMinutes": monitoring,
-            "paymentTolerance": number(tolerance_text),
+            "paymentTolerance": number(tolerance),
             "redirectURL": redirect or None,
             "redirectAutomatically": bool(checkout.get("redirectAutomatically")),
             "requiresRefundEmail": checkout.get("requiresRefundEmail"),
@@ -134,6 +95,63 @@ def read_request(body, coins, options):
             "checkoutType": checkout.get("checkoutType"),
         },
     }
+
+
+def _object(body, key, errors):
+    """The object at ``key`` (null or missing: an empty one)."""
+    value = body.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        errors.append((key, "must be an object or null"))
+        return {}
+    return value
+
+
+def _currency_and_amount(body, errors):
+    """``(currency code, amount text)``: both required."""
+    currency = body.get("currency")
+    if not isinstance(currency, str) or not currency.strip():
+        errors.append(("currency", "is required, e.g. USD or LTC"))
+        currency = ""
+    amount = None
+    if body.get("amount") is None:
+        errors.append(("amount", "is required (top-up invoices without an amount are not supported)"))
+    else:
+        try:
+            amount = shapes.money_text(shapes.decimal_of(body["amount"], "amount"))
+        except shapes.FieldErrors as exc:
+            errors += exc.errors
+    return currency.strip().upper(), amount
+
+
+def _tolerance(checkout, options, errors):
+    """The underpayment tolerance in percent, as text (the store's default when null)."""
+    tolerance = checkout.get("paymentTolerance")
+    if tolerance is None:
+        tolerance = options["payment_tolerance"]
+    try:
+        text = shapes.money_text(shapes.decimal_of(tolerance, "checkout.paymentTolerance", positive=False))
+    except shapes.FieldErrors as exc:
+        errors += exc.errors
+        return "0"
+    if Decimal(text) >= 100:
+        errors.append(("checkout.paymentTolerance", "must be below 100 (percent)"))
+    return text
+
+
+def _checkout_options(checkout, errors):
+    """Check the checkout's options that are only echoed; return its redirect URL."""
+    redirect = checkout.get("redirectURL")
+    if redirect is not None and not isinstance(redirect, str):
+        errors.append(("checkout.redirectURL", "must be a URL or null"))
+    for key in ("redirectAutomatically", "requiresRefundEmail"):
+        if checkout.get(key) is not None and not isinstance(checkout[key], bool):
+            errors.append(("checkout.%s" % key, "must be true, false or null"))
+    for key in ("defaultPaymentMethod", "defaultLanguage", "checkoutType"):
+        if checkout.get(key) is not None and not (isinstance(checkout[key], str) and len(checkout[key]) <= 64):
+            errors.append(("checkout.%s" % key, "must be a short string or null"))
+    return redirect
 
 
 def _methods(value, currency, coins, errors):

@@ -108,6 +108,17 @@ HTTP_DURATION = Histogram(
     ["method", "route"],
     buckets=HTTP_BUCKETS,
 )
+# -- the dashboard ------------------------------------------------------------------
+SIGN_INS = Counter(
+    "transient_dashboard_sign_ins",
+    "Dashboard sign-in attempts by outcome: ok, failed (wrong password or code), locked (refused unread).",
+    ["outcome"],
+)
+LOCKOUTS = Counter(
+    "transient_dashboard_lockouts",
+    "Dashboard sign-in lockouts begun, by what was locked: account or address.",
+    ["kind"],
+)
 # -- the process --------------------------------------------------------------------
 MEMORY = Gauge(
     "transient_process_resident_memory_bytes",

@@ -171,16 +171,7 @@ class Renderer:
             "id": str(payment.id),
             "currency": payment.currency,
             "status": payment.status,
-            "paid": payment.status in st.PAID_STATUSES,
-            # Funds that covered the amount arrived only after expiry: the status stays
-            # EXPIRED (the merchant decides), but nothing is hidden.
-            "paid_late": payment.status == st.EXPIRED and payment.amount_received >= need,
-            "amount": money(payment.amount),
-            "amount_received": money(payment.amount_received),
-            "amount_recieved": money(payment.amount_received),  # the seed's spelling; deprecated
-            "amount_pending": money(payment.amount_pending),
-            "amount_due": money(due),
-            "amount_overpaid": money(max(0, payment.amount_received - payment.amount)),
+            **_amounts(payment, need, due, money),
             "payment_address": payment.address,
             "payment_uri": uri,
             "checkout_url": "%s/pay/%s" % (self.base_url, payment.id),
@@ -195,12 +186,7 @@ class Renderer:
             "callback_url": redact(payment.callback_url),
             "redirect_url": payment.redirect_url,
             "email": payment.email,  # the customer's (their e-mails); never in the public view
-            # What a priced payment was priced with; null for one given in coins.
-            "price": payment.price,
-            "price_currency": payment.price_currency,
-            "rate": payment.rate,
-            "rate_sources": json.loads(payment.rate_sources) if payment.rate_sources else None,
-            "rate_at": iso(payment.rate_at),
+            **_pricing(payment),
             "transactions": [_render_receipt(r, tip_height, money) for r in receipts],
             "created_at": iso(payment.created_at),
             "updated_at": iso(payment.updated_at),
@@ -322,3 +308,30 @@ def _status_changes(pid):
         event_types.STATUS_CHANGED,
         order='"sequence"',
     )
+
+
+def _amounts(payment, need, due, money):
+    """The status flags and amounts of a rendered payment (``need``: what makes it paid)."""
+    return {
+        "paid": payment.status in st.PAID_STATUSES,
+        # Funds that covered the amount arrived only after expiry: the status stays
+        # EXPIRED (the merchant decides), but nothing is hidden.
+        "paid_late": payment.status == st.EXPIRED and payment.amount_received >= need,
+        "amount": money(payment.amount),
+        "amount_received": money(payment.amount_received),
+        "amount_recieved": money(payment.amount_received),  # the seed's spelling; deprecated
+        "amount_pending": money(payment.amount_pending),
+        "amount_due": money(due),
+        "amount_overpaid": money(max(0, payment.amount_received - payment.amount)),
+    }
+
+
+def _pricing(payment):
+    """What a priced payment was priced with; nulls for one given in coins."""
+    return {
+        "price": payment.price,
+        "price_currency": payment.price_currency,
+        "rate": payment.rate,
+        "rate_sources": json.loads(payment.rate_sources) if payment.rate_sources else None,
+        "rate_at": iso(payment.rate_at),
+    }

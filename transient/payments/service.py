@@ -18,7 +18,7 @@ from ..core.text import text_problem
 from ..rates.logic import amount_for
 from ..rates.logic import text as rate_text
 from ..store.db import insert, retry_once, select_where, write_transaction
-from ..store.models import Payment
+from ..store.models import Invoice, InvoicePayment, Payment, Receipt
 from . import rendering, validation
 from .validation import int_value
 
@@ -273,9 +273,14 @@ class PaymentService:
         """Render a page of payments (see Renderer.render_many)."""
         return self.renderer.render_many(payments, **kwargs)
 
-    def list(self, status=None, currency=None, limit=None, cursor=None):
-        """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page."""
+    def list(self, status=None, currency=None, limit=None, cursor=None, since=None, until=None):
+        """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page.
+        ``since`` and ``until`` (naive UTC) bound the creation time: since <= created_at < until."""
         query = Payment.select()
+        if since is not None:
+            query = query.where(Payment.created_at >= since)
+        if until is not None:
+            query = query.where(Payment.created_at < until)
         if status is not None:
             if status.upper() not in st.STATUSES:
                 raise ValidationError("must be one of %s" % ", ".join(st.STATUSES), "status")
@@ -293,6 +298,30 @@ class PaymentService:
         more = len(rows) > limit
         rows = rows[:limit]
         return rows, (_encode_cursor(rows[-1]) if more else None)
+
+    def search(self, term, limit=LIST_LIMIT):
+        """Return the payments (newest first, at most ``limit``) that ``term`` names exactly:
+        the payment's id, its address, its account, the txid of one of its receipts, or
+        the order id of its Greenfield invoice. Each is an indexed lookup."""
+        term = (term or "").strip()
+        if not term or len(term) > 255 or text_problem(term):
+            return []
+        ids = set()
+        try:
+            ids.add(uuid.UUID(term))
+        except ValueError:
+            pass
+        for query in (
+            Payment.select(Payment.id).where(Payment.address == term),
+            Payment.select(Payment.id).where(Payment.account == term),
+            Receipt.select(Receipt.payment).where(Receipt.txid == term.lower(), Receipt.payment.is_null(False)),
+            InvoicePayment.select(InvoicePayment.payment).join(Invoice).where(Invoice.order_id == term),
+        ):
+            ids.update(row[0] for row in query.limit(limit).tuples())
+        if not ids:
+            return []
+        query = Payment.select().where(Payment.id.in_(list(ids)))
+        return list(query.order_by(Payment.created_at.desc(), Payment.id.desc()).limit(limit))
 
 
 def _encode_cursor(payment):

@@ -287,7 +287,12 @@ class PayoutService:
         return list(query.order_by(Payout.created_at.desc(), Payout.id.desc()).limit(limit))
 
     def render(self, payout):
-        return rendering.payout(payout, self.decimals(payout.currency))
+        """The payout's JSON, with its BIP21 ``uri`` (to pay it from any wallet: a coin
+        Transient does not send from, such as Dogecoin Core 1.14 with no PSBT)."""
+        backend, _ = self.coins[payout.currency]
+        rendered = rendering.payout(payout, backend.decimals)
+        rendered["uri"] = backend.payment_uri(payout.destination, payout.amount)
+        return rendered
 
     def render_pull(self, pull):
         return rendering.pull_payment(pull, self.decimals(pull.currency), self.view_link(pull))

@@ -3,7 +3,7 @@ from the config. Nothing else reads the whole config or rewires another object.
 
 May import every room (the builders of its parts are in ``build``); the CLI and
 transientd import it. ``Runtime.__init__`` calls a few named builders in order: the
-coins, the deliveries, the money, the views, the chain.
+coins, the deliveries, the money, the views, the chain, the dashboard's people.
 
 The route of a change to the merchant reads top to bottom in those builders:
 the ledger (in each coin's Syncer) and the payments service write events into the
@@ -14,9 +14,12 @@ commit, wakes its listeners: the webhook Dispatcher and the AMQP Publisher.
 
 import logging
 
+from .. import settings as settings_table
+from ..accounts.service import Accounts
 from ..api.app import create_app
 from ..api.checkout import page as checkout_page
 from ..api.checkout import qr
+from ..api.dashboard import Dashboard
 from ..api.health import HealthReport
 from ..api.peers import Peers
 from ..chain import plugins
@@ -30,7 +33,7 @@ from ..delivery.outbox import Outbox
 from ..delivery.registry import TargetRegistry
 from ..delivery.sender import Sender
 from ..delivery.targets import TargetGuard
-from ..email.alerts import AlertJob, MerchantAlerts
+from ..email.alerts import AlertJob, MerchantAlerts, RefundClaims
 from ..greenfield.invoices import Greenfield
 from ..greenfield.payouts import GreenfieldPayouts
 from ..greenfield.projection import Projection
@@ -79,6 +82,7 @@ class Runtime:
         self._money(coins, holder)
         self._views(holder)
         self._chain(holder)
+        self._people()
         self._started = False
 
     def _coins(self, pm):
@@ -129,7 +133,7 @@ class Runtime:
         # Greenfield invoices' webhooks: derived from the payments' events in their transaction.
         self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
         # E-mail ([email] smtp_url): the customer's messages, queued in their events' transaction.
-        self.mail_dispatcher, customer_mail = build_email(config, self.db, self.backends, clock)
+        self.mail_dispatcher, self.customer_mail = build_email(config, self.db, self.backends, clock)
         self.alert_job = None  # the merchant's e-mail alerts: built once the rates and pools are
         self.outbox = Outbox(
             self.renderer,
@@ -139,7 +143,7 @@ class Runtime:
             + ([self.amqp.publisher.wake] if self.amqp else [])
             + ([self.mail_dispatcher.wake] if self.mail_dispatcher else []),
             registry=self.targets,
-            projections=[self.greenfield_events] + ([customer_mail] if customer_mail else []),
+            projections=[self.greenfield_events] + ([self.customer_mail] if self.customer_mail else []),
         )
 
     def _money(self, coins, holder):
@@ -192,7 +196,7 @@ class Runtime:
             config["server.public_url"] or "http://%s" % config["server.bind"],
             clock,
         )
-        if self.mail_dispatcher is not None and config["email.merchant"]:
+        if self.mail_dispatcher is not None:
             alerts = MerchantAlerts(
                 self.db,
                 config["email.sender"],
@@ -202,8 +206,9 @@ class Runtime:
                 pools=self.pools,
                 clock=clock,
             )
+            claims = RefundClaims(self.db, self.customer_mail, config["server.public_url"], clock=clock)
             lease = ClusterLease("email-alerts", holder or new_holder_id(), 2 * config["email.alert_interval"], clock)
-            self.alert_job = AlertJob(alerts, config["email.alert_interval"], lease)
+            self.alert_job = AlertJob([alerts, claims], config["email.alert_interval"], lease)
         # The accountant's files, and the reconciliation of the ledger with each node.
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
@@ -265,6 +270,43 @@ class Runtime:
             db_problem=lambda: db_module.write_problem(self.db),
         )
 
+    def _people(self):
+        """The dashboard's users (the CLI makes the first; sessions, throttle, audit)."""
+        config = self.config
+        self.accounts = Accounts(
+            self.db,
+            clock=self.clock,
+            require_2fa=config["dashboard.require_2fa"],
+            session_hours=config["dashboard.session_hours"],
+            lockout_failures=config["dashboard.lockout_failures"],
+            lockout_minutes=config["dashboard.lockout_minutes"],
+        )
+
+    def dashboard(self):
+        """The dashboard's pages and what they read, or None when ``[dashboard] enabled`` is off."""
+        config = self.config
+        if not config["dashboard.enabled"]:
+            return None
+        return Dashboard(
+            accounts=self.accounts,
+            payments=self.payments,
+            health=self.health,
+            db=self.db,
+            outbox=self.outbox,
+            sender=self.sender,
+            key_store=self.key_store,
+            path=config["dashboard.path"],
+            time_zone=config["dashboard.time_zone"],
+            webhook_url=config["webhook.url"],
+            settings=settings_table.shown(config),
+            payouts=self.payouts,
+            decimals={c: b.decimals for c, b in self.backends.items()},
+            targets=self.targets.urls,
+            invoice_of=self.greenfield.invoice_of,
+            peers=Peers(config["server.trusted_proxies"]),
+            secure=(config["server.public_url"] or "").startswith("https://"),
+        )
+
     def app(self):
         """Return the WSGI app serving this runtime's payments."""
         config = self.config
@@ -289,6 +331,7 @@ class Runtime:
             reports=self.reports,
             reconciler=self.reconciler,
             payouts=(self.payouts, self.refunds, self.payout_batches),
+            dashboard=self.dashboard(),
         )
 
     def branding(self):

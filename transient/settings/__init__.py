@@ -4,7 +4,7 @@ file written from it (``example``). May import every room below it (it uses thei
 validators); the runtime and the CLI import it."""
 
 from .example import example_toml
-from .loading import NOT_SETTINGS, NOT_SETTINGS_PREFIXES, Config, load, secret_values
+from .loading import NOT_SETTINGS, NOT_SETTINGS_PREFIXES, Config, load, secret_values, shown
 from .parsers import duration
 from .table import COIN_SETTINGS, DEFAULT_COINS, RATE_SOURCE_SETTINGS, SETTINGS, Setting
 
@@ -21,4 +21,5 @@ __all__ = [
     "example_toml",
     "load",
     "secret_values",
+    "shown",
 ]

@@ -13,6 +13,7 @@ import re
 import tomllib
 
 from ..chain import hdkeys
+from ..core import redact as _redact
 from ..core.errors import ConfigError
 from .parsers import _currency
 from .table import (
@@ -107,6 +108,27 @@ def _shown(setting, raw):
     return " (the value is not shown: it is a secret)"
 
 
+def shown(config):
+    """``[(key, value as text, help)]`` of the running configuration for the dashboard's
+    settings page: secrets never shown (only whether they are set), URLs redacted, and
+    anything that could hold a known secret scrubbed."""
+    known = secret_values(config)
+
+    def text(setting, value):
+        if setting.secret:
+            return "(set, not shown)" if value else "(not set)"
+        if isinstance(value, dict):
+            value = ", ".join("%s=%s" % kv for kv in value.items())
+        elif isinstance(value, list):
+            value = ", ".join(map(str, value))
+        return _redact.scrub(str(value), *known) if value not in (None, "") else ""
+
+    rows = [(s.key, text(s, config.values.get(s.key)), s.help) for s in SETTINGS]
+    for code, opts in sorted(config.coins.items()):
+        rows.extend(("coins.%s.%s" % (code, s.key), text(s, opts.get(s.key)), s.help) for s in COIN_SETTINGS)
+    return rows
+
+
 def secret_values(config):
     """Every configured secret (plain values and URLs that may hold credentials), for
     :class:`transient.core.redact.ScrubFilter` and ``scrub``."""
@@ -197,6 +219,11 @@ NOT_SETTINGS = frozenset(
         "TRANSIENT_ARTIFACTS",
         "TRANSIENT_CHROMIUM",
         "TRANSIENT_CHROMEDRIVER",
+        # the coin nodes' programs for the devnet and the tests (devnet.coins.KINDS)
+        "TRANSIENT_LITECOIND",
+        "TRANSIENT_BITCOIND",
+        "TRANSIENT_BITCOIND_28",
+        "TRANSIENT_DOGECOIND",
     }
 )
 

@@ -1,16 +1,18 @@
-"""The value parsers of the settings table: each takes a TOML value or an environment
-string and returns the value, or raises ValueError saying what is wrong (the loader adds
-the key)."""
+"""The row of the settings tables (``Setting``) and the parsers of its values: each
+parser takes a TOML value or an environment string and returns the value, or raises
+ValueError saying what is wrong (the loader adds the key)."""
 
 import os
 import re
+import zoneinfo
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
 from ..api.checkout.page import read_logo as _read_logo
 from ..core.errors import ValidationError
 from ..core.text import email_address
-from ..delivery.mail import parse_smtp_url
+from ..delivery.smtp_url import parse_smtp_url
 from ..rates import logic as _rates
 
 
@@ -76,7 +78,7 @@ def duration(value):
     return seconds
 
 
-EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late")
+EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late", "refund_claim", "refund_sent")
 EMAIL_ALERT_KINDS = ("delivery_given_up", "node_down", "rates_failing", "watch_gap", "payout_awaiting_approval")
 
 
@@ -239,6 +241,22 @@ def _store_id(value):
     return value
 
 
+def _dashboard_path(value):
+    value = _str(value).rstrip("/")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value) or value.startswith(("/api", "/pay/", "/payments")):
+        raise ValueError("must be a path such as /dashboard, not one the API uses")
+    return value
+
+
+def _time_zone(value):
+    value = _str(value)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not an IANA time zone such as Europe/Berlin") from None
+    return value
+
+
 def _currency(value):
     if not re.fullmatch(r"[A-Z][A-Z0-9]{1,9}", value):
         raise ValueError("must be an upper-case currency code such as DOGE")
@@ -299,3 +317,17 @@ def _choice(value, choices):
     if value not in choices:
         raise ValueError("must be one of %s" % ", ".join(choices))
     return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str
+    default: object
+    parse: object
+    help: str
+    env_alias: str = None
+    secret: bool = False  # never echoed (URLs: only with their credentials redacted)
+
+    @property
+    def env(self):
+        return "TRANSIENT_" + self.key.upper().replace(".", "_")

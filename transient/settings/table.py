@@ -2,13 +2,13 @@
 variable and its help text (the example file and the docs are written from it). Each
 room's keys are rows here; how they are read is ``loading``'s, their parsers ``parsers``'."""
 
-from dataclasses import dataclass
-
 from ..api.checkout.qr import OPTIONS as _QR
 from ..delivery.targets import parse_networks
+from .coins import COIN_SETTINGS, DEFAULT_COINS, RATE_SOURCE_SETTINGS  # noqa: F401  (rows of the table)
 from .parsers import (
     EMAIL_ALERT_KINDS,
     EMAIL_CUSTOMER_KINDS,
+    Setting,
     _address,
     _address_list,
     _amqp_name,
@@ -17,6 +17,7 @@ from .parsers import (
     _choice,
     _code_list,
     _coin_amounts,
+    _dashboard_path,
     _db_url,
     _duration_or_off,
     _fiat_list,
@@ -35,24 +36,10 @@ from .parsers import (
     _store_id,
     _str,
     _str_list,
+    _time_zone,
     _url,
     duration,
 )
-
-
-@dataclass(frozen=True)
-class Setting:
-    key: str
-    default: object
-    parse: object
-    help: str
-    env_alias: str = None
-    secret: bool = False  # never echoed (URLs: only with their credentials redacted)
-
-    @property
-    def env(self):
-        return "TRANSIENT_" + self.key.upper().replace(".", "_")
-
 
 SETTINGS = [
     Setting("server.bind", "127.0.0.1:8080", _bind, "Address the HTTP API listens on (host:port)."),
@@ -212,7 +199,7 @@ SETTINGS = [
         "email.customer",
         list(EMAIL_CUSTOMER_KINDS),
         _kinds(EMAIL_CUSTOMER_KINDS),
-        "The customer's e-mails sent (a payment with an email): paid, underpaid, paid_late; [] for none.",
+        "The customer's e-mails sent (a payment with an email): " + ", ".join(EMAIL_CUSTOMER_KINDS) + "; [] for none.",
     ),
     Setting(
         "email.alerts",
@@ -379,6 +366,21 @@ SETTINGS = [
         " an approval wakes it sooner.",
     ),
     Setting("payouts.batch_max", 1000, _int(1, 5000), "Most payouts in one transaction (one sendmany)."),
+    # The merchant's dashboard (issue 28): pages in the browser, users of its own.
+    Setting(
+        "dashboard.enabled", True, _bool, "Serve the merchant's dashboard (sign-in with `transient users create`)."
+    ),
+    Setting("dashboard.path", "/dashboard", _dashboard_path, "Where the dashboard is served; sign-in at {path}/login."),
+    Setting("dashboard.require_2fa", True, _bool, "Owners must sign in with a TOTP code (set up at first sign-in)."),
+    Setting("dashboard.session_hours", 12, _int(1, 24 * 30), "Hours a dashboard session lasts without use."),
+    Setting("dashboard.time_zone", "UTC", _time_zone, "The IANA time zone the dashboard shows times and days in."),
+    Setting(
+        "dashboard.lockout_failures",
+        5,
+        _int(1, 1000),
+        "Failed sign-ins in a row that lock an account (and 4x that from one address) for lockout_minutes.",
+    ),
+    Setting("dashboard.lockout_minutes", 15, _int(1, 24 * 60), "Minutes a locked account or address waits."),
     # BTCPay Greenfield compatibility (/api/v1): the gateway is one store.
     Setting(
         "greenfield.store_id",
@@ -411,96 +413,6 @@ SETTINGS = [
         "greenfield.payment_tolerance", "0", _percent, "Percent an invoice may be underpaid and still settle (default)."
     ),
 ]
-
-
-# Each HTTP rate source's [rates.<name>] table (env TRANSIENT_RATES_<NAME>_<KEY>).
-RATE_SOURCE_SETTINGS = [
-    Setting(
-        "url", None, _url(("http", "https")), "Base URL of the exchange's API (a proxy, or a local server in tests)."
-    ),
-    Setting("timeout", 5, _int(1, 60), "Seconds to wait for the exchange's answer."),
-]
-
-
-COIN_SETTINGS = [
-    Setting("backend", None, _str, "Backend name: dogecoin (built in), bitcoin, litecoin (plugins)."),
-    Setting(
-        "rpc_url", None, _url(("http", "https")), "The node's JSON-RPC URL, e.g. http://127.0.0.1:22555.", secret=True
-    ),
-    Setting("rpc_user", None, _opt_str, "RPC user name (or use rpc_cookie_file)."),
-    Setting("rpc_password", None, _opt_str, "RPC password.", secret=True),
-    Setting("rpc_cookie_file", None, _opt_str, "Path of the node's .cookie file (read at each connection)."),
-    Setting("rpc_timeout", 10, _int(1, 600), "Seconds to wait for one RPC answer."),
-    Setting(
-        "rpc_busy_timeout",
-        30,
-        _int(1, 600),
-        "Seconds the sync's listing gets when asked again, at once, after it timed out (a node busy with a block,"
-        " not a node that is down: that backs off).",
-    ),
-    Setting("wallet", None, _opt_str, "Wallet name on a multi-wallet node (/wallet/<name>)."),
-    Setting(
-        "address_type",
-        None,
-        _opt_str,
-        "getnewaddress address type where the node supports it (legacy, p2sh-segwit, bech32).",
-    ),
-    Setting("confirmations", 1, _int(0, 1000), "Confirmations a payment needs to be PAID (BTCPay speeds: 0, 1, 2, 6)."),
-    Setting("poll_interval", 5, _int(1, 3600), "Seconds between fallback syncs (pings from the node sync at once)."),
-    Setting(
-        "sync_coalesce_ms",
-        500,
-        _int(0, 1000),
-        "A sync starts at most this many milliseconds after the previous one began, so a stream of pings shares"
-        " listings (a ping after a quiet spell syncs at once); 0: one sync per ping.",
-    ),
-    Setting(
-        "underpayment_tolerance",
-        "0",
-        _percent,
-        "Percent of the amount a payment may fall short and still be PAID (up to 2 decimals, as a string).",
-    ),
-    Setting("expires_in", 0, _int(0, 365 * 86400), "Default seconds until a new payment expires; 0: never."),
-    Setting(
-        "address_pool",
-        200,
-        _int(0, 100000),
-        "Fresh addresses fetched ahead so creating a payment needs no node round trip; 0: ask the node each time.",
-    ),
-    # Watch-only mode (issue 17): addresses derived from the merchant's public key.
-    Setting(
-        "xpub",
-        None,
-        _opt_str,
-        "Watch-only: the account's extended public key (xpub/ypub/zpub, tpub/upub/vpub,"
-        " Ltub/Mtub, dgub); addresses are its receive chain /0/i. Unset: the node's wallet makes them.",
-    ),
-    Setting(
-        "derivation",
-        None,
-        lambda v: _opt_str(v) and _choice(v, ("WPKH", "SH-WPKH", "PKH")).lower(),
-        "Watch-only: address type of the xpub: wpkh, sh-wpkh or pkh (default: BTC/LTC wpkh, DOGE pkh).",
-    ),
-    Setting(
-        "descriptor",
-        None,
-        _opt_str,
-        "Watch-only, instead of xpub: a ranged output descriptor such as wpkh([d34db33f/84h/0h/0h]xpub…/0/*)#checksum.",
-    ),
-    Setting(
-        "gap_limit",
-        20,
-        _int(1, 100000),
-        "Watch-only: the restoring wallet's gap limit; a longer run of"
-        " handed-out addresses that never received anything is warned about (log, /healthz, doctor).",
-    ),
-]
-
-
-# A fresh install talks to a local Dogecoin Core, as the original Transient did.
-DEFAULT_COINS = {
-    "DOGE": {"backend": "dogecoin", "rpc_url": "http://127.0.0.1:22555", "rpc_cookie_file": "~/.dogecoin/.cookie"}
-}
 
 
 _BY_KEY = {s.key: s for s in SETTINGS}

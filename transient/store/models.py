@@ -19,6 +19,7 @@ from peewee import (
 from ..core.clock import utcnow  # noqa: F401  (the models' default clock)
 from .db import database
 from .payouts import Payout, PayoutBatch, PullPayment
+from .users import USER_MODELS
 
 
 class BaseModel(Model):
@@ -68,6 +69,10 @@ class Payment(BaseModel):
             (("currency", "status", "expires_at"), False),
             (("created_at", "id"), False),
             (("currency", "key_fingerprint", "derivation_index"), True),  # an index is handed out once
+            # The dashboard's search and coin filter (0012).
+            (("address",), False),
+            (("account",), False),
+            (("currency", "created_at", "id"), False),
         )
 
 
@@ -97,6 +102,7 @@ class Receipt(BaseModel):
             (("currency", "txid", "output"), True),
             (("currency", "state"), False),
             (("first_seen", "id"), False),  # the receipts report's keyset walk
+            (("txid",), False),  # the dashboard's search by txid (0012)
         )
 
 
@@ -347,7 +353,7 @@ class Invoice(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("store_id", "order_id"), False), (("store_id", "created_at"), False))
+        indexes = ((("store_id", "order_id"), False), (("store_id", "created_at"), False), (("order_id",), False))
 
 
 class InvoicePayment(BaseModel):
@@ -382,4 +388,5 @@ MODELS = [
     PullPayment,
     PayoutBatch,
     Payout,
+    *USER_MODELS,
 ]

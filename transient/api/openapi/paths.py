@@ -2,6 +2,8 @@
 of ``api/app.py``. Each operation names the scope its resource declares (``x-scope``);
 tests/unit/test_openapi.py checks both the routes and the scopes against the app."""
 
+import re
+
 from ...core import keys
 from ...payments.service import LIST_LIMIT, LIST_MAX
 from .schemas import AMOUNT, STATUSES
@@ -460,10 +462,55 @@ def greenfield_pages():
     }
 
 
+# The dashboard's pages, at the default [dashboard] path: (suffix, methods, what it is).
+DASHBOARD = (
+    ("", "get", "Overview"),
+    ("/payments", "get", "Payments, searched and filtered"),
+    ("/payments/{payment_id}", "get", "One payment, its events and deliveries"),
+    ("/deliveries/{delivery_id}/redeliver", "post", "Send a delivery again"),
+    ("/webhooks", "get", "Webhook deliveries"),
+    ("/webhooks/test", "post", "Send a test ping"),
+    ("/health", "get", "The daemon's health"),
+    ("/keys", "get post", "API keys: list, create"),
+    ("/keys/{public_id}/revoke", "post", "Revoke an API key"),
+    ("/users", "get post", "Users: list, invite"),
+    ("/users/{user_id}/disable", "post", "Disable a user"),
+    ("/sessions/{session_id}/revoke", "post", "End a session"),
+    ("/settings", "get", "The settings in effect, secrets masked"),
+    ("/login", "get post", "Sign in: password"),
+    ("/login/code", "get post", "Sign in: the one-time code"),
+    ("/login/setup", "get post", "Set up the one-time codes"),
+    ("/logout", "post", "Sign out"),
+)
+
+
+def dashboard(prefix="/dashboard"):
+    """The merchant's dashboard: browser pages behind its own session cookie and CSRF token
+    (never API keys), listed so that the document has every route; forms, not an API."""
+    form = {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {"type": "object"}}}}
+    answers = {"200": PAGE, "303": {"description": "To the next page (or to sign in)."}, "403": PAGE, "404": PAGE}
+    out = {}
+    for suffix, methods, summary in DASHBOARD:
+        params = [_param(name, "path", "The id.") for name in re.findall(r"{(\w+)}", suffix)]
+        out[prefix + suffix] = {
+            method: _op(summary, answers, params=params, body=form if method == "post" else None, tag="Dashboard")
+            for method in methods.split()
+        }
+    out[prefix + "/static/{name}"] = {
+        "get": _op(
+            "The dashboard's script and style sheet",
+            {"200": {"description": "The file."}},
+            params=[_param("name", "path", "The file's name.")],
+            tag="Dashboard",
+        )
+    }
+    return out
+
+
 def paths():
     """Every documented path, GET routes answering HEAD the same way (api/app.py)."""
     out = {}
-    for group in (payments(), deliveries(), operations(), reports(), payouts(), greenfield_pages()):
+    for group in (payments(), deliveries(), operations(), reports(), payouts(), greenfield_pages(), dashboard()):
         out.update(group)
     for item in out.values():
         if "get" in item:

@@ -1,0 +1,35 @@
+"""The merchant's dashboard under ``[dashboard] path``: server-rendered pages over the
+services the API uses, behind users and sessions of its own (accounts/), never API keys.
+May import core, store, delivery, reports, web, accounts and the checkout's i18n and QR."""
+
+from . import assets, owner, signin, views
+from .web import Dashboard
+
+__all__ = ["Dashboard", "mount"]
+
+
+def mount(app, dash):
+    """Add every dashboard route of ``dash`` (a web.Dashboard) to ``app``."""
+    p = dash.path
+    routes = {
+        "": views.Overview,
+        "/payments": views.Payments,
+        "/payments/{payment_id}": views.PaymentPage,
+        "/deliveries/{delivery_id}/redeliver": views.Redeliver,
+        "/webhooks": views.Webhooks,
+        "/webhooks/test": views.WebhookTest,
+        "/health": views.Health,
+        "/keys": owner.Keys,
+        "/keys/{public_id}/revoke": owner.KeyRevoke,
+        "/users": owner.Users,
+        "/users/{user_id}/disable": owner.UserDisable,
+        "/sessions/{session_id}/revoke": owner.SessionRevoke,
+        "/settings": owner.Settings,
+        "/login": signin.Login,
+        "/login/code": signin.Code,
+        "/login/setup": signin.Setup,
+        "/logout": signin.Logout,
+    }
+    for suffix, resource in routes.items():
+        app.add_route(p + suffix, resource(dash))
+    app.add_route(p + "/static/{name}", assets.resource())
