@@ -223,12 +223,14 @@ def python_notify_command(kind, currency, url, log_path):
     )
 
 
-def start_daemon(workdir, db_url, coins, port=None, workers=1, threads=8, log_level="WARNING", extra="", worker=None):
+def start_daemon(
+    workdir, db_url, coins, port=None, workers=1, threads=8, log_level="WARNING", extra="", worker=None, env=None
+):
     """transientd on the daemon's own server config (default: 1 worker, 8 threads).
     ``worker="gthread"``: the same daemon served by gunicorn's plain gthread worker
     (bench/_gthread_daemon.py), the baseline of transientd's own worker."""
     daemon = Daemon(
-        workdir, db_url, coins, workers=workers, threads=threads, port=port, log_level=log_level, extra=extra
+        workdir, db_url, coins, workers=workers, threads=threads, port=port, log_level=log_level, extra=extra, env=env
     )
     if worker == "gthread":
         daemon.script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_gthread_daemon.py")
@@ -246,15 +248,23 @@ def run_quiet(args, **kw):
 
 
 class Bare:
-    """The constant-answering Falcon app on the daemon's server config."""
+    """The bare Falcon app of bench/_bare_app.py on the daemon's server config.
+    ``worker="daemon"``: under transientd's own master and worker settings; ``bodies``
+    (``{"get": {id: text}, "post": body}``): the daemon's own answers to serve."""
 
-    def __init__(self, workdir, workers, threads, worker="gthread"):
+    def __init__(self, workdir, workers, threads, worker="gthread", bodies=None, log_level="WARNING"):
         self.worker = worker
         self.port = find_free_port()
-        self.config = os.path.join(workdir, "bare.toml")
+        self.config = os.path.join(workdir, "bare-%d.toml" % self.port)
         with open(self.config, "w") as fh:
             fh.write('[server]\nbind = "127.0.0.1:%d"\nworkers = %d\nthreads = %d\n' % (self.port, workers, threads))
+            fh.write('[log]\nlevel = "%s"\n' % log_level)
             fh.write('[coins.LTC]\nbackend = "litecoin"\nrpc_url = "http://127.0.0.1:1"\n')
+        self.bodies = None
+        if bodies is not None:
+            self.bodies = os.path.join(workdir, "bare-%d.json" % self.port)
+            with open(self.bodies, "w") as fh:
+                json.dump(bodies, fh)
         self.proc = None
 
     def __enter__(self):
@@ -265,6 +275,7 @@ class Bare:
                 self.config,
                 "--worker",
                 self.worker,
+                *(("--bodies", self.bodies) if self.bodies else ()),
             ],
             env=subprocess_env(),
             stdout=subprocess.DEVNULL,

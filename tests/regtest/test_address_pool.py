@@ -3,9 +3,11 @@ on SQLite and PostgreSQL against the regtest node (kept across daemon restarts:
 tests/e2e/test_address_pool_daemon.py)."""
 
 import threading
+import time
 
 import pytest
 
+from transient.core.errors import NodeError
 from transient.delivery.outbox import Outbox
 from transient.payments.pool import AddressPool
 from transient.payments.rendering import Renderer
@@ -119,3 +121,58 @@ def test_a_pool_of_another_wallet_is_dropped(pool, regtest):
     assert moved.check_wallet() == 40 and moved.available() == 0
     assert pool.check_wallet() == 0  # (nothing left to check)
     moved.backend.close()
+
+
+def _slow_backend(node, wallet, timeout):
+    return LitecoinBackend(
+        "LTC",
+        {
+            "rpc_url": node.rpc_url,
+            "rpc_user": node.rpc_user,
+            "rpc_password": node.rpc_password,
+            "wallet": wallet,
+            "rpc_timeout": timeout,
+        },
+    )
+
+
+def test_a_node_slower_than_a_whole_batch_still_fills_the_pool(db, regtest, wallet):
+    # A loaded node answered no batch of 500 within rpc_timeout: every refill failed whole
+    # and the pool never filled (1 562 of 2 000 POSTs got 503). Here the node's timeout is
+    # four times what it takes for ten addresses: a batch of 200 cannot make it.
+    backend = _slow_backend(regtest, wallet, 30)
+    started = time.monotonic()
+    backend.new_addresses(10)
+    tenth = time.monotonic() - started
+    backend.close()
+    backend = _slow_backend(regtest, wallet, 4 * tenth)
+    pool = AddressPool("LTC", backend, db, size=200)
+    try:
+        for _ in range(60):  # the keeper's rounds
+            try:
+                pool.refill(low_water=200)  # to the top: a round cut short leaves it between half and full
+            except NodeError:
+                time.sleep(2 * tenth)  # its interval: the node works through the batch given up on
+            if pool.available() == 200:
+                break
+        assert pool.available() == 200
+        assert 10 <= pool.batch < 200  # a batch the node answers in time
+        assert pool.report()["behind"] is None
+        addresses = [r.address for r in PooledAddress.select()]
+        assert len(set(addresses)) == 200
+        assert regtest.rpc("getaddressinfo", addresses[-1], wallet=wallet)["ismine"] is True
+    finally:
+        backend.close()
+
+
+def test_healthz_says_why_the_pool_cannot_keep_up(db, regtest, wallet):
+    backend = _slow_backend(regtest, wallet, 0.001)  # not even ten addresses in time
+    pool = AddressPool("LTC", backend, db, size=50)
+    try:
+        with pytest.raises(NodeError):
+            pool.refill()
+        report = pool.report()
+        assert report["available"] == 0 and "did not answer a batch of 50 in time (NodeTimeout)" in report["behind"]
+        assert pool.batch == 25  # the next round asks half
+    finally:
+        backend.close()

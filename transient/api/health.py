@@ -72,6 +72,11 @@ class HealthReport:
             coin["last_notify_at"] = iso(self.last_notify.get(code))
             coin.update(self.sync_counts(code))
             coin["address_pool"] = _pool_size(self.pools.get(code))
+            behind = _pool_behind(self.pools.get(code))
+            if behind:
+                # Reported, not counted against "ok": payments still get an address from
+                # the node itself, slower; the operator sees the pool cannot keep up.
+                coin["address_pool_behind"] = behind
             if getattr(self.pools.get(code), "watch_only", False):
                 coin["watch_only"] = _gap(self.pools[code])
                 if not coin["watch_only"].get("gap_ok", True):
@@ -122,6 +127,13 @@ class HealthReport:
 def _pool_size(pool):
     try:
         return pool.available() if pool is not None else None
+    except Exception:  # noqa: BLE001 - the database error is reported above
+        return None
+
+
+def _pool_behind(pool):
+    try:
+        return pool.report()["behind"] if pool is not None and hasattr(pool, "report") else None
     except Exception:  # noqa: BLE001 - the database error is reported above
         return None
 

@@ -17,18 +17,20 @@ outputs to payments by address, never by label.
 
 import logging
 import threading
+import time
 
 from peewee import fn
 
 from ..chain.backend import CoinBackend
 from ..core.clock import utcnow
-from ..core.errors import ConfigError, NodeError
+from ..core.errors import ConfigError, NodeBusy, NodeError, NodeTimeout
 from ..store.db import chunks, is_sqlite, write_transaction
 from ..store.models import Payment, PooledAddress
 from ..store.models import WatchKey as WatchKeyRow
 
 log = logging.getLogger("transient.addresses")
-BATCH = 500  # addresses per getnewaddress batch: about a second of the node's time
+BATCH = 500  # addresses per getnewaddress batch at most: about a second of an idle node's time
+MIN_BATCH = 10
 
 _CLAIM = """
 UPDATE pooled_address SET claimed_at = {p}, label = {p}
@@ -43,8 +45,13 @@ class AddressPool:
     """One coin's pool. ``take()`` runs in the API's request threads; ``refill()``
     and ``label_claimed()`` in the keeper's thread (or a test)."""
 
-    def __init__(self, currency, backend, db, size, clock=utcnow):
+    def __init__(self, currency, backend, db, size, clock=utcnow, batch_seconds=2.5):
         self.currency = currency
+        # A batch the node answers in about this long (a quarter of its RPC timeout): a
+        # loaded node answered none of 500 within its timeout, and the pool never filled.
+        self.batch_seconds = batch_seconds
+        self.batch = BATCH
+        self.behind = None  # why the last refill could not fill the pool (None: it did)
         self.backend = backend
         self.db = db
         self.size = size
@@ -91,18 +98,50 @@ class AddressPool:
         half); return the number of addresses added. Raises NodeError."""
         have = self.available()
         if have >= (self.size // 2 if low_water is None else low_water):
+            self.behind = None  # half full at least: it keeps up
             return 0
         added = 0
         while have + added < self.size:
-            count = min(BATCH, self.size - have - added)
-            rows = self.new_rows(count)
+            count = min(self.batch, self.size - have - added)
+            rows = self._batch(count, have + added)
             now = self.clock()
             with write_transaction(self.db):
                 PooledAddress.insert_many(
                     [{"currency": self.currency, "created_at": now, **row} for row in rows]
                 ).on_conflict_ignore().execute()
             added += count
+        self.behind = None
         return added
+
+    def _batch(self, count, have):
+        """``count`` new rows, the next batch's size adapted to how long this one took.
+        Raises NodeError; when the node did not answer in time (or its queue was full),
+        the next batch is half this one."""
+        started = time.monotonic()
+        try:
+            rows = self.new_rows(count)
+        except (NodeTimeout, NodeBusy) as exc:
+            self.behind = "%d of %d addresses; the node did not answer a batch of %d in time (%s)" % (
+                have,
+                self.size,
+                count,
+                exc.__class__.__name__,  # its text lists every call of the batch
+            )
+            # The node still works through the abandoned batch: the next, smaller one is
+            # asked at the keeper's next round, not queued behind it now.
+            self.batch = max(MIN_BATCH, count // 2)
+            raise
+        took = max(time.monotonic() - started, 1e-3)
+        # Aim at batch_seconds, growing at most twofold a batch (the node's load changes).
+        self.batch = int(max(MIN_BATCH, min(BATCH, 2 * count, count * self.batch_seconds / took)))
+        return rows
+
+    def report(self):
+        """What /healthz shows of the pool: its fill, the batch size and, when the last
+        refill could not fill it (or it is empty), why."""
+        have = self.available()
+        behind = self.behind or ("empty: each payment asks the node for an address" if self.size and not have else None)
+        return {"available": have, "size": self.size, "batch": self.batch, "behind": behind}
 
     def new_rows(self, count):
         """Return ``count`` fresh addresses as pool rows (``{"address": ...}``), from the node."""
@@ -168,8 +207,8 @@ class WatchPool(AddressPool):
 
     watch_only = True
 
-    def __init__(self, currency, backend, db, size, watch, gap_limit=20, field=None, clock=utcnow):
-        super().__init__(currency, backend, db, max(size, 1), clock=clock)
+    def __init__(self, currency, backend, db, size, watch, gap_limit=20, field=None, clock=utcnow, batch_seconds=2.5):
+        super().__init__(currency, backend, db, max(size, 1), clock=clock, batch_seconds=batch_seconds)
         self.labels = True  # a payment with an account still takes a derived address
         self.watch = watch
         self.field = field or "coins.%s.xpub" % currency  # the setting that names the key

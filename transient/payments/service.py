@@ -54,8 +54,11 @@ class PaymentService:
         rates=None,
         price_lock=None,
         guard=None,
+        group=None,
     ):
         self.coins = coins
+        # A store.group.GroupCommit (SQLite): concurrent pooled creates share a transaction.
+        self.group = group
         self.rates = rates  # rates(currency, fiat) -> Priced, or raises RateUnavailable (RateBook.price)
         self.price_lock = price_lock
         self.guard = guard  # refuses per-payment URLs that reach private networks (SSRF)
@@ -204,6 +207,8 @@ class PaymentService:
 
     def _insert_pooled(self, payment, pool, now):
         """The pooled path's transaction; returns its batch, or None when the pool is empty."""
+        if self.group is not None:
+            return self._insert_grouped(payment, pool, now)
         events = self.outbox.batch(now)  # a new batch each time: a retry starts from scratch
         try:
             with write_transaction(self.db):
@@ -213,6 +218,22 @@ class PaymentService:
         except IntegrityError:
             return self._committed_before(payment)
         return events
+
+    def _insert_grouped(self, payment, pool, now):
+        """The pooled path in a transaction shared with the other threads' creates: this
+        one's batch once the commit holding it went through, or None when the pool is empty."""
+
+        def work():
+            events = self.outbox.batch(now)
+            if not self._claim(payment, pool):
+                return None
+            self._insert(payment, events)
+            return events
+
+        try:
+            return self.group.run(work)
+        except IntegrityError:
+            return self._committed_before(payment)
 
     def _insert_once(self, payment, now):
         events = self.outbox.batch(now)

@@ -4,6 +4,7 @@ window. Each figure is one grouped statement over an indexed range; amounts stay
 of the base unit and the fiat values exact decimals."""
 
 import datetime
+import functools
 from decimal import Decimal
 
 from peewee import PostgresqlDatabase, fn
@@ -21,8 +22,11 @@ def _hour(db, column):
     return fn.strftime("%Y-%m-%d %H", column)
 
 
+@functools.lru_cache(maxsize=4096)
 def _local_day(hour_text, zone):
-    at = datetime.datetime.strptime(hour_text, "%Y-%m-%d %H").replace(tzinfo=UTC)
+    """The local date of the UTC hour ``hour_text`` ("2026-12-07 21"); the same few hundred
+    hours come back on every overview, so each is worked out once."""
+    at = datetime.datetime.fromisoformat(hour_text + ":00").replace(tzinfo=UTC)
     return at.astimezone(zone).date()
 
 

@@ -50,7 +50,8 @@ from ..reports.reconcile import ReconcileJob, Reconciler
 from ..reports.service import Reports
 from ..store import db as db_module
 from ..store import migrations
-from ..store.db import open_database
+from ..store.db import is_sqlite, open_database
+from ..store.group import GroupCommit
 from ..store.keys import KeyStore
 from ..store.leases import ClusterLease
 from .build import (
@@ -163,6 +164,8 @@ class Runtime:
             rates=self.rates.price,
             price_lock=config["rates.lock"],
             guard=self.guard,
+            # SQLite's one writer: the request threads' creates share a transaction.
+            group=GroupCommit(self.db) if is_sqlite(self.db) and config["database.group_commit"] else None,
         )
         if self.amqp is not None:
             self.amqp.serve_commands(self.payments, config["api.max_body"], self.keys)

@@ -189,7 +189,7 @@ def build_pool(code, backend, db, opts, clock):
     """Return the coin's address pool: derived from its watch-only key, or the node's."""
     watch = watch_key(code, opts)
     if watch is None:
-        return AddressPool(code, backend, db, opts["address_pool"], clock=clock)
+        return AddressPool(code, backend, db, opts["address_pool"], clock=clock, batch_seconds=opts["rpc_timeout"] / 4)
     return WatchPool(
         code,
         backend,
@@ -199,6 +199,7 @@ def build_pool(code, backend, db, opts, clock):
         gap_limit=opts["gap_limit"],
         field="coins.%s.%s" % (code, "descriptor" if opts["descriptor"] else "xpub"),
         clock=clock,
+        batch_seconds=opts["rpc_timeout"] / 4,
     )
 
 

@@ -86,6 +86,13 @@ SETTINGS = [
         "database.auto_migrate", False, _bool, "Apply pending migrations at start-up instead of refusing to start."
     ),
     Setting(
+        "database.group_commit",
+        True,
+        _bool,
+        "SQLite: a worker's concurrent creates share one write transaction (each answered"
+        " after the commit holding it) instead of queueing one by one behind SQLite's one writer.",
+    ),
+    Setting(
         "api.keys",
         [],
         _str_list,

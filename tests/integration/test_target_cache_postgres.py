@@ -1,0 +1,6 @@
+"""The kept delivery targets' cases of tests/_target_cache_cases.py on PostgreSQL."""
+
+import pytest
+from _target_cache_cases import *  # noqa: F401,F403  (the test functions)
+
+pytestmark = pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
