@@ -42,13 +42,13 @@ def test_every_route_is_documented_and_every_documented_route_served(app):
     for path, methods in sorted(routes.items()):
         for method in sorted(methods - set(doc.get(path, {})) - {"head"}):  # HEAD comes with GET
             problems.append(
-                "%s %s is served but not documented: add it to transient/api/openapi/paths.py"
-                ' ("%s": {"%s": _op(...)}; HEAD comes with GET)' % (method.upper(), path, path, method)
+                "%s %s is served but not documented: add it to transient/api/openapi/ (paths.py, money.py or"
+                ' pages.py: "%s": {"%s": operation(...)}; HEAD comes with GET)' % (method.upper(), path, path, method)
             )
     for path, item in sorted(doc.items()):
         for method in sorted(set(item) - routes.get(path, set())):
             problems.append(
-                "%s %s is documented but not served: remove it from transient/api/openapi/paths.py"
+                "%s %s is documented but not served: remove it from transient/api/openapi/"
                 " (or mount the route in api/app.py)" % (method.upper(), path)
             )
     assert not problems, "\n".join(problems)

@@ -103,6 +103,8 @@ DASHBOARD = (
     ("/login/code", "get post", "Sign in: the one-time code"),
     ("/login/setup", "get post", "Set up the one-time codes"),
     ("/logout", "post", "Sign out"),
+    ("/refunds", "get", "Refunds and payouts awaiting a decision"),
+    ("/payouts/{payout_id}/{action}", "post", "Approve or cancel a payout"),
 )
 
 
