@@ -122,7 +122,8 @@ def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
             change = change_address(pools[code], db)
             sender = signers[code] = PsbtSender(code, backend, db, outbox, Decimal(caps[code]), change, **options)
         elif code in caps and not watch_only and getattr(backend, "SENDMANY_FEE_RATE", False):
-            sender = PayoutSender(code, backend, db, outbox, Decimal(caps[code]), **options)
+            settle = 3 * config.coins[code]["rpc_timeout"]  # a request the node may still hold
+            sender = PayoutSender(code, backend, db, outbox, Decimal(caps[code]), settle_seconds=settle, **options)
         elif code in caps:
             log.info("%s: payouts are not sent from this node (pay them yourself: they are detected)", code)
         coins[code] = (
@@ -130,7 +131,10 @@ def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
             Tracker(code, backend, db, outbox, clock=clock),
             Detector(code, backend, db, outbox, clock),
         )
-    seconds = max(10, 3 * config["payouts.interval"])
+    # The lease outlasts a round's longest RPC (a holder stuck in one is never joined by
+    # another sender): three RPC timeouts, and three rounds.
+    slowest = max((config.coins[c]["rpc_timeout"] for c in backends), default=10)
+    seconds = max(10, 3 * config["payouts.interval"], 3 * slowest + 10)
     lease = ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
     return PayoutRunner(coins, config["payouts.interval"], lease), Batches(signers)
 
