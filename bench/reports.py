@@ -161,20 +161,26 @@ def config_file(folder, url):
     return path
 
 
-def run_one(label, url, baseline, n, folder, results, smoke=False):
+def run_one(label, url, baseline, n, folder, results, smoke=False, wanted=("csv", "json", "receipts", "small")):
     cli = [sys.executable, "-m", "transient.cli", "reports"]
     config = config_file(folder, url)
     env = dict(os.environ, PYTHONPATH=ROOT)
     small_to = (T0 + datetime.timedelta(milliseconds=100 * max(1, n // 100))).isoformat() + "Z"
     cases = [
-        ("%s COPY/-csv (baseline)" % label, baseline, None, n),
-        ("%s payments csv" % label, cli + ["payments", "--config", config], env, n),
-        ("%s payments json" % label, cli + ["payments", "--format", "json", "--config", config], env, n),
-        ("%s receipts csv" % label, cli + ["receipts", "--config", config], env, n),
-        ("%s payments csv, 1%%" % label, cli + ["payments", "--to", small_to, "--config", config], env, n // 100),
+        ("base", "%s COPY/-csv (baseline)" % label, baseline, None, n),
+        ("csv", "%s payments csv" % label, cli + ["payments", "--config", config], env, n),
+        ("json", "%s payments json" % label, cli + ["payments", "--format", "json", "--config", config], env, n),
+        ("receipts", "%s receipts csv" % label, cli + ["receipts", "--config", config], env, n),
+        (
+            "small",
+            "%s payments csv, 1%%" % label,
+            cli + ["payments", "--to", small_to, "--config", config],
+            env,
+            n // 100,
+        ),  # noqa: E501
     ]
-    if smoke:
-        cases = cases[:2]
+    keep = ("base", "csv") if smoke else ("base", *wanted)
+    cases = [case[1:] for case in cases if case[0] in keep]
     base = None
     for name, command, environ, expected in cases:
         lines, seconds, ttfb, rss = measure(command, environ)
@@ -192,16 +198,25 @@ def main():
     parser.add_argument("--n", type=int, default=1_000_000, help="payments (each with one receipt)")
     parser.add_argument("--smoke", action="store_true", help="2000 payments, CSV only: proves the bench runs (CI)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
+    parser.add_argument(
+        "--cases",
+        default="csv,json,receipts,small",
+        help="which exports besides the baseline: csv, json, receipts, small (1%% of the range); default all",
+    )
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     n = 2000 if args.smoke else args.n
     results = []
     with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "reports.db")
-        started = time.perf_counter()
-        seed_sqlite(path, n)
-        print("seeded %d payments into SQLite in %.1fs" % (n, time.perf_counter() - started), flush=True)
-        run_one("SQLite", "sqlite:///" + path, ["sqlite3", "-csv", path, BASELINE_SQL], n, folder, results, args.smoke)
+        wanted = tuple(c.strip() for c in args.cases.split(",") if c.strip())
+        if not args.no_sqlite:
+            path = os.path.join(folder, "reports.db")
+            started = time.perf_counter()
+            seed_sqlite(path, n)
+            print("seeded %d payments into SQLite in %.1fs" % (n, time.perf_counter() - started), flush=True)
+            baseline = ["sqlite3", "-csv", path, BASELINE_SQL]
+            run_one("SQLite", "sqlite:///" + path, baseline, n, folder, results, args.smoke, wanted)
         if not args.no_postgres:
             name, drop = fresh_database(PG_ADMIN, prefix="transient_bench_reports_")
             try:
@@ -210,7 +225,7 @@ def main():
                 seed_postgres(url, n)
                 print("seeded %d payments into PostgreSQL in %.1fs" % (n, time.perf_counter() - started), flush=True)
                 copy = ["psql", "-q", "-X", url, "-c", "COPY (%s) TO STDOUT WITH CSV" % BASELINE_SQL]
-                run_one("PostgreSQL", url, copy, n, folder, results, args.smoke)
+                run_one("PostgreSQL", url, copy, n, folder, results, args.smoke, wanted)
             finally:
                 drop()
     print_table(

@@ -10,7 +10,8 @@ hookspec = pluggy.HookspecMarker("transient")
 @hookspec
 def transient_register_backends() -> list[type[Any]]:  # type: ignore[empty-body]
     """Return a list of coin backend classes (subclasses of
-    :class:`transient.backend.CoinBackend`) that this plugin provides.
+    :class:`transient.plugin.CoinBackend`, defined in :mod:`transient.chain.backend`) that this
+    plugin provides.
 
     Each class's ``name`` is what ``[coins.<CODE>] backend`` refers to in the
     config. Two plugins registering the same name is a start-up error.

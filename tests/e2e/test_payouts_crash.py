@@ -18,7 +18,8 @@ from transient.store.payouts import Payout, PayoutBatch
 pytestmark = pytest.mark.e2e
 _wallets = itertools.count(1)
 AMOUNTS = ["0.11", "0.22", "0.00033333"]
-# interval 1: the lease a killed sender leaves behind lasts 10 s.
+# interval 1 and rpc_timeout 2 (below): the lease a killed sender leaves behind lasts 16 s,
+# and a send attempt is searched for in the wallet 6 s after it was made.
 PAYOUTS = '[payouts]\nfee_rate_cap = { LTC = "20" }\ninterval = 1\n'
 
 
@@ -42,7 +43,7 @@ def test_kill_9_at_each_step_of_a_send_pays_each_payout_once(regtest, tmp_path, 
     regtest.pay(regtest.rpc("getnewaddress", "", wallet=shop), "2")
     regtest.mine(1)
     url = "sqlite:///%s" % (tmp_path / "shop.db")
-    coins = coin_config(regtest, shop) + "address_pool = 0\n"
+    coins = coin_config(regtest, shop) + "address_pool = 0\nrpc_timeout = 2\n"
     first = Daemon(str(tmp_path), url, coins, extra=PAYOUTS, env={"TRANSIENT_FAULTS": point})
     second = None
     try:
@@ -62,7 +63,7 @@ def test_kill_9_at_each_step_of_a_send_pays_each_payout_once(regtest, tmp_path, 
         assert batch.state == PayoutBatch.INTENT and {p.state for p in payouts} == {states.APPROVED}
         assert len(sends(regtest, shop)) == (0 if point == "payouts.before_send" else 1)
         second = Daemon(str(tmp_path), url, coins, extra=PAYOUTS).start()
-        # After the dead worker's lease (10 s): found in the wallet, or sent now.
+        # After the dead worker's lease (16 s): found in the wallet, or sent now.
         wait_for(lambda: {p.state for p in rows(url)[0]} == {states.BROADCAST}, timeout=90)
         time.sleep(3)  # a few more rounds: nothing is sent again
         regtest.settle()

@@ -10,12 +10,14 @@ import pytest
 from _broker import URL, Client, broker, broker_shared, client, names, rabbitmqctl, wait_reachable  # noqa: F401  (fixtures)
 from _daemon import wait_for
 from _outbox import OutboxHarness, settled
+from fakes import FakeBackend
 
 from transient.amqp import link as amqp
 from transient.amqp.publisher import CONFIRMED, Publisher
 from transient.delivery.admin import event_log
 from transient.devnet.node import find_free_port
 from transient.ops import metrics
+from transient.payouts.service import PayoutService
 from transient.store.models import Delivery, DeliveryAttempt, Payment
 
 # -- events: the publisher on the outbox ------------------------------------------------
@@ -126,3 +128,21 @@ def test_refused_publishes_are_retried_until_the_broker_takes_them(hub, client, 
     # transient_deliveries_total{kind="amqp"}: every attempt counted once, by its outcome.
     delta = {o: get() - before[o] for o, get in counted.items()}
     assert delta == {"sent": 3, "retried": sum(r.attempts for r in rows) - 3, "failed": 0}
+
+
+def test_a_payouts_events_are_published_as_payout_routing_keys_in_order(hub, client, names):
+    """Issue 27: a payout's events (no payment) go to the exchange as payout.<COIN>.<kind>."""
+    client.bind_all(names)
+    backend = FakeBackend("LTC", {})
+    service = PayoutService({"LTC": (backend, {})}, hub.outbox, db=hub.db)
+    payout, _ = service.create({"currency": "LTC", "amount": "0.25", "destination": backend.new_address()})
+    service.approve(payout.id)
+    hub.publisher()
+    settled(2)
+    got = client.take(names.events_queue, 2)
+    assert [m.routing_key for m, p, b in got] == ["payout.LTC.created", "payout.LTC.approved"]
+    bodies = [json.loads(b) for m, p, b in got]
+    assert [(b["payout_id"], b["state"], b["payout"]["amount"]) for b in bodies] == [
+        (payout.id, "awaiting_approval", "0.25"),
+        (payout.id, "approved", "0.25"),
+    ]

@@ -151,19 +151,22 @@ def test_the_merchant_hears_of_a_delivery_given_up_a_stalled_node_and_a_payout_t
     long_ago = datetime.datetime.utcnow() - datetime.timedelta(hours=2)
     stalled = {"last_error": "NodeUnreachable: connection refused", "last_error_at": long_ago, "last_sync_at": long_ago}
     ChainState.update(**stalled).execute()
+    tip = ChainState.get().cursor_height
+    ChainState.update(cursor_height=tip - 10).execute()  # as if the sync had stopped 10 blocks ago
     Payout.create(
         id="po_alert_1", currency="LTC", amount=1000, destination="rltc1qexample", state="awaiting_approval",
         created_at=long_ago, updated_at=long_ago,
     )  # fmt: skip
     alerts = runtime.alert_job.jobs[0]
-    assert alerts.tick() == 3
+    assert alerts.tick() == 4
     assert alerts.tick() == 0  # each once, however often it is looked at
     _drain(runtime)
-    got = smtp.inbox.wait(3)
+    got = smtp.inbox.wait(4)
     subjects = sorted(m["Subject"] for to, m in got if to == "ops@example.org")
     assert subjects == [
         "[Transient] Delivery %d given up (payment.status_changed)" % failed.id,
         "[Transient] LTC: no good sync since %s" % (long_ago.isoformat(timespec="milliseconds") + "Z"),
+        "[Transient] LTC: the sync is 10 blocks behind the node",
         "[Transient] Payout po_alert_1 awaits your approval",
     ]
     body = [m for to, m in got if "given up" in m["Subject"]][0].get_content()

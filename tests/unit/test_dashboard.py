@@ -204,21 +204,6 @@ def test_an_account_locks_after_failures_and_the_log_and_metrics_say_so(env, cap
     assert any("account locked@example.com locked" in r.getMessage() for r in caplog.records)
 
 
-def test_sessions_and_api_keys_share_nothing(tmp_path):
-    client, runtime = fake_runtime(tmp_path, extra='[api]\nkeys = ["s3cret-config-key"]\n')
-    try:
-        runtime.accounts.create_user(MANAGER, "manager", PASSWORD)
-        manager = signed_in(client, MANAGER)
-        api = client.simulate_get(
-            "/payments", headers={"Cookie": "transient_session=%s" % manager.cookies["transient_session"]}
-        )
-        assert api.status_code == 401  # a session cookie is no API key
-        page = client.simulate_get("/dashboard", headers={"Authorization": "Bearer s3cret-config-key"})
-        assert page.status_code == 303 and page.headers["location"].startswith("/dashboard/login")
-    finally:
-        runtime.close()
-
-
 def test_signing_out_and_revoking_end_the_session(env):
     client, runtime = env
     manager = signed_in(client, MANAGER)
@@ -229,3 +214,22 @@ def test_signing_out_and_revoking_end_the_session(env):
     session = DashboardSession.select().order_by(DashboardSession.created_at.desc()).first()
     runtime.accounts.revoke_session(session.id, OWNER, "127.0.0.1")
     assert other.get("/dashboard").status_code == 303
+
+
+def test_a_manager_approves_a_refund_a_viewer_cannot_and_the_audit_says_who(env):
+    client, runtime = env
+    backend = runtime.backends["LTC"]
+    payout, _ = runtime.payouts.create({"currency": "LTC", "amount": "0.01", "destination": backend.new_address()})
+    viewer = signed_in(client, VIEWER)
+    page = viewer.get("/dashboard/refunds").text
+    assert payout.id in page and 'class="approve"' not in page
+    refused = viewer.post("/dashboard/payouts/%s/approve" % payout.id, {"csrf": viewer.csrf(page)})
+    assert refused.status_code == 403 and runtime.payouts.get(payout.id).state == "awaiting_approval"
+    manager = signed_in(client, MANAGER)
+    page = manager.get("/dashboard/refunds").text
+    done = manager.post("/dashboard/payouts/%s/approve" % payout.id, {"csrf": manager.csrf(page), "revision": "0"})
+    assert done.status_code == 303 and runtime.payouts.get(payout.id).state == "approved"
+    after = manager.get(done.headers["location"]).text
+    assert 'id="done"' in after and "payout.approve" in after and MANAGER in after
+    again = manager.post("/dashboard/payouts/%s/approve" % payout.id, {"csrf": manager.csrf(page)})
+    assert again.status_code == 303 and "error=" in again.headers["location"]  # not twice

@@ -7,7 +7,7 @@ commits the ledger and the new cursor together.
 from ..core import status as st
 from ..core.events import CONFIRMED, LATE, RECEIVED, REVERTED, STATUS_CHANGED
 from ..core.status import Coin, Policy, receipt_state
-from ..store.db import IN_CHUNK, chunks
+from ..store.db import IN_CHUNK, chunks, save_fields
 from ..store.models import Payment, Receipt, confirmations
 
 # Outputs and payments per step of apply() and settle(), and values per IN (...) list:
@@ -259,24 +259,6 @@ def expire_due(currency, tip_height, now, events):
 
 SAVED_RECEIPT = [Receipt.state, Receipt.block_height, Receipt.block_hash, Receipt.last_seen, Receipt.confirmed_at]
 REFRESHED = [Payment.amount_received, Payment.amount_pending, Payment.status, Payment.paid_at, Payment.updated_at]
-
-
-def save_fields(model, fields, rows):
-    """Store ``fields`` of many ``model`` rows: one UPDATE statement executed for every
-    row (executemany), not a query built per row (a block confirms and pays thousands)."""
-    if not rows:
-        return
-    db = model._meta.database
-    mark, pk = db.param, model._meta.primary_key
-    sql = 'UPDATE "%s" SET %s WHERE "%s" = %s' % (
-        model._meta.table_name,
-        ", ".join('"%s" = %s' % (f.column_name, mark) for f in fields),
-        pk.column_name,
-        mark,
-    )
-    db.cursor().executemany(
-        sql, [[f.db_value(getattr(r, f.name)) for f in fields] + [pk.db_value(r._pk)] for r in rows]
-    )
 
 
 def save_receipts(receipts):

@@ -1,7 +1,6 @@
 """The per-coin sync (docs/ARCHITECTURE.md, "The path of a txid"): lease, listsinceblock,
 ledger, cursor."""
 
-import datetime
 import logging
 import os
 import socket
@@ -12,6 +11,7 @@ from ..core.clock import utcnow
 from ..delivery.outbox import Outbox
 from ..ops import memory
 from ..store.db import chunks, retry_once, write_transaction
+from ..store.leases import LeaseRow
 from ..store.models import ChainState, Receipt
 from .backend import ChainTip, Output
 from .ledger import Ledger, expire_due
@@ -26,6 +26,9 @@ def new_holder_id():
     return "%s:%d:%s" % (socket.gethostname(), os.getpid(), uuid.uuid4().hex[:8])
 
 
+COINS = LeaseRow(ChainState.currency, ChainState.lease_holder, ChainState.lease_expires)
+
+
 class Lease:
     """A per-coin lease row: one conditional UPDATE decides who syncs a coin."""
 
@@ -37,36 +40,22 @@ class Lease:
 
     def acquire(self):
         """Take (or renew) the lease; return True when this holder has it."""
-        ChainState.insert(currency=self.currency).on_conflict_ignore().execute()
         now = self.clock()
-        until = now + datetime.timedelta(seconds=self.seconds)
-        free = (
-            ChainState.lease_holder.is_null()
-            | (ChainState.lease_holder == self.holder)
-            | (ChainState.lease_expires < now)
-        )
-        if self._take(free, until):
+        if COINS.take(self.currency, self.holder, self.seconds, now):
             return True
         # A holder on this host whose process is gone (kill -9, crash) cannot
         # renew; take its lease now instead of waiting for it to expire.
         holder = ChainState.get_by_id(self.currency).lease_holder
         if holder and _dead_local_holder(holder):
-            return self._take(ChainState.lease_holder == holder, until)
+            return COINS.take(self.currency, self.holder, self.seconds, now, free=ChainState.lease_holder == holder)
         return False
-
-    def _take(self, condition, until):
-        query = ChainState.update(lease_holder=self.holder, lease_expires=until).where(
-            (ChainState.currency == self.currency) & condition
-        )
-        return query.execute() == 1
 
     def release(self):
         """Give the lease up; return False (keeping it) when a rerun was asked for meanwhile."""
-        mine = (ChainState.currency == self.currency) & (ChainState.lease_holder == self.holder)
         not_asked = ChainState.rerun == False  # noqa: E712 (SQL, not Python)
-        done = ChainState.update(lease_holder=None, lease_expires=None).where(mine & not_asked).execute()
-        if done:
+        if COINS.give_up(self.currency, self.holder, where=not_asked):
             return True
+        mine = (ChainState.currency == self.currency) & (ChainState.lease_holder == self.holder)
         ChainState.update(rerun=False).where(mine).execute()
         return False
 

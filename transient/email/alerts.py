@@ -6,6 +6,8 @@ Every ``interval`` seconds one process of the cluster (a job lease) looks for:
   given up after its retries;
 - ``node_down``: a coin whose sync has failed for ``stall`` seconds (node down, or so
   busy it does not answer);
+- ``node_behind``: a coin whose stored sync cursor is more than ``behind`` blocks below
+  the node's tip (at most one a day per coin);
 - ``rates_failing``: a fiat pair without a usable rate (priced payments are refused);
 - ``watch_gap``: a watch-only key whose run of unused addresses passed its gap limit
   (a wallet restored from the seed would stop looking before the later payments);
@@ -27,6 +29,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from ..core.clock import iso
+from ..core.errors import NodeError
 from ..core.money import format_amount
 from ..delivery import queue
 from ..store.db import write_transaction
@@ -36,7 +39,7 @@ from ..store.payouts import Payout, PullPayment
 log = logging.getLogger("transient.email")
 NAMESPACE = uuid.UUID("6f1c2a7e-2d0b-4f5e-9a57-3c9e1b0d7a11")  # of the alerts' event ids
 RECENT = datetime.timedelta(days=1)
-KINDS = ("delivery_given_up", "node_down", "rates_failing", "watch_gap", "payout_awaiting_approval")
+KINDS = ("delivery_given_up", "node_down", "node_behind", "rates_failing", "watch_gap", "payout_awaiting_approval")
 
 
 class MerchantAlerts:
@@ -44,7 +47,9 @@ class MerchantAlerts:
     pairs without a usable rate (``[(pair, reason)]``); ``pools`` maps a coin to its
     address pool (a watch-only one has ``gap_report``)."""
 
-    def __init__(self, db, sender, merchants, kinds, stale_pairs=None, pools=None, stall=600, clock=None):
+    def __init__(
+        self, db, sender, merchants, kinds, stale_pairs=None, pools=None, stall=600, clock=None, backends=None, behind=6
+    ):
         self.db = db
         self.sender = sender
         self.merchants = list(merchants)
@@ -52,6 +57,8 @@ class MerchantAlerts:
         self.stale_pairs = stale_pairs or (lambda: [])
         self.pools = pools or {}
         self.stall = datetime.timedelta(seconds=stall)
+        self.backends = backends or {}
+        self.behind = behind
         self.clock = clock or datetime.datetime.utcnow
 
     def tick(self):
@@ -110,6 +117,25 @@ class MerchantAlerts:
                     "Check the node (transient doctor).",
                 ],
             )
+
+    def _node_behind(self, now):
+        cursors = dict(ChainState.select(ChainState.currency, ChainState.cursor_height).tuples())
+        for code, backend in sorted(self.backends.items()):
+            if cursors.get(code) is None:
+                continue
+            try:
+                lag = backend.tip().height - cursors[code]
+            except NodeError:
+                continue  # a node that does not answer is node_down's
+            if lag > self.behind:
+                yield (
+                    "behind:%s:%s" % (code, now.date().isoformat()),
+                    "%s: the sync is %d blocks behind the node" % (code, lag),
+                    [
+                        "Transient's %s ledger is %d blocks behind the node's tip: payments there are"
+                        " seen late. Look at the sync's log lines and transient doctor." % (code, lag)
+                    ],
+                )
 
     def _rates_failing(self, now):
         hour = now.replace(minute=0, second=0, microsecond=0)

@@ -12,13 +12,12 @@ InvoiceProcessing / InvoiceSettled / InvoiceExpired / InvoiceInvalid.
 
 import json
 
-from ..chain.ledger import save_fields
 from ..core import events as event_types
 from ..core import status as st
 from ..core.money import format_amount
 from ..delivery import kinds, queue
 from ..payouts import states as payout_states
-from ..store.db import chunks
+from ..store.db import chunks, save_fields
 from ..store.models import Event, Invoice, InvoicePayment, Payment, Receipt
 from . import shapes
 

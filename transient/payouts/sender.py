@@ -46,9 +46,22 @@ class PayoutSender:
     """Sends ``currency``'s approved payouts through ``backend`` (node-wallet mode)."""
 
     def __init__(
-        self, currency, backend, db, outbox, fee_rate_cap, conf_target=6, batch_max=1000, clock=utcnow, idgen=batch_id
+        self,
+        currency,
+        backend,
+        db,
+        outbox,
+        fee_rate_cap,
+        conf_target=6,
+        batch_max=1000,
+        clock=utcnow,
+        idgen=batch_id,
+        settle_seconds=30,
     ):
         self.currency = currency
+        # After a send attempt with no answer (a timeout, a crash), the node may still hold
+        # the request in its queue: the wallet is searched only this long after the attempt.
+        self.settle_seconds = settle_seconds
         self.backend = backend
         self.db = db
         self.outbox = outbox
@@ -64,6 +77,9 @@ class PayoutSender:
             (PayoutBatch.currency == self.currency) & (PayoutBatch.state == PayoutBatch.INTENT)
         )
         if pending is not None:
+            attempted = pending.sent_at  # an intent batch's sent_at: when its send was attempted
+            if attempted is not None and self.clock() < attempted + datetime.timedelta(seconds=self.settle_seconds):
+                return None  # a request the node may not have run yet: look later, never send now
             txid = self.backend.find_sent(COMMENT % pending.id, _unix(pending.created_at) - SEARCH_MARGIN)
             if txid is not None:
                 log.warning("%s: batch %s was sent before a crash (%s): recorded now", self.currency, pending.id, txid)
@@ -85,7 +101,9 @@ class PayoutSender:
         payouts = list(Payout.select().where(Payout.batch == batch.id))
         outputs = {p.destination: p.amount for p in payouts}
         rate = self.fee_rate()
-        PayoutBatch.update(fee_rate=str(rate)).where(PayoutBatch.id == batch.id).execute()
+        # Committed before the RPC: a later round or another process waits settle_seconds
+        # after this attempt before searching the wallet for it.
+        PayoutBatch.update(fee_rate=str(rate), sent_at=self.clock()).where(PayoutBatch.id == batch.id).execute()
         faults.point("payouts.before_send")
         try:
             txid = self.backend.send_many(outputs, COMMENT % batch.id, rate)

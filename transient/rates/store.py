@@ -4,8 +4,11 @@ sync's ChainState lease): N workers or hosts make one refresh per pair per inter
 import datetime
 
 from ..store.db import write_transaction
+from ..store.leases import LeaseRow
 from ..store.models import RatePair, RateQuote
 from .logic import Quote, median, parse_rate, text
+
+PAIRS = LeaseRow(RatePair.pair, RatePair.lease_holder, RatePair.lease_expires)
 
 
 class PairLease:
@@ -20,16 +23,9 @@ class PairLease:
 
     def claim(self, pair):
         """Return True when this holder must refresh ``pair`` now."""
-        RatePair.insert(pair=pair).on_conflict_ignore().execute()
         now = self.clock()
         due = RatePair.due_at.is_null() | (RatePair.due_at <= now)
-        free = RatePair.lease_holder.is_null() | (RatePair.lease_expires < now) | (RatePair.lease_holder == self.holder)
-        if (
-            RatePair.update(lease_holder=self.holder, lease_expires=now + _s(self.seconds))
-            .where((RatePair.pair == pair) & due & free)
-            .execute()
-            != 1
-        ):
+        if not PAIRS.take(pair, self.holder, self.seconds, now, where=due):
             return False
         self._claimed[pair] = now
         return True
@@ -39,9 +35,7 @@ class PairLease:
         # not drift by the fetch's duration and the refresher's tick.
         now = self.clock()
         started = self._claimed.pop(pair, now)
-        RatePair.update(lease_holder=None, lease_expires=None, refreshed_at=now, due_at=started + _s(interval)).where(
-            (RatePair.pair == pair) & (RatePair.lease_holder == self.holder)
-        ).execute()
+        PAIRS.give_up(pair, self.holder, refreshed_at=now, due_at=started + _s(interval))
 
 
 def _s(seconds):

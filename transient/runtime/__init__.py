@@ -208,6 +208,7 @@ class Runtime:
                 stale_pairs=self.rates.stale_pairs if self.rates.pairs() else None,
                 pools=self.pools,
                 clock=clock,
+                backends=self.backends,
             )
             claims = RefundClaims(self.db, self.customer_mail, config["server.public_url"], clock=clock)
             lease = ClusterLease("email-alerts", holder or new_holder_id(), 2 * config["email.alert_interval"], clock)

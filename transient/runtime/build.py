@@ -30,6 +30,7 @@ from ..store.leases import ClusterLease
 log = logging.getLogger("transient")
 
 POOL_LEASE_SECONDS = 30  # a killed keeper's pools wait this long for another daemon's keeper
+RECHECK = 1.0  # seconds a worker prices from the quotes it read before reading them again
 
 
 GREENFIELD_KEYS = (
@@ -65,7 +66,11 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
     policy = Policy(
         config["rates.max_age"], config["rates.max_deviation"], config["rates.min_sources"], config["rates.spread"]
     )
-    book = RateBook(currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock)
+    # The quotes are priced from memory, read again a second after (or at once after this
+    # process's refresher saved): a priced create reads none of them.
+    book = RateBook(
+        currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock, recheck=RECHECK
+    )
     if config["rates.min_sources"] > len(sources):
         raise ConfigError(
             "rates.min_sources: %d quotes cannot agree with %d source(s) in rates.sources"
@@ -83,6 +88,7 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
         lease,
         clock,
         max_move=Decimal(config["rates.max_move"]),
+        saved=book.forget,
     )
 
 
@@ -122,7 +128,8 @@ def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
             change = change_address(pools[code], db)
             sender = signers[code] = PsbtSender(code, backend, db, outbox, Decimal(caps[code]), change, **options)
         elif code in caps and not watch_only and getattr(backend, "SENDMANY_FEE_RATE", False):
-            sender = PayoutSender(code, backend, db, outbox, Decimal(caps[code]), **options)
+            settle = 3 * config.coins[code]["rpc_timeout"]  # a request the node may still hold
+            sender = PayoutSender(code, backend, db, outbox, Decimal(caps[code]), settle_seconds=settle, **options)
         elif code in caps:
             log.info("%s: payouts are not sent from this node (pay them yourself: they are detected)", code)
         coins[code] = (
@@ -130,7 +137,10 @@ def build_payout_runner(config, backends, pools, db, outbox, clock, holder):
             Tracker(code, backend, db, outbox, clock=clock),
             Detector(code, backend, db, outbox, clock),
         )
-    seconds = max(10, 3 * config["payouts.interval"])
+    # The lease outlasts a round's longest RPC (a holder stuck in one is never joined by
+    # another sender): three RPC timeouts, and three rounds.
+    slowest = max((config.coins[c]["rpc_timeout"] for c in backends), default=10)
+    seconds = max(10, 3 * config["payouts.interval"], 3 * slowest + 10)
     lease = ClusterLease("payouts", holder or new_holder_id(), seconds, clock)
     return PayoutRunner(coins, config["payouts.interval"], lease), Batches(signers)
 

@@ -79,7 +79,14 @@ def duration(value):
 
 
 EMAIL_CUSTOMER_KINDS = ("paid", "underpaid", "paid_late", "refund_claim", "refund_sent")
-EMAIL_ALERT_KINDS = ("delivery_given_up", "node_down", "rates_failing", "watch_gap", "payout_awaiting_approval")
+EMAIL_ALERT_KINDS = (
+    "delivery_given_up",
+    "node_down",
+    "node_behind",
+    "rates_failing",
+    "watch_gap",
+    "payout_awaiting_approval",
+)
 
 
 def _smtp_url(value):

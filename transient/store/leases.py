@@ -1,5 +1,7 @@
-"""Cluster job leases: a job that every daemon could run (the address pool keeper) runs
-in one process of the cluster at a time, the one holding its row in ``job_lease``.
+"""Leases: the one helper every lease goes through (``LeaseRow``: a coin's sync, a rate
+pair's refresh, a cluster job), and cluster job leases: a job that every daemon could run
+(the address pool keeper) runs in one process of the cluster at a time, the one holding
+its row in ``job_lease``.
 
 One conditional UPDATE takes the row when it is free, expired or already ours (works on
 SQLite and PostgreSQL, inside or outside a PgBouncer transaction pool: no session state).
@@ -10,6 +12,37 @@ import datetime
 
 from ..core.clock import utcnow
 from .models import JobLease
+
+
+class LeaseRow:
+    """Where a lease is kept: a row keyed by the field ``key`` (created on first use), with
+    its ``holder`` and ``expires`` fields. Every lease of the house (a coin's sync, a
+    cluster job, a rate pair's refresh) is taken and given back through one of these."""
+
+    def __init__(self, key, holder, expires):
+        self.key, self.holder, self.expires = key, holder, expires
+        self.model = key.model
+
+    def take(self, value, holder, seconds, now, where=None, free=None):
+        """Take or renew the lease of the row ``value`` for ``holder`` until ``seconds`` from
+        ``now`` when it is ``free`` (default: nobody's, ``holder``'s or expired) and ``where``
+        holds; return True when ``holder`` has it now. One conditional UPDATE."""
+        self.model.insert({self.key: value}).on_conflict_ignore().execute()
+        if free is None:
+            free = self.holder.is_null() | (self.holder == holder) | (self.expires < now)
+        condition = (self.key == value) & free & (where if where is not None else True)
+        until = now + datetime.timedelta(seconds=seconds)
+        return self.model.update({self.holder: holder, self.expires: until}).where(condition).execute() == 1
+
+    def give_up(self, value, holder, where=None, **changes):
+        """Release ``holder``'s lease of ``value`` (with ``changes`` to other fields) when
+        ``where`` holds; return how many rows changed (0: not held, or ``where`` false)."""
+        condition = (self.key == value) & (self.holder == holder) & (where if where is not None else True)
+        fields = {self.holder: None, self.expires: None, **{getattr(self.model, k): v for k, v in changes.items()}}
+        return self.model.update(fields).where(condition).execute()
+
+
+JOBS = LeaseRow(JobLease.name, JobLease.holder, JobLease.expires_at)
 
 
 class ClusterLease:
@@ -23,18 +56,11 @@ class ClusterLease:
 
     def claim(self):
         """Take or renew the lease; return True when this holder has it now."""
-        JobLease.insert(name=self.name).on_conflict_ignore().execute()
-        now = self.clock()
-        free = JobLease.holder.is_null() | (JobLease.holder == self.holder) | (JobLease.expires_at < now)
-        until = now + datetime.timedelta(seconds=self.seconds)
-        taken = JobLease.update(holder=self.holder, expires_at=until).where((JobLease.name == self.name) & free)
-        return taken.execute() == 1
+        return JOBS.take(self.name, self.holder, self.seconds, self.clock())
 
     def release(self):
         """Give the lease up (at a clean stop), so another process takes the job at once."""
-        JobLease.update(holder=None, expires_at=None).where(
-            (JobLease.name == self.name) & (JobLease.holder == self.holder)
-        ).execute()
+        JOBS.give_up(self.name, self.holder)
 
     def holder_now(self):
         """Return who holds the lease now (None: nobody, or it expired)."""

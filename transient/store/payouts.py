@@ -82,7 +82,7 @@ class PayoutBatch(BaseModel):
     psbt = TextField(null=True)  # watch-only: the unsigned PSBT offered for signing
     error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
-    sent_at = DateTimeField(null=True)
+    sent_at = DateTimeField(null=True)  # intent: when its send was last attempted; sent: recorded
 
     class Meta:
         indexes = ((("currency", "state"), False),)

@@ -2,7 +2,7 @@
 services the API uses, behind users and sessions of its own (accounts/), never API keys.
 May import core, store, delivery, reports, web, accounts and the checkout's i18n and QR."""
 
-from . import assets, owner, signin, views
+from . import assets, owner, refunds, signin, views
 from .web import Dashboard
 
 __all__ = ["Dashboard", "mount"]
@@ -30,6 +30,9 @@ def mount(app, dash):
         "/login/setup": signin.Setup,
         "/logout": signin.Logout,
     }
+    if dash.payouts is not None:
+        routes["/refunds"] = refunds.Refunds
+        routes["/payouts/{payout_id}/{action}"] = refunds.PayoutAction
     for suffix, resource in routes.items():
         app.add_route(p + suffix, resource(dash))
     app.add_route(p + "/static/{name}", assets.resource())

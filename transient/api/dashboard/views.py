@@ -59,7 +59,7 @@ class Overview(web.Page):
         if self.dash.payouts is not None:
             waiting = len(self.dash.payouts.list(state="awaiting_approval", limit=100))
             if waiting:
-                items.append(("refunds", waiting, path + "/health#refunds"))
+                items.append(("refunds", waiting, path + "/refunds"))
         report = self.dash.health()
         for code, coin in sorted(report["coins"].items()):
             if coin.get("node") != "ok":
