@@ -293,4 +293,8 @@ class Bare:
 
     def __exit__(self, *exc):
         self.proc.terminate()
-        self.proc.wait(30)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:  # transientd's master waits graceful_timeout (60 s)
+            self.proc.kill()
+            self.proc.wait(30)

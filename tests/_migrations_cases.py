@@ -58,3 +58,23 @@ def test_the_greenfield_migrations_go_down_and_up_again(db):
     assert "target_id" not in _columns(db, "delivery")
     assert migrations.apply(db)[:2] == ["0007_greenfield", "0008_delivery_targets"]
     assert db.table_exists("invoice_payment") and "public_id" in _columns(db, "delivery")
+
+
+def test_a_database_migrated_by_a_newer_version_is_refused_in_one_line(db):
+    from transient.core.errors import NotMigrated, SchemaTooNew
+
+    runner = migrations.runner(db)
+    runner.History.create(name="9999_from_a_newer_version")
+    try:
+        for step in (migrations.apply, migrations.check):
+            try:
+                step(db)
+            except SchemaTooNew as exc:
+                assert isinstance(exc, NotMigrated) and "\n" not in exc.message
+                assert "9999_from_a_newer_version" in exc.message and "newer than this Transient" in exc.message
+            else:
+                raise AssertionError("%s ran on a schema it does not know" % step.__name__)
+        assert migrations.unknown(db) == ["9999_from_a_newer_version"]
+    finally:
+        runner.History.delete().where(runner.History.name == "9999_from_a_newer_version").execute()
+    assert migrations.unknown(db) == [] and migrations.apply(db) == []

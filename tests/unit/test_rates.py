@@ -470,11 +470,12 @@ def test_the_spread_lowers_the_rate_and_more_sources_than_configured_is_a_config
 
 
 def test_a_priced_replay_needs_no_rate(priced):
-    client, _ = priced
+    client, runtime = priced
     body = {"currency": "LTC", "price": "5", "price_currency": "USD"}
     first = post(client, body, headers={"Idempotency-Key": "order-77"})
     assert first.status_code == 201
     RateQuote.delete().execute()  # every rate gone
+    runtime.rates.forget()  # as a save by its refresher would (else seen within RECHECK)
     again = post(client, body, headers={"Idempotency-Key": "order-77"})
     assert again.status_code == 200 and again.json["payment"]["id"] == first.json["payment"]["id"]
     assert post(client, body).status_code == 503
@@ -544,3 +545,37 @@ def test_sources_agreeing_on_an_absurd_rate_are_refused_by_max_move(db, caplog):
     clock.advance(60)
     worker.tick()
     assert book.price("LTC", "USD").rate == Decimal("161")
+
+
+class Ticks:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_worker_prices_from_memory_and_reads_again_after_its_refresh_or_recheck(db):
+    clock, ticks = Clock(), Ticks()
+    sources = [Scripted({}), Second({})]
+    book = RateBook(["DOGE"], ["USD"], sources, Policy(), clock=clock, recheck=1.0, monotonic=ticks)
+    Scripted.ANSWERS.update(scripted={"DOGE/USD": "0.1"}, second={"DOGE/USD": "0.1"})
+    own = RateRefresher(book.plan(), sources, db, 60, store.PairLease("own", 120, clock), clock, saved=book.forget)
+    own.tick()
+    assert book.price("DOGE", "USD").rate == Decimal("0.1")
+    # Another daemon's refresher (no word to this book) stores new quotes: this worker
+    # prices from what it read, with no query, until ``recheck`` has passed.
+    clock.advance(61)
+    Scripted.ANSWERS.update(scripted={"DOGE/USD": "0.2"}, second={"DOGE/USD": "0.2"})
+    RateRefresher(book.plan(), sources, db, 60, store.PairLease("other", 120, clock), clock).tick()
+    ticks.now += 0.5
+    assert book.price("DOGE", "USD").rate == Decimal("0.1")
+    ticks.now += 0.6
+    assert book.price("DOGE", "USD").rate == Decimal("0.2")
+    # This process's own refresher: its quotes count at once.
+    clock.advance(61)
+    Scripted.ANSWERS.update(scripted={"DOGE/USD": "0.3"}, second={"DOGE/USD": "0.3"})
+    own.tick()
+    assert book.price("DOGE", "USD").rate == Decimal("0.3")

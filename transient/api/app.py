@@ -11,6 +11,7 @@ from .checkout.claim import ClaimPage
 from .dashboard import mount as mount_dashboard
 from .greenfield import mount as mount_greenfield
 from .metrics import HttpMetrics, Metrics
+from .openapi import OpenApiDocument
 from .reports import Reconcile, ReportFile
 
 
@@ -76,8 +77,7 @@ def create_app(
     app.add_route("/deliveries/{delivery_id}/redeliver", resources.Redeliver(db, outbox))
     app.add_route("/webhooks/test", resources.WebhookTest(sender, webhook_url, max_body))
     app.add_route("/notify/{currency}/{kind}/{value}", resources.Notify(payments.coins, wake, notify_token, peers))
-    app.add_route("/healthz", resources.Health(health))
-    app.add_route("/metrics", Metrics(keys, metrics_state, peers))
+    _operator_routes(app, health, keys, metrics_state, peers)
     _optional_routes(app, reports, reconciler, rates, payouts, branding, max_body)
     if greenfield is not None:
         mount_greenfield(app, shapes, *greenfield, access.keys, max_body, refresh_interval)
@@ -96,6 +96,13 @@ def _app(access):
     app.add_error_handler(TransientError, shapes.handle)
     app.add_error_handler(Exception, errors.handle_unexpected_error)
     return app, shapes
+
+
+def _operator_routes(app, health, keys, metrics_state, peers):
+    """What an operator and a client generator read: health, metrics, this API's document."""
+    app.add_route("/healthz", resources.Health(health))
+    app.add_route("/metrics", Metrics(keys, metrics_state, peers))
+    app.add_route("/openapi.json", OpenApiDocument())
 
 
 def _optional_routes(app, reports, reconciler, rates, payouts, branding, max_body):

@@ -76,6 +76,12 @@ class NotMigrated(TransientError):
     http_status = 503
 
 
+class SchemaTooNew(NotMigrated):
+    """The database was migrated by a newer Transient: this one does not know its schema."""
+
+    code = "schema_too_new"
+
+
 # -- node errors -------------------------------------------------------------
 
 

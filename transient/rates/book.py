@@ -2,6 +2,7 @@
 stored quotes (one query), crossed through ``via`` when no source agrees on it directly."""
 
 import datetime
+import time
 from dataclasses import dataclass
 
 from ..core.clock import iso, utcnow
@@ -32,9 +33,16 @@ class Priced:
 
 class RateBook:
     """Rates of the ``coins`` in the ``fiat`` codes, from the ``sources`` (instances), crossed
-    through ``via``; ``policy`` is a :class:`Policy`."""
+    through ``via``; ``policy`` is a :class:`Policy`.
 
-    def __init__(self, coins, fiat, sources, policy, via=(), clock=utcnow):
+    ``recheck`` seconds (0: every time): how long a pair's stored quotes, once read, are
+    priced from memory without reading them again. This process's refresher calls
+    :meth:`forget` after each save, so its own quotes count at once; another daemon's are
+    seen within ``recheck``. A create then reads no quote at all. A pair priced from fewer
+    than all its sources, or with no rate, is read every time (rare, and a source that is
+    back must count at once)."""
+
+    def __init__(self, coins, fiat, sources, policy, via=(), clock=utcnow, recheck=0.0, monotonic=time.monotonic):
         self.coins = sorted(coins)
         self.fiat = list(fiat)
         self.sources = list(sources)
@@ -43,7 +51,9 @@ class RateBook:
         self.clock = clock
         self.min_sources = policy.min_sources or (2 if len(self.sources) >= 2 else 1)
         self._plan = None
-        self._cache = {}  # (coin, fiat) -> (stored rows, valid until, evaluation)
+        self.recheck = recheck
+        self.monotonic = monotonic
+        self._cache = {}  # (coin, fiat) -> (stored rows, valid until, evaluation, read at, all sources agreed)
         self._priced = {}  # (pair, spread) -> (the evaluation it was priced from, Priced)
 
     def pairs(self):
@@ -78,20 +88,34 @@ class RateBook:
 
         One indexed query each time; the agreement is kept per worker while the rows are
         the same and no quote it used has aged past ``max_age`` (the validated cache)."""
+        now, read_at = self.clock(), self.monotonic()
+        kept = self._cache.get((coin, fiat))
+        if kept is not None and now < kept[1] and kept[4] and read_at - kept[3] < self.recheck:
+            # Every source agreed, read less than ``recheck`` ago, nothing saved here since.
+            # Anything less (no rate, a source missing) is read every time: a source that
+            # comes back counts at once in every worker.
+            return kept[2]
         plan = self.plan()
         routes = self.legs(coin, fiat)
         wanted = {leg: plan.get(leg, []) for route in routes for leg in route}
         found = store.rows(wanted)
-        now = self.clock()
-        kept = self._cache.get((coin, fiat))
         if kept is not None and kept[0] == found and now < kept[1]:
+            self._cache[(coin, fiat)] = kept[:3] + (read_at,) + kept[4:]
             return kept[2]
         quotes = store.quotes(found, wanted)
         result = self._agree(routes, quotes, now)
         fresh = [q.at for qs in quotes.values() for q in qs if logic.is_fresh(q, now, self.policy.max_age)]
         until = min(fresh) + datetime.timedelta(seconds=self.policy.max_age) if fresh else now
-        self._cache[(coin, fiat)] = (found, until, result)
+        results, route = result
+        complete = route is not None and all(
+            len(agreed.used) == len(wanted[leg]) for agreed, leg in zip(route, routes[len(results) - 1])
+        )
+        self._cache[(coin, fiat)] = (found, until, result, read_at, complete)
         return result
+
+    def forget(self):
+        """Quotes were saved by this process: the next price reads them."""
+        self._cache = {key: kept[:3] + (float("-inf"),) + kept[4:] for key, kept in self._cache.items()}
 
     def _agree(self, routes, quotes, now):
         p = self.policy

@@ -48,8 +48,9 @@ class RateRefresher:
     as the source's error: sources that all agree on an absurd rate make no rate (503),
     not a $1 000 invoice priced at one litoshi."""
 
-    def __init__(self, plan, sources, db, interval, lease, clock, tick=None, max_move=0):
+    def __init__(self, plan, sources, db, interval, lease, clock, tick=None, max_move=0, saved=None):
         self.plan = plan
+        self.saved = saved  # called after each save (the RateBook's forget: it prices from memory)
         self.sources = {s.name: s for s in sources}
         self.db = db
         self.interval = interval
@@ -90,6 +91,7 @@ class RateRefresher:
         except SourceError as exc:
             now = self.clock()
             store.save(self.db, source.name, {}, {p: str(exc) for p in pairs}, now)
+            self._saved()
             state.failed(exc, self.interval, now, _seconds)
             return
         except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the other sources
@@ -100,7 +102,12 @@ class RateRefresher:
         if getattr(source, "bounded", True):
             self._bound(source.name, rates, errors, references)
         store.save(self.db, source.name, rates, errors, self.clock())
+        self._saved()
         state.worked()
+
+    def _saved(self):
+        if self.saved is not None:
+            self.saved()
 
     def _bound(self, name, rates, errors, references):
         """Move the quotes too far from their pair's last accepted rate to ``errors``."""

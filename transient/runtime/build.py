@@ -30,6 +30,7 @@ from ..store.leases import ClusterLease
 log = logging.getLogger("transient")
 
 POOL_LEASE_SECONDS = 30  # a killed keeper's pools wait this long for another daemon's keeper
+RECHECK = 1.0  # seconds a worker prices from the quotes it read before reading them again
 
 
 GREENFIELD_KEYS = (
@@ -65,7 +66,11 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
     policy = Policy(
         config["rates.max_age"], config["rates.max_deviation"], config["rates.min_sources"], config["rates.spread"]
     )
-    book = RateBook(currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock)
+    # The quotes are priced from memory, read again a second after (or at once after this
+    # process's refresher saved): a priced create reads none of them.
+    book = RateBook(
+        currencies, config["rates.fiat"], sources, policy, via=config["rates.via"], clock=clock, recheck=RECHECK
+    )
     if config["rates.min_sources"] > len(sources):
         raise ConfigError(
             "rates.min_sources: %d quotes cannot agree with %d source(s) in rates.sources"
@@ -83,6 +88,7 @@ def build_rates(config, pm, currencies, db, clock, holder=None):
         lease,
         clock,
         max_move=Decimal(config["rates.max_move"]),
+        saved=book.forget,
     )
 
 
