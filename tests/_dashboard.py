@@ -52,9 +52,9 @@ class Browser:
         """Follow the password step's answer to the TOTP set-up; return (secret, codes, answer)."""
         page = self.get(result.headers["location"])
         secret = re.search(r'id="secret">([A-Z2-7]+)<', page.text).group(1)
+        self.totp_code = pyotp.TOTP(secret).now()  # the code spent here (a later now() may be the next step's)
         done = self.post(
-            result.headers["location"],
-            {"csrf": self.csrf(page.text), "secret": secret, "code": pyotp.TOTP(secret).now()},
+            result.headers["location"], {"csrf": self.csrf(page.text), "secret": secret, "code": self.totp_code}
         )
         return secret, re.findall(r"<li>([a-z2-7]{16})</li>", done.text), done
 

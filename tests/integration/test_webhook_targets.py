@@ -27,15 +27,21 @@ def send(sender, url):
     return sender.post(url, b"{}", sender.headers("00000000-0000-0000-0000-000000000000", "ping", body=b"{}"))
 
 
-def test_a_name_rebound_to_loopback_after_the_check_is_refused_at_send_time(receiver):
-    answers = iter([["93.184.216.34"], ["127.0.0.1"]])  # public when the payment is made, loopback later
-    guard = TargetGuard(resolve=lambda host, port: next(answers))
+def test_a_name_that_resolves_to_loopback_is_refused_at_send_time(receiver):
+    asked = []
+
+    def resolve(host, port):  # a name that points inside (or was rebound there after the payment)
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    guard = TargetGuard(resolve=resolve)
     url = "http://rebind.test:%d/hook" % receiver.port
-    assert check_url(url, "callback_url", guard) == url  # the API accepted it
+    assert check_url(url, "callback_url", guard) == url  # the API accepted it, asking no resolver
+    assert asked == []
     outcome = send(Sender(guard=guard), url)
     assert outcome.status is None and outcome.refused and not outcome.retryable
     assert "loopback" in outcome.error and "127.0.0.1" in outcome.error
-    assert receiver.received() == []  # nothing reached the "internal service"
+    assert asked == ["rebind.test"] and receiver.received() == []  # nothing reached the "internal service"
 
 
 def test_the_checked_address_is_the_one_connected_to(receiver):

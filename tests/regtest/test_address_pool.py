@@ -150,7 +150,7 @@ def test_a_node_slower_than_a_whole_batch_still_fills_the_pool(db, regtest, wall
     try:
         for _ in range(60):  # the keeper's rounds
             try:
-                pool.refill(low_water=200)  # to the top: a round cut short leaves it between half and full
+                pool.refill()
             except NodeError:
                 time.sleep(2 * tenth)  # its interval: the node works through the batch given up on
             if pool.available() == 200:
