@@ -77,8 +77,7 @@ def measure(tmp, node, wallet, db_url, args):
         with Bare(tmp, args.workers, args.threads, worker="daemon", bodies=bodies) as bare:
             ports = {"anchor": bare.port, "transient": daemon.port}
             gets = alternate(ports, [_loadgen.request("GET", "/payments/%s" % i) for i in ids], args)
-            if not wait_until(lambda: pool_size(daemon) >= args.pool, 1800, 0.5):
-                raise RuntimeError("the address pool did not fill again")
+            # No wait for a refill: the keeper tops the pool up only below half.
             posts = alternate(ports, [_loadgen.request("POST", "/payments", BODY)], args)
         posts["transient"]["pool_left"] = pool_size(daemon)
     finally:
