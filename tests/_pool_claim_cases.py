@@ -56,3 +56,22 @@ def test_claims_take_the_unclaimed_addresses_in_order(db):
     with db.atomic():
         taken = [pool.claim()[0] for _ in range(3)]
     assert taken == ["LTC000000", "LTC000003", "LTC000006"]
+
+
+def test_a_refill_tops_up_what_payments_took_while_it_ran(db):
+    backend = FakeBackend("LTC", {})
+    pool = AddressPool("LTC", backend, db, size=30)
+    pool.batch = 10
+    made = backend.new_addresses
+
+    taken = []
+
+    def slow_node(count, label=None):  # payments claim addresses while the node works
+        if len(taken) < 2:
+            with db.atomic():
+                taken.append(pool.claim())
+        return made(count, label)
+
+    backend.new_addresses = slow_node
+    pool.refill()
+    assert pool.available() == 30 and taken[1] is not None and pool.behind is None

@@ -102,16 +102,25 @@ class AddressPool:
         if have >= (self.size // 2 if low_water is None else low_water) and self.behind is None:
             return 0
         added = 0
-        while have + added < self.size:
-            count = min(self.batch, self.size - have - added)
-            rows = self._batch(count, have + added)
+        # Payments may take addresses as fast as the node makes them: at most two pools'
+        # worth a call, the rest at the next round (``behind`` says so meanwhile).
+        while have < self.size and added < 2 * self.size:
+            count = min(self.batch, self.size - have)
+            rows = self._batch(count, have)
             now = self.clock()
             with write_transaction(self.db):
                 PooledAddress.insert_many(
                     [{"currency": self.currency, "created_at": now, **row} for row in rows]
                 ).on_conflict_ignore().execute()
             added += count
-        self.behind = None
+            # Counted again: payments take addresses while a slow node makes the next batch,
+            # and a pool left at 90 of 100 waited for half before the next refill.
+            have = self.available()
+        self.behind = (
+            None
+            if have >= self.size
+            else "%d of %d addresses; payments take them as fast as the node makes them" % (have, self.size)
+        )
         return added
 
     def _batch(self, count, have):
