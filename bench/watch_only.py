@@ -34,7 +34,6 @@ from transient.runtime import Runtime  # noqa: E402
 from transient.store import migrations  # noqa: E402
 from transient.store.db import open_database  # noqa: E402
 from transient.store.models import PooledAddress  # noqa: E402
-from transient_backends.dogecoin import DogecoinBackend  # noqa: E402
 from transient_litecoin import LitecoinBackend  # noqa: E402
 
 
@@ -71,16 +70,6 @@ def addresses(node, tmp, count):
         "LTC", backend(LitecoinBackend, node, watch, "LTC"), db, count, hdkeys.parse("LTC", fresh_tpub()), gap_limit=20
     )
     rows.append(("watch-only LTC: derive + importmulti ranged",) + timed_refill(pool))
-    doge = create_keyless_wallet(node, "bench_doge")
-    pool = WatchPool(
-        "DOGE",
-        backend(DogecoinBackend, node, doge, "DOGE"),
-        db,
-        count,
-        hdkeys.parse("DOGE", fresh_tpub()),
-        gap_limit=20,
-    )
-    rows.append(("watch-only DOGE path: derive + importmulti each",) + timed_refill(pool))
     db.close()
     return rows
 
