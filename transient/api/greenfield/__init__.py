@@ -3,7 +3,7 @@ plugins and the Greenfield clients use, mounted at /api/v1/. The domain (invoice
 status rule, the projection, webhooks) is transient.greenfield. May import the rooms
 below the API and the API's own modules (errors, checkout assets)."""
 
-from . import errors, page, resources
+from . import errors, openapi, page, resources
 from .resources import Access
 
 
@@ -19,6 +19,7 @@ def mount(app, error_shapes, service, hooks, payouts, keys, max_body=65536, refr
     store = base + "/stores/{store_id}"
     hook = store + "/webhooks/{webhook_id}"
     routes = [
+        (base + "/openapi.json", openapi.GreenfieldDocument()),
         (base + "/server/info", r.ServerInfo(access, service)),
         (base + "/api-keys/current", r.CurrentKey(access, service)),
         (base + "/stores", r.Stores(access, service)),

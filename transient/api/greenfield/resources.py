@@ -285,7 +285,15 @@ class StorePayouts(PayoutResource):
         return self.service.store_payouts(store_id, req.get_param_as_bool("includeCancelled") or False)
 
 
-class StorePayout(PayoutResource):
+class PayoutApprover(PayoutResource):
+    """A route of the merchant's that needs a key which may approve payouts."""
+
+    def _approver(self, req):
+        if not self.access.grant(req).allows(PAYOUTS_APPROVE):
+            raise Forbidden(MISSING % "btcpay.store.canmanagepullpayments", "btcpay.store.canmanagepullpayments")
+
+
+class StorePayout(PayoutApprover):
     """Approve (POST, with the payout's revision), cancel (DELETE): the merchant's."""
 
     @edge
@@ -298,12 +306,10 @@ class StorePayout(PayoutResource):
         self._approver(req)
         return self.service.cancel(store_id, payout_id)
 
-    def _approver(self, req):
-        if not self.access.grant(req).allows(PAYOUTS_APPROVE):
-            raise Forbidden(MISSING % "btcpay.store.canmanagepullpayments", "btcpay.store.canmanagepullpayments")
 
+class StorePayoutPaid(PayoutApprover):
+    """Mark paid (POST only: a DELETE here cancelled the payout, inherited from StorePayout)."""
 
-class StorePayoutPaid(StorePayout):
     @edge
     def on_post(self, req, resp, store_id, payout_id):
         self._approver(req)
