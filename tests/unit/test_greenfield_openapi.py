@@ -7,6 +7,7 @@ ProblemDetails and ValidationProblemDetails); and real answers of the routes mat
 The daemon under schemathesis: tests/e2e/test_openapi_contract.py."""
 
 import json
+import re
 
 import jsonschema_rs
 import pytest
@@ -14,7 +15,6 @@ from fakes import fake_runtime
 from falcon import inspect
 
 from transient.api.greenfield.openapi import document
-from transient.greenfield import shapes
 
 pytestmark = pytest.mark.unit
 
@@ -181,8 +181,26 @@ def test_every_success_is_200_and_every_error_greenfields_shape():
                 assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
                     "/ValidationErrors"
                 )
-            permission = op.get("x-permission")
-            assert permission in (None, "", "btcpay.store.canmanagepullpayments", *shapes.PERMISSIONS), permission
+
+
+def test_each_operation_names_the_permissions_its_resource_asks_for(runtime):
+    app, wrong = runtime[0].app, []
+    for path, item in document()["paths"].items():
+        found = app._router.find(re.sub(r"\{[^}]+\}", "x1", path))
+        assert found is not None and found[3] == path, path
+        scopes = getattr(found[0], "scopes", {})
+        for method, op in item.items():
+            if method.upper() not in scopes:
+                wanted = None  # public
+            else:
+                asked = scopes[method.upper()]
+                wanted = [] if asked is None else [asked] if isinstance(asked, str) else list(asked)
+            if op.get("x-permissions") != wanted or (wanted is None) != (op["security"] == []):
+                wrong.append(
+                    "%s %s: the resource asks for %r, the document says %r"
+                    % (method, path, wanted, op.get("x-permissions"))
+                )
+    assert not wrong, "\n".join(wrong)
 
 
 def validator(name):

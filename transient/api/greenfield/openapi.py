@@ -10,6 +10,7 @@ import falcon
 
 from ... import __version__
 from ...greenfield import shapes
+from .resources import MANAGE_PAYOUTS, VIEW_PAYOUTS
 from .schemas import components, ref
 
 JSON = "application/json"
@@ -60,12 +61,15 @@ def op(summary, ok, permission=None, params=(), body=None, tag="Invoices", inval
     responses["default"] = ERROR
     out = {"summary": summary, "tags": [tag], "parameters": list(params), "responses": responses}
     if permission is not None:
+        # The names the resource's ``scopes`` ask for ([]: any valid key).
+        names = [permission] if isinstance(permission, str) and permission else list(permission)
         out["security"] = [{"apiKey": []}]
-        out["x-permission"] = permission
-        if permission:
-            out["description"] = "Needs an API key with `%s`." % permission
-        else:
-            out["description"] = "Needs an API key (any)."
+        out["x-permissions"] = names
+        out["description"] = (
+            "Needs an API key with %s." % " and ".join("`%s`" % n for n in names)
+            if names
+            else "Needs an API key (any)."
+        )
     else:
         out["security"] = []
         out["description"] = "Public: whoever holds the link."
@@ -200,22 +204,16 @@ def payout_paths():
             )
         },
         STORE + "/payouts": {
-            "get": op("The store's payouts", array("Payout"), store, (STORE_ID, cancelled), tag="Payouts")
+            "get": op(
+                "The store's payouts", array("Payout"), (store, VIEW_PAYOUTS), (STORE_ID, cancelled), tag="Payouts"
+            )
         },
         STORE + "/payouts/{payout_id}": {
-            "post": op(
-                "Approve a payout",
-                ref("Payout"),
-                "btcpay.store.canmanagepullpayments",
-                one_payout,
-                revision,
-                "Payouts",
-                True,
-            ),
-            "delete": op("Cancel a payout", empty, "btcpay.store.canmanagepullpayments", one_payout, tag="Payouts"),
+            "post": op("Approve a payout", ref("Payout"), MANAGE_PAYOUTS, one_payout, revision, "Payouts", True),
+            "delete": op("Cancel a payout", empty, MANAGE_PAYOUTS, one_payout, tag="Payouts"),
         },
         STORE + "/payouts/{payout_id}/mark-paid": {
-            "post": op("Mark a payout paid", empty, "btcpay.store.canmanagepullpayments", one_payout, tag="Payouts")
+            "post": op("Mark a payout paid", empty, MANAGE_PAYOUTS, one_payout, tag="Payouts")
         },
     }
 
