@@ -10,6 +10,7 @@ from ... import __version__
 from ...core.errors import Forbidden, NotFound, Unauthorized
 from ...core.keys import ANONYMOUS, PAYOUTS_APPROVE, PAYOUTS_READ
 from ...greenfield import shapes
+from ...payouts.service import by_key
 from ..resources import read_json
 
 MISSING = 'Insufficient API Permissions. Please use an API key with permission "%s".'
@@ -290,8 +291,8 @@ class StorePayout(PayoutResource):
 
     @edge
     def on_post(self, req, resp, store_id, payout_id):
-        self._approver(req)
-        return self.service.approve(store_id, payout_id, self.body(req))
+        grant = self._approver(req)
+        return self.service.approve(store_id, payout_id, self.body(req), by=by_key(grant))
 
     @edge
     def on_delete(self, req, resp, store_id, payout_id):
@@ -299,8 +300,10 @@ class StorePayout(PayoutResource):
         return self.service.cancel(store_id, payout_id)
 
     def _approver(self, req):
-        if not self.access.grant(req).allows(PAYOUTS_APPROVE):
+        grant = self.access.grant(req)
+        if not grant.allows(PAYOUTS_APPROVE):
             raise Forbidden(MISSING % "btcpay.store.canmanagepullpayments", "btcpay.store.canmanagepullpayments")
+        return grant
 
 
 class StorePayoutPaid(StorePayout):
