@@ -573,7 +573,7 @@ def test_the_plugins_refund_claimed_approved_and_marked_paid(gf):
     # The merchant approves with the current revision (a stale one is refused), then marks it paid.
     woo = gf.call("POST", base + "/payouts/%s" % payout["id"], {"revision": payout["revision"]})
     assert woo.status_code == 403  # the plugin's key creates refunds; it does not approve them
-    _, merchant = gf.runtime.key_store.create(["payouts:approve", "payouts:read", "payments:read"], "merchant")
+    key_row, merchant = gf.runtime.key_store.create(["payouts:approve", "payouts:read", "payments:read"], "merchant")
     stale = gf.call(
         "POST",
         base + "/payouts/%s" % payout["id"],
@@ -583,6 +583,7 @@ def test_the_plugins_refund_claimed_approved_and_marked_paid(gf):
     assert stale.status_code == 409
     approved = gf.call("POST", base + "/payouts/%s" % payout["id"], {"revision": payout["revision"]}, key=merchant)
     assert approved.status_code == 200 and approved.json["state"] == "AwaitingPayment"
+    assert Payout.get_by_id(payout["id"]).approved_by == "api-key:%s" % key_row.public_id  # the report's column
     assert [p["id"] for p in gf.call("GET", base + "/payouts", key=merchant).json] == [payout["id"]]
     assert gf.call("POST", base + "/payouts/%s/mark-paid" % payout["id"], key=merchant).status_code == 200
     assert gf.ok("GET", claim)[0]["state"] == "Completed"
