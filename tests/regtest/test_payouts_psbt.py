@@ -127,6 +127,9 @@ def test_a_watch_only_batch_is_signed_elsewhere_checked_and_paid_once(shop, node
     node.mine(1)
     assert shop.payout_runner.round()
     assert {Payout.get_by_id(p.id).state for p in rows} == {states.COMPLETED}
+    # The fee the signed transaction paid (its inputs less its outputs), split between the two.
+    fee = int(node.rpc("decodepsbt", signed["psbt"])["fee"] * 10**8)
+    assert sum(Payout.get_by_id(p.id).fee for p in rows) == fee == PayoutBatch.get_by_id(batch["id"]).fee
     got = {}
     for e in node.rpc("listtransactions", "*", 100, 0, True, wallet=shop.customer):
         if e["category"] == "receive":

@@ -10,6 +10,7 @@ import binascii
 import falcon
 
 from ...core.errors import Conflict, NotFound, ValidationError
+from ...payouts.service import by_user
 from . import web
 
 STATES = ("awaiting_approval", "approved", "awaiting_signature", "broadcast", "completed", "cancelled", "failed")
@@ -60,7 +61,8 @@ class PayoutAction(web.Page):
         try:
             if action == "approve":
                 revision = data.get("revision")
-                payout = payouts.approve(payout_id, int(revision) if revision and revision.isdigit() else None)
+                number = int(revision) if revision and revision.isdigit() else None
+                payout = payouts.approve(payout_id, number, by=by_user(session.user.email))
             else:
                 payout = payouts.cancel(payout_id)
         except NotFound:

@@ -10,6 +10,7 @@ from ... import __version__
 from ...core.errors import NotFound
 from ...core.keys import PAYOUTS_APPROVE, PAYOUTS_READ
 from ...greenfield import shapes
+from ...payouts.service import by_key
 from ..auth import Permissions
 from ..resources import read_json
 
@@ -298,7 +299,7 @@ class StorePayout(PayoutResource):
 
     @edge
     def on_post(self, req, resp, store_id, payout_id):
-        return self.service.approve(store_id, payout_id, self.body(req))
+        return self.service.approve(store_id, payout_id, self.body(req), by=by_key(req.context.grant))
 
     @edge
     def on_delete(self, req, resp, store_id, payout_id):
