@@ -110,7 +110,7 @@ class Payments(web.Page):
                 )
         except ValidationError as exc:
             error = "%s: %s" % (exc.field, exc.message)
-        rendered = dash.payments.render_many(rows) if rows else []
+        rendered = dash.payments.renderer.render_many(rows) if rows else []
         if q["late"]:
             rendered = [p for p in rendered if p["amount_received"] != "0"]
         web.render(
@@ -149,7 +149,7 @@ class PaymentPage(web.Page):
             payment = dash.payments.get(payment_id)
         except (NotFound, ValidationError):
             return web.refuse(req, resp, dash, falcon.HTTP_404, "No such payment.", session)
-        rendered = dash.payments.render(payment)
+        rendered = dash.payments.renderer.render(payment)
         events = admin.event_log(payment, dash.payments.renderer)
         web.render(
             req,
