@@ -305,6 +305,7 @@ class Runtime:
             settings=settings_table.shown(config),
             payouts=self.payouts,
             batches=self.payout_batches,
+            refunds=self.refunds,
             decimals={c: b.decimals for c, b in self.backends.items()},
             targets=self.targets.urls,
             invoice_of=self.greenfield.invoice_of,
