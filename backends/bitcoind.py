@@ -153,6 +153,9 @@ class BitcoindBackend(NotifyProbe, CoinBackend):
     def tx_state(self, txid):
         return sending.tx_state(self.rpc, txid)
 
+    def tx_fee(self, txid):
+        return sending.tx_fee(self.rpc, txid, self.decimals)
+
     def fund_psbt(self, outputs, fee_rate, change_address):
         return sending.fund_psbt(self.rpc, outputs, fee_rate, change_address, self.decimals)
 

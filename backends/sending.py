@@ -82,6 +82,20 @@ def tx_state(rpc, txid):
     return confs, reply["blockhash"], height
 
 
+def tx_fee(rpc, txid, decimals=8):
+    """Return the fee the wallet's transaction ``txid`` paid (gettransaction's ``fee``,
+    negative for a send) in base units, or None when the wallet does not know it or
+    cannot tell (a transaction whose inputs are not all its own has no fee there)."""
+    try:
+        reply = rpc.call("gettransaction", txid, True)
+    except RPCError as exc:
+        if exc.rpc_code == -5:
+            return None
+        raise
+    fee = reply.get("fee")
+    return None if fee is None else money.from_node(-fee, decimals)
+
+
 def watch(rpc, addresses, descriptors):
     """Make the wallet watch ``addresses`` (a payout's destination: whoever pays it, the
     listing shows it) from now on, with no rescan; return the addresses it took.

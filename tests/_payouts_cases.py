@@ -79,10 +79,11 @@ def test_a_payout_is_recorded_with_its_event_and_delivery(world):
 def test_a_small_payout_is_approved_at_once_until_the_daily_cap(world):
     service, backend = world
     small, _ = service.create(body(backend, "0.00009999"))
-    assert small.state == states.APPROVED
+    assert small.state == states.APPROVED and Payout.get_by_id(small.id).approved_by == "auto:limit"
     big, _ = service.create(body(backend, "0.0099"))
-    assert big.state == states.AWAITING_APPROVAL  # not below auto_approve_below
-    service.approve(big.id)  # 999 999 units approved today: the cap is 1 000 000
+    assert big.state == states.AWAITING_APPROVAL and big.approved_by is None  # not below auto_approve_below
+    service.approve(big.id, by="cli:alice")  # 999 999 units approved today: the cap is 1 000 000
+    assert Payout.get_by_id(big.id).approved_by == "cli:alice"
     tiny, _ = service.create(body(backend, "0.00000002"))
     assert tiny.state == states.AWAITING_APPROVAL  # below auto_approve_below, but above the cap
     with pytest.raises(Conflict) as err:

@@ -4,6 +4,7 @@ already has is recorded, not sent again), completed when it confirms, back to br
 when a reorg takes its block, approved again when a double spend takes its transaction."""
 
 import itertools
+import json
 from decimal import Decimal
 
 import pytest
@@ -101,6 +102,14 @@ def test_approved_payouts_leave_in_one_capped_transaction_once(shop, node):
     decoded = node.rpc("decoderawtransaction", tx["hex"])
     fee_rate = -tx["fee"] * 10**8 / decoded["vsize"]
     assert fee_rate <= Decimal(CAP)  # never above the cap
+    # The fee actually paid, read from the node after the send, split among the payouts so
+    # that the payouts report's fee column adds up to it.
+    paid = int(-tx["fee"] * 10**8)
+    fees = [Payout.get_by_id(p.id).fee for p in payouts]
+    assert PayoutBatch.get_by_id(batch.id).fee == sum(fees) == paid and max(fees) - min(fees) <= 1
+    report = shop.client.simulate_get("/reports/payouts", params={"format": "json"})
+    lines = [json.loads(line) for line in report.text.splitlines()]
+    assert sum(Decimal(line["fee"]) for line in lines) == Decimal(paid) / 10**8
     node.settle()
     got = received(node, shop.customer)
     for p in payouts:
@@ -147,6 +156,8 @@ def test_a_double_spent_payout_is_approved_again_and_paid_once(shop, node):
     types = [e.type for e in Event.select().where(Event.payout_id == payout.id).order_by(Event.sequence)]
     assert types[-3:] == ["payout.updated", "payout.approved", "payout.updated"]  # failed, approved, broadcast
     assert row.state == states.BROADCAST and row.txid != batch.txid
+    again = node.rpc("gettransaction", row.txid, wallet=shop.wallet)
+    assert row.fee == int(-again["fee"] * 10**8)  # the fee of the transaction that pays it now
     node.mine(1)
     round_(shop)
     assert Payout.get_by_id(payout.id).state == states.COMPLETED

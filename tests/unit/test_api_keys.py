@@ -11,8 +11,9 @@ from _api import post
 from fakes import fake_runtime
 
 from transient import cli, settings
-from transient.core.errors import ConfigError
-from transient.core.keys import SCOPES, KeyRing
+from transient.api.auth import Permissions
+from transient.core.errors import ConfigError, Forbidden, Unauthorized
+from transient.core.keys import SCOPES, KeyRing, digest
 from transient.payments.rendering import PRICE_FIELDS, PUBLIC_FIELDS
 
 CONFIG_KEY = {"Authorization": "Bearer s3cret-config-key"}
@@ -190,6 +191,41 @@ def test_the_keyring_rules():
     assert KeyRing([]).identify("Bearer whatever").allows("admin")  # keys off: open
     with pytest.raises(ValueError, match="unknown scope 'payments:delete'"):
         __import__("transient.core.keys").core.keys.parse_scopes(["payments:read,payments:delete"])
+
+
+class _Row:
+    def __init__(self, public_id, key, scopes):
+        self.public_id, self.digest, self.scopes, self.revoked_at = public_id, digest(key), scopes, None
+
+
+class _Store:
+    def __init__(self, *rows):
+        self.rows = {r.public_id: r for r in rows}
+
+    def find(self, public_id):
+        return self.rows.get(public_id)
+
+    def any_active(self):
+        return bool(self.rows)
+
+
+def test_a_foreign_apis_permission_names_map_onto_our_scopes():
+    """Greenfield's names over our scopes, in the one key check: its ``token`` scheme, any
+    valid key for None, every name of a tuple in order, a 403 naming the foreign name."""
+    reader = "tk_reader0001_" + "r" * 40
+    ring = KeyRing(["full"], _Store(_Row("reader0001", reader, "payments:read")))
+    names = Permissions({"x.view": "payments:read", "x.manage": "payouts:approve"}, "needs %s", schemes=("token",))
+    assert names.check(ring, "token full", "x.manage").key == "config"
+    assert names.check(ring, "Bearer " + reader, None).key == "reader0001"
+    assert names.check(ring, "token " + reader, "x.view").allows("payments:read")
+    with pytest.raises(Forbidden, match="needs x.manage") as refused:
+        names.check(ring, "token " + reader, ("x.view", "x.manage"))
+    assert refused.value.scope == "x.manage"
+    with pytest.raises(Unauthorized):
+        names.check(ring, None, None)  # a named method needs a key, even one that may do nothing
+    with pytest.raises(Unauthorized):
+        names.check(ring, "Basic full", "x.view")
+    assert names.check(KeyRing([]), None, "x.manage").allows("payouts:approve")  # keys off: open
 
 
 # -- the CLI: transient keys create / list / revoke (in-process main) --------------------

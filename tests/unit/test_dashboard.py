@@ -229,6 +229,7 @@ def test_a_manager_approves_a_refund_a_viewer_cannot_and_the_audit_says_who(env)
     page = manager.get("/dashboard/refunds").text
     done = manager.post("/dashboard/payouts/%s/approve" % payout.id, {"csrf": manager.csrf(page), "revision": "0"})
     assert done.status_code == 303 and runtime.payouts.get(payout.id).state == "approved"
+    assert runtime.payouts.get(payout.id).approved_by == "dashboard:" + MANAGER  # the payouts report's column
     after = manager.get(done.headers["location"]).text
     assert 'id="done"' in after and "payout.approve" in after and MANAGER in after
     again = manager.post("/dashboard/payouts/%s/approve" % payout.id, {"csrf": manager.csrf(page)})

@@ -187,3 +187,29 @@ def test_the_log_settings_and_their_environment_variables():
     assert (defaults["log.format"], defaults["log.access_log"]) == ("text", False)
     with pytest.raises(ConfigError, match='TRANSIENT_LOG_FORMAT must be "text" or "json"'):
         settings.load(None, environ={"TRANSIENT_LOG_FORMAT": "xml"}, dotenv=False)
+
+
+def test_the_dispatchers_lines_name_each_deliverys_kind(caplog):
+    """An e-mail given up is logged as an e-mail, a webhook as a webhook: the word comes
+    from the delivery kind's policy (delivery.kinds), not from the dispatcher."""
+    import datetime
+
+    from transient.delivery import kinds
+    from transient.delivery.dispatcher import Claimed, Dispatcher
+    from transient.delivery.mail import MailDispatcher, Mailer, parse_smtp_url
+    from transient.delivery.sender import Outcome, Sender
+
+    now = datetime.datetime(2026, 12, 8)
+    mail = MailDispatcher(None, Mailer(parse_smtp_url("smtp://127.0.0.1:2525", insecure=True)), [60])
+    hooks = Dispatcher(None, Sender(), [60])
+    message = Claimed(7, "mailto:kunde@example.org", "", 0, 1, None, "e1", "payment.status_changed")
+    hook = Claimed(8, "https://shop.example.org/hook", "{}", 0, 1, None, "e1", "payment.status_changed")
+    caplog.set_level(logging.INFO, logger="transient.webhooks")
+    mail._log(Outcome(message, now, 5, error="SMTP 550 no such mailbox", refused=True), 1, "failed", None, now)
+    mail._log(Outcome(message, now, 5, error="ConnectionRefusedError"), 1, "pending", now, now)
+    hooks._log(Outcome(hook, now, 5, status=204), 1, "delivered", None, now)
+    given_up, retry, delivered = [r.getMessage() for r in caplog.records]
+    assert given_up.startswith("e-mail payment.status_changed (#7") and given_up.endswith("giving up")
+    assert retry.startswith("e-mail payment.status_changed (#7") and "webhook" not in given_up + retry
+    assert delivered.startswith("webhook payment.status_changed (#8") and delivered.endswith("delivered")
+    assert (mail.noun, hooks.noun, kinds.noun("amqp:transient")) == ("e-mail", "webhook", "AMQP message")

@@ -104,8 +104,8 @@ def api(tmp_path):
 
     client, runtime = fake_runtime(tmp_path, extra='[payouts]\nauto_approve_below = { LTC = "0.0001" }\n')
     _, reader = runtime.key_store.create(["payouts:read"])
-    _, approver = runtime.key_store.create(["payouts:approve", "payouts:read", "payments:create"])
-    runtime.reader, runtime.approver = reader, approver
+    row, approver = runtime.key_store.create(["payouts:approve", "payouts:read", "payments:create"])
+    runtime.reader, runtime.approver, runtime.approver_id = reader, approver, row.public_id
     yield client, runtime
     runtime.close()
 
@@ -139,6 +139,8 @@ def test_the_payout_routes(api):
     assert stale.status_code == 409 and stale.json["error"]["field"] == "revision"
     ok = call(client, "POST", "/payouts/%s/approve" % payout["id"], runtime.approver, {"revision": 0})
     assert ok.status_code == 200 and ok.json["payout"]["state"] == "approved"
+    assert ok.json["payout"]["approved_by"] == "api-key:%s" % runtime.approver_id  # who, for the report
+    assert ok.json["payout"]["fee"] is None  # not sent yet
     cancelled = call(client, "POST", "/payouts/%s/cancel" % payout["id"], runtime.approver)
     assert cancelled.json["payout"]["state"] == "cancelled"
     assert call(client, "POST", "/payouts/%s/cancel" % payout["id"], runtime.approver).status_code == 409

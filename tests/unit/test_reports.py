@@ -225,6 +225,7 @@ def test_the_reference_page_lists_every_column():
         for name, _ in columns.KINDS[kind]:
             assert "`%s`" % name in page, (kind, name)
     assert "schema_version" in page and "version %d" % columns.SCHEMA_VERSION in page
+    assert "version %d of the payouts report" % columns.VERSIONS["payouts"] in page
 
 
 def test_the_cli_writes_the_same_file_whole(tmp_path, capsys):
@@ -243,3 +244,38 @@ def test_the_cli_writes_the_same_file_whole(tmp_path, capsys):
     missing = tmp_path / "no" / "such" / "dir.csv"
     assert commands.main(["reports", "payments", "--config", str(config), "--output", str(missing)]) == 1
     assert "cannot write" in capsys.readouterr().err and not missing.parent.exists()
+
+
+def test_the_cli_approval_and_the_fee_fill_the_payouts_reports_columns(tmp_path, capsys):
+    """Schema version 2 of the payouts report: who approved (the command line's user here)
+    and the payout's share of the fee (recorded by the sender after the send; the share
+    itself is tested on a node: tests/regtest/test_payouts_node.py)."""
+    import getpass
+
+    from transient.store.payouts import Payout
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[database]\nurl = "sqlite:///%s"\nauto_migrate = true\n[coins.LTC]\nbackend = "litecoin"\n'
+        'rpc_url = "http://127.0.0.1:9/"\nwallet = "w"\n' % (tmp_path / "cli.db")
+    )
+    assert commands.main(["reports", "payouts", "--config", str(config)]) == 0  # migrates the file
+    capsys.readouterr()
+    when = datetime.datetime(2026, 12, 7, 10)
+    rows = [("po1", "awaiting_approval", None), ("po2", "completed", 1234)]
+    for pid, state, fee in rows:
+        Payout.create(
+            id=pid, currency="LTC", amount=10**7, destination="rltc1qexample", state=state, fee=fee,
+            created_at=when, updated_at=when,
+        )  # fmt: skip
+    assert commands.main(["payouts", "approve", "po1", "--config", str(config), "--json"]) == 0
+    approved = json.loads(capsys.readouterr().out)
+    assert approved["approved_by"] == "cli:%s" % getpass.getuser() and approved["state"] == "approved"
+    out = tmp_path / "payouts.csv"
+    assert commands.main(["reports", "payouts", "--config", str(config), "--output", str(out)]) == 0
+    got = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert list(got[0])[-2:] == ["fee", "approved_by"]
+    assert [(r["payout_id"], r["schema_version"], r["fee"], r["approved_by"]) for r in got] == [
+        ("po1", "2", "", "cli:%s" % getpass.getuser()),
+        ("po2", "2", "0.00001234", ""),
+    ]

@@ -6,6 +6,7 @@ import falcon
 
 from ..core.errors import ValidationError
 from ..core.keys import PAYOUTS_APPROVE, PAYOUTS_READ
+from ..payouts.service import by_key
 from .resources import has_body, read_json
 
 
@@ -72,7 +73,7 @@ class PayoutAction:
             revision = body.get("revision")
             if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
                 raise ValidationError("must be an integer", "revision")
-            payout = self.service.approve(payout_id, revision)
+            payout = self.service.approve(payout_id, revision, by=by_key(req.context.grant))
         elif self.action == "cancel":
             payout = self.service.cancel(payout_id)
         else:

@@ -170,6 +170,11 @@ class CoinBackend:
         or None when the wallet does not know it. Optional (payouts)."""
         raise NotImplementedError
 
+    def tx_fee(self, txid: str) -> int | None:
+        """Return the fee the wallet's transaction ``txid`` paid, in base units, or None
+        when the wallet cannot tell (not its send). Optional (payouts: the fee column)."""
+        return None
+
     def watch_addresses(self, addresses: Sequence[str]) -> list[str]:
         """Make the wallet watch ``addresses`` (payout destinations) from now on, without a
         rescan, so the listing shows whoever pays them; return those it took. Optional."""

@@ -3,6 +3,7 @@ payouts service; ``transient payments refund`` makes a payment's refund."""
 
 import sys
 
+from ..payouts.service import by_cli
 from .util import OK, CommandError, fields, load_config, open_runtime, print_json, table
 
 
@@ -119,7 +120,10 @@ def cmd_create(args):
 
 def _change(args, action):
     with open_runtime(load_config(args)) as runtime:
-        payout = getattr(runtime.payouts, action)(args.id)
+        if action == "approve":
+            payout = runtime.payouts.approve(args.id, by=by_cli())
+        else:
+            payout = getattr(runtime.payouts, action)(args.id)
         _print(args, runtime.payouts.render(payout))
     return OK
 

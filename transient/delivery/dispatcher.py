@@ -152,11 +152,16 @@ class Dispatcher:
         self._soonest = None  # earliest retry this process scheduled
         self.sent = 0
 
+    @property
+    def noun(self):
+        """What its deliveries are called in log lines (the kind's word: "e-mail")."""
+        return kinds.named(self.kind).noun
+
     # -- control ----------------------------------------------------------------
 
     def start(self):
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="webhook")
-        self._thread = threading.Thread(target=self._loop, name="webhook-dispatcher", daemon=True)
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.kind)
+        self._thread = threading.Thread(target=self._loop, name="%s-dispatcher" % self.kind, daemon=True)
         self._thread.start()
         return self
 
@@ -304,7 +309,8 @@ class Dispatcher:
             )
             if cursor.rowcount >= 0 and cursor.rowcount < len(updates):
                 log.warning(
-                    "webhooks: %d lease(s) ran out during their attempt; the new holder decides",
+                    "%s dispatcher: %d lease(s) ran out during their attempt; the new holder decides",
+                    self.noun,
                     len(updates) - cursor.rowcount,
                 )
 
@@ -320,6 +326,7 @@ class Dispatcher:
 
     def _log(self, out, number, state, retry_at, now):
         d = out.delivery
+        noun = kinds.noun(d.url)  # "e-mail", "webhook": the kind's word, not the dispatcher's
         fields = {"delivery_id": d.id, "target": redact(target_of(d.url)), "attempts": number}
         what = "%s (#%d, event %s seq %d) to %s attempt %d: %s in %d ms" % (
             d.type,
@@ -332,10 +339,11 @@ class Dispatcher:
             out.duration_ms,
         )
         if state == Delivery.DELIVERED:
-            log.info("webhook %s: delivered", what, extra=dict(fields, event="delivery.sent"))
+            log.info("%s %s: delivered", noun, what, extra=dict(fields, event="delivery.sent"))
         elif state == Delivery.PENDING:
             log.warning(
-                "webhook %s%s; retry in %ds",
+                "%s %s%s; retry in %ds",
+                noun,
                 what,
                 " (%s)" % out.error if out.status and out.error else "",
                 (retry_at - now).total_seconds(),
@@ -343,7 +351,8 @@ class Dispatcher:
             )
         else:
             log.error(
-                "webhook %s%s; giving up",
+                "%s %s%s; giving up",
+                noun,
                 what,
                 " (%s)" % out.error if out.status and out.error else "",
                 extra=dict(fields, event="delivery.given_up", error=out.error or str(out.status)),
@@ -374,7 +383,7 @@ class Dispatcher:
                 try:
                     self._claim_and_submit(inflight)
                 except Exception:  # the database may be down: try again at the next poll
-                    log.exception("webhook dispatcher: could not claim deliveries")
+                    log.exception("%s dispatcher: could not claim deliveries", self.noun)
             outcomes = self._wait()
             for outcome in outcomes:
                 if inflight.pop(outcome.delivery.id, None) is not None:
@@ -386,7 +395,9 @@ class Dispatcher:
                     unrecorded = []
                 except Exception:  # the database is away: try again at the next poll, before claiming
                     if not unrecorded:
-                        log.exception("webhook dispatcher: could not record %d outcome(s); keeping them", len(outcomes))
+                        log.exception(
+                            "%s dispatcher: could not record %d outcome(s); keeping them", self.noun, len(outcomes)
+                        )
                     unrecorded = outcomes
                     if self._stop.is_set() and not inflight:
                         break  # their leases run out; another process sends them again
@@ -431,8 +442,9 @@ class Dispatcher:
         elif outcome.status is None or outcome.duration_ms >= SLOW_MS:
             if target in self._trusted:
                 log.warning(
-                    "webhook target %s is slow or hangs (%s): it gets a share of the dispatcher"
+                    "%s target %s is slow or hangs (%s): it gets a share of the dispatcher"
                     " until it answers promptly again",
+                    self.noun,
                     target,
                     outcome.error or outcome.status,
                 )
@@ -465,7 +477,7 @@ class Dispatcher:
         try:
             outcome = self.send(delivery)
         except Exception as exc:  # noqa: BLE001 - a bug must not leave the slot taken
-            log.exception("webhook %d: unexpected error", delivery.id)
+            log.exception("%s %d: unexpected error", kinds.noun(delivery.url), delivery.id)
             outcome = Outcome(delivery, self.clock(), 0, error="internal error: %s" % exc.__class__.__name__)
         self._queue.put(outcome)
 

@@ -62,10 +62,12 @@ class Kind:
     - ``body(...)``: the exact text it is sent (each kind's own arguments);
     - ``redelivery(original, target, now)``: the columns a copy of ``original`` changes;
     - ``headers(delivery, body, target, secret)``: how it is signed (None: do not send);
-    - ``retries(target)``: whether a failed attempt is tried again on the schedule.
+    - ``retries(target)``: whether a failed attempt is tried again on the schedule;
+    - ``noun``: what one delivery of the kind is called in log lines ("e-mail").
     """
 
     name = None
+    noun = "delivery"
 
     def owns(self, url, target):
         return target is not None and target.kind == self.name
@@ -89,6 +91,7 @@ class Webhook(Kind):
     """The operator's ``[webhook] url``: every event, Transient's body and signature."""
 
     name = DeliveryTarget.WEBHOOK
+    noun = "webhook"
     body = staticmethod(envelope)
 
     def owns(self, url, target):
@@ -99,6 +102,7 @@ class Callback(Webhook):
     """A payment's own ``callback_url``: as the webhook (the sender guards its URL)."""
 
     name = "callback"
+    noun = "callback"
 
     def owns(self, url, target):
         return False  # a callback is sent as a webhook: nothing tells them apart once queued
@@ -109,6 +113,7 @@ class Amqp(Kind):
     sends it with its own properties and retries until the broker confirms."""
 
     name = DeliveryTarget.AMQP
+    noun = "AMQP message"
     body = staticmethod(envelope)
 
     def owns(self, url, target):
@@ -124,6 +129,7 @@ class Greenfield(Kind):
     ``automaticRedelivery``; a deleted or disabled webhook is sent nothing."""
 
     name = DeliveryTarget.GREENFIELD
+    noun = "Greenfield webhook"
 
     def __init__(self, idgen=new_id):
         self.idgen = idgen
@@ -180,6 +186,7 @@ class Email(Kind):
     the same message with a Message-ID of its own (a new message, not a retry)."""
 
     name = "email"
+    noun = "e-mail"
 
     def owns(self, url, target):
         return url.startswith("mailto:")
@@ -206,3 +213,16 @@ def of(url, target=None, kinds=KINDS):
         if kind.owns(url, target):
             return kind
     raise LookupError("no delivery kind owns %s" % url)
+
+
+def noun(url, target=None):
+    """What a delivery to ``url`` is called in log lines: its kind's ``noun``."""
+    try:
+        return of(url, target).noun
+    except LookupError:
+        return Kind.noun
+
+
+def named(name):
+    """The kind called ``name`` (a dispatcher's ``kind``); the generic one when none is."""
+    return next((kind for kind in KINDS if kind.name == name), Kind())

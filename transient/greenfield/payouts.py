@@ -201,13 +201,13 @@ class GreenfieldPayouts:
         rows = self.service.list(limit=500, include_cancelled=include_cancelled)
         return [self.payout_shape(p) for p in rows]
 
-    def approve(self, store_id, payout_id, body):
+    def approve(self, store_id, payout_id, body, by=None):
         self.check_store(store_id)
         body = _object(body, ("revision", "rateRule"))
         revision = body.get("revision")
         if revision is not None and (isinstance(revision, bool) or not isinstance(revision, int)):
             raise shapes.FieldErrors([("revision", "must be an integer")])
-        return self.payout_shape(self.service.approve(payout_id, revision))
+        return self.payout_shape(self.service.approve(payout_id, revision, by=by))
 
     def cancel(self, store_id, payout_id):
         self.check_store(store_id)

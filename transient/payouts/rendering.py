@@ -26,6 +26,8 @@ def payout(row, decimals=8):
         "updated_at": iso(row.updated_at),
         "approved_at": iso(row.approved_at),
         "completed_at": iso(row.completed_at),
+        "approved_by": row.approved_by,
+        "fee": None if row.fee is None else format_amount(row.fee, decimals),
     }
 
 

@@ -171,7 +171,34 @@ def record_sent(sender, batch, txid):
     sender.outbox.written(events)
     log.info("%s: payout batch %s sent: %s", sender.currency, batch.id, txid)
     batch.txid, batch.state = txid, PayoutBatch.SENT
+    batch.fee = store_fee(sender.backend, sender.db, batch.id, txid)
     return batch
+
+
+def shares(fee, count):
+    """``fee`` split among ``count`` payouts: even parts, the remainder's units one each to
+    the first, so the parts add up to ``fee`` exactly."""
+    part, rest = divmod(fee, count)
+    return [part + (1 if i < rest else 0) for i in range(count)]
+
+
+def store_fee(backend, db, batch_id, txid):
+    """Read the fee the transaction ``txid`` paid from the node's wallet and record it on
+    the batch and, split (:func:`shares`), on its payouts by id; return it (None: the node
+    could not tell now, and the tracker reads it again while the payouts are watched)."""
+    try:
+        fee = backend.tx_fee(txid)
+    except (NodeError, RPCError) as exc:
+        log.warning("payout batch %s: could not read the fee of %s (%s): read again later", batch_id, txid, exc)
+        return None
+    if fee is None:
+        return None
+    with write_transaction(db):
+        ids = [p.id for p in Payout.select(Payout.id).where(Payout.batch == batch_id).order_by(Payout.id)]
+        PayoutBatch.update(fee=fee).where(PayoutBatch.id == batch_id).execute()
+        for payout_id, share in zip(ids, shares(fee, len(ids))):
+            Payout.update(fee=share).where((Payout.id == payout_id) & (Payout.txid == txid)).execute()
+    return fee
 
 
 class Tracker:
@@ -229,17 +256,30 @@ class Tracker:
                             now,
                             self.backend.decimals,
                             txid=other,
+                            fee=None,
                             block_hash=None,
                             block_height=None,
                         )
                     else:
-                        Payout.update(txid=other).where(Payout.id == payout.id).execute()
+                        Payout.update(txid=other, fee=None).where(Payout.id == payout.id).execute()
                     changed += 1
                     continue
                 changed += self._apply(payout, found[payout.txid], events, now)
             events.write()
         self.outbox.written(events)
+        self._fill_fees(watched, replaced)
         return changed
+
+    def _fill_fees(self, watched, replaced):
+        """Read the fee of each transaction that pays a watched payout and has none recorded
+        (its send's read failed, or a replacement, a fee bump, took its place)."""
+        todo = {}
+        for payout in watched:
+            txid = replaced.get(payout.txid) or (payout.txid if payout.fee is None else None)
+            if txid is not None and payout.batch_id is not None:
+                todo[(payout.batch_id, txid)] = True
+        for batch_id, txid in todo:
+            store_fee(self.backend, self.db, batch_id, txid)
 
     def _apply(self, payout, state, events, now):
         decimals = self.backend.decimals
@@ -254,7 +294,7 @@ class Tracker:
             if payout.state == states.COMPLETED:
                 ledger.change(payout, states.BROADCAST, events, now, decimals, block_hash=None, block_height=None)
             ledger.change(payout, states.FAILED, events, now, decimals)
-            ledger.change(payout, states.APPROVED, events, now, decimals, batch=None, txid=None)
+            ledger.change(payout, states.APPROVED, events, now, decimals, batch=None, txid=None, fee=None)
         else:
             return 0
         return 1

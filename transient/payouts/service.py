@@ -8,6 +8,8 @@ the change's transaction.
 """
 
 import datetime
+import getpass
+import os
 import secrets
 from dataclasses import dataclass, field
 
@@ -22,6 +24,30 @@ from . import ledger, rendering, states, validation
 
 LIST_LIMIT, LIST_MAX = 50, 500
 PAYOUT_FIELDS = ("currency", "amount", "destination", "metadata")
+# Who approved a payout (Payout.approved_by, the payouts report's approved_by column).
+AUTO_LIMIT = "auto:limit"  # below its coin's [payouts] auto_approve_below, within the daily cap
+AUTO_PULL = "auto:pull-payment"  # a claim of a refund made with auto_approve
+
+
+def by_key(grant):
+    """The approver of an API request: ``api-key:<public id>`` (``api-key:config`` for a
+    key of the config file; ``api:open`` when no key is set up and loopback lets all in)."""
+    key = getattr(grant, "key", None)
+    return "api-key:%s" % key if key else "api:open"
+
+
+def by_user(email):
+    """The approver of a dashboard form: ``dashboard:<the signed-in user's e-mail>``."""
+    return "dashboard:%s" % email
+
+
+def by_cli():
+    """The approver of ``transient payouts approve``: ``cli:<the operating system user>``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for the uid (a container's)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return "cli:%s" % user
 
 
 def new_id():
@@ -112,16 +138,18 @@ class PayoutService:
             below = self.limits.auto_approve_below.get(payout.currency)
             automatic = (pull is not None and pull.auto_approve) or (below is not None and payout.amount < below)
             if automatic and self._within_cap(payout.currency, payout.amount, now):
-                ledger.change(payout, states.APPROVED, events, now, self.decimals(payout.currency))
+                by = AUTO_PULL if pull is not None and pull.auto_approve else AUTO_LIMIT
+                ledger.change(payout, states.APPROVED, events, now, self.decimals(payout.currency), approved_by=by)
             events.write()
         self.outbox.written(events)
         if payout.state == states.APPROVED:
             self.wake(payout.currency)
 
-    def approve(self, payout_id, revision=None):
-        """Approve a payout awaiting approval; return it. Raises Conflict when it is in
-        another state, ``revision`` is not its current one, or the coin's daily cap would
-        be passed."""
+    def approve(self, payout_id, revision=None, by=None):
+        """Approve a payout awaiting approval; return it. ``by`` is who approves it (see
+        :func:`by_key`, :func:`by_user`, :func:`by_cli`), kept in ``approved_by``. Raises
+        Conflict when it is in another state, ``revision`` is not its current one, or the
+        coin's daily cap would be passed."""
         now = self.clock()
         events = self.outbox.payout_batch(now)
         with write_transaction(self.db):
@@ -136,7 +164,7 @@ class PayoutService:
                     % (format_amount(cap, self.decimals(payout.currency)), payout.currency),
                     "amount",
                 )
-            ledger.change(payout, states.APPROVED, events, now, self.decimals(payout.currency))
+            ledger.change(payout, states.APPROVED, events, now, self.decimals(payout.currency), approved_by=by)
             events.write()
         self.outbox.written(events)
         self.wake(payout.currency)

@@ -5,7 +5,8 @@ one is: a spreadsheet or a script written against version N reads every later fi
 Every row carries ``schema_version``, so a file says which version it holds.
 """
 
-SCHEMA_VERSION = 1  # of every report today; each report's own number from its first added column
+SCHEMA_VERSION = 1  # of the payments and receipts reports; each report's own number from its first added column
+VERSIONS = {"payments": 1, "receipts": 1, "payouts": 2}  # payouts 2: fee and approved_by added
 
 PAYMENTS = (
     ("schema_version", "the version of these columns (1)"),
@@ -57,7 +58,7 @@ RECEIPTS = (
 )
 
 PAYOUTS = (
-    ("schema_version", "the version of these columns (1)"),
+    ("schema_version", "the version of these columns (2; 1 had no fee and approved_by)"),
     ("payout_id", "the payout's id"),
     ("pull_payment_id", "the refund (pull payment) it was claimed from, if any"),
     ("payment_id", "the payment it refunds, if any"),
@@ -74,13 +75,29 @@ PAYOUTS = (
     ("approved_at", "when it was approved (empty: not yet)"),
     ("completed_at", "when its transaction confirmed (empty: not yet)"),
     ("updated_at", "its last change"),
+    # Version 2:
+    (
+        "fee",
+        "its share of its transaction's fee, in coins, read from the node after the send: the fee split"
+        " evenly among the payouts the transaction pays (the remainder's base units one each to the"
+        " first by payout_id), so the column adds up to the fees paid (empty: not sent by Transient,"
+        " or sent before version 2)",
+    ),
+    (
+        "approved_by",
+        "who approved it: api-key:<key id> (api-key:config for a key of the config file), dashboard:<user>,"
+        " cli:<operating system user>, auto:limit (below auto_approve_below) or auto:pull-payment (a refund"
+        " made with auto_approve); empty: not approved, or approved before version 2",
+    ),
 )
 
 # Columns whose text comes from outside (a merchant's order id and account, a customer's
 # choice through a shop plugin, a node's address): CSV writes them through
 # formats.safe_cell. The others are written by Transient itself (amounts, times,
 # statuses, ids) and hold no such text; booleans and lists are converted by name.
-TEXT = frozenset({"order_id", "invoice_id", "account", "address", "txid", "vout", "price", "rate", "destination"})
+TEXT = frozenset(
+    {"order_id", "invoice_id", "account", "address", "txid", "vout", "price", "rate", "destination", "approved_by"}
+)
 BOOLEAN = frozenset({"paid_late", "credited", "paid_externally"})
 LISTS = frozenset({"rate_sources"})
 

@@ -117,7 +117,7 @@ def _payment_row(r, period, decimals):
     money = lambda units: format_amount(units, decimals)  # noqa: E731
     order_id, invoice_id = _order(metadata)
     return (
-        columns.SCHEMA_VERSION,
+        columns.VERSIONS["payments"],
         _uuid(pid),
         order_id,
         invoice_id,
@@ -163,7 +163,7 @@ def _receipt_row(r, period, tips, decimals):
     metadata, price_currency, rate, sources = r[11:]
     order_id, invoice_id = _order(metadata) if metadata else (None, None)
     return (
-        columns.SCHEMA_VERSION,
+        columns.VERSIONS["receipts"],
         _uuid(pid) if pid is not None else None,
         order_id,
         invoice_id,
@@ -202,6 +202,8 @@ PAYOUT_FIELDS = (
     Payout.approved_at,
     Payout.completed_at,
     Payout.updated_at,
+    Payout.fee,
+    Payout.approved_by,
 )
 
 
@@ -220,8 +222,9 @@ def payouts(period, currency=None, states=(), decimals=None, chunk=CHUNK):
 
 def _payout_row(r, period, decimals):
     pid, pull, payment, currency, destination, amount, state, batch, txid, vout, height, external = r[:12]
+    fee, approved_by = r[16:]
     return (
-        columns.SCHEMA_VERSION,
+        columns.VERSIONS["payouts"],
         pid,
         pull,
         _uuid(payment) if payment is not None else None,
@@ -234,7 +237,9 @@ def _payout_row(r, period, decimals):
         vout,
         height,
         bool(external),
-        *(period.render(t) for t in r[12:]),
+        *(period.render(t) for t in r[12:16]),
+        None if fee is None else format_amount(fee, decimals),
+        clean(approved_by) if approved_by is not None else None,
     )
 
 

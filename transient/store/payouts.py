@@ -80,6 +80,7 @@ class PayoutBatch(BaseModel):
     txid = CharField(max_length=64, null=True)
     fee_rate = TextField(null=True)  # the fee rate asked for (coin per kvB, exact decimal string)
     psbt = TextField(null=True)  # watch-only: the unsigned PSBT offered for signing
+    fee = BigIntegerField(null=True)  # the fee its transaction paid (base units), read after the send
     error = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
     sent_at = DateTimeField(null=True)  # intent: when its send was last attempted; sent: recorded
@@ -118,6 +119,11 @@ class Payout(BaseModel):
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     approved_at = DateTimeField(null=True)
+    # Who approved it: api-key:<id>, dashboard:<user>, cli:<user>, auto:limit or auto:pull-payment.
+    approved_by = CharField(max_length=160, null=True)
+    # Its share of its transaction's fee (base units): the fee split evenly among the batch's
+    # payouts, the remainder's units to the first by id, so the shares add up to the fee paid.
+    fee = BigIntegerField(null=True)
     completed_at = DateTimeField(null=True)
 
     class Meta:

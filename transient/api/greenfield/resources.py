@@ -7,9 +7,11 @@ import functools
 import falcon
 
 from ... import __version__
-from ...core.errors import Forbidden, NotFound, Unauthorized
-from ...core.keys import ANONYMOUS, PAYOUTS_APPROVE, PAYOUTS_READ
+from ...core.errors import NotFound
+from ...core.keys import PAYOUTS_APPROVE, PAYOUTS_READ
 from ...greenfield import shapes
+from ...payouts.service import by_key
+from ..auth import Permissions
 from ..resources import read_json
 
 MISSING = 'Insufficient API Permissions. Please use an API key with permission "%s".'
@@ -30,34 +32,23 @@ def edge(responder):
     return wrapped
 
 
-class Access:
-    """The Greenfield reading of the ``Authorization`` header over the KeyRing:
-    ``token <key>`` (Greenfield's) or ``Bearer <key>``."""
-
-    def __init__(self, keys):
-        self.keys = keys
-
-    def grant(self, req):
-        given = req.get_header("Authorization")
-        if given:
-            scheme, _, token = given.strip().partition(" ")
-            if scheme.lower() == "token":
-                given = "Bearer " + token.strip()
-        grant = self.keys.identify(given)
-        if grant is ANONYMOUS:
-            raise Unauthorized("an API key is required")
-        return grant
-
-    def require(self, req, permission):
-        grant = self.grant(req)
-        if not grant.allows(shapes.PERMISSIONS[permission]):
-            raise Forbidden(MISSING % permission, permission)
-        return grant
+# Greenfield's permission names over our scopes: the app's one key check (api/auth.ApiKeys)
+# reads each resource's ``scopes`` in them. Payouts are gated by two names a key's
+# permission list (api-keys/current) does not show.
+VIEW_PAYOUTS, MANAGE_PAYOUTS = "btcpay.store.canviewpullpayments", "btcpay.store.canmanagepullpayments"
+PERMISSIONS = Permissions(
+    dict(shapes.PERMISSIONS, **{VIEW_PAYOUTS: PAYOUTS_READ, MANAGE_PAYOUTS: PAYOUTS_APPROVE}),
+    missing=MISSING,
+    schemes=("token",),  # Greenfield's ``token <key>``, besides ``Bearer <key>``
+)
+ANY_KEY = None  # a valid key, whatever it may do
 
 
 class Resource:
-    def __init__(self, access, service, max_body=65536):
-        self.access = access
+    permissions = PERMISSIONS
+    scopes = {}  # what each method needs, in Greenfield's names; a method not named is public
+
+    def __init__(self, service, max_body=65536):
         self.service = service
         self.max_body = max_body
 
@@ -67,17 +58,24 @@ class Resource:
 
 
 class ServerInfo(Resource):
+    scopes = {"GET": ANY_KEY}
+
     @edge
     def on_get(self, req, resp):
-        self.access.grant(req)
         return self.service.server_info(__version__)
 
 
 class CurrentKey(Resource):
+    scopes = {"GET": ANY_KEY}
+
+    def __init__(self, service, keys):
+        super().__init__(service)
+        self.keys = keys
+
     @edge
     def on_get(self, req, resp):
-        grant = self.access.grant(req)
-        row = self.access.keys.store.find(grant.key) if grant.key not in (None, "config") else None
+        grant = req.context.grant
+        row = self.keys.store.find(grant.key) if grant.key not in (None, "config") else None
         label = row.label if row is not None and row.label else ("config" if grant.key == "config" else "")
         return {
             # The key is never echoed: its public part names it.
@@ -88,24 +86,27 @@ class CurrentKey(Resource):
 
 
 class Stores(Resource):
+    scopes = {"GET": shapes.VIEW_STORE}
+
     @edge
     def on_get(self, req, resp):
-        self.access.require(req, shapes.VIEW_STORE)
         return [self.service.store()]
 
 
 class Store(Resource):
+    scopes = {"GET": shapes.VIEW_STORE}
+
     @edge
     def on_get(self, req, resp, store_id):
-        self.access.require(req, shapes.VIEW_STORE)
         self.service.check_store(store_id)
         return self.service.store()
 
 
 class StoreMethods(Resource):
+    scopes = {"GET": shapes.VIEW_STORE}
+
     @edge
     def on_get(self, req, resp, store_id):
-        self.access.require(req, shapes.VIEW_STORE)
         self.service.check_store(store_id)
         methods = self.service.payment_methods()
         if req.get_param_as_bool("includeConfig"):
@@ -115,9 +116,10 @@ class StoreMethods(Resource):
 
 
 class Invoices(Resource):
+    scopes = {"GET": shapes.VIEW_INVOICES, "POST": shapes.CREATE_INVOICE}
+
     @edge
     def on_get(self, req, resp, store_id):
-        self.access.require(req, shapes.VIEW_INVOICES)
         params = {
             "orderId": req.get_param_as_list("orderId"),
             "status": req.get_param_as_list("status"),
@@ -131,40 +133,43 @@ class Invoices(Resource):
 
     @edge
     def on_post(self, req, resp, store_id):
-        self.access.require(req, shapes.CREATE_INVOICE)
         return self.service.create(store_id, self.body(req))
 
 
 class InvoiceItem(Resource):
+    scopes = {"GET": shapes.VIEW_INVOICES}
+
     @edge
     def on_get(self, req, resp, store_id, invoice_id):
-        self.access.require(req, shapes.VIEW_INVOICES)
         return self.service.get(store_id, invoice_id)
 
 
 class InvoiceMethods(Resource):
+    scopes = {"GET": shapes.VIEW_INVOICES}
+
     @edge
     def on_get(self, req, resp, store_id, invoice_id):
-        self.access.require(req, shapes.VIEW_INVOICES)
         return self.service.methods(store_id, invoice_id)
 
 
 class InvoiceStatus(Resource):
+    scopes = {"POST": shapes.MODIFY_INVOICES}
+
     @edge
     def on_post(self, req, resp, store_id, invoice_id):
-        self.access.require(req, shapes.MODIFY_INVOICES)
         return self.service.mark(store_id, invoice_id, self.body(req))
 
 
 class HookResource(Resource):
     """Webhook routes: ``service`` is the invoices' (for the store), ``hooks`` the webhooks'."""
 
-    def __init__(self, access, service, hooks, max_body=65536):
-        super().__init__(access, service, max_body)
+    scopes = dict.fromkeys(("GET", "POST", "PUT", "DELETE"), shapes.MODIFY_WEBHOOKS)
+
+    def __init__(self, service, hooks, max_body=65536):
+        super().__init__(service, max_body)
         self.hooks = hooks
 
     def store(self, req, store_id):
-        self.access.require(req, shapes.MODIFY_WEBHOOKS)
         self.service.check_store(store_id)
         return self.service.store_id
 
@@ -225,14 +230,14 @@ class PayoutResource(Resource):
 
 
 class PullPayments(PayoutResource):
+    scopes = {"POST": shapes.PULL_PAYMENTS, "GET": shapes.VIEW_STORE}
+
     @edge
     def on_post(self, req, resp, store_id):
-        grant = self.access.require(req, shapes.PULL_PAYMENTS)
-        return self.service.create_pull(store_id, self.body(req), self.may_approve(grant))
+        return self.service.create_pull(store_id, self.body(req), self.may_approve(req.context.grant))
 
     @edge
     def on_get(self, req, resp, store_id):
-        self.access.require(req, shapes.VIEW_STORE)
         return self.service.store_pulls(store_id, req.get_param_as_bool("includeArchived") or False)
 
 
@@ -245,9 +250,10 @@ class PullPaymentItem(PayoutResource):
 
 
 class StorePullPayment(PayoutResource):
+    scopes = {"DELETE": shapes.PULL_PAYMENTS}
+
     @edge
     def on_delete(self, req, resp, store_id, pull_id):
-        self.access.require(req, shapes.PULL_PAYMENTS)
         return self.service.archive(store_id, pull_id)
 
 
@@ -270,43 +276,39 @@ class PullPayoutItem(PayoutResource):
 
 
 class InvoiceRefund(PayoutResource):
+    scopes = {"POST": shapes.PULL_PAYMENTS}
+
     @edge
     def on_post(self, req, resp, store_id, invoice_id):
-        grant = self.access.require(req, shapes.PULL_PAYMENTS)
+        grant = req.context.grant
         return self.service.refund_invoice(store_id, invoice_id, self.body(req), self.may_approve(grant))
 
 
 class StorePayouts(PayoutResource):
+    scopes = {"GET": (shapes.VIEW_STORE, VIEW_PAYOUTS)}
+
     @edge
     def on_get(self, req, resp, store_id):
-        self.access.require(req, shapes.VIEW_STORE)
-        if not self.access.grant(req).allows(PAYOUTS_READ):
-            raise Forbidden(MISSING % "btcpay.store.canviewpullpayments", "btcpay.store.canviewpullpayments")
         return self.service.store_payouts(store_id, req.get_param_as_bool("includeCancelled") or False)
 
 
 class StorePayout(PayoutResource):
     """Approve (POST, with the payout's revision), cancel (DELETE): the merchant's."""
 
+    scopes = {"POST": MANAGE_PAYOUTS, "DELETE": MANAGE_PAYOUTS}
+
     @edge
     def on_post(self, req, resp, store_id, payout_id):
-        self._approver(req)
-        return self.service.approve(store_id, payout_id, self.body(req))
+        return self.service.approve(store_id, payout_id, self.body(req), by=by_key(req.context.grant))
 
     @edge
     def on_delete(self, req, resp, store_id, payout_id):
-        self._approver(req)
         return self.service.cancel(store_id, payout_id)
-
-    def _approver(self, req):
-        if not self.access.grant(req).allows(PAYOUTS_APPROVE):
-            raise Forbidden(MISSING % "btcpay.store.canmanagepullpayments", "btcpay.store.canmanagepullpayments")
 
 
 class StorePayoutPaid(StorePayout):
     @edge
     def on_post(self, req, resp, store_id, payout_id):
-        self._approver(req)
         return self.service.mark_paid(store_id, payout_id)
 
 

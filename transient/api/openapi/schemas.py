@@ -171,6 +171,16 @@ PAYOUT = _object(
         "updated_at": TIME,
         "approved_at": TIME,
         "completed_at": TIME,
+        "approved_by": {
+            "type": ["string", "null"],
+            "description": "Who approved it: api-key:<id>, dashboard:<user>, cli:<user>, auto:limit or"
+            " auto:pull-payment.",
+        },
+        "fee": {
+            "type": ["string", "null"],
+            "description": "Its share of its transaction's fee, in coins (read from the node after the send;"
+            " null until then).",
+        },
     },
     ["id", "currency", "amount", "state"],
 )
