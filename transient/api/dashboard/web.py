@@ -54,6 +54,7 @@ class Dashboard:
     settings: list = field(default_factory=list)  # [(key, shown value, help)], secrets redacted
     payouts: object = None
     batches: object = None  # payouts.batches.Batches: watch-only coins' PSBTs
+    refunds: object = None  # payouts.refunds.Refunds: a payment's refund button
     decimals: dict = field(default_factory=dict)  # {currency: decimals} of the configured coins
     targets: object = list  # () -> the configured delivery targets' URLs
     invoice_of: object = None  # (payment id) -> its Greenfield invoice's id, or None
@@ -172,6 +173,18 @@ def N_(message):
     """Mark ``message`` for the dashboard's catalog (dashboard.pot); the page that shows it
     translates it. ``refuse``'s message is marked without it."""
     return message
+
+
+# What the accounts service says when it refuses (SignInRefused, Locked, a bad TOTP secret),
+# shown on the sign-in and account pages: marked here for the catalog, translated there.
+SERVICE_MESSAGES = (
+    N_("wrong e-mail or password"),
+    N_("wrong code"),
+    N_("too many failed sign-ins: wait a few minutes and try again"),
+    N_("wrong code: check the time on your phone and type the newest code"),
+    N_("not a TOTP secret"),
+    N_("the current password is wrong"),
+)
 
 
 def refuse(req, resp, dash, status, message, session=None):
