@@ -27,6 +27,7 @@ class Overview(web.Page):
         dash, now = self.dash, utcnow()
         received = summary.received(dash.db, now, dash.zone, dash.decimals, WINDOW_DAYS)
         _, since = summary.days(now, dash.zone, WINDOW_DAYS)
+        counts, attention = summary.payment_figures(since)
         web.render(
             req,
             resp,
@@ -40,15 +41,14 @@ class Overview(web.Page):
                 for code, units in sorted(received["coins"].items())
             ],
             fiat=sorted(received["fiat"].items()),
-            counts=summary.by_status(since),
-            queue=self.queue(since),
+            counts=counts,
+            queue=self.queue(attention),
             window=WINDOW_DAYS,
         )
 
-    def queue(self, since):
+    def queue(self, attention):
         """What needs the merchant now: each item a sentence's parts and the page that fixes it."""
         path, items = self.dash.path, []
-        attention = summary.needing_attention(since)
         if attention["underpaid"]:
             items.append(("underpaid", attention["underpaid"], path + "/payments?status=UNDERPAID"))
         if attention["late"]:
@@ -110,7 +110,7 @@ class Payments(web.Page):
                 )
         except ValidationError as exc:
             error = "%s: %s" % (exc.field, exc.message)
-        rendered = dash.payments.render_many(rows) if rows else []
+        rendered = dash.payments.renderer.render_many(rows) if rows else []
         if q["late"]:
             rendered = [p for p in rendered if p["amount_received"] != "0"]
         web.render(
@@ -149,7 +149,7 @@ class PaymentPage(web.Page):
             payment = dash.payments.get(payment_id)
         except (NotFound, ValidationError):
             return web.refuse(req, resp, dash, falcon.HTTP_404, "No such payment.", session)
-        rendered = dash.payments.render(payment)
+        rendered = dash.payments.renderer.render(payment)
         events = admin.event_log(payment, dash.payments.renderer)
         web.render(
             req,
