@@ -3,6 +3,7 @@ TestClient (cookies kept, forms posted with their CSRF token, the same Origin)."
 
 import re
 import urllib.parse
+import uuid
 
 import pyotp
 
@@ -37,6 +38,24 @@ class Browser:
     def post(self, url, data, headers=None, origin=ORIGIN):
         extra = {**FORM, **({"Origin": origin} if origin else {}), **(headers or {})}
         body = urllib.parse.urlencode(data)
+        return self._keep(self.client.simulate_post(url, body=body, headers=self._headers(extra)))
+
+    def upload(self, url, fields, files, origin=ORIGIN):
+        """POST a multipart form: ``fields`` {name: text}, ``files`` {name: (filename, bytes)}."""
+        boundary = "transient-" + uuid.uuid4().hex
+        parts = [
+            b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+            % (boundary.encode(), name.encode(), value.encode())
+            for name, value in fields.items()
+        ]
+        parts += [
+            b'--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\n'
+            b"Content-Type: application/octet-stream\r\n\r\n%s\r\n"
+            % (boundary.encode(), name.encode(), filename.encode(), data)
+            for name, (filename, data) in files.items()
+        ]
+        body = b"".join(parts) + b"--%s--\r\n" % boundary.encode()
+        extra = {"Content-Type": "multipart/form-data; boundary=" + boundary, "Origin": origin}
         return self._keep(self.client.simulate_post(url, body=body, headers=self._headers(extra)))
 
     def csrf(self, page_text):

@@ -690,3 +690,36 @@ def test_an_invoice_and_its_payments_are_written_in_one_transaction(gf):
     with pytest.raises(IntegrityError):
         service.create(gf.store, body)
     assert [m.select().count() for m in (Payment, Event, Delivery, Invoice)] == counts
+
+
+def test_lists_filter_on_the_status_the_projection_keeps(gf):
+    """The status a list filters on (in SQL) is the one the projection stored at each payment
+    event, the same the status rule gives from the payments; the clock alone moves New to
+    Expired at expiresAt, which lists and reads both see."""
+    from transient.greenfield.projection import state_of
+    from transient.store.models import Invoice
+
+    base = "/api/v1/stores/%s" % gf.store
+    new, paid, marked, late = (gf.ok("POST", base + "/invoices", {"amount": "1", "currency": "LTC"}) for _ in range(4))
+    (ltc,) = gf.ok("GET", base + "/invoices/%s/payment-methods" % paid["id"])
+    gf.runtime.backends["LTC"].pay(ltc["destination"], 100_000_000)
+    gf.runtime.syncers["LTC"].run()
+    gf.ok("POST", base + "/invoices/%s/status" % marked["id"], {"status": "Invalid"})
+    Invoice.update(expires_at=datetime.datetime(2000, 1, 1)).where(Invoice.id == late["id"]).execute()
+    stored = {i.id: (i.status, i.additional_status) for i in Invoice.select()}
+    assert stored[paid["id"]] == ("Processing", "None") and stored[late["id"]] == ("New", "None")
+
+    def listed(*statuses):
+        query = "&".join("status=" + s for s in statuses)
+        return [i["id"] for i in gf.ok("GET", base + "/invoices?" + query)]
+
+    assert listed("New") == [new["id"]]
+    assert listed("Processing") == [paid["id"]]
+    assert listed("Invalid") == [marked["id"]]
+    assert listed("Expired") == [late["id"]]  # New past its expiry, though stored as New
+    assert listed("Expired", "New", "Settled") == [late["id"], new["id"]]
+    assert gf.ok("GET", base + "/invoices/" + late["id"])["status"] == "Expired"
+    service, now = gf.runtime.greenfield, datetime.datetime.utcnow()
+    for invoice in Invoice.select().where(Invoice.id != late["id"]):
+        payments = service._payments_of([invoice.id])[invoice.id]
+        assert state_of(invoice, payments, now) == stored[invoice.id], invoice.id  # kept true

@@ -1,8 +1,8 @@
 """The merchant's dashboard in headless Chromium (Debian's chromium and chromium-driver, as
 the checkout's tests) against a real transientd on the litecoind regtest node: the first
 owner (made by `transient users create`) signs in with TOTP and adds a manager; the
-manager finds a payment by its txid and redelivers its webhook to a real receiver; a
-viewer sees no button and a posted action is refused; a form from another origin is
+manager finds a payment by its txid and redelivers its webhook to a real receiver, then
+approves its refund; a viewer sees no button and a posted action is refused; a form from another origin is
 refused. Screenshots of each page at a phone's and a desktop's width go to
 $TRANSIENT_ARTIFACTS (default test-artifacts/). The hostile cases one by one, in-process:
 tests/unit/test_dashboard.py."""
@@ -63,6 +63,7 @@ def site(regtest, tmp_path_factory):
     )
     wallet = regtest.create_wallet("dash_" + uuid.uuid4().hex[:8])
     daemon = Daemon(str(work), url, coin_config(regtest, wallet, poll=1), extra=extra)
+    daemon.wallet = wallet
     for email, role in ((OWNER, "owner"), (VIEWER, "viewer")):
         made = users_create(daemon, email, role, PASSWORD)
         assert made.returncode == 0 and "created %s %s" % (role, email) in made.stdout, made.stderr
@@ -213,6 +214,30 @@ def test_the_manager_finds_a_payment_by_txid_and_redelivers_its_webhook(site, br
     received = _by(browser, "#received-LTC").text  # the chart's figures, beside it as a table
     assert "0.25" in received and _all(browser, ".chart svg rect.bar")
     _shoot(browser, "overview-received")
+
+
+def test_the_manager_approves_a_refund(site, browser, regtest):
+    daemon, _ = site
+    payment = daemon.create(currency="LTC", amount="0.2", expires_in=3600)
+    regtest.pay(payment["payment_address"], "0.2")
+    regtest.mine(1)
+    wait_for(lambda: daemon.payment(payment["id"])["status"] == "PAID", timeout=60)
+    destination = regtest.rpc("getnewaddress", "", wallet=daemon.wallet)
+    made = daemon.post("/payments/%s/refund" % payment["id"], json={"destination": destination})
+    assert made.status_code == 201, made.text
+    payout = made.json()["payout"]
+    assert payout["state"] == "awaiting_approval"
+    _sign_in(browser, daemon.base, MANAGER, next_="/refunds")
+    row = [r for r in _all(browser, "#payouts tbody tr") if payout["id"] in r.text]
+    assert row and "0.2" in row[0].text and destination in row[0].text
+    _shoot(browser, "refunds")
+    _click(browser, 'button.approve[data-payout="%s"]' % payout["id"], "#done")
+    assert "Approved" in _by(browser, "#done").text
+    audit = _by(browser, "#audit").text
+    assert "payout.approve" in audit and MANAGER in audit
+    assert daemon.get("/payouts/%s" % payout["id"]).json()["payout"]["state"] != "awaiting_approval"
+    browser.get(daemon.base + "/dashboard/payments/" + payment["id"])  # audited on the payment too
+    assert "payout.approve" in _by(browser, "#audit").text
 
 
 def test_a_viewer_has_no_buttons_and_a_posted_action_is_refused(site, browser):

@@ -4,12 +4,15 @@ by a separate signer wallet on the node holding the keys, uploaded and checked (
 another transaction is refused, nothing sent), broadcast, then completed by a block; the
 customer's wallet shows each payout paid once."""
 
+import base64
 import itertools
 import os
+import re
 from decimal import Decimal
 
 import pytest
 from _coins import keyless_wallet
+from _dashboard import Browser
 from _watch import create_keyless_wallet
 from embit.bip32 import HDKey
 from embit.networks import NETWORKS
@@ -20,6 +23,7 @@ from transient.payouts import states
 from transient.runtime import Runtime
 from transient.store import migrations
 from transient.store.payouts import Payout, PayoutBatch
+from transient.store.users import AuditEntry
 
 _wallets = itertools.count(1)
 NET = NETWORKS["test"]
@@ -134,3 +138,57 @@ def test_a_watch_only_batch_is_signed_elsewhere_checked_and_paid_once(shop, node
         rows[0].destination: [Decimal("0.3")],
         rows[1].destination: [Decimal("0.04")],
     }
+
+
+def test_a_manager_downloads_the_psbt_and_uploads_it_signed_in_the_dashboard(shop, node):
+    """The dashboard's refunds page over the same Batches as the API: the unsigned PSBT as
+    a BIP 174 file, the signed file uploaded, checked and broadcast; a viewer cannot."""
+    if node.CURRENCY != "LTC":
+        pytest.skip("the page is the same for every coin: the API test above covers both nodes")
+    payment, _ = shop.payments.create({"currency": "LTC", "amount": "1"})
+    node.pay(payment.address, "1")
+    node.mine(1)
+    destination = node.rpc("getnewaddress", "", wallet=shop.customer)
+    payout, _ = shop.payouts.create({"currency": "LTC", "amount": "0.2", "destination": destination})
+    shop.payouts.approve(payout.id)
+    assert shop.payout_runner.round()
+    batch = PayoutBatch.get(PayoutBatch.state == PayoutBatch.UNSIGNED)
+    for email, role in (("manager@example.com", "manager"), ("viewer@example.com", "viewer")):
+        shop.accounts.create_user(email, role, "correct horse battery")
+    viewer, manager = Browser(shop.client), Browser(shop.client)
+    viewer.sign_in("viewer@example.com", "correct horse battery")
+    manager.sign_in("manager@example.com", "correct horse battery")
+    url = "/dashboard/batches/%s/psbt" % batch.id
+    page = viewer.get("/dashboard/refunds").text
+    assert batch.id in page and url not in page  # listed, no button
+    assert viewer.get(url).status_code == 403
+    refused = viewer.upload(url, {"csrf": viewer.csrf(page)}, {"file": ("x.psbt", b"psbt\xff")})
+    assert refused.status_code == 403
+    page = manager.get("/dashboard/refunds").text
+    assert 'href="%s"' % url in page and 'enctype="multipart/form-data"' in page
+    download = manager.get(url)
+    assert download.status_code == 200 and download.headers["content-type"] == "application/octet-stream"
+    assert "attachment" in download.headers["content-disposition"] and download.content.startswith(b"psbt\xff")
+    assert base64.b64encode(download.content).decode() == batch.psbt
+    signed = node.rpc("walletprocesspsbt", base64.b64encode(download.content).decode(), wallet=shop.signer)
+    assert signed["complete"]
+    before = AuditEntry.select().count()
+    garbage = manager.upload(url, {"csrf": manager.csrf(page)}, {"file": ("x.psbt", b"not a psbt at all")})
+    assert garbage.status_code == 303 and "error=psbt" in garbage.headers["location"]
+    unsigned = manager.upload(url, {"csrf": manager.csrf(page)}, {"file": ("x.psbt", download.content)})
+    assert unsigned.status_code == 303 and "error=psbt" in unsigned.headers["location"]  # not signed
+    forged = manager.upload(url, {}, {"file": ("x.psbt", base64.b64decode(signed["psbt"]))})
+    assert forged.status_code == 403  # no CSRF token
+    assert PayoutBatch.get_by_id(batch.id).state == PayoutBatch.UNSIGNED and AuditEntry.select().count() == before
+    sent = manager.upload(
+        url, {"csrf": manager.csrf(page)}, {"file": ("signed.psbt", base64.b64decode(signed["psbt"]))}
+    )
+    assert sent.status_code == 303 and sent.headers["location"].endswith("done=signed"), sent.headers
+    stored = PayoutBatch.get_by_id(batch.id)
+    assert stored.state == PayoutBatch.SENT and stored.txid == batch.txid
+    after = manager.get(sent.headers["location"]).text
+    assert 'id="done"' in after and "batch.submit" in after and "manager@example.com" in after
+    assert re.search(r"batch.submit.*%s" % batch.txid, after, re.S)
+    node.mine(1)
+    assert shop.payout_runner.round()
+    assert Payout.get_by_id(payout.id).state == states.COMPLETED

@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import secrets
+import zoneinfo
 
 import argon2
 import pyotp
@@ -81,6 +82,7 @@ class Accounts:
         lockout_minutes=15,
         hasher=None,
         token=lambda: secrets.token_urlsafe(32),
+        languages=("en", "de", "es", "fr", "pt"),
     ):
         self.db = db
         self.clock = clock
@@ -89,6 +91,7 @@ class Accounts:
         self.throttle = Throttle(db, clock, lockout_failures, lockout_minutes)
         self.hasher = hasher or argon2.PasswordHasher()
         self.token = token
+        self.languages = tuple(languages)
         # Verified against when the e-mail is unknown: the answer takes as long either way.
         self._dummy = self.hasher.hash(secrets.token_hex(16))
 
@@ -126,6 +129,73 @@ class Accounts:
             self._revoke_all(user)
             self.audit(by, "user.disable", "user", user.id, address, email=user.email)
         return user
+
+    def change_password(self, user, old, new, address, keep_session=None):
+        """Set ``user``'s password to ``new`` when ``old`` is the current one (a wrong one
+        counts as a failed sign-in); end every other session of theirs. Raises Locked,
+        SignInRefused, ValidationError."""
+        if self.throttle.locked(user.email, address):
+            raise Locked("too many failed sign-ins: wait a few minutes and try again")
+        fresh = DashboardUser.get_by_id(user.id)
+        if not self._password_ok(fresh, old or ""):
+            self.throttle.failed(user.email, address)
+            raise SignInRefused("the current password is wrong")
+        hashed = self.hasher.hash(check_password(new))
+        with write_transaction(self.db):
+            DashboardUser.update(password_hash=hashed).where(DashboardUser.id == user.id).execute()
+            DashboardSession.update(revoked_at=self.clock()).where(
+                DashboardSession.user == user.id,
+                DashboardSession.revoked_at.is_null(),
+                DashboardSession.id != (keep_session or ""),
+            ).execute()
+            self.audit(user.email, "user.password", "user", user.id, address)
+
+    def reset_totp(self, user_id, by, address):
+        """Forget a user's TOTP secret and recovery codes (a lost phone) and end their
+        sessions: they set it up again at their next sign-in where it is required."""
+        with write_transaction(self.db):
+            user = self.user(user_id)
+            DashboardUser.update(totp_secret=None, totp_step=0).where(DashboardUser.id == user.id).execute()
+            RecoveryCode.delete().where(RecoveryCode.user == user).execute()
+            self._revoke_all(user)
+            self.audit(by, "user.totp_reset", "user", user.id, address, email=user.email)
+        return user
+
+    def change_role(self, user_id, role, by, address):
+        """Give a user another role. Raises ValidationError (no such role), NotFound,
+        Conflict when it would leave no active owner."""
+        role = check_role(role)
+        with write_transaction(self.db):
+            user = self.user(user_id)
+            if user.role == role:
+                return user
+            if user.role == OWNER:
+                owners = DashboardUser.select().where(
+                    DashboardUser.role == OWNER, DashboardUser.disabled_at.is_null(), DashboardUser.id != user.id
+                )
+                if not owners.exists():
+                    raise Conflict("the last owner keeps the owner role", "role")
+            DashboardUser.update(role=role).where(DashboardUser.id == user.id).execute()
+            self.audit(by, "user.role", "user", user.id, address, email=user.email, role=role, was=user.role)
+            user.role = role
+        return user
+
+    def set_preferences(self, user, language, time_zone, address):
+        """Store a user's language (one of ``languages``, or "" for the browser's) and time
+        zone (IANA, or "" for the dashboard's). Raises ValidationError."""
+        language, time_zone = (language or "").strip(), (time_zone or "").strip()
+        if language and language not in self.languages:
+            raise ValidationError("must be one of %s" % ", ".join(self.languages), "language")
+        if time_zone:
+            try:
+                zoneinfo.ZoneInfo(time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValidationError("is not an IANA time zone such as Europe/Berlin", "time_zone") from None
+        with write_transaction(self.db):
+            DashboardUser.update(language=language or None, time_zone=time_zone or None).where(
+                DashboardUser.id == user.id
+            ).execute()
+            self.audit(user.email, "user.preferences", "user", user.id, address, language=language, time_zone=time_zone)
 
     # -- signing in -------------------------------------------------------------------
 

@@ -4,11 +4,14 @@ An invoice offers one Transient payment per payment method it allows (each its o
 address and locked amount, made by :class:`~transient.payments.service.PaymentService`):
 whichever is paid settles it, and funds on any of them are credited by the ledger as
 always. The invoice row keeps what Greenfield needs besides (metadata, checkout options,
-the merchant's mark); its status is computed from its payments when read.
+the merchant's mark) and its status, which the projection keeps true at each payment event
+(so lists filter on it in SQL).
 """
 
 import datetime
+import functools
 import json
+import operator
 
 from peewee import IntegrityError
 
@@ -26,7 +29,6 @@ from .projection import receipt_status, state_of, status_extra
 from .reading import int_param, number, read_request, span
 
 MAX_TAKE = 1000
-PAGE = 200  # invoices read at a time while filtering on their computed status
 SYNC_FRESH = datetime.timedelta(minutes=2)  # a coin synced this recently counts as synched
 # A payments-service field -> the Greenfield request path it comes from (422 paths).
 PATHS = {
@@ -295,27 +297,13 @@ class Greenfield:
             )
         skip = int_param(params.get("skip"), "skip", 0)
         take = int_param(params.get("take"), "take", MAX_TAKE, MAX_TAKE)
-        query = query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
         now = self.clock()
-        if not statuses:
-            rows = list(query.offset(skip).limit(take))  # paged in SQL
-            payments = self._payments_of([i.id for i in rows])
-            return [self.render(i, payments[i.id], now) for i in rows]
-        # A status is computed from the payments: read on, a page at a time, until enough match.
-        out, seen, page = [], 0, 1
-        while len(out) < take:
-            rows = list(query.paginate(page, PAGE))
-            if not rows:
-                break
-            page += 1
-            payments = self._payments_of([i.id for i in rows])
-            for invoice in rows:
-                rendered = self.render(invoice, payments[invoice.id], now)
-                if rendered["status"] in statuses:
-                    seen += 1
-                    if seen > skip and len(out) < take:
-                        out.append(rendered)
-        return out
+        if statuses:
+            query = query.where(_status_in(statuses, now))
+        query = query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
+        rows = list(query.offset(skip).limit(take))  # filtered and paged in SQL
+        payments = self._payments_of([i.id for i in rows])
+        return [self.render(i, payments[i.id], now) for i in rows]
 
     def mark(self, store_id, invoice_id, body):
         """§3.9: mark the invoice Settled or Invalid; return it. The ledger is untouched."""
@@ -433,8 +421,8 @@ class Greenfield:
         return out
 
     def render(self, invoice, payments, now):
-        """The invoice object of §3.5, its status computed from its payments now."""
-        status, additional = state_of(invoice, payments, now)
+        """The invoice object of §3.5, with the status the projection keeps (at ``now``)."""
+        status, additional = shapes.status_now(invoice.status, invoice.additional_status, invoice.expires_at, now)
         checkout = json.loads(invoice.checkout)
         checkout["paymentMethods"] = [shapes.method_id(p.currency) for p in payments]
         return {
@@ -456,6 +444,23 @@ class Greenfield:
             "checkout": checkout,
             "receipt": {"enabled": True, "showQR": None, "showPayments": None},
         }
+
+
+def _status_in(statuses, now):
+    """The SQL condition of an invoice whose status at ``now`` is one of ``statuses``: the
+    stored one, and New past ``expires_at`` read as Expired (shapes.status_now)."""
+    live = Invoice.expires_at > now
+    terms = []
+    for status in statuses:
+        if status == shapes.NEW:
+            terms.append((Invoice.status == shapes.NEW) & live)
+        elif status == shapes.EXPIRED:
+            terms.append(
+                (Invoice.status == shapes.EXPIRED) | ((Invoice.status == shapes.NEW) & (Invoice.expires_at <= now))
+            )
+        else:
+            terms.append(Invoice.status == status)
+    return functools.reduce(operator.or_, terms)
 
 
 def _need(payment):

@@ -179,6 +179,15 @@ def invoice_status(payments, expires_at, now, marked=None):
     return NEW, PAID_PARTIAL if partial else NONE
 
 
+def status_now(status, additional, expires_at, now):
+    """``(status, additionalStatus)`` at ``now`` of an invoice whose stored status (kept by
+    the projection at each payment event) is ``(status, additional)``: the one change the
+    clock makes alone is New -> Expired at ``expires_at`` (invoice_status's last rule)."""
+    if status == NEW and now >= expires_at:
+        return EXPIRED, additional
+    return status, additional
+
+
 def markable(status):
     """The statuses an invoice in ``status`` may be marked with."""
     return [s for s in MARKABLE if s != status]

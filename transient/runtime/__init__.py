@@ -304,6 +304,7 @@ class Runtime:
             webhook_url=config["webhook.url"],
             settings=settings_table.shown(config),
             payouts=self.payouts,
+            batches=self.payout_batches,
             decimals={c: b.decimals for c, b in self.backends.items()},
             targets=self.targets.urls,
             invoice_of=self.greenfield.invoice_of,

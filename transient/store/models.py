@@ -335,7 +335,9 @@ class GreenfieldStore(BaseModel):
 class Invoice(BaseModel):
     """A Greenfield invoice: a view over one Transient payment per payment method it
     offers (InvoicePayment); the ledger stays the payments'. ``status`` and
-    ``additional_status`` are what its webhooks last said; ``marked`` a merchant's mark."""
+    ``additional_status`` are kept true by the projection (greenfield.projection, in the
+    transaction of each payment event), save the clock's New -> Expired at ``expires_at``
+    (greenfield.shapes.status_now); ``marked`` is a merchant's mark."""
 
     id = CharField(max_length=32, primary_key=True)
     store_id = CharField(max_length=64)
@@ -353,7 +355,12 @@ class Invoice(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("store_id", "order_id"), False), (("store_id", "created_at"), False), (("order_id",), False))
+        indexes = (
+            (("store_id", "order_id"), False),
+            (("store_id", "created_at"), False),
+            (("order_id",), False),
+            (("store_id", "status", "created_at"), False),  # lists filtered by status (0016)
+        )
 
 
 class InvoicePayment(BaseModel):

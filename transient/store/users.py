@@ -43,6 +43,8 @@ class DashboardUser(BaseModel):
     created_by = CharField(max_length=254, null=True)  # who made it (None: the CLI)
     disabled_at = DateTimeField(null=True)
     last_login_at = DateTimeField(null=True)
+    language = CharField(max_length=8, null=True)  # one of the checkout's; None: the browser's
+    time_zone = CharField(max_length=64, null=True)  # IANA; None: [dashboard] time_zone
 
 
 class RecoveryCode(BaseModel):

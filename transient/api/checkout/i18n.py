@@ -1,7 +1,9 @@
 """The checkout page's languages: gettext catalogs, the language a request asks for, and
 numbers written the way each language writes them.
 
-The catalogs are standard gettext ``.po`` files (``locale/<lang>/LC_MESSAGES/checkout.po``),
+The catalogs are standard gettext ``.po`` files (``locale/<lang>/LC_MESSAGES/checkout.po``,
+and ``dashboard.po`` beside it for the merchant's dashboard, whose ``dashboard.pot`` lists
+the messages of api/dashboard/templates and of the refusals its Python code words),
 the format every translation tool edits; ``checkout.pot`` holds the English messages of the
 template (``[[...]]`` in templates/checkout.html). They are compiled to the ``.mo`` format in
 memory when the module loads and read with Python's own :mod:`gettext`: no build step, no
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from importlib import resources as package_files
 
 DOMAIN = "checkout"
+DASHBOARD = "dashboard"  # the merchant's dashboard's messages (api/dashboard/templates), same languages
 DEFAULT = "en"
 
 
@@ -90,17 +93,18 @@ def compile_mo(messages):
     return header + table + blob
 
 
-def _load():
+def _load(domain):
     root = package_files.files(__package__) / "locale"
     catalogs = {DEFAULT: gettext.NullTranslations()}
     for lang in LANGUAGES[1:]:
-        po = (root / lang / "LC_MESSAGES" / (DOMAIN + ".po")).read_text("utf-8")
+        po = (root / lang / "LC_MESSAGES" / (domain + ".po")).read_text("utf-8")
         messages = dict(parse_po(po), **{"": "Content-Type: text/plain; charset=UTF-8\n"})
         catalogs[lang] = gettext.GNUTranslations(io.BytesIO(compile_mo(messages)))
     return catalogs
 
 
-CATALOGS = _load()
+CATALOGS = _load(DOMAIN)
+DOMAINS = {DOMAIN: CATALOGS, DASHBOARD: _load(DASHBOARD)}
 
 
 def choose(requested=None, accept_language=None):
@@ -126,9 +130,11 @@ def choose(requested=None, accept_language=None):
     return min(ranked)[2] if ranked else DEFAULT
 
 
-def gettext_for(lang):
-    """The ``gettext`` function of ``lang`` (English: the message itself)."""
-    return CATALOGS.get(lang, CATALOGS[DEFAULT]).gettext
+def gettext_for(lang, domain=DOMAIN):
+    """The ``gettext`` function of ``lang`` in ``domain``'s catalog (English: the message
+    itself)."""
+    catalogs = DOMAINS[domain]
+    return catalogs.get(lang, catalogs[DEFAULT]).gettext
 
 
 def numbers(lang):

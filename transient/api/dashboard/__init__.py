@@ -2,7 +2,7 @@
 services the API uses, behind users and sessions of its own (accounts/), never API keys.
 May import core, store, delivery, reports, web, accounts and the checkout's i18n and QR."""
 
-from . import assets, owner, refunds, reports, signin, views
+from . import account, assets, owner, refunds, reports, signin, views
 from .web import Dashboard
 
 __all__ = ["Dashboard", "mount"]
@@ -23,6 +23,10 @@ def mount(app, dash):
         "/keys/{public_id}/revoke": owner.KeyRevoke,
         "/users": owner.Users,
         "/users/{user_id}/disable": owner.UserDisable,
+        "/users/{user_id}/role": owner.UserAction,
+        "/users/{user_id}/totp-reset": owner.UserTotpReset,
+        "/account": account.Account,
+        "/account/password": account.Password,
         "/sessions/{session_id}/revoke": owner.SessionRevoke,
         "/settings": owner.Settings,
         "/login": signin.Login,
@@ -36,6 +40,7 @@ def mount(app, dash):
     if dash.payouts is not None:
         routes["/refunds"] = refunds.Refunds
         routes["/payouts/{payout_id}/{action}"] = refunds.PayoutAction
+        routes["/batches/{batch_id}/psbt"] = refunds.BatchPsbt
     for suffix, resource in routes.items():
         app.add_route(p + suffix, resource(dash))
     app.add_route(p + "/static/{name}", assets.resource())

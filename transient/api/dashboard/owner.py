@@ -1,6 +1,6 @@
 """What only an owner sees and does: API keys (made and shown once, revoked), the users
-(made, disabled) and their sessions (revoked), and the running settings, read-only with
-every secret redacted."""
+(made, disabled, given another role, their TOTP reset) and their sessions (revoked), and
+the running settings, read-only with every secret redacted."""
 
 import falcon
 
@@ -85,6 +85,7 @@ class Users(OwnerPage):
             sessions=accounts.sessions(),
             roles=ROLES,
             error=error,
+            done=req.get_param("done") or "",
             audit=accounts.recent(50),
         )
 
@@ -123,6 +124,40 @@ class UserDisable(OwnerPage):
         except NotFound:
             return web.refuse(req, resp, self.dash, falcon.HTTP_404, "No such user.", session)
         web.redirect(resp, self.dash.path + "/users")
+
+
+class UserAction(OwnerPage):
+    """POST {path}/users/{id}/role (``role``) or /totp-reset: an owner's, on another user."""
+
+    action = "role"
+
+    def on_post(self, req, resp, user_id):
+        acting = self.acting(req, resp)
+        if acting is None:
+            return
+        session, data = acting
+        accounts, address, action = self.dash.accounts, web.client_address(req, self.dash), self.action
+        if str(session.user.id) == user_id and action == "role":
+            return web.refuse(req, resp, self.dash, falcon.HTTP_400, "You cannot change your own role.", session)
+        target = int(user_id) if user_id.isdigit() else -1
+        try:
+            if action == "role":
+                accounts.change_role(target, data.get("role"), session.user.email, address)
+            else:
+                accounts.reset_totp(target, session.user.email, address)
+        except NotFound:
+            return web.refuse(req, resp, self.dash, falcon.HTTP_404, "No such user.", session)
+        except (ValidationError, Conflict) as exc:
+            message = "%s: %s" % (exc.field, exc.message)
+            return self.on_get_users(req, resp, message, session)
+        web.redirect(resp, self.dash.path + "/users?done=" + action)
+
+    def on_get_users(self, req, resp, error, session):
+        Users(self.dash).on_get(req, resp, error=error, status=falcon.HTTP_400, session=session)
+
+
+class UserTotpReset(UserAction):
+    action = "totp-reset"
 
 
 class SessionRevoke(OwnerPage):

@@ -1,7 +1,7 @@
 """The accountant's files from the dashboard: a form (report, range, coin, status, format)
 and its download, made by the very code of the API's ``GET /reports/{kind}``
 (reports.service.Reports.open, streamed by api.reports.send). Every role may download;
-the dates are days in the dashboard's time zone."""
+the dates are days in the user's time zone (theirs, else ``[dashboard] time_zone``)."""
 
 import falcon
 
@@ -59,7 +59,7 @@ class Download(web.Page):
             return
         values = _values(req)
         params = {name: values[name] or None for name in FIELDS if name != "kind"}
-        params["tz"] = self.dash.time_zone
+        params["tz"] = web.zone_of(self.dash, session.user).key  # the days the page says
         try:
             report = self.dash.reports.open(values["kind"] or "payments", params)
         except (NotFound, ValidationError) as exc:

@@ -53,6 +53,7 @@ class Dashboard:
     webhook_url: str | None = None
     settings: list = field(default_factory=list)  # [(key, shown value, help)], secrets redacted
     payouts: object = None
+    batches: object = None  # payouts.batches.Batches: watch-only coins' PSBTs
     decimals: dict = field(default_factory=dict)  # {currency: decimals} of the configured coins
     targets: object = list  # () -> the configured delivery targets' URLs
     invoice_of: object = None  # (payment id) -> its Greenfield invoice's id, or None
@@ -110,8 +111,25 @@ def safe_next(dash, value):
     return dash.path
 
 
-def lang_of(req):
-    return i18n.choose(req.get_param("lang"), req.get_header("Accept-Language"))
+def lang_of(req, user=None):
+    """The page's language: ``?lang=`` when it names one of ours, else the user's own
+    (their account page), else the browser's Accept-Language, else English."""
+    asked = (req.get_param("lang") or "").strip().lower().replace("_", "-").split("-")[0]
+    if asked in i18n.CATALOGS:
+        return asked
+    if user is not None and user.language in i18n.CATALOGS:
+        return user.language
+    return i18n.choose(None, req.get_header("Accept-Language"))
+
+
+def zone_of(dash, user=None):
+    """The time zone a user reads times in: their own, else ``[dashboard] time_zone``."""
+    if user is not None and user.time_zone:
+        try:
+            return zoneinfo.ZoneInfo(user.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            pass
+    return dash.zone
 
 
 def when(value, zone):
@@ -125,16 +143,16 @@ def when(value, zone):
 
 
 def render(req, resp, dash, name, session=None, status=falcon.HTTP_200, **values):
-    lang = lang_of(req)
+    user = session.user if session is not None else None
+    lang, zone = lang_of(req, user), zone_of(dash, user)
     resp.status = status
     resp.content_type = "text/html; charset=utf-8"
     resp.set_headers(HEADERS)
     resp.set_header("Content-Language", lang)
-    user = session.user if session is not None else None
     resp.text = pages.render(
         PAGES,
         name,
-        i18n.gettext_for(lang),
+        i18n.gettext_for(lang, i18n.DASHBOARD),
         lang=lang,
         path=dash.path,
         user=user,
@@ -144,10 +162,17 @@ def render(req, resp, dash, name, session=None, status=falcon.HTTP_200, **values
         csrf=session.csrf if session is not None else "",
         css_href=assets.href("dashboard.css", dash.path),
         js_href=assets.href("dashboard.js", dash.path),
-        zone=dash.time_zone,
-        when=lambda v: when(v, dash.zone),
+        zone=zone.key,
+        site_zone=dash.time_zone,  # the overview's days
+        when=lambda v: when(v, zone),
         **values,
     )
+
+
+def N_(message):
+    """Mark ``message`` for the dashboard's catalog (dashboard.pot); the page that shows it
+    translates it. ``refuse``'s message is marked without it."""
+    return message
 
 
 def refuse(req, resp, dash, status, message, session=None):
@@ -163,9 +188,21 @@ def redirect(resp, location):
     resp.text = "See %s\n" % location
 
 
+UPLOAD_MAX = 2_000_000  # a file field's bytes (a PSBT of a thousand payouts is well under)
+
+
 def form(req):
-    """The submitted form as a dict of strings (the first of a repeated name)."""
-    if not (req.content_type or "").startswith("application/x-www-form-urlencoded"):
+    """The submitted form as a dict of strings (the first of a repeated name); a
+    multipart form's file fields as bytes (the first ``UPLOAD_MAX`` of each)."""
+    kind = req.content_type or ""
+    if kind.startswith("multipart/form-data"):
+        data = {}
+        for part in req.get_media():
+            if part.name and part.name not in data:
+                raw = part.stream.read(UPLOAD_MAX)
+                data[part.name] = raw if part.filename else raw.decode("utf-8", "replace")
+        return data
+    if not kind.startswith("application/x-www-form-urlencoded"):
         return {}
     media = req.get_media(default_when_empty={})
     return {k: (v[0] if isinstance(v, list) else v) for k, v in (media or {}).items()}

@@ -97,6 +97,10 @@ DASHBOARD = (
     ("/keys/{public_id}/revoke", "post", "Revoke an API key"),
     ("/users", "get post", "Users: list, invite"),
     ("/users/{user_id}/disable", "post", "Disable a user"),
+    ("/users/{user_id}/role", "post", "Give a user another role"),
+    ("/users/{user_id}/totp-reset", "post", "Reset a user's two-factor"),
+    ("/account", "get post", "Your account: language and time zone"),
+    ("/account/password", "post", "Change your password"),
     ("/sessions/{session_id}/revoke", "post", "End a session"),
     ("/settings", "get", "The settings in effect, secrets masked"),
     ("/login", "get post", "Sign in: password"),
@@ -105,6 +109,7 @@ DASHBOARD = (
     ("/logout", "post", "Sign out"),
     ("/refunds", "get", "Refunds and payouts awaiting a decision"),
     ("/payouts/{payout_id}/{action}", "post", "Approve or cancel a payout"),
+    ("/batches/{batch_id}/psbt", "get post", "A watch-only batch's PSBT: download it, upload it signed"),
 )
 
 
