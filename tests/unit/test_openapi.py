@@ -1,7 +1,7 @@
 """The OpenAPI document (transient/api/openapi) against the app it describes: every route the
 app serves is documented with the same methods and the scope its resource asks for, and
 every documented route is served. A route added without its entry fails here, saying what
-to add. (Greenfield's routes under /api/v1/ are BTCPay's document, not this one.)"""
+to add. (Greenfield's routes under /api/v1/ have their own: tests/unit/test_greenfield_openapi.py.)"""
 
 import json
 import re

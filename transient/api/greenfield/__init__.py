@@ -3,7 +3,7 @@ plugins and the Greenfield clients use, mounted at /api/v1/. The domain (invoice
 status rule, the projection, webhooks) is transient.greenfield. May import the rooms
 below the API and the API's own modules (errors, checkout assets)."""
 
-from . import errors, page, resources
+from . import errors, openapi, page, resources
 
 
 def mount(app, error_shapes, service, hooks, payouts, keys, max_body=65536, refresh_seconds=5):
@@ -17,6 +17,7 @@ def mount(app, error_shapes, service, hooks, payouts, keys, max_body=65536, refr
     store = base + "/stores/{store_id}"
     hook = store + "/webhooks/{webhook_id}"
     routes = [
+        (base + "/openapi.json", openapi.GreenfieldDocument()),
         (base + "/server/info", r.ServerInfo(service)),
         (base + "/api-keys/current", r.CurrentKey(service, keys)),
         (base + "/stores", r.Stores(service)),

@@ -306,7 +306,11 @@ class StorePayout(PayoutResource):
         return self.service.cancel(store_id, payout_id)
 
 
-class StorePayoutPaid(StorePayout):
+class StorePayoutPaid(PayoutResource):
+    """Mark paid: POST only (a subclass of StorePayout served its DELETE here, which cancelled the payout)."""
+
+    scopes = {"POST": MANAGE_PAYOUTS}
+
     @edge
     def on_post(self, req, resp, store_id, payout_id):
         return self.service.mark_paid(store_id, payout_id)

@@ -17,7 +17,7 @@ DESCRIPTION = (
     " rates and the operator's routes. Amounts are exact decimal strings. Every error is the `Error`"
     " shape with a status naming its kind (400 unreadable, 401/403 key, 404 unknown id, 409 conflict,"
     " 413 too large, 422 refused, 503 unavailable with Retry-After). BTCPay's Greenfield subset under"
-    " /api/v1/ follows BTCPay's own document."
+    " /api/v1/ has its own document, `GET /api/v1/openapi.json`."
 )
 
 
