@@ -87,3 +87,22 @@ def test_a_refused_registration_reserves_no_index(db, coin_node, btc):
     assert [r.derivation_index for r in PooledAddress.select().order_by(PooledAddress.derivation_index)] == list(
         range(10)
     )
+
+
+def test_an_import_the_node_refuses_reserves_no_index(db, coin_node, btc):
+    """importdescriptors itself answers ``success: false``: a wallet that holds private keys
+    refuses a descriptor without them (-4). No index is reserved, nothing pooled, no gap."""
+    name = "keys_" + uuid.uuid4().hex[:8]
+    # createwallet name disable_private_keys blank passphrase avoid_reuse descriptors load_on_startup
+    coin_node.rpc("createwallet", name, False, False, "", False, True, False)
+    btc = BitcoinBackend("BTC", dict(btc.options, wallet=name))
+    watch = hdkeys.parse("BTC", fresh_tpub())
+    pool = WatchPool("BTC", btc, db, 10, watch, gap_limit=5)
+    try:
+        with pytest.raises(NodeError, match="(?i)importdescriptors refused.*private keys"):
+            pool.refill()
+    finally:
+        btc.close()
+    report = pool.gap_report()
+    assert (report["next_index"], report["registered"], report["gap"]) == (0, [0, 0], 0)
+    assert PooledAddress.select().count() == 0
