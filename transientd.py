@@ -18,11 +18,11 @@ from gunicorn.glogging import Logger
 
 import transient
 from transient import settings
-from transient.api.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 from transient.core import redact
 from transient.core.errors import ConfigError, TransientError
 from transient.ops import logs, rundir
 from transient.ops.systemd import Heartbeats, Notifier, ServiceState
+from transient.ops.worker import BufferingWorker  # gunicorn's gthread and a buffer: no app import
 
 log = logging.getLogger("transient")
 

@@ -23,7 +23,7 @@ from transient import settings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import transientd  # noqa: E402  (the daemon's own server settings)
-from transient.api.worker import BufferingWorker  # noqa: E402
+from transient.ops.worker import BufferingWorker  # noqa: E402
 
 CONSTANT = {"success": True, "payment": {"id": "bare", "status": "UNPAID"}}
 

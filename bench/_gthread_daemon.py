@@ -1,5 +1,5 @@
 """For bench/api_throughput.py: transientd exactly, served by gunicorn's plain gthread
-worker instead of transientd's own (transient/api/worker.py, which reads each request on
+worker instead of transientd's own (transient/ops/worker.py, which reads each request on
 the worker's event loop before a thread serves it). gthread is what transientd ran
 before: the baseline the daemon's throughput is held to, measured in the same run.
 

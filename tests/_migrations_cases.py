@@ -60,6 +60,13 @@ def test_the_greenfield_migrations_go_down_and_up_again(db):
     assert db.table_exists("invoice_payment") and "public_id" in _columns(db, "delivery")
 
 
+def test_the_dashboard_preferences_migration_goes_down_and_up_again(db):
+    migrations.runner(db).down("0015_dashboard_preferences")
+    assert not {"language", "time_zone"} & set(_columns(db, "dashboard_user"))
+    assert "0015_dashboard_preferences" in migrations.apply(db)
+    assert _columns(db, "dashboard_user")["language"] and _columns(db, "dashboard_user")["time_zone"]  # nullable
+
+
 def test_a_database_migrated_by_a_newer_version_is_refused_in_one_line(db):
     from transient.core.errors import NotMigrated, SchemaTooNew
 

@@ -22,10 +22,10 @@ import threading
 from embit.bech32 import decode as bech32_decode
 
 from transient import hookimpl
-from transient.chain import plugins
 from transient.chain.backend import ChainTip, Changes, CoinBackend, Output, TxState
 from transient.core.clock import utcnow
 from transient.core.errors import NodeUnreachable
+from transient.runtime import plugins
 from transient.store.models import PooledAddress
 
 _CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"

@@ -10,8 +10,8 @@ import responses
 
 from transient.chain import hdkeys
 from transient.chain.backend import ChainTip, Output
-from transient.chain.plugins import collect_backends, get_plugin_manager
 from transient.core.errors import ConfigError, RPCError
+from transient.runtime.plugins import collect_backends, get_plugin_manager
 from transient_backends.dogecoin import DogecoinBackend
 from transient_bitcoin import BitcoinBackend
 from transient_litecoin import LitecoinBackend

@@ -17,6 +17,7 @@ from fakes import fake_runtime
 
 from transient.ops import metrics
 from transient.store.models import Delivery
+from transient.store.payouts import PullPayment
 from transient.store.users import AuditEntry, DashboardSession
 
 OWNER, MANAGER, VIEWER = "owner@example.com", "manager@example.com", "viewer@example.com"
@@ -264,3 +265,42 @@ def test_a_viewer_downloads_a_report_made_by_the_apis_own_code(env, payment):
     assert bad.status_code == 422 and 'id="error"' in bad.text and "status" in bad.text
     assert 'aria-invalid="true"' in bad.text and "attachment" not in bad.headers.get("content-disposition", "")
     assert viewer.get("/dashboard/reports/download?kind=invoices").status_code == 404
+
+
+def test_a_manager_refunds_a_payment_from_its_page_a_viewer_cannot(env):
+    client, runtime = env
+    backend = runtime.backends["LTC"]
+    made = post(client, {"currency": "LTC", "amount": "0.001"}).json["payment"]
+    url = "/dashboard/payments/%s" % made["id"]
+    viewer, manager = signed_in(client, VIEWER), signed_in(client, MANAGER)
+    page = manager.get(url).text
+    before = (PullPayment.select().count(), AuditEntry.select().count())
+    nothing = manager.post(url + "/refund", {"csrf": manager.csrf(page)})  # nothing received yet
+    assert nothing.status_code == 303 and "error=payment_id" in nothing.headers["location"]
+    assert 'id="error"' in manager.get(nothing.headers["location"]).text
+    backend.pay(made["payment_address"], 150_000)  # overpaid by 0.0005
+    backend.mine()
+    runtime.syncers["LTC"].run()
+    shown = viewer.get(url).text
+    assert 'id="refund"' in shown and 'class="refund"' not in shown  # the section, no button
+    refused = viewer.post(url + "/refund", {"csrf": viewer.csrf(shown), "variant": "OverpaidAmount"})
+    assert refused.status_code == 403
+    forged = manager.post(url + "/refund", {"variant": "OverpaidAmount"})  # no CSRF token
+    assert forged.status_code == 403
+    bad = manager.post(url + "/refund", {"csrf": manager.csrf(page), "variant": "Bogus"})
+    assert "error=variant" in bad.headers["location"]
+    assert (PullPayment.select().count(), AuditEntry.select().count()) == before
+    # Without an address: a claim page for the customer.
+    claim = manager.post(url + "/refund", {"csrf": manager.csrf(page), "variant": "OverpaidAmount"})
+    assert claim.status_code == 303 and "done=refund" in claim.headers["location"]
+    pull = PullPayment.select().order_by(PullPayment.created_at.desc()).first()
+    assert pull.amount == 50_000 and str(pull.payment_id) == made["id"]
+    after = manager.get(claim.headers["location"]).text
+    assert "/claim/%s" % pull.id in after and "payment.refund" in after
+    # With the customer's address: a payout awaiting approval, on the refunds page.
+    to = backend.new_address()
+    paid = manager.post(url + "/refund", {"csrf": manager.csrf(page), "variant": "RateThen", "destination": to})
+    assert paid.status_code == 303 and paid.headers["location"].startswith("/dashboard/refunds?done=refund")
+    (payout,) = runtime.payouts.list(state="awaiting_approval", currency="LTC", limit=100)[:1]
+    assert payout.destination == to and payout.amount == 100_000
+    assert to in manager.get(paid.headers["location"]).text

@@ -4,7 +4,7 @@ CoinBackend that plugins may register, answering as a node's wallet would."""
 from fakes import FakeBackend, fake_plugin_manager
 
 from transient.api.checkout import qr
-from transient.chain import plugins
+from transient.runtime import plugins
 
 
 def test_registered_through_a_plugin_like_any_backend():

@@ -7,9 +7,9 @@ import types
 import pytest
 
 from transient import hookimpl, hookspecs
-from transient.chain import plugins
 from transient.chain.backend import CoinBackend
 from transient.core.errors import PluginError
+from transient.runtime import plugins
 
 
 class GoodBackend(CoinBackend):

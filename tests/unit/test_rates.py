@@ -12,13 +12,13 @@ from _api import post
 from fakes import fake_plugin_manager, fake_runtime
 
 from transient import hookimpl, settings
-from transient.chain import plugins
 from transient.core.clock import utcnow
 from transient.core.errors import ConfigError, PluginError, RateUnavailable
 from transient.plugin import RateSource, SourceError  # what a third-party source imports
 from transient.rates import registry, store
 from transient.rates.book import Policy, RateBook
 from transient.rates.refresher import RateRefresher
+from transient.runtime import plugins
 from transient.store.models import Delivery, Payment, PooledAddress, RatePair, RateQuote
 
 

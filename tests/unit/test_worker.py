@@ -1,11 +1,11 @@
-"""The request-completeness rule of transientd's worker (transient/api/worker.py): a
+"""The request-completeness rule of transientd's worker (transient/ops/worker.py): a
 request goes to a thread only once its headers and body are in, a body over the limit
 never does, and what a thread still reads is bound by the request's deadline."""
 
 import socket
 import time
 
-from transient.api.worker import (
+from transient.ops.worker import (
     COMPLETE,
     INCOMPLETE,
     MAX_HEADERS,

@@ -27,8 +27,8 @@ import pika
 
 from ..core import faults
 from ..core.errors import BadRequest, TransientError, ValidationError, error_body
+from ..core.exactjson import parse_json
 from ..core.keys import PAYMENTS_CREATE, PAYMENTS_READ, KeyRing
-from ..payments.validation import parse_json
 from .link import Backoff, Link, describe
 
 log = logging.getLogger("transient.amqp")
@@ -81,7 +81,7 @@ def create(consumer, params, headers, props):
     payment, created = consumer.service.create(params, key)
     return Reply(
         201 if created else 200,
-        {"success": True, "payment": consumer.service.render(payment, private=True)},
+        {"success": True, "payment": consumer.service.renderer.render(payment, private=True)},
         {} if created else {"Idempotent-Replayed": True},
         created=created,
     )
@@ -94,9 +94,9 @@ def get(consumer, params, headers, props):
     grant = consumer.keys.identify(_text(headers.get("Authorization")))
     payment = consumer.service.get(params["id"])
     if grant.allows(PAYMENTS_READ):
-        rendered = consumer.service.render(payment, private=True)
+        rendered = consumer.service.renderer.render(payment, private=True)
     else:  # as over HTTP: without the scope, the public view
-        rendered = consumer.service.public_view(consumer.service.render(payment))
+        rendered = consumer.service.renderer.render_public(payment)
     return Reply(200, {"success": True, "payment": rendered})
 
 
@@ -108,7 +108,12 @@ def list_(consumer, params, headers, props):
             raise ValidationError("must be a string", field)
     payments, cursor = consumer.service.list(**{f: params.get(f) for f in LIST_FIELDS})
     return Reply(
-        200, {"success": True, "payments": consumer.service.render_many(payments, private=True), "next_cursor": cursor}
+        200,
+        {
+            "success": True,
+            "payments": consumer.service.renderer.render_many(payments, private=True),
+            "next_cursor": cursor,
+        },
     )
 
 

@@ -9,11 +9,12 @@ import re
 import falcon
 
 from ..core.errors import BadRequest, NotFound, Unauthorized, UnknownCurrency, ValidationError
+from ..core.exactjson import parse_json
 from ..core.keys import PAYMENTS_CREATE, PAYMENTS_READ, WEBHOOKS_MANAGE
 from ..core.redact import redact
 from ..delivery import admin
 from ..ops import metrics
-from ..payments.validation import check_url, parse_json
+from ..payments.validation import check_url
 from .peers import Peers
 
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
@@ -57,7 +58,7 @@ class Payments:
         if not created:
             resp.set_header("Idempotent-Replayed", "true")
         resp.location = "/payments/%s" % payment.id
-        resp.media = {"success": True, "payment": self.service.render(payment, new=created, private=True)}
+        resp.media = {"success": True, "payment": self.service.renderer.render(payment, new=created, private=True)}
 
     def on_get(self, req, resp):
         payments, cursor = self.service.list(
@@ -68,7 +69,7 @@ class Payments:
         )
         resp.media = {
             "success": True,
-            "payments": self.service.render_many(payments, private=True),
+            "payments": self.service.renderer.render_many(payments, private=True),
             "next_cursor": cursor,
         }
 
@@ -87,7 +88,7 @@ class PaymentItem:
         if view not in (None, "public"):
             raise BadRequest("must be public (or left out)", "view")
         public = view == "public" or not req.context.grant.allows(PAYMENTS_READ)  # ?view=public: the page's
-        resp.data = self.service.get_json(payment_id, public=public)
+        resp.data = self.service.renderer.get_json(payment_id, public=public)
         resp.content_type = falcon.MEDIA_JSON
 
 

@@ -14,12 +14,12 @@ import sys
 from peewee import InterfaceError, OperationalError
 
 from .. import installed_version
-from ..chain import plugins
 from ..chain.rescan import Rescan
 from ..core.errors import TransientError
 from ..core.money import format_amount
 from ..core.redact import scrub
 from ..devnet.node import DevnetError
+from ..runtime import plugins
 from ..store import migrations
 from ..store.db import open_database
 from . import devnet as cli_devnet

@@ -195,7 +195,7 @@ def cmd_pay(args):
             raise CommandError(
                 "payment %s is in %s; the devnet pays %s" % (payment.id, payment.currency, devnet.CURRENCY)
             )
-        rendered = runtime.payments.render(payment, with_history=False)
+        rendered = runtime.payments.renderer.render(payment, with_history=False)
         backend = runtime.backends[devnet.CURRENCY]
     amount = args.amount if args.amount is not None else rendered["amount_due"]
     units = parse_amount(amount, "AMOUNT", backend.max_money, backend.decimals, allow_zero=args.amount is None)

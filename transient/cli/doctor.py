@@ -10,10 +10,10 @@ import os
 from dataclasses import replace
 
 from .. import settings
-from ..chain import plugins
 from ..core.clock import utcnow
 from ..core.errors import ConfigError, NodeError, PluginError
 from ..core.redact import redact, scrub
+from ..runtime import plugins
 from ..runtime.build import build_rates
 from ..store import migrations
 from ..store.db import open_database

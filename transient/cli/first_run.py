@@ -20,10 +20,10 @@ import time
 from dotenv import dotenv_values
 
 from .. import settings
-from ..chain import plugins
 from ..core.errors import NodeError, TransientError
 from ..devnet.node import DevnetError, litecoind_available, port_free
 from ..devnet.workspace import DEFAULT_DIR, INSTALL_HINT, Devnet
+from ..runtime import plugins
 from .devnet import DIR_ENV
 from .util import daemon_answers
 

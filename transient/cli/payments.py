@@ -145,7 +145,7 @@ def cmd_create(args):
         require_daemon(config, "--offline")
     with open_runtime(config) as runtime:
         payment, created = runtime.payments.create(body, args.idempotency_key)
-        rendered = runtime.payments.render(payment, private=True)  # the operator's view: the full one
+        rendered = runtime.payments.renderer.render(payment, private=True)  # the operator's view: the full one
     if args.json:
         print_json(rendered)
         return OK
@@ -157,7 +157,7 @@ def cmd_create(args):
 
 def cmd_show(args):
     with open_runtime(load_config(args)) as runtime:
-        rendered = runtime.payments.render(runtime.payments.get(args.id), private=True)
+        rendered = runtime.payments.renderer.render(runtime.payments.get(args.id), private=True)
     if args.json:
         print_json(rendered)
     else:
@@ -169,7 +169,7 @@ def cmd_list(args):
     with open_runtime(load_config(args)) as runtime:
         service = runtime.payments
         rows, cursor = service.list(status=args.status, currency=args.currency, limit=args.limit, cursor=args.cursor)
-        rendered = service.render_many(rows, private=True)
+        rendered = service.renderer.render_many(rows, private=True)
     if args.json:
         print_json({"payments": rendered, "next_cursor": cursor})
         return OK
@@ -195,7 +195,7 @@ def cmd_watch(args):
         pid = service.get(args.id).id
         last = None
         while True:
-            payment = service.render(service.get(pid), with_history=False, private=True)
+            payment = service.renderer.render(service.get(pid), with_history=False, private=True)
             state = _watched(payment)
             if state != last:
                 last = state

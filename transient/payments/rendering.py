@@ -200,6 +200,10 @@ class Renderer:
             ),
         }
 
+    def render_public(self, payment, **kwargs):
+        """The public view (:func:`public_view`) of ``payment`` rendered with ``kwargs``."""
+        return public_view(self.render(payment, **kwargs))
+
     def render_event(self, event, currency):
         """Return the JSON-ready dict of an outbox Event of a ``currency`` payment."""
         data = json.loads(event.data)

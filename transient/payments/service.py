@@ -19,7 +19,7 @@ from ..rates.logic import amount_for
 from ..rates.logic import text as rate_text
 from ..store.db import insert, retry_once, select_where, write_transaction
 from ..store.models import Invoice, InvoicePayment, Payment, Receipt
-from . import rendering, validation
+from . import validation
 from .validation import int_value
 
 LIST_LIMIT, LIST_MAX = 50, 500
@@ -277,22 +277,6 @@ class PaymentService:
         if not found:
             raise NotFound("no payment with id %s" % pid, "id")
         return found[0]
-
-    def get_json(self, payment_id, public=False):
-        """Return the GET body of a payment as JSON bytes (see Renderer.get_json)."""
-        return self.renderer.get_json(payment_id, public)
-
-    def public_view(self, rendered):
-        """Return the public view of a rendered payment (see rendering.public_view)."""
-        return rendering.public_view(rendered)
-
-    def render(self, payment, **kwargs):
-        """Return the JSON-ready dict of ``payment`` (see Renderer.render)."""
-        return self.renderer.render(payment, **kwargs)
-
-    def render_many(self, payments, **kwargs):
-        """Render a page of payments (see Renderer.render_many)."""
-        return self.renderer.render_many(payments, **kwargs)
 
     def list(self, status=None, currency=None, limit=None, cursor=None, since=None, until=None):
         """Return ``(payments, next_cursor)``, newest first; ``next_cursor`` is None on the last page.

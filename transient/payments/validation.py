@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from ..core.clock import parse_time
 from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
+from ..core.exactjson import MAX_METADATA_DEPTH
 from ..core.money import parse_amount
 from ..core.text import ascii_int, check_tree, email_address, text_problem
 from ..delivery.targets import UnsafeTarget
@@ -34,8 +35,6 @@ CREATE_FIELDS = {
 }
 MAX_URL = 2048
 MAX_METADATA = 16384  # bytes of the metadata object as JSON
-MAX_METADATA_DEPTH = 16  # levels of objects and arrays, the metadata object being the first
-MAX_JSON_DEPTH = 32  # levels of any request body
 MAX_EXPIRY = datetime.timedelta(days=365)
 MIN_EXPIRY = datetime.timedelta(seconds=1)
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -133,60 +132,6 @@ def body_hash(body):
     """Return the SHA-256 hex of a request body in canonical JSON (what a replay must match)."""
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_decimal_text)
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def parse_json(raw):
-    """Return the bytes ``raw`` parsed as JSON with exact decimals, or raise.
-
-    BadRequest when it is not JSON (or its numbers cannot be read as decimals); a
-    ValidationError naming the object's key when a string holds a lone surrogate or
-    NUL, or the body nests more than MAX_JSON_DEPTH levels."""
-    try:
-        body = json.loads(raw.decode("utf-8"), parse_float=Decimal, parse_constant=_no_constant)
-    except RecursionError:
-        key = _deep_key(raw)
-        limit = MAX_METADATA_DEPTH if key == "metadata" else MAX_JSON_DEPTH
-        raise ValidationError("is nested too deeply (at most %d levels)" % limit, key) from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("the request body is not valid JSON: %s" % exc) from None
-    except ArithmeticError:  # decimal.InvalidOperation: an exponent beyond what Decimal holds
-        raise BadRequest("the request body holds a number too large to read") from None
-    if not isinstance(body, dict):
-        check_tree(body, None, MAX_JSON_DEPTH)
-        return body
-    for key, value in body.items():
-        if text_problem(key):
-            raise BadRequest("a field name is not valid Unicode text")
-        check_tree(value, key, MAX_JSON_DEPTH - 1)
-    return body
-
-
-_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:]')
-
-
-def _deep_key(raw):
-    """The top-level key under which ``raw`` nests too deeply (None if it is not an object's)."""
-    depth, last, key = 0, None, None
-    for match in _TOKENS.finditer(raw):
-        token = match.group()
-        if token in (b"{", b"["):
-            depth += 1
-            if depth > MAX_JSON_DEPTH:
-                break
-        elif token in (b"}", b"]"):
-            depth -= 1
-        elif token == b":" and depth == 1 and last and last[:1] == b'"':
-            key = last
-        last = token
-    try:
-        key = json.loads(key) if key else None
-    except ValueError:
-        return None
-    return key if isinstance(key, str) and key.isascii() and key.isprintable() and len(key) <= 64 else None
-
-
-def _no_constant(name):
-    raise ValueError("%s is not allowed" % name)
 
 
 def optional_str(body, field, max_len):

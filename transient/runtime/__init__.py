@@ -22,7 +22,6 @@ from ..api.checkout import qr
 from ..api.dashboard import Dashboard
 from ..api.health import HealthReport
 from ..api.peers import Peers
-from ..chain import plugins
 from ..chain.scheduler import SyncScheduler
 from ..chain.sync import Syncer, new_holder_id
 from ..core.clock import utcnow
@@ -54,6 +53,7 @@ from ..store.db import is_sqlite, open_database
 from ..store.group import GroupCommit
 from ..store.keys import KeyStore
 from ..store.leases import ClusterLease
+from . import plugins
 from .build import (
     GREENFIELD_KEYS,
     POOL_LEASE_SECONDS,
@@ -305,6 +305,7 @@ class Runtime:
             settings=settings_table.shown(config),
             payouts=self.payouts,
             batches=self.payout_batches,
+            refunds=self.refunds,
             decimals={c: b.decimals for c, b in self.backends.items()},
             targets=self.targets.urls,
             invoice_of=self.greenfield.invoice_of,

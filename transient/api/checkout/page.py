@@ -263,7 +263,7 @@ class CheckoutPage:
                 icon_href=ASSETS["favicon.svg"].href,
             )
             return
-        rendered = self.service.public_view(self.service.render(payment, with_history=False))
+        rendered = self.service.renderer.render_public(payment, with_history=False)
         resp.text = render_page(rendered, self.service.clock(), self.refresh_seconds, lang, self.branding)
 
 
@@ -301,7 +301,7 @@ class QRImage:
         if fmt not in qr.FORMATS:
             raise NotFound("no such image format (png or svg)", "format")
         style = qr.parse_style(req.params, self.defaults)
-        payment = self.service.render(self.service.get(payment_id), with_history=False)
+        payment = self.service.renderer.render(self.service.get(payment_id), with_history=False)
         text = qr.payment_text(payment, style.content)
         tag = qr.etag(fmt, text, style)
         resp.set_header("ETag", tag)

@@ -41,6 +41,7 @@ def mount(app, dash):
         routes["/refunds"] = refunds.Refunds
         routes["/payouts/{payout_id}/{action}"] = refunds.PayoutAction
         routes["/batches/{batch_id}/psbt"] = refunds.BatchPsbt
+        routes["/payments/{payment_id}/refund"] = refunds.PaymentRefund
     for suffix, resource in routes.items():
         app.add_route(p + suffix, resource(dash))
     app.add_route(p + "/static/{name}", assets.resource())

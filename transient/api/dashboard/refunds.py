@@ -9,7 +9,7 @@ import binascii
 
 import falcon
 
-from ...core.errors import Conflict, NotFound, ValidationError
+from ...core.errors import Conflict, NotFound, TransientError, ValidationError
 from ...payouts.service import by_user
 from . import web
 
@@ -135,3 +135,33 @@ class BatchPsbt(web.Page):
 
     def back(self, resp, **query):
         web.redirect(resp, "%s/refunds?%s" % (self.dash.path, falcon.to_query_str(query, prefix=False)))
+
+
+class PaymentRefund(web.Page):
+    """POST {path}/payments/{id}/refund (a manager's): the refund of a payment, made by the
+    payouts' Refunds as ``POST /payments/{id}/refund`` makes it: a claim link for the
+    customer, or with a destination a payout awaiting approval. Audited on the payment."""
+
+    def on_post(self, req, resp, payment_id):
+        acting = self.acting(req, resp)
+        if acting is None:
+            return
+        session, data = acting
+        back = "%s/payments/%s" % (self.dash.path, payment_id)
+        body = {"variant": data.get("variant") or "RateThen"}
+        for name in ("amount", "destination", "currency"):
+            if (data.get(name) or "").strip():
+                body[name] = data[name].strip()
+        try:
+            pull, payout, _ = self.dash.refunds.refund(payment_id, body)
+        except NotFound:
+            return web.refuse(req, resp, self.dash, falcon.HTTP_404, "No such payment.", session)
+        except TransientError as exc:  # bad input, nothing to refund, no rate: nothing was written
+            query = falcon.to_query_str({"error": "%s: %s" % (exc.field, exc.message)}, prefix=False)
+            return web.redirect(resp, "%s?%s#refund" % (back, query))
+        with web.write_transaction(self.dash.db):
+            detail = {"pull": pull.id, "amount": pull.amount, "payout": payout.id if payout else None}
+            self.audit(req, session, "payment.refund", "payment", pull.payment_id or payment_id, **detail)
+        if payout is not None:
+            return web.redirect(resp, "%s/refunds?done=refund&state=%s" % (self.dash.path, payout.state))
+        web.redirect(resp, "%s?done=refund&pull=%s#refund" % (back, pull.id))

@@ -110,7 +110,7 @@ class Payments(web.Page):
                 )
         except ValidationError as exc:
             error = "%s: %s" % (exc.field, exc.message)
-        rendered = dash.payments.render_many(rows) if rows else []
+        rendered = dash.payments.renderer.render_many(rows) if rows else []
         if q["late"]:
             rendered = [p for p in rendered if p["amount_received"] != "0"]
         web.render(
@@ -134,6 +134,11 @@ def _with(q, **over):
     return urlencode({k: v for k, v in dict(q, **over).items() if v})
 
 
+def _param(req, name):
+    """A query parameter, without a fragment a client left on the URL it was sent to."""
+    return (req.get_param(name) or "").split("#")[0]
+
+
 class PaymentPage(web.Page):
     def on_get(self, req, resp, payment_id):
         session = self.session(req, resp)
@@ -144,7 +149,7 @@ class PaymentPage(web.Page):
             payment = dash.payments.get(payment_id)
         except (NotFound, ValidationError):
             return web.refuse(req, resp, dash, falcon.HTTP_404, "No such payment.", session)
-        rendered = dash.payments.render(payment)
+        rendered = dash.payments.renderer.render(payment)
         events = admin.event_log(payment, dash.payments.renderer)
         web.render(
             req,
@@ -157,8 +162,20 @@ class PaymentPage(web.Page):
             events=events,
             invoice=dash.invoice_of(payment.id) if dash.invoice_of else None,
             audit=dash.accounts.audit_of("payment", payment.id),
-            done=req.get_param("done") or "",
+            done=_param(req, "done"),
+            error=_param(req, "error"),
+            refundable=dash.refunds is not None,
+            claim=self.claim_link(_param(req, "pull")),
         )
+
+    def claim_link(self, pull_id):
+        """The claim page of the refund just made here (``?pull=``), or ""."""
+        if not pull_id or self.dash.payouts is None:
+            return ""
+        try:
+            return self.dash.payouts.view_link(self.dash.payouts.get_pull(pull_id))
+        except (NotFound, ValidationError):
+            return ""
 
 
 class Redeliver(web.Page):

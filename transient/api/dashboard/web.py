@@ -54,6 +54,7 @@ class Dashboard:
     settings: list = field(default_factory=list)  # [(key, shown value, help)], secrets redacted
     payouts: object = None
     batches: object = None  # payouts.batches.Batches: watch-only coins' PSBTs
+    refunds: object = None  # payouts.refunds.Refunds: a payment's refund button
     decimals: dict = field(default_factory=dict)  # {currency: decimals} of the configured coins
     targets: object = list  # () -> the configured delivery targets' URLs
     invoice_of: object = None  # (payment id) -> its Greenfield invoice's id, or None

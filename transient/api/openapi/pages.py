@@ -111,6 +111,7 @@ DASHBOARD = (
     ("/reports/download", "get", "A report's file, as GET /reports/{kind} makes it (every role)"),
     ("/refunds", "get", "Refunds and payouts awaiting a decision"),
     ("/payouts/{payout_id}/{action}", "post", "Approve or cancel a payout"),
+    ("/payments/{payment_id}/refund", "post", "Refund a payment"),
     ("/batches/{batch_id}/psbt", "get post", "A watch-only batch's PSBT: download it, upload it signed"),
 )
 

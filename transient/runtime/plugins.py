@@ -5,8 +5,8 @@ import os
 import pluggy
 
 from .. import hookspecs
+from ..chain.backend import CoinBackend
 from ..core.errors import PluginError
-from .backend import CoinBackend
 
 DISABLE_AUTOLOAD = "TRANSIENT_DISABLE_PLUGIN_AUTOLOAD"
 DEFAULT_PLUGINS = ("transient_backends.dogecoin", "transient.rates.builtin")
