@@ -27,6 +27,7 @@ class Overview(web.Page):
         dash, now = self.dash, utcnow()
         received = summary.received(dash.db, now, dash.zone, dash.decimals, WINDOW_DAYS)
         _, since = summary.days(now, dash.zone, WINDOW_DAYS)
+        counts, attention = summary.payment_figures(since)
         web.render(
             req,
             resp,
@@ -40,15 +41,14 @@ class Overview(web.Page):
                 for code, units in sorted(received["coins"].items())
             ],
             fiat=sorted(received["fiat"].items()),
-            counts=summary.by_status(since),
-            queue=self.queue(since),
+            counts=counts,
+            queue=self.queue(attention),
             window=WINDOW_DAYS,
         )
 
-    def queue(self, since):
+    def queue(self, attention):
         """What needs the merchant now: each item a sentence's parts and the page that fixes it."""
         path, items = self.dash.path, []
-        attention = summary.needing_attention(since)
         if attention["underpaid"]:
             items.append(("underpaid", attention["underpaid"], path + "/payments?status=UNDERPAID"))
         if attention["late"]:

@@ -176,6 +176,18 @@ def N_(message):
     return message
 
 
+# What the accounts service says when it refuses (SignInRefused, Locked, a bad TOTP secret),
+# shown on the sign-in and account pages: marked here for the catalog, translated there.
+SERVICE_MESSAGES = (
+    N_("wrong e-mail or password"),
+    N_("wrong code"),
+    N_("too many failed sign-ins: wait a few minutes and try again"),
+    N_("wrong code: check the time on your phone and type the newest code"),
+    N_("not a TOTP secret"),
+    N_("the current password is wrong"),
+)
+
+
 def refuse(req, resp, dash, status, message, session=None):
     """A page that says no (nothing was done)."""
     render(req, resp, dash, "refused.html", session, status=status, message=message)
