@@ -22,9 +22,9 @@ PASSWORD = "correct horse battery"
 MANAGER, VIEWER = "manager@example.com", "viewer@example.com"
 # Words the same in English and that language (cognates, names of things).
 SAME = {
-    "de": {"Details", "Coins", "Coin", "Chain", "Dashboard", "Webhooks", "Status", "Code", "Browser"},
+    "de": {"Details", "Coins", "Coin", "Chain", "Dashboard", "Webhooks", "Status", "Code", "Browser", "Format"},
     "es": {"Webhooks", "total"},
-    "fr": {"Action", "Webhooks", "E-mail", "total", "Transactions", "Confirmations", "Pages", "Code"},
+    "fr": {"Action", "Webhooks", "E-mail", "total", "Transactions", "Confirmations", "Pages", "Code", "Format"},
     "pt": {"Webhooks", "E-mail", "total"},
 }
 

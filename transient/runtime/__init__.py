@@ -311,6 +311,7 @@ class Runtime:
             invoice_of=self.greenfield.invoice_of,
             peers=Peers(config["server.trusted_proxies"]),
             secure=(config["server.public_url"] or "").startswith("https://"),
+            reports=self.reports,
         )
 
     def app(self):

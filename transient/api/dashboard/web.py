@@ -60,6 +60,7 @@ class Dashboard:
     invoice_of: object = None  # (payment id) -> its Greenfield invoice's id, or None
     peers: object = None  # api.peers.Peers: the browser's address behind a trusted proxy
     secure: bool = False  # cookies only over TLS ([server] public_url is https)
+    reports: object = None  # reports.service.Reports: the API's /reports/{kind} behind the download button
 
     @property
     def zone(self):
