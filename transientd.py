@@ -138,8 +138,9 @@ def _child_exit(server, worker):
     rundir.mark_dead(worker.pid)
 
 
-def check(config):
-    """Build a runtime once in the master to fail fast on config, plugins and schema."""
+def check(config, starting=False):
+    """Build a runtime once in the master to fail fast on config, plugins and schema;
+    ``starting`` (not --check): also guard the address pools (a restored copy's)."""
     from transient.runtime import Runtime
 
     runtime = Runtime(config)
@@ -147,6 +148,8 @@ def check(config):
         runtime.prepare_schema()
         runtime.check_watch_keys()
         runtime.check_exposure()  # the stored keys count, so after the schema
+        if starting:
+            runtime.guard_pools()  # before any worker hands out a pooled address
     finally:
         runtime.close()
     if not config["webhook.secret"]:
@@ -156,7 +159,7 @@ def check(config):
         )
 
 
-def check_in_child(config):
+def check_in_child(config, starting=False):
     """Run check() in a forked child and return its exit code: the master then never
     imports the application (each worker does, after the fork), which keeps it ~20 MB
     smaller for as long as the daemon runs."""
@@ -165,7 +168,7 @@ def check_in_child(config):
         return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
     code = 1
     try:
-        check(config)
+        check(config, starting)
         code = 0
     except TransientError as exc:
         print("transientd: %s" % redact.scrub(exc.message, *settings.secret_values(config)), file=sys.stderr)
@@ -230,7 +233,7 @@ def main(argv=None):
         print("transientd: %s" % exc.message, file=sys.stderr)
         return 2
     notifier.status("starting: checking the configuration and migrating the database")
-    code = check_in_child(config)
+    code = check_in_child(config, starting=not args.check)
     if code:
         return code
     if args.check:

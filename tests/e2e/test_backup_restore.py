@@ -1,6 +1,7 @@
 """Backups and upgrades (docs/guides/backups-and-upgrades.md) on the litecoind regtest node:
 a daemon's SQLite database copied live with SQLite's online backup, a new daemon on the copy
-in another directory (a fresh host) catching up on what was paid and mined meanwhile, a copy
+in another directory (a fresh host) catching up on what was paid and mined meanwhile and
+never handing out again a pooled address the old host gave away after the copy, a copy
 at an earlier migration going forward, and a copy migrated by a newer version refused in one
 line."""
 
@@ -10,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from _daemon import ROOT, Daemon, coin_config
+from _daemon import ROOT, Daemon, coin_config, wait_for
 
 from transient.store import migrations
 from transient.store.db import open_database
@@ -30,9 +31,16 @@ def daemon_on(directory, db_path, coins):
     return Daemon(str(directory), "sqlite:///%s" % db_path, coins)
 
 
+def pooled(db_path):
+    """The unclaimed pooled addresses of the database at ``db_path``."""
+    with sqlite3.connect(db_path) as db:
+        return {row[0] for row in db.execute("SELECT address FROM pooled_address WHERE claimed_at IS NULL")}
+
+
 def test_a_restored_copy_catches_up_on_payments_made_meanwhile_and_upgrades_go_forward(tmp_path, regtest):
-    coins = coin_config(regtest, regtest.create_wallet("backup-shop"))
+    coins = coin_config(regtest, regtest.create_wallet("backup-shop")) + "address_pool = 6\n"
     old_host = daemon_on(tmp_path / "old", tmp_path / "old" / "transient.db", coins).start()
+    wait_for(lambda: old_host.get("/healthz").json()["coins"]["LTC"]["address_pool"] == 6)
     paid_before = old_host.create(currency="LTC", amount="0.5")
     paid_after = old_host.create(currency="LTC", amount="0.25", metadata={"order": 2})
     regtest.pay(paid_before["payment_address"], "0.5")
@@ -44,6 +52,10 @@ def test_a_restored_copy_catches_up_on_payments_made_meanwhile_and_upgrades_go_f
     upgrade_copy, newer_copy = tmp_path / "upgrade.db", tmp_path / "newer.db"
     backup(str(tmp_path / "new" / "transient.db"), str(upgrade_copy))
     backup(str(tmp_path / "new" / "transient.db"), str(newer_copy))
+    in_the_copy = pooled(str(tmp_path / "new" / "transient.db"))
+    # After the copy, the old host hands out a pooled address the copy holds as unclaimed.
+    lost = old_host.create(currency="LTC", amount="0.1")
+    assert lost["payment_address"] in in_the_copy
 
     # Meanwhile, after the copy: the second payment is paid and confirmed, and the host is lost.
     regtest.pay(paid_after["payment_address"], "0.25")
@@ -58,6 +70,10 @@ def test_a_restored_copy_catches_up_on_payments_made_meanwhile_and_upgrades_go_f
         assert new_host.payment(paid_before["id"])["amount_received"] == "0.5"
         events = new_host.get("/payments/%s/events" % paid_after["id"]).json()["events"]
         assert [e["type"] for e in events].count("payment.received") == 1  # caught up once, not twice
+        # The copy's pool was dropped at start (its keeper had not stopped): none of its
+        # addresses, the lost payment's among them, is handed out again.
+        fresh = [new_host.create(currency="LTC", amount="0.01")["payment_address"] for _ in range(8)]
+        assert len(set(fresh)) == 8 and not set(fresh) & in_the_copy, set(fresh) & in_the_copy
     finally:
         new_host.stop()
 

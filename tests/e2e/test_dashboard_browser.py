@@ -180,6 +180,8 @@ def test_the_owner_signs_in_with_totp_adds_a_manager_and_every_page_is_shot(site
         ("keys", "/keys"),
         ("users", "/users"),
         ("settings", "/settings"),
+        ("account", "/account"),
+        ("overview-de", "?lang=de"),
     ):
         browser.get(daemon.base + "/dashboard" + path)
         assert browser.execute_script("return window.pwned") is None, name

@@ -2,8 +2,10 @@
 password and TOTP, roles, and each hostile case refused with nothing written. The pages
 in Chromium on a real daemon and node: tests/e2e/test_dashboard_browser.py."""
 
+import csv
 import datetime
 import html.parser
+import io
 import logging
 import re
 
@@ -235,6 +237,34 @@ def test_a_manager_approves_a_refund_a_viewer_cannot_and_the_audit_says_who(env)
     assert 'id="done"' in after and "payout.approve" in after and MANAGER in after
     again = manager.post("/dashboard/payouts/%s/approve" % payout.id, {"csrf": manager.csrf(page)})
     assert again.status_code == 303 and "error=" in again.headers["location"]  # not twice
+
+
+def test_a_viewer_downloads_a_report_made_by_the_apis_own_code(env, payment):
+    """The download button: a form of report, range, coin, status and format; the file is
+    the API's GET /reports/{kind} of the same parameters, byte for byte, streamed; a wrong
+    field comes back as the form naming it (422, nothing sent)."""
+    client, runtime = env
+    assert Browser(client).get("/dashboard/reports/download?kind=payments").status_code == 303  # signed out
+    viewer = signed_in(client, VIEWER)
+    page = viewer.get("/dashboard/reports")
+    assert page.status_code == 200 and 'action="/dashboard/reports/download"' in page.text
+    names = {attrs.get("name") for tag, attrs in _tags(page.text) if tag in ("select", "input")}
+    assert {"kind", "from", "to", "currency", "status", "format"} <= names
+    today = datetime.date.today()
+    query = "from=%s&to=%s&currency=LTC&status=UNPAID" % (today - datetime.timedelta(days=1), today)
+    for fmt in ("csv", "json"):
+        got = viewer.get("/dashboard/reports/download?kind=payments&format=%s&%s" % (fmt, query))
+        api = client.simulate_get("/reports/payments", query_string="format=%s&tz=UTC&%s" % (fmt, query))
+        assert got.status_code == 200 and api.status_code == 200
+        assert got.headers["content-disposition"].startswith('attachment; filename="transient-payments-')
+        assert got.headers["content-type"] == api.headers["content-type"] and got.text == api.text
+        assert payment["id"] in got.text  # XSS text in a cell: a file, not a page
+    (row,) = csv.DictReader(io.StringIO(viewer.get("/dashboard/reports/download?kind=payments&" + query).text))
+    assert row["payment_id"] == payment["id"] and row["order_id"] == XSS  # text, as it was given
+    bad = viewer.get("/dashboard/reports/download?kind=payouts&status=UNPAID")
+    assert bad.status_code == 422 and 'id="error"' in bad.text and "status" in bad.text
+    assert 'aria-invalid="true"' in bad.text and "attachment" not in bad.headers.get("content-disposition", "")
+    assert viewer.get("/dashboard/reports/download?kind=invoices").status_code == 404
 
 
 def test_a_manager_refunds_a_payment_from_its_page_a_viewer_cannot(env):

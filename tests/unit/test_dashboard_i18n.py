@@ -3,6 +3,7 @@ and in the reader's time zone: a user's own language and zone (their account pag
 the browser's Accept-Language and ``[dashboard] time_zone``; ``?lang=`` switches a page."""
 
 import datetime
+import inspect
 import re
 import zoneinfo
 from importlib import resources
@@ -11,8 +12,9 @@ import pytest
 from _dashboard import Browser
 from fakes import fake_runtime
 
+from transient.accounts import service as accounts_service
 from transient.api.checkout import i18n
-from transient.api.dashboard import catalog
+from transient.api.dashboard import catalog, web
 from transient.store.users import AuditEntry, DashboardUser
 
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -20,9 +22,9 @@ PASSWORD = "correct horse battery"
 MANAGER, VIEWER = "manager@example.com", "viewer@example.com"
 # Words the same in English and that language (cognates, names of things).
 SAME = {
-    "de": {"Details", "Coins", "Coin", "Chain", "Dashboard", "Webhooks", "Status", "Code", "Browser"},
+    "de": {"Details", "Coins", "Coin", "Chain", "Dashboard", "Webhooks", "Status", "Code", "Browser", "Format"},
     "es": {"Webhooks", "total"},
-    "fr": {"Action", "Webhooks", "E-mail", "total", "Transactions", "Confirmations", "Pages", "Code"},
+    "fr": {"Action", "Webhooks", "E-mail", "total", "Transactions", "Confirmations", "Pages", "Code", "Format"},
     "pt": {"Webhooks", "E-mail", "total"},
 }
 
@@ -105,3 +107,16 @@ def test_a_wrong_language_or_zone_is_refused_naming_the_field_and_nothing_is_wri
     assert forged.status_code == 403
     user = DashboardUser.get(DashboardUser.email == VIEWER)
     assert (user.language, user.time_zone, AuditEntry.select().count()) == (None, None, before)
+
+
+def test_the_sign_in_pages_say_the_services_refusals_in_the_browsers_language(env):
+    client, _ = env
+    source = inspect.getsource(accounts_service)
+    assert all('"%s"' % m in source for m in web.SERVICE_MESSAGES)  # the words the service says
+    browser = Browser(client)
+    german = {"Accept-Language": "de-DE,de;q=0.9"}
+    page = browser.get("/dashboard/login", headers=german)
+    assert page.headers["content-language"] == "de" and "Anmelden" in page.text
+    data = {"csrf": browser.csrf(page.text), "email": VIEWER, "password": "wrong password!"}
+    wrong = browser.post("/dashboard/login", data, headers=german)
+    assert wrong.status_code == 401 and "falsche E-Mail-Adresse oder falsches Passwort" in wrong.text

@@ -69,3 +69,30 @@ def test_three_daemons_keepers_fill_the_pool_once(sqlite_db):
 def test_a_keeper_without_a_lease_always_runs(sqlite_db):
     keeper = PoolKeeper({"LTC": AddressPool("LTC", FakeBackend("LTC", {}), sqlite_db, size=4)})
     assert keeper.round() and keeper.round()
+
+
+def test_a_start_drops_the_pool_when_the_last_keeper_did_not_give_its_lease_back(tmp_path):
+    """Runtime.guard_pools (transientd runs it before any worker starts): a keeper that
+    stopped cleanly released its lease and its pool is kept; one that did not (a crash, or
+    the database is a copy taken while a daemon ran: a restored backup) leaves its lease
+    held, and the unclaimed addresses, which it may have handed out after the copy, go."""
+    from fakes import fake_runtime
+
+    from transient.store.models import PooledAddress
+
+    _, runtime = fake_runtime(tmp_path)
+    pool = runtime.pools["LTC"]
+    pool.refill()
+    have = pool.available()
+    assert have > 0 and pool.take() is not None
+    keeper = ClusterLease("address-pool", "old-host:1:x", 30)
+    assert keeper.claim() and keeper.unreleased() == "old-host:1:x"
+    keeper.release()
+    assert keeper.unreleased() is None and runtime.guard_pools() == 0
+    assert pool.available() == have - 1  # a clean stop: the pool is this database's
+
+    keeper.claim()  # held, never given back: a kill -9, or an online copy of a running daemon
+    assert runtime.guard_pools() == have - 1 and pool.available() == 0
+    assert PooledAddress.select().where(PooledAddress.claimed_at.is_null(False)).count() == 1  # the claimed stay
+    pool.refill()
+    assert pool.available() == have  # refilled with fresh addresses from the node

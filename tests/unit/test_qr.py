@@ -7,7 +7,8 @@ import io
 import uuid
 
 import pytest
-from _api import post
+from _qr_cases import *  # noqa: F401,F403  (the shared case: PNG and SVG hold the URI)
+from _qr_cases import _create, _decode, _qr
 from _qr_decode import decode_png, decode_svg
 from fakes import fake_runtime
 from PIL import Image
@@ -226,34 +227,6 @@ def qr_api(tmp_path_factory):
     client, runtime = fake_runtime(tmp_path_factory.mktemp("qr"))
     yield client, runtime
     runtime.close()
-
-
-def _create(client, amount="1.25"):
-    resp = post(client, {"currency": "LTC", "amount": amount})
-    assert resp.status_code == 201, resp.text
-    return resp.json["payment"]
-
-
-def _qr(client, pid, fmt="png", **params):
-    return client.simulate_get("/payments/%s/qrcode.%s" % (pid, fmt), params=params)
-
-
-def _decode(resp):
-    return decode_png(resp.content) if resp.headers["content-type"] == "image/png" else decode_svg(resp.content)
-
-
-def test_png_and_svg_hold_the_bip21_uri_with_the_address_upper_cased(qr_api):
-    client, _ = qr_api
-    p = _create(client)
-    address = p["payment_address"]
-    assert qr.is_bech32(address) and address.startswith("rltc1")
-    expected = "LITECOIN:%s?amount=1.25" % address.upper()
-    png, svg = _qr(client, p["id"]), _qr(client, p["id"], "svg")
-    assert (png.status_code, png.headers["content-type"]) == (200, "image/png")
-    assert (svg.status_code, svg.headers["content-type"]) == (200, "image/svg+xml")
-    assert _decode(png).text == expected and _decode(svg).text == expected
-    assert _decode(_qr(client, p["id"], content="address")).text == address.upper()
-    assert Image.open(io.BytesIO(png.content)).size == (320, 320)  # the [qrcode] size default
 
 
 def test_query_options_shape_the_code(qr_api):

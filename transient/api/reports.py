@@ -18,13 +18,18 @@ class ReportFile:
         self.reports = reports
 
     def on_get(self, req, resp, kind):
-        report = self.reports.open(kind, {name: req.get_param(name) for name in PARAMS})
-        resp.content_type = report.content_type
-        resp.set_header("Content-Disposition", 'attachment; filename="%s"' % report.filename)
-        resp.set_header("Cache-Control", "no-store")
-        if req.method == "HEAD":
-            return  # no query for a HEAD: the headers say what a GET would send
-        resp.stream = report.body
+        send(req, resp, self.reports.open(kind, {name: req.get_param(name) for name in PARAMS}))
+
+
+def send(req, resp, report):
+    """Answer with ``report`` (a reports.service.Report) as a download, streamed chunk by
+    chunk: the API's ``GET /reports/{kind}`` and the dashboard's download button alike."""
+    resp.content_type = report.content_type
+    resp.set_header("Content-Disposition", 'attachment; filename="%s"' % report.filename)
+    resp.set_header("Cache-Control", "no-store")
+    if req.method == "HEAD":
+        return  # no query for a HEAD: the headers say what a GET would send
+    resp.stream = report.body
 
 
 class Reconcile:

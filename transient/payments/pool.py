@@ -186,17 +186,18 @@ class AddressPool:
         )
         if oldest is None or self.backend.owns(oldest.address) is not False:
             return 0
+        return self.discard("the wallet does not own the pooled addresses (another node or wallet?)")
+
+    def discard(self, why):
+        """Drop every unclaimed pooled address (the keeper fetches new ones), logging ``why``;
+        return how many. A claim running meanwhile either took its row first or finds none."""
         dropped = (
             PooledAddress.delete()
             .where((PooledAddress.currency == self.currency) & PooledAddress.claimed_at.is_null())
             .execute()
         )
-        log.warning(
-            "%s: the wallet does not own the pooled addresses (another node or wallet?): "
-            "dropped %d and fetching new ones",
-            self.currency,
-            dropped,
-        )
+        if dropped:
+            log.warning("%s: %s: dropped %d pooled addresses and fetching new ones", self.currency, why, dropped)
         return dropped
 
 
@@ -321,9 +322,7 @@ class WatchPool(AddressPool):
             and self.watch.address(oldest.derivation_index, self.chain_name) == oldest.address
         ):
             return 0
-        dropped = PooledAddress.delete().where(unclaimed).execute()
-        log.warning("%s: the pooled addresses are not the configured key's: dropped %d", self.currency, dropped)
-        return dropped
+        return self.discard("the pooled addresses are not the configured key's")
 
     def check_watch_only(self):
         """Return the node's word that its wallet holds no key to this key's addresses

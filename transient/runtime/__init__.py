@@ -311,6 +311,7 @@ class Runtime:
             invoice_of=self.greenfield.invoice_of,
             peers=Peers(config["server.trusted_proxies"]),
             secure=(config["server.public_url"] or "").startswith("https://"),
+            reports=self.reports,
         )
 
     def app(self):
@@ -368,6 +369,20 @@ class Runtime:
                     pool.check_wallet()
                 except NodeError as exc:
                     log.warning("%s: watch-only key not checked against the node yet: %s", code, exc)
+
+    def guard_pools(self):
+        """At a daemon's start: when the pool keeper's lease was not given back (its process
+        did not stop cleanly, or this database is a copy taken while a daemon ran: a restored
+        backup), drop every coin's unclaimed pooled addresses. Addresses that were unclaimed
+        in the copy may have been handed out afterwards to payments the copy does not hold;
+        fresh ones come from the node (or the key's next index). Return how many were dropped."""
+        if self.pool_keeper is None or self.pool_keeper.lease is None:
+            return 0
+        holder = self.pool_keeper.lease.unreleased()
+        if holder is None:
+            return 0  # the last keeper stopped cleanly: its pool is this database's
+        why = "the last address pool keeper (%s) did not stop cleanly, or this database is a restored copy" % holder
+        return sum(pool.discard(why) for _, pool in sorted(self.pools.items()))
 
     def check_exposure(self):
         """Raise ConfigError when the daemon would listen beyond loopback with no API key

@@ -62,6 +62,13 @@ class ClusterLease:
         """Give the lease up (at a clean stop), so another process takes the job at once."""
         JOBS.give_up(self.name, self.holder)
 
+    def unreleased(self):
+        """Return the holder of the lease when one holds it or held it without giving it
+        back (expired or not): a process that did not stop cleanly, another one that runs,
+        or a database copied while its holder ran. None: nobody's."""
+        row = JobLease.get_or_none(JobLease.name == self.name)
+        return None if row is None else row.holder
+
     def holder_now(self):
         """Return who holds the lease now (None: nobody, or it expired)."""
         row = JobLease.get_or_none(JobLease.name == self.name)

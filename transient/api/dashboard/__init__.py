@@ -2,7 +2,7 @@
 services the API uses, behind users and sessions of its own (accounts/), never API keys.
 May import core, store, delivery, reports, web, accounts and the checkout's i18n and QR."""
 
-from . import account, assets, owner, refunds, signin, views
+from . import account, assets, owner, refunds, reports, signin, views
 from .web import Dashboard
 
 __all__ = ["Dashboard", "mount"]
@@ -34,6 +34,9 @@ def mount(app, dash):
         "/login/setup": signin.Setup,
         "/logout": signin.Logout,
     }
+    if dash.reports is not None:
+        routes["/reports"] = reports.ReportsPage
+        routes["/reports/download"] = reports.Download
     if dash.payouts is not None:
         routes["/refunds"] = refunds.Refunds
         routes["/payouts/{payout_id}/{action}"] = refunds.PayoutAction

@@ -60,6 +60,7 @@ class Dashboard:
     invoice_of: object = None  # (payment id) -> its Greenfield invoice's id, or None
     peers: object = None  # api.peers.Peers: the browser's address behind a trusted proxy
     secure: bool = False  # cookies only over TLS ([server] public_url is https)
+    reports: object = None  # reports.service.Reports: the API's /reports/{kind} behind the download button
 
     @property
     def zone(self):
@@ -173,6 +174,18 @@ def N_(message):
     """Mark ``message`` for the dashboard's catalog (dashboard.pot); the page that shows it
     translates it. ``refuse``'s message is marked without it."""
     return message
+
+
+# What the accounts service says when it refuses (SignInRefused, Locked, a bad TOTP secret),
+# shown on the sign-in and account pages: marked here for the catalog, translated there.
+SERVICE_MESSAGES = (
+    N_("wrong e-mail or password"),
+    N_("wrong code"),
+    N_("too many failed sign-ins: wait a few minutes and try again"),
+    N_("wrong code: check the time on your phone and type the newest code"),
+    N_("not a TOTP secret"),
+    N_("the current password is wrong"),
+)
 
 
 def refuse(req, resp, dash, status, message, session=None):

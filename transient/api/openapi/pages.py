@@ -107,6 +107,8 @@ DASHBOARD = (
     ("/login/code", "get post", "Sign in: the one-time code"),
     ("/login/setup", "get post", "Set up the one-time codes"),
     ("/logout", "post", "Sign out"),
+    ("/reports", "get", "The reports' form: report, range, coin, status, format"),
+    ("/reports/download", "get", "A report's file, as GET /reports/{kind} makes it (every role)"),
     ("/refunds", "get", "Refunds and payouts awaiting a decision"),
     ("/payouts/{payout_id}/{action}", "post", "Approve or cancel a payout"),
     ("/payments/{payment_id}/refund", "post", "Refund a payment"),
