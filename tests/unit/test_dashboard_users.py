@@ -55,6 +55,21 @@ def test_an_owner_changes_a_role_and_the_audit_says_who_and_what(env):
     assert bad.status_code == 400 and "role:" in bad.text and user(MANAGER).role == "viewer"
     back = owner.post("/dashboard/users/%d/role" % target.id, {"csrf": owner.csrf(page), "role": "manager"})
     assert back.status_code == 303 and user(MANAGER).role == "manager"
+    assert manager.get("/dashboard").status_code == 200
+
+
+def test_a_user_made_owner_without_totp_sets_it_up_before_acting_as_one(env):
+    client, _, owner = env
+    viewer = signed_in(client, VIEWER)
+    page = owner.get("/dashboard/users").text
+    target = user(VIEWER)
+    made = owner.post("/dashboard/users/%d/role" % target.id, {"csrf": owner.csrf(page), "role": "owner"})
+    assert made.status_code == 303 and user(VIEWER).role == "owner"
+    assert viewer.get("/dashboard/users").status_code == 303  # the session without TOTP ended
+    again = Browser(client).sign_in(VIEWER, PASSWORD)
+    assert again.headers["location"].startswith("/dashboard/login/setup")
+    back = owner.post("/dashboard/users/%d/role" % target.id, {"csrf": owner.csrf(page), "role": "viewer"})
+    assert back.status_code == 303 and user(VIEWER).role == "viewer"
 
 
 def test_an_owner_cannot_change_their_own_role_nor_leave_no_owner(env):

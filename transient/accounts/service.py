@@ -162,8 +162,9 @@ class Accounts:
         return user
 
     def change_role(self, user_id, role, by, address):
-        """Give a user another role. Raises ValidationError (no such role), NotFound,
-        Conflict when it would leave no active owner."""
+        """Give a user another role (made an owner without TOTP where owners need it, their
+        sessions end: they set it up at the next sign-in). Raises ValidationError (no such
+        role), NotFound, Conflict when it would leave no active owner."""
         role = check_role(role)
         with write_transaction(self.db):
             user = self.user(user_id)
@@ -176,6 +177,8 @@ class Accounts:
                 if not owners.exists():
                     raise Conflict("the last owner keeps the owner role", "role")
             DashboardUser.update(role=role).where(DashboardUser.id == user.id).execute()
+            if role == OWNER and self.require_2fa and not user.totp_secret:
+                self._revoke_all(user)  # an owner signs in with TOTP: set it up at the next sign-in
             self.audit(by, "user.role", "user", user.id, address, email=user.email, role=role, was=user.role)
             user.role = role
         return user

@@ -40,6 +40,25 @@ class HealthReport:
     def __call__(self):
         """Return ``{"ok": bool, "database": ..., "coins": {CODE: {...}}}``."""
         out = {"ok": True, "database": "ok", "coins": {}}
+        states = self._database(out)
+        for code, backend in sorted(self.backends.items()):
+            out["coins"][code] = self._coin(code, backend, states.get(code), out)
+        if self.stale_rates is not None:
+            # Reported, never counted against "ok": payments in coins still work; priced
+            # ones answer 503 rate_unavailable until the rate is fresh again.
+            try:
+                stale = self.stale_rates()
+                out["rates"] = {"ok": not stale, "stale": [{"pair": p, "reason": r} for p, r in stale]}
+            except Exception as exc:  # noqa: BLE001 - the database error is reported above
+                out["rates"] = {"ok": False, "error": exc.__class__.__name__}
+        if self.amqp is not None:
+            # Reported, never counted against "ok": HTTP keeps working while the broker is
+            # away, and the events wait in the outbox for it.
+            out["amqp"] = self.amqp.report()
+        return out
+
+    def _database(self, out):
+        """The coins' ChainState rows by currency; the database's answer goes into ``out``."""
         try:
             states = {s.currency: s for s in ChainState.select()}
         except Exception as exc:  # noqa: BLE001 - report, do not crash the health check
@@ -56,47 +75,36 @@ class HealthReport:
             # Since this process started: {down_since, outages, last_error, last_error_at,
             # last_recovered_at, last_outage_seconds}.
             out["database_outages"] = self.db_outages()
-        for code, backend in sorted(self.backends.items()):
-            coin = {"backend": backend.name}
-            try:
-                info = backend.ping()
-                coin.update(node="ok", chain=info.get("chain"), tip_height=info.get("blocks"))
-            except NodeError as exc:
-                coin.update(node="unreachable", error=str(exc))
+        return states
+
+    def _coin(self, code, backend, state, out):
+        """One coin's entry (its node, cursor, syncs, pool); a coin that fails clears ``out["ok"]``."""
+        coin = {"backend": backend.name}
+        try:
+            info = backend.ping()
+            coin.update(node="ok", chain=info.get("chain"), tip_height=info.get("blocks"))
+        except NodeError as exc:
+            coin.update(node="unreachable", error=str(exc))
+            out["ok"] = False
+        coin["cursor_height"] = state.cursor_height if state else None
+        coin["last_sync_at"] = iso(state.last_sync_at) if state else None
+        coin["last_error"] = state.last_error if state else None
+        # In this worker process: `transient doctor` watches it for its notify round trip.
+        coin["last_notify_at"] = iso(self.last_notify.get(code))
+        coin.update(self.sync_counts(code))
+        coin["address_pool"] = _pool_size(self.pools.get(code))
+        behind = _pool_behind(self.pools.get(code))
+        if behind:
+            # Reported, not counted against "ok": payments still get an address from
+            # the node itself, slower; the operator sees the pool cannot keep up.
+            coin["address_pool_behind"] = behind
+        if getattr(self.pools.get(code), "watch_only", False):
+            coin["watch_only"] = _gap(self.pools[code])
+            if not coin["watch_only"].get("gap_ok", True):
                 out["ok"] = False
-            state = states.get(code)
-            coin["cursor_height"] = state.cursor_height if state else None
-            coin["last_sync_at"] = iso(state.last_sync_at) if state else None
-            coin["last_error"] = state.last_error if state else None
-            # In this worker process: `transient doctor` watches it for its notify round trip.
-            coin["last_notify_at"] = iso(self.last_notify.get(code))
-            coin.update(self.sync_counts(code))
-            coin["address_pool"] = _pool_size(self.pools.get(code))
-            behind = _pool_behind(self.pools.get(code))
-            if behind:
-                # Reported, not counted against "ok": payments still get an address from
-                # the node itself, slower; the operator sees the pool cannot keep up.
-                coin["address_pool_behind"] = behind
-            if getattr(self.pools.get(code), "watch_only", False):
-                coin["watch_only"] = _gap(self.pools[code])
-                if not coin["watch_only"].get("gap_ok", True):
-                    out["ok"] = False
-            if coin.get("tip_height") is not None and coin["cursor_height"] is not None:
-                coin["cursor_lag"] = coin["tip_height"] - coin["cursor_height"]
-            out["coins"][code] = coin
-        if self.stale_rates is not None:
-            # Reported, never counted against "ok": payments in coins still work; priced
-            # ones answer 503 rate_unavailable until the rate is fresh again.
-            try:
-                stale = self.stale_rates()
-                out["rates"] = {"ok": not stale, "stale": [{"pair": p, "reason": r} for p, r in stale]}
-            except Exception as exc:  # noqa: BLE001 - the database error is reported above
-                out["rates"] = {"ok": False, "error": exc.__class__.__name__}
-        if self.amqp is not None:
-            # Reported, never counted against "ok": HTTP keeps working while the broker is
-            # away, and the events wait in the outbox for it.
-            out["amqp"] = self.amqp.report()
-        return out
+        if coin.get("tip_height") is not None and coin["cursor_height"] is not None:
+            coin["cursor_lag"] = coin["tip_height"] - coin["cursor_height"]
+        return coin
 
     def metrics_state(self):
         """What /metrics reads at each scrape (ops.metrics.StateCollector): per coin the

@@ -160,6 +160,11 @@ def invoice_status(payments, expires_at, now, marked=None):
     """
     if marked:
         return marked, MARKED
+    return _counted(payments) or _uncounted(payments, expires_at, now)
+
+
+def _counted(payments):
+    """The status when some payment counts as paid or is being confirmed, else None."""
     over = any(p.received > p.amount for p in payments if p.received >= p.need)
     if any(p.status in st.PAID_STATUSES for p in payments):
         return SETTLED, PAID_OVER if over else NONE
@@ -170,6 +175,11 @@ def invoice_status(payments, expires_at, now, marked=None):
         return PROCESSING, PAID_OVER if over else NONE
     if late:
         return EXPIRED, PAID_LATE
+    return None
+
+
+def _uncounted(payments, expires_at, now):
+    """The status when nothing counts: Invalid after a double spend, Expired, or New."""
     partial = any(p.received > 0 for p in payments)
     if not partial and any(p.conflicted for p in payments):
         # What was paid was double-spent away: the payment failed (it can still be paid again).
@@ -182,7 +192,7 @@ def invoice_status(payments, expires_at, now, marked=None):
 def status_now(status, additional, expires_at, now):
     """``(status, additionalStatus)`` at ``now`` of an invoice whose stored status (kept by
     the projection at each payment event) is ``(status, additional)``: the one change the
-    clock makes alone is New -> Expired at ``expires_at`` (invoice_status's last rule)."""
+    clock makes alone is New -> Expired at ``expires_at`` (the rule of _uncounted)."""
     if status == NEW and now >= expires_at:
         return EXPIRED, additional
     return status, additional

@@ -32,28 +32,8 @@ def read_webhook(body, guard, current=None):
     if not isinstance(body, dict):
         raise shapes.FieldErrors([("body", "must be a JSON object")])
     errors = []
-    url = body.get("url")
-    try:
-        url = check_url(url, "url", guard) if url is not None else None
-    except ValidationError as exc:
-        errors.append(("url", exc.message))
-    if url is None and current is None and not errors:
-        errors.append(("url", "is required"))
-    events = body.get("authorizedEvents")
-    everything, specific = True, None
-    if events is not None:
-        if not isinstance(events, dict):
-            errors.append(("authorizedEvents", "must be an object or null"))
-        else:
-            everything = _bool(events, "everything", True, errors)
-            given = events.get("specificEvents")
-            if given is not None and not (isinstance(given, list) and all(isinstance(e, str) for e in given)):
-                errors.append(("authorizedEvents.specificEvents", "must be a list of event types"))
-            elif not everything:
-                unknown = [e for e in given or [] if e not in shapes.EVENT_TYPES]
-                if unknown:
-                    errors.append(("authorizedEvents.specificEvents", "unknown event type %s" % unknown[0]))
-                specific = list(dict.fromkeys(given or []))
+    url = _url(body, guard, current, errors)
+    everything, specific = _events(body.get("authorizedEvents"), errors)
     secret = body.get("secret")
     if secret is not None and (not isinstance(secret, str) or not 1 <= len(secret) <= 256):
         errors.append(("secret", "must be a string of 1-256 characters, or null"))
@@ -68,6 +48,38 @@ def read_webhook(body, guard, current=None):
         "enabled": enabled,
         "automatic_redelivery": redeliver,
     }
+
+
+def _url(body, guard, current, errors):
+    """The body's ``url`` (checked, and one ``guard`` lets us reach), required at creation."""
+    url = body.get("url")
+    try:
+        url = check_url(url, "url", guard) if url is not None else None
+    except ValidationError as exc:
+        errors.append(("url", exc.message))
+    if url is None and current is None and not errors:
+        errors.append(("url", "is required"))
+    return url
+
+
+def _events(events, errors):
+    """``(everything, specific event types)`` of an ``authorizedEvents`` object (None: all)."""
+    everything, specific = True, None
+    if events is None:
+        return everything, specific
+    if not isinstance(events, dict):
+        errors.append(("authorizedEvents", "must be an object or null"))
+        return everything, specific
+    everything = _bool(events, "everything", True, errors)
+    given = events.get("specificEvents")
+    if given is not None and not (isinstance(given, list) and all(isinstance(e, str) for e in given)):
+        errors.append(("authorizedEvents.specificEvents", "must be a list of event types"))
+    elif not everything:
+        unknown = [e for e in given or [] if e not in shapes.EVENT_TYPES]
+        if unknown:
+            errors.append(("authorizedEvents.specificEvents", "unknown event type %s" % unknown[0]))
+        specific = list(dict.fromkeys(given or []))
+    return everything, specific
 
 
 def render(row, with_secret=False):

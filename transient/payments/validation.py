@@ -2,16 +2,14 @@
 bodies with exact decimals. Every error names the field; nothing here writes."""
 
 import datetime
-import hashlib
 import json
-import re
 import uuid
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from ..core.clock import parse_time
 from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
 from ..core.exactjson import MAX_METADATA_DEPTH
+from ..core.idempotency import body_hash, decimal_text, idempotency_key  # noqa: F401  (read here by the API)
 from ..core.money import parse_amount
 from ..core.text import ascii_int, check_tree, email_address, text_problem
 from ..delivery.targets import UnsafeTarget
@@ -37,7 +35,6 @@ MAX_URL = 2048
 MAX_METADATA = 16384  # bytes of the metadata object as JSON
 MAX_EXPIRY = datetime.timedelta(days=365)
 MIN_EXPIRY = datetime.timedelta(seconds=1)
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def create_fields(body, coins, now, price_lock=None, guard=None):
@@ -121,19 +118,6 @@ def payment_id(value):
         raise NotFound("no payment with id %s" % value, "id") from None
 
 
-def idempotency_key(value):
-    """Return ``value`` if it is a usable Idempotency-Key (or None), else raise BadRequest."""
-    if value is not None and not IDEMPOTENCY_KEY.fullmatch(value):
-        raise BadRequest("must be 1-255 printable ASCII characters", "Idempotency-Key")
-    return value
-
-
-def body_hash(body):
-    """Return the SHA-256 hex of a request body in canonical JSON (what a replay must match)."""
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=_decimal_text)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def optional_str(body, field, max_len):
     value = body.get(field)
     if value is None:
@@ -177,16 +161,10 @@ def _metadata(value):
     if not isinstance(value, dict):
         raise ValidationError("must be a JSON object", "metadata")
     check_tree(value, "metadata", MAX_METADATA_DEPTH)
-    text = json.dumps(value, default=_decimal_text, sort_keys=True)
+    text = json.dumps(value, default=decimal_text, sort_keys=True)
     if len(text) > MAX_METADATA:
         raise ValidationError("must be at most 16 KiB as JSON", "metadata")
     return text
-
-
-def _decimal_text(value):
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(type(value).__name__)
 
 
 def int_value(value, field, lo, hi):

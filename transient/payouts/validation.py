@@ -1,17 +1,16 @@
 """Reading what a caller sent about payouts and refunds; every error names the field and
 nothing here writes. The destination is checked by the coin's node (its own network)."""
 
-import hashlib
 import json
 import re
 from decimal import Decimal
 
 from ..core.errors import BadRequest, NotFound, UnknownCurrency, ValidationError
+from ..core.idempotency import body_hash, idempotency_key  # noqa: F401  (the service's)
 from ..core.money import parse_amount
 from ..core.text import check_tree, text_problem
 from . import amounts
 
-IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 MAX_ADDRESS = 128
 MAX_METADATA = 16384
@@ -125,14 +124,3 @@ def public_id(value, kind):
     if not isinstance(value, str) or not PUBLIC_ID.fullmatch(value):
         raise NotFound("no %s with id %s" % (kind, value), "id")
     return value
-
-
-def idempotency_key(value):
-    if value is not None and not IDEMPOTENCY_KEY.fullmatch(value):
-        raise BadRequest("must be 1-255 printable ASCII characters", "Idempotency-Key")
-    return value
-
-
-def body_hash(body):
-    text_ = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text_.encode()).hexdigest()
