@@ -696,7 +696,7 @@ def test_lists_filter_on_the_status_the_projection_keeps(gf):
     """The status a list filters on (in SQL) is the one the projection stored at each payment
     event, the same the status rule gives from the payments; the clock alone moves New to
     Expired at expiresAt, which lists and reads both see."""
-    from transient.greenfield.projection import state_of
+    from transient.greenfield.projection import payments_of, state_of
     from transient.store.models import Invoice
 
     base = "/api/v1/stores/%s" % gf.store
@@ -719,7 +719,7 @@ def test_lists_filter_on_the_status_the_projection_keeps(gf):
     assert listed("Expired") == [late["id"]]  # New past its expiry, though stored as New
     assert listed("Expired", "New", "Settled") == [late["id"], new["id"]]
     assert gf.ok("GET", base + "/invoices/" + late["id"])["status"] == "Expired"
-    service, now = gf.runtime.greenfield, datetime.datetime.utcnow()
+    now = datetime.datetime.utcnow()
     for invoice in Invoice.select().where(Invoice.id != late["id"]):
-        payments = service._payments_of([invoice.id])[invoice.id]
+        payments = payments_of([invoice.id])[invoice.id]
         assert state_of(invoice, payments, now) == stored[invoice.id], invoice.id  # kept true

@@ -26,9 +26,8 @@ def smtp(tmp_path):
     server.stop()
 
 
-@pytest.fixture
-def shop(tmp_path, regtest, merchant_wallet, smtp):
-    extra = """
+def _config(smtp, more=""):
+    return """
 [server]
 public_url = "https://shop.example.org"
 [email]
@@ -37,8 +36,12 @@ sender = "shop@example.org"
 merchant = ["ops@example.org"]
 ca_file = "%s"
 retry_schedule = ["1s", "1s", "1s", "1s", "1s"]
-""" % (smtp.url, smtp.cert)
-    client, runtime = node_client(tmp_path, regtest, merchant_wallet, extra=extra)
+%s""" % (smtp.url, smtp.cert, more)
+
+
+@pytest.fixture
+def shop(tmp_path, regtest, merchant_wallet, smtp):
+    client, runtime = node_client(tmp_path, regtest, merchant_wallet, extra=_config(smtp))
     yield client, runtime, regtest
     runtime.close()
 
@@ -169,8 +172,34 @@ def test_the_merchant_hears_of_a_delivery_given_up_a_stalled_node_and_a_payout_t
         "[Transient] LTC: the sync is 10 blocks behind the node",
         "[Transient] Payout po_alert_1 awaits your approval",
     ]
-    body = [m for to, m in got if "given up" in m["Subject"]][0].get_content()
+    body, _ = _parts([m for to, m in got if "given up" in m["Subject"]][0])
     assert "an e-mail to a customer" in body and "550" in body and "POST /deliveries/%d/redeliver" % failed.id in body
+
+
+def test_the_merchant_reads_an_alert_in_the_language_set(tmp_path, regtest, merchant_wallet, smtp):
+    """[email] merchant_language = "de": a payout awaiting approval reaches the real SMTP
+    server in German, text and HTML from the same template, the amount written the German way."""
+    more = 'merchant_language = "de"\n'
+    client, runtime = node_client(tmp_path, regtest, merchant_wallet, extra=_config(smtp, more))
+    try:
+        now = datetime.datetime.utcnow()
+        Payout.create(
+            id="po_de_1", currency="LTC", amount=1_234_500, destination="rltc1qbeispiel", state="awaiting_approval",
+            created_at=now, updated_at=now,
+        )  # fmt: skip
+        assert runtime.alert_job.jobs[0].tick() >= 1
+        _drain(runtime)
+        got = smtp.inbox.wait(1)
+        ((to, mail),) = [(to, m) for to, m in got if "po_de_1" in m["Subject"]]
+        assert to == "ops@example.org" and mail["Content-Language"] == "de"
+        assert mail["Subject"] == "[Transient] Auszahlung po_de_1 wartet auf Ihre Freigabe"
+        text, html = _parts(mail)
+        assert "Eine Auszahlung von 0,012345 LTC an rltc1qbeispiel wartet auf Ihre Freigabe." in text
+        assert "Freigeben: transient payouts approve po_de_1" in text and "Eine Meldung Ihres Transient" in text
+        assert '<html lang="de">' in html and "<p>Eine Auszahlung von 0,012345 LTC" in html
+        assert "<img" not in html and "<script" not in html
+    finally:
+        runtime.close()
 
 
 def test_a_refund_is_offered_by_its_claim_link_then_its_sending_is_told(tmp_path, regtest, smtp):

@@ -5,6 +5,7 @@ settings' errors without the password. tests/integration/test_email.py sends the
 
 import datetime
 import json
+import pathlib
 
 import pytest
 from _api import post
@@ -112,6 +113,7 @@ def test_the_five_languages_and_english_for_the_rest():
         ('smtp_url = "smtp://shop:hunter2-secret@h"\nsender = "a@example.org\\nBcc: b@c"', "email.sender"),
         ('merchant = ["ops@example.org", "x"]', "email.merchant"),
         ('customer = ["paid", "spam"]', "email.customer"),
+        ('merchant_language = "xx"', "email.merchant_language"),
     ],
 )
 def test_settings_errors_name_the_key_never_the_password(tmp_path, email, key):
@@ -122,3 +124,43 @@ def test_settings_errors_name_the_key_never_the_password(tmp_path, email, key):
 
         Runtime(settings.load(str(path), environ={}))
     assert key in str(info.value) and "hunter2" not in str(info.value)
+
+
+def _alert_messages():
+    """The English messages of the merchant's alerts: each ``_m("...")`` of email/alerts.py."""
+    import ast
+    import inspect
+
+    from transient.email import alerts
+
+    calls = [n for n in ast.walk(ast.parse(inspect.getsource(alerts))) if isinstance(n, ast.Call)]
+    return [c.args[0].value for c in calls if getattr(c.func, "id", None) == "_m"]
+
+
+def test_every_merchant_alert_is_said_in_the_five_languages_with_the_same_placeholders():
+    import re
+
+    messages = _alert_messages() + ["An alert of your Transient"]  # and the templates' footer
+    assert len(messages) >= 19 and "Payout {id} awaits your approval" in messages
+    for lang in ("de", "es", "fr", "pt"):
+        for msgid in messages:
+            said = compose.CATALOGS[lang].gettext(msgid)
+            assert said != msgid, (lang, msgid)  # translated
+            assert sorted(re.findall(r"{(\w+)}", said)) == sorted(re.findall(r"{(\w+)}", msgid)), (lang, msgid)
+    pot = (pathlib.Path(compose.__file__).parent / "locale" / "email.pot").read_text("utf-8")
+    assert all('msgid "%s"' % m.replace('"', '\\"') in pot for m in messages)  # listed for translators
+
+
+def test_a_merchant_alert_is_text_and_html_in_its_language_every_value_escaped():
+    from email import message_from_string, policy
+
+    from transient.email.alerts import _m
+
+    now = datetime.datetime(2026, 12, 8, 1)
+    line = _m("Last error: {error}", error="<b>refused</b>")
+    text = compose.alert("es", "shop@example.org", "ops@example.org", "x", [line.say("es")], "k", now)
+    mail = message_from_string(text, policy=policy.SMTP)
+    assert mail["Subject"] == "[Transient] x" and mail["Content-Language"] == "es"
+    assert "Último error: <b>refused</b>" in mail.get_body(("plain",)).get_content()
+    html = mail.get_body(("html",)).get_content()
+    assert "<p>Último error: &lt;b&gt;refused&lt;/b&gt;</p>" in html and '<html lang="es">' in html

@@ -17,7 +17,10 @@ Each alert is an outbox event of its own (``alert.<kind>``, of no payment) with 
 ``mailto:`` delivery per merchant address, written in one transaction. Its event id is
 derived from what it is about (the delivery, the coin and the time its trouble began,
 the payout), so an alert is written once, whatever process or restart finds it again.
-Each kind can be switched off (``[email] alerts``). Alerts are in English.
+Each kind can be switched off (``[email] alerts``). Alerts are in ``[email]
+merchant_language`` (one of the checkout's five, English by default): each subject and
+line below is an English message of the e-mail catalogs (``_m``), translated when the
+message is made, in plain text and HTML from one template pair (templates/alert.*).
 """
 
 import datetime
@@ -25,8 +28,6 @@ import json
 import logging
 import threading
 import uuid
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from ..core.clock import iso
 from ..core.errors import NodeError
@@ -35,6 +36,7 @@ from ..delivery import queue
 from ..store.db import write_transaction
 from ..store.models import ChainState, Delivery, Event, Payment
 from ..store.payouts import Payout, PullPayment
+from . import compose
 
 log = logging.getLogger("transient.email")
 NAMESPACE = uuid.UUID("6f1c2a7e-2d0b-4f5e-9a57-3c9e1b0d7a11")  # of the alerts' event ids
@@ -42,13 +44,42 @@ RECENT = datetime.timedelta(days=1)
 KINDS = ("delivery_given_up", "node_down", "node_behind", "rates_failing", "watch_gap", "payout_awaiting_approval")
 
 
+class Msg:
+    """An English message of the e-mail catalogs and the values of its ``{name}``s (a value
+    may be a Msg too), translated when the e-mail is made."""
+
+    __slots__ = ("text", "values")
+
+    def __init__(self, text, values):
+        self.text, self.values = text, values
+
+    def say(self, lang):
+        values = {k: v.say(lang) if isinstance(v, Msg) else v for k, v in self.values.items()}
+        return compose.CATALOGS[lang].gettext(self.text).format(**values)
+
+
+def _m(text, **values):
+    return Msg(text, values)
+
+
 class MerchantAlerts:
-    """Finds what to tell the merchant and queues it. ``stale_pairs()`` returns the fiat
+    """Finds what to tell the merchant and queues it, in ``language``. ``stale_pairs()`` returns the fiat
     pairs without a usable rate (``[(pair, reason)]``); ``pools`` maps a coin to its
     address pool (a watch-only one has ``gap_report``)."""
 
     def __init__(
-        self, db, sender, merchants, kinds, stale_pairs=None, pools=None, stall=600, clock=None, backends=None, behind=6
+        self,
+        db,
+        sender,
+        merchants,
+        kinds,
+        stale_pairs=None,
+        pools=None,
+        stall=600,
+        clock=None,
+        backends=None,
+        behind=6,
+        language="en",
     ):
         self.db = db
         self.sender = sender
@@ -60,6 +91,7 @@ class MerchantAlerts:
         self.backends = backends or {}
         self.behind = behind
         self.clock = clock or datetime.datetime.utcnow
+        self.language = compose.language(language)
 
     def tick(self):
         """Queue the alerts found now; return how many were new."""
@@ -87,16 +119,21 @@ class MerchantAlerts:
             .limit(100)
         )
         for d in query:
-            where = "an e-mail to a customer" if d.url.startswith("mailto:") else _target(d.url)
+            where = _m("an e-mail to a customer") if d.url.startswith("mailto:") else _target(d.url)
+            said = dict(id=d.id, event=d.event.type)
             yield (
                 "delivery:%d" % d.id,
-                "Delivery %d given up (%s)" % (d.id, d.event.type),
+                _m("Delivery {id} given up ({event})", **said),
                 [
-                    "Transient gave up delivery %d (%s) to %s after %d attempt(s)." % (
-                        d.id, d.event.type, where, d.attempts,
+                    _m(
+                        "Transient gave up delivery {id} ({event}) to {where} after {attempts} attempt(s).",
+                        where=where, attempts=d.attempts, **said,
                     ),
-                    "Last error: %s" % (d.last_error or "-")[:300],
-                    "Send it again: POST /deliveries/%d/redeliver (or transient webhooks redeliver %d)." % (d.id, d.id),
+                    _m("Last error: {error}", error=(d.last_error or "-")[:300]),
+                    _m(
+                        "Send it again: POST /deliveries/{id}/redeliver (or transient webhooks redeliver {id}).",
+                        id=d.id,
+                    ),
                 ],
             )  # fmt: skip
 
@@ -107,14 +144,14 @@ class MerchantAlerts:
             since = state.last_sync_at or state.last_error_at
             if now - since < self.stall:
                 continue
+            said = dict(coin=state.currency, since=iso(since))
             yield (
                 "node:%s:%s" % (state.currency, iso(since)),
-                "%s: no good sync since %s" % (state.currency, iso(since)),
+                _m("{coin}: no good sync since {since}", **said),
                 [
-                    "The %s sync has failed since %s: payments of this coin are not seen."
-                    % (state.currency, iso(since)),
-                    "Last error: %s" % state.last_error[:300],
-                    "Check the node (transient doctor).",
+                    _m("The {coin} sync has failed since {since}: payments of this coin are not seen.", **said),
+                    _m("Last error: {error}", error=state.last_error[:300]),
+                    _m("Check the node (transient doctor)."),
                 ],
             )
 
@@ -130,20 +167,26 @@ class MerchantAlerts:
             if lag > self.behind:
                 yield (
                     "behind:%s:%s" % (code, now.date().isoformat()),
-                    "%s: the sync is %d blocks behind the node" % (code, lag),
+                    _m("{coin}: the sync is {lag} blocks behind the node", coin=code, lag=lag),
                     [
-                        "Transient's %s ledger is %d blocks behind the node's tip: payments there are"
-                        " seen late. Look at the sync's log lines and transient doctor." % (code, lag)
+                        _m(
+                            "Transient's {coin} ledger is {lag} blocks behind the node's tip: payments there are"
+                            " seen late. Look at the sync's log lines and transient doctor.",
+                            coin=code, lag=lag,
+                        )
                     ],
-                )
+                )  # fmt: skip
 
     def _rates_failing(self, now):
         hour = now.replace(minute=0, second=0, microsecond=0)
         for pair, reason in self.stale_pairs():
             yield (
                 "rates:%s:%s" % (pair, iso(hour.replace(hour=0))),  # at most one a day per pair
-                "No usable %s rate" % pair,
-                ["Payments priced in %s are refused: %s" % (pair.split("/")[1], reason), "See: transient rates"],
+                _m("No usable {pair} rate", pair=pair),
+                [
+                    _m("Payments priced in {fiat} are refused: {reason}", fiat=pair.split("/")[1], reason=reason),
+                    _m("See: transient rates"),
+                ],
             )
 
     def _watch_gap(self, now):
@@ -153,36 +196,47 @@ class MerchantAlerts:
                 continue
             gap = report()
             if gap.get("gap") is not None and gap.get("gap_limit") and gap["gap"] > gap["gap_limit"]:
+                said = dict(coin=code, gap=gap["gap"], limit=gap["gap_limit"])
                 yield (
                     "gap:%s:%s:%s" % (code, gap["fingerprint"], gap.get("last_handed_out")),
-                    "%s: %d unused addresses in a row (gap limit %d)" % (code, gap["gap"], gap["gap_limit"]),
+                    _m("{coin}: {gap} unused addresses in a row (gap limit {limit})", **said),
                     [
-                        "The watch-only key %s handed out %d addresses in a row that were never paid,"
-                        " more than a wallet restored from its seed looks ahead (%d)." % (
-                            gap["fingerprint"], gap["gap"], gap["gap_limit"],
+                        _m(
+                            "The watch-only key {fingerprint} handed out {gap} addresses in a row that were never"
+                            " paid, more than a wallet restored from its seed looks ahead ({limit}).",
+                            fingerprint=gap["fingerprint"], **said,
                         ),
-                        "Raise the gap limit of the wallet you would restore into.",
+                        _m("Raise the gap limit of the wallet you would restore into."),
                     ],
                 )  # fmt: skip
 
     def _payout_awaiting_approval(self, now):
         query = Payout.select().where(Payout.state == "awaiting_approval").order_by(Payout.created_at).limit(100)
         for payout in query:
+            backend = self.backends.get(payout.currency)
+            amount = compose.numbers(self.language).format(
+                format_amount(payout.amount, getattr(backend, "decimals", 8))
+            )
             yield (
                 "payout:%s" % payout.id,
-                "Payout %s awaits your approval" % payout.id,
+                _m("Payout {id} awaits your approval", id=payout.id),
                 [
-                    "A payout of %s base units of %s to %s awaits your approval." % (
-                        payout.amount, payout.currency, payout.destination,
+                    _m(
+                        "A payout of {amount} {currency} to {destination} awaits your approval.",
+                        amount=amount, currency=payout.currency, destination=payout.destination,
                     ),
-                    "Approve it: transient payouts approve %s" % payout.id,
+                    _m("Approve it: transient payouts approve {id}", id=payout.id),
                 ],
             )  # fmt: skip
 
     # -- writing it down ----------------------------------------------------------
 
     def _queue(self, kind, key, subject, lines, now):
+        """Write the alert ``kind`` about ``key`` once: its event and one e-mail per
+        merchant address (``subject`` and ``lines`` are Msgs, said in the language)."""
         event_id = uuid.uuid5(NAMESPACE, key)
+        lang = self.language
+        subject, lines = subject.say(lang), [line.say(lang) for line in lines]
         with write_transaction(self.db):
             (
                 Event.insert(
@@ -210,15 +264,7 @@ class MerchantAlerts:
         return 1
 
     def _message(self, subject, lines, to, event_id, now):
-        mail = EmailMessage()
-        mail["Subject"] = "[Transient] " + subject
-        mail["From"] = self.sender
-        mail["To"] = to
-        mail["Date"] = format_datetime(now.replace(tzinfo=datetime.timezone.utc))
-        mail["Message-ID"] = make_msgid(idstring=str(event_id), domain=self.sender.rpartition("@")[2])
-        mail["Auto-Submitted"] = "auto-generated"
-        mail.set_content("\n\n".join(lines) + "\n")
-        return mail.as_string(policy=mail.policy.clone(linesep="\r\n"))
+        return compose.alert(self.language, self.sender, to, subject, lines, str(event_id), now)
 
 
 class RefundClaims:

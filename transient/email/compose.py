@@ -90,6 +90,20 @@ def message(kind, lang, sender, recipient, values, key, now):
     """Return the whole message as RFC 5322 text (CRLF). ``key`` makes its Message-ID
     (the event and the kind: the same message has the same id on every attempt)."""
     subject, text, html = render(kind, lang, values)
+    return _mail(subject, text, html, lang, sender, recipient, key, now)
+
+
+def alert(lang, sender, recipient, subject, lines, key, now):
+    """The merchant's alert ``subject`` with its paragraphs ``lines`` (said in ``lang``
+    already) as a whole message: text and HTML from the templates alert.txt and alert.html."""
+    translate = CATALOGS[lang]
+    context = dict(subject=subject, lines=lines, lang=lang, gettext=translate.gettext, ngettext=translate.ngettext)
+    text = _environment(False).get_template("alert.txt").render(**context)
+    html = _environment(True).get_template("alert.html").render(**context)
+    return _mail("[Transient] " + subject, text, html, lang, sender, recipient, key, now)
+
+
+def _mail(subject, text, html, lang, sender, recipient, key, now):
     mail = EmailMessage()
     mail["Subject"] = subject
     mail["From"] = sender

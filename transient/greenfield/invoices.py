@@ -22,10 +22,10 @@ from ..core.status import required_amount
 from ..core.text import text_problem
 from ..delivery.outbox import store_event
 from ..store.db import write_transaction
-from ..store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Payment, Receipt
+from ..store.models import ChainState, Event, GreenfieldStore, Invoice, InvoicePayment, Receipt
 from ..store.models import confirmations as receipt_confirmations
 from . import shapes
-from .projection import receipt_status, state_of, status_extra
+from .projection import payments_of, receipt_status, state_of, status_extra
 from .reading import int_param, number, read_request, span
 
 MAX_TAKE = 1000
@@ -271,7 +271,7 @@ class Greenfield:
 
     def get(self, store_id, invoice_id):
         invoice = self.find(store_id, invoice_id)
-        return self.render(invoice, self._payments_of([invoice.id])[invoice.id], self.clock())
+        return self.render(invoice, payments_of([invoice.id])[invoice.id], self.clock())
 
     def list(self, store_id, params):
         """§3.7: a bare array, newest first, filtered by orderId/status/dates, paged by skip/take."""
@@ -302,7 +302,7 @@ class Greenfield:
             query = query.where(_status_in(statuses, now))
         query = query.order_by(Invoice.created_at.desc(), Invoice.id.desc())
         rows = list(query.offset(skip).limit(take))  # filtered and paged in SQL
-        payments = self._payments_of([i.id for i in rows])
+        payments = payments_of([i.id for i in rows])
         return [self.render(i, payments[i.id], now) for i in rows]
 
     def mark(self, store_id, invoice_id, body):
@@ -316,7 +316,7 @@ class Greenfield:
         now = self.clock()
         with write_transaction(self.db):
             invoice = Invoice.get(Invoice.id == invoice.id)
-            payments = self._payments_of([invoice.id])[invoice.id]
+            payments = payments_of([invoice.id])[invoice.id]
             status, _ = state_of(invoice, payments, now)
             if status == wanted:
                 raise Refused("invoice-invalid-state", "The invoice is already %s" % wanted)
@@ -336,7 +336,7 @@ class Greenfield:
     def methods(self, store_id, invoice_id):
         """§3.8: one entry per payment method of the invoice, with its payments."""
         invoice = self.find(store_id, invoice_id)
-        payments = self._payments_of([invoice.id])[invoice.id]
+        payments = payments_of([invoice.id])[invoice.id]
         links = {
             link.payment_id: link.method for link in InvoicePayment.select().where(InvoicePayment.invoice == invoice.id)
         }
@@ -392,7 +392,7 @@ class Greenfield:
         invoice = Invoice.get_or_none(Invoice.id == str(invoice_id))
         if invoice is None:
             raise Unknown("invoice")
-        payments = self._payments_of([invoice.id])[invoice.id]
+        payments = payments_of([invoice.id])[invoice.id]
         rendered = self.render(invoice, payments, self.clock())
         choices = []
         for p in payments:
@@ -406,19 +406,6 @@ class Greenfield:
                 }
             )
         return rendered, choices
-
-    def _payments_of(self, invoice_ids):
-        """``{invoice id: [Payment, ...]}`` in the order the methods were offered."""
-        out = {i: [] for i in invoice_ids}
-        query = (
-            Payment.select(Payment, InvoicePayment.invoice)
-            .join(InvoicePayment)
-            .where(InvoicePayment.invoice.in_(list(invoice_ids)))
-            .order_by(InvoicePayment.id)
-        )
-        for p in query:
-            out[p.invoicepayment.invoice_id].append(p)
-        return out
 
     def render(self, invoice, payments, now):
         """The invoice object of §3.5, with the status the projection keeps (at ``now``)."""

@@ -77,22 +77,11 @@ class Projection:
         if not links:
             return 0
         hooks = [h for h in self.registry.greenfield() if h.enabled]
-        invoice_of = {link.payment_id: link for link in links}
-        ids = self._event_ids([m[0] for m in made if m[1] in invoice_of])
-        by_invoice = {}
-        for event_id, pid, seq, type, data in made:
-            link = invoice_of.get(pid)
-            if link is not None:
-                item = (ids[event_id], pid, seq, type, json.loads(data) if isinstance(data, str) else data, link)
-                by_invoice.setdefault(link.invoice_id, []).append(item)
+        by_invoice = self._by_invoice(made, {link.payment_id: link for link in links})
         # The invoices and all their payments (other methods' too) in two queries, and their
         # deliveries in one insert per 200: a block may pay thousands of invoices.
         invoice_ids = list(by_invoice)
-        siblings = {i: [] for i in invoice_ids}
-        for part in chunks(invoice_ids):
-            query = Payment.select(Payment, InvoicePayment.invoice).join(InvoicePayment)
-            for p in query.where(InvoicePayment.invoice.in_(part)).order_by(InvoicePayment.id):
-                siblings[p.invoicepayment.invoice_id].append(p)
+        siblings = payments_of(invoice_ids)
         rows, changed = [], []
         for part in chunks(invoice_ids):
             for invoice in Invoice.select().where(Invoice.id.in_(part)):
@@ -127,6 +116,18 @@ class Projection:
                 row = dict(event=event.id, payment=None, payout_id=snapshot["id"], sequence=event.sequence)
                 rows.append(dict(row, url=hook.url, body=body, target=hook.id, public_id=did))
         return queue.queue(rows, now)
+
+    def _by_invoice(self, made, invoice_of):
+        """The events ``made`` of invoices' payments (``invoice_of``: payment id -> link), by
+        invoice: ``(event row id, payment id, sequence, type, data, link)``."""
+        ids = self._event_ids([m[0] for m in made if m[1] in invoice_of])
+        by_invoice = {}
+        for event_id, pid, seq, type, data in made:
+            link = invoice_of.get(pid)
+            if link is not None:
+                item = (ids[event_id], pid, seq, type, json.loads(data) if isinstance(data, str) else data, link)
+                by_invoice.setdefault(link.invoice_id, []).append(item)
+        return by_invoice
 
     def _event_ids(self, keys):
         found = {}
@@ -193,6 +194,16 @@ class Projection:
             "status": receipt_status(state),
             "destination": payment.address,
         }
+
+
+def payments_of(invoice_ids):
+    """``{invoice id: [Payment, ...]}`` in the order the methods were offered, in chunks."""
+    siblings = {i: [] for i in invoice_ids}
+    for part in chunks(invoice_ids):
+        query = Payment.select(Payment, InvoicePayment.invoice).join(InvoicePayment)
+        for p in query.where(InvoicePayment.invoice.in_(part)).order_by(InvoicePayment.id):
+            siblings[p.invoicepayment.invoice_id].append(p)
+    return siblings
 
 
 def receipt_status(state):

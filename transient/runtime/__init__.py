@@ -209,6 +209,7 @@ class Runtime:
                 pools=self.pools,
                 clock=clock,
                 backends=self.backends,
+                language=config["email.merchant_language"],
             )
             claims = RefundClaims(self.db, self.customer_mail, config["server.public_url"], clock=clock)
             lease = ClusterLease("email-alerts", holder or new_holder_id(), 2 * config["email.alert_interval"], clock)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from ..api.checkout.i18n import LANGUAGES as CHECKOUT_LANGUAGES
 from ..api.checkout.page import read_logo as _read_logo
 from ..core.errors import ValidationError
 from ..core.text import email_address
@@ -317,6 +318,14 @@ def _coin_amounts(value):
             raise ValueError('%s: write the amount as a decimal string, e.g. "0.01"' % code)
         out[code] = amount.strip()
     return out
+
+
+def _language(value):
+    """One of the checkout's five languages (en, de, es, fr, pt), lower case."""
+    lang = _str(value).strip().lower()
+    if lang not in CHECKOUT_LANGUAGES:
+        raise ValueError("must be one of %s" % ", ".join(CHECKOUT_LANGUAGES))
+    return lang
 
 
 def _choice(value, choices):

@@ -24,6 +24,7 @@ from .parsers import (
     _fixed_pairs,
     _int,
     _kinds,
+    _language,
     _log_format,
     _logo,
     _move_factor,
@@ -202,6 +203,12 @@ SETTINGS = [
     Setting("email.ca_file", None, _opt_str, "A CA certificate file the SMTP server's certificate is checked with."),
     Setting("email.sender", None, _address("email.sender"), "The From: address, e.g. shop@example.org."),
     Setting("email.merchant", [], _address_list, 'The merchant\'s addresses for alerts, e.g. ["ops@example.org"].'),
+    Setting(
+        "email.merchant_language",
+        "en",
+        _language,
+        "The language of the merchant's alerts: en, de, es, fr or pt (the checkout's five).",
+    ),
     Setting(
         "email.customer",
         list(EMAIL_CUSTOMER_KINDS),

@@ -166,6 +166,7 @@ def render(req, resp, dash, name, session=None, status=falcon.HTTP_200, **values
         zone=zone.key,
         site_zone=dash.time_zone,  # the overview's days
         when=lambda v: when(v, zone),
+        num=i18n.numbers(lang).format,  # an amount's decimal string with the language's separators
         **values,
     )
 
