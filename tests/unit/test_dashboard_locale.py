@@ -3,10 +3,28 @@ checkout's and the e-mails' separators (api/checkout/i18n.NUMBERS, every digit k
 the names of statuses, states and roles, and the services' refusals, translated (the
 values sent in forms stay the codes the services take)."""
 
+import inspect
+import re
+
 import pytest
 from _api import post
 from _dashboard import Browser
 from fakes import fake_runtime
+
+from transient.accounts import service as accounts_service
+from transient.api.dashboard import refunds as dashboard_refunds
+from transient.api.dashboard import views, wording
+from transient.core import money
+from transient.core import status as st
+from transient.payments import service as payments_service
+from transient.payouts import refunds, validation
+from transient.payouts import service as payouts_service
+from transient.payouts import states as payout_states
+from transient.reports import columns
+from transient.reports import service as reports_service
+from transient.reports.service import STATES
+from transient.store.models import Delivery
+from transient.store.users import ROLES
 
 PASSWORD = "correct horse battery"
 MANAGER = "manager@example.com"
@@ -51,3 +69,53 @@ def test_payouts_amounts_follow_the_language_too(env):
     payout, _ = runtime.payouts.create({"currency": "LTC", "amount": "0.25", "destination": backend.new_address()})
     page = browser.get("/dashboard/refunds", headers=GERMAN).text
     assert payout.id in page and "0,25 LTC" in page and "0.25 LTC" not in page
+
+
+def test_statuses_states_and_roles_are_named_in_the_readers_language_the_forms_send_the_codes(env):
+    browser, runtime, made = env
+    url = "/dashboard/payments/%s" % made["id"]
+    german, french = browser.get(url, headers=GERMAN).text, browser.get(url, headers=FRENCH).text
+    assert '<strong id="status">ÜBERBEZAHLT</strong>' in german and '<strong id="status">SURPAYÉ</strong>' in french
+    assert "<td>bestätigt</td>" in german and ": UNBEZAHLT" in german  # a receipt's state, the timeline
+    assert "(Manager)" in german and "(gestionnaire)" in french and "(manager)" in browser.get(url).text
+    listed = browser.get("/dashboard/payments?status=OVERPAID", headers=GERMAN).text
+    assert '<option value="OVERPAID" selected>ÜBERBEZAHLT</option>' in listed and "<td>ÜBERBEZAHLT" in listed
+    overview = browser.get("/dashboard", headers=FRENCH).text
+    assert "<span>NON PAYÉ</span>" in overview and 'data-status="UNPAID"' in overview
+    backend = runtime.backends["LTC"]
+    runtime.payouts.create({"currency": "LTC", "amount": "0.5", "destination": backend.new_address()})
+    refunds = browser.get("/dashboard/refunds", headers=GERMAN).text
+    assert "<td>wartet auf Freigabe</td>" in refunds and "?state=cancelled" in refunds and ">storniert</a>" in refunds
+    reports = browser.get("/dashboard/reports", headers=FRENCH).text
+    assert '<optgroup label="versements"><option value="awaiting_approval">en attente d&#x27;approbation' in reports
+
+
+def test_the_services_refusals_are_said_in_the_readers_language_naming_the_field(env):
+    browser, _, made = env
+    bad_day = browser.get("/dashboard/payments?from=yesterday", headers=GERMAN)
+    assert bad_day.status_code == 400 and "from: muss ein Datum wie 2026-12-31 sein" in bad_day.text
+    bad_status = browser.get("/dashboard/payments?status=LOST", headers=FRENCH).text
+    assert "status: doit être l&#x27;une des valeurs UNPAID, UNDERPAID" in bad_status  # the choices kept as sent
+    url = "/dashboard/payments/%s" % made["id"]
+    page = browser.get(url).text
+    refused = browser.post(url + "/refund", {"csrf": browser.csrf(page), "variant": "Bogus"})
+    assert refused.status_code == 303
+    shown = browser.get(refused.headers["location"], headers=GERMAN).text
+    assert "variant: muss eines von RateThen" in shown and "must be one of" not in shown
+    report = browser.get("/dashboard/reports/download?kind=payouts&status=UNPAID", headers=GERMAN)
+    assert report.status_code == 422 and "status: muss eines von awaiting_approval" in report.text
+    english = browser.get("/dashboard/reports/download?kind=payouts&status=UNPAID").text
+    assert "status: must be one of awaiting_approval" in english
+
+
+def test_every_code_the_dashboard_shows_has_a_name_and_every_refusal_is_one_a_service_says():
+    kinds = set(columns.KINDS)
+    codes = {*st.STATUSES, *ROLES, *payout_states.STATES, *kinds, *(s for k in STATES.values() for s in k)}
+    codes |= {Delivery.PENDING, Delivery.DELIVERED, Delivery.FAILED}
+    assert codes <= set(wording.LABELS) and all(wording.LABELS[c] == c for c in codes)  # English: the code
+    sources = "".join(
+        inspect.getsource(m) for m in (accounts_service, payouts_service, validation, refunds, reports_service, money)
+    ) + "".join(inspect.getsource(m) for m in (payments_service, views, dashboard_refunds))
+    for message in wording.SERVICE_MESSAGES:
+        said = re.sub(r"\{\w+\}", "%s" if "{n}" not in message and "{now}" not in message else "%d", message)
+        assert '"%s"' % said in sources or said.replace("%d", "%s") in sources or message in sources, message

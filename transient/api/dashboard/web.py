@@ -19,7 +19,7 @@ from ...store.db import write_transaction  # noqa: F401  (the actions' transacti
 from ...store.users import MANAGER, OWNER, ROLES
 from ...web import pages
 from ..checkout import i18n
-from . import assets
+from . import assets, wording
 
 log = logging.getLogger("transient.dashboard")
 
@@ -150,10 +150,11 @@ def render(req, resp, dash, name, session=None, status=falcon.HTTP_200, **values
     resp.content_type = "text/html; charset=utf-8"
     resp.set_headers(HEADERS)
     resp.set_header("Content-Language", lang)
+    translate = i18n.gettext_for(lang, i18n.DASHBOARD)
     resp.text = pages.render(
         PAGES,
         name,
-        i18n.gettext_for(lang, i18n.DASHBOARD),
+        translate,
         lang=lang,
         path=dash.path,
         user=user,
@@ -167,15 +168,13 @@ def render(req, resp, dash, name, session=None, status=falcon.HTTP_200, **values
         site_zone=dash.time_zone,  # the overview's days
         when=lambda v: when(v, zone),
         num=i18n.numbers(lang).format,  # an amount's decimal string with the language's separators
+        label=lambda code: wording.label(translate, code),  # a status's, state's or role's name
+        said=lambda text: wording.said(translate, text),  # a service's "field: message"
         **values,
     )
 
 
-def N_(message):
-    """Mark ``message`` for the dashboard's catalog (dashboard.pot); the page that shows it
-    translates it. ``refuse``'s message is marked without it."""
-    return message
-
+N_ = wording.N_  # marks a message for dashboard.pot; ``refuse``'s message is marked without it
 
 # What the accounts service says when it refuses (SignInRefused, Locked, a bad TOTP secret),
 # shown on the sign-in and account pages: marked here for the catalog, translated there.
