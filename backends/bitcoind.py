@@ -285,6 +285,28 @@ class BitcoindBackend(NotifyProbe, CoinBackend):
                 return entry.get("range")
         return None
 
+    def watched_end(self, watch, start, chain_name):
+        """The end (exclusive, at least ``start``) of the key's indexes the wallet watches:
+        a descriptor wallet's stored range (topped up to its keypool: a gap, never a
+        reuse); else the addresses imported one range after another from index 0, so the
+        first one the wallet does not know, found by doubling then halving steps from
+        ``start`` (about two RPC calls per doubling). The wallet's history is inside it:
+        a wallet lists only receipts to addresses it watches."""
+        if self.watch_import() == "descriptors":
+            stored = self.stored_range(watch)
+            return max(start, stored[1] + 1 if stored else 0)
+        low, step = start, 1  # every index below low is watched (or below start)
+        while self.owns(watch.address(low + step - 1, chain_name)):
+            low, step = low + step, step * 2
+        high = low + step - 1  # not watched
+        while low < high:
+            middle = (low + high) // 2
+            if self.owns(watch.address(middle, chain_name)):
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
     def verify_watch(self, watch, chain_name, count=3):
         """Return None when the node derives (or watches) the same first ``count`` addresses
         as Transient, else a sentence saying what differs."""

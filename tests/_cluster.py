@@ -43,7 +43,7 @@ class Cluster:
         self.db = open_database(self.direct_url)
         return self
 
-    def add(self, env=None, index=None, host=None):
+    def add(self, env=None, index=None, host=None, healthy=True):
         """Start one more daemon (in its own directory: its own config and log); with
         ``index``, in place of the daemon at that index (which must be stopped); with
         ``host``, under that host name (a UTS namespace of its own: root only), so the
@@ -61,7 +61,7 @@ class Cluster:
             log_level=self.log_level,
             prefix=other_host(host) if host else (),
         )
-        daemon.start(timeout=90)
+        daemon.start(timeout=90, healthy=healthy)
         if index is None:
             self.daemons.append(daemon)
         else:

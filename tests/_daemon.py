@@ -78,7 +78,10 @@ class Daemon:
     def base(self):
         return "http://127.0.0.1:%d" % self.port
 
-    def start(self, timeout=30):
+    def start(self, timeout=30, healthy=True):
+        """Start it and wait until it answers /healthz; with ``healthy=False`` only until its
+        master listens (a daemon whose fault point kills each worker as it boots may never
+        answer, and a test of that does not wait for an answer)."""
         _started.append(self)
         self.proc = subprocess.Popen(
             self.prefix + [sys.executable, self.script, "--config", self.config_path],
@@ -92,6 +95,8 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("transientd exited with %s:\n%s" % (self.proc.returncode, self.log()))
+            if not healthy and "Booting worker" in self.log():
+                return self
             try:
                 self.http.get(self.base + "/healthz", timeout=2)
                 return self

@@ -155,9 +155,10 @@ def start_coin_daemon(tmp_path, db_url, coin, coin_node, coin_wallet, address_mo
             )
             + xpub
         )
+        healthy = kw.pop("healthy", True)
         daemon = Daemon(str(tmp_path), db_url, coins, **kw)
         daemons.append(daemon)
-        return daemon.start()
+        return daemon.start(healthy=healthy)
 
     yield start
     for daemon in daemons:

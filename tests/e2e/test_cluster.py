@@ -161,7 +161,7 @@ def test_kill_9_of_the_leaseholder_mid_sync_hands_the_coin_over(cluster):
     # cannot see its pid, so they wait for its lease to expire, as across machines.
     c.daemons[2].stop()
     host = "other-host" if c.mode == "node" and can_fake_a_host() else None
-    crashing = c.add(env={"TRANSIENT_FAULTS": "sync.before_commit"}, index=2, host=host)
+    crashing = c.add(env={"TRANSIENT_FAULTS": "sync.before_commit"}, index=2, host=host, healthy=False)
     _pay(c, more, daemons=c.daemons[:2])  # the healthy ones; the crashing one is pinged below
     for _ in range(3):
         try:

@@ -150,7 +150,7 @@ def test_kill_9_in_the_middle_of_a_sync(coin, coin_node, start_coin_daemon, db_u
     cursor_before = ChainState.get_by_id(coin.currency).cursor_hash
     # The worker kills itself (SIGKILL) after writing the ledger and before the commit;
     # gunicorn respawns it and it dies again. Then the master is killed too.
-    crashing = start_coin_daemon(poll=3600, env={"TRANSIENT_FAULTS": "sync.before_commit"})
+    crashing = start_coin_daemon(poll=3600, env={"TRANSIENT_FAULTS": "sync.before_commit"}, healthy=False)
     wait_for(lambda: crashing.log().count("sync start") >= 2, timeout=30)
     crashing.kill()
     # Ours only: on Dogecoin Core's one wallet the daemon also books what earlier tests received.

@@ -59,7 +59,7 @@ def daemon_for(tmp_path):
 def _answers(url):
     try:
         return requests.get(url, timeout=2).status_code in (200, 503)
-    except requests.ConnectionError:
+    except requests.RequestException:  # not listening yet, or too busy to answer in time
         return False
 
 

@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from _cli import run
 from _daemon import Daemon, coin_config, wait_for
 
 from transient.payouts import states
@@ -44,15 +45,24 @@ def test_kill_9_at_each_step_of_a_send_pays_each_payout_once(regtest, tmp_path, 
     regtest.mine(1)
     url = "sqlite:///%s" % (tmp_path / "shop.db")
     coins = coin_config(regtest, shop) + "address_pool = 0\nrpc_timeout = 2\n"
-    first = Daemon(str(tmp_path), url, coins, extra=PAYOUTS, env={"TRANSIENT_FAULTS": point})
+    # The payouts are made on a daemon and approved with the CLI while no daemon runs, so that
+    # the one with the fault point sends all three in one batch (and no request of the test
+    # meets a worker dying at the fault).
+    first = Daemon(str(tmp_path), url, coins, extra=PAYOUTS).start()
     second = None
     try:
-        first.start()
+        made = []
         for amount in AMOUNTS:
             address = regtest.rpc("getnewaddress", "", wallet=customer)
-            made = first.post("/payouts", json={"currency": "LTC", "amount": amount, "destination": address})
-            assert made.status_code == 201, made.text
-            assert first.post("/payouts/%s/approve" % made.json()["payout"]["id"]).status_code == 200
+            resp = first.post("/payouts", json={"currency": "LTC", "amount": amount, "destination": address})
+            assert resp.status_code == 201, resp.text
+            made.append(resp.json()["payout"]["id"])
+        first.stop()
+        for payout in made:
+            approved = run("payouts", "approve", payout, env={"TRANSIENT_CONFIG": first.config_path})
+            assert approved.returncode == 0, approved.stderr
+        assert not rows(url)[1]  # no batch yet
+        first = Daemon(str(tmp_path), url, coins, extra=PAYOUTS, env={"TRANSIENT_FAULTS": point}).start(healthy=False)
         # The worker dies at the point: the batch is recorded; the node has it unless before the RPC.
         wait_for(lambda: rows(url)[1], timeout=60)
         if point != "payouts.before_send":

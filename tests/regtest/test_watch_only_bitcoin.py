@@ -106,3 +106,24 @@ def test_an_import_the_node_refuses_reserves_no_index(db, coin_node, btc):
     report = pool.gap_report()
     assert (report["next_index"], report["registered"], report["gap"]) == (0, [0, 0], 0)
     assert PooledAddress.select().count() == 0
+
+
+def test_a_restored_key_skips_past_the_range_the_wallet_stored(db, coin_node, btc):
+    """A restored copy (docs/guides/backups-and-upgrades.md): its row's next index is older
+    than the old host's; the start-up guard's skip moves it past the descriptor's stored
+    range (the keypool's padding is only a gap), so no address of the old host comes back."""
+    btc.create_watch_wallet(btc.options["wallet"])
+    watch = hdkeys.parse("BTC", fresh_tpub())
+    pool = WatchPool("BTC", btc, db, 10, watch, gap_limit=5)
+    pool.refill()
+    copied = pool.key_row()  # what a copy taken now holds: next index 10
+    pool.size = coin_node.KEYPOOL + 20
+    pool.refill()  # the old host, after the copy, past the keypool's range
+    old = pool.key_row()
+    handed = {watch.address(i, "regtest") for i in range(copied.next_index, old.next_index)}
+    copied.save()  # the restored copy's row
+    end = stored(coin_node, btc, watch)[1] + 1
+    assert end >= old.next_index and pool.skip_handed_out("restored") == end - copied.next_index
+    assert pool.key_row().next_index == end and pool.gap_report()["skipped"]["to"] == end - 1
+    pool.discard("restored")
+    assert not {r["address"] for r in pool.new_rows(3)} & handed

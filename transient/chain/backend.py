@@ -144,6 +144,12 @@ class CoinBackend:
         when it cannot tell. Optional (the address pool checks its addresses with it)."""
         return None
 
+    def watched_end(self, watch: Any, start: int, chain_name: str) -> int | None:
+        """Return the end (exclusive, at least ``start``) of the watch-only key ``watch``'s
+        receive indexes the node's wallet watches, looked for from ``start`` on, or None
+        when it cannot tell. Optional (a restored copy's key skips past them)."""
+        return None
+
     def valid_address(self, address: str) -> bool:
         """Return True when ``address`` is an address of this coin on the node's network
         (validateaddress): payouts refuse another coin's or network's. Optional."""

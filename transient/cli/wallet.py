@@ -93,6 +93,14 @@ def _show(args, report):
         pairs.index(("next index", report["next_index"])) + 1,
         ("registered", "indexes %d to %d" % (report["registered"][0], report["registered"][1] - 1)),
     )
+    if report.get("skipped"):  # at a restore (transientd's start-up guard)
+        skip = report["skipped"]
+        pairs.append(
+            (
+                "skipped at a restore",
+                "indexes %d to %d (%d), %s" % (skip["from"], skip["to"], skip["count"], skip["at"]),
+            )
+        )
     fields(pairs)
     if not report["gap_ok"]:
         print("WARNING: " + report["advice"])

@@ -27,6 +27,7 @@ from ..core.errors import ConfigError, NodeBusy, NodeError, NodeTimeout
 from ..store.db import chunks, is_sqlite, write_transaction
 from ..store.models import Payment, PooledAddress
 from ..store.models import WatchKey as WatchKeyRow
+from . import restore
 
 log = logging.getLogger("transient.addresses")
 BATCH = 500  # addresses per getnewaddress batch at most: about a second of an idle node's time
@@ -298,6 +299,11 @@ class WatchPool(AddressPool):
         rows = self.watch.addresses(start, count, self.chain_name)
         return [{"address": a, "derivation_index": i} for i, a, _ in rows]
 
+    def skip_handed_out(self, why):
+        """After a restore: move the next index past every index the node's wallet watches
+        (the old host may have handed any out); return how many were skipped."""
+        return restore.skip_handed_out(self, why)
+
     def warn_gap(self):
         """Log a warning (once, until it is fixed) when the gap is over the gap limit."""
         report = self.gap_report()
@@ -354,6 +360,7 @@ class WatchPool(AddressPool):
             "gap": gap(used, last),
             "gap_limit": self.gap_limit,
         }
+        report["skipped"] = restore.skipped(self)  # at a restore: past what the old host may have handed out
         report["gap_ok"] = report["gap"] <= self.gap_limit
         if not report["gap_ok"]:
             report["advice"] = GAP_ADVICE % (report["gap"], self.gap_limit)

@@ -376,14 +376,21 @@ class Runtime:
         did not stop cleanly, or this database is a copy taken while a daemon ran: a restored
         backup), drop every coin's unclaimed pooled addresses. Addresses that were unclaimed
         in the copy may have been handed out afterwards to payments the copy does not hold;
-        fresh ones come from the node (or the key's next index). Return how many were dropped."""
+        fresh ones come from the node (or the key's next index). A watch-only key's next index
+        moves past every index the node's wallet watches for it (the old host may have handed
+        any of them out; NodeError when the node does not answer). Return how many were dropped."""
         if self.pool_keeper is None or self.pool_keeper.lease is None:
             return 0
         holder = self.pool_keeper.lease.unreleased()
         if holder is None:
             return 0  # the last keeper stopped cleanly: its pool is this database's
         why = "the last address pool keeper (%s) did not stop cleanly, or this database is a restored copy" % holder
-        return sum(pool.discard(why) for _, pool in sorted(self.pools.items()))
+        dropped = 0
+        for _, pool in sorted(self.pools.items()):
+            dropped += pool.discard(why)
+            if pool.watch_only:
+                pool.skip_handed_out(why)
+        return dropped
 
     def check_exposure(self):
         """Raise ConfigError when the daemon would listen beyond loopback with no API key

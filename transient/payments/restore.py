@@ -1,0 +1,80 @@
+"""A watch-only key after a restore: its next index moves past every index the old host
+may have handed out.
+
+A database copied while a daemon ran (a restored backup) holds the key's ``next_index``
+as it was then; the old host went on deriving. The witness of how far it went is the node:
+the range its wallet watches for the key (registered by the old host before it handed any
+of those addresses out, ``lookahead`` ahead). Every index whose address received anything
+is inside that range (a wallet lists only receipts to addresses it watches).
+
+The skip is remembered in the ``job_lease`` table (a row of its own, never claimed as a
+lease) so that the gap report shows it: ``watch-skip:<coin>:<fingerprint>``, its holder
+``"<first>-<end>"`` (end exclusive), its time the skip's.
+"""
+
+import logging
+
+from ..core.clock import iso
+from ..core.errors import NodeError
+from ..store.db import write_transaction
+from ..store.models import JobLease, WatchKey
+
+log = logging.getLogger("transient.addresses")
+
+
+def _marker(pool):
+    return "watch-skip:%s:%s" % (pool.currency, pool.fingerprint)
+
+
+def skip_handed_out(pool, why):
+    """Move ``pool``'s (a WatchPool) next index past the range the node's wallet watches
+    for its key; return how many indexes were skipped (0: none to skip). Raises NodeError
+    (naming the coin) when the node does not answer: a restored copy must not derive
+    before it knows."""
+    row = pool.key_row()
+    try:
+        end = pool.backend.watched_end(pool.watch, row.next_index, pool.chain_name)
+    except NodeError as exc:
+        raise NodeError(
+            "%s: %s, and the node must say how far the watch-only key was handed out before"
+            " any new address is derived (start again once it answers): %s" % (pool.currency, why, exc.message)
+        ) from exc
+    if end is None:
+        log.warning(
+            "%s: %s: the node cannot say how far the watch-only key was handed out: raise"
+            " watch_key.next_index by hand (docs: backups and upgrades)",
+            pool.currency,
+            why,
+        )
+        return 0
+    if end <= row.next_index:
+        return 0
+    with write_transaction(pool.db):
+        WatchKey.update(next_index=end, registered_end=max(row.registered_end, end)).where(
+            (WatchKey.id == row.id) & (WatchKey.next_index < end)
+        ).execute()
+        marker = {"name": _marker(pool), "holder": "%d-%d" % (row.next_index, end), "expires_at": pool.clock()}
+        JobLease.insert(**marker).on_conflict(
+            conflict_target=[JobLease.name], preserve=[JobLease.holder, JobLease.expires_at]
+        ).execute()
+    log.warning(
+        "%s: %s: skipped %d watch-only indexes (%d to %d): the node's wallet watches the key up"
+        " to index %d, and the old host may have handed out any of them",
+        pool.currency,
+        why,
+        end - row.next_index,
+        row.next_index,
+        end - 1,
+        end - 1,
+    )
+    return end - row.next_index
+
+
+def skipped(pool):
+    """The last skip of ``pool``'s key: ``{"from", "to", "count", "at"}`` (``to``
+    inclusive), or None."""
+    row = JobLease.get_or_none(JobLease.name == _marker(pool))
+    if row is None or not row.holder:
+        return None
+    first, _, end = row.holder.partition("-")
+    return {"from": int(first), "to": int(end) - 1, "count": int(end) - int(first), "at": iso(row.expires_at)}
