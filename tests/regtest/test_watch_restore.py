@@ -10,6 +10,7 @@ import logging
 import sqlite3
 import uuid
 
+import pytest
 from _api import post
 from _watch import fresh_tpub
 from falcon import testing
@@ -106,3 +107,20 @@ def test_a_restored_doge_key_skips_the_addresses_the_one_wallet_imported(db, dog
     pool.discard("restored")
     assert not {r["address"] for r in pool.new_rows(3)} & handed
     doge.close()
+
+
+def test_a_restored_watch_only_key_is_not_derived_from_while_the_node_is_away(tmp_path, regtest):
+    """The node is the only witness of how far the old host went: while it does not answer,
+    the guard raises NodeError (transientd exits 2 in one line) and the next index stays."""
+    from transient.core.errors import NodeError
+    from transient.store.leases import ClusterLease
+
+    away = type("Away", (), {"rpc_url": "http://127.0.0.1:9/", "rpc_user": "u", "rpc_password": "p"})()
+    runtime = runtime_on(tmp_path, away, "away.db", "shop", fresh_tpub())
+    assert ClusterLease("address-pool", "old-host:1:x", 30).claim()  # the copy's lease, never given back
+    with pytest.raises(NodeError) as exc:
+        runtime.guard_pools()
+    assert "LTC: the last address pool keeper (old-host:1:x) did not stop cleanly" in exc.value.message
+    assert "the node must say how far the watch-only key was handed out" in exc.value.message
+    assert runtime.pools["LTC"].key_row().next_index == 0
+    runtime.close()
