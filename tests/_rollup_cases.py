@@ -6,13 +6,14 @@ the deltas folded and not. Written once, run on SQLite by tests/unit/test_rollup
 on PostgreSQL by tests/integration/test_rollup_postgres.py."""
 
 import datetime
+import time
 import uuid
 import zoneinfo
 from decimal import Decimal
 
 from transient.core import status as st
 from transient.reports import rollup, summary
-from transient.store.db import save_fields
+from transient.store.db import is_sqlite, save_fields
 from transient.store.models import Payment, Receipt
 
 NOW = datetime.datetime(2026, 12, 7, 21, 40, 0)
@@ -134,4 +135,21 @@ def test_a_fold_keeps_the_totals_and_a_reader_sums_what_is_not_folded(db):
     _check(db)  # folded totals and fresh deltas together
     assert rollup.fold(db, at_least=10**6) is False
     rollup.fold(db, at_least=1)
+    _check(db)
+
+
+def test_the_background_folder_folds_without_a_reader(db):
+    _ledger()
+    deltas = 'SELECT COUNT(*) FROM "payment_rollup_delta"'
+    waiting = db.execute_sql(deltas).fetchone()[0]
+    assert waiting == (0 if is_sqlite(db) else 50)  # SQLite adds to its totals at once
+    folder = rollup.Folder(db, interval=0.02, at_least=1)
+    folder.start()
+    try:
+        deadline = time.monotonic() + 10
+        while db.execute_sql(deltas).fetchone()[0] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        folder.stop()
+    assert db.execute_sql(deltas).fetchone()[0] == 0
     _check(db)

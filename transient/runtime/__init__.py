@@ -45,6 +45,7 @@ from ..payments.rendering import Renderer
 from ..payments.service import PaymentService
 from ..payouts.refunds import Refunds
 from ..payouts.service import PayoutService
+from ..reports import rollup
 from ..reports.period import since
 from ..reports.reconcile import ReconcileJob, Reconciler
 from ..reports.service import Reports
@@ -219,6 +220,7 @@ class Runtime:
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
         self.reconcile_job = None
+        self.rollup_folder = None  # started on PostgreSQL (start())
         if config["reconcile.interval"]:
             window = config["reconcile.window"]
             lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
@@ -435,6 +437,9 @@ class Runtime:
             self.amqp.start()
         if self.reconcile_job is not None:
             self.reconcile_job.start()
+        if not is_sqlite(self.db):  # the overview's deltas (reports/rollup.py)
+            self.rollup_folder = rollup.Folder(self.db)
+            self.rollup_folder.start()
 
     def register_targets(self):
         """Make this daemon's configured webhook URL and AMQP exchange the targets every
@@ -475,6 +480,8 @@ class Runtime:
                 self.pool_keeper.stop()
             if self.reconcile_job is not None:
                 self.reconcile_job.stop()
+            if self.rollup_folder is not None:
+                self.rollup_folder.stop()
             if self.payout_runner is not None:
                 self.payout_runner.stop()
             self._started = False
