@@ -7,10 +7,12 @@ watches, so none of the old host's later addresses is handed out again. Bitcoin 
 descriptor wallets (the stored range): tests/regtest/test_watch_only_bitcoin.py."""
 
 import logging
+import socket
 import sqlite3
+import threading
 import uuid
+from urllib.parse import urlsplit
 
-import pytest
 from _api import post
 from _watch import fresh_tpub
 from falcon import testing
@@ -109,18 +111,111 @@ def test_a_restored_doge_key_skips_the_addresses_the_one_wallet_imported(db, dog
     doge.close()
 
 
-def test_a_restored_watch_only_key_is_not_derived_from_while_the_node_is_away(tmp_path, regtest):
-    """The node is the only witness of how far the old host went: while it does not answer,
-    the guard raises NodeError (transientd exits 2 in one line) and the next index stays."""
-    from transient.core.errors import NodeError
-    from transient.store.leases import ClusterLease
+class Relay:
+    """The node behind a loopback TCP relay that can be down (connections closed at once)."""
 
-    away = type("Away", (), {"rpc_url": "http://127.0.0.1:9/", "rpc_user": "u", "rpc_password": "p"})()
-    runtime = runtime_on(tmp_path, away, "away.db", "shop", fresh_tpub())
-    assert ClusterLease("address-pool", "old-host:1:x", 30).claim()  # the copy's lease, never given back
-    with pytest.raises(NodeError) as exc:
-        runtime.guard_pools()
-    assert "LTC: the last address pool keeper (old-host:1:x) did not stop cleanly" in exc.value.message
-    assert "the node must say how far the watch-only key was handed out" in exc.value.message
-    assert runtime.pools["LTC"].key_row().next_index == 0
-    runtime.close()
+    def __init__(self, node):
+        self.rpc_user, self.rpc_password, self.up = node.rpc_user, node.rpc_password, False
+        self.target = urlsplit(node.rpc_url)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.rpc_url = "http://127.0.0.1:%d/%s" % (self.server.getsockname()[1], self.target.path.lstrip("/"))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            if not self.up:
+                conn.close()
+                continue
+            upstream = socket.create_connection((self.target.hostname, self.target.port))
+            for a, b in ((conn, upstream), (upstream, conn)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            target.close()
+
+
+def copy_then_go_on(tmp_path, regtest, name, key):
+    """The old host fills its pool and hands out 2 addresses, the database is copied to
+    new.db while it runs, then it hands out 12 more; return them and its key row."""
+    old = runtime_on(tmp_path, regtest, "old.db", name, key)
+    old.backends["LTC"].create_watch_wallet(name)
+    assert old.pool_keeper.round()
+    client = testing.TestClient(old.app())
+    first = post(client, {"currency": "LTC", "amount": "1"}).json["payment"]
+    before = [first["payment_address"]] + addresses(client, 1)
+    with sqlite3.connect(tmp_path / "old.db") as source, sqlite3.connect(tmp_path / "new.db") as target:
+        source.backup(target)
+    after = addresses(client, 12)
+    row = old.pools["LTC"].key_row()
+    old.close()
+    return before + after, row, first["id"]
+
+
+def test_a_crash_skips_nothing(tmp_path, regtest, caplog):
+    """A kill -9 (or a daemon joining on the same database) leaves the lease held too, but
+    the database is current: the node watches no further than its registered end, so the
+    key goes on from its next index (only the unclaimed pool goes) and makes no gap."""
+    name, key = "watchcrash_" + uuid.uuid4().hex[:8], fresh_tpub()
+    old = runtime_on(tmp_path, regtest, "crash.db", name, key)
+    old.backends["LTC"].create_watch_wallet(name)
+    assert old.pool_keeper.round()
+    handed = addresses(testing.TestClient(old.app()), 6)
+    crashed = old.pools["LTC"].key_row()
+    old.close()  # its lease stays held: a kill -9 gives nothing back
+    assert crashed.registered_end > crashed.next_index  # the node watches ahead of it
+
+    new = runtime_on(tmp_path, regtest, "crash.db", name, key)
+    pool = new.pools["LTC"]
+    with caplog.at_level(logging.WARNING, logger="transient.addresses"):
+        assert new.guard_pools() > 0  # the unclaimed pool goes
+        fresh = addresses(testing.TestClient(new.app()), 2)
+    assert "skipped" not in caplog.text and pool.gap_report()["skipped"] is None
+    watch = hdkeys.parse("LTC", key)
+    assert fresh[0] == watch.address(crashed.next_index, "regtest") and not set(fresh) & set(handed)
+    new.close()
+
+
+def test_a_start_with_the_node_away_serves_and_checks_before_the_first_derived_address(tmp_path, regtest, caplog):
+    """The node is the only witness of how far the old host went: while it does not answer,
+    the start goes on (reads are served) and the key derives nothing; once it answers, the
+    skip comes before the first address is handed out."""
+    name, key = "watchaway_" + uuid.uuid4().hex[:8], fresh_tpub()
+    handed, old_row, first = copy_then_go_on(tmp_path, regtest, name, key)
+    node = Relay(regtest)
+    new = runtime_on(tmp_path, node, "new.db", name, key)
+    pool, client = new.pools["LTC"], testing.TestClient(new.app())
+    copied = pool.key_row().next_index
+    with caplog.at_level(logging.WARNING, logger="transient.addresses"):
+        new.check_watch_keys()
+        assert new.guard_pools() == 2  # does not raise: transientd starts
+    assert "the node must say how far the watch-only key was handed out" in caplog.text
+    assert "checked again before the key derives an address" in caplog.text
+    assert client.simulate_get("/payments/%s" % first).json["payment"]["payment_address"] == handed[0]  # reads
+    assert post(client, {"currency": "LTC", "amount": "1"}).status_code == 503
+    new.pool_keeper.round()
+    assert pool.available() == 0
+    assert pool.key_row().next_index == copied  # nothing derived while the node is away
+
+    node.up = True
+    with caplog.at_level(logging.WARNING, logger="transient.addresses"):
+        fresh = addresses(client, 3)
+    assert (
+        "skipped %d watch-only indexes (%d to %d)"
+        % (old_row.registered_end - copied, copied, old_row.registered_end - 1)
+        in caplog.text
+    )
+    assert fresh[0] == hdkeys.parse("LTC", key).address(old_row.registered_end, "regtest")
+    assert not set(fresh) & set(handed) and pool.gap_report()["skipped"]["from"] == copied
+    new.close()
+    node.server.close()

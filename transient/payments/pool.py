@@ -293,6 +293,7 @@ class WatchPool(AddressPool):
         refuses reserves nothing (no index lost, no gap made). Another keeper may have
         taken indexes in between: the reserved batch is then registered too (no RPC call
         when it already is)."""
+        restore.check_marked(self)  # after a start that found the keeper's lease held
         self.register(self.key_row().next_index + count)
         start = self.allocate(count)
         self.register(start + count)

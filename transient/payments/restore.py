@@ -1,6 +1,18 @@
 """A watch-only key after a restore: its next index moves past every index the old host
 may have handed out.
 
+The start-up guard (``Runtime.guard_pools``) sees the pool keeper's lease not given back:
+a restored copy, but as well a crash (kill -9, power loss) or a daemon joining a running
+cluster. Only the node can tell them apart, so the guard marks the key (:func:`mark`) and
+the check runs before the key's next batch is derived (:func:`check_marked`, from
+``WatchPool.new_rows``: the node is needed for that batch anyway): the daemon starts and
+serves while the node is away, and hands out no derived address before the check passed.
+
+The evidence of a newer host is the node watching the key BEYOND the database's own
+``registered_end``: every batch is registered before its indexes are reserved, so after a
+crash the database's registered end is what the node watches (nothing is skipped), while a
+restored copy is older than the range the old host went on registering as its pool refilled.
+
 A database copied while a daemon ran (a restored backup) holds the key's ``next_index``
 as it was then; the old host went on deriving. The witness of how far it went is the node:
 the range its wallet watches for the key (registered by the old host before it handed any
@@ -22,13 +34,43 @@ from ..store.models import JobLease, WatchKey
 log = logging.getLogger("transient.addresses")
 
 
+WHY = "the last address pool keeper (%s) did not stop cleanly, or this database is a restored copy"
+
+
 def _marker(pool):
     return "watch-skip:%s:%s" % (pool.currency, pool.fingerprint)
 
 
+def _check(pool):
+    return "watch-check:%s:%s" % (pool.currency, pool.fingerprint)
+
+
+def mark(pool, holder):
+    """Make ``pool``'s key wait for the check (:func:`check_marked`) before it derives again:
+    ``holder`` held the keeper's lease and did not give it back."""
+    row = {"name": _check(pool), "holder": (holder or "?")[:128], "expires_at": pool.clock()}
+    with write_transaction(pool.db):
+        JobLease.insert(**row).on_conflict(
+            conflict_target=[JobLease.name], preserve=[JobLease.holder, JobLease.expires_at]
+        ).execute()
+
+
+def check_marked(pool):
+    """When the guard marked ``pool``'s key: skip past what a newer host may have handed out
+    (:func:`skip_handed_out`), then forget the mark; return how many indexes were skipped.
+    Raises NodeError (the mark stays) when the node does not answer."""
+    row = JobLease.get_or_none(JobLease.name == _check(pool))
+    if row is None:
+        return 0
+    skipped = skip_handed_out(pool, WHY % row.holder)
+    JobLease.delete().where((JobLease.name == row.name) & (JobLease.holder == row.holder)).execute()
+    return skipped
+
+
 def skip_handed_out(pool, why):
     """Move ``pool``'s (a WatchPool) next index past the range the node's wallet watches
-    for its key; return how many indexes were skipped (0: none to skip). Raises NodeError
+    for its key when that range ends beyond the database's registered end (a newer host
+    registered it); return how many indexes were skipped (0: none to skip). Raises NodeError
     (naming the coin) when the node does not answer: a restored copy must not derive
     before it knows."""
     row = pool.key_row()
@@ -37,7 +79,7 @@ def skip_handed_out(pool, why):
     except NodeError as exc:
         raise NodeError(
             "%s: %s, and the node must say how far the watch-only key was handed out before"
-            " any new address is derived (start again once it answers): %s" % (pool.currency, why, exc.message)
+            " any new address is derived (the address pool asks again): %s" % (pool.currency, why, exc.message)
         ) from exc
     if end is None:
         log.warning(
@@ -47,8 +89,8 @@ def skip_handed_out(pool, why):
             why,
         )
         return 0
-    if end <= row.next_index:
-        return 0
+    if end <= max(row.next_index, row.registered_end):
+        return 0  # no newer host: a crash, or a daemon joining on the same database
     with write_transaction(pool.db):
         WatchKey.update(next_index=end, registered_end=max(row.registered_end, end)).where(
             (WatchKey.id == row.id) & (WatchKey.next_index < end)

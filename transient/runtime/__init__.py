@@ -39,6 +39,7 @@ from ..greenfield.projection import Projection
 from ..greenfield.webhooks import Webhooks
 from ..ops import logs
 from ..ops.metrics import StateCollector
+from ..payments import restore
 from ..payments.pool import PoolKeeper
 from ..payments.rendering import Renderer
 from ..payments.service import PaymentService
@@ -375,23 +376,28 @@ class Runtime:
 
     def guard_pools(self):
         """At a daemon's start: when the pool keeper's lease was not given back (its process
-        did not stop cleanly, or this database is a copy taken while a daemon ran: a restored
-        backup), drop every coin's unclaimed pooled addresses. Addresses that were unclaimed
-        in the copy may have been handed out afterwards to payments the copy does not hold;
-        fresh ones come from the node (or the key's next index). A watch-only key's next index
-        moves past every index the node's wallet watches for it (the old host may have handed
-        any of them out; NodeError when the node does not answer). Return how many were dropped."""
+        did not stop cleanly, another daemon runs on this database, or it is a copy taken
+        while a daemon ran: a restored backup), drop every coin's unclaimed pooled addresses.
+        Addresses that were unclaimed in the copy may have been handed out afterwards to
+        payments the copy does not hold; fresh ones come from the node (or the key's next
+        index). A watch-only key is marked: before it derives again, its next index moves past
+        every index the node's wallet watches beyond the database's registered end (a newer
+        host registered them: payments/restore.py). Checked now when the node answers, else
+        before the key's next batch; never raises for the node. Return how many were dropped."""
         if self.pool_keeper is None or self.pool_keeper.lease is None:
             return 0
         holder = self.pool_keeper.lease.unreleased()
         if holder is None:
             return 0  # the last keeper stopped cleanly: its pool is this database's
-        why = "the last address pool keeper (%s) did not stop cleanly, or this database is a restored copy" % holder
         dropped = 0
         for _, pool in sorted(self.pools.items()):
-            dropped += pool.discard(why)
+            dropped += pool.discard(restore.WHY % holder)
             if pool.watch_only:
-                pool.skip_handed_out(why)
+                restore.mark(pool, holder)
+                try:
+                    restore.check_marked(pool)
+                except NodeError as exc:
+                    log.warning("%s (checked again before the key derives an address)", exc.message)
         return dropped
 
     def check_exposure(self):
