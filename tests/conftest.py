@@ -18,6 +18,20 @@ from transient.devnet.node import RegtestNode, find_free_port, litecoind_availab
 
 
 @pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing():
+    """argon2's cheapest parameters for the users made in the tests' own process (a hash
+    there took 0.14 s of CPU: the dashboard's unit tests spent most of their time in it);
+    the daemons the end-to-end tests start hash with the real ones."""
+    from argon2 import PasswordHasher, profiles
+
+    from transient.accounts import service
+
+    real, service.default_hasher = service.default_hasher, lambda: PasswordHasher.from_parameters(profiles.CHEAPEST)
+    yield
+    service.default_hasher = real
+
+
+@pytest.fixture(scope="session", autouse=True)
 def no_daemon_left():
     """At the end of the session, no transientd this process started is left running."""
     yield

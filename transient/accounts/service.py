@@ -70,6 +70,11 @@ def check_password(password):
     return password
 
 
+def default_hasher():
+    """argon2id with argon2-cffi's defaults (RFC 9106's low-memory profile: 64 MiB, 3 passes)."""
+    return argon2.PasswordHasher()
+
+
 class Accounts:
     def __init__(
         self,
@@ -89,7 +94,7 @@ class Accounts:
         self.require_2fa = require_2fa
         self.lifetime = datetime.timedelta(hours=session_hours)
         self.throttle = Throttle(db, clock, lockout_failures, lockout_minutes)
-        self.hasher = hasher or argon2.PasswordHasher()
+        self.hasher = hasher or default_hasher()
         self.token = token
         self.languages = tuple(languages)
         # Verified against when the e-mail is unknown: the answer takes as long either way.
