@@ -127,3 +127,23 @@ def test_a_restored_key_skips_past_the_range_the_wallet_stored(db, coin_node, bt
     assert pool.key_row().next_index == end and pool.gap_report()["skipped"]["to"] == end - 1
     pool.discard("restored")
     assert not {r["address"] for r in pool.new_rows(3)} & handed
+
+
+def test_a_restored_key_skips_what_the_old_host_derived_inside_the_stored_range(db, coin_node, btc):
+    """The old host derives after the copy inside the range the node already stored (its
+    keypool's padding): no import, no trace on the node. Every index it handed out was
+    registered a gap limit ahead, so the copy's key skips to its registered end less that."""
+    btc.create_watch_wallet(btc.options["wallet"])
+    watch = hdkeys.parse("BTC", fresh_tpub())
+    pool = WatchPool("BTC", btc, db, 10, watch, gap_limit=5)
+    pool.refill()
+    copied = pool.key_row()  # next index 10, registered to the keypool's range
+    pool.size = 30
+    pool.refill()  # the old host, after the copy: indexes 10 to 29
+    old = pool.key_row()
+    assert old.registered_end == copied.registered_end == coin_node.KEYPOOL  # no trace on the node
+    handed = {watch.address(i, "regtest") for i in range(copied.next_index, old.next_index)}
+    copied.save()
+    assert pool.skip_handed_out("restored") == coin_node.KEYPOOL - 5 - copied.next_index
+    pool.discard("restored")
+    assert not {r["address"] for r in pool.new_rows(3)} & handed

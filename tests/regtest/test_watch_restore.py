@@ -91,6 +91,26 @@ def test_a_restored_watch_only_key_never_hands_out_the_old_hosts_later_addresses
     new.close()
 
 
+def test_a_copy_taken_inside_a_batch_skips_the_batch(tmp_path, regtest):
+    """A copy taken between a batch's registration and its reservation: the old host then
+    hands the batch out with no further registration, so the node watches no further than
+    the copy's registered end; every index below that end less the gap limit is skipped."""
+    name, key = "watchbatch_" + uuid.uuid4().hex[:8], fresh_tpub()
+    runtime = runtime_on(tmp_path, regtest, "batch.db", name, key)
+    runtime.backends["LTC"].create_watch_wallet(name)
+    pool, watch = runtime.pools["LTC"], hdkeys.parse("LTC", key)
+    pool.refill()
+    pool.register(pool.key_row().next_index + 4)  # the next batch is registered ...
+    copied = pool.key_row()  # ... and the copy taken now
+    start = pool.allocate(4)  # the old host reserves it and hands it out
+    handed = {watch.address(i, "regtest") for i in range(start, start + 4)}
+    copied.save()
+    assert pool.backend.watched_end(watch, start, "regtest") == copied.registered_end  # no trace
+    assert pool.skip_handed_out("restored") == 4 and pool.key_row().next_index == start + 4
+    assert not {r["address"] for r in pool.new_rows(3)} & handed
+    runtime.close()
+
+
 def test_a_restored_doge_key_skips_the_addresses_the_one_wallet_imported(db, doge_node):
     doge = DogecoinBackend(
         "DOGE", {"rpc_url": doge_node.rpc_url, "rpc_user": doge_node.rpc_user, "rpc_password": doge_node.rpc_password}

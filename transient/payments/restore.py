@@ -9,9 +9,12 @@ the check runs before the key's next batch is derived (:func:`check_marked`, fro
 serves while the node is away, and hands out no derived address before the check passed.
 
 The evidence of a newer host is the node watching the key BEYOND the database's own
-``registered_end``: every batch is registered before its indexes are reserved, so after a
-crash the database's registered end is what the node watches (nothing is skipped), while a
-restored copy is older than the range the old host went on registering as its pool refilled.
+``registered_end``: every batch is registered (``lookahead`` ahead) before its indexes are
+reserved, so a restored copy is older than the range the old host went on registering as its
+pool refilled. Without it, no host handed out an index at or past ``registered_end -
+lookahead``: after a crash on an exact range (Litecoin, Dogecoin) that is the next index and
+nothing is skipped; Bitcoin Core's range is padded to its keypool, which an old host may
+derive inside with no trace on the node, so that padding is still skipped.
 
 A database copied while a daemon ran (a restored backup) holds the key's ``next_index``
 as it was then; the old host went on deriving. The witness of how far it went is the node:
@@ -68,12 +71,42 @@ def check_marked(pool):
 
 
 def skip_handed_out(pool, why):
-    """Move ``pool``'s (a WatchPool) next index past the range the node's wallet watches
-    for its key when that range ends beyond the database's registered end (a newer host
-    registered it); return how many indexes were skipped (0: none to skip). Raises NodeError
+    """Move ``pool``'s (a WatchPool) next index past every index a newer host may have
+    handed out; return how many indexes were skipped (0: none to skip). Raises NodeError
     (naming the coin) when the node does not answer: a restored copy must not derive
     before it knows."""
     row = pool.key_row()
+    end, reason = _handed_out_end(pool, row, why)
+    if end <= row.next_index:
+        return 0  # a crash, or a daemon joining on the same database: nothing to skip
+    with write_transaction(pool.db):
+        WatchKey.update(next_index=end, registered_end=max(row.registered_end, end)).where(
+            (WatchKey.id == row.id) & (WatchKey.next_index < end)
+        ).execute()
+        marker = {"name": _marker(pool), "holder": "%d-%d" % (row.next_index, end), "expires_at": pool.clock()}
+        JobLease.insert(**marker).on_conflict(
+            conflict_target=[JobLease.name], preserve=[JobLease.holder, JobLease.expires_at]
+        ).execute()
+    log.warning(
+        "%s: %s: skipped %d watch-only indexes (%d to %d): %s, and the old host may have handed out any of them",
+        pool.currency,
+        why,
+        end - row.next_index,
+        row.next_index,
+        end - 1,
+        reason % (end - 1),
+    )
+    return end - row.next_index
+
+
+def _handed_out_end(pool, row, why):
+    """The end (exclusive) of the indexes a newer host may have handed out, and why (a
+    sentence with a ``%d`` for its last index). Every index is registered ``lookahead``
+    ahead before it is reserved: when the node watches the key beyond the database's
+    registered end, a newer host registered that far; else no host handed out an index at
+    or past ``registered_end - lookahead`` (after a crash: the database's next index,
+    nothing is skipped; on Bitcoin Core, whose stored range is padded to its keypool, an old
+    host may have derived inside the padding with no trace on the node)."""
     try:
         end = pool.backend.watched_end(pool.watch, row.next_index, pool.chain_name)
     except NodeError as exc:
@@ -88,28 +121,10 @@ def skip_handed_out(pool, why):
             pool.currency,
             why,
         )
-        return 0
-    if end <= max(row.next_index, row.registered_end):
-        return 0  # no newer host: a crash, or a daemon joining on the same database
-    with write_transaction(pool.db):
-        WatchKey.update(next_index=end, registered_end=max(row.registered_end, end)).where(
-            (WatchKey.id == row.id) & (WatchKey.next_index < end)
-        ).execute()
-        marker = {"name": _marker(pool), "holder": "%d-%d" % (row.next_index, end), "expires_at": pool.clock()}
-        JobLease.insert(**marker).on_conflict(
-            conflict_target=[JobLease.name], preserve=[JobLease.holder, JobLease.expires_at]
-        ).execute()
-    log.warning(
-        "%s: %s: skipped %d watch-only indexes (%d to %d): the node's wallet watches the key up"
-        " to index %d, and the old host may have handed out any of them",
-        pool.currency,
-        why,
-        end - row.next_index,
-        row.next_index,
-        end - 1,
-        end - 1,
-    )
-    return end - row.next_index
+    elif end > row.registered_end:
+        return end, "the node's wallet watches the key up to index %d"
+    registered = row.registered_end - pool.lookahead
+    return registered, "the key is registered a gap limit ahead of index %d"
 
 
 def skipped(pool):
