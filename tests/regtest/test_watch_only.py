@@ -14,18 +14,15 @@ import uuid
 
 import pytest
 from _api import post
-from _watch import fresh_tpub
+from _watch import fresh_tpub, watch_runtime
 from embit.bip32 import HDKey
 from embit.networks import NETWORKS
 from falcon import testing
 
-from transient import settings
 from transient.chain import hdkeys
 from transient.core.clock import utcnow
 from transient.core.errors import ConfigError, NodeError, RPCError
 from transient.payments.pool import WatchPool
-from transient.runtime import Runtime
-from transient.store import migrations
 from transient.store.models import Payment
 from transient_backends.dogecoin import DogecoinBackend
 from transient_backends.rpc import RPCClient
@@ -150,29 +147,6 @@ def pool_rows():
     from transient.store.models import PooledAddress
 
     return list(PooledAddress.select().order_by(PooledAddress.derivation_index))
-
-
-def watch_runtime(tmp_path, regtest, name, key, pool=6, gap_limit=3, clock=None):
-    path = tmp_path / "config.toml"
-    path.write_text(
-        """
-[database]
-url = "sqlite:///%s"
-[coins.LTC]
-backend = "litecoin"
-rpc_url = "%s"
-rpc_user = "%s"
-rpc_password = "%s"
-wallet = "%s"
-xpub = "%s"
-address_pool = %d
-gap_limit = %d
-"""
-        % (tmp_path / "w.db", regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, name, key, pool, gap_limit)
-    )
-    runtime = Runtime(settings.load(str(path), environ={}), **({"clock": clock} if clock else {}))
-    migrations.apply(runtime.db)
-    return runtime
 
 
 def test_payments_get_derived_addresses_and_are_paid_and_reorged_like_node_wallet_ones(tmp_path, regtest):

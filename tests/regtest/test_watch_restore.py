@@ -14,38 +14,16 @@ import uuid
 from urllib.parse import urlsplit
 
 from _api import post
-from _watch import fresh_tpub
+from _watch import fresh_tpub, watch_runtime
 from falcon import testing
 
-from transient import settings
 from transient.chain import hdkeys
 from transient.payments.pool import WatchPool
-from transient.runtime import Runtime
-from transient.store import migrations
 from transient_backends.dogecoin import DogecoinBackend
 
 
 def runtime_on(tmp_path, regtest, db_name, name, key):
-    path = tmp_path / ("%s.toml" % db_name)
-    path.write_text(
-        """
-[database]
-url = "sqlite:///%s"
-[coins.LTC]
-backend = "litecoin"
-rpc_url = "%s"
-rpc_user = "%s"
-rpc_password = "%s"
-wallet = "%s"
-xpub = "%s"
-address_pool = 4
-gap_limit = 3
-"""
-        % (tmp_path / db_name, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, name, key)
-    )
-    runtime = Runtime(settings.load(str(path), environ={}))
-    migrations.apply(runtime.db)
-    return runtime
+    return watch_runtime(tmp_path, regtest, name, key, pool=4, gap_limit=3, db=db_name)
 
 
 def addresses(client, count):
