@@ -22,6 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))  # the daemon launcher the e2e tests use
 
 from _daemon import Daemon  # noqa: E402
+from _pgbouncer import fresh_database  # noqa: E402
 
 from transient.devnet.node import RegtestNode, find_free_port  # noqa: E402
 from transient_backends.rpc import RPCClient  # noqa: E402
@@ -298,3 +299,15 @@ class Bare:
         except subprocess.TimeoutExpired:  # transientd's master waits graceful_timeout (60 s)
             self.proc.kill()
             self.proc.wait(30)
+
+
+PG_ADMIN = os.environ.get("TRANSIENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def database_url(kind, tmp, name="transient"):
+    """``(url, drop)`` of a fresh database of ``kind``: ``sqlite`` a file ``name``.db in
+    ``tmp``; ``postgresql`` a new database on the machine's server (``drop`` removes it)."""
+    if kind == "sqlite":
+        return "sqlite:///%s" % os.path.join(tmp, "%s.db" % name.replace(" ", "-")), (lambda: None)
+    created, drop = fresh_database(PG_ADMIN, prefix="transient_bench_")
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + created, drop

@@ -19,11 +19,9 @@ import os
 import tempfile
 
 import _loadgen
-from _harness import Bare, BenchNode, percentile, print_table, start_daemon, wait_until, write_json
-from _pgbouncer import fresh_database  # tests/ is on the path (_harness)
+from _harness import Bare, BenchNode, database_url, percentile, print_table, start_daemon, wait_until, write_json
 
 BODY = json.dumps({"currency": "LTC", "amount": "0.001", "metadata": {"order": "order-1"}}).encode()
-PG_ADMIN = os.environ.get("TRANSIENT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def pool_size(daemon):
@@ -81,13 +79,6 @@ def measure(tmp, node, wallet, kind, args):
             daemon.kill()
         for drop in drops:
             drop()
-
-
-def database_url(kind, tmp, name):
-    if kind == "sqlite":
-        return "sqlite:///%s" % os.path.join(tmp, "%s.db" % name.replace(" ", "-")), (lambda: None)
-    name, drop = fresh_database(PG_ADMIN, prefix="transient_bench_")
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, drop
 
 
 def main():
