@@ -11,9 +11,10 @@ from transient.runtime import Runtime
 from transient.store import migrations
 
 
-def node_client(tmp_path, regtest, wallet, extra=""):
-    """A TestClient and its Runtime on SQLite and the regtest node's ``wallet``."""
-    path = tmp_path / "config.toml"
+def node_runtime(tmp_path, regtest, wallet, db="api.db", extra="", coin="", clock=None):
+    """A migrated Runtime on SQLite (``db`` in ``tmp_path``) and the regtest node's ``wallet``;
+    ``extra`` is TOML before the coin's table, ``coin`` more lines of ``[coins.LTC]``."""
+    path = tmp_path / ("%s.toml" % db)
     path.write_text(
         """
 [database]
@@ -25,11 +26,17 @@ rpc_url = "%s"
 rpc_user = "%s"
 rpc_password = "%s"
 wallet = "%s"
-"""
-        % (tmp_path / "api.db", extra, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, wallet)
+%s"""
+        % (tmp_path / db, extra, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, wallet, coin)
     )
-    runtime = Runtime(settings.load(str(path), environ={}))
+    runtime = Runtime(settings.load(str(path), environ={}), **({"clock": clock} if clock else {}))
     migrations.apply(runtime.db)
+    return runtime
+
+
+def node_client(tmp_path, regtest, wallet, extra=""):
+    """A TestClient and its Runtime on SQLite and the regtest node's ``wallet``."""
+    runtime = node_runtime(tmp_path, regtest, wallet, extra=extra)
     return testing.TestClient(runtime.app()), runtime
 
 

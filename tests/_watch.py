@@ -31,27 +31,7 @@ def create_keyless_wallet(node, name):
 def watch_runtime(tmp_path, regtest, name, key, pool=6, gap_limit=3, clock=None, db="w.db"):
     """A migrated Runtime on SQLite (``db`` in ``tmp_path``) whose LTC coin watches ``key``
     in the regtest node's wallet ``name``."""
-    from transient import settings
-    from transient.runtime import Runtime
-    from transient.store import migrations
+    from _api import node_runtime
 
-    path = tmp_path / ("%s.toml" % db)
-    path.write_text(
-        """
-[database]
-url = "sqlite:///%s"
-[coins.LTC]
-backend = "litecoin"
-rpc_url = "%s"
-rpc_user = "%s"
-rpc_password = "%s"
-wallet = "%s"
-xpub = "%s"
-address_pool = %d
-gap_limit = %d
-"""
-        % (tmp_path / db, regtest.rpc_url, regtest.rpc_user, regtest.rpc_password, name, key, pool, gap_limit)
-    )
-    runtime = Runtime(settings.load(str(path), environ={}), **({"clock": clock} if clock else {}))
-    migrations.apply(runtime.db)
-    return runtime
+    coin = 'xpub = "%s"\naddress_pool = %d\ngap_limit = %d\n' % (key, pool, gap_limit)
+    return node_runtime(tmp_path, regtest, name, db=db, coin=coin, clock=clock)

@@ -3,13 +3,9 @@ own description of what these routes answer, in BTCPay's names and shapes: see
 docs/reference/greenfield.md), served at ``GET /api/v1/openapi.json``.
 tests/unit/test_greenfield_openapi.py checks it against the routes and BTCPay's shapes."""
 
-import hashlib
-import json
-
-import falcon
-
 from ... import __version__
 from ...greenfield import shapes
+from ..openapi import OpenApiDocument
 from .resources import MANAGE_PAYOUTS, VIEW_PAYOUTS
 from .schemas import components, ref
 
@@ -271,18 +267,8 @@ def document():
     }
 
 
-class GreenfieldDocument:
+class GreenfieldDocument(OpenApiDocument):
     """``GET /api/v1/openapi.json``: public, the same bytes for the daemon's life."""
 
     def __init__(self):
-        self.body = json.dumps(document(), indent=1).encode()
-        self.etag = '"%s"' % hashlib.sha256(self.body).hexdigest()[:32]
-
-    def on_get(self, req, resp):
-        resp.set_header("Cache-Control", "public, max-age=3600")
-        resp.set_header("ETag", self.etag)
-        if self.etag in (req.get_header("If-None-Match") or ""):
-            resp.status = falcon.HTTP_304
-            return
-        resp.content_type = falcon.MEDIA_JSON
-        resp.data = self.body
+        super().__init__(document)
