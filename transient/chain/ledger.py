@@ -309,8 +309,23 @@ def refresh(payment, tip_height, now, cause, events, receipts=None, save=True):
     if save:
         payment.save(only=REFRESHED)
     if old != summary.status:
-        events.add(payment, EVENT_STATUS, {"from": old, "to": summary.status, "cause": cause})
+        events.add(payment, EVENT_STATUS, status_change(old, summary.status, cause))
     return summary
+
+
+_CHANGES = {}  # (from, to, cause) -> the data of such a status change
+
+
+def status_change(old, new, cause):
+    """The data of a status change event, one dict per (from, to, cause): the batch keeps
+    every event's data until the commit (ops.lifecycle's lines), and a sweep that expires
+    thousands would hold thousands of equal dicts. Shared, so never changed: the outbox
+    and the lifecycle only read it."""
+    key = (old, new, cause)
+    data = _CHANGES.get(key)
+    if data is None:
+        data = _CHANGES.setdefault(key, {"from": old, "to": new, "cause": cause})
+    return data
 
 
 def summarize(payment, receipts, tip_height, now):
