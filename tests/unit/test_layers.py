@@ -58,10 +58,13 @@ SIBLINGS = [
 # prometheus_client: it reads PROMETHEUS_MULTIPROC_DIR at import, so the master (which
 # makes that directory) imports it only after ops.rundir.prepare().
 # jinja2: only a page or an e-mail needs it, and an idle worker renders neither (~2 MB);
-# embit: only a watch-only key (~1 MB); playhouse (its migration runner): only a migration.
+# embit: only a watch-only key (~1 MB); playhouse: only a migration or a database other than
+# SQLite; smtplib and email (its policies): only a worker that sends mail (~0.5 MB).
 LAZY = {
     "jinja2",
     "playhouse",
+    "smtplib",
+    "email",
     "embit",
     "qrcode",
     "PIL",
