@@ -51,6 +51,7 @@ from ..reports.reconcile import ReconcileJob, Reconciler
 from ..reports.service import Reports
 from ..store import db as db_module
 from ..store import migrations
+from ..store.commits import commit_mark
 from ..store.db import is_sqlite, open_database
 from ..store.group import GroupCommit
 from ..store.keys import KeyStore
@@ -132,7 +133,12 @@ class Runtime:
         )
         self.amqp = build_amqp(config, self.db, clock)
         # The outbox: events and their deliveries, written in each change's transaction.
-        self.renderer = Renderer(coins, read_cache=config["api.read_cache"], public_url=config["server.public_url"])
+        self.renderer = Renderer(
+            coins,
+            read_cache=config["api.read_cache"],
+            public_url=config["server.public_url"],
+            commits=commit_mark(self.db),
+        )
         # Greenfield invoices' webhooks: derived from the payments' events in their transaction.
         self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
         # E-mail ([email] smtp_url): the customer's messages, queued in their events' transaction.
