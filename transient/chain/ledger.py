@@ -242,18 +242,34 @@ def expire_due(currency, tip_height, now, events):
     """Recompute open payments of ``currency`` whose expiry has passed; return their ids.
 
     Runs inside the sync's transaction (under the coin's lease), so a payment
-    expires on time even when no transaction arrives, and only once.
+    expires on time even when no transaction arrives, and only once. CHUNK payments at
+    a time, as ``Ledger.settle``: two queries per chunk, its rows stored and its events
+    written at once and then let go. A start-up after a long stop may expire thousands,
+    and a worker keeps the memory of its peak.
     """
-    due = Payment.select().where(
-        (Payment.currency == currency)
-        & Payment.status.in_((st.UNPAID, st.UNDERPAID))
-        & Payment.expires_at.is_null(False)
-        & (Payment.expires_at <= now)
-    )
+    due = [
+        pid
+        for (pid,) in Payment.select(Payment.id)
+        .where(
+            (Payment.currency == currency)
+            & Payment.status.in_((st.UNPAID, st.UNDERPAID))
+            & Payment.expires_at.is_null(False)
+            & (Payment.expires_at <= now)
+        )
+        .tuples()
+    ]
     expired = []
-    for payment in due:
-        if refresh(payment, tip_height, now, "expiry", events).status == st.EXPIRED:
-            expired.append(payment.id)
+    for part in chunks(due, CHUNK):
+        payments = list(Payment.select().where(Payment.id.in_(part)))
+        receipts = {}
+        for r in Receipt.select().where(Receipt.payment.in_(part)):
+            receipts.setdefault(r.payment_id, []).append(r)
+        for payment in payments:
+            summary = refresh(payment, tip_height, now, "expiry", events, receipts.get(payment.id, []), save=False)
+            if summary.status == st.EXPIRED:
+                expired.append(payment.id)
+        save_refreshed(payments)
+        events.write()
     return expired
 
 

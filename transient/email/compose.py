@@ -14,7 +14,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from importlib import resources as package_files
 
-import jinja2
 from markupsafe import Markup, escape
 
 from ..api.checkout.i18n import LANGUAGES, compile_mo, numbers, parse_po
@@ -51,6 +50,8 @@ def language(value):
 
 @functools.cache
 def _environment(html):
+    import jinja2  # on the first message, as the pages' (web.pages)
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(__package__, "templates"),
         autoescape=html,

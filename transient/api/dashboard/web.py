@@ -32,7 +32,7 @@ CSP = (
 # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the
 # dashboard's own forms, and the forms are checked by their Origin.
 HEADERS = {"Content-Security-Policy": CSP, **pages.SAFE_HEADERS, "Referrer-Policy": "same-origin"}
-PAGES = pages.environment(__package__)
+PAGES = pages.Templates(__package__)
 RANK = {role: n for n, role in enumerate(ROLES)}
 
 
