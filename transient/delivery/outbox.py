@@ -12,6 +12,7 @@ import sys
 import uuid
 
 from ..core.events import CREATED as PAYMENT_CREATED
+from ..core.ids import uuid4 as random_uuid
 from ..ops import lifecycle
 from ..store.db import is_sqlite
 from ..store.models import Event, Payment
@@ -43,7 +44,7 @@ class Outbox:
         webhook_url=None,
         extra_targets=(),
         listeners=(),
-        uuidgen=uuid.uuid4,
+        uuidgen=random_uuid,
         registry=None,
         projections=(),
     ):
@@ -285,7 +286,7 @@ def _insert_events(made, now, returning):
     return _insert_returning(db, insert, values, len(_EVENT_FIELDS))
 
 
-def store_event(payment_id, type, data, now, uuidgen=uuid.uuid4):
+def store_event(payment_id, type, data, now, uuidgen=random_uuid):
     """Store one event of the payment ``payment_id`` outside a batch (a merchant's mark of
     a Greenfield invoice: it has no Transient delivery), the next of its sequence; return
     ``(event row id, sequence)``. Runs in the caller's transaction."""

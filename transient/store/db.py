@@ -17,6 +17,7 @@ import peewee
 from peewee import DatabaseProxy, InterfaceError, OperationalError, PostgresqlDatabase, SqliteDatabase
 
 from ..core.errors import ConfigError
+from .checkpoints import AUTOCHECKPOINT
 
 log = logging.getLogger("transient.db")
 
@@ -35,6 +36,8 @@ _SQLITE_PRAGMAS = {
     # Each thread has a connection, and each connection its own page cache (2 MB by
     # default): a dozen threads kept ~10 MB of pages the OS caches for them anyway.
     "cache_size": -512,  # KiB
+    # A commit checkpoints only past this; each worker's Checkpointer does it in between.
+    "wal_autocheckpoint": AUTOCHECKPOINT,  # pages
 }
 
 
