@@ -57,8 +57,25 @@ SIBLINGS = [
 # Optional or heavy libraries a function may import when it needs them (each says why).
 # prometheus_client: it reads PROMETHEUS_MULTIPROC_DIR at import, so the master (which
 # makes that directory) imports it only after ops.rundir.prepare().
-# jinja2: only a page or an e-mail needs it, and an idle worker renders neither (~2 MB).
-LAZY = {"jinja2", "qrcode", "PIL", "pika", "psycopg2", "dotenv", "fcntl", "json", "importlib", "prometheus_client"}
+# jinja2: only a page or an e-mail needs it, and an idle worker renders neither (~2 MB);
+# embit: only a watch-only key (~1 MB); playhouse: only a migration or a database other than
+# SQLite; smtplib and email (its policies): only a worker that sends mail (~0.5 MB).
+LAZY = {
+    "jinja2",
+    "playhouse",
+    "smtplib",
+    "email",
+    "embit",
+    "qrcode",
+    "PIL",
+    "pika",
+    "psycopg2",
+    "dotenv",
+    "fcntl",
+    "json",
+    "importlib",
+    "prometheus_client",
+}
 # Own modules imported inside a function, and why.
 LAZY_OWN = {
     ("transient.runtime.build", "transient.amqp.bridge"): "pika, only where [amqp] url is set",

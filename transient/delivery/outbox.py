@@ -8,6 +8,7 @@ every event of one transaction carries the same snapshot of the payment.
 
 import json
 import sqlite3
+import sys
 import uuid
 
 from ..core.events import CREATED as PAYMENT_CREATED
@@ -109,7 +110,8 @@ class EventBatch:
         if type == PAYMENT_CREATED:
             self.new.add(pid)
         self.pending.append((pid, seq, type, data or {}))
-        self.added.append((pid, payment.currency, type, data or {}))
+        # One string per currency, not one per row: the batch keeps these until the commit.
+        self.added.append((pid, sys.intern(payment.currency), type, data or {}))
 
     def write(self):
         """Store the queued events and their deliveries; return how many events.

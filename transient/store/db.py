@@ -15,7 +15,6 @@ import threading
 
 import peewee
 from peewee import DatabaseProxy, InterfaceError, OperationalError, PostgresqlDatabase, SqliteDatabase
-from playhouse.db_url import connect, parse
 
 from ..core.errors import ConfigError
 from .checkpoints import AUTOCHECKPOINT
@@ -269,8 +268,12 @@ def open_database(url):
         db.outages = Outages()  # nothing to lose: a file
     elif url.split("://", 1)[0] in ("postgres", "postgresql"):
         _require_postgres_driver()
+        from playhouse.db_url import parse  # here: it loads every backend's module (~0.6 MB)
+
         db = ReconnectingPostgresqlDatabase(**parse(url))
     else:
+        from playhouse.db_url import connect
+
         db = connect(url)
         db.outages = Outages()
     database.initialize(db)

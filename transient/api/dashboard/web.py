@@ -116,9 +116,9 @@ def lang_of(req, user=None):
     """The page's language: ``?lang=`` when it names one of ours, else the user's own
     (their account page), else the browser's Accept-Language, else English."""
     asked = (req.get_param("lang") or "").strip().lower().replace("_", "-").split("-")[0]
-    if asked in i18n.CATALOGS:
+    if asked in i18n.LANGUAGES:
         return asked
-    if user is not None and user.language in i18n.CATALOGS:
+    if user is not None and user.language in i18n.LANGUAGES:
         return user.language
     return i18n.choose(None, req.get_header("Accept-Language"))
 
