@@ -1,12 +1,21 @@
 """transientd: the Transient daemon. gunicorn serves the Falcon app; each
 worker also runs the per-coin sync scheduler (the lease keeps one sync per coin).
+
+The master holds gunicorn and little else: a forked child loads and checks the config
+(the settings import every room's validators, and with them Falcon, Jinja2, requests,
+embit) and hands the master the few values it reads, and the whole config pickled for
+the workers. A worker shares little of what the master imported (on Python 3.11 the
+worker's own imports and reference counts dirty most of the pages they inherit), so
+every module the master need not hold is memory the daemon does not pay twice.
 """
 
 import argparse
 import errno
+import gc
 import logging
 import logging.config
 import os
+import pickle
 import signal
 import socket
 import sys
@@ -17,7 +26,6 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.glogging import Logger
 
 import transient
-from transient import settings
 from transient.core import redact
 from transient.core.errors import ConfigError, TransientError
 from transient.ops import logs, rundir
@@ -60,6 +68,9 @@ class Daemon(BaseApplication):
         super().__init__()
 
     def run(self):
+        # What the master holds goes to the permanent generation: a worker's collections
+        # then never write to the objects it inherited, and their pages stay shared.
+        gc.freeze()
         try:
             NotifyingArbiter(self).run()
         except RuntimeError as e:  # as BaseApplication.run: gunicorn's own start-up errors
@@ -90,7 +101,7 @@ class Daemon(BaseApplication):
         self.cfg.set("control_socket_disable", True)
         self.cfg.set("loglevel", cfg["log.level"].lower())
         # gunicorn's error and access logs through the daemon's one handler and format.
-        self.cfg.set("logconfig_dict", log_config(cfg))
+        self.cfg.set("logconfig_dict", log_config(cfg, cfg.secrets))
         self.cfg.set("access_log_format", logs.ACCESS_FORMAT)
         self.cfg.set("logger_class", type("Logger", (QuietAccessLogger,), {"enabled": cfg["log.access_log"]}))
         self.cfg.set("worker_exit", self._worker_exit)
@@ -98,7 +109,8 @@ class Daemon(BaseApplication):
 
     def load(self):
         # Runs in each worker after the fork: connections are never shared across processes.
-        if self.config["database.url"].startswith("sqlite"):
+        config = self.config.load()
+        if config["database.url"].startswith("sqlite"):
             # peewee imports the PostgreSQL driver whenever it is installed; on SQLite it
             # would only cost the worker ~5 MB (libpq and what it links). An entry of None
             # makes that import fail, which peewee takes as "not installed".
@@ -110,10 +122,10 @@ class Daemon(BaseApplication):
         # After a burst: SIGTERM to ourselves is gunicorn's graceful exit for a worker
         # (requests and the running sync finish); the master starts a fresh one.
         memory.recycler = memory.Recycler(
-            self.config["server.worker_memory_limit"], lambda: os.kill(os.getpid(), signal.SIGTERM)
+            config["server.worker_memory_limit"], lambda: os.kill(os.getpid(), signal.SIGTERM)
         )
 
-        self.runtime = Runtime(self.config)
+        self.runtime = Runtime(config)
         self.heartbeat = ServiceState(self.notifier, self.peers) if self.notifier.enabled else None
         self.runtime.start(heartbeat=self.heartbeat)
         return self.runtime.app()
@@ -126,11 +138,44 @@ class Daemon(BaseApplication):
             self.runtime.close()
 
 
-def log_config(config):
+#: The settings the master reads itself (the rest are the workers').
+MASTER_KEYS = (
+    "server.bind",
+    "server.workers",
+    "server.threads",
+    "server.request_timeout",
+    "api.max_body",
+    "log.format",
+    "log.level",
+    "log.access_log",
+)
+
+
+class Loaded:
+    """The configuration as the master holds it: ``loaded["server.bind"]`` for the
+    MASTER_KEYS, ``secrets`` (for the log's redaction) and ``load()``, the whole Config,
+    unpickled in a worker (importing the settings there, not in the master)."""
+
+    def __init__(self, values, secrets, blob):
+        self.values = values
+        self.secrets = secrets
+        self.blob = blob
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def load(self):
+        return pickle.loads(self.blob)
+
+    @classmethod
+    def of(cls, config, secrets):
+        """The Loaded of a Config (``secrets``: settings.secret_values(config))."""
+        return cls({k: config[k] for k in MASTER_KEYS}, secrets, pickle.dumps(config))
+
+
+def log_config(config, secrets):
     """The logging dict of the master and gunicorn: [log] format, level, access_log."""
-    return logs.config(
-        config["log.format"], config["log.level"], settings.secret_values(config), config["log.access_log"]
-    )
+    return logs.config(config["log.format"], config["log.level"], secrets, config["log.access_log"])
 
 
 def _child_exit(server, worker):
@@ -159,26 +204,66 @@ def check(config, starting=False):
         )
 
 
-def check_in_child(config, starting=False):
-    """Run check() in a forked child and return its exit code: the master then never
-    imports the application (each worker does, after the fork), which keeps it ~20 MB
-    smaller for as long as the daemon runs."""
+def load_in_child(path, mode="serve", environ=None):
+    """Load the config at ``path`` (``environ``: as settings.load) in a forked child and
+    check it there; return ``(exit code, Loaded or None)``. ``mode``: "serve" (the
+    listening address and check() with starting), "check" (--check: check() only) or
+    None (load only). The master then never imports the settings nor the application
+    (each worker does, after the fork): ~15 MB smaller for as long as the daemon runs.
+    What a ``.env`` file added to the environment is added to the master's too."""
+    read, write = os.pipe()
     pid = os.fork()
     if pid:
-        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        os.close(write)
+        with os.fdopen(read, "rb") as fh:
+            data = fh.read()
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if code or not data:
+            return code or 1, None
+        added, values, secrets, blob = pickle.loads(data)  # builtins only: nothing of ours is imported
+        os.environ.update(added)
+        return 0, Loaded(values, secrets, blob)
+    os.close(read)
     code = 1
     try:
-        check(config, starting)
-        code = 0
-    except TransientError as exc:
-        print("transientd: %s" % redact.scrub(exc.message, *settings.secret_values(config)), file=sys.stderr)
-        code = 2
+        with os.fdopen(write, "wb") as out:
+            code = _load_and_check(path, mode, environ, out)
     except BaseException:  # noqa: BLE001 - shown like any crash, then the child's exit code says it
-        print(redact.scrub(traceback.format_exc(), *settings.secret_values(config)), end="", file=sys.stderr)
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _load_and_check(path, mode, environ, out):
+    """load_in_child's child: the exit code; the master's part written to ``out``."""
+    from transient import settings
+
+    before = dict(os.environ)
+    try:
+        config = settings.load(path, environ=environ)
+        secrets = settings.secret_values(config)
+        # One format for every line, the redaction filter on the handler (ops.logs).
+        logging.config.dictConfig(log_config(config, secrets))
+    except TransientError as exc:
+        print("transientd: %s" % redact.scrub(exc.message), file=sys.stderr)
+        return 2
+    try:
+        if mode == "serve":
+            check_bind(config["server.bind"])
+        if mode is not None:
+            check(config, starting=mode == "serve")
+    except TransientError as exc:
+        print("transientd: %s" % redact.scrub(exc.message, *secrets), file=sys.stderr)
+        return 2
+    except BaseException:  # noqa: BLE001 - shown like any crash, then the exit code says it
+        print(redact.scrub(traceback.format_exc(), *secrets), end="", file=sys.stderr)
+        return 1
+    added = {k: v for k, v in os.environ.items() if before.get(k) != v}
+    loaded = Loaded.of(config, secrets)
+    out.write(pickle.dumps((added, loaded.values, loaded.secrets, loaded.blob)))
+    return 0
 
 
 def check_bind(bind):
@@ -219,31 +304,19 @@ def main(argv=None):
     args = parser.parse_args(argv)
     # Ours alone from here: gunicorn would send READY=1 as soon as it listens.
     notifier = Notifier.take_from(os.environ)
-    try:
-        config = settings.load(args.config)
-        # One format for every line, the redaction filter on the handler (ops.logs).
-        logging.config.dictConfig(log_config(config))
-    except TransientError as exc:
-        print("transientd: %s" % redact.scrub(exc.message), file=sys.stderr)
-        return 2
-    try:
-        if not args.check:  # --check may run next to the daemon it checks
-            check_bind(config["server.bind"])
-    except ConfigError as exc:
-        print("transientd: %s" % exc.message, file=sys.stderr)
-        return 2
     notifier.status("starting: checking the configuration and migrating the database")
-    code = check_in_child(config, starting=not args.check)
+    code, loaded = load_in_child(args.config, "check" if args.check else "serve")
     if code:
         return code
     if args.check:
         print("transientd: configuration and database OK")
         return 0
+    logging.config.dictConfig(log_config(loaded, loaded.secrets))
     rundir.prepare()  # the workers' metric files, fresh for this start
     notifier.status("starting: workers are starting and syncing each coin")
     peers = Heartbeats.create() if notifier.watchdog else None
     try:
-        Daemon(config, notifier, peers).run()
+        Daemon(loaded, notifier, peers).run()
     finally:
         if peers is not None:
             peers.remove()

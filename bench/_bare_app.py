@@ -16,10 +16,7 @@ import json
 import os
 import sys
 
-import falcon
 from gunicorn.app.base import BaseApplication
-
-from transient import settings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import transientd  # noqa: E402  (the daemon's own server settings)
@@ -42,12 +39,14 @@ class Answers:
             return
         body = self.get.get(payment_id)
         if body is None:
+            import falcon
+
             raise falcon.HTTPNotFound()
         resp.data = body
 
     def on_post(self, req, resp, payment_id=None):
         json.loads(req.bounded_stream.read() or b"{}")
-        resp.status = falcon.HTTP_201
+        resp.status = "201 Created"
         resp.media = self.post
 
 
@@ -57,6 +56,8 @@ class Health:
 
 
 def app(bodies):
+    import falcon  # in the worker: the master holds what transientd's does
+
     answers = Answers(bodies)
     application = falcon.App()
     application.add_route("/payments", answers)
@@ -102,11 +103,17 @@ def main(argv):
             bodies = json.load(fh)
     worker = options.get("--worker", "daemon")
     sys.argv[1:] = []  # gunicorn reads the command line too
-    loaded = settings.load(config, environ={})
     if worker == "daemon":
+        # As transientd's master: the config loaded in a child, nothing of the app here.
+        code, loaded = transientd.load_in_child(config, None, environ={})
+        if code:
+            sys.exit(code)
         DaemonSettings.bodies = bodies
         DaemonSettings(loaded).run()
     else:
+        from transient import settings
+
+        loaded = settings.load(config, environ={})
         Plain.worker, Plain.bodies = worker, bodies
         Plain(loaded).run()
 

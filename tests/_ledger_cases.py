@@ -164,6 +164,41 @@ def test_expiry_happens_in_the_sync_without_any_tx(db):
     assert Event.select().where(Event.type == "payment.status_changed").count() == 1
 
 
+def test_expiry_of_many_payments_runs_chunk_by_chunk(db, monkeypatch):
+    """A start-up after a long stop expires thousands at once: CHUNK payments at a time
+    (the worker must not hold them all), each one EXPIRED with what it received, its
+    event in sequence and its delivery's body showing it expired; one not due is left."""
+    import json
+
+    from transient.chain import ledger
+    from transient.store.models import Delivery
+
+    monkeypatch.setattr(ledger, "CHUNK", 7)
+    n = 23  # four chunks, the last one short
+    due = T0 + datetime.timedelta(seconds=1)
+    payments = [make_payment("E%d" % i, 100, expires_at=due) for i in range(n)]
+    later = make_payment("L0", 100, expires_at=T0 + datetime.timedelta(hours=1))
+    now = [T0]
+    outbox = Outbox(Renderer({}), "http://127.0.0.1:1/hook")
+    paid = [out(TX[i % len(TX)], 40, 1, height=100, address="E%d" % i, output=str(i)) for i in range(0, n, 2)]
+    syncer = Syncer(
+        "LTC", FakeNode(Changes(tip(100), paid), Changes(tip(100), [])), 1, db, outbox=outbox, clock=lambda: now[0]
+    )
+    syncer.run()
+    assert {Payment.get_by_id(p.id).status for p in payments[::2]} == {S.UNDERPAID}
+    now[0] = T0 + datetime.timedelta(minutes=1)
+    syncer.run()
+    for i, p in enumerate(payments):
+        row = Payment.get_by_id(p.id)
+        assert (row.status, row.amount_received) == (S.EXPIRED, 40 if i % 2 == 0 else 0)
+        events = list(Event.select().where(Event.payment == p.id).order_by(Event.sequence))
+        assert [e.sequence for e in events] == list(range(1, len(events) + 1)) and row.event_seq == len(events)
+        assert events[-1].type == "payment.status_changed"
+        last = Delivery.select().where(Delivery.payment == p.id).order_by(Delivery.sequence.desc()).get()
+        assert json.loads(last.body)["payment"]["status"] == S.EXPIRED
+    assert Payment.get_by_id(later.id).status == S.UNPAID
+
+
 def test_removed_entries_unless_relisted(db):
     p = make_payment(amount=200)
     sync(db, Changes(tip(101), [out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101)]))

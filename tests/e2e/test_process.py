@@ -266,3 +266,18 @@ def test_the_unit_is_type_notify_with_a_watchdog_and_a_state_directory():
         assert wanted in lines
     (watchdog,) = [line for line in lines if line.startswith("WatchdogSec=")]
     assert int(watchdog.split("=")[1]) >= 60  # longer than a long sync: a shorter one is no watchdog but a loop
+
+
+def test_the_daemon_s_master_loads_no_library_of_the_app():
+    """What ``import transientd`` loads, run: the libraries only the workers use stay out
+    of the master (an import of ours that pulls one in fails here)."""
+    code = "import sys, transientd; print(' '.join(sorted(m for m in sys.modules if '.' not in m)))"
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    found = sorted(
+        loaded & {"falcon", "jinja2", "requests", "urllib3", "embit", "peewee", "prometheus_client", "apscheduler"}
+    )
+    assert "gunicorn" in loaded and not found, found

@@ -57,11 +57,30 @@ SIBLINGS = [
 # Optional or heavy libraries a function may import when it needs them (each says why).
 # prometheus_client: it reads PROMETHEUS_MULTIPROC_DIR at import, so the master (which
 # makes that directory) imports it only after ops.rundir.prepare().
-LAZY = {"qrcode", "PIL", "pika", "psycopg2", "dotenv", "fcntl", "json", "importlib", "prometheus_client"}
+# jinja2: only a page or an e-mail needs it, and an idle worker renders neither (~2 MB);
+# embit: only a watch-only key (~1 MB); playhouse: only a migration or a database other than
+# SQLite; smtplib and email (its policies): only a worker that sends mail (~0.5 MB).
+LAZY = {
+    "jinja2",
+    "playhouse",
+    "smtplib",
+    "email",
+    "embit",
+    "qrcode",
+    "PIL",
+    "pika",
+    "psycopg2",
+    "dotenv",
+    "fcntl",
+    "json",
+    "importlib",
+    "prometheus_client",
+}
 # Own modules imported inside a function, and why.
 LAZY_OWN = {
     ("transient.runtime.build", "transient.amqp.bridge"): "pika, only where [amqp] url is set",
     ("transientd", "transient.runtime"): "the daemon's master never loads the app (each worker does)",
+    ("transientd", "transient.settings"): "nor the settings (a forked child loads the config, and each worker)",
     ("transientd", "transient.ops.memory"): "likewise",
 }
 # The only modules a third-party-style plugin may import from Transient.
@@ -224,8 +243,10 @@ def test_every_package_ships_in_the_wheel():
 #: What transientd's master may not import before it forks the workers: the metric families
 #: (prometheus_client picks its multiprocess mode at import, before the run directory
 #: exists: the workers' counters were then each their own, and /metrics summed nothing)
-#: and the store (peewee imports psycopg2, and every SQLite worker carried libpq).
-MASTER_MUST_NOT = ("transient.ops.metrics", "transient.store")
+#: and the store (peewee imports psycopg2, and every SQLite worker carried libpq); nor the
+#: settings, which import every room's validators and with them Falcon, Jinja2, requests
+#: and embit: ~15 MB the master would hold for as long as the daemon runs.
+MASTER_MUST_NOT = ("transient.ops.metrics", "transient.store", "transient.settings", "transient.api")
 
 
 def test_the_daemon_s_master_imports_neither_the_metrics_nor_the_store():

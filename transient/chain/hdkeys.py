@@ -6,7 +6,8 @@ receive chain ``<key>/0/i`` from i = 0. A ``descriptor`` names the chain itself
 (``wpkh([d34db33f/84h/0h/0h]xpub…/0/*)``). SLIP-132 prefixes (ypub, zpub, vpub,
 Ltub, Mtub, dgub…) are read and written to the node as the plain xpub/tpub it
 knows. The elliptic-curve work is embit's (bench/hdkeys_libraries.py measures
-why); the encodings and the network rules are here.
+why); the encodings and the network rules are here. embit loads on the first key read
+(a worker without watch-only keys never needs its ~1 MB).
 
 Errors are ConfigError naming the key; a message never holds the key's text, so a
 private key pasted by mistake is not echoed or logged.
@@ -14,13 +15,12 @@ private key pasted by mistake is not echoed or logged.
 
 import re
 from dataclasses import dataclass
-
-from embit import base58, bech32
-from embit.bip32 import HDKey
-from embit.descriptor.checksum import checksum as _checksum
-from embit.hashes import hash160
+from typing import TYPE_CHECKING
 
 from ..core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from embit.bip32 import HDKey
 
 DERIVATIONS = ("wpkh", "sh-wpkh", "pkh")
 DEFAULT_DERIVATION = {"BTC": "wpkh", "LTC": "wpkh", "DOGE": "pkh"}
@@ -73,7 +73,7 @@ class WatchKey:
     currency: str
     derivation: str  # wpkh | sh-wpkh | pkh
     network: str  # main | test: the key's network class
-    chain: HDKey  # the public node whose children are the addresses
+    chain: "HDKey"  # the public node whose children are the addresses
     key_text: str  # the key as the node reads it (xpub/tpub), with the path to the chain
     origin: str  # "[fingerprint/path]" or ""
     fingerprint: str  # hex BIP32 fingerprint of the account key (the one the merchant gave)
@@ -101,6 +101,8 @@ class WatchKey:
             desc = "sh(wpkh(%s))" % body
         else:
             desc = "%s(%s)" % (self.derivation, body)
+        from embit.descriptor.checksum import checksum as _checksum
+
         return "%s#%s" % (desc, _checksum(desc))
 
     def check_network(self, chain_name, field):
@@ -143,6 +145,8 @@ def _parse_descriptor(currency, text, field):
             field=field,
         )
     if match["sum"]:
+        from embit.descriptor.checksum import checksum as _checksum
+
         if _checksum(text.split("#")[0]) != match["sum"]:
             raise ConfigError("%s: the descriptor's checksum is wrong" % field, field=field)
     derivation = "sh-wpkh" if match["outer"] == "sh" else match["outer"]
@@ -164,6 +168,9 @@ def _check_script(currency, derivation, field):
 
 def _read_key(currency, text, field):
     """Return (HDKey, network class, prefix name) of an extended public key."""
+    from embit import base58
+    from embit.bip32 import HDKey
+
     try:
         raw = base58.decode_check(text)
     except Exception:  # noqa: BLE001 - embit raises several types for bad text
@@ -190,10 +197,14 @@ def _read_key(currency, text, field):
 
 
 def _plain(key, network):
+    from embit import base58
+
     return base58.encode_check(_PLAIN[network] + key.serialize()[4:])
 
 
 def _fingerprint(key):
+    from embit.hashes import hash160
+
     return hash160(key.key.sec())[:4].hex()
 
 
@@ -205,6 +216,9 @@ def encode_address(currency, chain_name, derivation, sec):
         raise ConfigError(
             "xpub: no address encoding known for %s on %s" % (currency, chain_name), field="coins.%s.xpub" % currency
         ) from None
+    from embit import base58, bech32
+    from embit.hashes import hash160
+
     h160 = hash160(sec)
     if derivation == "pkh":
         return base58.encode_check(bytes([pkh_version]) + h160)

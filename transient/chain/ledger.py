@@ -242,19 +242,35 @@ def expire_due(currency, tip_height, now, events):
     """Recompute open payments of ``currency`` whose expiry has passed; return their ids.
 
     Runs inside the sync's transaction (under the coin's lease), so a payment
-    expires on time even when no transaction arrives, and only once.
+    expires on time even when no transaction arrives, and only once. CHUNK payments at
+    a time, as ``Ledger.settle``: two queries per chunk, its rows stored and its events
+    written at once and then let go. A start-up after a long stop may expire thousands,
+    and a worker keeps the memory of its peak.
     """
-    due = Payment.select().where(
+    due = (
         (Payment.currency == currency)
         & Payment.status.in_((st.UNPAID, st.UNDERPAID))
         & Payment.expires_at.is_null(False)
         & (Payment.expires_at <= now)
     )
-    expired = []
-    for payment in due:
-        if refresh(payment, tip_height, now, "expiry", events).status == st.EXPIRED:
-            expired.append(payment.id)
-    return expired
+    expired, after = [], None
+    while True:
+        # Keyset pages: no list of every due id is held meanwhile.
+        page = due if after is None else due & (Payment.id > after)
+        payments = list(Payment.select().where(page).order_by(Payment.id).limit(CHUNK))
+        if not payments:
+            return expired
+        after = payments[-1].id
+        part = [p.id for p in payments]
+        receipts = {}
+        for r in Receipt.select().where(Receipt.payment.in_(part)):
+            receipts.setdefault(r.payment_id, []).append(r)
+        for payment in payments:
+            summary = refresh(payment, tip_height, now, "expiry", events, receipts.get(payment.id, []), save=False)
+            if summary.status == st.EXPIRED:
+                expired.append(payment.id)
+        save_refreshed(payments)
+        events.write()
 
 
 SAVED_RECEIPT = [Receipt.state, Receipt.block_height, Receipt.block_hash, Receipt.last_seen, Receipt.confirmed_at]
@@ -293,8 +309,23 @@ def refresh(payment, tip_height, now, cause, events, receipts=None, save=True):
     if save:
         payment.save(only=REFRESHED)
     if old != summary.status:
-        events.add(payment, EVENT_STATUS, {"from": old, "to": summary.status, "cause": cause})
+        events.add(payment, EVENT_STATUS, status_change(old, summary.status, cause))
     return summary
+
+
+_CHANGES = {}  # (from, to, cause) -> the data of such a status change
+
+
+def status_change(old, new, cause):
+    """The data of a status change event, one dict per (from, to, cause): the batch keeps
+    every event's data until the commit (ops.lifecycle's lines), and a sweep that expires
+    thousands would hold thousands of equal dicts. Shared, so never changed: the outbox
+    and the lifecycle only read it."""
+    key = (old, new, cause)
+    data = _CHANGES.get(key)
+    if data is None:
+        data = _CHANGES.setdefault(key, {"from": old, "to": new, "cause": cause})
+    return data
 
 
 def summarize(payment, receipts, tip_height, now):

@@ -137,7 +137,8 @@ class Syncer:
             ledger.apply(changes)
             faults.point("sync.after_apply")
             changed = ledger.settle()
-            changed += expire_due(self.currency, changes.tip.height, now, events)
+            expired = expire_due(self.currency, changes.tip.height, now, events)
+            changed += expired
             events.write()
             ChainState.update(
                 cursor_hash=changes.tip.hash,
@@ -156,8 +157,12 @@ class Syncer:
             len(changes.outputs),
             len(changed),
         )
-        # A burst's listing would leave the worker tens of MB larger.
-        memory.after_sync(len(changes.outputs) >= LARGE_LISTING)
+        # A burst's listing, or a sweep that expired as many payments (a start-up after a
+        # long stop), would leave the worker tens of MB larger: what they held is let go
+        # first, then the freed memory goes back to the OS.
+        large = max(len(changes.outputs), len(expired)) >= LARGE_LISTING
+        del changes, events, ledger, expired
+        memory.after_sync(large)
         return changed
 
     def _vanished(self, changes, state):

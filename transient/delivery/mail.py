@@ -12,11 +12,9 @@ duplicate, with the same Message-ID, which many mail stores keep once); a proces
 before the server took it sends it then too (no loss).
 """
 
-import smtplib
 import socket
 import ssl
 import time
-from email import message_from_string, policy
 
 from ..core import faults
 from .dispatcher import Dispatcher
@@ -38,6 +36,9 @@ class Mailer:
     def send(self, text, recipient):
         """Send the message ``text`` to ``recipient``; return the server's final reply
         code. Raises smtplib.SMTPException or OSError."""
+        import smtplib  # here, as below: a worker that sends no mail never loads it (~0.5 MB)
+        from email import message_from_string, policy
+
         message = message_from_string(text, policy=policy.SMTP)
         sender = message["From"].addresses[0].addr_spec if message["From"] else None
         if self.smtp.scheme == "smtps":
@@ -74,6 +75,8 @@ class MailDispatcher(Dispatcher):
     def send(self, delivery):
         """Send ``delivery``'s message; return the Outcome (250: sent; a 5xx refusal: given
         up at once; a 4xx, a lost connection or a timeout: retried on the schedule)."""
+        import smtplib
+
         started, clock = self.clock(), time.monotonic()
         recipient = delivery.url[len("mailto:") :]
         try:

@@ -8,9 +8,11 @@ every event of one transaction carries the same snapshot of the payment.
 
 import json
 import sqlite3
+import sys
 import uuid
 
 from ..core.events import CREATED as PAYMENT_CREATED
+from ..core.ids import uuid4 as random_uuid
 from ..ops import lifecycle
 from ..store.db import is_sqlite
 from ..store.models import Event, Payment
@@ -42,7 +44,7 @@ class Outbox:
         webhook_url=None,
         extra_targets=(),
         listeners=(),
-        uuidgen=uuid.uuid4,
+        uuidgen=random_uuid,
         registry=None,
         projections=(),
     ):
@@ -108,7 +110,8 @@ class EventBatch:
         if type == PAYMENT_CREATED:
             self.new.add(pid)
         self.pending.append((pid, seq, type, data or {}))
-        self.added.append((pid, payment.currency, type, data or {}))
+        # One string per currency, not one per row: the batch keeps these until the commit.
+        self.added.append((pid, sys.intern(payment.currency), type, data or {}))
 
     def write(self):
         """Store the queued events and their deliveries; return how many events.
@@ -283,7 +286,7 @@ def _insert_events(made, now, returning):
     return _insert_returning(db, insert, values, len(_EVENT_FIELDS))
 
 
-def store_event(payment_id, type, data, now, uuidgen=uuid.uuid4):
+def store_event(payment_id, type, data, now, uuidgen=random_uuid):
     """Store one event of the payment ``payment_id`` outside a batch (a merchant's mark of
     a Greenfield invoice: it has no Transient delivery), the next of its sequence; return
     ``(event row id, sequence)``. Runs in the caller's transaction."""

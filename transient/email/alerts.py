@@ -55,7 +55,7 @@ class Msg:
 
     def say(self, lang):
         values = {k: v.say(lang) if isinstance(v, Msg) else v for k, v in self.values.items()}
-        return compose.CATALOGS[lang].gettext(self.text).format(**values)
+        return compose.catalogs()[lang].gettext(self.text).format(**values)
 
 
 def _m(text, **values):

@@ -14,7 +14,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from importlib import resources as package_files
 
-import jinja2
 from markupsafe import Markup, escape
 
 from ..api.checkout.i18n import LANGUAGES, compile_mo, numbers, parse_po
@@ -40,17 +39,22 @@ def _load():
     return catalogs
 
 
-CATALOGS = _load()
+@functools.cache
+def catalogs():
+    """``{language: translations}`` of the messages, read on the first one."""
+    return _load()
 
 
 def language(value):
     """One of the five languages for ``value`` ("de-CH" is de); English otherwise."""
     lang = str(value or "").strip().lower().replace("_", "-").split("-")[0]
-    return lang if lang in CATALOGS else "en"
+    return lang if lang in LANGUAGES else "en"
 
 
 @functools.cache
 def _environment(html):
+    import jinja2  # on the first message, as the pages' (web.pages)
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader(__package__, "templates"),
         autoescape=html,
@@ -73,14 +77,14 @@ def _fill_text(message, **values):
 def render(kind, lang, values):
     """Return ``(subject, text, html)`` of the message ``kind`` in ``lang``; amounts in
     ``values`` are written with the language's separators."""
-    translate = CATALOGS[lang].gettext
+    translate = catalogs()[lang].gettext
     shown = dict(values)
     fmt = numbers(lang)
     for key in ("amount", "received", "due"):
         if key in shown:
             shown[key] = fmt.format(shown[key])
     subject = translate(SUBJECTS[kind]).format(**shown)
-    context = dict(shown, subject=subject, lang=lang, gettext=translate, ngettext=CATALOGS[lang].ngettext)
+    context = dict(shown, subject=subject, lang=lang, gettext=translate, ngettext=catalogs()[lang].ngettext)
     text = _environment(False).get_template(kind + ".txt").render(**context)
     html = _environment(True).get_template(kind + ".html").render(**context)
     return subject, text, html
@@ -96,7 +100,7 @@ def message(kind, lang, sender, recipient, values, key, now):
 def alert(lang, sender, recipient, subject, lines, key, now):
     """The merchant's alert ``subject`` with its paragraphs ``lines`` (said in ``lang``
     already) as a whole message: text and HTML from the templates alert.txt and alert.html."""
-    translate = CATALOGS[lang]
+    translate = catalogs()[lang]
     context = dict(subject=subject, lines=lines, lang=lang, gettext=translate.gettext, ngettext=translate.ngettext)
     text = _environment(False).get_template("alert.txt").render(**context)
     html = _environment(True).get_template("alert.html").render(**context)

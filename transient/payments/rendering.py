@@ -57,28 +57,42 @@ class RenderedCache:
     which moves ``event_seq``) changes its row, and confirmations follow the tip. So a
     body is never stale, in one worker or many; a checkout page polling its payment
     costs one indexed query instead of four and a render.
+
+    Each body also keeps the database's commit mark (store.commits) read before the
+    query that last proved it: while the mark is the same, nothing was committed since,
+    by any process, and the body is served without the query.
     """
 
     def __init__(self, size=RENDERED_CACHE):
         self.size = size
-        self._items = OrderedDict()  # payment id -> (row, body)
+        self._items = OrderedDict()  # payment id -> [row, body, commit mark]
         self._lock = threading.Lock()
 
-    def get(self, pid, row):
+    def unchanged(self, pid, mark):
+        """The body kept for ``pid`` when nothing was committed since it was proved
+        (``mark``, not None, is the mark it was proved at), else None."""
+        kept = self._items.get(pid)  # a dict read: atomic, no lock
+        if kept is None or kept[2] != mark:
+            return None
+        return kept[1]
+
+    def get(self, pid, row, mark=None):
+        """The body kept for ``pid`` when rendered from ``row``, now proved at ``mark``."""
         if not self.size:
             return None
         with self._lock:
             kept = self._items.get(pid)
             if kept is None or kept[0] != row:
                 return None
+            self._items[pid] = [row, kept[1], mark]
             self._items.move_to_end(pid)
             return kept[1]
 
-    def put(self, pid, row, body):
+    def put(self, pid, row, body, mark=None):
         if not self.size:
             return
         with self._lock:
-            self._items[pid] = (row, body)
+            self._items[pid] = [row, body, mark]
             self._items.move_to_end(pid)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
@@ -88,9 +102,10 @@ class Renderer:
     """Renders payments and their events. ``coins`` maps a currency code to ``(backend,
     options)``; ``read_cache`` bounds the RenderedCache (0 turns it off)."""
 
-    def __init__(self, coins, read_cache=RENDERED_CACHE, public_url=None):
+    def __init__(self, coins, read_cache=RENDERED_CACHE, public_url=None, commits=None):
         self.coins = coins
         self.cache = RenderedCache(read_cache)
+        self.commits = commits if read_cache else None  # store.commits.CommitMark, or None
         # The base of the links a payment gives out ([server] public_url); without it
         # they are relative to wherever the API was reached.
         self.base_url = (public_url or "").rstrip("/")
@@ -102,6 +117,12 @@ class Renderer:
         JSON bytes, from the RenderedCache when the payment has not changed since;
         ``public``: its public view. Raises NotFound."""
         pid = payment_id(pid)
+        # Read before the query: a commit after it makes the next read ask again.
+        mark = self.commits.read() if self.commits is not None else None
+        if mark is not None:
+            body = self.cache.unchanged((pid, public), mark)
+            if body is not None:
+                return body
         db = Payment._meta.database
         if self._row_sql is None:
             # Every column by name (a migration may add columns in another order) and
@@ -119,7 +140,7 @@ class Renderer:
         row = db.execute_sql(self._row_sql, [Payment.id.db_value(pid)]).fetchone()
         if row is None:
             raise NotFound("no payment with id %s" % pid, "id")
-        body = self.cache.get((pid, public), row)
+        body = self.cache.get((pid, public), row, mark)
         if body is None:
             payment = Payment(**{f.name: f.python_value(v) for f, v in zip(self._row_fields, row)})
             payment._dirty.clear()
@@ -129,7 +150,7 @@ class Renderer:
             body = json.dumps(
                 {"success": True, "payment": public_view(rendered) if public else rendered}, ensure_ascii=False
             ).encode()
-            self.cache.put((pid, public), row, body)
+            self.cache.put((pid, public), row, body, mark)
         return body
 
     def status_history(self, payment, new=False, changes=None):

@@ -13,6 +13,7 @@ from ..core import events as event_types
 from ..core import status as st
 from ..core.clock import utcnow
 from ..core.errors import Conflict, NodeError, NotFound, RateUnavailable, ValidationError
+from ..core.ids import uuid4 as random_uuid
 from ..core.money import format_amount
 from ..core.text import text_problem
 from ..rates.logic import amount_for
@@ -50,7 +51,7 @@ class PaymentService:
         db=None,
         pools=None,
         clock=utcnow,
-        uuidgen=uuid.uuid4,
+        uuidgen=random_uuid,
         rates=None,
         price_lock=None,
         guard=None,

@@ -51,6 +51,8 @@ from ..reports.reconcile import ReconcileJob, Reconciler
 from ..reports.service import Reports
 from ..store import db as db_module
 from ..store import migrations
+from ..store.checkpoints import Checkpointer
+from ..store.commits import commit_mark
 from ..store.db import is_sqlite, open_database
 from ..store.group import GroupCommit
 from ..store.keys import KeyStore
@@ -132,7 +134,7 @@ class Runtime:
         )
         self.amqp = build_amqp(config, self.db, clock)
         # The outbox: events and their deliveries, written in each change's transaction.
-        self.renderer = Renderer(coins, read_cache=config["api.read_cache"], public_url=config["server.public_url"])
+        self.renderer = Renderer(coins, config["api.read_cache"], config["server.public_url"], commit_mark(self.db))
         # Greenfield invoices' webhooks: derived from the payments' events in their transaction.
         self.greenfield_events = Projection(self.targets, {c: b.decimals for c, b in self.backends.items()})
         # E-mail ([email] smtp_url): the customer's messages, queued in their events' transaction.
@@ -220,7 +222,7 @@ class Runtime:
         self.reports = Reports({c: b.decimals for c, b in self.backends.items()})
         self.reconciler = Reconciler(self.backends, grace=config["reconcile.grace"], clock=clock)
         self.reconcile_job = None
-        self.rollup_folder = None  # started on PostgreSQL (start())
+        self.store_job = None  # the database's upkeep in the background (start())
         if config["reconcile.interval"]:
             window = config["reconcile.window"]
             lease = ClusterLease("reconcile", holder or new_holder_id(), config["reconcile.interval"] + 60, clock)
@@ -438,9 +440,10 @@ class Runtime:
             self.amqp.start()
         if self.reconcile_job is not None:
             self.reconcile_job.start()
-        if not is_sqlite(self.db):  # the overview's deltas (reports/rollup.py)
-            self.rollup_folder = rollup.Folder(self.db)
-            self.rollup_folder.start()
+        # SQLite: the WAL's checkpoints, off the requests' commits (store/checkpoints.py);
+        # PostgreSQL: the overview's deltas folded (reports/rollup.py).
+        self.store_job = Checkpointer(self.db) if is_sqlite(self.db) else rollup.Folder(self.db)
+        self.store_job.start()
 
     def register_targets(self):
         """Make this daemon's configured webhook URL and AMQP exchange the targets every
@@ -481,8 +484,7 @@ class Runtime:
                 self.pool_keeper.stop()
             if self.reconcile_job is not None:
                 self.reconcile_job.stop()
-            if self.rollup_folder is not None:
-                self.rollup_folder.stop()
+            self.store_job.stop()
             if self.payout_runner is not None:
                 self.payout_runner.stop()
             self._started = False

@@ -15,9 +15,9 @@ import threading
 
 import peewee
 from peewee import DatabaseProxy, InterfaceError, OperationalError, PostgresqlDatabase, SqliteDatabase
-from playhouse.db_url import connect, parse
 
 from ..core.errors import ConfigError
+from .checkpoints import AUTOCHECKPOINT
 
 log = logging.getLogger("transient.db")
 
@@ -36,6 +36,8 @@ _SQLITE_PRAGMAS = {
     # Each thread has a connection, and each connection its own page cache (2 MB by
     # default): a dozen threads kept ~10 MB of pages the OS caches for them anyway.
     "cache_size": -512,  # KiB
+    # A commit checkpoints only past this; each worker's Checkpointer does it in between.
+    "wal_autocheckpoint": AUTOCHECKPOINT,  # pages
 }
 
 
@@ -266,8 +268,12 @@ def open_database(url):
         db.outages = Outages()  # nothing to lose: a file
     elif url.split("://", 1)[0] in ("postgres", "postgresql"):
         _require_postgres_driver()
+        from playhouse.db_url import parse  # here: it loads every backend's module (~0.6 MB)
+
         db = ReconnectingPostgresqlDatabase(**parse(url))
     else:
+        from playhouse.db_url import connect
+
         db = connect(url)
         db.outages = Outages()
     database.initialize(db)

@@ -12,8 +12,6 @@ checkout.js's form): ``|fill`` puts markup into a translated message after escap
 import functools
 import html
 
-import jinja2
-from jinja2.ext import i18n as i18n_extension
 from markupsafe import Markup
 
 #: Headers every HTML page sends (the Content-Security-Policy is each page's own).
@@ -56,18 +54,31 @@ def hidden(shown):
 def environment(*packages):
     """The Environment over the templates of ``packages`` (each one's ``templates/``
     folder), then the shared layout's; built once per set of packages."""
+    import jinja2  # on the first page: an idle worker serves JSON and never renders one
+
     loaders = [jinja2.PackageLoader(name, "templates") for name in (*packages, __package__)]
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,
         undefined=jinja2.StrictUndefined,  # a name the Python side forgot is an error, not ""
-        extensions=[i18n_extension],
+        extensions=["jinja2.ext.i18n"],
         keep_trailing_newline=True,
         finalize=escaped,
     )
     env.filters["fill"] = fill
     env.globals["hidden"] = hidden
     return env
+
+
+class Templates:
+    """``environment(*packages)``, built on first use: a module with pages holds one of
+    these, so importing it does not load jinja2 (an idle worker renders no page)."""
+
+    def __init__(self, *packages):
+        self.packages = packages
+
+    def __getattr__(self, name):
+        return getattr(environment(*self.packages), name)
 
 
 def messages(env, name):

@@ -14,6 +14,7 @@ and a grouping rule each.
 """
 
 import ast
+import functools
 import gettext
 import io
 import re
@@ -103,8 +104,11 @@ def _load(domain):
     return catalogs
 
 
-CATALOGS = _load(DOMAIN)
-DOMAINS = {DOMAIN: CATALOGS, DASHBOARD: _load(DASHBOARD)}
+@functools.cache
+def catalogs(domain=DOMAIN):
+    """``{language: translations}`` of ``domain`` (DOMAIN or DASHBOARD), read on first use:
+    an idle worker serves no page, and the catalogs are ~0.5 MB."""
+    return _load(domain)
 
 
 def choose(requested=None, accept_language=None):
@@ -112,7 +116,7 @@ def choose(requested=None, accept_language=None):
     Accept-Language's (by q value, ``de-CH`` counting as ``de``) that we have, else English."""
     if requested:
         lang = requested.strip().lower().replace("_", "-").split("-")[0]
-        if lang in CATALOGS:
+        if lang in LANGUAGES:
             return lang
     ranked = []
     for position, item in enumerate((accept_language or "").split(",")):
@@ -125,7 +129,7 @@ def choose(requested=None, accept_language=None):
             except ValueError:
                 q = 0.0
         lang = tag.strip().lower().split("-")[0]
-        if lang in CATALOGS and q > 0:
+        if lang in LANGUAGES and q > 0:
             ranked.append((-q, position, lang))
     return min(ranked)[2] if ranked else DEFAULT
 
@@ -133,8 +137,8 @@ def choose(requested=None, accept_language=None):
 def gettext_for(lang, domain=DOMAIN):
     """The ``gettext`` function of ``lang`` in ``domain``'s catalog (English: the message
     itself)."""
-    catalogs = DOMAINS[domain]
-    return catalogs.get(lang, catalogs[DEFAULT]).gettext
+    found = catalogs(domain)
+    return found.get(lang, found[DEFAULT]).gettext
 
 
 def numbers(lang):

@@ -60,7 +60,7 @@ def _load_assets():
 
 
 ASSETS = _load_assets()
-PAGES = pages.environment(__package__)
+PAGES = pages.Templates(__package__)
 
 
 def template_messages():

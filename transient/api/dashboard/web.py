@@ -32,7 +32,7 @@ CSP = (
 # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the
 # dashboard's own forms, and the forms are checked by their Origin.
 HEADERS = {"Content-Security-Policy": CSP, **pages.SAFE_HEADERS, "Referrer-Policy": "same-origin"}
-PAGES = pages.environment(__package__)
+PAGES = pages.Templates(__package__)
 RANK = {role: n for n, role in enumerate(ROLES)}
 
 
@@ -116,9 +116,9 @@ def lang_of(req, user=None):
     """The page's language: ``?lang=`` when it names one of ours, else the user's own
     (their account page), else the browser's Accept-Language, else English."""
     asked = (req.get_param("lang") or "").strip().lower().replace("_", "-").split("-")[0]
-    if asked in i18n.CATALOGS:
+    if asked in i18n.LANGUAGES:
         return asked
-    if user is not None and user.language in i18n.CATALOGS:
+    if user is not None and user.language in i18n.LANGUAGES:
         return user.language
     return i18n.choose(None, req.get_header("Accept-Language"))
 

@@ -13,7 +13,7 @@ from ...greenfield.invoices import Unknown
 from ...web import pages
 from ..checkout.page import ASSETS, PAGE_HEADERS
 
-PAGES = pages.environment(__package__)
+PAGES = pages.Templates(__package__)
 MESSAGES = {
     shapes.NEW: ("waiting", "Choose how you want to pay."),
     shapes.PROCESSING: ("waiting", "Payment received. Waiting for confirmations."),
