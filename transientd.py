@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import traceback
+import warnings
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
@@ -109,6 +110,12 @@ class Daemon(BaseApplication):
 
     def load(self):
         # Runs in each worker after the fork: connections are never shared across processes.
+        # requests loads a character set detector (~1.4 MB) for Response.text of a reply
+        # that names no charset; Transient's clients decode their replies as UTF-8 and
+        # never ask. Without one, requests takes UTF-8 there (and warns at import).
+        sys.modules.setdefault("charset_normalizer", None)
+        sys.modules.setdefault("chardet", None)
+        warnings.filterwarnings("ignore", "Unable to find acceptable character detection dependency")
         config = self.config.load()
         if config["database.url"].startswith("sqlite"):
             # peewee imports the PostgreSQL driver whenever it is installed; on SQLite it
