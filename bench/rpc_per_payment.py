@@ -12,10 +12,12 @@ ping is one the daemon would get in production.
 
 Measured per mode: the daemon's RPC calls (from the node's log, by method) per paid
 payment, and the detection latency broadcast -> PENDING (p50, p99), and block -> PAID.
-The baseline, run in the same bench: the same daemon with ``sync_coalesce_ms = 0`` (one
-sync per ping). Also printed: the seed design's figure (one gettransaction per ping: two
-per payment) and the figure measured before this change (300 payments in a stream,
-~1 180 calls: listsinceblock + getblockchaininfo per ping, two pings per payment).
+The daemon runs with its default ``sync_coalesce_ms`` and ``sync_quiet_ms`` (or
+``--coalesce-ms``/``--quiet-ms``). The baseline, run in the same bench: the same daemon
+with ``sync_coalesce_ms = 0`` (one sync per ping). Also printed: the seed design's figure
+(one gettransaction per ping: two per payment) and the figure measured before issue 19
+(300 payments in a stream, ~1 180 calls: listsinceblock + getblockchaininfo per ping,
+two pings per payment).
 
     python bench/rpc_per_payment.py --n 300 --json rpc.json
 """
@@ -42,13 +44,15 @@ from _harness import (
 
 from transient.core import status as S
 from transient.devnet.node import find_free_port, notify_command
+from transient.settings.coins import COIN_SETTINGS
 from transient.store.db import open_database
 from transient.store.models import Payment
 
 AMOUNT = Decimal("0.001")
 USER = "transientd"
 SEED_PER_PAYMENT = 2.0  # the seed's design: one gettransaction per walletnotify ping, two pings per payment
-BEFORE_PER_PAYMENT = 1180 / 300  # measured before this change (issue 19): a stream of 300
+BEFORE_PER_PAYMENT = 1180 / 300  # measured before issue 19: a stream of 300
+DEFAULTS = {s.key: s.default for s in COIN_SETTINGS}
 
 
 class Watcher(threading.Thread):
@@ -75,7 +79,7 @@ class Watcher(threading.Thread):
 class Shop:
     """One daemon on its own wallet and SQLite file, with notify wired to it."""
 
-    def __init__(self, node, tmp, coalesce_ms, name):
+    def __init__(self, node, tmp, spacing, name):
         port = find_free_port()
         url = "http://127.0.0.1:%d" % port
         node.walletnotify = notify_command("transaction", "LTC", url)
@@ -84,7 +88,8 @@ class Shop:
         node.load_wallets()
         self.wallet = node.create_wallet(name)
         db_url = "sqlite:///%s" % os.path.join(tmp, "%s.db" % name)
-        extra = "address_pool = 0\nsync_coalesce_ms = %d\n" % coalesce_ms
+        coalesce_ms, quiet_ms = spacing
+        extra = "address_pool = 0\nsync_coalesce_ms = %d\nsync_quiet_ms = %d\n" % (coalesce_ms, quiet_ms)
         self.daemon = start_daemon(tmp, db_url, node.coin_config(self.wallet, USER, poll=30, extra=extra), port=port)
         self.db = open_database(db_url)
         self.session = requests.Session()
@@ -107,8 +112,8 @@ def only_merchant(node, keep):
             node.rpc("unloadwallet", name)
 
 
-def run(node, args, tmp, outpoints, coalesce_ms, mode):
-    shop = Shop(node, tmp, coalesce_ms, "shop-%s-%d" % (mode, coalesce_ms))
+def run(node, args, tmp, outpoints, spacing, mode):
+    shop = Shop(node, tmp, spacing, "shop-%s-%d-%d" % (mode, *spacing))
     try:
         pays, ids = shop.create(args.n)
         raws = sign_payments(node, "funder", outpoints, [(p["payment_address"], AMOUNT) for p in pays])
@@ -150,7 +155,8 @@ def run(node, args, tmp, outpoints, coalesce_ms, mode):
     total = sum(calls.values())
     return {
         "mode": mode,
-        "coalesce_ms": coalesce_ms,
+        "coalesce_ms": spacing[0],
+        "quiet_ms": spacing[1],
         "n": len(ids),
         "paid": len(watcher.paid),
         "complete": done is not None,
@@ -168,13 +174,19 @@ def main():
     parser.add_argument("--n", type=int, default=300, help="payments per run")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between two payments of the stream")
     parser.add_argument("--block-every", type=int, default=20, help="a block every this many payments of the stream")
-    parser.add_argument("--coalesce-ms", type=int, default=500, help="the daemon's sync_coalesce_ms (its default)")
+    parser.add_argument(
+        "--coalesce-ms", type=int, default=DEFAULTS["sync_coalesce_ms"], help="sync_coalesce_ms (default: its default)"
+    )
+    parser.add_argument(
+        "--quiet-ms", type=int, default=DEFAULTS["sync_quiet_ms"], help="sync_quiet_ms (default: its default)"
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--smoke", action="store_true", help="tiny size: proves the bench runs (CI)")
     args = parser.parse_args()
     if args.smoke:
         args.n, args.interval, args.block_every = 12, 0.2, 6
-    runs = [(mode, ms) for mode in ("stream", "burst") for ms in (args.coalesce_ms, 0)]
+    spacings = ((args.coalesce_ms, args.quiet_ms), (0, args.quiet_ms))
+    runs = [(mode, spacing) for mode in ("stream", "burst") for spacing in spacings]
     results = []
     with tempfile.TemporaryDirectory(prefix="transient-bench-") as tmp:
         node = BenchNode(os.path.join(tmp, "node"), users=(USER,))
@@ -183,8 +195,8 @@ def main():
             node.setup()
             node.create_wallet("funder")
             outpoints = fund(node, "funder", len(runs) * args.n, AMOUNT + Decimal("0.00001"))
-            for i, (mode, ms) in enumerate(runs):
-                results.append(run(node, args, tmp, outpoints[i * args.n : (i + 1) * args.n], ms, mode))
+            for i, (mode, spacing) in enumerate(runs):
+                results.append(run(node, args, tmp, outpoints[i * args.n : (i + 1) * args.n], spacing, mode))
         finally:
             node.stop()
     report(results, args)
@@ -198,7 +210,7 @@ def report(results, args):
         b = base[r["mode"]]
         rows.append(
             (
-                "%s, coalesce %d ms" % (r["mode"], r["coalesce_ms"]),
+                "%s, coalesce %d ms, quiet %d ms" % (r["mode"], r["coalesce_ms"], r["quiet_ms"]),
                 r["paid"],
                 r["n"],
                 r["calls_total"],

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from _daemon import ROOT, Daemon, coin_config
@@ -295,6 +296,39 @@ def test_walletnotify_and_blocknotify_drive_every_payment(tmp_path, regtest):
                 d.wait_status(p["id"], "PAID")
             coin = d.get("/healthz").json()["coins"]["LTC"]
             assert coin["last_notify_at"] is not None and coin["syncs"] >= 2
+        finally:
+            d.kill()
+    finally:
+        node.stop()
+
+
+def test_a_stream_with_blocks_is_driven_by_pings_alone(tmp_path, regtest):
+    """Payments a quarter second apart (each ping after a quiet spell: a sync at once)
+    with a block after every fourth, the next payment right behind the block's pings
+    (close together: they share the spaced sync). The daemon never polls, so every
+    payment reaching PAID shows that no ping was left without a sync."""
+    port = find_free_port()
+    url = "http://127.0.0.1:%d" % port
+    node = RegtestNode(
+        tmp_path / "node",
+        walletnotify=notify_command("transaction", "LTC", url),
+        blocknotify=notify_command("block", "LTC", url),
+    )
+    node.start()
+    try:
+        node.setup()
+        wallet = node.create_wallet("shop")
+        config = coin_config(node, wallet, poll=3600) + "sync_coalesce_ms = 300\nsync_quiet_ms = 200\n"
+        d = Daemon(str(tmp_path), "sqlite:///%s" % (tmp_path / "d.db"), config, port=port).start()
+        try:
+            pays = [d.create(currency="LTC", amount="0.01") for _ in range(12)]
+            for i, p in enumerate(pays):
+                node.pay(p["payment_address"], "0.01")
+                if i % 4 == 3:
+                    node.mine(1)
+                time.sleep(0.25)
+            for p in pays:
+                d.wait_status(p["id"], "PAID")
         finally:
             d.kill()
     finally:

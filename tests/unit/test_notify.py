@@ -106,38 +106,44 @@ def test_a_ping_needs_neither_the_database_nor_the_node(tmp_path):
         runtime.close()
 
 
-# -- spacing of close syncs (sync_coalesce_ms) ----------------------------------------
+# -- spacing of close syncs (sync_coalesce_ms, sync_quiet_ms) ---------------------------
 
 
 class SteppedClock:
-    """A monotonic clock that moves only when told to or when the runner sleeps."""
+    """A monotonic clock that moves only when told to or when the runner sleeps;
+    ``at`` maps a time to a callable run once when a sleep reaches it."""
 
     def __init__(self):
         self.now = 0.0
         self.slept = []
+        self.at = {}
 
     def __call__(self):
         return self.now
 
     def sleep(self, seconds):
         self.slept.append(seconds)
-        self.now += seconds
+        self.now = round(self.now + seconds, 6)
+        for when in sorted(t for t in self.at if t <= self.now):
+            self.at.pop(when)()
 
 
 class RecordingSyncer(HeldSyncer):
-    """Each sync notes the clock when it starts, and may hear pings while it runs."""
+    """Each sync notes the clock when it starts, may hear pings while it runs, and
+    returns ``runs`` (0: another process holds the lease)."""
 
-    def __init__(self, clock):
+    def __init__(self, clock, runs=1):
         super().__init__()
         self.clock = clock
         self.starts = []
         self.pings_during = []
+        self.runs = runs
 
     def run(self):
         self.starts.append(self.clock())
         for wake in self.pings_during.pop(0) if self.pings_during else ():
             wake()
-        return 1
+        return self.runs
 
 
 class QueuedJobs:
@@ -150,10 +156,23 @@ class QueuedJobs:
         self.jobs.append(func)
 
 
-def test_close_syncs_are_spaced_and_a_quiet_ping_syncs_at_once():
+def stepped_runner(coalesce, quiet=None, poll=3600, runs=1):
     clock, jobs = SteppedClock(), QueuedJobs()
-    syncer = RecordingSyncer(clock)
-    runner = CoinRunner(syncer, 3600, jobs, clock, coalesce=0.5, monotonic=clock, sleep=clock.sleep)
+    syncer = RecordingSyncer(clock, runs)
+    runner = CoinRunner(syncer, poll, jobs, clock, coalesce=coalesce, quiet=quiet, monotonic=clock, sleep=clock.sleep)
+    return runner, syncer, clock, jobs
+
+
+def ping_at(runner, clock, jobs, when):
+    """A ping at ``when``; runs the sync job it queued, if any."""
+    clock.now = when
+    runner.wake()
+    while jobs.jobs:
+        jobs.jobs.pop(0)()
+
+
+def test_close_syncs_are_spaced_and_a_quiet_ping_syncs_at_once():
+    runner, syncer, clock, jobs = stepped_runner(0.5)
     runner.wake()
     jobs.jobs.pop()()
     assert syncer.starts == [0.0] and clock.slept == []  # the first ping: no wait
@@ -168,10 +187,38 @@ def test_close_syncs_are_spaced_and_a_quiet_ping_syncs_at_once():
     assert syncer.starts == [0.0, 0.5, 3.0] and jobs.jobs == []
 
 
+def test_a_stream_slower_than_the_quiet_spell_syncs_each_ping_at_once():
+    # Payments 0.25 s apart with a spacing of 0.3 s: each still syncs when its ping comes.
+    runner, syncer, clock, jobs = stepped_runner(0.3, quiet=0.2)
+    for i in range(6):
+        ping_at(runner, clock, jobs, i * 0.25)
+    assert syncer.starts == [i * 0.25 for i in range(6)] and clock.slept == []
+
+
+def test_a_block_burst_and_the_next_payment_share_one_sync_at_the_spacing():
+    runner, syncer, clock, jobs = stepped_runner(0.3, quiet=0.2)
+    ping_at(runner, clock, jobs, 0.0)  # the burst's first ping: at once
+    for when in (0.02, 0.05, 0.1, 0.14):  # the block's walletnotify pings, close together
+        clock.now = when
+        runner.wake()
+    clock.at[0.25] = runner.wake  # the next payment, 0.25 s after the first: close to the burst
+    jobs.jobs.pop()()
+    assert syncer.starts == [0.0, 0.3] and jobs.jobs == []  # two syncs for six pings
+    assert max(clock.slept) <= 0.01 + 1e-9  # the wait looks for quiet pings as it goes
+
+
+def test_a_quiet_ping_ends_the_wait_of_close_ones():
+    runner, syncer, clock, jobs = stepped_runner(0.5, quiet=0.2)
+    ping_at(runner, clock, jobs, 0.0)
+    clock.now = 0.1
+    runner.wake()  # close: due at 0.5
+    clock.at[0.35] = runner.wake  # 0.25 s after the last ping: at once
+    jobs.jobs.pop()()
+    assert syncer.starts == [0.0, 0.35]
+
+
 def test_pings_during_a_sync_get_one_more_sync_after_the_spacing():
-    clock, jobs = SteppedClock(), QueuedJobs()
-    syncer = RecordingSyncer(clock)
-    runner = CoinRunner(syncer, 3600, jobs, clock, coalesce=0.5, monotonic=clock, sleep=clock.sleep)
+    runner, syncer, clock, jobs = stepped_runner(0.5, quiet=1.0)
     syncer.pings_during = [[runner.wake] * 3, [runner.wake]]
     runner.wake()
     jobs.jobs.pop()()
@@ -180,11 +227,43 @@ def test_pings_during_a_sync_get_one_more_sync_after_the_spacing():
     assert max(clock.slept) <= 0.5  # never more than the spacing
 
 
+def test_a_quiet_ping_during_a_sync_gets_one_more_sync_right_after_it():
+    runner, syncer, clock, jobs = stepped_runner(0.5, quiet=0.2)
+    ping_at(runner, clock, jobs, 0.0)
+    clock.now = 1.0
+    syncer.pings_during = [[lambda: setattr(clock, "now", 1.3) or runner.wake()]]
+    runner.wake()
+    jobs.jobs.pop()()
+    assert syncer.starts == [0.0, 1.0, 1.3]  # no spacing: the ping came 0.3 s after the last one
+
+
 def test_no_spacing_syncs_at_every_ping():
-    clock, jobs = SteppedClock(), QueuedJobs()
-    syncer = RecordingSyncer(clock)
-    runner = CoinRunner(syncer, 3600, jobs, clock, coalesce=0, monotonic=clock, sleep=clock.sleep)
+    runner, syncer, clock, jobs = stepped_runner(0, quiet=0.2)
     for _ in range(3):
         runner.wake()
         jobs.jobs.pop()()
     assert syncer.starts == [0.0, 0.0, 0.0] and clock.slept == []
+
+
+def test_the_poll_is_skipped_while_syncs_go_through():
+    runner, syncer, clock, jobs = stepped_runner(0.3, quiet=0.2, poll=10)
+    ping_at(runner, clock, jobs, 100.0)
+    clock.now = 104.9  # a sync went through less than half a poll interval ago
+    runner.poll()
+    assert jobs.jobs == [] and syncer.starts == [100.0]
+    clock.now = 105.0
+    runner.poll()
+    jobs.jobs.pop()()
+    assert syncer.starts == [100.0, 105.0]
+
+
+def test_the_poll_is_not_skipped_after_a_sync_that_did_not_go_through():
+    # Another process held the lease: this one synced nothing, its poll still looks.
+    runner, syncer, clock, jobs = stepped_runner(0.3, quiet=0.2, poll=10, runs=0)
+    clock.now = 100.0
+    runner.wake()
+    jobs.jobs.pop()()
+    jobs.jobs.clear()  # the lease's retry job
+    clock.now = 101.0
+    runner.poll()
+    assert jobs.jobs and syncer.starts == [100.0]

@@ -1,11 +1,13 @@
 """Schedules each coin's sync: a fallback poll, pings from the node, start-up catch-up.
 
-A burst of pings while a sync runs makes exactly one more sync; a ping when
-none runs starts one at once, unless a sync started less than ``coalesce``
-seconds ago: it then waits out the rest of that spacing, so a steady stream of
-pings (a few wallet transactions a second) shares one listing instead of one
-each, and a ping waits at most ``coalesce`` seconds more. Node outages back off
-and are logged once per change of state.
+A burst of pings while a sync runs makes exactly one more sync. A ping after a
+quiet spell (no trigger for ``quiet`` seconds) starts a sync at once, even if
+one started a moment ago: a stream of payments a few hundred milliseconds apart
+gets one sync each, without waiting. Triggers that come closer together than
+that (a block's walletnotify pings and the payment right after them, a burst of
+payments) share a sync started ``coalesce`` seconds after the previous one, so
+each waits at most that long. The poll is skipped while syncs go through anyway.
+Node outages back off and are logged once per change of state.
 """
 
 import datetime
@@ -21,20 +23,33 @@ from ..ops import logs, metrics
 
 log = logging.getLogger("transient.sync")
 MAX_BACKOFF = 60.0
+WAIT_STEP = 0.01  # seconds: a quiet ping ends a spacing wait within this long
 
 
 class CoinRunner:
     """Runs one coin's Syncer, coalescing triggers."""
 
     def __init__(
-        self, syncer, poll_interval, scheduler, clock, coalesce=0.0, monotonic=time.monotonic, sleep=time.sleep
+        self,
+        syncer,
+        poll_interval,
+        scheduler,
+        clock,
+        coalesce=0.0,
+        quiet=None,
+        monotonic=time.monotonic,
+        sleep=time.sleep,
     ):
         self.syncer = syncer
         self.poll_interval = poll_interval
-        self.coalesce = coalesce
+        self.coalesce = coalesce  # seconds between the starts of syncs for close triggers
+        self.quiet = coalesce if quiet is None else quiet  # seconds without a trigger: the next syncs at once
         self._monotonic = monotonic
         self._sleep = sleep
-        self._last_start = None
+        self._last_start = None  # monotonic start of the last sync
+        self._last_wake = None  # monotonic time of the last trigger
+        self._last_ok = None  # monotonic start of the last sync that went through
+        self._due = None  # monotonic time the pending sync may start
         self.scheduler = scheduler
         self.clock = clock
         self.job_id = "sync-now-%s" % syncer.currency
@@ -57,9 +72,12 @@ class CoinRunner:
         A ping costs a flag under a lock: no database, no RPC. At most one job is
         queued, and a running sync only notes that it must go round once more.
         """
+        now = self._monotonic()
         with self._lock:
             self.wakes += 1
             self._dirty = True
+            self._due = _earlier(self._due, self._start_at(now))
+            self._last_wake = now
             if self._running or self._queued:
                 return False
             self._queued = True
@@ -71,11 +89,23 @@ class CoinRunner:
             raise
         return True
 
+    def _start_at(self, now):
+        """When a trigger at ``now`` may start its sync: at once after ``quiet`` seconds
+        without a trigger, else ``coalesce`` seconds after the last sync started."""
+        close = self._last_wake is not None and now - self._last_wake < self.quiet
+        if not close or self._last_start is None:
+            return now
+        return max(now, self._last_start + self.coalesce)
+
     def poll(self):
         """The fallback poll: a sync unless the node is in back-off. It only wakes the
         runner's job, so a sync longer than the poll interval never overlaps the poll."""
         metrics.observe_rss()  # each worker's memory gauge stays fresh between scrapes
         if self._retry_at is not None and self.clock() < self._retry_at:
+            return
+        # Syncs that went through within the last half interval cover whatever a lost
+        # ping announced: a lost ping still syncs within 1.5 intervals.
+        if self._last_ok is not None and self._monotonic() - self._last_ok < self.poll_interval / 2:
             return
         self.wake()
 
@@ -97,17 +127,20 @@ class CoinRunner:
                 self._space_out()
                 with self._lock:
                     self._dirty = False  # pings during the wait are served by this sync
-                self._last_start = self._monotonic()
-                self._timed_sync()
+                    self._due = None
+                    self._last_start = self._monotonic()
+                if self._timed_sync():
+                    self._last_ok = self._last_start
         except BaseException:
             with self._lock:
                 self._running = False
             raise
 
     def _timed_sync(self):
+        """Run one sync; return True when it went through (this process synced)."""
         self.sync_started = time.monotonic()
         try:
-            self._sync()
+            return self._sync()
         finally:
             self.sync_started = None
             self.first_done = True
@@ -122,13 +155,15 @@ class CoinRunner:
         return "node unavailable, retrying" if self._failures else "synced"
 
     def _space_out(self):
-        """Wait until ``coalesce`` seconds have passed since the last sync started
-        (at once for the first ping after a quiet spell)."""
-        if self._last_start is None or self.coalesce <= 0:
-            return
-        wait = self._last_start + self.coalesce - self._monotonic()
-        if wait > 0:
-            self._sleep(min(wait, self.coalesce))
+        """Wait until the pending triggers may sync (see :meth:`_start_at`); a quiet
+        trigger during the wait ends it."""
+        while True:
+            with self._lock:
+                due = self._due
+            wait = 0 if due is None else due - self._monotonic()
+            if wait <= 0:
+                return
+            self._sleep(min(wait, WAIT_STEP))
 
     def _sync(self):
         currency = self.syncer.currency
@@ -157,15 +192,16 @@ class CoinRunner:
                     extra={"event": "node.down", "currency": currency, "error": str(exc)},
                 )
             self._note_error(str(exc))
-            return
+            return False
         except Exception:
             metrics.SYNC_FAILURES.labels(currency, "internal").inc()
             log.exception("%s: sync failed", currency)
             self._note_error("internal error during sync (see the log)")
-            return
+            return False
         if runs and self._node.up():
             log.info("%s: node reachable again, up", currency, extra={"event": "node.up", "currency": currency})
         self._failures, self._retry_at = 0, None
+        return runs > 0
 
     def _retry_later(self, seconds):
         self.scheduler.add_job(
@@ -183,6 +219,10 @@ class CoinRunner:
             log.debug("could not record the sync error", exc_info=True)
 
 
+def _earlier(a, b):
+    return b if a is None else min(a, b)
+
+
 def _seconds(value):
     return datetime.timedelta(seconds=value)
 
@@ -191,11 +231,12 @@ class SyncScheduler:
     """One APScheduler per process, with a poll job and a runner per coin.
 
     ``syncers`` maps a currency to its Syncer, ``poll_intervals`` to its poll
-    interval in seconds, ``coalesce`` (optional) to its spacing of close syncs in seconds.
+    interval in seconds, ``coalesce`` (optional) to its spacing of close syncs in seconds,
+    ``quiet`` (optional) to the quiet spell after which a ping syncs at once.
     """
 
-    def __init__(self, syncers, poll_intervals, clock, coalesce=None):
-        coalesce = coalesce or {}
+    def __init__(self, syncers, poll_intervals, clock, coalesce=None, quiet=None):
+        coalesce, quiet = coalesce or {}, quiet or {}
         workers = max(4, 2 * len(syncers) + 1)
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(workers)},
@@ -203,7 +244,9 @@ class SyncScheduler:
             timezone="UTC",
         )
         self.runners = {
-            code: CoinRunner(syncer, poll_intervals[code], self.scheduler, clock, coalesce.get(code, 0.0))
+            code: CoinRunner(
+                syncer, poll_intervals[code], self.scheduler, clock, coalesce.get(code, 0.0), quiet.get(code)
+            )
             for code, syncer in syncers.items()
         }
 

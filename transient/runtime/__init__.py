@@ -265,6 +265,7 @@ class Runtime:
             {c: config.coins[c]["poll_interval"] for c in self.syncers},
             clock,
             coalesce={c: config.coins[c]["sync_coalesce_ms"] / 1000 for c in self.syncers},
+            quiet={c: config.coins[c]["sync_quiet_ms"] / 1000 for c in self.syncers},
         )
         pool_lease = ClusterLease("address-pool", holder or new_holder_id(), POOL_LEASE_SECONDS, clock)
         self.pool_keeper = PoolKeeper(self.pools, lease=pool_lease) if self.pools else None

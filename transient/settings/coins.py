@@ -40,10 +40,16 @@ COIN_SETTINGS = [
     Setting("poll_interval", 5, _int(1, 3600), "Seconds between fallback syncs (pings from the node sync at once)."),
     Setting(
         "sync_coalesce_ms",
-        500,
+        300,
         _int(0, 1000),
-        "A sync starts at most this many milliseconds after the previous one began, so a stream of pings shares"
-        " listings (a ping after a quiet spell syncs at once); 0: one sync per ping.",
+        "Pings closer together than sync_quiet_ms (a block's walletnotify pings) share a sync started this many"
+        " milliseconds after the previous one; 0: one sync per ping.",
+    ),
+    Setting(
+        "sync_quiet_ms",
+        200,
+        _int(0, 1000),
+        "A ping this many milliseconds after the last one (a payment in a steady stream) syncs at once.",
     ),
     Setting(
         "underpayment_tolerance",
