@@ -199,6 +199,25 @@ def test_expiry_of_many_payments_runs_chunk_by_chunk(db, monkeypatch):
     assert Payment.get_by_id(later.id).status == S.UNPAID
 
 
+def test_a_large_sync_lets_its_connection_go(db, monkeypatch):
+    """After a sync as large as a burst's, its connection is closed (the statements it
+    prepared meanwhile would pin the memory the sync's rows filled); a small sync keeps
+    it, and the next sync opens a new one and works."""
+    from transient.chain import sync as sync_module
+
+    monkeypatch.setattr(sync_module, "LARGE_LISTING", 3)
+    closed, close = [], db.close
+    monkeypatch.setattr(db, "close", lambda: closed.append(db.in_transaction()) or close())
+    payments = [make_payment("C%d" % i, 100) for i in range(3)]
+    listed = [out(TX[i % len(TX)], 100, 1, height=100, address="C%d" % i, output=str(i)) for i in range(3)]
+    syncer = Syncer("LTC", FakeNode(Changes(tip(100), listed), Changes(tip(101), [])), 1, db, clock=lambda: T0)
+    syncer.run()
+    assert closed == [False]  # once, outside the transaction
+    assert all(Payment.get_by_id(p.id).status == S.PAID for p in payments)
+    syncer.run()
+    assert closed == [False] and ChainState.get_by_id("LTC").cursor_height == 101
+
+
 def test_removed_entries_unless_relisted(db):
     p = make_payment(amount=200)
     sync(db, Changes(tip(101), [out(TX[0], 100, 1, height=101), out(TX[1], 100, 1, height=101)]))
