@@ -4,6 +4,8 @@ charged in equal parts), against the anchor (bench/_bare_app.py: a bare Falcon a
 transientd's own master and worker) in the same run, each sampled a few times once idle.
 The daemon syncs against a regtest litecoind (its poll running, nothing to pay), over
 SQLite or PostgreSQL; the payments are bulk-inserted (bench/dashboard.py's rows).
+PSS also splits the library pages shared with every other process on the machine, so it
+moves by a MB or two with what else runs; USS (what the processes alone hold) does not.
 
     python bench/idle_memory.py                 # 100k payments, SQLite
     python bench/idle_memory.py --db postgresql://postgres@127.0.0.1:5432/test
@@ -25,13 +27,13 @@ USER = "transientd"
 
 
 def sample(pid, count, pause):
-    """The median over ``count`` samples of the tree's PSS and RSS (MB), and the last
+    """The median over ``count`` samples of the tree's PSS, RSS and USS (MB), and the last
     sample's PSS of each process (``"each"``)."""
     found = []
     for _ in range(count):
         time.sleep(pause)
         found.append(daemon_memory(pid))
-    total = {k: statistics.median(f["total"][k] for f in found) for k in ("pss", "rss")}
+    total = {k: statistics.median(f["total"][k] for f in found) for k in ("pss", "rss", "uss")}
     total["each"] = {p: round(m["pss"], 1) for p, m in found[-1].items() if p != "total"}
     return total
 
@@ -79,15 +81,17 @@ def main():
                 drop()
     print("PSS MB by process (master first): transientd %s, anchor %s" % (got["each"], base["each"]))
     label = "SQLite" if args.db == "sqlite" else "PostgreSQL"
-    rows.append((label, "anchor (bare app, daemon's worker)", base["pss"], base["rss"], 1.0))
-    rows.append((label, "transientd, %d payments" % args.n, got["pss"], got["rss"], got["pss"] / base["pss"]))
+    rows.append((label, "anchor (bare app, daemon's worker)", base["pss"], base["rss"], base["uss"], 1.0))
+    rows.append(
+        (label, "transientd, %d payments" % args.n, got["pss"], got["rss"], got["uss"], got["pss"] / base["pss"])
+    )
     print_table(
         "idle memory, master + worker (median of %d samples after %.0f s idle)" % (args.samples, args.settle),
-        ["database", "process", "PSS MB", "RSS MB", "PSS ratio"],
+        ["database", "process", "PSS MB", "RSS MB", "USS MB", "PSS ratio"],
         rows,
-        ["%s", "%s", "%.1f", "%.1f", "%.2fx"],
+        ["%s", "%s", "%.1f", "%.1f", "%.1f", "%.2fx"],
     )
-    write_json(args.json, [dict(zip(["database", "process", "pss_mb", "rss_mb", "ratio"], r)) for r in rows])
+    write_json(args.json, [dict(zip(["database", "process", "pss_mb", "rss_mb", "uss_mb", "ratio"], r)) for r in rows])
 
 
 if __name__ == "__main__":
