@@ -4,12 +4,9 @@ an overview reads a few hundred rows whatever the ledger holds. ``fold`` moves
 PostgreSQL's deltas into the totals (one transaction, one folder at a time)."""
 
 import datetime
-import logging
-import threading
 
+from ..store.background import DatabaseJob
 from ..store.db import is_sqlite
-
-log = logging.getLogger(__name__)
 
 FOLD_AFTER = 2000  # deltas: a reader sums them until a fold, so a fold comes before they cost
 FOLD_LOCK = 0x7472616E73  # the advisory lock that lets one folder run at a time
@@ -84,36 +81,17 @@ def fold(db, at_least=FOLD_AFTER):
     return True
 
 
-class Folder:
+class Folder(DatabaseJob):
     """Folds PostgreSQL's deltas every ``interval`` seconds in the background, so they stay
     few even when no one opens the overview (a reader folds too). Each process runs one;
     the advisory lock lets one fold at a time."""
 
+    name = "rollup-fold"
+    what = "the overview's totals: folding the deltas"
+
     def __init__(self, db, interval=60, at_least=FOLD_AFTER):
-        self.db = db
-        self.interval = interval
+        super().__init__(db, interval)
         self.at_least = at_least
-        self._stop = threading.Event()
-        self._thread = None
 
-    def start(self):
-        self._thread = threading.Thread(target=self._loop, name="rollup-fold", daemon=True)
-        self._thread.start()
-
-    def _loop(self):
-        while not self._stop.wait(self.interval):
-            try:
-                fold(self.db, self.at_least)
-            except Exception:  # noqa: BLE001 - the database away: the next round tries again
-                log.warning("the overview's totals: could not fold the deltas; trying again in %ss", self.interval)
-            finally:
-                try:
-                    self.db.close()  # this thread's connection, not held between rounds
-                except Exception:  # noqa: BLE001 - a connection already broken
-                    pass
-
-    def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+    def run_round(self):
+        fold(self.db, self.at_least)

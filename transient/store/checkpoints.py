@@ -13,52 +13,24 @@ checkpointers take turns (SQLite lets one checkpoint at a time, the others retur
 once).
 """
 
-import logging
-import threading
-
-log = logging.getLogger("transient.db")
+from .background import DatabaseJob
 
 AUTOCHECKPOINT = 10_000  # pages (~40 MB) of WAL a commit lets grow before checkpointing itself
 INTERVAL = 0.5  # seconds between a worker's checkpoints
 
 
-class Checkpointer:
+class Checkpointer(DatabaseJob):
     """Checkpoints the SQLite database ``db`` every ``interval`` seconds in the background."""
 
-    def __init__(self, db, interval=INTERVAL):
-        self.db = db
-        self.interval = interval
-        self.rounds = 0  # checkpoints run (the tests read it)
-        self._stop = threading.Event()
-        self._thread = None
+    name = "wal-checkpoint"
+    what = "the database's WAL checkpoint"
 
-    def start(self):
-        self._thread = threading.Thread(target=self._loop, name="wal-checkpoint", daemon=True)
-        self._thread.start()
+    def __init__(self, db, interval=INTERVAL):
+        super().__init__(db, interval, hold=True)
+
+    def run_round(self):
+        self.checkpoint()
 
     def checkpoint(self):
         """One PASSIVE checkpoint; return (busy, WAL frames, frames copied)."""
-        row = self.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        self.rounds += 1
-        return tuple(row)
-
-    def _loop(self):
-        failing = False
-        while not self._stop.wait(self.interval):
-            try:
-                self.checkpoint()
-                failing = False
-            except Exception:  # noqa: BLE001 - the disk or the file away: the commits still checkpoint past the bound
-                if not failing:
-                    log.warning("the database's WAL checkpoint failed; trying again every %ss", self.interval)
-                failing = True
-        try:
-            self.db.close()  # this thread's connection
-        except Exception:  # noqa: BLE001 - a connection already broken
-            pass
-
-    def stop(self):
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        return tuple(self.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
