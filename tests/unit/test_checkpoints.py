@@ -24,9 +24,7 @@ def test_commits_leave_the_checkpoints_to_the_checkpointer(tmp_path):
     wal = os.path.getsize(str(tmp_path / "wal.db") + "-wal")
     assert wal > 1200 * 4096
 
-    checkpointer = Checkpointer(db, interval=0.05)
-    other = open_database("sqlite:///%s" % (tmp_path / "wal.db"))  # the thread's own connection
-    checkpointer.db = other
+    checkpointer = Checkpointer(db, interval=0.05)  # on its thread's own connection
     checkpointer.start()
     try:
         deadline = time.monotonic() + 30

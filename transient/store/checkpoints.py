@@ -29,8 +29,4 @@ class Checkpointer(DatabaseJob):
         super().__init__(db, interval, hold=True)
 
     def run_round(self):
-        self.checkpoint()
-
-    def checkpoint(self):
-        """One PASSIVE checkpoint; return (busy, WAL frames, frames copied)."""
-        return tuple(self.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone())
+        self.db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
